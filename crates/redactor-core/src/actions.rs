@@ -1,0 +1,868 @@
+//! Actions: what happens to a selected value or a detected substring.
+//!
+//! The value transforms here work on decoded text and know nothing about
+//! JSON structure; the engine decides where they apply.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use base64::Engine as _;
+use hmac::{Mac, SimpleHmac};
+use sha2::Sha256;
+
+use crate::json::Value;
+use crate::keys::Key;
+
+/// A compiled action.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Remove the field (key and value) or array element.
+    Drop,
+    /// Replace the value with a constant (`Value::Null` for null).
+    Replace(Value),
+    /// Replace every string and number leaf with a keyed token.
+    Tokenize(Tokenize),
+    /// Mask every string and number leaf.
+    Mask(Mask),
+    /// Generalise every string and number leaf.
+    Generalize(Generalize),
+    /// Forward unchanged (in allowlist mode: keep this subtree).
+    Keep,
+}
+
+impl Action {
+    /// The action's name as written in policy files.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Drop => "drop",
+            Action::Replace(_) => "replace",
+            Action::Tokenize(_) => "tokenize",
+            Action::Mask(_) => "mask",
+            Action::Generalize(_) => "generalize",
+            Action::Keep => "keep",
+        }
+    }
+
+    /// A one-line description with parameters (never key material).
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Drop | Action::Keep => self.name().to_string(),
+            Action::Replace(v) => format!("replace with {}", crate::json::to_string(v)),
+            Action::Tokenize(t) => {
+                let mut s = format!(
+                    "tokenize key={} shape={} bytes={}",
+                    t.key.id(),
+                    t.shape.name(),
+                    t.bytes
+                );
+                if t.normalize != Normalize::None {
+                    s += &format!(" normalize={}", t.normalize.name());
+                }
+                if !t.keep_prefixes.is_empty() {
+                    s += &format!(" keep_prefixes={:?}", t.keep_prefixes);
+                }
+                s
+            }
+            Action::Mask(m) => match (m.keep_domain, m.keep_last) {
+                (true, _) => "mask keep_domain".into(),
+                (false, 0) => "mask all".into(),
+                (false, n) => format!("mask keep_last={n}"),
+            },
+            Action::Generalize(g) => match &g.kind {
+                GeneralizeKind::Ip {
+                    v4_prefix,
+                    v6_prefix,
+                } => format!(
+                    "generalize ip /{v4_prefix} /{v6_prefix} on_invalid={}",
+                    g.on_invalid.name()
+                ),
+                GeneralizeKind::Url { query_allow } if query_allow.is_empty() => {
+                    "generalize url (no query, no fragment)".into()
+                }
+                GeneralizeKind::Url { query_allow } => {
+                    format!("generalize url query_allow={query_allow:?}")
+                }
+                GeneralizeKind::UserAgent => {
+                    "generalize user_agent (family, major version, OS)".into()
+                }
+                GeneralizeKind::Timestamp { unit } => format!(
+                    "generalize timestamp to the {} on_invalid={}",
+                    unit.name(),
+                    g.on_invalid.name()
+                ),
+            },
+        }
+    }
+}
+
+/// Normalisation applied before tokenizing, so equal identities give equal tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Normalize {
+    /// As is.
+    None,
+    /// Trimmed and ASCII-lowercased.
+    Email,
+    /// Digits only.
+    Phone,
+    /// Unicode-lowercased.
+    Lowercase,
+    /// Leading and trailing whitespace removed.
+    Trim,
+}
+
+impl Normalize {
+    /// Policy-file name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Normalize::None => "none",
+            Normalize::Email => "email",
+            Normalize::Phone => "phone",
+            Normalize::Lowercase => "lowercase",
+            Normalize::Trim => "trim",
+        }
+    }
+    /// Parses a policy-file name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        [
+            Normalize::None,
+            Normalize::Email,
+            Normalize::Phone,
+            Normalize::Lowercase,
+            Normalize::Trim,
+        ]
+        .into_iter()
+        .find(|n| n.name() == s)
+    }
+    fn apply(self, s: &str) -> std::borrow::Cow<'_, str> {
+        match self {
+            Normalize::None => s.into(),
+            Normalize::Email => s.trim().to_ascii_lowercase().into(),
+            Normalize::Phone => s
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect::<String>()
+                .into(),
+            Normalize::Lowercase => s.to_lowercase().into(),
+            Normalize::Trim => s.trim().into(),
+        }
+    }
+}
+
+/// The shape of a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `tok_<keyid>_<base64url>`.
+    Opaque,
+    /// `u<base32>@<keyid>.token.invalid`: passes email-format validation.
+    Email,
+    /// A UUID (version 8): 122 bits of the HMAC, no key id (see docs).
+    Uuid,
+}
+
+impl Shape {
+    /// Policy-file name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Opaque => "opaque",
+            Shape::Email => "email",
+            Shape::Uuid => "uuid",
+        }
+    }
+    /// Parses a policy-file name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        [Shape::Opaque, Shape::Email, Shape::Uuid]
+            .into_iter()
+            .find(|n| n.name() == s)
+    }
+}
+
+/// Keyed tokenization parameters.
+#[derive(Debug, Clone)]
+pub struct Tokenize {
+    /// The key (shared, immutable).
+    pub key: Arc<Key>,
+    /// Normalisation before hashing.
+    pub normalize: Normalize,
+    /// Output shape.
+    pub shape: Shape,
+    /// Bytes of HMAC output in opaque and email tokens (16..=32).
+    pub bytes: usize,
+    /// Prefixes kept verbatim in front of the token (e.g. `$device:`).
+    pub keep_prefixes: Vec<String>,
+}
+
+/// HMAC-SHA256 of `msg` under `key`.
+pub fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
+    let mut mac =
+        <SimpleHmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
+    mac.update(msg);
+    mac.finalize().into_bytes().into()
+}
+
+const B32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+fn base32(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 8 / 5 + 1);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &b in bytes {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(B32[((acc >> bits) & 31) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(B32[((acc << (5 - bits)) & 31) as usize] as char);
+    }
+    out
+}
+
+impl Tokenize {
+    /// The token of `text` (a decoded string or a number's text).
+    pub fn token(&self, text: &str) -> String {
+        for p in &self.keep_prefixes {
+            if let Some(rest) = text.strip_prefix(p.as_str()) {
+                return format!("{p}{}", self.token_of(rest));
+            }
+        }
+        self.token_of(text)
+    }
+
+    fn token_of(&self, text: &str) -> String {
+        let normalized = self.normalize.apply(text);
+        let mac = hmac(self.key.material(), normalized.as_bytes());
+        match self.shape {
+            Shape::Opaque => {
+                format!(
+                    "tok_{}_{}",
+                    self.key.id(),
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&mac[..self.bytes])
+                )
+            }
+            Shape::Email => format!(
+                "u{}@{}.token.invalid",
+                base32(&mac[..self.bytes]),
+                self.key.id()
+            ),
+            Shape::Uuid => {
+                let mut b = [0u8; 16];
+                b.copy_from_slice(&mac[..16]);
+                b[6] = (b[6] & 0x0f) | 0x80;
+                b[8] = (b[8] & 0x3f) | 0x80;
+                let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                format!(
+                    "{}-{}-{}-{}-{}",
+                    &h[0..8],
+                    &h[8..12],
+                    &h[12..16],
+                    &h[16..20],
+                    &h[20..32]
+                )
+            }
+        }
+    }
+}
+
+/// Masking parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mask {
+    /// For emails: keep `@domain`, mask the local part as `***`.
+    pub keep_domain: bool,
+    /// Keep this many trailing characters, mask the others one for one.
+    pub keep_last: usize,
+}
+
+impl Mask {
+    /// The masked form of `text`.
+    pub fn apply(&self, text: &str) -> String {
+        if self.keep_domain {
+            if let Some(at) = text.rfind('@') {
+                return format!("***{}", &text[at..]);
+            }
+        }
+        let n = text.chars().count();
+        let keep = self.keep_last.min(n);
+        let mut out: String = std::iter::repeat_n('*', n - keep).collect();
+        out.extend(text.chars().skip(n - keep));
+        out
+    }
+}
+
+/// What a generalisation does with a value it cannot parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnInvalid {
+    /// Remove the field.
+    Drop,
+    /// Replace the value with `null`.
+    Null,
+}
+
+impl OnInvalid {
+    /// Policy-file name.
+    pub fn name(self) -> &'static str {
+        match self {
+            OnInvalid::Drop => "drop",
+            OnInvalid::Null => "null",
+        }
+    }
+}
+
+/// Truncation unit for timestamps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TimeUnit {
+    /// Whole seconds.
+    Second,
+    /// Whole minutes.
+    Minute,
+    /// Whole hours.
+    Hour,
+    /// Whole days (UTC for epoch numbers).
+    Day,
+    /// First day of the month.
+    Month,
+}
+
+impl TimeUnit {
+    /// Policy-file name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeUnit::Second => "second",
+            TimeUnit::Minute => "minute",
+            TimeUnit::Hour => "hour",
+            TimeUnit::Day => "day",
+            TimeUnit::Month => "month",
+        }
+    }
+    /// Parses a policy-file name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        [
+            TimeUnit::Second,
+            TimeUnit::Minute,
+            TimeUnit::Hour,
+            TimeUnit::Day,
+            TimeUnit::Month,
+        ]
+        .into_iter()
+        .find(|u| u.name() == s)
+    }
+}
+
+/// What a generalisation reduces a value to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GeneralizeKind {
+    /// Zero the host bits of an IP address.
+    Ip {
+        /// Prefix kept for IPv4 (and IPv4-mapped IPv6).
+        v4_prefix: u8,
+        /// Prefix kept for IPv6.
+        v6_prefix: u8,
+    },
+    /// Remove userinfo, query (except allowed parameters) and fragment.
+    Url {
+        /// Query parameter names kept.
+        query_allow: Vec<String>,
+    },
+    /// Browser family + major version + OS family.
+    UserAgent,
+    /// Truncate an RFC 3339 string or epoch number.
+    Timestamp {
+        /// The unit.
+        unit: TimeUnit,
+    },
+}
+
+/// Generalisation parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generalize {
+    /// What to reduce to.
+    pub kind: GeneralizeKind,
+    /// What to do when the value does not parse.
+    pub on_invalid: OnInvalid,
+}
+
+/// Generalises an IP address text; `None` when it is not an address.
+pub fn generalize_ip(text: &str, v4_prefix: u8, v6_prefix: u8) -> Option<String> {
+    let t = text.trim();
+    let ip: IpAddr = t
+        .parse()
+        .ok()
+        .or_else(|| t.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))?;
+    Some(match ip {
+        IpAddr::V4(v4) => mask_v4(v4, v4_prefix).to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => mask_v4(v4, v4_prefix).to_ipv6_mapped().to_string(),
+            None => {
+                let bits = u128::from(v6);
+                let m = if v6_prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(v6_prefix.min(128)))
+                };
+                Ipv6Addr::from(bits & m).to_string()
+            }
+        },
+    })
+}
+
+fn mask_v4(v4: Ipv4Addr, prefix: u8) -> Ipv4Addr {
+    let m = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefix.min(32)))
+    };
+    Ipv4Addr::from(u32::from(v4) & m)
+}
+
+/// Generalises a URL text: userinfo, fragment and query (but allowed
+/// parameters) removed. Works on any string; relative URLs too.
+pub fn generalize_url(text: &str, query_allow: &[String]) -> String {
+    let no_frag = text.split('#').next().unwrap_or("");
+    let (base, query) = match no_frag.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (no_frag, None),
+    };
+    let mut out = String::with_capacity(base.len());
+    match base.find("://") {
+        Some(i) => {
+            let auth_start = i + 3;
+            let auth_end = base[auth_start..]
+                .find('/')
+                .map_or(base.len(), |j| auth_start + j);
+            out.push_str(&base[..auth_start]);
+            let auth = &base[auth_start..auth_end];
+            out.push_str(auth.rsplit_once('@').map_or(auth, |(_, host)| host));
+            out.push_str(&base[auth_end..]);
+        }
+        None => out.push_str(base),
+    }
+    if let (Some(q), false) = (query, query_allow.is_empty()) {
+        let kept: Vec<&str> = q
+            .split('&')
+            .filter(|kv| {
+                let k = kv.split('=').next().unwrap_or("");
+                query_allow.iter().any(|a| a == k)
+            })
+            .collect();
+        if !kept.is_empty() {
+            out.push('?');
+            out.push_str(&kept.join("&"));
+        }
+    }
+    out
+}
+
+fn major_after(ua: &str, marker: &str) -> Option<String> {
+    let i = ua.find(marker)? + marker.len();
+    let v: String = ua[i..].chars().take_while(char::is_ascii_digit).collect();
+    (!v.is_empty()).then_some(v)
+}
+
+/// Reduces a User-Agent to `Family Major / OS`.
+pub fn generalize_user_agent(ua: &str) -> String {
+    const BROWSERS: &[(&str, &str)] = &[
+        ("Edg/", "Edge"),
+        ("EdgA/", "Edge"),
+        ("EdgiOS/", "Edge"),
+        ("Edge/", "Edge"),
+        ("OPR/", "Opera"),
+        ("SamsungBrowser/", "Samsung Internet"),
+        ("YaBrowser/", "Yandex Browser"),
+        ("Firefox/", "Firefox"),
+        ("FxiOS/", "Firefox"),
+        ("CriOS/", "Chrome"),
+        ("Chrome/", "Chrome"),
+        ("MSIE ", "Internet Explorer"),
+        ("Trident/", "Internet Explorer"),
+        ("curl/", "curl"),
+        ("okhttp/", "okhttp"),
+        ("python-requests/", "python-requests"),
+        ("Googlebot/", "Googlebot"),
+        ("bingbot/", "bingbot"),
+    ];
+    let browser = BROWSERS
+        .iter()
+        .find(|(m, _)| ua.contains(m))
+        .map(|(m, name)| {
+            let major = if *m == "Trident/" {
+                major_after(ua, "rv:")
+            } else {
+                major_after(ua, m)
+            };
+            match major {
+                Some(v) => format!("{name} {v}"),
+                None => (*name).to_string(),
+            }
+        })
+        .or_else(|| {
+            ua.contains("Safari/")
+                .then(|| match major_after(ua, "Version/") {
+                    Some(v) => format!("Safari {v}"),
+                    None => "Safari".to_string(),
+                })
+        })
+        .unwrap_or_else(|| "Other".to_string());
+    const OSES: &[(&str, &str)] = &[
+        ("Windows", "Windows"),
+        ("iPhone", "iOS"),
+        ("iPad", "iOS"),
+        ("iPod", "iOS"),
+        ("Android", "Android"),
+        ("CrOS", "Chrome OS"),
+        ("Mac OS X", "Mac OS X"),
+        ("Macintosh", "Mac OS X"),
+        ("Linux", "Linux"),
+    ];
+    let os = OSES
+        .iter()
+        .find(|(m, _)| ua.contains(m))
+        .map_or("Other", |(_, n)| n);
+    format!("{browser} / {os}")
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn truncate_epoch_seconds(secs: i64, unit: TimeUnit) -> i64 {
+    match unit {
+        TimeUnit::Second => secs,
+        TimeUnit::Minute => secs - secs.rem_euclid(60),
+        TimeUnit::Hour => secs - secs.rem_euclid(3600),
+        TimeUnit::Day => secs - secs.rem_euclid(86_400),
+        TimeUnit::Month => {
+            let (y, m, _) = civil_from_days(secs.div_euclid(86_400));
+            days_from_civil(y, m, 1) * 86_400
+        }
+    }
+}
+
+/// Truncates an epoch number written as decimal digits (seconds, ms, µs or
+/// ns, chosen by magnitude; a fraction is dropped). `None` if not a number.
+pub fn truncate_epoch_text(text: &str, unit: TimeUnit) -> Option<String> {
+    let int_part = text.split(['.', 'e', 'E']).next()?;
+    if text.contains(['e', 'E']) {
+        return None;
+    }
+    let (neg, digits) = match int_part.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, int_part),
+    };
+    if digits.is_empty() || digits.len() > 19 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let v: i64 = digits.parse().ok()?;
+    let v = if neg { -v } else { v };
+    let scale: i64 = match digits.len() {
+        0..=11 => 1,
+        12..=14 => 1_000,
+        15..=17 => 1_000_000,
+        _ => 1_000_000_000,
+    };
+    let secs = v.div_euclid(scale);
+    Some((truncate_epoch_seconds(secs, unit) * scale).to_string())
+}
+
+/// Truncates an RFC 3339 date or date-time string. `None` if it is not one.
+pub fn truncate_rfc3339(text: &str, unit: TimeUnit) -> Option<String> {
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| {
+        b.get(r.clone())
+            .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
+    };
+    if !(digits(0..4)
+        && b.get(4) == Some(&b'-')
+        && digits(5..7)
+        && b.get(7) == Some(&b'-')
+        && digits(8..10))
+    {
+        return None;
+    }
+    let date = &text[..10];
+    let (y, mo) = (&text[..4], &text[5..7]);
+    if b.len() == 10 {
+        return Some(if unit == TimeUnit::Month {
+            format!("{y}-{mo}-01")
+        } else {
+            date.to_string()
+        });
+    }
+    if !(matches!(b[10], b'T' | b't' | b' ')
+        && digits(11..13)
+        && b.get(13) == Some(&b':')
+        && digits(14..16))
+    {
+        return None;
+    }
+    let mut i = 16;
+    let mut sec = "00";
+    if b.get(16) == Some(&b':') {
+        if !digits(17..19) {
+            return None;
+        }
+        sec = &text[17..19];
+        i = 19;
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+        }
+    }
+    let zone = &text[i..];
+    let zone_ok = zone.is_empty()
+        || zone == "Z"
+        || zone == "z"
+        || (zone.len() == 6
+            && matches!(zone.as_bytes()[0], b'+' | b'-')
+            && zone.as_bytes()[3] == b':');
+    if !zone_ok {
+        return None;
+    }
+    let (h, mi) = (&text[11..13], &text[14..16]);
+    let sep = b[10] as char;
+    Some(match unit {
+        TimeUnit::Second => format!("{date}{sep}{h}:{mi}:{sec}{zone}"),
+        TimeUnit::Minute => format!("{date}{sep}{h}:{mi}:00{zone}"),
+        TimeUnit::Hour => format!("{date}{sep}{h}:00:00{zone}"),
+        TimeUnit::Day => format!("{date}{sep}00:00:00{zone}"),
+        TimeUnit::Month => format!("{y}-{mo}-01{sep}00:00:00{zone}"),
+    })
+}
+
+impl Generalize {
+    /// Generalises `text`; `None` when it does not parse (see `on_invalid`).
+    pub fn apply(&self, text: &str, is_number: bool) -> Option<String> {
+        match &self.kind {
+            GeneralizeKind::Ip {
+                v4_prefix,
+                v6_prefix,
+            } => generalize_ip(text, *v4_prefix, *v6_prefix),
+            GeneralizeKind::Url { query_allow } => Some(generalize_url(text, query_allow)),
+            GeneralizeKind::UserAgent => Some(generalize_user_agent(text)),
+            GeneralizeKind::Timestamp { unit } => {
+                if is_number || text.bytes().all(|b| b.is_ascii_digit()) {
+                    truncate_epoch_text(text, *unit)
+                } else {
+                    truncate_rfc3339(text, *unit)
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tok(shape: Shape, normalize: Normalize) -> Tokenize {
+        Tokenize {
+            key: Arc::new(Key::from_bytes("k1", b"0123456789abcdef0123")),
+            normalize,
+            shape,
+            bytes: 16,
+            keep_prefixes: vec!["$device:".into()],
+        }
+    }
+
+    #[test]
+    fn tokens_are_keyed_stable_and_shaped() {
+        let t = tok(Shape::Opaque, Normalize::Email);
+        let a = t.token(" Alice@Example.com ");
+        assert_eq!(a, t.token("alice@example.com"));
+        assert!(
+            a.starts_with("tok_k1_") && a.len() == "tok_k1_".len() + 22,
+            "{a}"
+        );
+        assert!(a["tok_k1_".len()..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        let other = Tokenize {
+            key: Arc::new(Key::from_bytes("k1", b"another-key-material")),
+            ..t.clone()
+        };
+        assert_ne!(a, other.token("alice@example.com"));
+        let e = tok(Shape::Email, Normalize::None).token("x");
+        assert!(
+            e.starts_with('u')
+                && e.ends_with("@k1.token.invalid")
+                && e.len() == 1 + 26 + "@k1.token.invalid".len(),
+            "{e}"
+        );
+        let u = tok(Shape::Uuid, Normalize::None).token("x");
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "8");
+        assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"));
+        let d = tok(Shape::Opaque, Normalize::None).token("$device:abc");
+        assert!(d.starts_with("$device:tok_k1_"));
+        assert_eq!(
+            tok(Shape::Opaque, Normalize::Phone).token("+1 (555) 555-0123"),
+            tok(Shape::Opaque, Normalize::Phone).token("15555550123")
+        );
+    }
+
+    #[test]
+    fn hmac_matches_rfc4231_case_2() {
+        let mac = hmac(b"Jefe", b"what do ya want for nothing?");
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn masks() {
+        assert_eq!(
+            Mask {
+                keep_domain: true,
+                keep_last: 0
+            }
+            .apply("alice@example.com"),
+            "***@example.com"
+        );
+        assert_eq!(
+            Mask {
+                keep_domain: false,
+                keep_last: 4
+            }
+            .apply("4111111111111111"),
+            "************1111"
+        );
+        assert_eq!(
+            Mask {
+                keep_domain: false,
+                keep_last: 4
+            }
+            .apply("ab"),
+            "ab"
+        );
+        assert_eq!(
+            Mask {
+                keep_domain: false,
+                keep_last: 0
+            }
+            .apply("héllo"),
+            "*****"
+        );
+    }
+
+    #[test]
+    fn ips() {
+        assert_eq!(generalize_ip("203.0.113.7", 24, 48).unwrap(), "203.0.113.0");
+        assert_eq!(generalize_ip("203.0.113.7", 16, 48).unwrap(), "203.0.0.0");
+        assert_eq!(
+            generalize_ip("2001:db8:1234:5678::1", 24, 48).unwrap(),
+            "2001:db8:1234::"
+        );
+        assert_eq!(
+            generalize_ip("::ffff:203.0.113.7", 24, 48).unwrap(),
+            "::ffff:203.0.113.0"
+        );
+        assert_eq!(
+            generalize_ip("203.0.113.7:443", 24, 48).unwrap(),
+            "203.0.113.0"
+        );
+        assert_eq!(generalize_ip("$remote", 24, 48), None);
+    }
+
+    #[test]
+    fn urls() {
+        let allow = vec!["utm_source".to_string()];
+        assert_eq!(
+            generalize_url(
+                "https://u:p@app.example.com/s?email=a%40b.c&utm_source=x#t",
+                &[]
+            ),
+            "https://app.example.com/s"
+        );
+        assert_eq!(
+            generalize_url(
+                "https://app.example.com/s?email=a%40b.c&utm_source=x#t",
+                &allow
+            ),
+            "https://app.example.com/s?utm_source=x"
+        );
+        assert_eq!(generalize_url("/settings?email=x", &[]), "/settings");
+        assert_eq!(generalize_url("$direct", &[]), "$direct");
+    }
+
+    #[test]
+    fn user_agents() {
+        let mac_chrome = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+        assert_eq!(generalize_user_agent(mac_chrome), "Chrome 131 / Mac OS X");
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
+        assert_eq!(generalize_user_agent(iphone), "Safari 17 / iOS");
+        let edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.2210.91";
+        assert_eq!(generalize_user_agent(edge), "Edge 120 / Windows");
+        assert_eq!(
+            generalize_user_agent(
+                "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
+            ),
+            "Firefox 121 / Linux"
+        );
+        assert_eq!(generalize_user_agent("weird"), "Other / Other");
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(
+            truncate_rfc3339("2025-11-27T10:23:45.123Z", TimeUnit::Hour).unwrap(),
+            "2025-11-27T10:00:00Z"
+        );
+        assert_eq!(
+            truncate_rfc3339("2025-11-27T10:23:45+02:00", TimeUnit::Day).unwrap(),
+            "2025-11-27T00:00:00+02:00"
+        );
+        assert_eq!(
+            truncate_rfc3339("2025-11-27", TimeUnit::Month).unwrap(),
+            "2025-11-01"
+        );
+        assert_eq!(
+            truncate_rfc3339("2024-03-01T10:00:00", TimeUnit::Minute).unwrap(),
+            "2024-03-01T10:00:00"
+        );
+        assert_eq!(truncate_rfc3339("yesterday", TimeUnit::Day), None);
+        // 2024-11-27T09:33:20Z
+        assert_eq!(
+            truncate_epoch_text("1732700000", TimeUnit::Hour).unwrap(),
+            "1732698000"
+        );
+        assert_eq!(
+            truncate_epoch_text("1732700000.123", TimeUnit::Day).unwrap(),
+            "1732665600"
+        );
+        assert_eq!(
+            truncate_epoch_text("1732700000123", TimeUnit::Day).unwrap(),
+            "1732665600000"
+        );
+        assert_eq!(
+            truncate_epoch_text("1732700000123000000", TimeUnit::Month).unwrap(),
+            "1730419200000000000"
+        );
+        assert_eq!(truncate_epoch_text("1e9", TimeUnit::Day), None);
+        for days in [-800_000i64, -1, 0, 59, 60, 19_000, 2_000_000] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
+}

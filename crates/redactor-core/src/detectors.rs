@@ -1,0 +1,516 @@
+//! Value detectors: find personal data and credentials inside decoded text.
+//!
+//! Each detector finds candidate substrings with a cheap scan or a regular
+//! expression and validates them exactly (octet ranges, `Ipv6Addr` parsing,
+//! Luhn plus card-brand prefixes, digit counts). Only the matched substring is
+//! rewritten. Emails are also found percent-encoded (`alice%40example.com`,
+//! `%2540`), as they appear in URL query strings.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use crate::actions::Action;
+use crate::json::Value;
+
+/// The kinds of detector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DetectorKind {
+    /// API keys, tokens, private keys, bearer tokens, URL credentials.
+    Secret,
+    /// Email addresses, also percent-encoded.
+    Email,
+    /// Payment card numbers: 13-19 digits, Luhn-valid, known brand prefix.
+    CreditCard,
+    /// IPv6 addresses.
+    Ipv6,
+    /// IPv4 addresses.
+    Ipv4,
+    /// International phone numbers (`+` and 8-15 digits).
+    Phone,
+}
+
+impl DetectorKind {
+    /// Every kind, in matching priority order.
+    pub const ALL: [DetectorKind; 6] = [
+        DetectorKind::Secret,
+        DetectorKind::Email,
+        DetectorKind::CreditCard,
+        DetectorKind::Ipv6,
+        DetectorKind::Ipv4,
+        DetectorKind::Phone,
+    ];
+
+    /// Policy-file name.
+    pub fn name(self) -> &'static str {
+        match self {
+            DetectorKind::Secret => "secret",
+            DetectorKind::Email => "email",
+            DetectorKind::CreditCard => "credit_card",
+            DetectorKind::Ipv6 => "ipv6",
+            DetectorKind::Ipv4 => "ipv4",
+            DetectorKind::Phone => "phone",
+        }
+    }
+
+    /// Parses a policy-file name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+/// A configured detector.
+#[derive(Debug, Clone)]
+pub struct Detector {
+    /// What it finds.
+    pub kind: DetectorKind,
+    /// What it does to each match.
+    pub action: Action,
+}
+
+/// One match in a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Found {
+    /// Byte range start.
+    pub start: usize,
+    /// Byte range end.
+    pub end: usize,
+    /// Index of the detector in [`Detectors::list`].
+    pub detector: usize,
+}
+
+/// The enabled detectors, in priority order.
+#[derive(Debug, Clone, Default)]
+pub struct Detectors {
+    /// Enabled detectors; earlier ones win overlaps.
+    pub list: Vec<Detector>,
+}
+
+fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
+    cell.get_or_init(|| Regex::new(pattern).expect("built-in detector pattern compiles"))
+}
+
+fn secret_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    re(
+        &R,
+        concat!(
+            r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{58,74}T3BlbkFJ[A-Za-z0-9_-]{58,74}",
+            r"|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}",
+            r"|sk-ant-(?:api03|admin01)-[A-Za-z0-9_-]{93}AA",
+            r"|\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b",
+            r"|\bgh[pousr]_[A-Za-z0-9]{36}\b",
+            r"|\bgithub_pat_\w{82}",
+            r"|\bglpat-[\w-]{20}",
+            r"|\bxox[baprseo]-[A-Za-z0-9-]{10,}",
+            r"|\bxapp-\d-[A-Za-z0-9-]{10,}",
+            r"|hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/_-]{20,}",
+            r"|\b(?:sk|rk)_(?:test|live|prod)_[A-Za-z0-9]{10,99}\b",
+            r"|\bAIza[\w-]{35}",
+            r"|\bnpm_[A-Za-z0-9]{36}\b",
+            r"|\bhf_[A-Za-z]{34}\b",
+            r"|\bSG\.[A-Za-z0-9=_.-]{66}",
+            r"|\bSK[0-9a-fA-F]{32}\b",
+            r"|\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*",
+            r"|-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----",
+            r"|(?i:bearer)\s+(?P<bearer>[A-Za-z0-9\-._~+/]{8,}=*)",
+            r"|[A-Za-z][A-Za-z0-9+.-]*://(?P<userinfo>[^/\s:@?#]+:[^/\s@?#]*)@",
+        ),
+    )
+}
+
+fn email_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    re(
+        &R,
+        r"(?i)[a-z0-9._%+-]+(?:@|%40|%2540)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}",
+    )
+}
+
+fn card_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    re(&R, r"\d(?:[ -]?\d){12,18}")
+}
+
+fn phone_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    re(&R, r"\+\d[\d ().-]{6,22}\d")
+}
+
+fn ipv4_re() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    re(&R, r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+}
+
+fn luhn(digits: &[u8]) -> bool {
+    let mut sum = 0u32;
+    for (i, &d) in digits.iter().rev().enumerate() {
+        let mut v = u32::from(d - b'0');
+        if i % 2 == 1 {
+            v *= 2;
+            if v > 9 {
+                v -= 9;
+            }
+        }
+        sum += v;
+    }
+    sum % 10 == 0
+}
+
+/// Whether `digits` starts with a known card-brand prefix and has a length
+/// that brand issues.
+fn card_brand(digits: &[u8]) -> bool {
+    let n = digits.len();
+    let p = |k: usize| -> u32 {
+        digits[..k]
+            .iter()
+            .fold(0, |a, &d| a * 10 + u32::from(d - b'0'))
+    };
+    match digits[0] {
+        b'4' => matches!(n, 13 | 16 | 19),                // Visa
+        b'5' => (51..=55).contains(&p(2)) && n == 16,     // Mastercard
+        b'2' => (2221..=2720).contains(&p(4)) && n == 16, // Mastercard 2-series
+        b'3' => {
+            (matches!(p(2), 34 | 37) && n == 15)                                      // Amex
+            || ((3528..=3589).contains(&p(4)) && (16..=19).contains(&n))                  // JCB
+            || (((300..=305).contains(&p(3)) || matches!(p(2), 36 | 38 | 39)) && (14..=19).contains(&n))
+        } // Diners
+        b'6' => {
+            (p(4) == 6011 || p(2) == 65 || (644..=649).contains(&p(3)) || p(2) == 62)
+                && (16..=19).contains(&n)
+        } // Discover, UnionPay
+        _ => false,
+    }
+}
+
+fn before_is(text: &str, start: usize, f: impl Fn(u8) -> bool) -> bool {
+    start > 0 && f(text.as_bytes()[start - 1])
+}
+
+fn after_is(text: &str, end: usize, f: impl Fn(u8) -> bool) -> bool {
+    text.as_bytes().get(end).is_some_and(|&b| f(b))
+}
+
+fn find_cards(text: &str, out: &mut Vec<(usize, usize)>) {
+    for m in card_re().find_iter(text) {
+        if before_is(text, m.start(), |b| b.is_ascii_digit())
+            || after_is(text, m.end(), |b| b.is_ascii_digit())
+        {
+            continue;
+        }
+        // Try the longest candidate first, then shorter ones ending at a
+        // digit that is followed by a separator.
+        let s = &text.as_bytes()[m.start()..m.end()];
+        let mut ends: Vec<usize> = (0..s.len())
+            .filter(|&i| s[i].is_ascii_digit() && (i + 1 == s.len() || !s[i + 1].is_ascii_digit()))
+            .collect();
+        ends.reverse();
+        for e in ends {
+            let digits: Vec<u8> = s[..=e].iter().copied().filter(u8::is_ascii_digit).collect();
+            if (13..=19).contains(&digits.len()) && card_brand(&digits) && luhn(&digits) {
+                out.push((m.start(), m.start() + e + 1));
+                break;
+            }
+        }
+    }
+}
+
+fn find_ipv4(text: &str, out: &mut Vec<(usize, usize)>) {
+    for m in ipv4_re().find_iter(text) {
+        let digit_or_dot = |b: u8| b.is_ascii_digit() || b == b'.';
+        if before_is(text, m.start(), digit_or_dot) {
+            continue;
+        }
+        if after_is(text, m.end(), |b| b.is_ascii_digit())
+            || (after_is(text, m.end(), |b| b == b'.')
+                && after_is(text, m.end() + 1, |b| b.is_ascii_digit()))
+        {
+            continue;
+        }
+        if m.as_str().parse::<std::net::Ipv4Addr>().is_ok() {
+            out.push((m.start(), m.end()));
+        }
+    }
+}
+
+fn find_ipv6(text: &str, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    let is_c = |c: u8| c.is_ascii_hexdigit() || c == b':' || c == b'.';
+    let mut i = 0;
+    while let Some(off) = memchr::memchr(b':', &b[i..]) {
+        let colon = i + off;
+        let mut start = colon;
+        while start > 0 && is_c(b[start - 1]) {
+            start -= 1;
+        }
+        let mut end = colon;
+        while end < b.len() && is_c(b[end]) {
+            end += 1;
+        }
+        i = end.max(colon + 1);
+        let mut cand = &text[start..end];
+        while cand.ends_with('.') {
+            cand = &cand[..cand.len() - 1];
+        }
+        if cand.bytes().filter(|&c| c == b':').count() < 2
+            || !cand.bytes().any(|c| c.is_ascii_hexdigit())
+        {
+            continue;
+        }
+        if start > 0 && b[start - 1].is_ascii_alphanumeric() {
+            continue;
+        }
+        if cand.parse::<std::net::Ipv6Addr>().is_ok() {
+            out.push((start, start + cand.len()));
+        }
+    }
+}
+
+fn find_phones(text: &str, out: &mut Vec<(usize, usize)>) {
+    for m in phone_re().find_iter(text) {
+        if before_is(text, m.start(), |b| b.is_ascii_alphanumeric())
+            || after_is(text, m.end(), |b| b.is_ascii_digit())
+        {
+            continue;
+        }
+        let n = m.as_str().bytes().filter(u8::is_ascii_digit).count();
+        if (8..=15).contains(&n) {
+            out.push((m.start(), m.end()));
+        }
+    }
+}
+
+/// The spans of `kind` in `text`, in order, possibly overlapping others'.
+pub fn find_kind(kind: DetectorKind, text: &str, out: &mut Vec<(usize, usize)>) {
+    match kind {
+        DetectorKind::Secret => {
+            if !text.is_empty() {
+                for c in secret_re().captures_iter(text) {
+                    if let Some(b) = c.name("bearer") {
+                        // "Bearer" is an English word too: require a digit in the token.
+                        if b.as_str().bytes().any(|x| x.is_ascii_digit()) {
+                            out.push((b.start(), b.end()));
+                        }
+                    } else if let Some(m) = c.name("userinfo").or_else(|| c.get(0)) {
+                        out.push((m.start(), m.end()));
+                    }
+                }
+            }
+        }
+        DetectorKind::Email => {
+            if memchr::memchr(b'@', text.as_bytes()).is_some()
+                || memchr::memmem::find(text.as_bytes(), b"%40").is_some()
+                || memchr::memmem::find(text.as_bytes(), b"%2540").is_some()
+            {
+                out.extend(email_re().find_iter(text).map(|m| (m.start(), m.end())));
+            }
+        }
+        DetectorKind::CreditCard => find_cards(text, out),
+        DetectorKind::Ipv6 => find_ipv6(text, out),
+        DetectorKind::Ipv4 => find_ipv4(text, out),
+        DetectorKind::Phone => {
+            if memchr::memchr(b'+', text.as_bytes()).is_some() {
+                find_phones(text, out);
+            }
+        }
+    }
+}
+
+impl Detectors {
+    /// Finds non-overlapping matches of every detector in `text`, earlier
+    /// detectors winning overlaps; sorted by position.
+    pub fn find(&self, text: &str, out: &mut Vec<Found>) {
+        out.clear();
+        let mut spans = Vec::new();
+        for (di, d) in self.list.iter().enumerate() {
+            spans.clear();
+            find_kind(d.kind, text, &mut spans);
+            for &(start, end) in &spans {
+                if start < end && !out.iter().any(|f| start < f.end && f.start < end) {
+                    out.push(Found {
+                        start,
+                        end,
+                        detector: di,
+                    });
+                }
+            }
+        }
+        out.sort_by_key(|f| f.start);
+    }
+
+    /// Rewrites every match in `text`; `None` when nothing matched.
+    /// `on_match` is called once per match with the detector index.
+    pub fn rewrite(&self, text: &str, mut on_match: impl FnMut(usize)) -> Option<String> {
+        let mut found = Vec::new();
+        self.find(text, &mut found);
+        if found.is_empty() {
+            return None;
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut last = 0;
+        for f in &found {
+            out.push_str(&text[last..f.start]);
+            let d = &self.list[f.detector];
+            out.push_str(&rewrite_match(d, &text[f.start..f.end]));
+            on_match(f.detector);
+            last = f.end;
+        }
+        out.push_str(&text[last..]);
+        Some(out)
+    }
+}
+
+/// The replacement for one detected substring.
+fn rewrite_match(d: &Detector, matched: &str) -> String {
+    // Percent-encoded emails are rewritten in decoded form and re-encoded.
+    let (canon, sep) = if d.kind == DetectorKind::Email {
+        if let Some(i) = matched.find("%2540") {
+            (
+                format!("{}@{}", &matched[..i], &matched[i + 5..]),
+                Some("%2540"),
+            )
+        } else if let Some(i) = matched.find("%40") {
+            (
+                format!("{}@{}", &matched[..i], &matched[i + 3..]),
+                Some("%40"),
+            )
+        } else {
+            (matched.to_string(), None)
+        }
+    } else {
+        (matched.to_string(), None)
+    };
+    let out = match &d.action {
+        Action::Drop => String::new(),
+        Action::Keep => canon.clone(),
+        Action::Replace(Value::String(s)) => s.clone(),
+        Action::Replace(v) => crate::json::to_string(v),
+        Action::Tokenize(t) => t.token(&canon),
+        Action::Mask(m) => m.apply(&canon),
+        Action::Generalize(g) => g
+            .apply(&canon, false)
+            .unwrap_or_else(|| "[REDACTED]".to_string()),
+    };
+    match sep {
+        Some(sep) => out.replace('@', sep),
+        None => out,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spans(kind: DetectorKind, text: &str) -> Vec<&str> {
+        let mut v = Vec::new();
+        find_kind(kind, text, &mut v);
+        v.into_iter().map(|(s, e)| &text[s..e]).collect()
+    }
+
+    #[test]
+    fn emails() {
+        assert_eq!(
+            spans(DetectorKind::Email, "mail alice.b+x@example.co.uk now"),
+            ["alice.b+x@example.co.uk"]
+        );
+        assert_eq!(
+            spans(DetectorKind::Email, "/s?email=alice%40example.com&x=1"),
+            ["alice%40example.com"]
+        );
+        assert_eq!(
+            spans(DetectorKind::Email, "q=alice%2540example.com"),
+            ["alice%2540example.com"]
+        );
+        assert!(spans(DetectorKind::Email, "no at sign here, @handle, a@b").is_empty());
+    }
+
+    #[test]
+    fn ips() {
+        assert_eq!(
+            spans(DetectorKind::Ipv4, "from 203.0.113.7, via 10.0.0.1."),
+            ["203.0.113.7", "10.0.0.1"]
+        );
+        assert!(spans(DetectorKind::Ipv4, "v1.2.3.4.5 999.1.1.1 1.2.3").is_empty());
+        assert_eq!(
+            spans(
+                DetectorKind::Ipv6,
+                "peer 2001:db8::1 at 10:00:05 mac aa:bb:cc:dd:ee:ff"
+            ),
+            ["2001:db8::1"]
+        );
+        assert_eq!(
+            spans(DetectorKind::Ipv6, "[::ffff:203.0.113.7]:80"),
+            ["::ffff:203.0.113.7"]
+        );
+    }
+
+    #[test]
+    fn cards() {
+        assert_eq!(
+            spans(DetectorKind::CreditCard, "card 4111 1111 1111 1111 ok"),
+            ["4111 1111 1111 1111"]
+        );
+        assert_eq!(
+            spans(DetectorKind::CreditCard, "amex 3782-822463-10005"),
+            ["3782-822463-10005"]
+        );
+        assert!(
+            spans(DetectorKind::CreditCard, "4111111111111112").is_empty(),
+            "Luhn"
+        );
+        assert!(
+            spans(DetectorKind::CreditCard, "ts 1732700000123000000").is_empty(),
+            "no brand"
+        );
+        assert!(
+            spans(DetectorKind::CreditCard, "41111111111111111111111").is_empty(),
+            "too long"
+        );
+    }
+
+    #[test]
+    fn phones() {
+        assert_eq!(
+            spans(DetectorKind::Phone, "call +1 (555) 555-0123 now"),
+            ["+1 (555) 555-0123"]
+        );
+        assert_eq!(spans(DetectorKind::Phone, "+15555550123"), ["+15555550123"]);
+        assert!(spans(DetectorKind::Phone, "555-0123, +12, v+1234567").is_empty());
+    }
+
+    #[test]
+    fn secrets() {
+        let oai = format!("sk-{}T3BlbkFJ{}", "a".repeat(20), "b".repeat(20));
+        assert_eq!(
+            spans(DetectorKind::Secret, &format!("key={oai} end")),
+            [oai.as_str()]
+        );
+        assert_eq!(
+            spans(DetectorKind::Secret, "id AKIAIOSFODNN7EXAMPLE."),
+            ["AKIAIOSFODNN7EXAMPLE"]
+        );
+        let gh = format!("ghp_{}", "A1b2".repeat(9));
+        assert_eq!(spans(DetectorKind::Secret, &gh), [gh.as_str()]);
+        assert_eq!(
+            spans(DetectorKind::Secret, "Authorization: Bearer abc.DEF-123_x="),
+            ["abc.DEF-123_x="]
+        );
+        assert_eq!(
+            spans(DetectorKind::Secret, "https://bob:hunter2@db.example.com/x"),
+            ["bob:hunter2"]
+        );
+        let stripe = format!("sk_live_{}", "9".repeat(24));
+        assert_eq!(spans(DetectorKind::Secret, &stripe), [stripe.as_str()]);
+        assert_eq!(
+            spans(DetectorKind::Secret, "xoxb-1234567890-1234567890-abcdef"),
+            ["xoxb-1234567890-1234567890-abcdef"]
+        );
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+        assert_eq!(spans(DetectorKind::Secret, jwt), [jwt]);
+        assert!(spans(
+            DetectorKind::Secret,
+            "skeleton key, ghp_short, the bearer of news, bearer information"
+        )
+        .is_empty());
+    }
+}

@@ -1,0 +1,519 @@
+//! The reference (DOM) redaction engine, and what every engine shares:
+//! the [`Redactor`] trait, [`Stats`] counters and [`Explained`] events.
+//!
+//! The reference engine parses a line into a [`Value`], walks it once with
+//! the selector automaton, rewrites it in place and serialises it. It is
+//! deliberately simple: it is the oracle every faster engine is tested
+//! against.
+
+use std::sync::Arc;
+
+use crate::actions::{Action, GeneralizeKind, OnInvalid};
+use crate::error::Reject;
+use crate::json::{self, Value};
+use crate::policy::{Mode, Policy};
+use crate::selector::{PathElem, State};
+
+/// Counters kept by an engine; merge per-thread copies with [`Stats::merge`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Lines redacted and emitted.
+    pub lines_ok: u64,
+    /// Rejected lines by reason, indexed like [`Reject::CODES`].
+    pub rejects: [u64; 4],
+    /// Times each rule fired, indexed like `Policy::rules`.
+    pub rules: Vec<u64>,
+    /// Matches of each detector, indexed like `Policy::detectors.list`.
+    pub detectors: Vec<u64>,
+    /// Fields dropped because no rule kept them (allowlist mode).
+    pub allowlist_dropped: u64,
+    /// Input bytes of processed lines (without newlines).
+    pub bytes_in: u64,
+    /// Output bytes (without newlines).
+    pub bytes_out: u64,
+}
+
+impl Stats {
+    /// Zeroed counters sized for `policy`.
+    pub fn new(policy: &Policy) -> Stats {
+        Stats {
+            rules: vec![0; policy.rules.len()],
+            detectors: vec![0; policy.detectors.list.len()],
+            ..Stats::default()
+        }
+    }
+
+    /// Adds `other` into `self`.
+    pub fn merge(&mut self, other: &Stats) {
+        self.lines_ok += other.lines_ok;
+        for (a, b) in self.rejects.iter_mut().zip(other.rejects) {
+            *a += b;
+        }
+        if self.rules.len() < other.rules.len() {
+            self.rules.resize(other.rules.len(), 0);
+        }
+        for (a, b) in self.rules.iter_mut().zip(&other.rules) {
+            *a += b;
+        }
+        if self.detectors.len() < other.detectors.len() {
+            self.detectors.resize(other.detectors.len(), 0);
+        }
+        for (a, b) in self.detectors.iter_mut().zip(&other.detectors) {
+            *a += b;
+        }
+        self.allowlist_dropped += other.allowlist_dropped;
+        self.bytes_in += other.bytes_in;
+        self.bytes_out += other.bytes_out;
+    }
+
+    /// Records a reject.
+    pub fn reject(&mut self, r: &Reject) {
+        self.rejects[r.index()] += 1;
+    }
+}
+
+/// What rewrote a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// A rule, by index in `Policy::rules`.
+    Rule(usize),
+    /// A detector, by index in `Policy::detectors.list`.
+    Detector(usize),
+    /// Allowlist mode: no rule kept the field.
+    Allowlist,
+}
+
+/// One rewrite, for `redactor explain`. Never holds a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explained {
+    /// JSON path of the field, e.g. `batch[0].traits.email`.
+    pub path: String,
+    /// What fired.
+    pub cause: Cause,
+    /// The action's name (`drop`, `tokenize`, ...).
+    pub action: &'static str,
+    /// Whether the match was in an object key rather than a value.
+    pub in_key: bool,
+}
+
+/// A redaction engine: one line (a JSON text) in, its redacted text out.
+pub trait Redactor: Send + Sync {
+    /// Redacts `line` into `out` (cleared first). On `Err` nothing in `out`
+    /// may be forwarded.
+    ///
+    /// # Errors
+    ///
+    /// A [`Reject`] when the line is not a valid JSON text within limits.
+    fn redact(&self, line: &[u8], out: &mut Vec<u8>, stats: &mut Stats) -> Result<(), Reject>;
+
+    /// Like [`Redactor::redact`], also listing every rewrite.
+    ///
+    /// # Errors
+    ///
+    /// As [`Redactor::redact`].
+    fn explain(
+        &self,
+        line: &[u8],
+        out: &mut Vec<u8>,
+        stats: &mut Stats,
+        events: &mut Vec<Explained>,
+    ) -> Result<(), Reject>;
+
+    /// The compiled policy.
+    fn policy(&self) -> &Policy;
+}
+
+/// The DOM-based reference engine.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    policy: Arc<Policy>,
+}
+
+#[derive(Clone, Debug)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+fn render_path(path: &[Seg]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        match seg {
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+            Seg::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                let plain = !k.is_empty()
+                    && k.chars().all(|c| {
+                        !matches!(c, '.' | '[' | ']' | '"' | '*' | '=' | '\\') && !c.is_whitespace()
+                    });
+                if plain {
+                    s.push_str(k);
+                } else {
+                    s.push('"');
+                    s.push_str(&k.replace('\\', "\\\\").replace('"', "\\\""));
+                    s.push('"');
+                }
+            }
+        }
+    }
+    s
+}
+
+struct Walk<'a> {
+    policy: &'a Policy,
+    stats: &'a mut Stats,
+    events: Option<&'a mut Vec<Explained>>,
+    path: Vec<Seg>,
+    /// Rewrites so far (to know whether a nested JSON string changed).
+    changes: u64,
+}
+
+/// What became of a node.
+enum Fate {
+    Stay,
+    Remove,
+}
+
+impl Walk<'_> {
+    fn note(&mut self, cause: Cause, action: &'static str, in_key: bool) {
+        if !matches!((cause, action), (Cause::Rule(_), "keep")) {
+            self.changes += 1;
+        }
+        match cause {
+            Cause::Rule(r) => self.stats.rules[r] += 1,
+            Cause::Detector(d) => self.stats.detectors[d] += 1,
+            Cause::Allowlist => self.stats.allowlist_dropped += 1,
+        }
+        if let Some(ev) = self.events.as_deref_mut() {
+            ev.push(Explained {
+                path: render_path(&self.path),
+                cause,
+                action,
+                in_key,
+            });
+        }
+    }
+
+    /// The rule deciding a node: the policy's own rules first (in order),
+    /// then preset rules, where any redacting preset rule beats a preset `keep`.
+    fn choose(&self, states: &[State]) -> Option<usize> {
+        let (mut own, mut redact, mut keep) = (None::<usize>, None::<usize>, None::<usize>);
+        for r in self.policy.matcher.completed(states) {
+            let rule = &self.policy.rules[r];
+            let slot = if rule.origin == "policy" {
+                &mut own
+            } else if matches!(rule.action, Action::Keep) {
+                &mut keep
+            } else {
+                &mut redact
+            };
+            *slot = Some(slot.map_or(r, |x| x.min(r)));
+        }
+        own.or(redact).or(keep)
+    }
+
+    /// Applies detectors to a string; returns the rewritten text if any matched.
+    fn detect(&mut self, text: &str, in_key: bool) -> Option<String> {
+        if self.policy.detectors.list.is_empty() {
+            return None;
+        }
+        let mut hits = Vec::new();
+        let out = self.policy.detectors.rewrite(text, |d| hits.push(d));
+        for d in hits {
+            let name = self.policy.detectors.list[d].action.name();
+            self.note(Cause::Detector(d), name, in_key);
+        }
+        out
+    }
+
+    /// Processes an unhandled string: nested JSON first, then detectors.
+    fn scan_string(&mut self, s: &mut String, states: &[State], depth: usize, kept: bool) {
+        if self.policy.nested_json {
+            let t = s.trim_start();
+            if (t.starts_with('{') || t.starts_with('[')) && depth < self.policy.limits.max_depth {
+                if let Ok(mut inner) =
+                    json::parse(s.as_bytes(), self.policy.limits.max_depth - depth)
+                {
+                    let before = self.changes;
+                    self.container(&mut inner, states, depth, kept);
+                    if self.changes != before {
+                        *s = json::to_string(&inner);
+                    }
+                    return;
+                }
+            }
+        }
+        if let Some(new) = self.detect(s, false) {
+            *s = new;
+        }
+    }
+
+    /// Processes the children of a container (or a scalar root).
+    fn container(&mut self, v: &mut Value, states: &[State], depth: usize, kept: bool) {
+        match v {
+            Value::Object(members) => {
+                let old = std::mem::take(members);
+                let mut next = Vec::new();
+                for (mut k, mut child) in old {
+                    self.policy
+                        .matcher
+                        .advance(states, PathElem::Key(&k), &mut next);
+                    let child_states = std::mem::take(&mut next);
+                    self.path.push(Seg::Key(k.clone()));
+                    let fate = self.node(&mut child, &child_states, depth + 1, kept);
+                    if matches!(fate, Fate::Stay) {
+                        if let Some(new_key) = self.detect(&k, true) {
+                            k = new_key;
+                        }
+                        members.push((k, child));
+                    }
+                    self.path.pop();
+                    next = child_states;
+                }
+            }
+            Value::Array(items) => {
+                let old = std::mem::take(items);
+                let mut next = Vec::new();
+                for (i, mut child) in old.into_iter().enumerate() {
+                    self.policy
+                        .matcher
+                        .advance(states, PathElem::Index(i, &child), &mut next);
+                    let child_states = std::mem::take(&mut next);
+                    self.path.push(Seg::Index(i));
+                    let fate = self.node(&mut child, &child_states, depth + 1, kept);
+                    if matches!(fate, Fate::Stay) {
+                        items.push(child);
+                    }
+                    self.path.pop();
+                    next = child_states;
+                }
+            }
+            Value::String(s) => self.scan_string(s, states, depth, kept),
+            _ => {}
+        }
+    }
+
+    /// Processes one field or element whose state set is `states`.
+    fn node(&mut self, v: &mut Value, states: &[State], depth: usize, kept: bool) -> Fate {
+        let allow = self.policy.mode == Mode::Allowlist;
+        if let Some(r) = self.choose(states) {
+            let action = &self.policy.rules[r].action;
+            let name = action.name();
+            match action {
+                Action::Keep => {
+                    self.note(Cause::Rule(r), name, false);
+                    return self.unhandled(v, states, depth, true);
+                }
+                Action::Drop => {
+                    self.note(Cause::Rule(r), name, false);
+                    return Fate::Remove;
+                }
+                Action::Replace(c) => {
+                    self.note(Cause::Rule(r), name, false);
+                    *v = c.clone();
+                    return Fate::Stay;
+                }
+                Action::Tokenize(_) | Action::Mask(_) | Action::Generalize(_) => {
+                    self.note(Cause::Rule(r), name, false);
+                    return if transform(v, action) {
+                        Fate::Stay
+                    } else {
+                        Fate::Remove
+                    };
+                }
+            }
+        }
+        if allow && !kept && !matches!(v, Value::Object(_) | Value::Array(_)) {
+            self.note(Cause::Allowlist, "drop", false);
+            return Fate::Remove;
+        }
+        self.unhandled(v, states, depth, kept)
+    }
+
+    /// A node no terminal rule handled: descend or scan.
+    fn unhandled(&mut self, v: &mut Value, states: &[State], depth: usize, kept: bool) -> Fate {
+        let allow = self.policy.mode == Mode::Allowlist;
+        let was_container = matches!(v, Value::Object(_) | Value::Array(_));
+        self.container(v, states, depth, kept);
+        if allow && !kept && was_container {
+            let empty = match v {
+                Value::Object(m) => m.is_empty(),
+                Value::Array(a) => a.is_empty(),
+                _ => false,
+            };
+            if empty {
+                self.note(Cause::Allowlist, "drop", false);
+                return Fate::Remove;
+            }
+        }
+        Fate::Stay
+    }
+}
+
+/// Applies a value-transforming action to every string and number leaf of
+/// `v`. Returns `false` when `v` itself must be removed (an invalid scalar
+/// under `on_invalid = "drop"`).
+fn transform(v: &mut Value, action: &Action) -> bool {
+    match v {
+        Value::String(s) => match leaf(s, false, action) {
+            Leaf::Text(t) => {
+                *s = t;
+                true
+            }
+            Leaf::Number(n) => {
+                *v = Value::Number(n);
+                true
+            }
+            Leaf::Null => {
+                *v = Value::Null;
+                true
+            }
+            Leaf::Unchanged => true,
+            Leaf::Remove => false,
+        },
+        Value::Number(n) => match leaf(n, true, action) {
+            Leaf::Text(t) => {
+                *v = Value::String(t);
+                true
+            }
+            Leaf::Number(t) => {
+                *n = t;
+                true
+            }
+            Leaf::Null => {
+                *v = Value::Null;
+                true
+            }
+            Leaf::Unchanged => true,
+            Leaf::Remove => false,
+        },
+        Value::Array(items) => {
+            items.retain_mut(|x| transform(x, action));
+            true
+        }
+        Value::Object(members) => {
+            members.retain_mut(|(_, x)| transform(x, action));
+            true
+        }
+        Value::Null | Value::Bool(_) => true,
+    }
+}
+
+enum Leaf {
+    Text(String),
+    Number(String),
+    Null,
+    Unchanged,
+    Remove,
+}
+
+fn leaf(text: &str, is_number: bool, action: &Action) -> Leaf {
+    match action {
+        Action::Tokenize(t) => Leaf::Text(t.token(text)),
+        Action::Mask(m) => Leaf::Text(m.apply(text)),
+        Action::Generalize(g) => {
+            if is_number
+                && matches!(
+                    g.kind,
+                    GeneralizeKind::Url { .. } | GeneralizeKind::UserAgent
+                )
+            {
+                return Leaf::Unchanged;
+            }
+            match g.apply(text, is_number) {
+                Some(t) if is_number && matches!(g.kind, GeneralizeKind::Timestamp { .. }) => {
+                    Leaf::Number(t)
+                }
+                Some(t) => Leaf::Text(t),
+                None => match g.on_invalid {
+                    OnInvalid::Drop => Leaf::Remove,
+                    OnInvalid::Null => Leaf::Null,
+                },
+            }
+        }
+        Action::Drop | Action::Keep | Action::Replace(_) => Leaf::Unchanged,
+    }
+}
+
+impl Reference {
+    /// An engine for `policy`.
+    pub fn new(policy: Arc<Policy>) -> Reference {
+        Reference { policy }
+    }
+
+    fn run(
+        &self,
+        line: &[u8],
+        out: &mut Vec<u8>,
+        stats: &mut Stats,
+        events: Option<&mut Vec<Explained>>,
+    ) -> Result<(), Reject> {
+        out.clear();
+        let limits = self.policy.limits;
+        if line.len() > limits.max_line_bytes {
+            let r = Reject::TooLarge {
+                len: line.len() as u64,
+                limit: limits.max_line_bytes,
+            };
+            stats.reject(&r);
+            return Err(r);
+        }
+        let mut v = match json::parse(line, limits.max_depth) {
+            Ok(v) => v,
+            Err(r) => {
+                stats.reject(&r);
+                return Err(r);
+            }
+        };
+        if stats.rules.len() != self.policy.rules.len()
+            || stats.detectors.len() != self.policy.detectors.list.len()
+        {
+            stats.merge(&Stats::new(&self.policy));
+        }
+        let states = self.policy.matcher.start();
+        let mut w = Walk {
+            policy: &self.policy,
+            stats,
+            events,
+            path: Vec::new(),
+            changes: 0,
+        };
+        let scalar_root = !matches!(v, Value::Object(_) | Value::Array(_));
+        if scalar_root && self.policy.mode == Mode::Allowlist {
+            // Allowlist mode keeps only what rules keep; a bare scalar text
+            // has no field a rule could name.
+            w.note(Cause::Allowlist, "replace", false);
+            v = Value::Null;
+        } else {
+            w.container(&mut v, &states, 0, false);
+        }
+        json::write(out, &v);
+        stats.lines_ok += 1;
+        stats.bytes_in += line.len() as u64;
+        stats.bytes_out += out.len() as u64;
+        Ok(())
+    }
+}
+
+impl Redactor for Reference {
+    fn redact(&self, line: &[u8], out: &mut Vec<u8>, stats: &mut Stats) -> Result<(), Reject> {
+        self.run(line, out, stats, None)
+    }
+
+    fn explain(
+        &self,
+        line: &[u8],
+        out: &mut Vec<u8>,
+        stats: &mut Stats,
+        events: &mut Vec<Explained>,
+    ) -> Result<(), Reject> {
+        events.clear();
+        self.run(line, out, stats, Some(events))
+    }
+
+    fn policy(&self) -> &Policy {
+        &self.policy
+    }
+}

@@ -1,0 +1,523 @@
+//! A strict RFC 8259 JSON document model for the reference engine.
+//!
+//! [`parse`] accepts exactly the texts that `serde_json` accepts into a
+//! `serde_json::Value` (numbers are kept as their source text, so there is no
+//! range limit), rejects everything else with a byte offset, and never
+//! recurses: nesting is tracked on an explicit stack and capped by a depth
+//! limit. Objects keep their members in source order, duplicates included.
+//! [`write`] serialises a [`Value`] compactly.
+
+use crate::error::Reject;
+
+/// A parsed JSON value. Object members keep source order and duplicates;
+/// numbers keep their exact source text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// `null`
+    Null,
+    /// `true` or `false`
+    Bool(bool),
+    /// A number, exactly as written in the source (already validated).
+    Number(String),
+    /// A string, decoded (escapes resolved).
+    String(String),
+    /// An array.
+    Array(Vec<Value>),
+    /// An object: members in source order, duplicates kept.
+    Object(Vec<(String, Value)>),
+}
+
+impl Value {
+    /// The nesting depth of this value: 0 for a scalar, 1 for `[]`, and so on.
+    ///
+    /// Recursive; call it only on values whose depth is already bounded
+    /// (every value produced by [`parse`] is).
+    pub fn depth(&self) -> usize {
+        match self {
+            Value::Array(items) => 1 + items.iter().map(Value::depth).max().unwrap_or(0),
+            Value::Object(members) => 1 + members.iter().map(|(_, v)| v.depth()).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+}
+
+/// JSON whitespace as RFC 8259 defines it.
+#[inline]
+pub fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+enum Frame {
+    Array(Vec<Value>),
+    Object(Vec<(String, Value)>, Option<String>),
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Parser<'a> {
+    #[cold]
+    fn err(&self, what: &'static str) -> Reject {
+        Reject::InvalidJson {
+            offset: self.pos,
+            what,
+        }
+    }
+
+    fn skip_ws(&mut self) {
+        while self.pos < self.s.len() && is_ws(self.s[self.pos]) {
+            self.pos += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
+    }
+
+    fn literal(&mut self, word: &'static [u8], v: Value) -> Result<Value, Reject> {
+        for &expected in word {
+            match self.peek() {
+                Some(b) if b == expected => self.pos += 1,
+                None => return Err(self.err("unexpected end of input in literal")),
+                Some(_) => return Err(self.err("invalid literal")),
+            }
+        }
+        Ok(v)
+    }
+
+    fn number(&mut self) -> Result<Value, Reject> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => {
+                self.pos += 1;
+            }
+            Some(b'1'..=b'9') => {
+                while matches!(self.peek(), Some(b'0'..=b'9')) {
+                    self.pos += 1;
+                }
+            }
+            None => return Err(self.err("unexpected end of input in number")),
+            _ => return Err(self.err("invalid number")),
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(self.err("invalid number: digit expected after '.'"));
+            }
+            while matches!(self.peek(), Some(b'0'..=b'9')) {
+                self.pos += 1;
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(self.err("invalid number: digit expected in exponent"));
+            }
+            while matches!(self.peek(), Some(b'0'..=b'9')) {
+                self.pos += 1;
+            }
+        }
+        // The input was validated as UTF-8 and the number is ASCII.
+        let text = String::from_utf8_lossy(&self.s[start..self.pos]).into_owned();
+        Ok(Value::Number(text))
+    }
+
+    fn hex4(&mut self) -> Result<u16, Reject> {
+        let mut n: u16 = 0;
+        for _ in 0..4 {
+            let d = match self.peek() {
+                Some(b @ b'0'..=b'9') => b - b'0',
+                Some(b @ b'a'..=b'f') => b - b'a' + 10,
+                Some(b @ b'A'..=b'F') => b - b'A' + 10,
+                None => return Err(self.err("unexpected end of input in \\u escape")),
+                Some(_) => return Err(self.err("invalid \\u escape")),
+            };
+            n = (n << 4) | u16::from(d);
+            self.pos += 1;
+        }
+        Ok(n)
+    }
+
+    /// Parses a string; `self.pos` is just after the opening quote.
+    fn string(&mut self) -> Result<String, Reject> {
+        let mut out = String::new();
+        loop {
+            let run_start = self.pos;
+            while let Some(b) = self.peek() {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.pos += 1;
+            }
+            // The whole input is valid UTF-8 and a run stops only at ASCII
+            // bytes, so the run is valid UTF-8 on its own.
+            out.push_str(
+                std::str::from_utf8(&self.s[run_start..self.pos])
+                    .map_err(|_| Reject::InvalidUtf8 { offset: run_start })?,
+            );
+            match self.peek() {
+                None => return Err(self.err("unterminated string")),
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    let c = match self.peek() {
+                        None => return Err(self.err("unterminated string")),
+                        Some(c) => c,
+                    };
+                    self.pos += 1;
+                    match c {
+                        b'"' => out.push('"'),
+                        b'\\' => out.push('\\'),
+                        b'/' => out.push('/'),
+                        b'b' => out.push('\u{8}'),
+                        b'f' => out.push('\u{c}'),
+                        b'n' => out.push('\n'),
+                        b'r' => out.push('\r'),
+                        b't' => out.push('\t'),
+                        b'u' => {
+                            let n = self.hex4()?;
+                            let ch = match n {
+                                0xDC00..=0xDFFF => {
+                                    return Err(self.err("lone surrogate in \\u escape"))
+                                }
+                                0xD800..=0xDBFF => {
+                                    if self.peek() != Some(b'\\') {
+                                        return Err(self.err("lone surrogate in \\u escape"));
+                                    }
+                                    self.pos += 1;
+                                    if self.peek() != Some(b'u') {
+                                        return Err(self.err("lone surrogate in \\u escape"));
+                                    }
+                                    self.pos += 1;
+                                    let lo = self.hex4()?;
+                                    if !(0xDC00..=0xDFFF).contains(&lo) {
+                                        return Err(self.err("lone surrogate in \\u escape"));
+                                    }
+                                    let cp = 0x10000
+                                        + ((u32::from(n) - 0xD800) << 10)
+                                        + (u32::from(lo) - 0xDC00);
+                                    char::from_u32(cp)
+                                        .ok_or_else(|| self.err("invalid \\u escape"))?
+                                }
+                                _ => char::from_u32(u32::from(n))
+                                    .ok_or_else(|| self.err("invalid \\u escape"))?,
+                            };
+                            out.push(ch);
+                        }
+                        _ => {
+                            self.pos -= 1;
+                            return Err(self.err("invalid escape"));
+                        }
+                    }
+                }
+                Some(_) => return Err(self.err("control character in string")),
+            }
+        }
+    }
+
+    /// Parses a scalar or opens a container. Returns `Ok(Some(v))` for a
+    /// complete value, `Ok(None)` when a container frame was pushed.
+    fn value_start(
+        &mut self,
+        stack: &mut Vec<Frame>,
+        max_depth: usize,
+    ) -> Result<Option<Value>, Reject> {
+        match self.peek() {
+            None => Err(self.err("unexpected end of input, value expected")),
+            Some(b'{') | Some(b'[') => {
+                if stack.len() >= max_depth {
+                    return Err(Reject::TooDeep {
+                        offset: self.pos,
+                        limit: max_depth,
+                    });
+                }
+                let open = self.s[self.pos];
+                self.pos += 1;
+                self.skip_ws();
+                if open == b'{' {
+                    if self.peek() == Some(b'}') {
+                        self.pos += 1;
+                        return Ok(Some(Value::Object(Vec::new())));
+                    }
+                    let key = self.key()?;
+                    stack.push(Frame::Object(Vec::new(), Some(key)));
+                } else {
+                    if self.peek() == Some(b']') {
+                        self.pos += 1;
+                        return Ok(Some(Value::Array(Vec::new())));
+                    }
+                    stack.push(Frame::Array(Vec::new()));
+                }
+                Ok(None)
+            }
+            Some(b'"') => {
+                self.pos += 1;
+                Ok(Some(Value::String(self.string()?)))
+            }
+            Some(b't') => self.literal(b"true", Value::Bool(true)).map(Some),
+            Some(b'f') => self.literal(b"false", Value::Bool(false)).map(Some),
+            Some(b'n') => self.literal(b"null", Value::Null).map(Some),
+            Some(b'-' | b'0'..=b'9') => self.number().map(Some),
+            Some(_) => Err(self.err("value expected")),
+        }
+    }
+
+    /// Parses `"key"` `:` with surrounding whitespace; leaves pos at the value.
+    fn key(&mut self) -> Result<String, Reject> {
+        match self.peek() {
+            Some(b'"') => self.pos += 1,
+            None => return Err(self.err("unexpected end of input, key expected")),
+            Some(_) => return Err(self.err("key must be a string")),
+        }
+        let k = self.string()?;
+        self.skip_ws();
+        match self.peek() {
+            Some(b':') => self.pos += 1,
+            None => return Err(self.err("unexpected end of input, ':' expected")),
+            Some(_) => return Err(self.err("':' expected")),
+        }
+        self.skip_ws();
+        Ok(k)
+    }
+}
+
+/// Parses one JSON text, strictly, with nesting capped at `max_depth`.
+///
+/// # Errors
+///
+/// [`Reject::InvalidUtf8`], [`Reject::InvalidJson`] (with the byte offset of
+/// the first offending byte) or [`Reject::TooDeep`].
+pub fn parse(input: &[u8], max_depth: usize) -> Result<Value, Reject> {
+    if let Err(e) = std::str::from_utf8(input) {
+        return Err(Reject::InvalidUtf8 {
+            offset: e.valid_up_to(),
+        });
+    }
+    let mut p = Parser { s: input, pos: 0 };
+    let mut stack: Vec<Frame> = Vec::new();
+    p.skip_ws();
+    let mut current = p.value_start(&mut stack, max_depth)?;
+    loop {
+        // Either we hold a complete value to attach, or we just opened a
+        // container and must parse its first element.
+        let v = match current.take() {
+            Some(v) => v,
+            None => {
+                p.skip_ws();
+                current = p.value_start(&mut stack, max_depth)?;
+                continue;
+            }
+        };
+        let Some(frame) = stack.last_mut() else {
+            p.skip_ws();
+            if p.pos != input.len() {
+                return Err(p.err("trailing characters after the JSON value"));
+            }
+            return Ok(v);
+        };
+        p.skip_ws();
+        match frame {
+            Frame::Array(items) => {
+                items.push(v);
+                match p.peek() {
+                    Some(b',') => {
+                        p.pos += 1;
+                        p.skip_ws();
+                        current = p.value_start(&mut stack, max_depth)?;
+                    }
+                    Some(b']') => {
+                        p.pos += 1;
+                        let Some(Frame::Array(items)) = stack.pop() else {
+                            unreachable!()
+                        };
+                        current = Some(Value::Array(items));
+                    }
+                    None => return Err(p.err("unexpected end of input in array")),
+                    Some(_) => return Err(p.err("',' or ']' expected")),
+                }
+            }
+            Frame::Object(members, pending) => {
+                let k = pending.take().unwrap_or_default();
+                members.push((k, v));
+                match p.peek() {
+                    Some(b',') => {
+                        p.pos += 1;
+                        p.skip_ws();
+                        let k = p.key()?;
+                        if let Some(Frame::Object(_, pending)) = stack.last_mut() {
+                            *pending = Some(k);
+                        }
+                        current = p.value_start(&mut stack, max_depth)?;
+                    }
+                    Some(b'}') => {
+                        p.pos += 1;
+                        let Some(Frame::Object(members, _)) = stack.pop() else {
+                            unreachable!()
+                        };
+                        current = Some(Value::Object(members));
+                    }
+                    None => return Err(p.err("unexpected end of input in object")),
+                    Some(_) => return Err(p.err("',' or '}' expected")),
+                }
+            }
+        }
+    }
+}
+
+/// Appends `s` as a JSON string literal (with quotes) to `out`.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if esc.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 15) as usize],
+            ]);
+        } else {
+            out.extend_from_slice(esc);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Appends the compact serialisation of `v` to `out`.
+///
+/// Recursive in the nesting depth, which [`parse`] bounds.
+pub fn write(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => out.extend_from_slice(n.as_bytes()),
+        Value::String(s) => write_str(out, s),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write(out, item);
+            }
+            out.push(b']');
+        }
+        Value::Object(members) => {
+            out.push(b'{');
+            for (i, (k, item)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, k);
+                out.push(b':');
+                write(out, item);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// Serialises `v` into a new `String`.
+pub fn to_string(v: &Value) -> String {
+    let mut out = Vec::new();
+    write(&mut out, v);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &str) -> Value {
+        parse(s.as_bytes(), 128).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn round_trips_and_preserves() {
+        let src = r#"{"b":1,"a":[1.50,-0,2e10,{"x":null}],"a":"dup","s":"\u00e9\n\ud83d\ude00"}"#;
+        let v = ok(src);
+        assert_eq!(
+            to_string(&v),
+            "{\"b\":1,\"a\":[1.50,-0,2e10,{\"x\":null}],\"a\":\"dup\",\"s\":\"é\\n😀\"}"
+        );
+    }
+
+    #[test]
+    fn rejects_with_offsets() {
+        let cases: &[(&str, usize)] = &[
+            ("", 0),
+            ("[1,]", 3),
+            ("{\"a\" 1}", 5),
+            ("01", 1),
+            ("[1] x", 4),
+            ("\"\\x\"", 2),
+            ("\"\\ud800\"", 7),
+            ("\"a\u{1}\"", 2),
+            ("NaN", 0),
+            ("[1.]", 3),
+            ("{\"a\":1,}", 7),
+        ];
+        for &(src, off) in cases {
+            match parse(src.as_bytes(), 128) {
+                Err(Reject::InvalidJson { offset, .. }) => assert_eq!(offset, off, "{src:?}"),
+                other => panic!("{src:?}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            parse(b"\"\xff\"", 128),
+            Err(Reject::InvalidUtf8 { offset: 1 })
+        ));
+    }
+
+    #[test]
+    fn depth_limit_without_recursion() {
+        let deep = "[".repeat(100_000);
+        assert!(matches!(
+            parse(deep.as_bytes(), 128),
+            Err(Reject::TooDeep { limit: 128, .. })
+        ));
+        let ok_deep = format!("{}{}", "[".repeat(128), "]".repeat(128));
+        assert_eq!(ok(&ok_deep).depth(), 128);
+        let too = format!("{}{}", "[".repeat(129), "]".repeat(129));
+        assert!(matches!(
+            parse(too.as_bytes(), 128),
+            Err(Reject::TooDeep { .. })
+        ));
+    }
+
+    #[test]
+    fn escapes_control_characters() {
+        let v = Value::String("a\u{1}\u{1f}\"\\/".into());
+        assert_eq!(to_string(&v), r#""a\u0001\u001f\"\\/""#);
+    }
+}

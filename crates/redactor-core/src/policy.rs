@@ -1,0 +1,1184 @@
+//! Policy files (TOML): schema, validation and compilation into a [`Policy`].
+//!
+//! Validation collects every problem it can find, each with its line and
+//! field, before giving up; see `docs/configuration.md` for the reference.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::actions::{
+    Action, Generalize, GeneralizeKind, Mask, Normalize, OnInvalid, Shape, TimeUnit, Tokenize,
+};
+use crate::detectors::{Detector, DetectorKind, Detectors};
+use crate::error::{PolicyError, Problem};
+use crate::json::Value;
+use crate::keys::{valid_id, Key, KeySource};
+use crate::presets;
+use crate::selector::{MatchMode, Matcher, Selector};
+
+/// Denylist or allowlist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Unmatched fields pass (detectors still scan them).
+    Denylist,
+    /// Fields no rule matches are dropped, at any depth.
+    Allowlist,
+}
+
+/// Input limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Maximum nesting depth of a line (default 128).
+    pub max_depth: usize,
+    /// Maximum bytes in a line, excluding the newline (default 8 MiB).
+    pub max_line_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 128,
+            max_line_bytes: 8 << 20,
+        }
+    }
+}
+
+/// A compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// The rule's name (unique within its origin).
+    pub name: String,
+    /// Where it came from: `policy` or `preset:<name>`.
+    pub origin: String,
+    /// What it is for (may be empty).
+    pub description: String,
+    /// Selector texts, as written.
+    pub selectors: Vec<String>,
+    /// How keys compare.
+    pub mode: MatchMode,
+    /// What it does.
+    pub action: Action,
+}
+
+impl Rule {
+    /// `origin/name`, the rule's unique label in stats and explanations.
+    pub fn label(&self) -> String {
+        if self.origin == "policy" {
+            self.name.clone()
+        } else {
+            format!(
+                "{}/{}",
+                self.origin.trim_start_matches("preset:"),
+                self.name
+            )
+        }
+    }
+}
+
+/// An immutable, compiled policy: build it once, share it between threads.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Denylist or allowlist.
+    pub mode: Mode,
+    /// Rules in priority order: the policy's own, then each preset's.
+    pub rules: Vec<Rule>,
+    /// Every selector of every rule.
+    pub matcher: Matcher,
+    /// Enabled value detectors.
+    pub detectors: Detectors,
+    /// Input limits.
+    pub limits: Limits,
+    /// Whether strings holding a JSON object or array are redacted inside.
+    pub nested_json: bool,
+    /// Loaded keys (ids only are ever shown).
+    pub keys: Vec<Arc<Key>>,
+    /// Presets included, in order.
+    pub presets: Vec<String>,
+    /// Warnings to print once (never containing secrets).
+    pub warnings: Vec<String>,
+}
+
+/// The environment variable the built-in default policy reads its key from.
+pub const DEFAULT_KEY_ENV: &str = "REDACTOR_TOKEN_KEY";
+
+/// The built-in default policy's source.
+pub const DEFAULT_POLICY: &str = r#"# Built-in default policy: every preset, every detector.
+version = 1
+mode = "denylist"
+presets = ["mixpanel", "segment", "amplitude", "posthog", "otel"]
+"#;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSpec {
+    version: Option<Spanned<toml::Value>>,
+    mode: Option<Spanned<toml::Value>>,
+    presets: Option<Spanned<toml::Value>>,
+    nested_json: Option<Spanned<toml::Value>>,
+    limits: Option<Spanned<toml::Value>>,
+    detectors: Option<Spanned<toml::Value>>,
+    keys: Option<Vec<Spanned<toml::Value>>>,
+    rules: Option<Vec<Spanned<toml::Value>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsSpec {
+    max_depth: Option<i64>,
+    max_line_bytes: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeySpec {
+    id: String,
+    env: Option<String>,
+    file: Option<String>,
+    #[serde(default)]
+    current: bool,
+}
+
+/// Parameters shared by rules and detectors.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ActionSpec {
+    action: String,
+    key: Option<String>,
+    normalize: Option<String>,
+    shape: Option<String>,
+    bytes: Option<i64>,
+    keep_prefixes: Option<Vec<String>>,
+    value: Option<toml::Value>,
+    keep_domain: Option<bool>,
+    keep_last: Option<i64>,
+    kind: Option<String>,
+    ipv4_prefix: Option<i64>,
+    ipv6_prefix: Option<i64>,
+    query_allow: Option<Vec<String>>,
+    unit: Option<String>,
+    on_invalid: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleHead {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    select: Vec<String>,
+    #[serde(rename = "match")]
+    match_mode: Option<String>,
+}
+
+struct RuleSpec {
+    name: String,
+    description: Option<String>,
+    select: Vec<String>,
+    match_mode: Option<String>,
+    action: ActionSpec,
+}
+
+const HEAD_FIELDS: [&str; 4] = ["name", "description", "select", "match"];
+
+/// Splits a rule table into its head (name, selectors, match) and its action
+/// parameters, each deserialised with `deny_unknown_fields`.
+fn rule_spec(v: &toml::Value) -> Result<RuleSpec, String> {
+    let toml::Value::Table(t) = v else {
+        return Err("a rule must be a table".into());
+    };
+    let (mut head, mut rest) = (toml::Table::new(), toml::Table::new());
+    for (k, v) in t {
+        if HEAD_FIELDS.contains(&k.as_str()) {
+            head.insert(k.clone(), v.clone());
+        } else {
+            rest.insert(k.clone(), v.clone());
+        }
+    }
+    let head: RuleHead = toml::Value::Table(head)
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().to_string())?;
+    let action: ActionSpec = toml::Value::Table(rest)
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().to_string())?;
+    Ok(RuleSpec {
+        name: head.name,
+        description: head.description,
+        select: head.select,
+        match_mode: head.match_mode,
+        action,
+    })
+}
+
+fn line_of(src: &str, span: std::ops::Range<usize>) -> usize {
+    src.as_bytes()[..span.start.min(src.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+struct Ctx<'a> {
+    origin: &'a str,
+    src: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Ctx<'_> {
+    fn at(&mut self, span: Option<std::ops::Range<usize>>, what: &str, message: impl Into<String>) {
+        let location = match span {
+            Some(s) => format!("{}:{}: {what}", self.origin, line_of(self.src, s)),
+            None => format!("{}: {what}", self.origin),
+        };
+        self.problems.push(Problem {
+            location,
+            message: message.into(),
+        });
+    }
+}
+
+fn toml_to_json(v: &toml::Value) -> Option<Value> {
+    Some(match v {
+        toml::Value::String(s) => Value::String(s.clone()),
+        toml::Value::Integer(i) => Value::Number(i.to_string()),
+        toml::Value::Float(f) if f.is_finite() => Value::Number(format!("{f:?}")),
+        toml::Value::Boolean(b) => Value::Bool(*b),
+        _ => return None,
+    })
+}
+
+/// Compiles an action spec; problems go to `ctx` under `what`.
+fn compile_action(
+    spec: &ActionSpec,
+    what: &str,
+    span: Option<std::ops::Range<usize>>,
+    detector: Option<DetectorKind>,
+    keys: &KeyTable,
+    ctx: &mut Ctx<'_>,
+) -> Option<Action> {
+    let given: [(&str, bool); 14] = [
+        ("key", spec.key.is_some()),
+        ("normalize", spec.normalize.is_some()),
+        ("shape", spec.shape.is_some()),
+        ("bytes", spec.bytes.is_some()),
+        ("keep_prefixes", spec.keep_prefixes.is_some()),
+        ("value", spec.value.is_some()),
+        ("keep_domain", spec.keep_domain.is_some()),
+        ("keep_last", spec.keep_last.is_some()),
+        ("kind", spec.kind.is_some()),
+        ("ipv4_prefix", spec.ipv4_prefix.is_some()),
+        ("ipv6_prefix", spec.ipv6_prefix.is_some()),
+        ("query_allow", spec.query_allow.is_some()),
+        ("unit", spec.unit.is_some()),
+        ("on_invalid", spec.on_invalid.is_some()),
+    ];
+    let allowed: &[&str] = match spec.action.as_str() {
+        "drop" | "keep" => &[],
+        "replace" => &["value"],
+        "tokenize" => &["key", "normalize", "shape", "bytes", "keep_prefixes"],
+        "mask" => &["keep_domain", "keep_last"],
+        "generalize" => &[
+            "kind",
+            "ipv4_prefix",
+            "ipv6_prefix",
+            "query_allow",
+            "unit",
+            "on_invalid",
+        ],
+        other => {
+            ctx.at(span, what, format!("unknown action {other:?} (expected drop, replace, tokenize, mask, generalize or keep)"));
+            return None;
+        }
+    };
+    let before = ctx.problems.len();
+    for (name, set) in given {
+        if set && !allowed.contains(&name) {
+            let list = if allowed.is_empty() {
+                "none".to_string()
+            } else {
+                allowed.join(", ")
+            };
+            ctx.at(
+                span.clone(),
+                what,
+                format!(
+                    "`{name}` is not a parameter of action `{}` (its parameters: {list})",
+                    spec.action
+                ),
+            );
+        }
+    }
+    let action = match spec.action.as_str() {
+        "drop" => Action::Drop,
+        "keep" => Action::Keep,
+        "replace" => match &spec.value {
+            None => Action::Replace(Value::Null),
+            Some(v) => match toml_to_json(v) {
+                Some(j) => {
+                    if detector.is_some() && !matches!(j, Value::String(_)) {
+                        ctx.at(span.clone(), what, "a detector's `value` must be a string (it replaces text inside a string)");
+                    }
+                    Action::Replace(j)
+                }
+                None => {
+                    ctx.at(span.clone(), what, "`value` must be a string, integer, finite float or boolean (omit it for null)");
+                    Action::Drop
+                }
+            },
+        },
+        "tokenize" => {
+            let normalize = match spec
+                .normalize
+                .as_deref()
+                .map(|n| (n, Normalize::from_name(n)))
+            {
+                None => Normalize::None,
+                Some((_, Some(n))) => n,
+                Some((n, None)) => {
+                    ctx.at(span.clone(), what, format!("unknown normalize {n:?} (expected none, email, phone, lowercase or trim)"));
+                    Normalize::None
+                }
+            };
+            let shape = match spec.shape.as_deref().map(|n| (n, Shape::from_name(n))) {
+                None => Shape::Opaque,
+                Some((_, Some(s))) => s,
+                Some((s, None)) => {
+                    ctx.at(
+                        span.clone(),
+                        what,
+                        format!("unknown shape {s:?} (expected opaque, email or uuid)"),
+                    );
+                    Shape::Opaque
+                }
+            };
+            let bytes = spec.bytes.unwrap_or(16);
+            if !(16..=32).contains(&bytes) {
+                ctx.at(
+                    span.clone(),
+                    what,
+                    format!("`bytes` must be between 16 and 32 (got {bytes})"),
+                );
+            }
+            let key = match keys.resolve(spec.key.as_deref()) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    ctx.at(span.clone(), what, e);
+                    None
+                }
+            };
+            let keep_prefixes = spec.keep_prefixes.clone().unwrap_or_default();
+            if keep_prefixes.iter().any(String::is_empty) {
+                ctx.at(
+                    span.clone(),
+                    what,
+                    "`keep_prefixes` entries must not be empty",
+                );
+            }
+            match key {
+                Some(key) => Action::Tokenize(Tokenize {
+                    key,
+                    normalize,
+                    shape,
+                    bytes: bytes.clamp(16, 32) as usize,
+                    keep_prefixes,
+                }),
+                None => Action::Drop,
+            }
+        }
+        "mask" => {
+            let keep_last = spec.keep_last.unwrap_or(0);
+            if !(0..=64).contains(&keep_last) {
+                ctx.at(
+                    span.clone(),
+                    what,
+                    format!("`keep_last` must be between 0 and 64 (got {keep_last})"),
+                );
+            }
+            Action::Mask(Mask {
+                keep_domain: spec.keep_domain.unwrap_or(false),
+                keep_last: keep_last.clamp(0, 64) as usize,
+            })
+        }
+        "generalize" => {
+            let implied = match detector {
+                Some(DetectorKind::Ipv4 | DetectorKind::Ipv6) => Some("ip"),
+                Some(other) => {
+                    ctx.at(
+                        span.clone(),
+                        what,
+                        format!(
+                            "detector `{}` cannot use `generalize` (only ipv4 and ipv6 can)",
+                            other.name()
+                        ),
+                    );
+                    return None;
+                }
+                None => None,
+            };
+            let kind_name = spec.kind.as_deref().or(implied);
+            let on_invalid = match spec.on_invalid.as_deref() {
+                None | Some("drop") => OnInvalid::Drop,
+                Some("null") => OnInvalid::Null,
+                Some(o) => {
+                    ctx.at(
+                        span.clone(),
+                        what,
+                        format!("unknown on_invalid {o:?} (expected drop or null)"),
+                    );
+                    OnInvalid::Drop
+                }
+            };
+            let only = |ctx: &mut Ctx<'_>, name: &str, set: bool, kinds: &str| {
+                if set {
+                    ctx.at(
+                        span.clone(),
+                        what,
+                        format!("`{name}` applies only to kind {kinds}"),
+                    );
+                }
+            };
+            let kind = match kind_name {
+                Some("ip") => {
+                    only(ctx, "query_allow", spec.query_allow.is_some(), "url");
+                    only(ctx, "unit", spec.unit.is_some(), "timestamp");
+                    let v4 = spec.ipv4_prefix.unwrap_or(24);
+                    let v6 = spec.ipv6_prefix.unwrap_or(48);
+                    if !(0..=32).contains(&v4) {
+                        ctx.at(
+                            span.clone(),
+                            what,
+                            format!("`ipv4_prefix` must be between 0 and 32 (got {v4})"),
+                        );
+                    }
+                    if !(0..=128).contains(&v6) {
+                        ctx.at(
+                            span.clone(),
+                            what,
+                            format!("`ipv6_prefix` must be between 0 and 128 (got {v6})"),
+                        );
+                    }
+                    GeneralizeKind::Ip {
+                        v4_prefix: v4.clamp(0, 32) as u8,
+                        v6_prefix: v6.clamp(0, 128) as u8,
+                    }
+                }
+                Some("url") => {
+                    for (n, s) in [
+                        ("ipv4_prefix", spec.ipv4_prefix.is_some()),
+                        ("ipv6_prefix", spec.ipv6_prefix.is_some()),
+                    ] {
+                        only(ctx, n, s, "ip");
+                    }
+                    only(ctx, "unit", spec.unit.is_some(), "timestamp");
+                    only(
+                        ctx,
+                        "on_invalid",
+                        spec.on_invalid.is_some(),
+                        "ip and timestamp",
+                    );
+                    GeneralizeKind::Url {
+                        query_allow: spec.query_allow.clone().unwrap_or_default(),
+                    }
+                }
+                Some("user_agent") => {
+                    for (n, s) in [
+                        ("ipv4_prefix", spec.ipv4_prefix.is_some()),
+                        ("ipv6_prefix", spec.ipv6_prefix.is_some()),
+                    ] {
+                        only(ctx, n, s, "ip");
+                    }
+                    only(ctx, "query_allow", spec.query_allow.is_some(), "url");
+                    only(ctx, "unit", spec.unit.is_some(), "timestamp");
+                    only(
+                        ctx,
+                        "on_invalid",
+                        spec.on_invalid.is_some(),
+                        "ip and timestamp",
+                    );
+                    GeneralizeKind::UserAgent
+                }
+                Some("timestamp") => {
+                    for (n, s) in [
+                        ("ipv4_prefix", spec.ipv4_prefix.is_some()),
+                        ("ipv6_prefix", spec.ipv6_prefix.is_some()),
+                    ] {
+                        only(ctx, n, s, "ip");
+                    }
+                    only(ctx, "query_allow", spec.query_allow.is_some(), "url");
+                    let unit = match spec.unit.as_deref().map(|u| (u, TimeUnit::from_name(u))) {
+                        None => TimeUnit::Hour,
+                        Some((_, Some(u))) => u,
+                        Some((u, None)) => {
+                            ctx.at(span.clone(), what, format!("unknown unit {u:?} (expected second, minute, hour, day or month)"));
+                            TimeUnit::Hour
+                        }
+                    };
+                    GeneralizeKind::Timestamp { unit }
+                }
+                Some(k) => {
+                    ctx.at(span.clone(), what, format!("unknown generalize kind {k:?} (expected ip, url, user_agent or timestamp)"));
+                    return None;
+                }
+                None => {
+                    ctx.at(
+                        span.clone(),
+                        what,
+                        "`generalize` needs `kind` (ip, url, user_agent or timestamp)",
+                    );
+                    return None;
+                }
+            };
+            Action::Generalize(Generalize { kind, on_invalid })
+        }
+        _ => return None,
+    };
+    (ctx.problems.len() == before).then_some(action)
+}
+
+/// The keys of a policy and how rules name them.
+struct KeyTable {
+    keys: Vec<Arc<Key>>,
+    current: Option<Arc<Key>>,
+}
+
+impl KeyTable {
+    fn resolve(&self, id: Option<&str>) -> Result<Arc<Key>, String> {
+        match id {
+            None => self.current.clone().ok_or_else(|| {
+                "several keys are configured and none is marked `current = true`".to_string()
+            }),
+            Some(id) => self
+                .keys
+                .iter()
+                .find(|k| k.id() == id)
+                .cloned()
+                .ok_or_else(|| {
+                    let ids: Vec<&str> = self.keys.iter().map(|k| k.id()).collect();
+                    format!(
+                        "unknown key {id:?} (configured keys: {})",
+                        if ids.is_empty() {
+                            "none".into()
+                        } else {
+                            ids.join(", ")
+                        }
+                    )
+                }),
+        }
+    }
+}
+
+fn detector_defaults(kind: DetectorKind, keys: &KeyTable) -> Action {
+    match kind {
+        DetectorKind::Email => match keys.current.clone() {
+            Some(key) => Action::Tokenize(Tokenize {
+                key,
+                normalize: Normalize::Email,
+                shape: Shape::Email,
+                bytes: 16,
+                keep_prefixes: Vec::new(),
+            }),
+            None => Action::Replace(Value::String("[REDACTED-EMAIL]".into())),
+        },
+        DetectorKind::Ipv4 | DetectorKind::Ipv6 => Action::Generalize(Generalize {
+            kind: GeneralizeKind::Ip {
+                v4_prefix: 24,
+                v6_prefix: 48,
+            },
+            on_invalid: OnInvalid::Drop,
+        }),
+        DetectorKind::CreditCard => Action::Replace(Value::String("[REDACTED-CARD]".into())),
+        DetectorKind::Phone => Action::Replace(Value::String("[REDACTED-PHONE]".into())),
+        DetectorKind::Secret => Action::Replace(Value::String("[REDACTED-SECRET]".into())),
+    }
+}
+
+/// Reads a policy file and compiles it.
+///
+/// # Errors
+///
+/// [`PolicyError::Io`] or [`PolicyError::Invalid`] with every problem found.
+pub fn load_file(path: &std::path::Path) -> Result<Policy, PolicyError> {
+    let src = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Policy::from_toml(&src, &path.display().to_string())
+}
+
+impl Policy {
+    /// The built-in default policy: every preset and every detector. Tokens
+    /// use the key in `REDACTOR_TOKEN_KEY`, or an ephemeral key with a warning.
+    ///
+    /// # Errors
+    ///
+    /// When `REDACTOR_TOKEN_KEY` is set but shorter than 16 bytes.
+    pub fn builtin() -> Result<Policy, PolicyError> {
+        Policy::compile(DEFAULT_POLICY, "built-in default policy", true)
+    }
+
+    /// Compiles policy source text; `origin` names it in errors.
+    ///
+    /// # Errors
+    ///
+    /// [`PolicyError::Invalid`] listing every problem found.
+    pub fn from_toml(src: &str, origin: &str) -> Result<Policy, PolicyError> {
+        Policy::compile(src, origin, false)
+    }
+
+    fn compile(src: &str, origin: &str, builtin: bool) -> Result<Policy, PolicyError> {
+        let mut ctx = Ctx {
+            origin,
+            src,
+            problems: Vec::new(),
+        };
+        let file: FileSpec = match toml::from_str(src) {
+            Ok(f) => f,
+            Err(e) => {
+                let line = e.span().map(|s| line_of(src, s));
+                let msg = e.message().to_string();
+                let location = match line {
+                    Some(l) => format!("{origin}:{l}"),
+                    None => origin.to_string(),
+                };
+                return Err(PolicyError::Invalid(vec![Problem {
+                    location,
+                    message: msg,
+                }]));
+            }
+        };
+        let mut warnings = Vec::new();
+
+        if let Some(v) = &file.version {
+            if v.get_ref().as_integer() != Some(1) {
+                ctx.at(Some(v.span()), "version", "`version` must be 1");
+            }
+        }
+        let mode = match &file.mode {
+            None => Mode::Denylist,
+            Some(v) => match v.get_ref().as_str() {
+                Some("denylist") => Mode::Denylist,
+                Some("allowlist") => Mode::Allowlist,
+                _ => {
+                    ctx.at(
+                        Some(v.span()),
+                        "mode",
+                        "`mode` must be \"denylist\" or \"allowlist\"",
+                    );
+                    Mode::Denylist
+                }
+            },
+        };
+        let nested_json = match &file.nested_json {
+            None => true,
+            Some(v) => v.get_ref().as_bool().unwrap_or_else(|| {
+                ctx.at(
+                    Some(v.span()),
+                    "nested_json",
+                    "`nested_json` must be true or false",
+                );
+                true
+            }),
+        };
+        let mut limits = Limits::default();
+        if let Some(v) = &file.limits {
+            match v.get_ref().clone().try_into::<LimitsSpec>() {
+                Ok(l) => {
+                    if let Some(d) = l.max_depth {
+                        if !(1..=1000).contains(&d) {
+                            ctx.at(
+                                Some(v.span()),
+                                "limits.max_depth",
+                                format!("must be between 1 and 1000 (got {d})"),
+                            );
+                        }
+                        limits.max_depth = d.clamp(1, 1000) as usize;
+                    }
+                    if let Some(b) = l.max_line_bytes {
+                        if !(1024..=(1 << 30)).contains(&b) {
+                            ctx.at(
+                                Some(v.span()),
+                                "limits.max_line_bytes",
+                                format!("must be between 1024 and 1073741824 (got {b})"),
+                            );
+                        }
+                        limits.max_line_bytes = b.clamp(1024, 1 << 30) as usize;
+                    }
+                }
+                Err(e) => ctx.at(Some(v.span()), "limits", e.message().to_string()),
+            }
+        }
+        let preset_names: Vec<String> = match &file.presets {
+            None => Vec::new(),
+            Some(v) => match v.get_ref() {
+                toml::Value::String(s) if s == "all" => {
+                    presets::NAMES.iter().map(|s| s.to_string()).collect()
+                }
+                toml::Value::Array(items) => {
+                    let mut names = Vec::new();
+                    for item in items {
+                        match item.as_str() {
+                            Some(n) if presets::NAMES.contains(&n) => {
+                                if names.iter().any(|x| x == n) {
+                                    ctx.at(
+                                        Some(v.span()),
+                                        "presets",
+                                        format!("preset {n:?} is listed twice"),
+                                    );
+                                }
+                                names.push(n.to_string());
+                            }
+                            _ => ctx.at(
+                                Some(v.span()),
+                                "presets",
+                                format!(
+                                    "unknown preset {} (available: {})",
+                                    item,
+                                    presets::NAMES.join(", ")
+                                ),
+                            ),
+                        }
+                    }
+                    names
+                }
+                _ => {
+                    ctx.at(
+                        Some(v.span()),
+                        "presets",
+                        "`presets` must be a list of preset names or \"all\"",
+                    );
+                    Vec::new()
+                }
+            },
+        };
+
+        // Keys.
+        let mut table = KeyTable {
+            keys: Vec::new(),
+            current: None,
+        };
+        let mut current_count = 0;
+        for (i, k) in file.keys.iter().flatten().enumerate() {
+            let what = format!("keys[{i}]");
+            match k.get_ref().clone().try_into::<KeySpec>() {
+                Ok(spec) => {
+                    if !valid_id(&spec.id) {
+                        ctx.at(
+                            Some(k.span()),
+                            &what,
+                            format!(
+                                "key id {:?} must be 1 to 16 characters of a-z and 0-9",
+                                spec.id
+                            ),
+                        );
+                        continue;
+                    }
+                    if table.keys.iter().any(|x| x.id() == spec.id) {
+                        ctx.at(
+                            Some(k.span()),
+                            &what,
+                            format!("key id {:?} is defined twice", spec.id),
+                        );
+                        continue;
+                    }
+                    let source = match (spec.env, spec.file) {
+                        (Some(e), None) => KeySource::Env(e),
+                        (None, Some(f)) => KeySource::File(f),
+                        _ => {
+                            ctx.at(Some(k.span()), &what, "give exactly one of `env` or `file` (key material never goes in the policy)");
+                            continue;
+                        }
+                    };
+                    match Key::load(&spec.id, &source) {
+                        Ok(key) => {
+                            let key = Arc::new(key);
+                            if spec.current {
+                                current_count += 1;
+                                table.current = Some(key.clone());
+                            }
+                            table.keys.push(key);
+                        }
+                        Err(e) => ctx.at(Some(k.span()), &what, format!("key {:?}: {e}", spec.id)),
+                    }
+                }
+                Err(e) => ctx.at(Some(k.span()), &what, e.message().to_string()),
+            }
+        }
+        if current_count > 1 {
+            ctx.at(None, "keys", "more than one key is marked `current = true`");
+        }
+        if table.current.is_none() && table.keys.len() == 1 {
+            table.current = Some(table.keys[0].clone());
+        }
+        let no_keys_configured = file.keys.as_ref().is_none_or(|k| k.is_empty());
+        if no_keys_configured {
+            if builtin && std::env::var_os(DEFAULT_KEY_ENV).is_some() {
+                match Key::load("default", &KeySource::Env(DEFAULT_KEY_ENV.into())) {
+                    Ok(k) => {
+                        let k = Arc::new(k);
+                        table.keys.push(k.clone());
+                        table.current = Some(k);
+                    }
+                    Err(e) => ctx.at(None, DEFAULT_KEY_ENV, e),
+                }
+            } else {
+                let k = Arc::new(Key::ephemeral("eph"));
+                table.keys.push(k.clone());
+                table.current = Some(k);
+            }
+        }
+
+        // Rules: the policy's own first, then presets in order.
+        let mut rules: Vec<Rule> = Vec::new();
+        let mut seen_names: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, r) in file.rules.iter().flatten().enumerate() {
+            let span = Some(r.span());
+            let spec = match rule_spec(r.get_ref()) {
+                Ok(s) => s,
+                Err(e) => {
+                    ctx.at(span, &format!("rules[{i}]"), e);
+                    continue;
+                }
+            };
+            let what = format!("rules[{i}] {:?}", spec.name);
+            if let Some(rule) = compile_rule(&spec, &what, span, "policy", &table, &mut ctx) {
+                if spec.name.is_empty() {
+                    ctx.at(Some(r.span()), &what, "`name` must not be empty");
+                } else if let Some(prev) = seen_names.insert(spec.name.clone(), i) {
+                    ctx.at(
+                        Some(r.span()),
+                        &what,
+                        format!("rule name {:?} is already used by rules[{prev}]", spec.name),
+                    );
+                }
+                rules.push(rule);
+            }
+        }
+        for name in &preset_names {
+            let src = presets::source(name).unwrap_or("");
+            let porigin = format!("preset:{name}");
+            let pfile: Result<FileSpec, _> = toml::from_str(src);
+            let Ok(pfile) = pfile else {
+                ctx.at(None, &porigin, "built-in preset does not parse");
+                continue;
+            };
+            let mut pctx = Ctx {
+                origin: &porigin,
+                src,
+                problems: Vec::new(),
+            };
+            for (i, r) in pfile.rules.iter().flatten().enumerate() {
+                match rule_spec(r.get_ref()) {
+                    Ok(spec) => {
+                        let what = format!("rules[{i}] {:?}", spec.name);
+                        if let Some(rule) =
+                            compile_rule(&spec, &what, Some(r.span()), &porigin, &table, &mut pctx)
+                        {
+                            rules.push(rule);
+                        }
+                    }
+                    Err(e) => pctx.at(Some(r.span()), &format!("rules[{i}]"), e),
+                }
+            }
+            ctx.problems.extend(pctx.problems);
+        }
+
+        // Detectors.
+        let mut configured: BTreeMap<DetectorKind, Option<Action>> = BTreeMap::new();
+        let mut all_off = false;
+        if let Some(v) = &file.detectors {
+            match v.get_ref() {
+                toml::Value::String(s) if s == "off" => all_off = true,
+                toml::Value::Table(t) => {
+                    for (name, entry) in t {
+                        let what = format!("detectors.{name}");
+                        let Some(kind) = DetectorKind::from_name(name) else {
+                            let names: Vec<&str> =
+                                DetectorKind::ALL.iter().map(|k| k.name()).collect();
+                            ctx.at(
+                                Some(v.span()),
+                                &what,
+                                format!(
+                                    "unknown detector {name:?} (available: {})",
+                                    names.join(", ")
+                                ),
+                            );
+                            continue;
+                        };
+                        let spec = match entry {
+                            toml::Value::String(s) if s == "off" => {
+                                configured.insert(kind, None);
+                                continue;
+                            }
+                            toml::Value::String(s) => Ok(ActionSpec {
+                                action: s.clone(),
+                                ..ActionSpec::default()
+                            }),
+                            other => other.clone().try_into::<ActionSpec>(),
+                        };
+                        match spec {
+                            Ok(spec) if spec.action == "keep" => {
+                                ctx.at(Some(v.span()), &what, "use \"off\" to disable a detector");
+                            }
+                            Ok(spec) => {
+                                if let Some(a) = compile_action(
+                                    &spec,
+                                    &what,
+                                    Some(v.span()),
+                                    Some(kind),
+                                    &table,
+                                    &mut ctx,
+                                ) {
+                                    configured.insert(kind, Some(a));
+                                }
+                            }
+                            Err(e) => ctx.at(Some(v.span()), &what, e.message().to_string()),
+                        }
+                    }
+                }
+                _ => ctx.at(
+                    Some(v.span()),
+                    "detectors",
+                    "`detectors` must be a table or \"off\"",
+                ),
+            }
+        }
+        let mut detectors = Detectors::default();
+        if !all_off {
+            for kind in DetectorKind::ALL {
+                let action = match configured.get(&kind) {
+                    Some(None) => continue,
+                    Some(Some(a)) => a.clone(),
+                    None => detector_defaults(kind, &table),
+                };
+                detectors.list.push(Detector { kind, action });
+            }
+        }
+
+        if !ctx.problems.is_empty() {
+            return Err(PolicyError::Invalid(ctx.problems));
+        }
+        let uses_tokens = rules
+            .iter()
+            .any(|r| matches!(r.action, Action::Tokenize(_)))
+            || detectors
+                .list
+                .iter()
+                .any(|d| matches!(d.action, Action::Tokenize(_)));
+        if uses_tokens && table.keys.iter().any(|k| k.is_ephemeral()) {
+            warnings.push(if builtin {
+                format!("no tokenization key is configured: tokens use an ephemeral random key and are not stable across runs or instances; set {DEFAULT_KEY_ENV} (at least 16 bytes) or configure [[keys]] in a policy file")
+            } else {
+                "no tokenization key is configured: tokens use an ephemeral random key and are not stable across runs or instances; add [[keys]] to the policy".to_string()
+            });
+        }
+        let mut matcher = Matcher::default();
+        for (ri, rule) in rules.iter().enumerate() {
+            for s in &rule.selectors {
+                // Already validated in compile_rule.
+                if let Ok(sel) = Selector::parse(s, rule.mode) {
+                    matcher.push(ri, sel);
+                }
+            }
+        }
+        Ok(Policy {
+            mode,
+            rules,
+            matcher,
+            detectors,
+            limits,
+            nested_json,
+            keys: table.keys,
+            presets: preset_names,
+            warnings,
+        })
+    }
+
+    /// Rule labels, in rule order (for counters).
+    pub fn rule_labels(&self) -> Vec<String> {
+        self.rules.iter().map(Rule::label).collect()
+    }
+}
+
+fn compile_rule(
+    spec: &RuleSpec,
+    what: &str,
+    span: Option<std::ops::Range<usize>>,
+    origin: &str,
+    keys: &KeyTable,
+    ctx: &mut Ctx<'_>,
+) -> Option<Rule> {
+    let before = ctx.problems.len();
+    let mode = match spec.match_mode.as_deref() {
+        None => MatchMode::Exact,
+        Some(m) => MatchMode::from_name(m).unwrap_or_else(|| {
+            ctx.at(
+                span.clone(),
+                what,
+                format!("unknown match {m:?} (expected exact, ignore-case or loose)"),
+            );
+            MatchMode::Exact
+        }),
+    };
+    if spec.select.is_empty() {
+        ctx.at(
+            span.clone(),
+            what,
+            "`select` must list at least one selector",
+        );
+    }
+    for (j, s) in spec.select.iter().enumerate() {
+        if let Err(e) = Selector::parse(s, mode) {
+            ctx.at(
+                span.clone(),
+                &format!("{what}.select[{j}]"),
+                format!("selector {s:?}: {e}"),
+            );
+        }
+    }
+    let action = compile_action(&spec.action, what, span, None, keys, ctx);
+    if ctx.problems.len() != before {
+        return None;
+    }
+    Some(Rule {
+        name: spec.name.clone(),
+        origin: origin.to_string(),
+        description: spec.description.clone().unwrap_or_default(),
+        selectors: spec.select.clone(),
+        mode,
+        action: action?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(src: &str) -> Vec<String> {
+        match Policy::from_toml(src, "p.toml") {
+            Err(PolicyError::Invalid(p)) => p.into_iter().map(|p| p.to_string()).collect(),
+            Err(e) => vec![e.to_string()],
+            Ok(_) => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn builtin_compiles_with_every_preset_and_detector() {
+        let p = Policy::builtin().unwrap();
+        assert_eq!(p.presets.len(), presets::NAMES.len());
+        assert_eq!(p.detectors.list.len(), DetectorKind::ALL.len());
+        assert!(p.rules.len() >= 40, "{}", p.rules.len());
+    }
+
+    #[test]
+    fn reports_every_problem_with_location() {
+        let src = r#"
+version = 1
+mode = "denylist"
+
+[[rules]]
+name = "a"
+select = ["**.email", "bad..sel"]
+action = "drop"
+keep_last = 3
+
+[[rules]]
+name = "b"
+select = ["ip"]
+action = "generalize"
+kind = "ip"
+ipv4_prefix = 40
+
+[[rules]]
+name = "c"
+select = ["x"]
+action = "explode"
+
+[[rules]]
+name = "a"
+select = ["y"]
+action = "tokenize"
+key = "nope"
+colour = "red"
+"#;
+        let p = problems(src);
+        let joined = p.join("\n");
+        assert!(
+            joined.contains("p.toml:5: rules[0] \"a\".select[1]"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("`keep_last` is not a parameter of action `drop`"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains(
+                "p.toml:11: rules[1] \"b\": `ipv4_prefix` must be between 0 and 32 (got 40)"
+            ),
+            "{joined}"
+        );
+        assert!(joined.contains("unknown action \"explode\""), "{joined}");
+        assert!(
+            joined.contains("rules[3]") && joined.contains("colour"),
+            "{joined}"
+        );
+        assert_eq!(p.len(), 5, "{joined}");
+    }
+
+    #[test]
+    fn unknown_top_level_field_and_syntax_errors() {
+        assert!(problems("colour = 1\n")[0].contains("unknown field `colour`"));
+        assert!(problems("[[rules]\n")[0].starts_with("p.toml:1"));
+        assert!(problems("presets = [\"mixpanle\"]\n")[0].contains("unknown preset"));
+        assert!(
+            problems("[[keys]]\nid = \"k1\"\nenv = \"X\"\nfile = \"y\"\n")[0]
+                .contains("exactly one of `env` or `file`")
+        );
+        assert!(problems("[detectors]\nemail = \"generalize\"\n")[0]
+            .contains("cannot use `generalize`"));
+    }
+
+    #[test]
+    fn keys_and_current() {
+        std::env::set_var("REDACTOR_TEST_POLICY_KEY_A", "aaaaaaaaaaaaaaaaaaaa");
+        std::env::set_var("REDACTOR_TEST_POLICY_KEY_B", "bbbbbbbbbbbbbbbbbbbb");
+        let src = r#"
+[[keys]]
+id = "old"
+env = "REDACTOR_TEST_POLICY_KEY_A"
+[[keys]]
+id = "new"
+env = "REDACTOR_TEST_POLICY_KEY_B"
+current = true
+[[rules]]
+name = "uid"
+select = ["user_id"]
+action = "tokenize"
+[[rules]]
+name = "legacy"
+select = ["legacy_id"]
+action = "tokenize"
+key = "old"
+"#;
+        let p = Policy::from_toml(src, "p").unwrap();
+        assert!(p.warnings.is_empty());
+        match (&p.rules[0].action, &p.rules[1].action) {
+            (Action::Tokenize(a), Action::Tokenize(b)) => {
+                assert_eq!(a.key.id(), "new");
+                assert_eq!(b.key.id(), "old");
+            }
+            _ => panic!("tokenize expected"),
+        }
+        let no_current = src.replace("current = true\n", "");
+        assert!(problems(&no_current)
+            .join("\n")
+            .contains("none is marked `current = true`"));
+        let p = Policy::from_toml(
+            "[[rules]]\nname=\"u\"\nselect=[\"u\"]\naction=\"tokenize\"\n",
+            "p",
+        )
+        .unwrap();
+        assert!(p.warnings[0].contains("ephemeral"));
+    }
+}

@@ -1,0 +1,535 @@
+//! Selectors: which fields of an event a rule addresses.
+//!
+//! Grammar (see `docs/configuration.md`):
+//!
+//! ```text
+//! selector := group ( "." group )*
+//! group    := step? bracket*          (a leading group may be brackets only)
+//! step     := "**" | "*" | bare | quoted
+//! bracket  := "[*]" | "[" name "=" name "]"
+//! bare     := one or more characters other than . [ ] " * = and whitespace
+//! quoted   := '"' ( any character but " and \ | \" | \\ )* '"'
+//! ```
+//!
+//! `*` is one object key, `**` is zero or more steps of any kind, `[*]` is
+//! one array element, and `[key=user.email]` is one array element that is an
+//! object whose member `key` is the string `user.email` (OTLP attribute lists).
+//! A selector ends with a step that is not `**`.
+
+use crate::json::Value;
+
+/// How keys (and `[member=name]` predicate values) are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MatchMode {
+    /// Byte-for-byte after unescaping.
+    Exact,
+    /// ASCII case-insensitive.
+    IgnoreCase,
+    /// ASCII case-insensitive, ignoring `$`, `_`, `-`, `.` and spaces:
+    /// `firstName`, `first_name` and `$First-Name` are the same key.
+    Loose,
+}
+
+impl MatchMode {
+    /// The name used in policy files.
+    pub fn name(self) -> &'static str {
+        match self {
+            MatchMode::Exact => "exact",
+            MatchMode::IgnoreCase => "ignore-case",
+            MatchMode::Loose => "loose",
+        }
+    }
+
+    /// Parses a policy-file name.
+    pub fn from_name(s: &str) -> Option<Self> {
+        match s {
+            "exact" => Some(MatchMode::Exact),
+            "ignore-case" => Some(MatchMode::IgnoreCase),
+            "loose" => Some(MatchMode::Loose),
+            _ => None,
+        }
+    }
+
+    /// Normalises a key for comparison under this mode.
+    pub fn normalize<'a>(self, key: &'a str) -> std::borrow::Cow<'a, str> {
+        match self {
+            MatchMode::Exact => key.into(),
+            MatchMode::IgnoreCase => {
+                if key.bytes().any(|b| b.is_ascii_uppercase()) {
+                    key.to_ascii_lowercase().into()
+                } else {
+                    key.into()
+                }
+            }
+            MatchMode::Loose => {
+                if key.bytes().any(|b| {
+                    b.is_ascii_uppercase() || matches!(b, b'$' | b'_' | b'-' | b'.' | b' ')
+                }) {
+                    key.chars()
+                        .filter(|c| !matches!(c, '$' | '_' | '-' | '.' | ' '))
+                        .map(|c| c.to_ascii_lowercase())
+                        .collect::<String>()
+                        .into()
+                } else {
+                    key.into()
+                }
+            }
+        }
+    }
+}
+
+/// One step of a selector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// An object key (stored normalised for the rule's mode).
+    Key(String),
+    /// `*`: any one object key.
+    AnyKey,
+    /// `**`: zero or more steps.
+    AnyDepth,
+    /// `[*]`: any one array element.
+    AnyIndex,
+    /// `[member=value]`: an array element that is an object whose `member`
+    /// is the string `value` (both stored normalised).
+    Where {
+        /// The member to test, e.g. `key`.
+        member: String,
+        /// The string it must equal, e.g. `user.email`.
+        value: String,
+    },
+}
+
+/// A parsed selector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selector {
+    /// The source text.
+    pub text: String,
+    /// Steps, names normalised for `mode`.
+    pub steps: Vec<Step>,
+    /// How names compare.
+    pub mode: MatchMode,
+}
+
+fn is_bare(c: char) -> bool {
+    !matches!(c, '.' | '[' | ']' | '"' | '*' | '=') && !c.is_whitespace()
+}
+
+struct Cursor<'a> {
+    s: &'a str,
+    i: usize,
+}
+
+impl Cursor<'_> {
+    fn peek(&self) -> Option<char> {
+        self.s[self.i..].chars().next()
+    }
+    fn eat(&mut self, c: char) -> bool {
+        if self.peek() == Some(c) {
+            self.i += c.len_utf8();
+            true
+        } else {
+            false
+        }
+    }
+    fn quoted(&mut self) -> Result<String, String> {
+        let start = self.i;
+        self.i += 1;
+        let mut out = String::new();
+        loop {
+            match self.peek() {
+                None => {
+                    return Err(format!(
+                        "unterminated quoted name starting at column {}",
+                        start + 1
+                    ))
+                }
+                Some('"') => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                Some('\\') => {
+                    self.i += 1;
+                    match self.peek() {
+                        Some(c @ ('"' | '\\')) => {
+                            out.push(c);
+                            self.i += 1;
+                        }
+                        _ => {
+                            return Err(format!(
+                                "only \\\" and \\\\ may be escaped in a quoted name (column {})",
+                                self.i + 1
+                            ))
+                        }
+                    }
+                }
+                Some(c) => {
+                    out.push(c);
+                    self.i += c.len_utf8();
+                }
+            }
+        }
+    }
+    fn name(&mut self, in_bracket_value: bool) -> Result<String, String> {
+        if self.peek() == Some('"') {
+            return self.quoted();
+        }
+        let start = self.i;
+        while let Some(c) = self.peek() {
+            let ok = if in_bracket_value {
+                c != ']' && c != '"' && c != '[' && !c.is_whitespace()
+            } else {
+                is_bare(c)
+            };
+            if !ok {
+                break;
+            }
+            self.i += c.len_utf8();
+        }
+        if self.i == start {
+            return Err(format!("name expected at column {}", start + 1));
+        }
+        Ok(self.s[start..self.i].to_string())
+    }
+}
+
+impl Selector {
+    /// Parses `text`, normalising names for `mode`.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the column and what was expected.
+    pub fn parse(text: &str, mode: MatchMode) -> Result<Selector, String> {
+        let mut c = Cursor { s: text, i: 0 };
+        let mut steps = Vec::new();
+        if text.is_empty() {
+            return Err("empty selector".into());
+        }
+        loop {
+            let group_start = c.i;
+            // The step part of the group.
+            match c.peek() {
+                Some('[') => {
+                    if group_start != 0 {
+                        return Err(format!(
+                            "'[' must follow a name or '*' (column {})",
+                            c.i + 1
+                        ));
+                    }
+                }
+                Some('*') => {
+                    c.i += 1;
+                    if c.eat('*') {
+                        if c.peek() == Some('*') {
+                            return Err(format!("'***' is not a step (column {})", c.i + 1));
+                        }
+                        if steps.last() == Some(&Step::AnyDepth) {
+                            return Err("'**.**' is redundant".into());
+                        }
+                        steps.push(Step::AnyDepth);
+                    } else {
+                        steps.push(Step::AnyKey);
+                    }
+                    if let Some(ch) = c.peek() {
+                        if ch != '.' && ch != '[' {
+                            return Err(format!(
+                                "'*' must stand alone in a step; found {ch:?} after it (column {})",
+                                c.i + 1
+                            ));
+                        }
+                    }
+                }
+                Some(_) => {
+                    let n = c.name(false)?;
+                    steps.push(Step::Key(mode.normalize(&n).into_owned()));
+                }
+                None => return Err(format!("name expected at column {}", c.i + 1)),
+            }
+            // Brackets.
+            while c.eat('[') {
+                if c.eat('*') {
+                    if !c.eat(']') {
+                        return Err(format!("']' expected at column {}", c.i + 1));
+                    }
+                    steps.push(Step::AnyIndex);
+                    continue;
+                }
+                let member = c.name(false)?;
+                if !c.eat('=') {
+                    return Err(format!(
+                        "'=' or '*' expected in brackets at column {}",
+                        c.i + 1
+                    ));
+                }
+                let value = c.name(true)?;
+                if !c.eat(']') {
+                    return Err(format!("']' expected at column {}", c.i + 1));
+                }
+                steps.push(Step::Where {
+                    member: mode.normalize(&member).into_owned(),
+                    value: mode.normalize(&value).into_owned(),
+                });
+            }
+            match c.peek() {
+                None => break,
+                Some('.') => {
+                    c.i += 1;
+                }
+                Some(ch) => return Err(format!("unexpected {ch:?} at column {}", c.i + 1)),
+            }
+        }
+        if steps.last() == Some(&Step::AnyDepth) {
+            return Err("a selector cannot end with '**'".into());
+        }
+        Ok(Selector {
+            text: text.to_string(),
+            steps,
+            mode,
+        })
+    }
+}
+
+/// One element of a path from the root of a JSON text to a node.
+#[derive(Debug, Clone, Copy)]
+pub enum PathElem<'a> {
+    /// An object member, by its decoded key.
+    Key(&'a str),
+    /// An array element, with the element itself (for `[member=value]`).
+    Index(usize, &'a Value),
+}
+
+/// A state of the selector automaton: (selector index, step index).
+pub type State = (u32, u16);
+
+/// All selectors of a policy, compiled for simultaneous matching.
+///
+/// Matching is an NFA simulation: each node's state set is derived from its
+/// parent's by one [`Matcher::advance`]; a node is selected by rule `r` when a
+/// state of one of `r`'s selectors has consumed every step.
+#[derive(Debug, Clone, Default)]
+pub struct Matcher {
+    sels: Vec<(usize, Selector)>,
+}
+
+impl Matcher {
+    /// Adds `sel` as a selector of rule `rule`.
+    pub fn push(&mut self, rule: usize, sel: Selector) {
+        self.sels.push((rule, sel));
+    }
+
+    fn close(&self, out: &mut Vec<State>, s: u32, mut i: u16) {
+        let steps = &self.sels[s as usize].1.steps;
+        loop {
+            out.push((s, i));
+            if steps.get(i as usize) == Some(&Step::AnyDepth) {
+                i += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// The state set of the root.
+    pub fn start(&self) -> Vec<State> {
+        let mut out = Vec::new();
+        for s in 0..self.sels.len() {
+            self.close(&mut out, s as u32, 0);
+        }
+        out
+    }
+
+    /// Derives a child's state set from its parent's `states`.
+    pub fn advance(&self, states: &[State], elem: PathElem<'_>, out: &mut Vec<State>) {
+        out.clear();
+        let mut norm: [Option<std::borrow::Cow<'_, str>>; 3] = [None, None, None];
+        for &(s, i) in states {
+            let (_, sel) = &self.sels[s as usize];
+            let Some(step) = sel.steps.get(i as usize) else {
+                continue;
+            };
+            let hit = match (step, elem) {
+                (Step::AnyDepth, _) => {
+                    self.close(out, s, i);
+                    false
+                }
+                (Step::AnyKey, PathElem::Key(_)) | (Step::AnyIndex, PathElem::Index(..)) => true,
+                (Step::Key(k), PathElem::Key(key)) => {
+                    let slot = &mut norm[sel.mode as usize];
+                    let n = slot.get_or_insert_with(|| sel.mode.normalize(key));
+                    n.as_ref() == k
+                }
+                (Step::Where { member, value }, PathElem::Index(_, Value::Object(members))) => members.iter().any(|(mk, mv)| {
+                    matches!(mv, Value::String(sv) if sel.mode.normalize(mk) == member.as_str() && sel.mode.normalize(sv) == value.as_str())
+                }),
+                _ => false,
+            };
+            if hit {
+                self.close(out, s, i + 1);
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    /// The lowest rule index whose selector is complete in `states`.
+    pub fn selected(&self, states: &[State]) -> Option<usize> {
+        states
+            .iter()
+            .filter(|&&(s, i)| self.sels[s as usize].1.steps.len() == i as usize)
+            .map(|&(s, _)| self.sels[s as usize].0)
+            .min()
+    }
+
+    /// The rule indices whose selectors are complete in `states`.
+    pub fn completed<'s>(&'s self, states: &'s [State]) -> impl Iterator<Item = usize> + 's {
+        states
+            .iter()
+            .filter(|&&(s, i)| self.sels[s as usize].1.steps.len() == i as usize)
+            .map(|&(s, _)| self.sels[s as usize].0)
+    }
+
+    /// Whether any state can still complete below this node.
+    pub fn alive(&self, states: &[State]) -> bool {
+        states
+            .iter()
+            .any(|&(s, i)| (i as usize) < self.sels[s as usize].1.steps.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sel(s: &str) -> Selector {
+        Selector::parse(s, MatchMode::Exact).unwrap()
+    }
+
+    fn matches(selector: &str, mode: MatchMode, path: &[PathElem<'_>]) -> bool {
+        let mut m = Matcher::default();
+        m.push(0, Selector::parse(selector, mode).unwrap());
+        let mut states = m.start();
+        let mut next = Vec::new();
+        for &e in path {
+            m.advance(&states, e, &mut next);
+            std::mem::swap(&mut states, &mut next);
+        }
+        m.selected(&states) == Some(0)
+    }
+
+    #[test]
+    fn parses_forms() {
+        assert_eq!(
+            sel("a.b").steps,
+            vec![Step::Key("a".into()), Step::Key("b".into())]
+        );
+        assert_eq!(
+            sel("**.email").steps,
+            vec![Step::AnyDepth, Step::Key("email".into())]
+        );
+        assert_eq!(sel("batch[*].context.ip").steps[1], Step::AnyIndex);
+        assert_eq!(
+            sel("[*].x").steps,
+            vec![Step::AnyIndex, Step::Key("x".into())]
+        );
+        assert_eq!(
+            sel("a.\"user.email\"").steps[1],
+            Step::Key("user.email".into())
+        );
+        assert_eq!(
+            sel("e.\"[Amplitude] Page URL\"").steps[1],
+            Step::Key("[Amplitude] Page URL".into())
+        );
+        assert_eq!(
+            sel("**[key=user.email].value").steps,
+            vec![
+                Step::AnyDepth,
+                Step::Where {
+                    member: "key".into(),
+                    value: "user.email".into()
+                },
+                Step::Key("value".into())
+            ]
+        );
+        assert_eq!(
+            sel("a[key=\"x]y\"]").steps[1],
+            Step::Where {
+                member: "key".into(),
+                value: "x]y".into()
+            }
+        );
+        assert_eq!(
+            sel("$set.*").steps,
+            vec![Step::Key("$set".into()), Step::AnyKey]
+        );
+    }
+
+    #[test]
+    fn rejects_ambiguous_forms() {
+        for bad in [
+            "", "a.", ".a", "a..b", "**", "a.**", "a*", "a.***", "a[", "a[x]", "a b", "\"open",
+            "a.[*]", "**.**.a", "a]",
+        ] {
+            assert!(
+                Selector::parse(bad, MatchMode::Exact).is_err(),
+                "{bad:?} should be rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn matching_semantics() {
+        use PathElem::Key as K;
+        let el = Value::Object(vec![
+            ("key".into(), Value::String("User.Email".into())),
+            ("value".into(), Value::Null),
+        ]);
+        let idx = PathElem::Index(0, &el);
+        assert!(matches("a.b", MatchMode::Exact, &[K("a"), K("b")]));
+        assert!(!matches("a.b", MatchMode::Exact, &[K("a"), K("B")]));
+        assert!(matches("a.b", MatchMode::IgnoreCase, &[K("A"), K("B")]));
+        assert!(matches(
+            "traits.firstname",
+            MatchMode::Loose,
+            &[K("traits"), K("first_Name")]
+        ));
+        assert!(matches("**.email", MatchMode::Exact, &[K("email")]));
+        assert!(matches(
+            "**.email",
+            MatchMode::Exact,
+            &[K("x"), idx, K("y"), K("email")]
+        ));
+        assert!(!matches(
+            "**.email",
+            MatchMode::Exact,
+            &[K("email"), K("x")]
+        ));
+        assert!(matches("*.email", MatchMode::Exact, &[K("x"), K("email")]));
+        assert!(!matches("*.email", MatchMode::Exact, &[K("email")]));
+        assert!(!matches("*.email", MatchMode::Exact, &[idx, K("email")]));
+        assert!(matches(
+            "batch[*].ip",
+            MatchMode::Exact,
+            &[K("batch"), idx, K("ip")]
+        ));
+        assert!(!matches(
+            "batch[*].ip",
+            MatchMode::Exact,
+            &[K("batch"), K("0"), K("ip")]
+        ));
+        assert!(matches(
+            "**[key=user.email].value",
+            MatchMode::IgnoreCase,
+            &[K("a"), idx, K("value")]
+        ));
+        assert!(!matches(
+            "**[key=user.email].value",
+            MatchMode::Exact,
+            &[K("a"), idx, K("value")]
+        ));
+        assert!(matches(
+            "\"user.email\"",
+            MatchMode::Exact,
+            &[K("user.email")]
+        ));
+        assert!(!matches("user.email", MatchMode::Exact, &[K("user.email")]));
+    }
+}
