@@ -1,1 +1,270 @@
-fn main() {}
+//! `redactor`: redacts JSON telemetry before it reaches third-party vendors.
+//!
+//! `main` parses arguments, calls [`run`], prints the error chain once and
+//! exits with 0 (success), 1 (runtime error), 2 (usage or policy error) or
+//! 3 (some lines were rejected and no quarantine file was given).
+
+#![forbid(unsafe_code)]
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod commands;
+mod filter;
+mod framing;
+
+/// Redacts JSON telemetry (NDJSON) before it reaches third-party vendors.
+///
+/// Identifying fields are dropped, generalised, masked or replaced by keyed
+/// tokens; free text is scanned for emails, IPs, card numbers, phone numbers
+/// and credentials. Invalid lines are never forwarded: they are quarantined
+/// with a reason. With no --config, a built-in policy applies every preset
+/// (mixpanel, segment, amplitude, posthog, otel) and every detector.
+#[derive(Debug, Parser)]
+#[command(
+    name = "redactor",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Redact NDJSON from files or stdin to a file or stdout.
+    ///
+    /// One output line per valid input line, in input order. Blank lines are
+    /// skipped. Each invalid line (bad JSON or UTF-8, too deep, too large) is
+    /// written to the quarantine file with its source, line number, reason and
+    /// original bytes; without --quarantine it is reported on stderr by line
+    /// number and reason only, and the exit status is 3.
+    Filter {
+        /// Policy file (TOML); the built-in default policy when omitted.
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Write redacted lines here instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Write rejected lines here (NDJSON, original bytes in base64).
+        #[arg(short, long, value_name = "FILE")]
+        quarantine: Option<PathBuf>,
+        /// Print counts per rule, detector and reject reason to stderr at the end.
+        #[arg(long)]
+        stats: bool,
+        /// Worker threads (default: the number of CPUs).
+        #[arg(short = 'j', long, value_name = "N")]
+        threads: Option<usize>,
+        /// Never show a progress bar.
+        #[arg(long)]
+        no_progress: bool,
+        /// Input files; stdin when none are given.
+        #[arg(value_name = "INPUT")]
+        inputs: Vec<PathBuf>,
+    },
+    /// Validate a policy and summarise it; --print lists every compiled rule.
+    Check {
+        /// Policy file (TOML); the built-in default policy when omitted.
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// List every rule (presets expanded) and detector.
+        #[arg(long)]
+        print: bool,
+        /// Output format of --print.
+        #[arg(long, value_enum, default_value_t = PrintFormat::Text)]
+        format: PrintFormat,
+    },
+    /// Show, per event, the path of each rewritten field, what fired and the
+    /// action. Never prints values.
+    Explain {
+        /// Policy file (TOML); the built-in default policy when omitted.
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Input file; stdin when omitted.
+        #[arg(value_name = "INPUT")]
+        input: Option<PathBuf>,
+    },
+    /// Generate deterministic, realistic synthetic telemetry as NDJSON.
+    Gen {
+        /// Wire format of the events.
+        #[arg(short, long, value_enum, default_value_t = GenFormat::Mixed)]
+        format: GenFormat,
+        /// Number of lines.
+        #[arg(short = 'n', long, default_value_t = 1000)]
+        count: u64,
+        /// Seed; the same seed gives the same bytes.
+        #[arg(short, long, default_value_t = 1)]
+        seed: u64,
+        /// Write here instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum PrintFormat {
+    Text,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum GenFormat {
+    Mixpanel,
+    Segment,
+    Amplitude,
+    Posthog,
+    Otel,
+    Mixed,
+}
+
+/// An error that exits with status 2 (usage or policy).
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn load_policy(config: Option<&std::path::Path>) -> anyhow::Result<Arc<redactor_core::Policy>> {
+    let policy = match config {
+        Some(p) => redactor_core::policy::load_file(p),
+        None => redactor_core::Policy::builtin(),
+    };
+    let policy = policy.map_err(|e| UsageError(e.to_string()))?;
+    for w in &policy.warnings {
+        eprintln!("redactor: warning: {w}");
+    }
+    Ok(Arc::new(policy))
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Filter {
+            config,
+            output,
+            quarantine,
+            stats,
+            threads,
+            no_progress,
+            inputs,
+        } => {
+            let policy = load_policy(config.as_deref())?;
+            let engine: Arc<dyn redactor_core::Redactor> =
+                Arc::new(redactor_core::Reference::new(policy.clone()));
+            let threads = threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            if threads == 0 {
+                return Err(UsageError("--threads must be at least 1".into()).into());
+            }
+            let opts = filter::Options {
+                inputs,
+                output,
+                quarantine,
+                stats,
+                threads,
+                progress: !no_progress,
+            };
+            let outcome = filter::run(policy, engine, &opts)?;
+            if outcome.broken_pipe {
+                return Ok(ExitCode::SUCCESS);
+            }
+            if outcome.rejected > 0 && !outcome.quarantined {
+                eprintln!("redactor: {} line(s) rejected and not forwarded; use --quarantine FILE to keep them", outcome.rejected);
+                return Ok(ExitCode::from(3));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check {
+            config,
+            print,
+            format,
+        } => {
+            let policy = load_policy(config.as_deref())?;
+            let origin = config
+                .as_ref()
+                .map_or("built-in default policy".to_string(), |p| {
+                    p.display().to_string()
+                });
+            let mut out = io::stdout().lock();
+            match (print, format) {
+                (true, PrintFormat::Markdown) => commands::print_markdown(&policy, &mut out)?,
+                (true, PrintFormat::Text) => {
+                    commands::print_summary(&policy, &origin, &mut out)?;
+                    commands::print_rules(&policy, &mut out)?;
+                }
+                (false, _) => commands::print_summary(&policy, &origin, &mut out)?,
+            }
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain { config, input } => {
+            let policy = load_policy(config.as_deref())?;
+            let engine = redactor_core::Reference::new(policy);
+            let rejected = commands::explain(&engine, input.as_deref())?;
+            Ok(if rejected > 0 {
+                ExitCode::from(3)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Gen {
+            format,
+            count,
+            seed,
+            output,
+        } => {
+            let f = match format {
+                GenFormat::Mixpanel => redactor_core::gen::Format::Mixpanel,
+                GenFormat::Segment => redactor_core::gen::Format::Segment,
+                GenFormat::Amplitude => redactor_core::gen::Format::Amplitude,
+                GenFormat::Posthog => redactor_core::gen::Format::Posthog,
+                GenFormat::Otel => redactor_core::gen::Format::Otel,
+                GenFormat::Mixed => redactor_core::gen::Format::Mixed,
+            };
+            commands::gen(f, count, seed, output.as_deref())?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            if err.chain().any(|c| {
+                c.downcast_ref::<io::Error>()
+                    .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            let mut msg = format!("redactor: {err}");
+            for cause in err.chain().skip(1) {
+                msg.push_str(&format!(": {cause}"));
+            }
+            eprintln!("{msg}");
+            if err.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}

@@ -36,6 +36,7 @@ pub mod actions;
 pub mod detectors;
 pub mod engine;
 pub mod error;
+pub mod gen;
 pub mod json;
 pub mod keys;
 pub mod policy;

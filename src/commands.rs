@@ -1,0 +1,229 @@
+//! `check`, `explain` and `gen`.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use redactor_core::policy::Mode;
+use redactor_core::{Cause, Policy, Redactor, Stats};
+
+use crate::framing::{LineReader, Next};
+
+/// One-paragraph summary of a policy.
+pub fn print_summary(p: &Policy, origin: &str, out: &mut impl Write) -> io::Result<()> {
+    let own = p.rules.iter().filter(|r| r.origin == "policy").count();
+    writeln!(out, "policy OK: {origin}")?;
+    writeln!(
+        out,
+        "  mode        {}",
+        if p.mode == Mode::Allowlist {
+            "allowlist"
+        } else {
+            "denylist"
+        }
+    )?;
+    writeln!(
+        out,
+        "  rules       {} ({} own, {} from presets: {})",
+        p.rules.len(),
+        own,
+        p.rules.len() - own,
+        if p.presets.is_empty() {
+            "none".into()
+        } else {
+            p.presets.join(", ")
+        }
+    )?;
+    let dets: Vec<&str> = p.detectors.list.iter().map(|d| d.kind.name()).collect();
+    writeln!(
+        out,
+        "  detectors   {}",
+        if dets.is_empty() {
+            "none".into()
+        } else {
+            dets.join(", ")
+        }
+    )?;
+    let keys: Vec<String> = p
+        .keys
+        .iter()
+        .map(|k| {
+            if k.is_ephemeral() {
+                format!("{} (ephemeral)", k.id())
+            } else {
+                k.id().to_string()
+            }
+        })
+        .collect();
+    writeln!(out, "  keys        {}", keys.join(", "))?;
+    writeln!(
+        out,
+        "  limits      max_depth {}, max_line_bytes {}",
+        p.limits.max_depth, p.limits.max_line_bytes
+    )?;
+    writeln!(out, "  nested_json {}", p.nested_json)
+}
+
+/// Every compiled rule and detector, as text.
+pub fn print_rules(p: &Policy, out: &mut impl Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "\nrules (the policy's own first, then presets; see docs/configuration.md for precedence):"
+    )?;
+    for (i, r) in p.rules.iter().enumerate() {
+        writeln!(
+            out,
+            "  {i:>3}  {}  [{}]  {}",
+            r.label(),
+            r.mode.name(),
+            r.action.describe()
+        )?;
+        for s in &r.selectors {
+            writeln!(out, "         {s}")?;
+        }
+    }
+    writeln!(out, "\ndetectors (earlier ones win overlapping matches):")?;
+    for d in &p.detectors.list {
+        writeln!(out, "  {:<12} {}", d.kind.name(), d.action.describe())?;
+    }
+    Ok(())
+}
+
+/// Every preset rule as Markdown (the body of `docs/presets.md`).
+pub fn print_markdown(p: &Policy, out: &mut impl Write) -> io::Result<()> {
+    let mut current = String::new();
+    for r in &p.rules {
+        if r.origin != current {
+            current = r.origin.clone();
+            writeln!(out, "\n## {}\n", current.trim_start_matches("preset:"))?;
+            writeln!(out, "| Rule | Action | Match | Fields |")?;
+            writeln!(out, "|---|---|---|---|")?;
+        }
+        let fields: Vec<String> = r
+            .selectors
+            .iter()
+            .map(|s| format!("`{}`", s.replace('|', "\\|")))
+            .collect();
+        writeln!(
+            out,
+            "| **{}**: {} | {} | {} | {} |",
+            r.name,
+            r.description,
+            r.action.describe(),
+            r.mode.name(),
+            fields.join(", ")
+        )?;
+    }
+    writeln!(out, "\n## Detectors (default actions)\n")?;
+    writeln!(out, "| Detector | Action |")?;
+    writeln!(out, "|---|---|")?;
+    for d in &p.detectors.list {
+        writeln!(out, "| {} | {} |", d.kind.name(), d.action.describe())?;
+    }
+    Ok(())
+}
+
+/// Prints, per line, each rewrite's path, cause and action. Returns the
+/// number of rejected lines.
+pub fn explain(engine: &dyn Redactor, input: Option<&Path>) -> Result<u64> {
+    let policy = engine.policy();
+    let (name, reader): (String, Box<dyn Read>) = match input {
+        None => ("<stdin>".into(), Box::new(io::stdin().lock())),
+        Some(p) => (
+            p.display().to_string(),
+            Box::new(File::open(p).with_context(|| format!("cannot open input {}", p.display()))?),
+        ),
+    };
+    let mut lr = LineReader::new(reader, policy.limits.max_line_bytes);
+    let mut out = BufWriter::new(io::stdout().lock());
+    let (mut buf, mut events, mut stats) = (Vec::new(), Vec::new(), Stats::new(policy));
+    let (mut line_no, mut rejected) = (0u64, 0u64);
+    loop {
+        let next = lr
+            .next_line()
+            .with_context(|| format!("cannot read {name}"))?;
+        line_no += 1;
+        match next {
+            Next::Eof => break,
+            Next::TooLong => {
+                let n = lr.drain_long(|_| Ok(()))?;
+                rejected += 1;
+                writeln!(
+                    out,
+                    "{name}:{line_no}: rejected: {}",
+                    redactor_core::Reject::TooLarge {
+                        len: n,
+                        limit: policy.limits.max_line_bytes
+                    }
+                )?;
+            }
+            Next::Line(l) if l.iter().all(|&b| redactor_core::json::is_ws(b)) => {}
+            Next::Line(l) => match engine.explain(l, &mut buf, &mut stats, &mut events) {
+                Err(r) => {
+                    rejected += 1;
+                    writeln!(out, "{name}:{line_no}: rejected: {r}")?;
+                }
+                Ok(()) => {
+                    writeln!(
+                        out,
+                        "{name}:{line_no}: {} rewrite{}",
+                        events.len(),
+                        if events.len() == 1 { "" } else { "s" }
+                    )?;
+                    let width = events
+                        .iter()
+                        .map(|e| e.path.len())
+                        .max()
+                        .unwrap_or(0)
+                        .min(60);
+                    for e in &events {
+                        let by = match e.cause {
+                            Cause::Rule(r) => format!("rule {}", policy.rules[r].label()),
+                            Cause::Detector(d) => {
+                                format!("detector {}", policy.detectors.list[d].kind.name())
+                            }
+                            Cause::Allowlist => "allowlist (no rule keeps it)".to_string(),
+                        };
+                        let path = if e.in_key {
+                            format!("{} (key)", e.path)
+                        } else {
+                            e.path.clone()
+                        };
+                        writeln!(out, "  {path:<width$}  {:<10}  {by}", e.action)?;
+                    }
+                }
+            },
+        }
+    }
+    out.flush()?;
+    Ok(rejected)
+}
+
+/// Writes `count` generated lines.
+pub fn gen(
+    format: redactor_core::gen::Format,
+    count: u64,
+    seed: u64,
+    output: Option<&Path>,
+) -> Result<()> {
+    let mut g = redactor_core::gen::Generator::new(format, seed);
+    match output {
+        Some(p) => {
+            let mut w = BufWriter::with_capacity(
+                1 << 20,
+                File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+            );
+            g.write_ndjson(count, &mut w)
+                .with_context(|| format!("cannot write {}", p.display()))?;
+            w.flush()
+                .with_context(|| format!("cannot write {}", p.display()))?;
+        }
+        None => {
+            let mut w = BufWriter::with_capacity(1 << 20, io::stdout().lock());
+            g.write_ndjson(count, &mut w)?;
+            w.flush()?;
+        }
+    }
+    Ok(())
+}

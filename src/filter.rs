@@ -1,0 +1,554 @@
+//! `redactor filter`: NDJSON in, redacted NDJSON out, in input order.
+//!
+//! One reader (this thread) frames lines into batches; `threads` workers
+//! redact batches; one writer restores input order and writes output and
+//! quarantine records. A fixed number of batch permits bounds the memory in
+//! flight whatever the input size; over-long lines are streamed straight to
+//! the quarantine without being buffered.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use base64::Engine as _;
+use crossbeam_channel::{bounded, Receiver, Sender};
+use redactor_core::{json, Policy, Redactor, Reject, Stats};
+
+use crate::framing::{LineReader, Next};
+
+/// Options of `redactor filter`.
+#[derive(Debug)]
+pub struct Options {
+    /// Inputs; empty means stdin.
+    pub inputs: Vec<PathBuf>,
+    /// Output file; `None` means stdout.
+    pub output: Option<PathBuf>,
+    /// Quarantine file for rejected lines.
+    pub quarantine: Option<PathBuf>,
+    /// Print counters at the end.
+    pub stats: bool,
+    /// Worker threads.
+    pub threads: usize,
+    /// Show a progress bar (when stderr is a terminal and sizes are known).
+    pub progress: bool,
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Lines rejected.
+    pub rejected: u64,
+    /// Whether rejects went to a quarantine file.
+    pub quarantined: bool,
+    /// The downstream pipe closed early.
+    pub broken_pipe: bool,
+}
+
+const BATCH_BYTES: usize = 256 * 1024;
+const BATCH_LINES: usize = 2048;
+
+struct LineRef {
+    start: usize,
+    end: usize,
+    line_no: u64,
+}
+
+struct Batch {
+    seq: u64,
+    source: Arc<str>,
+    data: Vec<u8>,
+    lines: Vec<LineRef>,
+}
+
+struct RejectRec {
+    source: Arc<str>,
+    line_no: u64,
+    reject: Reject,
+    /// The line, when it was buffered (over-long lines are streamed).
+    raw: Option<(usize, usize)>,
+}
+
+struct Done {
+    seq: u64,
+    out: Vec<u8>,
+    rejects: Vec<RejectRec>,
+    batch: Batch,
+}
+
+/// The quarantine sink: NDJSON records with the reason and the original
+/// bytes in base64 (so invalid UTF-8 survives).
+struct Quarantine {
+    w: BufWriter<File>,
+}
+
+impl Quarantine {
+    fn head(
+        &mut self,
+        source: &str,
+        line_no: u64,
+        reject: &Reject,
+        len: Option<u64>,
+    ) -> io::Result<()> {
+        let mut h = Vec::with_capacity(160);
+        h.extend_from_slice(b"{\"source\":");
+        json::write_str(&mut h, source);
+        h.extend_from_slice(
+            format!(
+                ",\"line\":{line_no},\"reason\":\"{}\",\"detail\":",
+                reject.code()
+            )
+            .as_bytes(),
+        );
+        json::write_str(&mut h, &reject.to_string());
+        if let Some(len) = len {
+            h.extend_from_slice(format!(",\"bytes\":{len}").as_bytes());
+        }
+        h.extend_from_slice(b",\"raw_base64\":\"");
+        self.w.write_all(&h)
+    }
+
+    fn record(
+        &mut self,
+        source: &str,
+        line_no: u64,
+        reject: &Reject,
+        raw: &[u8],
+    ) -> io::Result<()> {
+        self.head(source, line_no, reject, Some(raw.len() as u64))?;
+        let enc = base64::engine::general_purpose::STANDARD.encode(raw);
+        self.w.write_all(enc.as_bytes())?;
+        self.w.write_all(b"\"}\n")
+    }
+}
+
+/// Streams base64 of an unbounded byte sequence in pieces.
+struct B64Stream<'a> {
+    w: &'a mut BufWriter<File>,
+    carry: Vec<u8>,
+}
+
+impl B64Stream<'_> {
+    fn push(&mut self, mut b: &[u8]) -> io::Result<()> {
+        let eng = &base64::engine::general_purpose::STANDARD;
+        if !self.carry.is_empty() {
+            while self.carry.len() < 3 && !b.is_empty() {
+                self.carry.push(b[0]);
+                b = &b[1..];
+            }
+            if self.carry.len() < 3 {
+                return Ok(());
+            }
+            self.w.write_all(eng.encode(&self.carry).as_bytes())?;
+            self.carry.clear();
+        }
+        let whole = b.len() / 3 * 3;
+        self.w.write_all(eng.encode(&b[..whole]).as_bytes())?;
+        self.carry.extend_from_slice(&b[whole..]);
+        Ok(())
+    }
+    fn finish(self) -> io::Result<()> {
+        if !self.carry.is_empty() {
+            self.w.write_all(
+                base64::engine::general_purpose::STANDARD
+                    .encode(&self.carry)
+                    .as_bytes(),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(|&b| json::is_ws(b))
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn worker(
+    engine: Arc<dyn Redactor>,
+    rx: Receiver<Batch>,
+    tx: Sender<Done>,
+    stats: Arc<Mutex<Stats>>,
+) {
+    let mut local = Stats::new(engine.policy());
+    let mut buf = Vec::new();
+    for batch in rx {
+        let mut out = Vec::with_capacity(batch.data.len() + batch.data.len() / 8);
+        let mut rejects = Vec::new();
+        for l in &batch.lines {
+            let line = &batch.data[l.start..l.end];
+            match engine.redact(line, &mut buf, &mut local) {
+                Ok(()) => {
+                    out.extend_from_slice(&buf);
+                    out.push(b'\n');
+                }
+                Err(reject) => rejects.push(RejectRec {
+                    source: batch.source.clone(),
+                    line_no: l.line_no,
+                    reject,
+                    raw: Some((l.start, l.end)),
+                }),
+            }
+        }
+        if tx
+            .send(Done {
+                seq: batch.seq,
+                out,
+                rejects,
+                batch,
+            })
+            .is_err()
+        {
+            break;
+        }
+    }
+    if let Ok(mut s) = stats.lock() {
+        s.merge(&local);
+    }
+}
+
+struct Writer {
+    out: Box<dyn Write + Send>,
+    quarantine: Option<Arc<Mutex<Quarantine>>>,
+    rejected: u64,
+    free: Sender<()>,
+}
+
+impl Writer {
+    fn report(&mut self, r: &RejectRec, data: &[u8]) -> io::Result<()> {
+        self.rejected += 1;
+        match &self.quarantine {
+            Some(q) => {
+                let (s, e) = r.raw.unwrap_or((0, 0));
+                let mut q = q
+                    .lock()
+                    .map_err(|_| io::Error::other("quarantine lock poisoned"))?;
+                q.record(&r.source, r.line_no, &r.reject, &data[s..e])
+            }
+            None => {
+                eprintln!(
+                    "redactor: {}:{}: rejected: {}",
+                    r.source, r.line_no, r.reject
+                );
+                Ok(())
+            }
+        }
+    }
+
+    fn run(mut self, rx: Receiver<Done>) -> Result<Writer> {
+        let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
+        let mut next = 0u64;
+        for d in rx {
+            pending.insert(d.seq, d);
+            while let Some(d) = pending.remove(&next) {
+                self.out.write_all(&d.out).context("cannot write output")?;
+                for r in &d.rejects {
+                    self.report(r, &d.batch.data)
+                        .context("cannot write quarantine")?;
+                }
+                next += 1;
+                let _ = self.free.send(());
+            }
+        }
+        self.out.flush().context("cannot write output")?;
+        if let Some(q) = &self.quarantine {
+            q.lock()
+                .map_err(|_| anyhow::anyhow!("quarantine lock poisoned"))?
+                .w
+                .flush()
+                .context("cannot write quarantine")?;
+        }
+        Ok(self)
+    }
+}
+
+/// Runs the filter; prints stats when asked.
+///
+/// # Errors
+///
+/// Unreadable inputs, unwritable outputs (except a closed pipe).
+pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Result<Outcome> {
+    let started = Instant::now();
+    let threads = opts.threads.max(1);
+    let out: Box<dyn Write + Send> = match &opts.output {
+        Some(p) => Box::new(BufWriter::with_capacity(
+            256 * 1024,
+            File::create(p).with_context(|| format!("cannot create output {}", p.display()))?,
+        )),
+        None => Box::new(BufWriter::with_capacity(256 * 1024, io::stdout())),
+    };
+    let quarantine = match &opts.quarantine {
+        Some(p) => Some(Arc::new(Mutex::new(Quarantine {
+            w: BufWriter::new(
+                File::create(p)
+                    .with_context(|| format!("cannot create quarantine {}", p.display()))?,
+            ),
+        }))),
+        None => None,
+    };
+    let permits = threads * 2 + 2;
+    let (free_tx, free_rx) = bounded::<()>(permits);
+    for _ in 0..permits {
+        free_tx.send(()).ok();
+    }
+    let (work_tx, work_rx) = bounded::<Batch>(permits);
+    let (done_tx, done_rx) = bounded::<Done>(permits);
+    let stats = Arc::new(Mutex::new(Stats::new(&policy)));
+    let mut workers = Vec::new();
+    for i in 0..threads {
+        let (engine, rx, tx, stats) = (
+            engine.clone(),
+            work_rx.clone(),
+            done_tx.clone(),
+            stats.clone(),
+        );
+        workers.push(
+            std::thread::Builder::new()
+                .name(format!("redact-{i}"))
+                .spawn(move || worker(engine, rx, tx, stats))?,
+        );
+    }
+    drop(work_rx);
+    drop(done_tx);
+    let writer = Writer {
+        out,
+        quarantine: quarantine.clone(),
+        rejected: 0,
+        free: free_tx,
+    };
+    let writer = std::thread::Builder::new()
+        .name("writer".into())
+        .spawn(move || writer.run(done_rx))?;
+
+    let stopped = AtomicBool::new(false);
+    let progress = make_progress(opts);
+    let mut extra_rejects = 0u64;
+    let mut blank = 0u64;
+    let read_result = (|| -> Result<()> {
+        let mut seq = 0u64;
+        let sources: Vec<Option<&PathBuf>> = if opts.inputs.is_empty() {
+            vec![None]
+        } else {
+            opts.inputs.iter().map(Some).collect()
+        };
+        let mut done_bytes = 0u64;
+        for src in sources {
+            let (name, reader): (Arc<str>, Box<dyn Read>) = match src {
+                None => ("<stdin>".into(), Box::new(io::stdin().lock())),
+                Some(p) => {
+                    let f = File::open(p)
+                        .with_context(|| format!("cannot open input {}", p.display()))?;
+                    (p.display().to_string().into(), Box::new(f))
+                }
+            };
+            let mut lr = LineReader::new(reader, policy.limits.max_line_bytes);
+            let mut line_no = 0u64;
+            let mut batch = Batch {
+                seq,
+                source: name.clone(),
+                data: Vec::with_capacity(BATCH_BYTES),
+                lines: Vec::new(),
+            };
+            loop {
+                let next = lr
+                    .next_line()
+                    .with_context(|| format!("cannot read {name}"))?;
+                match next {
+                    Next::Eof => break,
+                    Next::Line(l) => {
+                        line_no += 1;
+                        if is_blank(l) {
+                            blank += 1;
+                            continue;
+                        }
+                        let start = batch.data.len();
+                        batch.data.extend_from_slice(l);
+                        batch.lines.push(LineRef {
+                            start,
+                            end: batch.data.len(),
+                            line_no,
+                        });
+                    }
+                    Next::TooLong => {
+                        line_no += 1;
+                        extra_rejects += 1;
+                        let limit = policy.limits.max_line_bytes;
+                        match &quarantine {
+                            Some(q) => {
+                                let mut q = q
+                                    .lock()
+                                    .map_err(|_| anyhow::anyhow!("quarantine lock poisoned"))?;
+                                let placeholder = Reject::TooLarge {
+                                    len: limit as u64 + 1,
+                                    limit,
+                                };
+                                q.head(&name, line_no, &placeholder, None)
+                                    .context("cannot write quarantine")?;
+                                let mut st = B64Stream {
+                                    w: &mut q.w,
+                                    carry: Vec::new(),
+                                };
+                                let n = lr
+                                    .drain_long(|b| st.push(b))
+                                    .with_context(|| format!("cannot read {name}"))?;
+                                st.finish().context("cannot write quarantine")?;
+                                q.w.write_all(format!("\",\"bytes\":{n}}}\n").as_bytes())
+                                    .context("cannot write quarantine")?;
+                            }
+                            None => {
+                                let n = lr
+                                    .drain_long(|_| Ok(()))
+                                    .with_context(|| format!("cannot read {name}"))?;
+                                eprintln!(
+                                    "redactor: {name}:{line_no}: rejected: {}",
+                                    Reject::TooLarge { len: n, limit }
+                                );
+                            }
+                        }
+                    }
+                }
+                if batch.data.len() >= BATCH_BYTES || batch.lines.len() >= BATCH_LINES {
+                    if free_rx.recv().is_err() {
+                        stopped.store(true, Ordering::Relaxed);
+                        return Ok(());
+                    }
+                    seq += 1;
+                    let full = std::mem::replace(
+                        &mut batch,
+                        Batch {
+                            seq,
+                            source: name.clone(),
+                            data: Vec::with_capacity(BATCH_BYTES),
+                            lines: Vec::new(),
+                        },
+                    );
+                    if work_tx.send(full).is_err() {
+                        stopped.store(true, Ordering::Relaxed);
+                        return Ok(());
+                    }
+                    if let Some(pb) = &progress {
+                        pb.set_position(done_bytes + lr.bytes_read);
+                    }
+                }
+            }
+            done_bytes += lr.bytes_read;
+            if !batch.lines.is_empty() {
+                if free_rx.recv().is_err() || work_tx.send(batch).is_err() {
+                    stopped.store(true, Ordering::Relaxed);
+                    return Ok(());
+                }
+                seq += 1;
+            }
+        }
+        Ok(())
+    })();
+    drop(work_tx);
+    for w in workers {
+        let _ = w.join();
+    }
+    let writer_result = writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("writer thread panicked"))?;
+    if let Some(pb) = &progress {
+        pb.finish_and_clear();
+    }
+    let (rejected, broken_pipe) = match writer_result {
+        Ok(w) => (w.rejected, false),
+        Err(e) if is_broken_pipe(&e) => (0, true),
+        Err(e) => return Err(e),
+    };
+    read_result?;
+    let mut stats = stats
+        .lock()
+        .map_err(|_| anyhow::anyhow!("stats lock poisoned"))?
+        .clone();
+    stats.rejects[3] += extra_rejects;
+    if opts.stats {
+        print_stats(&policy, &stats, blank, started.elapsed());
+    }
+    Ok(Outcome {
+        rejected: rejected + extra_rejects,
+        quarantined: opts.quarantine.is_some(),
+        broken_pipe,
+    })
+}
+
+fn make_progress(opts: &Options) -> Option<indicatif::ProgressBar> {
+    if !opts.progress || opts.inputs.is_empty() || !io::stderr().is_terminal() {
+        return None;
+    }
+    let total: u64 = opts
+        .inputs
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let pb = indicatif::ProgressBar::new(total);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(pb)
+}
+
+fn print_stats(policy: &Policy, s: &Stats, blank: u64, elapsed: std::time::Duration) {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let rejected: u64 = s.rejects.iter().sum();
+    let mut e = io::stderr().lock();
+    let _ = writeln!(e, "redactor: stats");
+    let _ = writeln!(e, "  lines redacted   {:>12}", s.lines_ok);
+    let _ = writeln!(e, "  lines rejected   {:>12}", rejected);
+    let _ = writeln!(e, "  blank lines      {:>12}", blank);
+    let _ = writeln!(e, "  bytes in         {:>12}", s.bytes_in);
+    let _ = writeln!(e, "  bytes out        {:>12}", s.bytes_out);
+    let _ = writeln!(
+        e,
+        "  elapsed          {:>12.3} s  ({:.1} MB/s, {:.0} lines/s)",
+        secs,
+        s.bytes_in as f64 / secs / 1e6,
+        s.lines_ok as f64 / secs
+    );
+    let _ = writeln!(e, "  rejects by reason");
+    for (code, n) in Reject::CODES.iter().zip(s.rejects) {
+        let _ = writeln!(e, "    {code:<28} {n:>12}");
+    }
+    let _ = writeln!(e, "  rules fired");
+    for (rule, n) in policy.rules.iter().zip(&s.rules) {
+        if *n > 0 {
+            let _ = writeln!(
+                e,
+                "    {:<28} {n:>12}  ({})",
+                rule.label(),
+                rule.action.name()
+            );
+        }
+    }
+    if s.allowlist_dropped > 0 {
+        let _ = writeln!(
+            e,
+            "    {:<28} {:>12}  (drop)",
+            "(allowlist: not kept)", s.allowlist_dropped
+        );
+    }
+    let _ = writeln!(e, "  detector matches");
+    for (d, n) in policy.detectors.list.iter().zip(&s.detectors) {
+        let _ = writeln!(
+            e,
+            "    {:<28} {n:>12}  ({})",
+            d.kind.name(),
+            d.action.name()
+        );
+    }
+}
