@@ -233,6 +233,30 @@ fn find_ipv4(text: &str, out: &mut Vec<(usize, usize)>) {
     }
 }
 
+/// The longest sub-span of `run` (trimming hex digits glued onto its first
+/// and last group) that parses as an IPv6 address, as (offset, len).
+fn ipv6_in_run(run: &str) -> Option<(usize, usize)> {
+    let first_colon = run.find(':')?;
+    let last_colon = run.rfind(':')?;
+    let mut best: Option<(usize, usize)> = None;
+    // Candidate starts: within the first group, at most 4 hex digits before its colon.
+    for s in first_colon.saturating_sub(4)..=first_colon {
+        // Candidate ends: the whole tail, or up to 4 hex digits after the last colon.
+        let tail_max = run.len();
+        for e in (last_colon + 1..=tail_max).rev() {
+            if best.is_some_and(|(_, l)| l >= e - s) {
+                break;
+            }
+            let cand = &run[s..e];
+            if cand.parse::<std::net::Ipv6Addr>().is_ok() {
+                best = Some((s, e - s));
+                break;
+            }
+        }
+    }
+    best
+}
+
 fn find_ipv6(text: &str, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
     let is_c = |c: u8| c.is_ascii_hexdigit() || c == b':' || c == b'.';
@@ -248,21 +272,29 @@ fn find_ipv6(text: &str, out: &mut Vec<(usize, usize)>) {
             end += 1;
         }
         i = end.max(colon + 1);
-        let mut cand = &text[start..end];
-        while cand.ends_with('.') {
-            cand = &cand[..cand.len() - 1];
+        let mut run = &text[start..end];
+        while run.ends_with('.') {
+            run = &run[..run.len() - 1];
         }
-        if cand.bytes().filter(|&c| c == b':').count() < 2
-            || !cand.bytes().any(|c| c.is_ascii_hexdigit())
+        if run.bytes().filter(|&c| c == b':').count() < 2
+            || !run.bytes().any(|c| c.is_ascii_hexdigit())
         {
             continue;
         }
-        if start > 0 && b[start - 1].is_ascii_alphanumeric() {
+        let Some((off, len)) = ipv6_in_run(run) else {
+            continue;
+        };
+        let (s, e) = (start + off, start + off + len);
+        let cand = &text[s..e];
+        // Short forms such as `e::f` also occur in code (`core::fmt`): accept
+        // them only with a non-alphanumeric boundary on both sides.
+        let groups = cand.split(':').filter(|g| !g.is_empty()).count();
+        let glued = (s > 0 && b[s - 1].is_ascii_alphanumeric())
+            || b.get(e).is_some_and(u8::is_ascii_alphanumeric);
+        if groups < 3 && glued {
             continue;
         }
-        if cand.parse::<std::net::Ipv6Addr>().is_ok() {
-            out.push((start, start + cand.len()));
-        }
+        out.push((s, e));
     }
 }
 

@@ -317,11 +317,9 @@ impl Walk<'_> {
                 }
                 Action::Tokenize(_) | Action::Mask(_) | Action::Generalize(_) => {
                     self.note(Cause::Rule(r), name, false);
-                    return if transform(v, action) {
-                        Fate::Stay
-                    } else {
-                        Fate::Remove
-                    };
+                    let stays = transform(v, action);
+                    self.scan_keys_below(v);
+                    return if stays { Fate::Stay } else { Fate::Remove };
                 }
             }
         }
@@ -330,6 +328,25 @@ impl Walk<'_> {
             return Fate::Remove;
         }
         self.unhandled(v, states, depth, kept)
+    }
+
+    /// Keys survive value-rewriting actions: scan every key below `v`.
+    fn scan_keys_below(&mut self, v: &mut Value) {
+        if self.policy.detectors.list.is_empty() {
+            return;
+        }
+        match v {
+            Value::Object(members) => {
+                for (k, child) in members.iter_mut() {
+                    if let Some(new_key) = self.detect(k, true) {
+                        *k = new_key;
+                    }
+                    self.scan_keys_below(child);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|x| self.scan_keys_below(x)),
+            _ => {}
+        }
     }
 
     /// A node no terminal rule handled: descend or scan.

@@ -1,0 +1,301 @@
+//! The adversarial cases of the correctness contract.
+
+mod common;
+
+use redactor_core::{Redactor, Reference, Reject, Stats};
+
+fn email_rule() -> std::sync::Arc<redactor_core::Policy> {
+    common::policy(
+        r#"
+detectors = "off"
+[[rules]]
+name = "email"
+select = ["**.email"]
+match = "ignore-case"
+action = "replace"
+value = "X"
+"#,
+    )
+}
+
+fn reject(p: &std::sync::Arc<redactor_core::Policy>, line: &[u8]) -> Reject {
+    let mut out = Vec::new();
+    let r = Reference::new(p.clone())
+        .redact(line, &mut out, &mut Stats::new(p))
+        .expect_err("must be rejected");
+    assert!(out.is_empty(), "nothing may be emitted for a rejected line");
+    r
+}
+
+#[test]
+fn escaped_keys_match_after_unescaping() {
+    let p = email_rule();
+    assert_eq!(
+        common::redact(&p, r#"{"\u0065mail":"a@b.c"}"#),
+        r#"{"email":"X"}"#
+    );
+    assert_eq!(
+        common::redact(&p, r#"{"em\u0061il":"a@b.c","x":{"\u0045MAIL":1}}"#),
+        r#"{"email":"X","x":{"EMAIL":"X"}}"#
+    );
+}
+
+#[test]
+fn every_duplicate_is_handled() {
+    let p = email_rule();
+    assert_eq!(
+        common::redact(&p, r#"{"email":"a","email":"b","Email":"c"}"#),
+        r#"{"email":"X","email":"X","Email":"X"}"#
+    );
+}
+
+#[test]
+fn case_variants_follow_the_rule() {
+    let exact = common::policy(
+        "detectors = \"off\"\n[[rules]]\nname = \"e\"\nselect = [\"email\"]\naction = \"drop\"\n",
+    );
+    assert_eq!(
+        common::redact(&exact, r#"{"email":1,"Email":2,"EMAIL":3}"#),
+        r#"{"Email":2,"EMAIL":3}"#
+    );
+    let loose = common::policy("detectors = \"off\"\n[[rules]]\nname = \"e\"\nselect = [\"firstname\"]\nmatch = \"loose\"\naction = \"drop\"\n");
+    assert_eq!(
+        common::redact(
+            &loose,
+            r#"{"first_name":1,"firstName":2,"$First-Name":3,"first":4}"#
+        ),
+        r#"{"first":4}"#
+    );
+}
+
+#[test]
+fn detectors_see_decoded_content() {
+    let p = common::policy("");
+    let out = common::redact(&p, r#"{"note":"mail alice\u0040example.com now"}"#);
+    assert!(
+        !out.contains("alice") && out.contains("@test.token.invalid"),
+        "{out}"
+    );
+    let out = common::redact(&p, r#"{"ip":"203\u002e0.113.7"}"#);
+    assert_eq!(out, r#"{"ip":"203.0.113.0"}"#);
+}
+
+#[test]
+fn pii_in_url_queries_and_stringified_json() {
+    let p = common::default_policy();
+    let out = common::redact(
+        &p,
+        r#"{"link":"https://x.example.com/a?email=alice%40example.com&u=alice%2540example.com&ip=203.0.113.7"}"#,
+    );
+    assert!(!out.contains("alice"), "{out}");
+    assert!(!out.contains("203.0.113.7"), "{out}");
+    let nested = r#"{"payload":"{\"user\":{\"email\":\"alice@example.com\",\"$name\":\"Alice\"},\"n\":1.50}"}"#;
+    let out = common::redact(&p, nested);
+    assert!(
+        !out.contains("alice@example.com") && !out.contains("Alice"),
+        "{out}"
+    );
+    // The rules apply inside: the email key is dropped by the presets, not just detected.
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let inner: serde_json::Value = serde_json::from_str(v["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(inner.to_string(), r#"{"n":1.50,"user":{}}"#);
+}
+
+#[test]
+fn deep_nesting_is_rejected_without_a_crash() {
+    let p = common::default_policy();
+    for open in [b'[', b'{'] {
+        let mut line = Vec::new();
+        for _ in 0..100_000 {
+            line.push(open);
+            if open == b'{' {
+                line.extend_from_slice(b"\"a\":");
+            }
+        }
+        assert!(matches!(
+            reject(&p, &line),
+            Reject::TooDeep { limit: 128, .. }
+        ));
+    }
+    // Nested JSON inside a string counts toward the same limit.
+    let deep_inner = format!("{}{}", "[".repeat(127), "]".repeat(127));
+    let line = format!(r#"{{"s":"{deep_inner}"}}"#);
+    common::redact(&p, &line);
+}
+
+#[test]
+fn invalid_input_is_rejected_with_positions() {
+    let p = common::default_policy();
+    assert_eq!(
+        reject(&p, b"{\"a\":\"\xff\"}"),
+        Reject::InvalidUtf8 { offset: 6 }
+    );
+    assert!(matches!(
+        reject(&p, b"{\"a\":1} x"),
+        Reject::InvalidJson { offset: 8, .. }
+    ));
+    assert!(matches!(
+        reject(&p, b"{\"a\":1}{}"),
+        Reject::InvalidJson { offset: 7, .. }
+    ));
+    for bad in [
+        &b"{\"a\":01}"[..],
+        b"[NaN]",
+        b"[1,]",
+        b"/*c*/{}",
+        b"{\"a\":\"\\q\"}",
+        b"\"\\ud800\"",
+        b"{\"a\":\"x\ty\"}",
+        b"{\"a\":\"open",
+        b"[-]",
+        b"{'a':1}",
+        b"",
+    ] {
+        assert!(
+            matches!(reject(&p, bad), Reject::InvalidJson { .. }),
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+}
+
+#[test]
+fn too_large_lines_are_rejected() {
+    let p = common::policy("detectors = \"off\"\n[limits]\nmax_line_bytes = 1024\n");
+    let line = format!("[\"{}\"]", "a".repeat(1021));
+    assert_eq!(line.len(), 1025);
+    assert_eq!(
+        reject(&p, line.as_bytes()),
+        Reject::TooLarge {
+            len: 1025,
+            limit: 1024
+        }
+    );
+    common::redact(
+        &p,
+        &line[..1024 - 2]
+            .replace('a', "b")
+            .chars()
+            .chain("\"]".chars())
+            .collect::<String>(),
+    );
+}
+
+#[test]
+fn untouched_content_is_preserved() {
+    let p = common::policy(
+        "detectors = \"off\"\n[[rules]]\nname = \"d\"\nselect = [\"x\"]\naction = \"drop\"\n",
+    );
+    let line = r#"{"z":1.50,"a":-0.0e+10,"b":[1E400,{"d":"é😀","d":null}],"x":1,"c":true}"#;
+    assert_eq!(
+        common::redact(&p, line),
+        r#"{"z":1.50,"a":-0.0e+10,"b":[1E400,{"d":"é😀","d":null}],"c":true}"#
+    );
+}
+
+#[test]
+fn allowlist_mode_drops_everything_not_kept_at_any_depth() {
+    let p = common::policy(
+        r#"
+mode = "allowlist"
+detectors = "off"
+[[rules]]
+name = "keep"
+select = ["event", "properties.time", "context"]
+action = "keep"
+[[rules]]
+name = "uid"
+select = ["**.user_id"]
+action = "tokenize"
+"#,
+    );
+    let out = common::redact(
+        &p,
+        r#"{"event":"x","properties":{"time":1,"email":"a@b.c","deep":{"x":1}},"context":{"a":{"b":2}},"user_id":"u","extra":[1,{"k":2}]}"#,
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["event"], "x");
+    assert_eq!(v["properties"].to_string(), r#"{"time":1}"#);
+    assert_eq!(v["context"].to_string(), r#"{"a":{"b":2}}"#);
+    assert!(v["user_id"].as_str().unwrap().starts_with("tok_test_"));
+    assert!(v.get("extra").is_none());
+    // A bare scalar has no field to keep.
+    assert_eq!(common::redact(&p, r#""alice@example.com""#), "null");
+}
+
+#[test]
+fn key_as_value_lists_at_any_depth() {
+    let p = common::policy(
+        r#"
+detectors = "off"
+[[rules]]
+name = "email-attr"
+select = ["**[key=user.email]"]
+action = "drop"
+[[rules]]
+name = "uid"
+select = ["**[key=user.id].value"]
+action = "mask"
+"#,
+    );
+    let line = r#"{"a":[{"key":"user.email","value":{"stringValue":"x"}},{"key":"user.id","value":{"stringValue":"abc"}},{"key":"k","value":{"kvlistValue":{"values":[{"key":"user.email","value":{"stringValue":"y"}},{"key":"user.id","value":{"intValue":"12"}}]}}}]}"#;
+    assert_eq!(
+        common::redact(&p, line),
+        r#"{"a":[{"key":"user.id","value":{"stringValue":"***"}},{"key":"k","value":{"kvlistValue":{"values":[{"key":"user.id","value":{"intValue":"**"}}]}}}]}"#
+    );
+}
+
+#[test]
+fn policy_rules_override_presets_and_preset_redaction_beats_preset_keep() {
+    // The policy's own keep wins over a preset's drop.
+    let p = common::policy("presets = [\"mixpanel\"]\ndetectors = \"off\"\n[[rules]]\nname = \"mine\"\nselect = [\"properties.$city\"]\naction = \"keep\"\n");
+    assert_eq!(
+        common::redact(&p, r#"{"properties":{"$city":"Lyon"}}"#),
+        r#"{"properties":{"$city":"Lyon"}}"#
+    );
+    // Segment keeps `**.timestamp`; a preset drop on the same field would win.
+    let p = common::policy("presets = [\"segment\", \"posthog\"]\ndetectors = \"off\"\n");
+    let out = common::redact(
+        &p,
+        r#"{"properties":{"$group_key":"org_1","$initial_geoip_city_name":"Lyon"}}"#,
+    );
+    assert!(out.contains("tok_test_") && !out.contains("Lyon"), "{out}");
+}
+
+#[test]
+fn stats_count_rules_detectors_and_rejects() {
+    let p = common::policy("[[rules]]\nname = \"e\"\nselect = [\"**.email\"]\naction = \"drop\"\n");
+    let e = Reference::new(p.clone());
+    let mut s = Stats::new(&p);
+    let mut out = Vec::new();
+    e.redact(
+        br#"[{"email":1},{"email":2,"t":"at 203.0.113.9 and 198.51.100.1"}]"#,
+        &mut out,
+        &mut s,
+    )
+    .unwrap();
+    let _ = e.redact(b"[", &mut out, &mut s);
+    assert_eq!(s.rules, vec![2]);
+    let ipv4 = p
+        .detectors
+        .list
+        .iter()
+        .position(|d| d.kind == redactor_core::detectors::DetectorKind::Ipv4)
+        .unwrap();
+    assert_eq!(s.detectors[ipv4], 2);
+    assert_eq!(s.lines_ok, 1);
+    assert_eq!(s.rejects, [0, 1, 0, 0]);
+}
+
+#[test]
+fn explain_names_paths_and_causes_but_never_values() {
+    let p = common::default_policy();
+    let e = Reference::new(p.clone());
+    let (mut out, mut events) = (Vec::new(), Vec::new());
+    e.explain(br#"{"batch":[{"traits":{"email":"alice@example.com","user.name":"x"},"note":"ip 203.0.113.7"}]}"#, &mut out, &mut Stats::new(&p), &mut events).unwrap();
+    let rendered = format!("{events:?}");
+    assert!(!rendered.contains("alice") && !rendered.contains("203.0.113.7"));
+    let paths: Vec<&str> = events.iter().map(|e| e.path.as_str()).collect();
+    assert!(paths.contains(&"batch[0].traits.email"), "{paths:?}");
+    assert!(paths.contains(&"batch[0].note"), "{paths:?}");
+}

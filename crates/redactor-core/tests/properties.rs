@@ -1,0 +1,255 @@
+//! Property tests: planted personal data never survives the default policy;
+//! the parser's verdict equals serde_json's on valid and mutated JSON; an
+//! empty policy round-trips every valid text to the same value.
+
+mod common;
+
+use proptest::prelude::*;
+use redactor_core::{Redactor, Reference, Stats};
+
+/// A JSON value written as text, with random escapes and whitespace.
+#[derive(Debug, Clone)]
+enum J {
+    Null,
+    Bool(bool),
+    Num(String),
+    Str(String),
+    Arr(Vec<J>),
+    Obj(Vec<(String, J)>),
+}
+
+fn write_str(out: &mut String, s: &str, escape_mask: u64) {
+    out.push('"');
+    for (i, c) in s.chars().enumerate() {
+        let esc = escape_mask >> (i % 64) & 1 == 1;
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '/' if esc => out.push_str("\\/"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if esc => {
+                let mut buf = [0u16; 2];
+                for u in c.encode_utf16(&mut buf) {
+                    out.push_str(&format!("\\u{u:04X}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+impl J {
+    fn write(&self, out: &mut String, mask: u64, ws: bool) {
+        let sp = if ws { " \n\t" } else { "" };
+        match self {
+            J::Null => out.push_str("null"),
+            J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            J::Num(n) => out.push_str(n),
+            J::Str(s) => write_str(out, s, mask),
+            J::Arr(items) => {
+                out.push('[');
+                for (i, x) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(sp);
+                    x.write(out, mask.rotate_left(7), ws);
+                }
+                out.push(']');
+            }
+            J::Obj(members) => {
+                out.push('{');
+                for (i, (k, x)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_str(out, k, mask.rotate_left(3));
+                    out.push_str(sp);
+                    out.push(':');
+                    x.write(out, mask.rotate_left(11), ws);
+                }
+                out.push('}');
+            }
+        }
+    }
+}
+
+const KEYS: &[&str] = &[
+    "a",
+    "email",
+    "Email",
+    "$email",
+    "user_id",
+    "ip",
+    "$ip",
+    "properties",
+    "context",
+    "traits",
+    "note",
+    "x.y",
+    "é",
+    "key",
+    "value",
+    "$set",
+    "batch",
+];
+
+fn number() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("0".to_string()),
+        any::<i64>().prop_map(|n| n.to_string()),
+        (any::<i32>(), 0u32..1000).prop_map(|(a, b)| format!("{a}.{b}")),
+        (any::<i16>(), -400i32..400).prop_map(|(a, e)| format!("{a}e{e}")),
+        Just("-0.0E+0".to_string()),
+    ]
+}
+
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-zA-Z0-9 _.-]{0,12}",
+        "\\PC{0,8}",
+        Just("line\nbreak\t\"quoted\" \\ back".to_string()),
+        Just("emoji 😀 and é".to_string()),
+    ]
+}
+
+fn json() -> impl Strategy<Value = J> {
+    let leaf = prop_oneof![
+        Just(J::Null),
+        any::<bool>().prop_map(J::Bool),
+        number().prop_map(J::Num),
+        text().prop_map(J::Str),
+    ];
+    leaf.prop_recursive(6, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(J::Arr),
+            prop::collection::vec(
+                (
+                    prop_oneof![prop::sample::select(KEYS).prop_map(String::from), text()],
+                    inner
+                ),
+                0..6
+            )
+            .prop_map(J::Obj),
+        ]
+    })
+}
+
+/// Plants `secret` into `j` at the position chosen by `path` (recursive;
+/// generated values are at most a few levels deep).
+fn plant(j: &mut J, secret: &str, path: u64, as_key: bool) {
+    match j {
+        J::Arr(items) if !items.is_empty() && path % 3 != 0 => {
+            let n = items.len();
+            plant(
+                &mut items[(path as usize / 3) % n],
+                secret,
+                path / 7,
+                as_key,
+            );
+        }
+        J::Obj(members) if !members.is_empty() && path % 3 != 0 => {
+            let n = members.len();
+            let m = &mut members[(path as usize / 3) % n];
+            if as_key && path % 5 == 1 {
+                m.0 = format!("k{secret}k");
+            } else {
+                plant(&mut m.1, secret, path / 7, as_key);
+            }
+        }
+        J::Arr(items) => items.push(J::Str(format!("see {secret} here"))),
+        J::Obj(members) => members.push(("note".into(), J::Str(format!("contact: {secret}")))),
+        other => *other = J::Str(secret.to_string()),
+    }
+}
+
+/// Every string and key in a parsed value.
+fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => {
+            out.push(s.clone());
+            if let Ok(inner) = serde_json::from_str::<serde_json::Value>(s) {
+                strings(&inner, out);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        serde_json::Value::Object(m) => m.iter().for_each(|(k, x)| {
+            out.push(k.clone());
+            strings(x, out);
+        }),
+        _ => {}
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+
+    #[test]
+    fn planted_emails_and_ips_never_survive_the_default_policy(
+        j in json(),
+        user in "[a-z]{1,8}",
+        host in "[a-z]{2,8}",
+        o3 in 1u8..=254, o4 in 1u8..=254,
+        v6 in 1u16..=0xfffe,
+        path in any::<u64>(), mask in any::<u64>(), ws in any::<bool>(), wrap in any::<bool>(),
+    ) {
+        let email = format!("{user}.planted@{host}.example.com");
+        let ip4 = format!("198.51.{o3}.{o4}");
+        let ip6 = format!("2001:db8:{v6:x}:{v6:x}:1:2:3:{v6:x}");
+        let mut j = if wrap { J::Obj(vec![("wrap".into(), j)]) } else { j };
+        plant(&mut j, &email, path, true);
+        plant(&mut j, &ip4, path.rotate_left(17), false);
+        plant(&mut j, &ip6, path.rotate_left(31), true);
+        let mut text = String::new();
+        j.write(&mut text, mask, ws);
+        let p = common::default_policy();
+        let mut out = Vec::new();
+        Reference::new(p.clone()).redact(text.as_bytes(), &mut out, &mut Stats::new(&p)).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let mut all = Vec::new();
+        strings(&v, &mut all);
+        for s in &all {
+            prop_assert!(!s.contains(&email), "email survived in {s:?}\ninput {text}");
+            prop_assert!(!s.contains(&ip4), "ipv4 survived in {s:?}\ninput {text}");
+            prop_assert!(!s.contains(&ip6), "ipv6 survived in {s:?}\ninput {text}");
+        }
+    }
+
+    #[test]
+    fn empty_policy_round_trips(j in json(), mask in any::<u64>(), ws in any::<bool>()) {
+        let mut text = String::new();
+        j.write(&mut text, mask, ws);
+        let p = common::policy("detectors = \"off\"\nnested_json = false\n");
+        let out = common::redact(&p, &text);
+        let a: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let b: serde_json::Value = serde_json::from_str(&out).unwrap();
+        prop_assert_eq!(a, b);
+    }
+
+    #[test]
+    fn verdict_equals_serde_json_on_mutations(
+        j in json(), mask in any::<u64>(), ws in any::<bool>(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..6, any::<u8>()), 1..4),
+    ) {
+        let mut text = String::new();
+        j.write(&mut text, mask, ws);
+        let mut bytes = text.into_bytes();
+        for (at, kind, b) in edits {
+            if bytes.is_empty() { break; }
+            let i = at.index(bytes.len());
+            match kind {
+                0 => bytes[i] = b,
+                1 => { bytes.truncate(i); }
+                2 => bytes.insert(i, b'"'),
+                3 => bytes.insert(i, b'\\'),
+                4 => { bytes.remove(i); }
+                _ => bytes.insert(i, b),
+            }
+        }
+        let p = common::policy("detectors = \"off\"\n");
+        let ours = Reference::new(p.clone()).redact(&bytes, &mut Vec::new(), &mut Stats::new(&p)).is_ok();
+        let theirs = serde_json::from_slice::<serde_json::Value>(&bytes).is_ok();
+        prop_assert_eq!(ours, theirs, "input {:?}", String::from_utf8_lossy(&bytes));
+    }
+}
