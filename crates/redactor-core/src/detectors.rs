@@ -474,6 +474,21 @@ mod tests {
             spans(DetectorKind::Ipv6, "[::ffff:203.0.113.7]:80"),
             ["::ffff:203.0.113.7"]
         );
+        // Regression (found by the planted-PII property test): an address
+        // glued to letters must still be found.
+        assert_eq!(
+            spans(DetectorKind::Ipv6, "k2001:db8:1:1:1:2:3:1k"),
+            ["2001:db8:1:1:1:2:3:1"]
+        );
+        assert_eq!(
+            spans(DetectorKind::Ipv6, "beef2001:db8::1"),
+            ["2001:db8::1"]
+        );
+        assert_eq!(
+            spans(DetectorKind::Ipv6, "fe80::1 and ::1"),
+            ["fe80::1", "::1"]
+        );
+        assert!(spans(DetectorKind::Ipv6, "use core::fmt; std::io").is_empty());
     }
 
     #[test]

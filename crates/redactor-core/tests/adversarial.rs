@@ -299,3 +299,18 @@ fn explain_names_paths_and_causes_but_never_values() {
     assert!(paths.contains(&"batch[0].traits.email"), "{paths:?}");
     assert!(paths.contains(&"batch[0].note"), "{paths:?}");
 }
+
+/// Regression, found by the planted-PII property test: keys inside a subtree
+/// that a value-rewriting rule handled were not scanned by the detectors.
+#[test]
+fn keys_under_rewritten_subtrees_are_scanned() {
+    let p = common::default_policy();
+    let out = common::redact(
+        &p,
+        r#"{"user_id":{"k2001:db8:1:1:1:2:3:1k":"x","alice@example.com":1}}"#,
+    );
+    assert!(
+        !out.contains("2001:db8:1:1:1:2:3:1") && !out.contains("alice@example.com"),
+        "{out}"
+    );
+}

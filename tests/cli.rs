@@ -1,0 +1,380 @@
+//! End-to-end tests of the `redactor` binary.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use base64::Engine as _;
+
+const BIN: &str = env!("CARGO_BIN_EXE_redactor");
+const KEY: &str = "cli-test-key-0123456789abcdef";
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("redactor-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn redactor(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("REDACTOR_TOKEN_KEY", KEY)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    out
+}
+
+fn gen(format: &str, n: u64, seed: u64) -> Vec<u8> {
+    let out = redactor(
+        &[
+            "gen",
+            "--format",
+            format,
+            "--count",
+            &n.to_string(),
+            "--seed",
+            &seed.to_string(),
+        ],
+        b"",
+    );
+    assert!(out.status.success());
+    out.stdout
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn write_policy(name: &str, body: &str) -> PathBuf {
+    let p = tmp(name);
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+#[test]
+fn default_policy_redacts_generated_telemetry() {
+    let input = gen("mixed", 2000, 7);
+    let out = redactor(&["filter", "--threads", "2"], &input);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(text.lines().count(), 2000);
+    let ip = regex::Regex::new(r"(203\.0\.113|198\.51\.100|192\.0\.2)\.[1-9]").unwrap();
+    // Generated IPv6 addresses are 2001:db8:X:Y::Z; /48 keeps 2001:db8:X only.
+    let ip6 = regex::Regex::new(r"2001:db8:[0-9a-f]+:[0-9a-f]+").unwrap();
+    for (i, line) in text.lines().enumerate() {
+        assert!(
+            !line.contains("@example.")
+                && !line.contains("%40example.")
+                && !line.contains("%2540example."),
+            "line {}: {line}",
+            i + 1
+        );
+        assert!(!ip.is_match(line), "line {}: {line}", i + 1);
+        assert!(!ip6.is_match(line), "line {}: {line}", i + 1);
+        serde_json::from_str::<serde_json::Value>(line).unwrap();
+    }
+    // A configured key: no warning, and tokens are stable across runs.
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    let again = redactor(&["filter", "--threads", "1"], &input);
+    assert_eq!(text.as_bytes(), &again.stdout[..]);
+}
+
+#[test]
+fn ephemeral_key_warns_once_and_tokens_change() {
+    let line = b"{\"userId\":\"u_1\"}\n{\"userId\":\"u_1\"}\n";
+    let run = || {
+        let out = Command::new(BIN)
+            .args(["filter"])
+            .env_remove("REDACTOR_TOKEN_KEY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = out;
+        out.stdin.take().unwrap().write_all(line).unwrap();
+        out.wait_with_output().unwrap()
+    };
+    let (a, b) = (run(), run());
+    assert!(a.status.success());
+    assert_eq!(stderr(&a).matches("warning").count(), 1, "{}", stderr(&a));
+    let la: Vec<&str> = std::str::from_utf8(&a.stdout).unwrap().lines().collect();
+    assert_eq!(la[0], la[1], "same value, same token within a run");
+    assert_ne!(a.stdout, b.stdout, "ephemeral keys differ between runs");
+}
+
+#[test]
+fn output_keeps_input_order_with_many_threads() {
+    let mut input = Vec::new();
+    for i in 0..60_000 {
+        writeln!(input, "{{\"i\":{i},\"pad\":\"{}\"}}", "x".repeat(i % 97)).unwrap();
+    }
+    let policy = write_policy("order.toml", "detectors = \"off\"\n");
+    let out = redactor(
+        &["filter", "-c", policy.to_str().unwrap(), "--threads", "4"],
+        &input,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(out.stdout, input);
+}
+
+#[test]
+fn bad_lines_exit_3_without_quarantine_and_never_print_content() {
+    let input = b"{\"a\":1}\n{\"secret\":\"hunter2\",}\n\xff\xfe\n[1]\n";
+    let out = redactor(&["filter"], input);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.stdout, b"{\"a\":1}\n[1]\n");
+    let err = stderr(&out);
+    assert!(
+        err.contains("<stdin>:2: rejected: invalid JSON at byte 20"),
+        "{err}"
+    );
+    assert!(
+        err.contains("<stdin>:3: rejected: invalid UTF-8 at byte 0"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[test]
+fn quarantine_keeps_every_rejected_line_and_exits_0() {
+    let q = tmp("q.ndjson");
+    let input: &[u8] = b"{\"a\":1}\r\n\r\n{\"a\":1,}\n   \n\xff\n[[[]]]\n{\"b\":2}";
+    let out = redactor(
+        &["filter", "--quarantine", q.to_str().unwrap(), "--stats"],
+        input,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.stdout, b"{\"a\":1}\n[[[]]]\n{\"b\":2}\n");
+    let recs: Vec<serde_json::Value> = std::fs::read_to_string(&q)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 2);
+    assert_eq!(
+        (recs[0]["line"].as_u64(), recs[0]["reason"].as_str()),
+        (Some(3), Some("invalid_json"))
+    );
+    assert_eq!(
+        (recs[1]["line"].as_u64(), recs[1]["reason"].as_str()),
+        (Some(5), Some("invalid_utf8"))
+    );
+    assert_eq!(recs[0]["source"], "<stdin>");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    assert_eq!(
+        b64.decode(recs[0]["raw_base64"].as_str().unwrap()).unwrap(),
+        b"{\"a\":1,}"
+    );
+    assert_eq!(
+        b64.decode(recs[1]["raw_base64"].as_str().unwrap()).unwrap(),
+        b"\xff"
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("lines redacted")
+            && err.contains("invalid_json")
+            && err.contains("blank lines"),
+        "{err}"
+    );
+}
+
+#[test]
+fn too_long_lines_are_streamed_to_quarantine() {
+    let policy = write_policy(
+        "small.toml",
+        "detectors = \"off\"\n[limits]\nmax_line_bytes = 1024\n",
+    );
+    let q = tmp("q-long.ndjson");
+    let long = format!("[\"{}\"]", "y".repeat(600_000));
+    let input = format!("[1]\n{long}\r\n[2]\n{long}");
+    let out = redactor(
+        &[
+            "filter",
+            "-c",
+            policy.to_str().unwrap(),
+            "-q",
+            q.to_str().unwrap(),
+        ],
+        input.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.stdout, b"[1]\n[2]\n");
+    let recs: Vec<serde_json::Value> = std::fs::read_to_string(&q)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 2);
+    for (r, line) in recs.iter().zip([2, 4]) {
+        assert_eq!(r["line"].as_u64(), Some(line));
+        assert_eq!(r["reason"], "too_large");
+        assert_eq!(r["bytes"].as_u64(), Some(long.len() as u64));
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(r["raw_base64"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(raw, long.as_bytes());
+    }
+}
+
+#[test]
+fn files_in_file_out_and_crlf() {
+    let a = tmp("a.ndjson");
+    let b = tmp("b.ndjson");
+    std::fs::write(&a, b"{\"email\":\"x@example.com\"}\r\n").unwrap();
+    std::fs::write(&b, b"{\"context\":{\"ip\":\"203.0.113.9\"}}").unwrap();
+    let o = tmp("out.ndjson");
+    let out = redactor(
+        &[
+            "filter",
+            "-o",
+            o.to_str().unwrap(),
+            a.to_str().unwrap(),
+            b.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&o).unwrap(),
+        "{}\n{\"context\":{\"ip\":\"203.0.113.0\"}}\n"
+    );
+    let missing = redactor(&["filter", "/nonexistent/input.ndjson"], b"");
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("cannot open input /nonexistent/input.ndjson"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn closed_stdout_pipe_ends_quietly() {
+    let input = gen("mixed", 30_000, 3);
+    let mut child = Command::new(BIN)
+        .args(["filter", "--threads", "2"])
+        .env("REDACTOR_TOKEN_KEY", KEY)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 100];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+}
+
+#[test]
+fn usage_and_policy_errors_exit_2_listing_every_problem() {
+    let bad = write_policy("bad.toml", "mode = \"strict\"\n[[rules]]\nname = \"r\"\nselect = [\"a..b\"]\naction = \"mask\"\nkeep_last = 99\n");
+    for cmd in ["check", "filter", "explain"] {
+        let out = redactor(&[cmd, "-c", bad.to_str().unwrap()], b"");
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        let err = stderr(&out);
+        assert!(err.contains("3 problems"), "{err}");
+        assert!(
+            err.contains("bad.toml:1: mode")
+                && err.contains("bad.toml:2: rules[0] \"r\".select[0]")
+                && err.contains("keep_last"),
+            "{err}"
+        );
+    }
+    assert_eq!(redactor(&["filter", "--bogus"], b"").status.code(), Some(2));
+    assert_eq!(
+        redactor(&["filter", "--threads", "0"], b"").status.code(),
+        Some(2)
+    );
+    let missing = redactor(&["check", "-c", "/nonexistent/policy.toml"], b"");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("cannot read policy /nonexistent/policy.toml"));
+}
+
+#[test]
+fn check_prints_presets_expanded() {
+    let out = redactor(&["check", "--print"], b"");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "policy OK: built-in default policy",
+        "mixpanel/identity",
+        "otel/identity",
+        "**[key=user.id].value",
+        "segment/traits",
+        "detectors",
+        "keys        default",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+    assert!(!text.contains(KEY));
+}
+
+#[test]
+fn docs_presets_md_matches_the_code() {
+    let out = redactor(&["check", "--print", "--format", "markdown"], b"");
+    let generated = String::from_utf8(out.stdout).unwrap();
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/presets.md"))
+            .unwrap();
+    assert!(
+        doc.contains(generated.trim()),
+        "docs/presets.md is stale: regenerate it with `redactor check --print --format markdown`"
+    );
+}
+
+#[test]
+fn explain_shows_paths_and_causes_never_values() {
+    let input = b"{\"batch\":[{\"traits\":{\"email\":\"alice@example.com\"},\"note\":\"from 203.0.113.7\"}]}\n{bad\n";
+    let out = redactor(&["explain"], input);
+    assert_eq!(out.status.code(), Some(3));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("<stdin>:1: 2 rewrites"), "{text}");
+    assert!(
+        text.contains("batch[0].traits.email") && text.contains("rule mixpanel/contact"),
+        "{text}"
+    );
+    assert!(
+        text.contains("batch[0].note") && text.contains("detector ipv4"),
+        "{text}"
+    );
+    assert!(text.contains("<stdin>:2: rejected: invalid JSON"), "{text}");
+    assert!(
+        !text.contains("alice") && !text.contains("203.0.113.7"),
+        "{text}"
+    );
+}
+
+#[test]
+fn gen_is_deterministic_per_seed() {
+    for f in [
+        "mixpanel",
+        "segment",
+        "amplitude",
+        "posthog",
+        "otel",
+        "mixed",
+    ] {
+        let a = gen(f, 50, 11);
+        assert_eq!(a, gen(f, 50, 11), "{f}");
+        assert_ne!(a, gen(f, 50, 12), "{f}");
+        assert_eq!(a.iter().filter(|&&b| b == b'\n').count(), 50);
+    }
+}
