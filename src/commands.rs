@@ -90,6 +90,16 @@ pub fn print_rules(p: &Policy, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
+/// An action's description with key ids replaced by `(current)`, so that
+/// generated docs do not depend on which key the environment provides.
+fn describe_generic(p: &Policy, a: &redactor_core::actions::Action) -> String {
+    let mut d = a.describe();
+    for k in &p.keys {
+        d = d.replace(&format!("key={} ", k.id()), "key=(current) ");
+    }
+    d
+}
+
 /// Every preset rule as Markdown (the body of `docs/presets.md`).
 pub fn print_markdown(p: &Policy, out: &mut impl Write) -> io::Result<()> {
     let mut current = String::new();
@@ -110,7 +120,7 @@ pub fn print_markdown(p: &Policy, out: &mut impl Write) -> io::Result<()> {
             "| **{}**: {} | {} | {} | {} |",
             r.name,
             r.description,
-            r.action.describe(),
+            describe_generic(p, &r.action),
             r.mode.name(),
             fields.join(", ")
         )?;
@@ -119,7 +129,7 @@ pub fn print_markdown(p: &Policy, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "| Detector | Action |")?;
     writeln!(out, "|---|---|")?;
     for d in &p.detectors.list {
-        writeln!(out, "| {} | {} |", d.kind.name(), d.action.describe())?;
+        writeln!(out, "| {} | {} |", d.kind.name(), describe_generic(p, &d.action))?;
     }
     Ok(())
 }
