@@ -129,7 +129,12 @@ pub fn print_markdown(p: &Policy, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "| Detector | Action |")?;
     writeln!(out, "|---|---|")?;
     for d in &p.detectors.list {
-        writeln!(out, "| {} | {} |", d.kind.name(), describe_generic(p, &d.action))?;
+        writeln!(
+            out,
+            "| {} | {} |",
+            d.kind.name(),
+            describe_generic(p, &d.action)
+        )?;
     }
     Ok(())
 }

@@ -90,6 +90,45 @@ fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
     cell.get_or_init(|| Regex::new(pattern).expect("built-in detector pattern compiles"))
 }
 
+/// Literal prefixes of every credential shape in [`secret_re`]: the regex
+/// runs only on text that contains one of them.
+const SECRET_PREFIXES: &[&str] = &[
+    "sk-",
+    "AKIA",
+    "ASIA",
+    "ABIA",
+    "ACCA",
+    "A3T",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "glpat-",
+    "xox",
+    "xapp-",
+    "hooks.slack.com",
+    "sk_",
+    "rk_",
+    "AIza",
+    "npm_",
+    "hf_",
+    "SG.",
+    "SK",
+    "eyJ",
+    "-----BEGIN",
+    "earer",
+    "EARER",
+];
+
+fn secret_prefilter() -> &'static aho_corasick::AhoCorasick {
+    static R: OnceLock<aho_corasick::AhoCorasick> = OnceLock::new();
+    R.get_or_init(|| {
+        aho_corasick::AhoCorasick::new(SECRET_PREFIXES).expect("built-in prefixes compile")
+    })
+}
+
 fn secret_re() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     re(
@@ -98,25 +137,47 @@ fn secret_re() -> &'static Regex {
             r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{58,74}T3BlbkFJ[A-Za-z0-9_-]{58,74}",
             r"|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}",
             r"|sk-ant-(?:api03|admin01)-[A-Za-z0-9_-]{93}AA",
-            r"|\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b",
-            r"|\bgh[pousr]_[A-Za-z0-9]{36}\b",
-            r"|\bgithub_pat_\w{82}",
-            r"|\bglpat-[\w-]{20}",
-            r"|\bxox[baprseo]-[A-Za-z0-9-]{10,}",
-            r"|\bxapp-\d-[A-Za-z0-9-]{10,}",
+            r"|(?-u:\b)(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?-u:\b)",
+            r"|(?-u:\b)gh[pousr]_[A-Za-z0-9]{36}(?-u:\b)",
+            r"|(?-u:\b)github_pat_\w{82}",
+            r"|(?-u:\b)glpat-[\w-]{20}",
+            r"|(?-u:\b)xox[baprseo]-[A-Za-z0-9-]{10,}",
+            r"|(?-u:\b)xapp-\d-[A-Za-z0-9-]{10,}",
             r"|hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/_-]{20,}",
-            r"|\b(?:sk|rk)_(?:test|live|prod)_[A-Za-z0-9]{10,99}\b",
-            r"|\bAIza[\w-]{35}",
-            r"|\bnpm_[A-Za-z0-9]{36}\b",
-            r"|\bhf_[A-Za-z]{34}\b",
-            r"|\bSG\.[A-Za-z0-9=_.-]{66}",
-            r"|\bSK[0-9a-fA-F]{32}\b",
-            r"|\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*",
+            r"|(?-u:\b)(?:sk|rk)_(?:test|live|prod)_[A-Za-z0-9]{10,99}(?-u:\b)",
+            r"|(?-u:\b)AIza[\w-]{35}",
+            r"|(?-u:\b)npm_[A-Za-z0-9]{36}(?-u:\b)",
+            r"|(?-u:\b)hf_[A-Za-z]{34}(?-u:\b)",
+            r"|(?-u:\b)SG\.[A-Za-z0-9=_.-]{66}",
+            r"|(?-u:\b)SK[0-9a-fA-F]{32}(?-u:\b)",
+            r"|(?-u:\b)eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*",
             r"|-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----",
             r"|(?i:bearer)\s+(?P<bearer>[A-Za-z0-9\-._~+/]{8,}=*)",
-            r"|[A-Za-z][A-Za-z0-9+.-]*://(?P<userinfo>[^/\s:@?#]+:[^/\s@?#]*)@",
         ),
     )
+}
+
+/// `user:password` in `scheme://user:password@host` (found after a
+/// memmem prefilter on `://`).
+fn find_userinfo(text: &str, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    for at in memchr::memmem::find_iter(b, b"://") {
+        let start = at + 3;
+        let end = b[start..]
+            .iter()
+            .position(|&c| matches!(c, b'/' | b'?' | b'#') || c.is_ascii_whitespace())
+            .map_or(b.len(), |i| start + i);
+        let auth = &text[start..end];
+        let Some(atpos) = auth.rfind('@') else {
+            continue;
+        };
+        let info = &auth[..atpos];
+        if let Some(colon) = info.find(':') {
+            if colon > 0 && !info.is_empty() {
+                out.push((start, start + atpos));
+            }
+        }
+    }
 }
 
 fn email_re() -> &'static Regex {
@@ -316,7 +377,8 @@ fn find_phones(text: &str, out: &mut Vec<(usize, usize)>) {
 pub fn find_kind(kind: DetectorKind, text: &str, out: &mut Vec<(usize, usize)>) {
     match kind {
         DetectorKind::Secret => {
-            if !text.is_empty() {
+            find_userinfo(text, out);
+            if text.len() >= 16 && secret_prefilter().is_match(text) {
                 for c in secret_re().captures_iter(text) {
                     if let Some(b) = c.name("bearer") {
                         // "Bearer" is an English word too: require a digit in the token.
@@ -337,9 +399,17 @@ pub fn find_kind(kind: DetectorKind, text: &str, out: &mut Vec<(usize, usize)>) 
                 out.extend(email_re().find_iter(text).map(|m| (m.start(), m.end())));
             }
         }
-        DetectorKind::CreditCard => find_cards(text, out),
+        DetectorKind::CreditCard => {
+            if text.bytes().filter(u8::is_ascii_digit).count() >= 13 {
+                find_cards(text, out);
+            }
+        }
         DetectorKind::Ipv6 => find_ipv6(text, out),
-        DetectorKind::Ipv4 => find_ipv4(text, out),
+        DetectorKind::Ipv4 => {
+            if text.len() >= 7 && memchr::memchr(b'.', text.as_bytes()).is_some() {
+                find_ipv4(text, out);
+            }
+        }
         DetectorKind::Phone => {
             if memchr::memchr(b'+', text.as_bytes()).is_some() {
                 find_phones(text, out);

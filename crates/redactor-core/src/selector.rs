@@ -305,15 +305,84 @@ pub type State = (u32, u16);
 /// Matching is an NFA simulation: each node's state set is derived from its
 /// parent's by one [`Matcher::advance`]; a node is selected by rule `r` when a
 /// state of one of `r`'s selectors has consumed every step.
+///
+/// Selectors that start with `**` ("floating" selectors, most preset rules)
+/// would otherwise keep a live state at every node. They are not stored in
+/// state sets at all: their second step is indexed (exact keys and
+/// `[member=value]` predicates by normalised name), so the cost per node is a
+/// few hash lookups however many such selectors there are. `naive_advance`
+/// keeps the plain simulation as the reference the index is tested against.
 #[derive(Debug, Clone, Default)]
 pub struct Matcher {
     sels: Vec<(usize, Selector)>,
+    /// Floating selectors whose second step is `Key`: per mode, by key.
+    float_keys: Vec<(MatchMode, std::collections::HashMap<String, Vec<u32>>)>,
+    /// Floating selectors whose second step is `[member=value]`, by
+    /// (mode, member) and then value.
+    float_where: Vec<(
+        (MatchMode, String),
+        std::collections::HashMap<String, Vec<u32>>,
+    )>,
+    /// Floating selectors whose second step is `*`.
+    float_any_key: Vec<u32>,
+    /// Floating selectors whose second step is `[*]`.
+    float_any_index: Vec<u32>,
+    /// Whether the index is used (false only in tests of the naive path).
+    naive: bool,
 }
 
 impl Matcher {
     /// Adds `sel` as a selector of rule `rule`.
     pub fn push(&mut self, rule: usize, sel: Selector) {
+        let id = self.sels.len() as u32;
+        if sel.steps.first() == Some(&Step::AnyDepth) {
+            match &sel.steps[1] {
+                Step::Key(k) => {
+                    let slot = match self.float_keys.iter().position(|(m, _)| *m == sel.mode) {
+                        Some(i) => i,
+                        None => {
+                            self.float_keys.push((sel.mode, Default::default()));
+                            self.float_keys.len() - 1
+                        }
+                    };
+                    self.float_keys[slot]
+                        .1
+                        .entry(k.clone())
+                        .or_default()
+                        .push(id);
+                }
+                Step::Where { member, value } => {
+                    let key = (sel.mode, member.clone());
+                    let slot = match self.float_where.iter().position(|(k, _)| *k == key) {
+                        Some(i) => i,
+                        None => {
+                            self.float_where.push((key, Default::default()));
+                            self.float_where.len() - 1
+                        }
+                    };
+                    self.float_where[slot]
+                        .1
+                        .entry(value.clone())
+                        .or_default()
+                        .push(id);
+                }
+                Step::AnyKey => self.float_any_key.push(id),
+                Step::AnyIndex => self.float_any_index.push(id),
+                Step::AnyDepth => unreachable!("parse rejects `**.**`"),
+            }
+        }
         self.sels.push((rule, sel));
+    }
+
+    /// A matcher that always uses the plain NFA simulation (the reference
+    /// for the indexed path).
+    pub fn into_naive(mut self) -> Matcher {
+        self.naive = true;
+        self
+    }
+
+    fn floating(&self, s: u32) -> bool {
+        !self.naive && self.sels[s as usize].1.steps.first() == Some(&Step::AnyDepth)
     }
 
     fn close(&self, out: &mut Vec<State>, s: u32, mut i: u16) {
@@ -331,10 +400,33 @@ impl Matcher {
     /// The state set of the root.
     pub fn start(&self) -> Vec<State> {
         let mut out = Vec::new();
-        for s in 0..self.sels.len() {
-            self.close(&mut out, s as u32, 0);
+        for s in 0..self.sels.len() as u32 {
+            if !self.floating(s) {
+                self.close(&mut out, s, 0);
+            }
         }
         out
+    }
+
+    fn step_hits<'k>(
+        &self,
+        sel: &Selector,
+        step: &Step,
+        elem: PathElem<'k>,
+        norm: &mut [Option<std::borrow::Cow<'k, str>>; 3],
+    ) -> bool {
+        match (step, elem) {
+            (Step::AnyKey, PathElem::Key(_)) | (Step::AnyIndex, PathElem::Index(..)) => true,
+            (Step::Key(k), PathElem::Key(key)) => {
+                let slot = &mut norm[sel.mode as usize];
+                let n = slot.get_or_insert_with(|| sel.mode.normalize(key));
+                n.as_ref() == k
+            }
+            (Step::Where { member, value }, PathElem::Index(_, Value::Object(members))) => members.iter().any(|(mk, mv)| {
+                matches!(mv, Value::String(sv) if sel.mode.normalize(mk) == member.as_str() && sel.mode.normalize(sv) == value.as_str())
+            }),
+            _ => false,
+        }
     }
 
     /// Derives a child's state set from its parent's `states`.
@@ -346,37 +438,53 @@ impl Matcher {
             let Some(step) = sel.steps.get(i as usize) else {
                 continue;
             };
-            let hit = match (step, elem) {
-                (Step::AnyDepth, _) => {
-                    self.close(out, s, i);
-                    false
-                }
-                (Step::AnyKey, PathElem::Key(_)) | (Step::AnyIndex, PathElem::Index(..)) => true,
-                (Step::Key(k), PathElem::Key(key)) => {
-                    let slot = &mut norm[sel.mode as usize];
-                    let n = slot.get_or_insert_with(|| sel.mode.normalize(key));
-                    n.as_ref() == k
-                }
-                (Step::Where { member, value }, PathElem::Index(_, Value::Object(members))) => members.iter().any(|(mk, mv)| {
-                    matches!(mv, Value::String(sv) if sel.mode.normalize(mk) == member.as_str() && sel.mode.normalize(sv) == value.as_str())
-                }),
-                _ => false,
-            };
-            if hit {
+            if *step == Step::AnyDepth {
+                self.close(out, s, i);
+            } else if self.step_hits(sel, step, elem, &mut norm) {
                 self.close(out, s, i + 1);
+            }
+        }
+        if !self.naive {
+            // Floating selectors: `**` has matched everything above; test
+            // their second step against this element.
+            match elem {
+                PathElem::Key(key) => {
+                    for (mode, by_key) in &self.float_keys {
+                        if let Some(ids) = by_key.get(mode.normalize(key).as_ref()) {
+                            for &s in ids {
+                                self.close(out, s, 2);
+                            }
+                        }
+                    }
+                    for &s in &self.float_any_key {
+                        self.close(out, s, 2);
+                    }
+                }
+                PathElem::Index(_, v) => {
+                    for &s in &self.float_any_index {
+                        self.close(out, s, 2);
+                    }
+                    if let Value::Object(members) = v {
+                        for ((mode, member), by_value) in &self.float_where {
+                            for (mk, mv) in members {
+                                if let Value::String(sv) = mv {
+                                    if mode.normalize(mk) == member.as_str() {
+                                        if let Some(ids) = by_value.get(mode.normalize(sv).as_ref())
+                                        {
+                                            for &s in ids {
+                                                self.close(out, s, 2);
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         out.sort_unstable();
         out.dedup();
-    }
-
-    /// The lowest rule index whose selector is complete in `states`.
-    pub fn selected(&self, states: &[State]) -> Option<usize> {
-        states
-            .iter()
-            .filter(|&&(s, i)| self.sels[s as usize].1.steps.len() == i as usize)
-            .map(|&(s, _)| self.sels[s as usize].0)
-            .min()
     }
 
     /// The rule indices whose selectors are complete in `states`.
@@ -387,11 +495,9 @@ impl Matcher {
             .map(|&(s, _)| self.sels[s as usize].0)
     }
 
-    /// Whether any state can still complete below this node.
-    pub fn alive(&self, states: &[State]) -> bool {
-        states
-            .iter()
-            .any(|&(s, i)| (i as usize) < self.sels[s as usize].1.steps.len())
+    /// The lowest rule index whose selector is complete in `states`.
+    pub fn selected(&self, states: &[State]) -> Option<usize> {
+        self.completed(states).min()
     }
 }
 
