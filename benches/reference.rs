@@ -1,1 +1,169 @@
-fn main() {}
+//! Baseline figures: the reference (DOM) engine and the `filter` command on
+//! `redactor gen --format mixed` output, against a plain copy (the physical
+//! floor) and a `serde_json` parse + serialise round trip of the same lines,
+//! all with `Throughput::Bytes`, measured in one run.
+//!
+//! Run: `cargo bench --bench reference`. Every measured path checks its
+//! output on the corpus before it is timed.
+
+use std::hint::black_box;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use redactor_core::gen::{Format, Generator};
+use redactor_core::{Policy, Redactor, Reference, Stats};
+
+const KEY_ENV: &str = "REDACTOR_TOKEN_KEY";
+const KEY: &str = "bench-key-0123456789abcdef";
+
+struct Corpus {
+    bytes: Vec<u8>,
+    lines: Vec<(usize, usize)>,
+}
+
+fn corpus(events: u64) -> Corpus {
+    let mut g = Generator::new(Format::Mixed, 1);
+    let mut bytes = Vec::new();
+    g.write_ndjson(events, &mut bytes).unwrap();
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for i in memchr::memchr_iter(b'\n', &bytes) {
+        lines.push((start, i));
+        start = i + 1;
+    }
+    Corpus { bytes, lines }
+}
+
+fn policy(src: Option<&str>) -> Arc<Policy> {
+    std::env::set_var(KEY_ENV, KEY);
+    Arc::new(match src {
+        None => Policy::builtin().unwrap(),
+        Some(s) => Policy::from_toml(
+            &format!("{s}\n[[keys]]\nid = \"bench\"\nenv = \"{KEY_ENV}\"\n"),
+            "bench",
+        )
+        .unwrap(),
+    })
+}
+
+fn run_engine(e: &Reference, c: &Corpus, out: &mut Vec<u8>, stats: &mut Stats) -> usize {
+    let mut line_out = Vec::new();
+    out.clear();
+    for &(s, t) in &c.lines {
+        e.redact(&c.bytes[s..t], &mut line_out, stats).unwrap();
+        out.extend_from_slice(&line_out);
+        out.push(b'\n');
+    }
+    out.len()
+}
+
+/// Checks a redacted corpus: one valid JSON text per input line and no
+/// generated email address left.
+fn check(c: &Corpus, out: &[u8], expect_redacted: bool) {
+    let text = std::str::from_utf8(out).unwrap();
+    assert_eq!(text.lines().count(), c.lines.len());
+    for l in text.lines().take(500) {
+        serde_json::from_str::<serde_json::Value>(l).unwrap();
+    }
+    if expect_redacted {
+        assert!(!text.contains("@example."), "an email survived");
+    }
+}
+
+fn benches(cr: &mut Criterion) {
+    let c = corpus(5_000);
+    let mut g = cr.benchmark_group("mixed");
+    g.throughput(Throughput::Bytes(c.bytes.len() as u64));
+    g.sample_size(10);
+
+    g.bench_function("copy (floor)", |b| {
+        let mut out = Vec::with_capacity(c.bytes.len());
+        b.iter(|| {
+            out.clear();
+            for &(s, t) in &c.lines {
+                out.extend_from_slice(&c.bytes[s..t]);
+                out.push(b'\n');
+            }
+            black_box(out.len())
+        })
+    });
+
+    g.bench_function("serde_json Value round trip (no redaction)", |b| {
+        let mut out = Vec::with_capacity(c.bytes.len());
+        b.iter(|| {
+            out.clear();
+            for &(s, t) in &c.lines {
+                let v: serde_json::Value = serde_json::from_slice(&c.bytes[s..t]).unwrap();
+                serde_json::to_writer(&mut out, &v).unwrap();
+                out.push(b'\n');
+            }
+            black_box(out.len())
+        })
+    });
+
+    for (name, src, redacts) in [
+        ("reference, default policy", None, true),
+        (
+            "reference, presets only (detectors off)",
+            Some("presets = \"all\"\ndetectors = \"off\""),
+            false,
+        ),
+        ("reference, detectors only (no presets)", Some(""), true),
+        (
+            "reference, allowlist with all presets",
+            Some("mode = \"allowlist\"\npresets = \"all\""),
+            true,
+        ),
+    ] {
+        let p = policy(src);
+        let e = Reference::new(p.clone());
+        let mut out = Vec::new();
+        let mut stats = Stats::new(&p);
+        run_engine(&e, &c, &mut out, &mut stats);
+        check(&c, &out, redacts);
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(run_engine(&e, &c, &mut out, &mut stats)))
+        });
+    }
+
+    // The filter command end to end (file in, file out), one and two threads.
+    let dir = std::env::temp_dir().join(format!("redactor-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("in.ndjson");
+    let output = dir.join("out.ndjson");
+    std::fs::File::create(&input)
+        .unwrap()
+        .write_all(&c.bytes)
+        .unwrap();
+    for threads in ["1", "2"] {
+        let run = || {
+            let st = Command::new(env!("CARGO_BIN_EXE_redactor"))
+                .args([
+                    "filter",
+                    "--threads",
+                    threads,
+                    "-o",
+                    output.to_str().unwrap(),
+                    input.to_str().unwrap(),
+                ])
+                .env(KEY_ENV, KEY)
+                .stderr(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(st.success());
+        };
+        run();
+        check(&c, &std::fs::read(&output).unwrap(), true);
+        g.bench_function(
+            format!("filter command, {threads} thread(s), file to file"),
+            |b| b.iter_batched(|| (), |()| run(), BatchSize::PerIteration),
+        );
+    }
+    g.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(reference, benches);
+criterion_main!(reference);

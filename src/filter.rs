@@ -50,6 +50,10 @@ pub struct Outcome {
 }
 
 const BATCH_BYTES: usize = 256 * 1024;
+/// Lines above this size are redacted by one worker at a time, so that the
+/// reference engine's document for a pathological line (millions of tiny
+/// values) is never built on several threads at once.
+const BIG_LINE: usize = 1 << 20;
 const BATCH_LINES: usize = 2048;
 
 struct LineRef {
@@ -179,6 +183,7 @@ fn worker(
     rx: Receiver<Batch>,
     tx: Sender<Done>,
     stats: Arc<Mutex<Stats>>,
+    big: Arc<Mutex<()>>,
 ) {
     let mut local = Stats::new(engine.policy());
     let mut buf = Vec::new();
@@ -187,6 +192,11 @@ fn worker(
         let mut rejects = Vec::new();
         for l in &batch.lines {
             let line = &batch.data[l.start..l.end];
+            let _gate = if line.len() > BIG_LINE {
+                Some(big.lock().unwrap_or_else(|p| p.into_inner()))
+            } else {
+                None
+            };
             match engine.redact(line, &mut buf, &mut local) {
                 Ok(()) => {
                     out.extend_from_slice(&buf);
@@ -305,17 +315,19 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
     let (done_tx, done_rx) = bounded::<Done>(permits);
     let stats = Arc::new(Mutex::new(Stats::new(&policy)));
     let mut workers = Vec::new();
+    let big = Arc::new(Mutex::new(()));
     for i in 0..threads {
-        let (engine, rx, tx, stats) = (
+        let (engine, rx, tx, stats, big) = (
             engine.clone(),
             work_rx.clone(),
             done_tx.clone(),
             stats.clone(),
+            big.clone(),
         );
         workers.push(
             std::thread::Builder::new()
                 .name(format!("redact-{i}"))
-                .spawn(move || worker(engine, rx, tx, stats))?,
+                .spawn(move || worker(engine, rx, tx, stats, big))?,
         );
     }
     drop(work_rx);

@@ -250,45 +250,59 @@ impl Walk<'_> {
         }
     }
 
+    /// Pushes a path segment; paths are only tracked for explanations.
+    fn enter(&mut self, seg: impl FnOnce() -> Seg) {
+        if self.events.is_some() {
+            self.path.push(seg());
+        }
+    }
+
+    fn leave(&mut self) {
+        if self.events.is_some() {
+            self.path.pop();
+        }
+    }
+
     /// Processes the children of a container (or a scalar root).
     fn container(&mut self, v: &mut Value, states: &[State], depth: usize, kept: bool) {
         match v {
             Value::Object(members) => {
-                let old = std::mem::take(members);
+                // Filtered in place: no second buffer, whatever the size.
                 let mut next = Vec::new();
-                for (mut k, mut child) in old {
+                members.retain_mut(|(k, child)| {
                     self.policy
                         .matcher
-                        .advance(states, PathElem::Key(&k), &mut next);
+                        .advance(states, PathElem::Key(k), &mut next);
                     let child_states = std::mem::take(&mut next);
-                    self.path.push(Seg::Key(k.clone()));
-                    let fate = self.node(&mut child, &child_states, depth + 1, kept);
-                    if matches!(fate, Fate::Stay) {
-                        if let Some(new_key) = self.detect(&k, true) {
-                            k = new_key;
+                    self.enter(|| Seg::Key(k.clone()));
+                    let stays =
+                        matches!(self.node(child, &child_states, depth + 1, kept), Fate::Stay);
+                    if stays {
+                        if let Some(new_key) = self.detect(k, true) {
+                            *k = new_key;
                         }
-                        members.push((k, child));
                     }
-                    self.path.pop();
+                    self.leave();
                     next = child_states;
-                }
+                    stays
+                });
             }
             Value::Array(items) => {
-                let old = std::mem::take(items);
                 let mut next = Vec::new();
-                for (i, mut child) in old.into_iter().enumerate() {
+                let mut i = 0;
+                items.retain_mut(|child| {
                     self.policy
                         .matcher
-                        .advance(states, PathElem::Index(i, &child), &mut next);
+                        .advance(states, PathElem::Index(i, child), &mut next);
                     let child_states = std::mem::take(&mut next);
-                    self.path.push(Seg::Index(i));
-                    let fate = self.node(&mut child, &child_states, depth + 1, kept);
-                    if matches!(fate, Fate::Stay) {
-                        items.push(child);
-                    }
-                    self.path.pop();
+                    self.enter(|| Seg::Index(i));
+                    let stays =
+                        matches!(self.node(child, &child_states, depth + 1, kept), Fate::Stay);
+                    self.leave();
                     next = child_states;
-                }
+                    i += 1;
+                    stays
+                });
             }
             Value::String(s) => self.scan_string(s, states, depth, kept),
             _ => {}
@@ -380,7 +394,7 @@ fn transform(v: &mut Value, action: &Action) -> bool {
                 true
             }
             Leaf::Number(n) => {
-                *v = Value::Number(n);
+                *v = Value::Number(n.into());
                 true
             }
             Leaf::Null => {
@@ -396,7 +410,7 @@ fn transform(v: &mut Value, action: &Action) -> bool {
                 true
             }
             Leaf::Number(t) => {
-                *n = t;
+                *n = t.into();
                 true
             }
             Leaf::Null => {

@@ -159,7 +159,7 @@ fn s(x: impl Into<String>) -> Value {
     Value::String(x.into())
 }
 fn n(x: impl ToString) -> Value {
-    Value::Number(x.to_string())
+    Value::Number(x.to_string().into())
 }
 fn obj(members: Vec<(&str, Value)>) -> Value {
     Value::Object(
@@ -370,7 +370,7 @@ impl Generator {
                 ("$insert_id", s(format!("{:016x}", self.rng.next_u64()))),
                 (
                     "time",
-                    Value::Number(format!("{secs}.{:03}", self.rng.below(1000))),
+                    Value::Number(format!("{secs}.{:03}", self.rng.below(1000)).into()),
                 ),
                 ("$os", s("Mac OS X")),
                 ("$browser", s("Chrome")),
@@ -524,11 +524,9 @@ impl Generator {
                     ("seats", n(1 + self.rng.below(50))),
                     (
                         "revenue",
-                        Value::Number(format!(
-                            "{}.{:02}",
-                            self.rng.below(500),
-                            self.rng.below(100)
-                        )),
+                        Value::Number(
+                            format!("{}.{:02}", self.rng.below(500), self.rng.below(100)).into(),
+                        ),
                     ),
                 ];
                 if self.rng.pct(40) {

@@ -18,7 +18,7 @@ pub enum Value {
     /// `true` or `false`
     Bool(bool),
     /// A number, exactly as written in the source (already validated).
-    Number(String),
+    Number(Num),
     /// A string, decoded (escapes resolved).
     String(String),
     /// An array.
@@ -38,6 +38,59 @@ impl Value {
             Value::Object(members) => 1 + members.iter().map(|(_, v)| v.depth()).max().unwrap_or(0),
             _ => 0,
         }
+    }
+}
+
+/// The text of a number. Up to 22 bytes are stored inline, so a document
+/// of many small numbers costs no heap allocation per number.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Num(NumRepr);
+
+#[derive(Clone, PartialEq, Eq)]
+enum NumRepr {
+    Inline(u8, [u8; 22]),
+    Heap(Box<str>),
+}
+
+impl Num {
+    /// The number's text.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            // Only ever filled from a `&str` (see `From<&str>`).
+            NumRepr::Inline(len, buf) => std::str::from_utf8(&buf[..*len as usize]).unwrap_or(""),
+            NumRepr::Heap(s) => s,
+        }
+    }
+}
+
+impl From<&str> for Num {
+    fn from(s: &str) -> Num {
+        if s.len() <= 22 {
+            let mut buf = [0u8; 22];
+            buf[..s.len()].copy_from_slice(s.as_bytes());
+            Num(NumRepr::Inline(s.len() as u8, buf))
+        } else {
+            Num(NumRepr::Heap(s.into()))
+        }
+    }
+}
+
+impl From<String> for Num {
+    fn from(s: String) -> Num {
+        Num::from(s.as_str())
+    }
+}
+
+impl std::ops::Deref for Num {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for Num {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -126,8 +179,9 @@ impl<'a> Parser<'a> {
             }
         }
         // The input was validated as UTF-8 and the number is ASCII.
-        let text = String::from_utf8_lossy(&self.s[start..self.pos]).into_owned();
-        Ok(Value::Number(text))
+        let text = std::str::from_utf8(&self.s[start..self.pos])
+            .map_err(|_| Reject::InvalidUtf8 { offset: start })?;
+        Ok(Value::Number(text.into()))
     }
 
     fn hex4(&mut self) -> Result<u16, Reject> {
@@ -251,13 +305,13 @@ impl<'a> Parser<'a> {
                         return Ok(Some(Value::Object(Vec::new())));
                     }
                     let key = self.key()?;
-                    stack.push(Frame::Object(Vec::new(), Some(key)));
+                    stack.push(Frame::Object(Vec::with_capacity(1), Some(key)));
                 } else {
                     if self.peek() == Some(b']') {
                         self.pos += 1;
                         return Ok(Some(Value::Array(Vec::new())));
                     }
-                    stack.push(Frame::Array(Vec::new()));
+                    stack.push(Frame::Array(Vec::with_capacity(1)));
                 }
                 Ok(None)
             }

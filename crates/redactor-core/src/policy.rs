@@ -33,7 +33,7 @@ pub enum Mode {
 pub struct Limits {
     /// Maximum nesting depth of a line (default 128).
     pub max_depth: usize,
-    /// Maximum bytes in a line, excluding the newline (default 8 MiB).
+    /// Maximum bytes in a line, excluding the newline (default 4 MiB).
     pub max_line_bytes: usize,
 }
 
@@ -242,8 +242,8 @@ impl Ctx<'_> {
 fn toml_to_json(v: &toml::Value) -> Option<Value> {
     Some(match v {
         toml::Value::String(s) => Value::String(s.clone()),
-        toml::Value::Integer(i) => Value::Number(i.to_string()),
-        toml::Value::Float(f) if f.is_finite() => Value::Number(format!("{f:?}")),
+        toml::Value::Integer(i) => Value::Number(i.to_string().into()),
+        toml::Value::Float(f) if f.is_finite() => Value::Number(format!("{f:?}").into()),
         toml::Value::Boolean(b) => Value::Bool(*b),
         _ => return None,
     })
