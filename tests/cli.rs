@@ -378,3 +378,57 @@ fn gen_is_deterministic_per_seed() {
         assert_eq!(a.iter().filter(|&&b| b == b'\n').count(), 50);
     }
 }
+
+#[test]
+fn docs_examples_load_and_redact() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples");
+    let key_file = tmp("k2025.key");
+    std::fs::write(&key_file, "old-key-material-0123456789\n").unwrap();
+    let input_file = tmp("examples-input.ndjson");
+    std::fs::write(&input_file, gen("mixed", 300, 5)).unwrap();
+    let leftover = regex::Regex::new(r"[a-z0-9](@|%40|%2540)example\.").unwrap();
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        seen += 1;
+        let src = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("/run/secrets/redactor-k2025", key_file.to_str().unwrap());
+        let policy = write_policy(path.file_name().unwrap().to_str().unwrap(), &src);
+        let run = |args: &[&str]| {
+            let child = Command::new(BIN)
+                .args(args)
+                .env("REDACTOR_KEY_2026", "new-key-material-0123456789")
+                .env("REDACTOR_LOGS_KEY", "logs-key-material-0123456789")
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            child
+        };
+        let check = run(&["check", "-c", policy.to_str().unwrap()]);
+        assert!(
+            check.status.success(),
+            "{}: {}",
+            path.display(),
+            stderr(&check)
+        );
+        let out = run(&[
+            "filter",
+            "-c",
+            policy.to_str().unwrap(),
+            input_file.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}: {}", path.display(), stderr(&out));
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(text.lines().count(), 300, "{}", path.display());
+        assert!(
+            !leftover.is_match(&text),
+            "{}: an email survived",
+            path.display()
+        );
+    }
+    assert_eq!(seen, 2);
+}

@@ -5,7 +5,7 @@
 //! range limit), rejects everything else with a byte offset, and never
 //! recurses: nesting is tracked on an explicit stack and capped by a depth
 //! limit. Objects keep their members in source order, duplicates included.
-//! [`write`] serialises a [`Value`] compactly.
+//! [`write()`] serialises a [`Value`] compactly.
 
 use crate::error::Reject;
 

@@ -297,6 +297,9 @@ pub enum PathElem<'a> {
     Index(usize, &'a Value),
 }
 
+/// Selector ids indexed by a normalised name.
+type IdsByName = std::collections::HashMap<String, Vec<u32>>;
+
 /// A state of the selector automaton: (selector index, step index).
 pub type State = (u32, u16);
 
@@ -316,13 +319,10 @@ pub type State = (u32, u16);
 pub struct Matcher {
     sels: Vec<(usize, Selector)>,
     /// Floating selectors whose second step is `Key`: per mode, by key.
-    float_keys: Vec<(MatchMode, std::collections::HashMap<String, Vec<u32>>)>,
+    float_keys: Vec<(MatchMode, IdsByName)>,
     /// Floating selectors whose second step is `[member=value]`, by
     /// (mode, member) and then value.
-    float_where: Vec<(
-        (MatchMode, String),
-        std::collections::HashMap<String, Vec<u32>>,
-    )>,
+    float_where: Vec<((MatchMode, String), IdsByName)>,
     /// Floating selectors whose second step is `*`.
     float_any_key: Vec<u32>,
     /// Floating selectors whose second step is `[*]`.
