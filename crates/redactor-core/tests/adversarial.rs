@@ -314,3 +314,12 @@ fn keys_under_rewritten_subtrees_are_scanned() {
         "{out}"
     );
 }
+
+/// The compiled policy and the engine are shared between threads.
+#[test]
+fn policy_and_engine_are_send_and_sync() {
+    fn shared<T: Send + Sync>() {}
+    shared::<redactor_core::Policy>();
+    shared::<Reference>();
+    shared::<std::sync::Arc<dyn Redactor>>();
+}
