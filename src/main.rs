@@ -92,9 +92,10 @@ enum Command {
     },
     /// Generate deterministic, realistic synthetic telemetry as NDJSON.
     Gen {
-        /// Wire format of the events.
-        #[arg(short, long, value_enum, default_value_t = GenFormat::Mixed)]
-        format: GenFormat,
+        /// Wire format of the events: mixpanel, segment, amplitude, posthog,
+        /// otel, or mixed (each line from a random one of them).
+        #[arg(short, long, default_value = "mixed", value_parser = parse_format)]
+        format: redactor_core::gen::Format,
         /// Number of lines.
         #[arg(short = 'n', long, default_value_t = 1000)]
         count: u64,
@@ -113,14 +114,17 @@ enum PrintFormat {
     Markdown,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum GenFormat {
-    Mixpanel,
-    Segment,
-    Amplitude,
-    Posthog,
-    Otel,
-    Mixed,
+fn parse_format(s: &str) -> Result<redactor_core::gen::Format, String> {
+    redactor_core::gen::Format::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = redactor_core::gen::Format::ALL
+            .iter()
+            .map(|f| f.name())
+            .collect();
+        format!(
+            "unknown format {s:?} (expected one of: {})",
+            names.join(", ")
+        )
+    })
 }
 
 /// An error that exits with status 2 (usage or policy).
@@ -223,15 +227,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seed,
             output,
         } => {
-            let f = match format {
-                GenFormat::Mixpanel => redactor_core::gen::Format::Mixpanel,
-                GenFormat::Segment => redactor_core::gen::Format::Segment,
-                GenFormat::Amplitude => redactor_core::gen::Format::Amplitude,
-                GenFormat::Posthog => redactor_core::gen::Format::Posthog,
-                GenFormat::Otel => redactor_core::gen::Format::Otel,
-                GenFormat::Mixed => redactor_core::gen::Format::Mixed,
-            };
-            commands::gen(f, count, seed, output.as_deref())?;
+            commands::gen(format, count, seed, output.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
     }

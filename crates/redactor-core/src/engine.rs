@@ -387,49 +387,27 @@ impl Walk<'_> {
 /// `v`. Returns `false` when `v` itself must be removed (an invalid scalar
 /// under `on_invalid = "drop"`).
 fn transform(v: &mut Value, action: &Action) -> bool {
-    match v {
-        Value::String(s) => match leaf(s, false, action) {
-            Leaf::Text(t) => {
-                *s = t;
-                true
-            }
-            Leaf::Number(n) => {
-                *v = Value::Number(n.into());
-                true
-            }
-            Leaf::Null => {
-                *v = Value::Null;
-                true
-            }
-            Leaf::Unchanged => true,
-            Leaf::Remove => false,
-        },
-        Value::Number(n) => match leaf(n, true, action) {
-            Leaf::Text(t) => {
-                *v = Value::String(t);
-                true
-            }
-            Leaf::Number(t) => {
-                *n = t.into();
-                true
-            }
-            Leaf::Null => {
-                *v = Value::Null;
-                true
-            }
-            Leaf::Unchanged => true,
-            Leaf::Remove => false,
-        },
+    let result = match v {
+        Value::String(s) => leaf(s, false, action),
+        Value::Number(n) => leaf(n, true, action),
         Value::Array(items) => {
             items.retain_mut(|x| transform(x, action));
-            true
+            return true;
         }
         Value::Object(members) => {
             members.retain_mut(|(_, x)| transform(x, action));
-            true
+            return true;
         }
-        Value::Null | Value::Bool(_) => true,
+        Value::Null | Value::Bool(_) => return true,
+    };
+    match result {
+        Leaf::Text(t) => *v = Value::String(t),
+        Leaf::Number(t) => *v = Value::Number(t.into()),
+        Leaf::Null => *v = Value::Null,
+        Leaf::Unchanged => {}
+        Leaf::Remove => return false,
     }
+    true
 }
 
 enum Leaf {

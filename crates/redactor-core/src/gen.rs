@@ -302,7 +302,7 @@ impl Generator {
     fn ts(&mut self) -> (u64, String) {
         let secs = 1_732_000_000 + self.rng.below(10_000_000);
         let (d, rem) = (secs / 86_400, secs % 86_400);
-        let (y, m, dd) = civil(d as i64);
+        let (y, m, dd) = crate::actions::civil_from_days(d as i64);
         let iso = format!(
             "{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}.{:03}Z",
             rem / 3600,
@@ -931,18 +931,6 @@ fn replace_bytes(hay: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     }
     out.extend_from_slice(&hay[last..]);
     out
-}
-
-fn civil(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 #[cfg(test)]

@@ -430,19 +430,33 @@ fn compile_action(
                     OnInvalid::Drop
                 }
             };
-            let only = |ctx: &mut Ctx<'_>, name: &str, set: bool, kinds: &str| {
-                if set {
-                    ctx.at(
-                        span.clone(),
-                        what,
-                        format!("`{name}` applies only to kind {kinds}"),
-                    );
+            // Each kind-specific parameter and the kinds it applies to.
+            let params: [(&str, bool, &[&str]); 5] = [
+                ("ipv4_prefix", spec.ipv4_prefix.is_some(), &["ip"]),
+                ("ipv6_prefix", spec.ipv6_prefix.is_some(), &["ip"]),
+                ("query_allow", spec.query_allow.is_some(), &["url"]),
+                ("unit", spec.unit.is_some(), &["timestamp"]),
+                (
+                    "on_invalid",
+                    spec.on_invalid.is_some(),
+                    &["ip", "timestamp"],
+                ),
+            ];
+            if let Some(k) =
+                kind_name.filter(|k| ["ip", "url", "user_agent", "timestamp"].contains(k))
+            {
+                for (name, set, kinds) in params {
+                    if set && !kinds.contains(&k) {
+                        ctx.at(
+                            span.clone(),
+                            what,
+                            format!("`{name}` applies only to kind {}", kinds.join(" and ")),
+                        );
+                    }
                 }
-            };
+            }
             let kind = match kind_name {
                 Some("ip") => {
-                    only(ctx, "query_allow", spec.query_allow.is_some(), "url");
-                    only(ctx, "unit", spec.unit.is_some(), "timestamp");
                     let v4 = spec.ipv4_prefix.unwrap_or(24);
                     let v6 = spec.ipv6_prefix.unwrap_or(48);
                     if !(0..=32).contains(&v4) {
@@ -464,49 +478,11 @@ fn compile_action(
                         v6_prefix: v6.clamp(0, 128) as u8,
                     }
                 }
-                Some("url") => {
-                    for (n, s) in [
-                        ("ipv4_prefix", spec.ipv4_prefix.is_some()),
-                        ("ipv6_prefix", spec.ipv6_prefix.is_some()),
-                    ] {
-                        only(ctx, n, s, "ip");
-                    }
-                    only(ctx, "unit", spec.unit.is_some(), "timestamp");
-                    only(
-                        ctx,
-                        "on_invalid",
-                        spec.on_invalid.is_some(),
-                        "ip and timestamp",
-                    );
-                    GeneralizeKind::Url {
-                        query_allow: spec.query_allow.clone().unwrap_or_default(),
-                    }
-                }
-                Some("user_agent") => {
-                    for (n, s) in [
-                        ("ipv4_prefix", spec.ipv4_prefix.is_some()),
-                        ("ipv6_prefix", spec.ipv6_prefix.is_some()),
-                    ] {
-                        only(ctx, n, s, "ip");
-                    }
-                    only(ctx, "query_allow", spec.query_allow.is_some(), "url");
-                    only(ctx, "unit", spec.unit.is_some(), "timestamp");
-                    only(
-                        ctx,
-                        "on_invalid",
-                        spec.on_invalid.is_some(),
-                        "ip and timestamp",
-                    );
-                    GeneralizeKind::UserAgent
-                }
+                Some("url") => GeneralizeKind::Url {
+                    query_allow: spec.query_allow.clone().unwrap_or_default(),
+                },
+                Some("user_agent") => GeneralizeKind::UserAgent,
                 Some("timestamp") => {
-                    for (n, s) in [
-                        ("ipv4_prefix", spec.ipv4_prefix.is_some()),
-                        ("ipv6_prefix", spec.ipv6_prefix.is_some()),
-                    ] {
-                        only(ctx, n, s, "ip");
-                    }
-                    only(ctx, "query_allow", spec.query_allow.is_some(), "url");
                     let unit = match spec.unit.as_deref().map(|u| (u, TimeUnit::from_name(u))) {
                         None => TimeUnit::Hour,
                         Some((_, Some(u))) => u,
@@ -1128,6 +1104,15 @@ colour = "red"
 
     #[test]
     fn unknown_top_level_field_and_syntax_errors() {
+        let misplaced = problems("[[rules]]\nname = \"u\"\nselect = [\"u\"]\naction = \"generalize\"\nkind = \"url\"\nunit = \"day\"\non_invalid = \"null\"\n").join("\n");
+        assert!(
+            misplaced.contains("`unit` applies only to kind timestamp"),
+            "{misplaced}"
+        );
+        assert!(
+            misplaced.contains("`on_invalid` applies only to kind ip and timestamp"),
+            "{misplaced}"
+        );
         assert!(problems("colour = 1\n")[0].contains("unknown field `colour`"));
         assert!(problems("[[rules]\n")[0].starts_with("p.toml:1"));
         assert!(problems("presets = [\"mixpanle\"]\n")[0].contains("unknown preset"));
