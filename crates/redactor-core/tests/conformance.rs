@@ -10,7 +10,13 @@ use redactor_core::{Redactor, Reference, Stats};
 #[test]
 fn json_test_suite() {
     let Some(shared) = common::shared_dir() else {
-        eprintln!("NOTICE: ../shared not found; skipping the JSONTestSuite conformance test");
+        // Written to the stderr handle, not with eprintln!, so that the test
+        // harness's output capture does not hide it.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "NOTICE: ../shared not found; skipping the JSONTestSuite conformance test"
+        );
         return;
     };
     let dir = shared.join("conformance/JSONTestSuite/test_parsing");
