@@ -55,6 +55,15 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The records of a quarantine file, each parsed as JSON.
+fn quarantine_records(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 fn write_policy(name: &str, body: &str) -> PathBuf {
     let p = tmp(name);
     std::fs::write(&p, body).unwrap();
@@ -156,11 +165,7 @@ fn quarantine_keeps_every_rejected_line_and_exits_0() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(out.stdout, b"{\"a\":1}\n[[[]]]\n{\"b\":2}\n");
-    let recs: Vec<serde_json::Value> = std::fs::read_to_string(&q)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let recs = quarantine_records(&q);
     assert_eq!(recs.len(), 2);
     assert_eq!(
         (recs[0]["line"].as_u64(), recs[0]["reason"].as_str()),
@@ -210,11 +215,7 @@ fn too_long_lines_are_streamed_to_quarantine() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(out.stdout, b"[1]\n[2]\n");
-    let recs: Vec<serde_json::Value> = std::fs::read_to_string(&q)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let recs = quarantine_records(&q);
     assert_eq!(recs.len(), 2);
     for (r, line) in recs.iter().zip([2, 4]) {
         assert_eq!(r["line"].as_u64(), Some(line));
