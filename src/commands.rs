@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use redactor_core::policy::Mode;
 use redactor_core::{Cause, Policy, Redactor, Stats};
 
-use crate::framing::{LineReader, Next};
+use redactor_scan::lines::{LineReader, Next};
 
 /// One-paragraph summary of a policy.
 pub fn print_summary(p: &Policy, origin: &str, out: &mut impl Write) -> io::Result<()> {

@@ -19,7 +19,7 @@ use base64::Engine as _;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use redactor_core::{json, Policy, Redactor, Reject, Stats};
 
-use crate::framing::{LineReader, Next};
+use redactor_scan::lines::{LineReader, Next};
 
 /// Options of `redactor filter`.
 #[derive(Debug)]

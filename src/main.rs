@@ -15,7 +15,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod commands;
 mod filter;
-mod framing;
 
 /// Redacts JSON telemetry (NDJSON) before it reaches third-party vendors.
 ///

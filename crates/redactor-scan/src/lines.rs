@@ -1,4 +1,5 @@
-//! NDJSON framing: split a byte stream into lines with a size cap.
+//! NDJSON framing: split a byte stream into lines with a size cap, using
+//! memchr over a reusable buffer that survives read-chunk boundaries.
 //!
 //! Lines end at `\n`; one `\r` before it is removed; the last line may lack
 //! a newline. A line longer than the cap is not buffered: the caller streams

@@ -1,0 +1,177 @@
+//! The stage-1 block loop and the quote/backslash bit algebra, written once
+//! and instantiated per backend. A backend supplies only [`Block64`]: the
+//! classification of 64 bytes into bit masks, and a prefix XOR.
+
+/// Bit masks of one 64-byte block; bit `i` describes byte `i`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Masks {
+    /// `"`
+    pub quote: u64,
+    /// `\`
+    pub backslash: u64,
+    /// `{ } [ ] : ,`
+    pub op: u64,
+    /// space, tab, newline, carriage return
+    pub ws: u64,
+    /// bytes below 0x20
+    pub control: u64,
+}
+
+/// The primitives of one backend.
+pub(crate) trait Block64 {
+    /// Classifies 64 bytes.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support the backend's target features.
+    unsafe fn classify(block: &[u8; 64]) -> Masks;
+
+    /// Bit `i` of the result is the XOR of bits `0..=i` of `x`.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support the backend's target features.
+    unsafe fn prefix_xor(x: u64) -> u64;
+}
+
+const EVEN_BITS: u64 = 0x5555_5555_5555_5555;
+
+/// State carried from one block to the next.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Carry {
+    /// 1 when the previous block ended with an odd run of backslashes.
+    pub prev_escaped: u64,
+    /// All ones when the previous block ended inside a string.
+    pub prev_in_string: u64,
+    /// 1 when the previous block ended with a scalar (number/literal) byte.
+    pub prev_scalar: u64,
+}
+
+/// The bytes escaped by a backslash (the byte after an odd-length run).
+#[inline(always)]
+pub(crate) fn escaped(backslash: u64, prev_escaped: &mut u64) -> u64 {
+    // A backslash that is itself escaped does not escape.
+    let backslash = backslash & !*prev_escaped;
+    let follows_escape = (backslash << 1) | *prev_escaped;
+    // Runs starting on odd bits: adding the run to its start carries past
+    // its end; runs starting on even bits are handled by the inversion.
+    let odd_sequence_starts = backslash & !EVEN_BITS & !follows_escape;
+    let (sequences_starting_on_even_bits, overflow) =
+        odd_sequence_starts.overflowing_add(backslash);
+    *prev_escaped = u64::from(overflow);
+    let invert_mask = sequences_starting_on_even_bits << 1;
+    (EVEN_BITS ^ invert_mask) & follows_escape
+}
+
+/// What stage 1 found besides the structural indices.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Stage1 {
+    /// Offset of the first control character inside a string.
+    pub control_in_string: Option<usize>,
+    /// The text ends inside a string.
+    pub unterminated: bool,
+}
+
+/// Appends the offsets of every structural byte of `input` to `out`:
+/// `{ } [ ] : ,` outside strings, every unescaped quote, and the first byte
+/// of every number or literal.
+///
+/// # Safety
+///
+/// The CPU must support `B`'s target features.
+#[inline(always)]
+pub(crate) unsafe fn stage1<B: Block64>(input: &[u8], out: &mut Vec<u32>) -> Stage1 {
+    out.clear();
+    // One structural per byte at most (plus a block of slack for the
+    // unconditional writes below).
+    out.reserve(input.len() + 64);
+    let mut carry = Carry::default();
+    let mut result = Stage1::default();
+    let mut tail = [b' '; 64];
+    let mut base = 0;
+    while base < input.len() {
+        let block: &[u8; 64] = match input.get(base..base + 64) {
+            Some(b) => b.try_into().unwrap_or(&tail),
+            None => {
+                let rest = &input[base..];
+                tail[..rest.len()].copy_from_slice(rest);
+                &tail
+            }
+        };
+        // SAFETY: forwarded from this function's contract.
+        let m = unsafe { B::classify(block) };
+        let esc = escaped(m.backslash, &mut carry.prev_escaped);
+        let quote = m.quote & !esc;
+        // SAFETY: forwarded from this function's contract.
+        let in_string = unsafe { B::prefix_xor(quote) } ^ carry.prev_in_string;
+        carry.prev_in_string = ((in_string as i64) >> 63) as u64;
+        let bad = m.control & in_string;
+        if bad != 0 && result.control_in_string.is_none() {
+            result.control_in_string = Some(base + bad.trailing_zeros() as usize);
+        }
+        let outside = !in_string & !quote;
+        let op = m.op & outside;
+        let scalar = outside & !(m.op | m.ws);
+        let follows_scalar = (scalar << 1) | carry.prev_scalar;
+        carry.prev_scalar = scalar >> 63;
+        let mut bits = op | quote | (scalar & !follows_scalar);
+        let base32 = base as u32;
+        while bits != 0 {
+            out.push(base32 + bits.trailing_zeros());
+            bits &= bits - 1;
+        }
+        base += 64;
+    }
+    result.unterminated = carry.prev_in_string != 0;
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The escaped bytes, one byte at a time.
+    fn naive_escaped(bytes: &[u8]) -> Vec<bool> {
+        let mut out = vec![false; bytes.len()];
+        let mut pending = false;
+        for (i, &b) in bytes.iter().enumerate() {
+            if pending {
+                out[i] = true;
+                pending = false;
+            } else if b == b'\\' {
+                pending = true;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn escape_algebra_matches_naive_across_blocks() {
+        // Every pattern of backslashes in the 12 bytes around a block edge.
+        for pattern in 0u32..(1 << 12) {
+            let mut bytes = vec![b'a'; 128];
+            for k in 0..12 {
+                if pattern >> k & 1 == 1 {
+                    bytes[58 + k] = b'\\';
+                }
+            }
+            let want = naive_escaped(&bytes);
+            let mut prev = 0;
+            for (blk, chunk) in bytes.chunks(64).enumerate() {
+                let bs = chunk
+                    .iter()
+                    .enumerate()
+                    .fold(0u64, |m, (i, &b)| m | (u64::from(b == b'\\') << i));
+                let got = escaped(bs, &mut prev);
+                for i in 0..64 {
+                    assert_eq!(
+                        got >> i & 1 == 1,
+                        want[blk * 64 + i],
+                        "pattern {pattern:012b} byte {}",
+                        blk * 64 + i
+                    );
+                }
+            }
+        }
+    }
+}

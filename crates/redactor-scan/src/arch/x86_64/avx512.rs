@@ -1,0 +1,63 @@
+//! AVX-512BW classification (one 64-byte load, compares straight to masks)
+//! and PCLMULQDQ prefix XOR.
+
+use core::arch::x86_64::{
+    __m512i, _mm512_cmpeq_epi8_mask, _mm512_cmple_epu8_mask, _mm512_loadu_si512, _mm512_or_si512,
+    _mm512_set1_epi8,
+};
+
+use crate::arch::generic::{Block64, Masks};
+
+/// The AVX-512BW + PCLMULQDQ backend.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Avx512;
+
+impl Avx512 {
+    /// Whether this CPU can run the backend.
+    pub(crate) fn is_available() -> bool {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("pclmulqdq")
+    }
+}
+
+impl Block64 for Avx512 {
+    #[inline(always)]
+    unsafe fn classify(block: &[u8; 64]) -> Masks {
+        // SAFETY: the caller guarantees AVX-512BW; `block` has 64 readable
+        // bytes and the load is unaligned.
+        unsafe {
+            let v = _mm512_loadu_si512(block.as_ptr().cast::<__m512i>());
+            let eq = |c: u8| _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(c as i8));
+            let lower = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
+            let op = _mm512_cmpeq_epi8_mask(lower, _mm512_set1_epi8(b'{' as i8))
+                | _mm512_cmpeq_epi8_mask(lower, _mm512_set1_epi8(b'}' as i8))
+                | eq(b':')
+                | eq(b',');
+            Masks {
+                quote: eq(b'"'),
+                backslash: eq(b'\\'),
+                op,
+                ws: eq(b' ') | eq(b'\t') | eq(b'\n') | eq(b'\r'),
+                control: _mm512_cmple_epu8_mask(v, _mm512_set1_epi8(0x1f)),
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn prefix_xor(x: u64) -> u64 {
+        // SAFETY: the caller guarantees PCLMULQDQ.
+        unsafe { super::avx2::Avx2::prefix_xor(x) }
+    }
+}
+
+/// Stage 1 with AVX-512BW.
+///
+/// # Safety
+///
+/// [`Avx512::is_available`] must be true.
+#[target_feature(enable = "avx512f,avx512bw,pclmulqdq")]
+pub(crate) unsafe fn stage1(input: &[u8], out: &mut Vec<u32>) -> crate::arch::generic::Stage1 {
+    // SAFETY: this function's target features are those the backend needs.
+    unsafe { crate::arch::generic::stage1::<Avx512>(input, out) }
+}

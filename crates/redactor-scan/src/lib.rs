@@ -1,0 +1,144 @@
+//! The zero-copy SIMD JSON scanner of `redactor`.
+//!
+//! [`Scanner::scan`] validates one JSON text exactly as strictly as
+//! `serde_json` (same verdict on every input, including JSONTestSuite's 318
+//! files) and returns a flat tape of [`Node`]s: object and array starts and
+//! ends (each linked to its partner, so a caller skips a subtree in one
+//! step), keys and strings as content spans with an escapes flag, numbers and
+//! literals as spans. Nothing is copied and, once the scanner's buffers are
+//! warm, nothing is allocated per text. It knows nothing about policies.
+//!
+//! Stage 1 classifies 64-byte blocks into bit masks (quotes, backslashes,
+//! structural characters, whitespace, control bytes) with SIMD, resolves
+//! escapes and string regions with carry-propagating bit algebra (a
+//! carry-less multiply for the string mask), and emits the offsets of every
+//! structural byte. Stage 2 walks those offsets with an explicit stack: no
+//! recursion per nesting level, a depth limit and a size limit with their own
+//! errors. Backends: AVX2 and AVX-512BW (x86-64, with PCLMULQDQ) and a scalar
+//! fallback that is always compiled; see [`Backend`].
+//!
+//! ```
+//! use redactor_scan::{Kind, Limits, Scanner};
+//!
+//! let mut scanner = Scanner::new(Limits::default());
+//! let text = br#"{"em\u0061il":"a@b.c","n":[1,2.5]}"#;
+//! let tape = scanner.scan(text).unwrap();
+//! assert_eq!(tape[0].kind, Kind::ObjectStart);
+//! assert_eq!(tape[tape[0].link as usize].kind, Kind::ObjectEnd);
+//! let key = tape[1];
+//! assert!(key.has_escapes());
+//! let mut decoded = String::new();
+//! redactor_scan::unescape(&text[key.span()], &mut decoded);
+//! assert_eq!(decoded, "email");
+//! assert!(scanner.scan(b"[1,]").is_err());
+//! ```
+
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+#[allow(unsafe_code)]
+mod arch;
+mod decode;
+mod error;
+pub mod lines;
+mod tape;
+
+pub use arch::Backend;
+pub use decode::unescape;
+pub use error::{ErrorKind, ScanError};
+pub use tape::{Kind, Node};
+
+/// Size and nesting limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Maximum nesting depth (default 128).
+    pub max_depth: usize,
+    /// Maximum text size in bytes (default 4 MiB; at most `u32::MAX`).
+    pub max_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 128,
+            max_bytes: 4 << 20,
+        }
+    }
+}
+
+/// A reusable scanner: one per thread; its buffers are reused across texts.
+#[derive(Debug, Clone)]
+pub struct Scanner {
+    backend: Backend,
+    limits: Limits,
+    structurals: Vec<u32>,
+    tape: Vec<Node>,
+    stack: Vec<u32>,
+}
+
+impl Scanner {
+    /// A scanner with the detected backend ([`Backend::detect`]).
+    pub fn new(limits: Limits) -> Scanner {
+        Scanner {
+            backend: Backend::detect(),
+            limits,
+            structurals: Vec::new(),
+            tape: Vec::new(),
+            stack: Vec::new(),
+        }
+    }
+
+    /// A scanner with a given backend, or `None` if this CPU cannot run it.
+    pub fn with_backend(backend: Backend, limits: Limits) -> Option<Scanner> {
+        backend.is_available().then(|| Scanner {
+            backend,
+            ..Scanner::new(limits)
+        })
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The limits in use.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Validates `input` as one JSON text and returns its tape.
+    ///
+    /// # Errors
+    ///
+    /// A [`ScanError`] with the offset and reason; the verdict is the same as
+    /// `serde_json`'s (parsing into a `serde_json::Value`) within the limits.
+    pub fn scan(&mut self, input: &[u8]) -> Result<&[Node], ScanError> {
+        let max = self.limits.max_bytes.min(u32::MAX as usize - 64);
+        if input.len() > max {
+            return Err(ScanError::too_large(input.len(), max));
+        }
+        if let Err(e) = std::str::from_utf8(input) {
+            return Err(ScanError::utf8(e.valid_up_to()));
+        }
+        let found = self.backend.stage1(input, &mut self.structurals);
+        if let Some(at) = found.control_in_string {
+            return Err(ScanError::syntax(at, "control character in string"));
+        }
+        tape::walk(
+            input,
+            &self.structurals,
+            self.limits.max_depth,
+            &mut self.tape,
+            &mut self.stack,
+        )?;
+        if found.unterminated {
+            return Err(ScanError::syntax(input.len(), "unterminated string"));
+        }
+        Ok(&self.tape)
+    }
+
+    /// The structural offsets of the last scanned text (for tests and tools).
+    pub fn structurals(&self) -> &[u32] {
+        &self.structurals
+    }
+}

@@ -1,0 +1,352 @@
+//! Stage 2: walk the structural indices, validate the grammar, and record a
+//! flat tape of [`Node`]s (spans into the input, no copies).
+
+use crate::error::ScanError;
+
+/// What a [`Node`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    /// `{`: `start` is its offset, `end` the offset after the matching `}`,
+    /// `link` the tape index of the matching [`Kind::ObjectEnd`].
+    ObjectStart,
+    /// `}`: `start` is its offset, `link` the index of the opening node.
+    ObjectEnd,
+    /// `[`: as [`Kind::ObjectStart`].
+    ArrayStart,
+    /// `]`: as [`Kind::ObjectEnd`].
+    ArrayEnd,
+    /// An object key: `start..end` is the content between the quotes;
+    /// `link` is 1 when it contains escapes.
+    Key,
+    /// A string value: as [`Kind::Key`].
+    String,
+    /// A number: `start..end` is its text.
+    Number,
+    /// `true`
+    True,
+    /// `false`
+    False,
+    /// `null`
+    Null,
+}
+
+/// One token of a scanned text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Node {
+    /// What it is.
+    pub kind: Kind,
+    /// Start offset (see [`Kind`]).
+    pub start: u32,
+    /// End offset (see [`Kind`]).
+    pub end: u32,
+    /// Kind-specific link (see [`Kind`]).
+    pub link: u32,
+}
+
+impl Node {
+    /// For keys and strings: whether the content has escapes and must be
+    /// decoded (see [`crate::unescape`]) before it is compared or scanned.
+    pub fn has_escapes(&self) -> bool {
+        matches!(self.kind, Kind::Key | Kind::String) && self.link != 0
+    }
+
+    /// The node's byte range in the input (content only for strings).
+    pub fn span(&self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Expect {
+    Value,
+    ValueOrArrayEnd,
+    KeyOrObjectEnd,
+    Key,
+    Colon,
+    CommaOrEnd,
+    Done,
+}
+
+#[inline]
+fn is_delimiter(b: u8) -> bool {
+    matches!(
+        b,
+        b' ' | b'\t' | b'\n' | b'\r' | b',' | b']' | b'}' | b':' | b'[' | b'{' | b'"'
+    )
+}
+
+/// The end of the number starting at `pos`, validating RFC 8259 grammar.
+#[inline]
+fn number_end(s: &[u8], mut i: usize) -> Result<usize, ScanError> {
+    let digit = |s: &[u8], i: usize| s.get(i).is_some_and(u8::is_ascii_digit);
+    if s.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match s.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            i += 1;
+            while digit(s, i) {
+                i += 1;
+            }
+        }
+        _ => return Err(ScanError::syntax(i, "invalid number")),
+    }
+    if s.get(i) == Some(&b'.') {
+        i += 1;
+        if !digit(s, i) {
+            return Err(ScanError::syntax(
+                i,
+                "invalid number: digit expected after '.'",
+            ));
+        }
+        while digit(s, i) {
+            i += 1;
+        }
+    }
+    if matches!(s.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(s.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if !digit(s, i) {
+            return Err(ScanError::syntax(
+                i,
+                "invalid number: digit expected in exponent",
+            ));
+        }
+        while digit(s, i) {
+            i += 1;
+        }
+    }
+    Ok(i)
+}
+
+fn hex4(s: &[u8], i: usize) -> Result<u16, ScanError> {
+    let mut n = 0u16;
+    for k in 0..4 {
+        let d = match s.get(i + k) {
+            Some(&b @ b'0'..=b'9') => b - b'0',
+            Some(&b @ b'a'..=b'f') => b - b'a' + 10,
+            Some(&b @ b'A'..=b'F') => b - b'A' + 10,
+            _ => return Err(ScanError::syntax(i + k, "invalid \\u escape")),
+        };
+        n = (n << 4) | u16::from(d);
+    }
+    Ok(n)
+}
+
+/// Validates the escapes of string content `s[start..end]` (which holds at
+/// least one backslash). Control characters were rejected by stage 1.
+fn validate_escapes(s: &[u8], start: usize, end: usize) -> Result<(), ScanError> {
+    let mut i = start;
+    while let Some(off) = memchr::memchr(b'\\', &s[i..end]) {
+        i += off + 1;
+        match s[i] {
+            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 1,
+            b'u' => {
+                let n = hex4(s, i + 1)?;
+                i += 5;
+                match n {
+                    0xDC00..=0xDFFF => {
+                        return Err(ScanError::syntax(i - 6, "lone surrogate in \\u escape"))
+                    }
+                    0xD800..=0xDBFF => {
+                        if s.get(i) != Some(&b'\\') || s.get(i + 1) != Some(&b'u') {
+                            return Err(ScanError::syntax(i, "lone surrogate in \\u escape"));
+                        }
+                        let lo = hex4(s, i + 2)?;
+                        if !(0xDC00..=0xDFFF).contains(&lo) {
+                            return Err(ScanError::syntax(i, "lone surrogate in \\u escape"));
+                        }
+                        i += 6;
+                    }
+                    _ => {}
+                }
+            }
+            _ => return Err(ScanError::syntax(i, "invalid escape")),
+        }
+    }
+    Ok(())
+}
+
+/// Walks `structurals` of `s`, validating, and fills `tape`.
+pub(crate) fn walk(
+    s: &[u8],
+    structurals: &[u32],
+    max_depth: usize,
+    tape: &mut Vec<Node>,
+    stack: &mut Vec<u32>,
+) -> Result<(), ScanError> {
+    tape.clear();
+    stack.clear();
+    let mut state = Expect::Value;
+    let mut k = 0;
+    let n = structurals.len();
+    while k < n {
+        let pos = structurals[k] as usize;
+        let c = s[pos];
+        k += 1;
+        match state {
+            Expect::Value | Expect::ValueOrArrayEnd => match c {
+                b'{' | b'[' => {
+                    if stack.len() >= max_depth {
+                        return Err(ScanError::too_deep(pos, max_depth));
+                    }
+                    stack.push(tape.len() as u32);
+                    let kind = if c == b'{' {
+                        Kind::ObjectStart
+                    } else {
+                        Kind::ArrayStart
+                    };
+                    tape.push(Node {
+                        kind,
+                        start: pos as u32,
+                        end: 0,
+                        link: 0,
+                    });
+                    state = if c == b'{' {
+                        Expect::KeyOrObjectEnd
+                    } else {
+                        Expect::ValueOrArrayEnd
+                    };
+                    continue;
+                }
+                b']' if state == Expect::ValueOrArrayEnd => {
+                    close(tape, stack, pos, Kind::ArrayEnd);
+                }
+                b'"' => {
+                    let end = string_end(s, structurals, k, pos)?;
+                    k += 1;
+                    let has_esc = memchr::memchr(b'\\', &s[pos + 1..end]).is_some();
+                    if has_esc {
+                        validate_escapes(s, pos + 1, end)?;
+                    }
+                    tape.push(Node {
+                        kind: Kind::String,
+                        start: pos as u32 + 1,
+                        end: end as u32,
+                        link: u32::from(has_esc),
+                    });
+                }
+                b'-' | b'0'..=b'9' => {
+                    let end = number_end(s, pos)?;
+                    if end < s.len() && !is_delimiter(s[end]) {
+                        return Err(ScanError::syntax(end, "invalid number"));
+                    }
+                    tape.push(Node {
+                        kind: Kind::Number,
+                        start: pos as u32,
+                        end: end as u32,
+                        link: 0,
+                    });
+                }
+                b't' | b'f' | b'n' => {
+                    let (word, kind): (&[u8], Kind) = match c {
+                        b't' => (b"true", Kind::True),
+                        b'f' => (b"false", Kind::False),
+                        _ => (b"null", Kind::Null),
+                    };
+                    let end = pos + word.len();
+                    if s.get(pos..end) != Some(word) || (end < s.len() && !is_delimiter(s[end])) {
+                        return Err(ScanError::syntax(pos, "invalid literal"));
+                    }
+                    tape.push(Node {
+                        kind,
+                        start: pos as u32,
+                        end: end as u32,
+                        link: 0,
+                    });
+                }
+                _ => return Err(ScanError::syntax(pos, "value expected")),
+            },
+            Expect::KeyOrObjectEnd | Expect::Key => match c {
+                b'"' => {
+                    let end = string_end(s, structurals, k, pos)?;
+                    k += 1;
+                    let has_esc = memchr::memchr(b'\\', &s[pos + 1..end]).is_some();
+                    if has_esc {
+                        validate_escapes(s, pos + 1, end)?;
+                    }
+                    tape.push(Node {
+                        kind: Kind::Key,
+                        start: pos as u32 + 1,
+                        end: end as u32,
+                        link: u32::from(has_esc),
+                    });
+                    state = Expect::Colon;
+                    continue;
+                }
+                b'}' if state == Expect::KeyOrObjectEnd => close(tape, stack, pos, Kind::ObjectEnd),
+                _ => return Err(ScanError::syntax(pos, "key must be a string")),
+            },
+            Expect::Colon => {
+                if c != b':' {
+                    return Err(ScanError::syntax(pos, "':' expected"));
+                }
+                state = Expect::Value;
+                continue;
+            }
+            Expect::CommaOrEnd => {
+                let in_object = stack
+                    .last()
+                    .is_some_and(|&i| tape[i as usize].kind == Kind::ObjectStart);
+                match (c, in_object) {
+                    (b',', true) => {
+                        state = Expect::Key;
+                        continue;
+                    }
+                    (b',', false) => {
+                        state = Expect::Value;
+                        continue;
+                    }
+                    (b'}', true) => close(tape, stack, pos, Kind::ObjectEnd),
+                    (b']', false) => close(tape, stack, pos, Kind::ArrayEnd),
+                    (_, true) => return Err(ScanError::syntax(pos, "',' or '}' expected")),
+                    (_, false) => return Err(ScanError::syntax(pos, "',' or ']' expected")),
+                }
+            }
+            Expect::Done => {
+                return Err(ScanError::syntax(
+                    pos,
+                    "trailing characters after the JSON value",
+                ))
+            }
+        }
+        // A value (scalar or closed container) is complete.
+        state = if stack.is_empty() {
+            Expect::Done
+        } else {
+            Expect::CommaOrEnd
+        };
+    }
+    if state != Expect::Done {
+        return Err(ScanError::syntax(s.len(), "unexpected end of input"));
+    }
+    Ok(())
+}
+
+/// The offset of the closing quote of the string opened at `open`: the next
+/// structural, which stage 1 guarantees is a quote unless the text ends.
+#[inline]
+fn string_end(s: &[u8], structurals: &[u32], k: usize, open: usize) -> Result<usize, ScanError> {
+    match structurals.get(k) {
+        Some(&e) if s[e as usize] == b'"' => Ok(e as usize),
+        _ => Err(ScanError::syntax(open, "unterminated string")),
+    }
+}
+
+#[inline]
+fn close(tape: &mut Vec<Node>, stack: &mut Vec<u32>, pos: usize, kind: Kind) {
+    let open = stack.pop().unwrap_or(0) as usize;
+    let here = tape.len() as u32;
+    tape.push(Node {
+        kind,
+        start: pos as u32,
+        end: pos as u32 + 1,
+        link: open as u32,
+    });
+    tape[open].end = pos as u32 + 1;
+    tape[open].link = here;
+}
