@@ -72,6 +72,7 @@ pub struct Scanner {
     backend: Backend,
     limits: Limits,
     structurals: Vec<u32>,
+    backslashes: Vec<u64>,
     tape: Vec<Node>,
     stack: Vec<u32>,
 }
@@ -83,6 +84,7 @@ impl Scanner {
             backend: Backend::detect(),
             limits,
             structurals: Vec::new(),
+            backslashes: Vec::new(),
             tape: Vec::new(),
             stack: Vec::new(),
         }
@@ -120,13 +122,16 @@ impl Scanner {
         if let Err(e) = std::str::from_utf8(input) {
             return Err(ScanError::utf8(e.valid_up_to()));
         }
-        let found = self.backend.stage1(input, &mut self.structurals);
+        let found = self
+            .backend
+            .stage1(input, &mut self.structurals, &mut self.backslashes);
         if let Some(at) = found.control_in_string {
             return Err(ScanError::syntax(at, "control character in string"));
         }
         tape::walk(
             input,
             &self.structurals,
+            &self.backslashes,
             self.limits.max_depth,
             &mut self.tape,
             &mut self.stack,

@@ -171,17 +171,43 @@ fn validate_escapes(s: &[u8], start: usize, end: usize) -> Result<(), ScanError>
     Ok(())
 }
 
-/// Walks `structurals` of `s`, validating, and fills `tape`.
+/// Whether `s[start..end]` holds a backslash, from stage 1's block masks.
+#[inline]
+fn has_backslash(backslashes: &[u64], start: usize, end: usize) -> bool {
+    if start >= end {
+        return false;
+    }
+    let (first, last) = (start / 64, (end - 1) / 64);
+    (first..=last).any(|b| {
+        let mut m = backslashes.get(b).copied().unwrap_or(0);
+        if b == first {
+            m &= u64::MAX << (start % 64);
+        }
+        if b == last {
+            m &= u64::MAX >> (63 - (end - 1) % 64);
+        }
+        m != 0
+    })
+}
+
+/// Walks `structurals` of `s`, validating, and fills `tape`. `backslashes`
+/// holds stage 1's backslash mask of every 64-byte block.
 pub(crate) fn walk(
     s: &[u8],
     structurals: &[u32],
+    backslashes: &[u64],
     max_depth: usize,
     tape: &mut Vec<Node>,
     stack: &mut Vec<u32>,
 ) -> Result<(), ScanError> {
     tape.clear();
     stack.clear();
+    // A string takes two structurals; every other node one.
+    tape.reserve(structurals.len());
     let mut state = Expect::Value;
+    // Whether the innermost open container is an object (mirrors the top
+    // of `stack`, whose entries carry it in `OBJECT_FLAG`).
+    let mut in_object = false;
     let mut k = 0;
     let n = structurals.len();
     while k < n {
@@ -194,8 +220,9 @@ pub(crate) fn walk(
                     if stack.len() >= max_depth {
                         return Err(ScanError::too_deep(pos, max_depth));
                     }
-                    stack.push(tape.len() as u32);
-                    let kind = if c == b'{' {
+                    in_object = c == b'{';
+                    stack.push(tape.len() as u32 | if in_object { OBJECT_FLAG } else { 0 });
+                    let kind = if in_object {
                         Kind::ObjectStart
                     } else {
                         Kind::ArrayStart
@@ -214,12 +241,12 @@ pub(crate) fn walk(
                     continue;
                 }
                 b']' if state == Expect::ValueOrArrayEnd => {
-                    close(tape, stack, pos, Kind::ArrayEnd);
+                    in_object = close(tape, stack, pos, Kind::ArrayEnd);
                 }
                 b'"' => {
                     let end = string_end(s, structurals, k, pos)?;
                     k += 1;
-                    let has_esc = memchr::memchr(b'\\', &s[pos + 1..end]).is_some();
+                    let has_esc = has_backslash(backslashes, pos + 1, end);
                     if has_esc {
                         validate_escapes(s, pos + 1, end)?;
                     }
@@ -265,7 +292,7 @@ pub(crate) fn walk(
                 b'"' => {
                     let end = string_end(s, structurals, k, pos)?;
                     k += 1;
-                    let has_esc = memchr::memchr(b'\\', &s[pos + 1..end]).is_some();
+                    let has_esc = has_backslash(backslashes, pos + 1, end);
                     if has_esc {
                         validate_escapes(s, pos + 1, end)?;
                     }
@@ -278,7 +305,9 @@ pub(crate) fn walk(
                     state = Expect::Colon;
                     continue;
                 }
-                b'}' if state == Expect::KeyOrObjectEnd => close(tape, stack, pos, Kind::ObjectEnd),
+                b'}' if state == Expect::KeyOrObjectEnd => {
+                    in_object = close(tape, stack, pos, Kind::ObjectEnd)
+                }
                 _ => return Err(ScanError::syntax(pos, "key must be a string")),
             },
             Expect::Colon => {
@@ -288,25 +317,20 @@ pub(crate) fn walk(
                 state = Expect::Value;
                 continue;
             }
-            Expect::CommaOrEnd => {
-                let in_object = stack
-                    .last()
-                    .is_some_and(|&i| tape[i as usize].kind == Kind::ObjectStart);
-                match (c, in_object) {
-                    (b',', true) => {
-                        state = Expect::Key;
-                        continue;
-                    }
-                    (b',', false) => {
-                        state = Expect::Value;
-                        continue;
-                    }
-                    (b'}', true) => close(tape, stack, pos, Kind::ObjectEnd),
-                    (b']', false) => close(tape, stack, pos, Kind::ArrayEnd),
-                    (_, true) => return Err(ScanError::syntax(pos, "',' or '}' expected")),
-                    (_, false) => return Err(ScanError::syntax(pos, "',' or ']' expected")),
+            Expect::CommaOrEnd => match (c, in_object) {
+                (b',', true) => {
+                    state = Expect::Key;
+                    continue;
                 }
-            }
+                (b',', false) => {
+                    state = Expect::Value;
+                    continue;
+                }
+                (b'}', true) => in_object = close(tape, stack, pos, Kind::ObjectEnd),
+                (b']', false) => in_object = close(tape, stack, pos, Kind::ArrayEnd),
+                (_, true) => return Err(ScanError::syntax(pos, "',' or '}' expected")),
+                (_, false) => return Err(ScanError::syntax(pos, "',' or ']' expected")),
+            },
             Expect::Done => {
                 return Err(ScanError::syntax(
                     pos,
@@ -337,9 +361,14 @@ fn string_end(s: &[u8], structurals: &[u32], k: usize, open: usize) -> Result<us
     }
 }
 
+/// Marks a stack entry whose container is an object.
+const OBJECT_FLAG: u32 = 1 << 31;
+
+/// Closes the innermost container; returns whether the new innermost one is
+/// an object.
 #[inline]
-fn close(tape: &mut Vec<Node>, stack: &mut Vec<u32>, pos: usize, kind: Kind) {
-    let open = stack.pop().unwrap_or(0) as usize;
+fn close(tape: &mut Vec<Node>, stack: &mut Vec<u32>, pos: usize, kind: Kind) -> bool {
+    let open = (stack.pop().unwrap_or(0) & !OBJECT_FLAG) as usize;
     let here = tape.len() as u32;
     tape.push(Node {
         kind,
@@ -349,4 +378,5 @@ fn close(tape: &mut Vec<Node>, stack: &mut Vec<u32>, pos: usize, kind: Kind) {
     });
     tape[open].end = pos as u32 + 1;
     tape[open].link = here;
+    stack.last().is_some_and(|&e| e & OBJECT_FLAG != 0)
 }

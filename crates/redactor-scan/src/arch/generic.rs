@@ -74,16 +74,24 @@ pub(crate) struct Stage1 {
 
 /// Appends the offsets of every structural byte of `input` to `out`:
 /// `{ } [ ] : ,` outside strings, every unescaped quote, and the first byte
-/// of every number or literal.
+/// of every number or literal. `backslashes` gets the backslash mask of
+/// every block, so stage 2 knows which strings have escapes without
+/// scanning them again.
 ///
 /// # Safety
 ///
 /// The CPU must support `B`'s target features.
 #[inline(always)]
-pub(crate) unsafe fn stage1<B: Block64>(input: &[u8], out: &mut Vec<u32>) -> Stage1 {
+pub(crate) unsafe fn stage1<B: Block64>(
+    input: &[u8],
+    out: &mut Vec<u32>,
+    backslashes: &mut Vec<u64>,
+) -> Stage1 {
     out.clear();
-    // One structural per byte at most (plus a block of slack for the
-    // unconditional writes below).
+    backslashes.clear();
+    backslashes.reserve(input.len() / 64 + 1);
+    // One structural per byte at most, plus a block of slack for the
+    // unconditional writes of `flatten`.
     out.reserve(input.len() + 64);
     let mut carry = Carry::default();
     let mut result = Stage1::default();
@@ -100,6 +108,7 @@ pub(crate) unsafe fn stage1<B: Block64>(input: &[u8], out: &mut Vec<u32>) -> Sta
         };
         // SAFETY: forwarded from this function's contract.
         let m = unsafe { B::classify(block) };
+        backslashes.push(m.backslash);
         let esc = escaped(m.backslash, &mut carry.prev_escaped);
         let quote = m.quote & !esc;
         // SAFETY: forwarded from this function's contract.
@@ -114,16 +123,43 @@ pub(crate) unsafe fn stage1<B: Block64>(input: &[u8], out: &mut Vec<u32>) -> Sta
         let scalar = outside & !(m.op | m.ws);
         let follows_scalar = (scalar << 1) | carry.prev_scalar;
         carry.prev_scalar = scalar >> 63;
-        let mut bits = op | quote | (scalar & !follows_scalar);
-        let base32 = base as u32;
-        while bits != 0 {
-            out.push(base32 + bits.trailing_zeros());
-            bits &= bits - 1;
-        }
+        flatten(out, base as u32, op | quote | (scalar & !follows_scalar));
         base += 64;
     }
     result.unterminated = carry.prev_in_string != 0;
     result
+}
+
+/// Appends `base + i` for every set bit `i` of `bits`, eight at a time
+/// without per-element capacity checks.
+#[inline(always)]
+fn flatten(out: &mut Vec<u32>, base: u32, mut bits: u64) {
+    let count = bits.count_ones() as usize;
+    if count == 0 {
+        return;
+    }
+    let len = out.len();
+    // Writes go up to a multiple of 8 past `len + count` (at most 64 past
+    // `len`); `stage1` reserved `input.len() + 64` and never pushes more
+    // than one offset per input byte.
+    assert!(out.capacity() >= len + 64);
+    let p = out.as_mut_ptr();
+    let mut k = 0;
+    while k < count {
+        for j in 0..8 {
+            // SAFETY: `len + k + j < len + 64 <= capacity` (asserted above):
+            // the slot is allocated; slots past `len + count` hold garbage
+            // that `set_len` does not expose.
+            unsafe {
+                p.add(len + k + j)
+                    .write(base.wrapping_add(bits.trailing_zeros()))
+            };
+            bits &= bits.wrapping_sub(1);
+        }
+        k += 8;
+    }
+    // SAFETY: the first `count` new slots were written above.
+    unsafe { out.set_len(len + count) };
 }
 
 #[cfg(test)]

@@ -39,7 +39,11 @@ impl Block64 for Scalar {
 }
 
 /// Stage 1 with the scalar backend.
-pub(crate) fn stage1(input: &[u8], out: &mut Vec<u32>) -> super::generic::Stage1 {
+pub(crate) fn stage1(
+    input: &[u8],
+    out: &mut Vec<u32>,
+    backslashes: &mut Vec<u64>,
+) -> super::generic::Stage1 {
     // SAFETY: the scalar backend uses no target features.
-    unsafe { super::generic::stage1::<Scalar>(input, out) }
+    unsafe { super::generic::stage1::<Scalar>(input, out, backslashes) }
 }

@@ -21,24 +21,31 @@ impl Avx512 {
     }
 }
 
+/// Bytes of `v` equal to `c`, as a bit mask.
+///
+/// # Safety
+///
+/// AVX-512BW must be available.
+#[inline(always)]
+unsafe fn eq(v: __m512i, c: u8) -> u64 {
+    // SAFETY: the caller guarantees AVX-512BW.
+    unsafe { _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(c as i8)) }
+}
+
 impl Block64 for Avx512 {
     #[inline(always)]
     unsafe fn classify(block: &[u8; 64]) -> Masks {
         // SAFETY: the caller guarantees AVX-512BW; `block` has 64 readable
-        // bytes and the load is unaligned.
+        // bytes and the load is unaligned. No closures: they would lose this
+        // context's target features.
         unsafe {
             let v = _mm512_loadu_si512(block.as_ptr().cast::<__m512i>());
-            let eq = |c: u8| _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(c as i8));
             let lower = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
-            let op = _mm512_cmpeq_epi8_mask(lower, _mm512_set1_epi8(b'{' as i8))
-                | _mm512_cmpeq_epi8_mask(lower, _mm512_set1_epi8(b'}' as i8))
-                | eq(b':')
-                | eq(b',');
             Masks {
-                quote: eq(b'"'),
-                backslash: eq(b'\\'),
-                op,
-                ws: eq(b' ') | eq(b'\t') | eq(b'\n') | eq(b'\r'),
+                quote: eq(v, b'"'),
+                backslash: eq(v, b'\\'),
+                op: eq(lower, b'{') | eq(lower, b'}') | eq(v, b':') | eq(v, b','),
+                ws: eq(v, b' ') | eq(v, b'\t') | eq(v, b'\n') | eq(v, b'\r'),
                 control: _mm512_cmple_epu8_mask(v, _mm512_set1_epi8(0x1f)),
             }
         }
@@ -57,7 +64,11 @@ impl Block64 for Avx512 {
 ///
 /// [`Avx512::is_available`] must be true.
 #[target_feature(enable = "avx512f,avx512bw,pclmulqdq")]
-pub(crate) unsafe fn stage1(input: &[u8], out: &mut Vec<u32>) -> crate::arch::generic::Stage1 {
+pub(crate) unsafe fn stage1(
+    input: &[u8],
+    out: &mut Vec<u32>,
+    backslashes: &mut Vec<u64>,
+) -> crate::arch::generic::Stage1 {
     // SAFETY: this function's target features are those the backend needs.
-    unsafe { crate::arch::generic::stage1::<Avx512>(input, out) }
+    unsafe { crate::arch::generic::stage1::<Avx512>(input, out, backslashes) }
 }

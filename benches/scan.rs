@@ -1,0 +1,116 @@
+//! The scanner (each backend) against `serde_json::from_slice::<IgnoredAny>`
+//! and simd-json (tape and borrowed value) on the same bytes, with
+//! `Throughput::Bytes`, in one run:
+//!
+//! - `telemetry`: `redactor gen --format mixed --count 20000 --seed 1`, line by line;
+//! - `twitter`: the statuses of `shared/data/json-benchmark/twitter.json`, one compact line each;
+//! - `citm`: `shared/data/json-benchmark/citm_catalog.json` as one text.
+//!
+//! Every contender is checked to accept every line before it is timed.
+//! Run: `cargo bench --bench scan`; `REDACTOR_SIMD` does not matter here
+//! (each backend is measured explicitly).
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use redactor_core::gen::{Format, Generator};
+use redactor_scan::{Backend, Limits, Scanner};
+
+fn lines_of(bytes: &[u8]) -> Vec<Vec<u8>> {
+    bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+fn corpora() -> Vec<(&'static str, Vec<Vec<u8>>)> {
+    let mut out = Vec::new();
+    let mut g = Generator::new(Format::Mixed, 1);
+    let mut bytes = Vec::new();
+    g.write_ndjson(20_000, &mut bytes).unwrap();
+    out.push(("telemetry", lines_of(&bytes)));
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/json-benchmark");
+    match (std::fs::read(dir.join("twitter.json")), std::fs::read(dir.join("citm_catalog.json"))) {
+        (Ok(twitter), Ok(citm)) => {
+            let v: serde_json::Value = serde_json::from_slice(&twitter).unwrap();
+            let statuses = v["statuses"].as_array().unwrap().iter().map(|s| serde_json::to_vec(s).unwrap()).collect();
+            out.push(("twitter", statuses));
+            out.push(("citm", vec![citm]));
+        }
+        _ => eprintln!("NOTICE: ../shared/data/json-benchmark not found; benchmarking the telemetry corpus only"),
+    }
+    out
+}
+
+fn benches(c: &mut Criterion) {
+    let limits = Limits {
+        max_depth: 128,
+        max_bytes: 64 << 20,
+    };
+    for (name, lines) in corpora() {
+        let total: usize = lines.iter().map(Vec::len).sum();
+        let mut g = c.benchmark_group(name);
+        g.throughput(Throughput::Bytes(total as u64));
+        g.sample_size(20);
+        for backend in Backend::available() {
+            let mut s = Scanner::with_backend(backend, limits).unwrap();
+            for l in &lines {
+                assert!(s.scan(l).is_ok(), "{name}: the scanner rejected a line");
+            }
+            g.bench_function(format!("redactor-scan {}", backend.name()), |b| {
+                b.iter(|| {
+                    let mut nodes = 0;
+                    for l in &lines {
+                        nodes += s.scan(l).map(|t| t.len()).unwrap_or(0);
+                    }
+                    black_box(nodes)
+                })
+            });
+        }
+        g.bench_function("serde_json IgnoredAny", |b| {
+            b.iter(|| {
+                for l in &lines {
+                    black_box(serde_json::from_slice::<serde::de::IgnoredAny>(l).unwrap());
+                }
+            })
+        });
+        let mut scratch = Vec::new();
+        let mut buffers = simd_json::Buffers::default();
+        for l in &lines {
+            scratch.clear();
+            scratch.extend_from_slice(l);
+            assert!(simd_json::to_tape_with_buffers(&mut scratch, &mut buffers).is_ok());
+        }
+        g.bench_function("simd-json tape (copy + parse)", |b| {
+            b.iter(|| {
+                for l in &lines {
+                    scratch.clear();
+                    scratch.extend_from_slice(l);
+                    black_box(
+                        simd_json::to_tape_with_buffers(&mut scratch, &mut buffers)
+                            .map(|t| t.0.len())
+                            .unwrap_or(0),
+                    );
+                }
+            })
+        });
+        g.bench_function("simd-json borrowed value (copy + parse)", |b| {
+            b.iter(|| {
+                for l in &lines {
+                    scratch.clear();
+                    scratch.extend_from_slice(l);
+                    black_box(
+                        simd_json::to_borrowed_value_with_buffers(&mut scratch, &mut buffers)
+                            .is_ok(),
+                    );
+                }
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(scan, benches);
+criterion_main!(scan);
