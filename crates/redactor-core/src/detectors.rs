@@ -215,7 +215,7 @@ fn luhn(digits: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Whether `digits` starts with a known card-brand prefix and has a length

@@ -140,7 +140,7 @@ fn json() -> impl Strategy<Value = J> {
 /// generated values are at most a few levels deep).
 fn plant(j: &mut J, secret: &str, path: u64, as_key: bool) {
     match j {
-        J::Arr(items) if !items.is_empty() && path % 3 != 0 => {
+        J::Arr(items) if !items.is_empty() && !path.is_multiple_of(3) => {
             let n = items.len();
             plant(
                 &mut items[(path as usize / 3) % n],
@@ -149,7 +149,7 @@ fn plant(j: &mut J, secret: &str, path: u64, as_key: bool) {
                 as_key,
             );
         }
-        J::Obj(members) if !members.is_empty() && path % 3 != 0 => {
+        J::Obj(members) if !members.is_empty() && !path.is_multiple_of(3) => {
             let n = members.len();
             let m = &mut members[(path as usize / 3) % n];
             if as_key && path % 5 == 1 {
