@@ -57,17 +57,6 @@ impl Node {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Expect {
-    Value,
-    ValueOrArrayEnd,
-    KeyOrObjectEnd,
-    Key,
-    Colon,
-    CommaOrEnd,
-    Done,
-}
-
 #[inline]
 fn is_delimiter(b: u8) -> bool {
     matches!(
@@ -192,6 +181,10 @@ fn has_backslash(backslashes: &[u64], start: usize, end: usize) -> bool {
 
 /// Walks `structurals` of `s`, validating, and fills `tape`. `backslashes`
 /// holds stage 1's backslash mask of every 64-byte block.
+///
+/// The loops follow the grammar (a value; then, inside a container, a comma
+/// or the container's end) instead of dispatching on a state variable, so
+/// that branches follow the shape of the document.
 pub(crate) fn walk(
     s: &[u8],
     structurals: &[u32],
@@ -204,151 +197,160 @@ pub(crate) fn walk(
     stack.clear();
     // A string takes two structurals; every other node one.
     tape.reserve(structurals.len());
-    let mut state = Expect::Value;
+    let mut k = 0;
     // Whether the innermost open container is an object (mirrors the top
     // of `stack`, whose entries carry it in `OBJECT_FLAG`).
     let mut in_object = false;
-    let mut k = 0;
-    let n = structurals.len();
-    while k < n {
-        let pos = structurals[k] as usize;
-        let c = s[pos];
-        k += 1;
-        match state {
-            Expect::Value | Expect::ValueOrArrayEnd => match c {
-                b'{' | b'[' => {
-                    if stack.len() >= max_depth {
-                        return Err(ScanError::too_deep(pos, max_depth));
-                    }
-                    in_object = c == b'{';
-                    stack.push(tape.len() as u32 | if in_object { OBJECT_FLAG } else { 0 });
-                    let kind = if in_object {
-                        Kind::ObjectStart
-                    } else {
-                        Kind::ArrayStart
-                    };
-                    tape.push(Node {
-                        kind,
-                        start: pos as u32,
-                        end: 0,
-                        link: 0,
-                    });
-                    state = if c == b'{' {
-                        Expect::KeyOrObjectEnd
-                    } else {
-                        Expect::ValueOrArrayEnd
-                    };
-                    continue;
-                }
-                b']' if state == Expect::ValueOrArrayEnd => {
-                    in_object = close(tape, stack, pos, Kind::ArrayEnd);
-                }
-                b'"' => {
-                    let end = string_end(s, structurals, k, pos)?;
+    macro_rules! next {
+        () => {{
+            match structurals.get(k) {
+                Some(&p) => {
                     k += 1;
-                    let has_esc = has_backslash(backslashes, pos + 1, end);
-                    if has_esc {
-                        validate_escapes(s, pos + 1, end)?;
-                    }
-                    tape.push(Node {
-                        kind: Kind::String,
-                        start: pos as u32 + 1,
-                        end: end as u32,
-                        link: u32::from(has_esc),
-                    });
+                    (p as usize, s[p as usize])
                 }
-                b'-' | b'0'..=b'9' => {
-                    let end = number_end(s, pos)?;
-                    if end < s.len() && !is_delimiter(s[end]) {
-                        return Err(ScanError::syntax(end, "invalid number"));
-                    }
-                    tape.push(Node {
-                        kind: Kind::Number,
-                        start: pos as u32,
-                        end: end as u32,
-                        link: 0,
-                    });
-                }
-                b't' | b'f' | b'n' => {
-                    let (word, kind): (&[u8], Kind) = match c {
-                        b't' => (b"true", Kind::True),
-                        b'f' => (b"false", Kind::False),
-                        _ => (b"null", Kind::Null),
-                    };
-                    let end = pos + word.len();
-                    if s.get(pos..end) != Some(word) || (end < s.len() && !is_delimiter(s[end])) {
-                        return Err(ScanError::syntax(pos, "invalid literal"));
-                    }
-                    tape.push(Node {
-                        kind,
-                        start: pos as u32,
-                        end: end as u32,
-                        link: 0,
-                    });
-                }
-                _ => return Err(ScanError::syntax(pos, "value expected")),
-            },
-            Expect::KeyOrObjectEnd | Expect::Key => match c {
-                b'"' => {
-                    let end = string_end(s, structurals, k, pos)?;
-                    k += 1;
-                    let has_esc = has_backslash(backslashes, pos + 1, end);
-                    if has_esc {
-                        validate_escapes(s, pos + 1, end)?;
-                    }
-                    tape.push(Node {
-                        kind: Kind::Key,
-                        start: pos as u32 + 1,
-                        end: end as u32,
-                        link: u32::from(has_esc),
-                    });
-                    state = Expect::Colon;
-                    continue;
-                }
-                b'}' if state == Expect::KeyOrObjectEnd => {
-                    in_object = close(tape, stack, pos, Kind::ObjectEnd)
-                }
-                _ => return Err(ScanError::syntax(pos, "key must be a string")),
-            },
-            Expect::Colon => {
-                if c != b':' {
-                    return Err(ScanError::syntax(pos, "':' expected"));
-                }
-                state = Expect::Value;
-                continue;
+                None => return Err(ScanError::syntax(s.len(), "unexpected end of input")),
             }
-            Expect::CommaOrEnd => match (c, in_object) {
+        }};
+    }
+    // A key at `pos` (already known to be a quote), then its colon.
+    macro_rules! key_and_colon {
+        ($pos:expr) => {{
+            let pos = $pos;
+            let end = string_end(s, structurals, k, pos)?;
+            k += 1;
+            let has_esc = has_backslash(backslashes, pos + 1, end);
+            if has_esc {
+                validate_escapes(s, pos + 1, end)?;
+            }
+            tape.push(Node {
+                kind: Kind::Key,
+                start: pos as u32 + 1,
+                end: end as u32,
+                link: u32::from(has_esc),
+            });
+            let (cpos, c) = next!();
+            if c != b':' {
+                return Err(ScanError::syntax(cpos, "':' expected"));
+            }
+        }};
+    }
+    'value: loop {
+        let (pos, c) = next!();
+        match c {
+            b'{' | b'[' => {
+                if stack.len() >= max_depth {
+                    return Err(ScanError::too_deep(pos, max_depth));
+                }
+                in_object = c == b'{';
+                stack.push(tape.len() as u32 | if in_object { OBJECT_FLAG } else { 0 });
+                let kind = if in_object {
+                    Kind::ObjectStart
+                } else {
+                    Kind::ArrayStart
+                };
+                tape.push(Node {
+                    kind,
+                    start: pos as u32,
+                    end: 0,
+                    link: 0,
+                });
+                let empty = structurals
+                    .get(k)
+                    .is_some_and(|&p| s[p as usize] == if in_object { b'}' } else { b']' });
+                if empty {
+                    let end_pos = structurals[k] as usize;
+                    k += 1;
+                    let kind = if in_object {
+                        Kind::ObjectEnd
+                    } else {
+                        Kind::ArrayEnd
+                    };
+                    in_object = close(tape, stack, end_pos, kind);
+                } else if in_object {
+                    let (kpos, kc) = next!();
+                    if kc != b'"' {
+                        return Err(ScanError::syntax(kpos, "key must be a string"));
+                    }
+                    key_and_colon!(kpos);
+                    continue 'value;
+                } else {
+                    continue 'value;
+                }
+            }
+            b'"' => {
+                let end = string_end(s, structurals, k, pos)?;
+                k += 1;
+                let has_esc = has_backslash(backslashes, pos + 1, end);
+                if has_esc {
+                    validate_escapes(s, pos + 1, end)?;
+                }
+                tape.push(Node {
+                    kind: Kind::String,
+                    start: pos as u32 + 1,
+                    end: end as u32,
+                    link: u32::from(has_esc),
+                });
+            }
+            b'-' | b'0'..=b'9' => {
+                let end = number_end(s, pos)?;
+                if end < s.len() && !is_delimiter(s[end]) {
+                    return Err(ScanError::syntax(end, "invalid number"));
+                }
+                tape.push(Node {
+                    kind: Kind::Number,
+                    start: pos as u32,
+                    end: end as u32,
+                    link: 0,
+                });
+            }
+            b't' | b'f' | b'n' => {
+                let (word, kind): (&[u8], Kind) = match c {
+                    b't' => (b"true", Kind::True),
+                    b'f' => (b"false", Kind::False),
+                    _ => (b"null", Kind::Null),
+                };
+                let end = pos + word.len();
+                if s.get(pos..end) != Some(word) || (end < s.len() && !is_delimiter(s[end])) {
+                    return Err(ScanError::syntax(pos, "invalid literal"));
+                }
+                tape.push(Node {
+                    kind,
+                    start: pos as u32,
+                    end: end as u32,
+                    link: 0,
+                });
+            }
+            _ => return Err(ScanError::syntax(pos, "value expected")),
+        }
+        // A value is complete: a comma or the end of its container follows.
+        loop {
+            if stack.is_empty() {
+                return match structurals.get(k) {
+                    Some(&p) => Err(ScanError::syntax(
+                        p as usize,
+                        "trailing characters after the JSON value",
+                    )),
+                    None => Ok(()),
+                };
+            }
+            let (pos, c) = next!();
+            match (c, in_object) {
                 (b',', true) => {
-                    state = Expect::Key;
-                    continue;
+                    let (kpos, kc) = next!();
+                    if kc != b'"' {
+                        return Err(ScanError::syntax(kpos, "key must be a string"));
+                    }
+                    key_and_colon!(kpos);
+                    continue 'value;
                 }
-                (b',', false) => {
-                    state = Expect::Value;
-                    continue;
-                }
+                (b',', false) => continue 'value,
                 (b'}', true) => in_object = close(tape, stack, pos, Kind::ObjectEnd),
                 (b']', false) => in_object = close(tape, stack, pos, Kind::ArrayEnd),
                 (_, true) => return Err(ScanError::syntax(pos, "',' or '}' expected")),
                 (_, false) => return Err(ScanError::syntax(pos, "',' or ']' expected")),
-            },
-            Expect::Done => {
-                return Err(ScanError::syntax(
-                    pos,
-                    "trailing characters after the JSON value",
-                ))
             }
         }
-        // A value (scalar or closed container) is complete.
-        state = if stack.is_empty() {
-            Expect::Done
-        } else {
-            Expect::CommaOrEnd
-        };
     }
-    if state != Expect::Done {
-        return Err(ScanError::syntax(s.len(), "unexpected end of input"));
-    }
-    Ok(())
 }
 
 /// The offset of the closing quote of the string opened at `open`: the next
