@@ -12,7 +12,8 @@
 //! structural characters, whitespace, control bytes) with SIMD, resolves
 //! escapes and string regions with carry-propagating bit algebra (a
 //! carry-less multiply for the string mask), and emits the offsets of every
-//! structural byte. Stage 2 walks those offsets with an explicit stack: no
+//! structural byte (operators, opening quotes, starts of numbers and
+//! literals); closing quotes are found from the per-block quote masks. Stage 2 walks those offsets with an explicit stack: no
 //! recursion per nesting level, a depth limit and a size limit with their own
 //! errors. Backends: AVX2 and AVX-512BW (x86-64, with PCLMULQDQ) and a scalar
 //! fallback that is always compiled; see [`Backend`].
@@ -72,7 +73,7 @@ pub struct Scanner {
     backend: Backend,
     limits: Limits,
     structurals: Vec<u32>,
-    backslashes: Vec<u64>,
+    masks: Vec<u64>,
     tape: Vec<Node>,
     stack: Vec<u32>,
 }
@@ -84,7 +85,7 @@ impl Scanner {
             backend: Backend::detect(),
             limits,
             structurals: Vec::new(),
-            backslashes: Vec::new(),
+            masks: Vec::new(),
             tape: Vec::new(),
             stack: Vec::new(),
         }
@@ -119,19 +120,23 @@ impl Scanner {
         if input.len() > max {
             return Err(ScanError::too_large(input.len(), max));
         }
-        if let Err(e) = std::str::from_utf8(input) {
-            return Err(ScanError::utf8(e.valid_up_to()));
+        // SIMD validation; the slower std check only runs to locate an error.
+        if simdutf8::basic::from_utf8(input).is_err() {
+            let at = std::str::from_utf8(input)
+                .err()
+                .map_or(0, |e| e.valid_up_to());
+            return Err(ScanError::utf8(at));
         }
         let found = self
             .backend
-            .stage1(input, &mut self.structurals, &mut self.backslashes);
+            .stage1(input, &mut self.structurals, &mut self.masks);
         if let Some(at) = found.control_in_string {
             return Err(ScanError::syntax(at, "control character in string"));
         }
         tape::walk(
             input,
             &self.structurals,
-            &self.backslashes,
+            &self.masks,
             self.limits.max_depth,
             &mut self.tape,
             &mut self.stack,

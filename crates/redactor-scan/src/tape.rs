@@ -160,15 +160,16 @@ fn validate_escapes(s: &[u8], start: usize, end: usize) -> Result<(), ScanError>
     Ok(())
 }
 
-/// Whether `s[start..end]` holds a backslash, from stage 1's block masks.
+/// Whether `s[start..end]` holds a backslash, from stage 1's block masks
+/// (`masks[2 * block]` is a block's backslash mask).
 #[inline]
-fn has_backslash(backslashes: &[u64], start: usize, end: usize) -> bool {
+fn has_backslash(masks: &[u64], start: usize, end: usize) -> bool {
     if start >= end {
         return false;
     }
     let (first, last) = (start / 64, (end - 1) / 64);
     (first..=last).any(|b| {
-        let mut m = backslashes.get(b).copied().unwrap_or(0);
+        let mut m = masks.get(2 * b).copied().unwrap_or(0);
         if b == first {
             m &= u64::MAX << (start % 64);
         }
@@ -179,8 +180,8 @@ fn has_backslash(backslashes: &[u64], start: usize, end: usize) -> bool {
     })
 }
 
-/// Walks `structurals` of `s`, validating, and fills `tape`. `backslashes`
-/// holds stage 1's backslash mask of every 64-byte block.
+/// Walks `structurals` of `s`, validating, and fills `tape`. `masks` holds
+/// stage 1's backslash and quote masks of every 64-byte block.
 ///
 /// The loops follow the grammar (a value; then, inside a container, a comma
 /// or the container's end) instead of dispatching on a state variable, so
@@ -188,7 +189,7 @@ fn has_backslash(backslashes: &[u64], start: usize, end: usize) -> bool {
 pub(crate) fn walk(
     s: &[u8],
     structurals: &[u32],
-    backslashes: &[u64],
+    masks: &[u64],
     max_depth: usize,
     tape: &mut Vec<Node>,
     stack: &mut Vec<u32>,
@@ -216,9 +217,8 @@ pub(crate) fn walk(
     macro_rules! key_and_colon {
         ($pos:expr) => {{
             let pos = $pos;
-            let end = string_end(s, structurals, k, pos)?;
-            k += 1;
-            let has_esc = has_backslash(backslashes, pos + 1, end);
+            let end = string_end(masks, pos)?;
+            let has_esc = has_backslash(masks, pos + 1, end);
             if has_esc {
                 validate_escapes(s, pos + 1, end)?;
             }
@@ -278,9 +278,8 @@ pub(crate) fn walk(
                 }
             }
             b'"' => {
-                let end = string_end(s, structurals, k, pos)?;
-                k += 1;
-                let has_esc = has_backslash(backslashes, pos + 1, end);
+                let end = string_end(masks, pos)?;
+                let has_esc = has_backslash(masks, pos + 1, end);
                 if has_esc {
                     validate_escapes(s, pos + 1, end)?;
                 }
@@ -354,12 +353,23 @@ pub(crate) fn walk(
 }
 
 /// The offset of the closing quote of the string opened at `open`: the next
-/// structural, which stage 1 guarantees is a quote unless the text ends.
+/// unescaped quote, from stage 1's quote masks (`masks[2 * block + 1]`).
 #[inline]
-fn string_end(s: &[u8], structurals: &[u32], k: usize, open: usize) -> Result<usize, ScanError> {
-    match structurals.get(k) {
-        Some(&e) if s[e as usize] == b'"' => Ok(e as usize),
-        _ => Err(ScanError::syntax(open, "unterminated string")),
+fn string_end(masks: &[u64], open: usize) -> Result<usize, ScanError> {
+    let from = open + 1;
+    let mut b = from / 64;
+    let mut m = masks
+        .get(2 * b + 1)
+        .map_or(0, |&q| q & (u64::MAX << (from % 64)));
+    loop {
+        if m != 0 {
+            return Ok(b * 64 + m.trailing_zeros() as usize);
+        }
+        b += 1;
+        match masks.get(2 * b + 1) {
+            Some(&q) => m = q,
+            None => return Err(ScanError::syntax(open, "unterminated string")),
+        }
     }
 }
 

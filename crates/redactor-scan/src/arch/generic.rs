@@ -73,10 +73,10 @@ pub(crate) struct Stage1 {
 }
 
 /// Appends the offsets of every structural byte of `input` to `out`:
-/// `{ } [ ] : ,` outside strings, every unescaped quote, and the first byte
-/// of every number or literal. `backslashes` gets the backslash mask of
-/// every block, so stage 2 knows which strings have escapes without
-/// scanning them again.
+/// `{ } [ ] : ,` outside strings, every opening quote, and the first byte
+/// of every number or literal. `masks` gets, for every block, its backslash
+/// mask and its unescaped-quote mask (interleaved), so stage 2 finds string
+/// ends and knows which strings have escapes without scanning them again.
 ///
 /// # Safety
 ///
@@ -85,11 +85,11 @@ pub(crate) struct Stage1 {
 pub(crate) unsafe fn stage1<B: Block64>(
     input: &[u8],
     out: &mut Vec<u32>,
-    backslashes: &mut Vec<u64>,
+    masks: &mut Vec<u64>,
 ) -> Stage1 {
     out.clear();
-    backslashes.clear();
-    backslashes.reserve(input.len() / 64 + 1);
+    masks.clear();
+    masks.reserve(2 * (input.len() / 64 + 1));
     // One structural per byte at most, plus a block of slack for the
     // unconditional writes of `flatten`.
     out.reserve(input.len() + 64);
@@ -108,7 +108,7 @@ pub(crate) unsafe fn stage1<B: Block64>(
         };
         // SAFETY: forwarded from this function's contract.
         let m = unsafe { B::classify(block) };
-        backslashes.push(m.backslash);
+        masks.push(m.backslash);
         let esc = escaped(m.backslash, &mut carry.prev_escaped);
         let quote = m.quote & !esc;
         // SAFETY: forwarded from this function's contract.
@@ -123,7 +123,15 @@ pub(crate) unsafe fn stage1<B: Block64>(
         let scalar = outside & !(m.op | m.ws);
         let follows_scalar = (scalar << 1) | carry.prev_scalar;
         carry.prev_scalar = scalar >> 63;
-        flatten(out, base as u32, op | quote | (scalar & !follows_scalar));
+        // The quote mask goes next to the backslash mask: stage 2 finds a
+        // string's closing quote there, so only opening quotes (inside the
+        // string region, which starts at its opening quote) are structural.
+        masks.push(quote);
+        flatten(
+            out,
+            base as u32,
+            op | (quote & in_string) | (scalar & !follows_scalar),
+        );
         base += 64;
     }
     result.unterminated = carry.prev_in_string != 0;

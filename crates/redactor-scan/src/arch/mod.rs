@@ -91,21 +91,16 @@ impl Backend {
 
     /// Runs stage 1. The backend must be available (checked by the caller
     /// when it was chosen).
-    pub(crate) fn stage1(
-        self,
-        input: &[u8],
-        out: &mut Vec<u32>,
-        backslashes: &mut Vec<u64>,
-    ) -> Stage1 {
+    pub(crate) fn stage1(self, input: &[u8], out: &mut Vec<u32>, masks: &mut Vec<u64>) -> Stage1 {
         match self {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: a `Scanner` only holds a backend whose `is_available()`
             // was true.
-            Backend::Avx2 => unsafe { x86_64::avx2::stage1(input, out, backslashes) },
+            Backend::Avx2 => unsafe { x86_64::avx2::stage1(input, out, masks) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
-            Backend::Avx512 => unsafe { x86_64::avx512::stage1(input, out, backslashes) },
-            _ => scalar::stage1(input, out, backslashes),
+            Backend::Avx512 => unsafe { x86_64::avx512::stage1(input, out, masks) },
+            _ => scalar::stage1(input, out, masks),
         }
     }
 }

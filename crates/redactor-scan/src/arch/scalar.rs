@@ -42,8 +42,8 @@ impl Block64 for Scalar {
 pub(crate) fn stage1(
     input: &[u8],
     out: &mut Vec<u32>,
-    backslashes: &mut Vec<u64>,
+    masks: &mut Vec<u64>,
 ) -> super::generic::Stage1 {
     // SAFETY: the scalar backend uses no target features.
-    unsafe { super::generic::stage1::<Scalar>(input, out, backslashes) }
+    unsafe { super::generic::stage1::<Scalar>(input, out, masks) }
 }
