@@ -130,7 +130,7 @@ pub struct Reference {
 }
 
 #[derive(Clone, Debug)]
-enum Seg {
+pub(crate) enum Seg {
     Key(String),
     Index(usize),
 }
@@ -161,23 +161,23 @@ fn render_path(path: &[Seg]) -> String {
     s
 }
 
-struct Walk<'a> {
-    policy: &'a Policy,
-    stats: &'a mut Stats,
-    events: Option<&'a mut Vec<Explained>>,
-    path: Vec<Seg>,
+pub(crate) struct Walk<'a> {
+    pub(crate) policy: &'a Policy,
+    pub(crate) stats: &'a mut Stats,
+    pub(crate) events: Option<&'a mut Vec<Explained>>,
+    pub(crate) path: Vec<Seg>,
     /// Rewrites so far (to know whether a nested JSON string changed).
-    changes: u64,
+    pub(crate) changes: u64,
 }
 
 /// What became of a node.
-enum Fate {
+pub(crate) enum Fate {
     Stay,
     Remove,
 }
 
-impl Walk<'_> {
-    fn note(&mut self, cause: Cause, action: &'static str, in_key: bool) {
+impl<'a> Walk<'a> {
+    pub(crate) fn note(&mut self, cause: Cause, action: &'static str, in_key: bool) {
         if !matches!((cause, action), (Cause::Rule(_), "keep")) {
             self.changes += 1;
         }
@@ -198,7 +198,7 @@ impl Walk<'_> {
 
     /// The rule deciding a node: the policy's own rules first (in order),
     /// then preset rules, where any redacting preset rule beats a preset `keep`.
-    fn choose(&self, states: &[State]) -> Option<usize> {
+    pub(crate) fn choose(&self, states: &[State]) -> Option<usize> {
         let (mut own, mut redact, mut keep) = (None::<usize>, None::<usize>, None::<usize>);
         for r in self.policy.matcher.completed(states) {
             let rule = &self.policy.rules[r];
@@ -215,7 +215,7 @@ impl Walk<'_> {
     }
 
     /// Applies detectors to a string; returns the rewritten text if any matched.
-    fn detect(&mut self, text: &str, in_key: bool) -> Option<String> {
+    pub(crate) fn detect(&mut self, text: &str, in_key: bool) -> Option<String> {
         if self.policy.detectors.list.is_empty() {
             return None;
         }
@@ -228,8 +228,29 @@ impl Walk<'_> {
         out
     }
 
+    /// A walker over `policy` recording into `stats` (and `events`).
+    pub(crate) fn new(
+        policy: &'a Policy,
+        stats: &'a mut Stats,
+        events: Option<&'a mut Vec<Explained>>,
+    ) -> Walk<'a> {
+        Walk {
+            policy,
+            stats,
+            events,
+            path: Vec::new(),
+            changes: 0,
+        }
+    }
+
     /// Processes an unhandled string: nested JSON first, then detectors.
-    fn scan_string(&mut self, s: &mut String, states: &[State], depth: usize, kept: bool) {
+    pub(crate) fn scan_string(
+        &mut self,
+        s: &mut String,
+        states: &[State],
+        depth: usize,
+        kept: bool,
+    ) {
         if self.policy.nested_json {
             let t = s.trim_start();
             if (t.starts_with('{') || t.starts_with('[')) && depth < self.policy.limits.max_depth {
@@ -251,20 +272,20 @@ impl Walk<'_> {
     }
 
     /// Pushes a path segment; paths are only tracked for explanations.
-    fn enter(&mut self, seg: impl FnOnce() -> Seg) {
+    pub(crate) fn enter(&mut self, seg: impl FnOnce() -> Seg) {
         if self.events.is_some() {
             self.path.push(seg());
         }
     }
 
-    fn leave(&mut self) {
+    pub(crate) fn leave(&mut self) {
         if self.events.is_some() {
             self.path.pop();
         }
     }
 
     /// Processes the children of a container (or a scalar root).
-    fn container(&mut self, v: &mut Value, states: &[State], depth: usize, kept: bool) {
+    pub(crate) fn container(&mut self, v: &mut Value, states: &[State], depth: usize, kept: bool) {
         match v {
             Value::Object(members) => {
                 // Filtered in place: no second buffer, whatever the size.
@@ -291,9 +312,11 @@ impl Walk<'_> {
                 let mut next = Vec::new();
                 let mut i = 0;
                 items.retain_mut(|child| {
-                    self.policy
-                        .matcher
-                        .advance(states, PathElem::Index(i, child), &mut next);
+                    self.policy.matcher.advance(
+                        states,
+                        PathElem::Index(i, &string_fields(child)),
+                        &mut next,
+                    );
                     let child_states = std::mem::take(&mut next);
                     self.enter(|| Seg::Index(i));
                     let stays =
@@ -310,7 +333,13 @@ impl Walk<'_> {
     }
 
     /// Processes one field or element whose state set is `states`.
-    fn node(&mut self, v: &mut Value, states: &[State], depth: usize, kept: bool) -> Fate {
+    pub(crate) fn node(
+        &mut self,
+        v: &mut Value,
+        states: &[State],
+        depth: usize,
+        kept: bool,
+    ) -> Fate {
         let allow = self.policy.mode == Mode::Allowlist;
         if let Some(r) = self.choose(states) {
             let action = &self.policy.rules[r].action;
@@ -345,7 +374,7 @@ impl Walk<'_> {
     }
 
     /// Keys survive value-rewriting actions: scan every key below `v`.
-    fn scan_keys_below(&mut self, v: &mut Value) {
+    pub(crate) fn scan_keys_below(&mut self, v: &mut Value) {
         if self.policy.detectors.list.is_empty() {
             return;
         }
@@ -364,7 +393,13 @@ impl Walk<'_> {
     }
 
     /// A node no terminal rule handled: descend or scan.
-    fn unhandled(&mut self, v: &mut Value, states: &[State], depth: usize, kept: bool) -> Fate {
+    pub(crate) fn unhandled(
+        &mut self,
+        v: &mut Value,
+        states: &[State],
+        depth: usize,
+        kept: bool,
+    ) -> Fate {
         let allow = self.policy.mode == Mode::Allowlist;
         let was_container = matches!(v, Value::Object(_) | Value::Array(_));
         self.container(v, states, depth, kept);
@@ -380,6 +415,20 @@ impl Walk<'_> {
             }
         }
         Fate::Stay
+    }
+}
+
+/// The string-valued members of an object element, for `[member=value]`.
+fn string_fields(v: &Value) -> Vec<(&str, &str)> {
+    match v {
+        Value::Object(members) => members
+            .iter()
+            .filter_map(|(k, x)| match x {
+                Value::String(s) => Some((k.as_str(), s.as_str())),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -410,7 +459,7 @@ fn transform(v: &mut Value, action: &Action) -> bool {
     true
 }
 
-enum Leaf {
+pub(crate) enum Leaf {
     Text(String),
     Number(String),
     Null,
@@ -418,7 +467,7 @@ enum Leaf {
     Remove,
 }
 
-fn leaf(text: &str, is_number: bool, action: &Action) -> Leaf {
+pub(crate) fn leaf(text: &str, is_number: bool, action: &Action) -> Leaf {
     match action {
         Action::Tokenize(t) => Leaf::Text(t.token(text)),
         Action::Mask(m) => Leaf::Text(m.apply(text)),

@@ -36,6 +36,7 @@ pub mod actions;
 pub mod detectors;
 pub mod engine;
 pub mod error;
+pub mod fast;
 pub mod gen;
 pub mod json;
 pub mod keys;
@@ -45,4 +46,5 @@ pub mod selector;
 
 pub use engine::{Cause, Explained, Redactor, Reference, Stats};
 pub use error::{PolicyError, Problem, Reject};
+pub use fast::Fast;
 pub use policy::{Limits, Mode, Policy};

@@ -16,8 +16,6 @@
 //! object whose member `key` is the string `user.email` (OTLP attribute lists).
 //! A selector ends with a step that is not `**`.
 
-use crate::json::Value;
-
 /// How keys (and `[member=name]` predicate values) are compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MatchMode {
@@ -293,8 +291,9 @@ impl Selector {
 pub enum PathElem<'a> {
     /// An object member, by its decoded key.
     Key(&'a str),
-    /// An array element, with the element itself (for `[member=value]`).
-    Index(usize, &'a Value),
+    /// An array element, with the names and decoded values of its
+    /// string-valued members when it is an object (for `[member=value]`).
+    Index(usize, &'a [(&'a str, &'a str)]),
 }
 
 /// Selector ids indexed by a normalised name.
@@ -327,6 +326,9 @@ pub struct Matcher {
     float_any_key: Vec<u32>,
     /// Floating selectors whose second step is `[*]`.
     float_any_index: Vec<u32>,
+    /// Whether any selector has a `[member=value]` step (callers may skip
+    /// collecting element fields otherwise).
+    pub has_where: bool,
     /// Whether the index is used (false only in tests of the naive path).
     naive: bool,
 }
@@ -335,6 +337,9 @@ impl Matcher {
     /// Adds `sel` as a selector of rule `rule`.
     pub fn push(&mut self, rule: usize, sel: Selector) {
         let id = self.sels.len() as u32;
+        if sel.steps.iter().any(|st| matches!(st, Step::Where { .. })) {
+            self.has_where = true;
+        }
         if sel.steps.first() == Some(&Step::AnyDepth) {
             match &sel.steps[1] {
                 Step::Key(k) => {
@@ -422,9 +427,12 @@ impl Matcher {
                 let n = slot.get_or_insert_with(|| sel.mode.normalize(key));
                 n.as_ref() == k
             }
-            (Step::Where { member, value }, PathElem::Index(_, Value::Object(members))) => members.iter().any(|(mk, mv)| {
-                matches!(mv, Value::String(sv) if sel.mode.normalize(mk) == member.as_str() && sel.mode.normalize(sv) == value.as_str())
-            }),
+            (Step::Where { member, value }, PathElem::Index(_, fields)) => {
+                fields.iter().any(|(mk, sv)| {
+                    sel.mode.normalize(mk) == member.as_str()
+                        && sel.mode.normalize(sv) == value.as_str()
+                })
+            }
             _ => false,
         }
     }
@@ -460,21 +468,16 @@ impl Matcher {
                         self.close(out, s, 2);
                     }
                 }
-                PathElem::Index(_, v) => {
+                PathElem::Index(_, fields) => {
                     for &s in &self.float_any_index {
                         self.close(out, s, 2);
                     }
-                    if let Value::Object(members) = v {
-                        for ((mode, member), by_value) in &self.float_where {
-                            for (mk, mv) in members {
-                                if let Value::String(sv) = mv {
-                                    if mode.normalize(mk) == member.as_str() {
-                                        if let Some(ids) = by_value.get(mode.normalize(sv).as_ref())
-                                        {
-                                            for &s in ids {
-                                                self.close(out, s, 2);
-                                            }
-                                        }
+                    for ((mode, member), by_value) in &self.float_where {
+                        for (mk, sv) in fields {
+                            if mode.normalize(mk) == member.as_str() {
+                                if let Some(ids) = by_value.get(mode.normalize(sv).as_ref()) {
+                                    for &s in ids {
+                                        self.close(out, s, 2);
                                     }
                                 }
                             }
@@ -584,11 +587,8 @@ mod tests {
     #[test]
     fn matching_semantics() {
         use PathElem::Key as K;
-        let el = Value::Object(vec![
-            ("key".into(), Value::String("User.Email".into())),
-            ("value".into(), Value::Null),
-        ]);
-        let idx = PathElem::Index(0, &el);
+        let fields = [("key", "User.Email")];
+        let idx = PathElem::Index(0, &fields);
         assert!(matches("a.b", MatchMode::Exact, &[K("a"), K("b")]));
         assert!(!matches("a.b", MatchMode::Exact, &[K("a"), K("B")]));
         assert!(matches("a.b", MatchMode::IgnoreCase, &[K("A"), K("B")]));

@@ -109,6 +109,11 @@ impl Scanner {
         self.limits
     }
 
+    /// Changes the limits (the buffers are kept).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
     /// Validates `input` as one JSON text and returns its tape.
     ///
     /// # Errors

@@ -1,0 +1,483 @@
+//! The zero-copy engine: drives the policy from the SIMD scanner's tape
+//! instead of a DOM.
+//!
+//! One pass over the tape with the selector automaton; untouched bytes are
+//! copied to the output as whole spans (lazily: only when a rewrite needs
+//! them flushed), and only rewritten keys and values are written anew.
+//! Dropping a field removes its key, value and exactly one separating comma.
+//! The rare complex cases (a value-rewriting rule on an object or array, a
+//! string holding nested JSON) are handed to the reference engine's own code
+//! for that subtree, so both engines share one definition of the semantics;
+//! differential tests hold the outputs equal.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use redactor_scan::{ErrorKind, Kind, Limits, Node, ScanError, Scanner};
+
+use crate::actions::Action;
+use crate::engine::{leaf, Cause, Explained, Fate, Leaf, Redactor, Seg, Stats, Walk};
+use crate::error::Reject;
+use crate::json;
+use crate::policy::{Mode, Policy};
+use crate::selector::{PathElem, State};
+
+/// The zero-copy, tape-driven engine.
+#[derive(Debug, Clone)]
+pub struct Fast {
+    policy: Arc<Policy>,
+}
+
+thread_local! {
+    static SCANNER: RefCell<Option<Scanner>> = const { RefCell::new(None) };
+}
+
+fn reject_of(e: ScanError) -> Reject {
+    match e.kind {
+        ErrorKind::InvalidUtf8 => Reject::InvalidUtf8 { offset: e.offset },
+        ErrorKind::TooDeep(limit) => Reject::TooDeep {
+            offset: e.offset,
+            limit,
+        },
+        ErrorKind::TooLarge(limit) => Reject::TooLarge {
+            len: e.offset as u64,
+            limit,
+        },
+        ErrorKind::Syntax(what) => Reject::InvalidJson {
+            offset: e.offset,
+            what,
+        },
+        _ => Reject::InvalidJson {
+            offset: e.offset,
+            what: "invalid JSON",
+        },
+    }
+}
+
+impl Fast {
+    /// An engine for `policy`.
+    pub fn new(policy: Arc<Policy>) -> Fast {
+        Fast { policy }
+    }
+
+    fn run(
+        &self,
+        line: &[u8],
+        out: &mut Vec<u8>,
+        stats: &mut Stats,
+        events: Option<&mut Vec<Explained>>,
+    ) -> Result<(), Reject> {
+        out.clear();
+        let limits = self.policy.limits;
+        if line.len() > limits.max_line_bytes {
+            let r = Reject::TooLarge {
+                len: line.len() as u64,
+                limit: limits.max_line_bytes,
+            };
+            stats.reject(&r);
+            return Err(r);
+        }
+        if stats.rules.len() != self.policy.rules.len()
+            || stats.detectors.len() != self.policy.detectors.list.len()
+        {
+            stats.merge(&Stats::new(&self.policy));
+        }
+        SCANNER.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let scan_limits = Limits {
+                max_depth: limits.max_depth,
+                max_bytes: limits.max_line_bytes,
+            };
+            let scanner = slot.get_or_insert_with(|| Scanner::new(scan_limits));
+            scanner.set_limits(scan_limits);
+            let tape = match scanner.scan(line) {
+                Ok(t) => t,
+                Err(e) => {
+                    let r = reject_of(e);
+                    stats.reject(&r);
+                    return Err(r);
+                }
+            };
+            let policy = &*self.policy;
+            let mut f = Pass {
+                w: Walk::new(policy, stats, events),
+                input: line,
+                tape,
+                out,
+                last: 0,
+                next: Vec::new(),
+            };
+            let states = policy.matcher.start();
+            let root = tape[0];
+            match root.kind {
+                Kind::ObjectStart | Kind::ArrayStart => {
+                    f.container(0, &states, 0, false, true);
+                }
+                _ if policy.mode == Mode::Allowlist => {
+                    f.w.note(Cause::Allowlist, "replace", false);
+                    f.last = line.len();
+                    f.out.extend_from_slice(b"null");
+                }
+                _ => {
+                    f.unhandled(0, &states, 0, false);
+                }
+            }
+            f.flush_to(line.len());
+            let produced = f.out.len() as u64;
+            stats.lines_ok += 1;
+            stats.bytes_in += line.len() as u64;
+            stats.bytes_out += produced;
+            Ok(())
+        })
+    }
+}
+
+impl Redactor for Fast {
+    fn redact(&self, line: &[u8], out: &mut Vec<u8>, stats: &mut Stats) -> Result<(), Reject> {
+        self.run(line, out, stats, None)
+    }
+
+    fn explain(
+        &self,
+        line: &[u8],
+        out: &mut Vec<u8>,
+        stats: &mut Stats,
+        events: &mut Vec<Explained>,
+    ) -> Result<(), Reject> {
+        events.clear();
+        self.run(line, out, stats, Some(events))
+    }
+
+    fn policy(&self) -> &Policy {
+        &self.policy
+    }
+}
+
+/// One pass over one line's tape.
+struct Pass<'a, 'w> {
+    w: Walk<'w>,
+    input: &'a [u8],
+    tape: &'a [Node],
+    out: &'a mut Vec<u8>,
+    /// Input bytes before `last` are already accounted for in `out`.
+    last: usize,
+    next: Vec<State>,
+}
+
+impl Pass<'_, '_> {
+    /// Copies untouched input up to `pos`.
+    fn flush_to(&mut self, pos: usize) {
+        if pos > self.last {
+            self.out.extend_from_slice(&self.input[self.last..pos]);
+            self.last = pos;
+        }
+    }
+
+    /// Replaces input `start..end` with `bytes`.
+    fn replace(&mut self, start: usize, end: usize, bytes: &[u8]) {
+        self.flush_to(start);
+        self.out.extend_from_slice(bytes);
+        self.last = self.last.max(end);
+    }
+
+    /// Removes input `start..end` (a part before `last` is already skipped).
+    fn delete(&mut self, start: usize, end: usize) {
+        self.flush_to(start);
+        self.last = self.last.max(end);
+    }
+
+    /// Input span of the value at tape index `i`, and the index after it.
+    fn span(&self, i: usize) -> (usize, usize, usize) {
+        let n = self.tape[i];
+        match n.kind {
+            Kind::ObjectStart | Kind::ArrayStart => {
+                (n.start as usize, n.end as usize, n.link as usize + 1)
+            }
+            Kind::String | Kind::Key => (n.start as usize - 1, n.end as usize + 1, i + 1),
+            _ => (n.start as usize, n.end as usize, i + 1),
+        }
+    }
+
+    /// Decoded text of a key or string node.
+    fn text(&self, i: usize) -> Cow<'_, str> {
+        let n = self.tape[i];
+        let raw = &self.input[n.span()];
+        if n.has_escapes() {
+            let mut s = String::new();
+            redactor_scan::unescape(raw, &mut s);
+            Cow::Owned(s)
+        } else {
+            // The scanner validated UTF-8.
+            Cow::Borrowed(std::str::from_utf8(raw).unwrap_or(""))
+        }
+    }
+
+    /// Hands the subtree at `i` to the reference engine's node logic.
+    fn delegate_node(&mut self, i: usize, states: &[State], depth: usize, kept: bool) -> Fate {
+        let (start, end, _) = self.span(i);
+        let Ok(mut v) = json::parse(&self.input[start..end], self.w.policy.limits.max_depth) else {
+            // Unreachable: the scanner accepted the whole text.
+            return Fate::Remove;
+        };
+        match self.w.node(&mut v, states, depth, kept) {
+            Fate::Stay => {
+                let mut buf = Vec::new();
+                json::write(&mut buf, &v);
+                self.replace(start, end, &buf);
+                Fate::Stay
+            }
+            Fate::Remove => Fate::Remove,
+        }
+    }
+
+    /// One field or element at tape index `i` whose state set is `states`.
+    fn node(&mut self, i: usize, states: &[State], depth: usize, kept: bool) -> Fate {
+        let policy = self.w.policy;
+        let kind = self.tape[i].kind;
+        let scalar = !matches!(kind, Kind::ObjectStart | Kind::ArrayStart);
+        if let Some(r) = self.w.choose(states) {
+            let action = &policy.rules[r].action;
+            let name = action.name();
+            match action {
+                Action::Keep => {
+                    self.w.note(Cause::Rule(r), name, false);
+                    return self.unhandled(i, states, depth, true);
+                }
+                Action::Drop => {
+                    self.w.note(Cause::Rule(r), name, false);
+                    return Fate::Remove;
+                }
+                Action::Replace(c) => {
+                    self.w.note(Cause::Rule(r), name, false);
+                    let (start, end, _) = self.span(i);
+                    let mut buf = Vec::new();
+                    json::write(&mut buf, c);
+                    self.replace(start, end, &buf);
+                    return Fate::Stay;
+                }
+                Action::Tokenize(_) | Action::Mask(_) | Action::Generalize(_) => {
+                    if !scalar {
+                        // Leaves below and keys below: the reference's code.
+                        return self.delegate_node(i, states, depth, kept);
+                    }
+                    self.w.note(Cause::Rule(r), name, false);
+                    let (start, end, _) = self.span(i);
+                    let result = match kind {
+                        Kind::String => leaf(&self.text(i), false, action),
+                        Kind::Number => {
+                            let n = self.tape[i];
+                            leaf(
+                                std::str::from_utf8(&self.input[n.span()]).unwrap_or(""),
+                                true,
+                                action,
+                            )
+                        }
+                        _ => Leaf::Unchanged,
+                    };
+                    match result {
+                        Leaf::Text(t) => {
+                            let mut buf = Vec::with_capacity(t.len() + 2);
+                            json::write_str(&mut buf, &t);
+                            self.replace(start, end, &buf);
+                        }
+                        Leaf::Number(t) => self.replace(start, end, t.as_bytes()),
+                        Leaf::Null => self.replace(start, end, b"null"),
+                        Leaf::Unchanged => {}
+                        Leaf::Remove => return Fate::Remove,
+                    }
+                    return Fate::Stay;
+                }
+            }
+        }
+        if policy.mode == Mode::Allowlist && !kept && scalar {
+            self.w.note(Cause::Allowlist, "drop", false);
+            return Fate::Remove;
+        }
+        self.unhandled(i, states, depth, kept)
+    }
+
+    /// A node no terminal rule handled: descend or scan.
+    fn unhandled(&mut self, i: usize, states: &[State], depth: usize, kept: bool) -> Fate {
+        match self.tape[i].kind {
+            Kind::ObjectStart | Kind::ArrayStart => self.container(i, states, depth, kept, false),
+            Kind::String => {
+                let text = self.text(i);
+                let policy = self.w.policy;
+                let t = text.trim_start();
+                let nested = policy.nested_json && (t.starts_with('{') || t.starts_with('['));
+                let rewritten = if nested {
+                    let mut s = text.into_owned();
+                    let before = self.w.changes;
+                    self.w.scan_string(&mut s, states, depth, kept);
+                    (self.w.changes != before).then_some(s)
+                } else if policy.detectors.list.is_empty() {
+                    None
+                } else {
+                    let owned = text.into_owned();
+                    self.w.detect(&owned, false)
+                };
+                if let Some(new) = rewritten {
+                    let (start, end, _) = self.span(i);
+                    let mut buf = Vec::with_capacity(new.len() + 2);
+                    json::write_str(&mut buf, &new);
+                    self.replace(start, end, &buf);
+                }
+                Fate::Stay
+            }
+            _ => Fate::Stay,
+        }
+    }
+
+    /// The string-valued members of the object at tape index `i`.
+    fn fields(&self, i: usize) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
+        let n = self.tape[i];
+        let mut out = Vec::new();
+        if n.kind != Kind::ObjectStart {
+            return out;
+        }
+        let mut k = i + 1;
+        while k < n.link as usize {
+            let (_, _, after) = self.span(k + 1);
+            if self.tape[k + 1].kind == Kind::String {
+                out.push((self.text(k), self.text(k + 1)));
+            }
+            k = after;
+        }
+        out
+    }
+
+    /// The members or elements of the container at tape index `ci`.
+    fn container(
+        &mut self,
+        ci: usize,
+        states: &[State],
+        depth: usize,
+        kept: bool,
+        root: bool,
+    ) -> Fate {
+        let node = self.tape[ci];
+        let is_object = node.kind == Kind::ObjectStart;
+        let end_index = node.link as usize;
+        let open = node.start as usize;
+        let close = self.tape[end_index].start as usize;
+        let (out_mark, last_mark) = (self.out.len(), self.last);
+        let mut emitted_any = false;
+        let mut prev_end = open + 1;
+        let mut i = ci + 1;
+        let mut index = 0usize;
+        while i < end_index {
+            let member_mark = (self.out.len(), self.last);
+            let (item_start, vi) = if is_object {
+                (self.tape[i].start as usize - 1, i + 1)
+            } else {
+                (self.span(i).0, i)
+            };
+            let (_, value_end, after) = self.span(vi);
+            let mut next = std::mem::take(&mut self.next);
+            let mut key_rewrite = None;
+            if is_object {
+                let key = self.text(i);
+                self.w
+                    .policy
+                    .matcher
+                    .advance(states, PathElem::Key(&key), &mut next);
+                if self.w.events.is_some() {
+                    self.w.path.push(Seg::Key(key.to_string()));
+                }
+                key_rewrite = Some(i);
+            } else {
+                let fields = if self.w.policy.matcher.has_where {
+                    self.fields(vi)
+                } else {
+                    Vec::new()
+                };
+                let view: Vec<(&str, &str)> = fields
+                    .iter()
+                    .map(|(a, b)| (a.as_ref(), b.as_ref()))
+                    .collect();
+                self.w
+                    .policy
+                    .matcher
+                    .advance(states, PathElem::Index(index, &view), &mut next);
+                if self.w.events.is_some() {
+                    self.w.path.push(Seg::Index(index));
+                }
+            }
+            let child_states = next;
+            let fate = self.node(vi, &child_states, depth + 1, kept);
+            let stays = matches!(fate, Fate::Stay);
+            if stays {
+                // Keys survive: scan them too (after the value, as the
+                // reference does; the key precedes the value in the output,
+                // so rewrite it in place in `out`).
+                if let Some(ki) = key_rewrite {
+                    if !self.w.policy.detectors.list.is_empty() {
+                        let key = self.text(ki).into_owned();
+                        if let Some(new_key) = self.w.detect(&key, true) {
+                            self.rewrite_key(member_mark, ki, &new_key);
+                        }
+                    }
+                }
+            }
+            if self.w.events.is_some() {
+                self.w.path.pop();
+            }
+            self.next = child_states;
+            if stays {
+                emitted_any = true;
+                prev_end = value_end;
+            } else {
+                self.out.truncate(member_mark.0);
+                self.last = member_mark.1;
+                if emitted_any {
+                    self.delete(prev_end, value_end);
+                } else {
+                    let next_start = if after < end_index {
+                        if is_object {
+                            self.tape[after].start as usize - 1
+                        } else {
+                            self.span(after).0
+                        }
+                    } else {
+                        close
+                    };
+                    self.delete(item_start.max(open + 1), next_start);
+                }
+            }
+            i = after;
+            index += 1;
+        }
+        if !root && self.w.policy.mode == Mode::Allowlist && !kept && !emitted_any {
+            self.out.truncate(out_mark);
+            self.last = last_mark;
+            self.w.note(Cause::Allowlist, "drop", false);
+            return Fate::Remove;
+        }
+        Fate::Stay
+    }
+
+    /// Replaces key `ki` (already copied or about to be) with `new_key`.
+    fn rewrite_key(&mut self, member_mark: (usize, usize), ki: usize, new_key: &str) {
+        let key_start = self.tape[ki].start as usize - 1;
+        let key_end = self.tape[ki].end as usize + 1;
+        let mut quoted = Vec::with_capacity(new_key.len() + 2);
+        json::write_str(&mut quoted, new_key);
+        if self.last <= key_start {
+            // Nothing of the key was copied yet.
+            self.replace(key_start, key_end, &quoted);
+            return;
+        }
+        // The member was partly written: rebuild its output from the mark.
+        let (out_len, last) = member_mark;
+        let tail: Vec<u8> = self.out[out_len..].to_vec();
+        // `tail` holds input[last..key_start] (separator), the original key,
+        // and what followed; splice the new key in place of the original.
+        let sep_len = key_start.saturating_sub(last);
+        let old_key_len = key_end - key_start;
+        self.out.truncate(out_len);
+        self.out.extend_from_slice(&tail[..sep_len]);
+        self.out.extend_from_slice(&quoted);
+        self.out.extend_from_slice(&tail[sep_len + old_key_len..]);
+    }
+}

@@ -1,0 +1,260 @@
+//! The fast engine against the reference: same verdict on every line, and
+//! for accepted lines the same parsed output (duplicates and order kept,
+//! number text compared exactly), the same counters and the same
+//! explanations, for every policy family.
+
+mod common;
+
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use redactor_core::gen::{Format, Generator};
+use redactor_core::{json, Fast, Policy, Redactor, Reference, Stats};
+
+fn policies() -> Vec<(&'static str, Arc<Policy>)> {
+    let mut v = vec![
+        ("default", common::default_policy()),
+        (
+            "allowlist",
+            common::policy("mode = \"allowlist\"\npresets = \"all\"\n"),
+        ),
+        ("detectors only", common::policy("")),
+        (
+            "nothing",
+            common::policy("detectors = \"off\"\nnested_json = false\n"),
+        ),
+        (
+            "custom",
+            common::policy(
+                r#"
+presets = ["otel"]
+[[rules]]
+name = "obj-tok"
+select = ["**.user"]
+action = "tokenize"
+[[rules]]
+name = "mask-all"
+select = ["**.card"]
+action = "mask"
+keep_last = 4
+[[rules]]
+name = "const"
+select = ["**.secret_obj", "**.note_const"]
+action = "replace"
+value = "X"
+[[rules]]
+name = "nullip"
+select = ["**.ip2"]
+action = "generalize"
+kind = "ip"
+on_invalid = "null"
+[[rules]]
+name = "ts"
+select = ["**.time", "**.ts"]
+action = "generalize"
+kind = "timestamp"
+unit = "day"
+[[rules]]
+name = "keep-ctx"
+select = ["context"]
+action = "keep"
+[[rules]]
+name = "drop-attr"
+select = ["**[name=x-forwarded-for]"]
+action = "drop"
+"#,
+            ),
+        ),
+    ];
+    for name in redactor_core::presets::NAMES {
+        v.push((name, common::policy(&format!("presets = [\"{name}\"]\n"))));
+    }
+    v
+}
+
+fn compare(name: &str, p: &Arc<Policy>, line: &[u8]) {
+    let (fast, slow) = (Fast::new(p.clone()), Reference::new(p.clone()));
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let (mut sa, mut sb) = (Stats::new(p), Stats::new(p));
+    let (mut ea, mut eb) = (Vec::new(), Vec::new());
+    let ra = fast.explain(line, &mut a, &mut sa, &mut ea);
+    let rb = slow.explain(line, &mut b, &mut sb, &mut eb);
+    let show = || String::from_utf8_lossy(line).into_owned();
+    assert_eq!(
+        ra.is_ok(),
+        rb.is_ok(),
+        "{name}: verdicts differ on {}: {ra:?} vs {rb:?}",
+        show()
+    );
+    if rb.is_ok() {
+        let va = json::parse(&a, 10_000).unwrap_or_else(|e| {
+            panic!(
+                "{name}: fast output invalid ({e}): {}",
+                String::from_utf8_lossy(&a)
+            )
+        });
+        let vb = json::parse(&b, 10_000).unwrap();
+        assert_eq!(
+            va,
+            vb,
+            "{name}: outputs differ on {}\nfast: {}\nref:  {}",
+            show(),
+            String::from_utf8_lossy(&a),
+            String::from_utf8_lossy(&b)
+        );
+        assert_eq!(ea, eb, "{name}: explanations differ on {}", show());
+    }
+    assert_eq!(
+        sa.rules,
+        sb.rules,
+        "{name}: rule counters differ on {}",
+        show()
+    );
+    assert_eq!(
+        sa.detectors,
+        sb.detectors,
+        "{name}: detector counters differ on {}",
+        show()
+    );
+    assert_eq!(
+        (sa.allowlist_dropped, sa.lines_ok, sa.rejects),
+        (sb.allowlist_dropped, sb.lines_ok, sb.rejects),
+        "{name}: {}",
+        show()
+    );
+}
+
+#[test]
+fn generated_telemetry() {
+    for (name, p) in policies() {
+        for f in Format::ALL {
+            let mut g = Generator::new(f, 3);
+            for _ in 0..150 {
+                compare(name, &p, &g.event());
+            }
+        }
+    }
+}
+
+#[test]
+fn adversarial_and_edge_lines() {
+    let lines: &[&str] = &[
+        r#"{"\u0065mail":"a@b.c","email":"x","Email":{"a":1},"x":[{"email":1},{"k":"v"}]}"#,
+        r#"{"user":{"name":"n","alice@example.com":"k","deep":[1,"203.0.113.7",{"z":null}]},"card":"4111 1111 1111 1111"}"#,
+        r#"{"card":12345678,"ip2":"nope","ts":"2025-11-27T10:23:45Z","time":1732700000123,"note_const":[1,2]}"#,
+        r#"{"payload":"{\"email\":\"alice@example.com\",\"n\":1.50}","p2":"[1,\"203.0.113.9\"]","p3":"{broken"}"#,
+        r#"{"secret_obj":{"a":[1,2,{"b":3}]},"context":{"ip":"203.0.113.7","page":{"url":"https://x.example.com/?e=a%40b.co"}}}"#,
+        r#"[{"name":"x-forwarded-for","value":"203.0.113.7"},{"name":"other","value":"198.51.100.1"},{"key":"user.email","value":{"stringValue":"a@b.co"}}]"#,
+        r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"attributes":[{"key":"user.id","value":{"intValue":"42"}},{"key":"app.context","value":{"kvlistValue":{"values":[{"key":"user.email","value":{"stringValue":"a@b.co"}}]}}}]}]}]}]}"#,
+        "  {\"a\" : 1 , \"email\" : \"x\" , \"b\" : [ 1 , 2 ] }  ",
+        r#"{"email":"x"}"#,
+        r#"{"a":1,"email":"x"}"#,
+        r#"{"email":"x","email":"y","b":2}"#,
+        r#"[]"#,
+        r#"{}"#,
+        r#""alice@example.com""#,
+        r#"1.50"#,
+        r#"null"#,
+        r#"{"a":{},"b":[],"c":{"d":{}}}"#,
+        r#"{"k\"q":"v\\","e\u00e9":"\ud83d\ude00 mail x@example.org"}"#,
+        r#"[1,]"#,
+        "{\"a\":\"\u{1}\"}",
+        r#"{"a":1}x"#,
+    ];
+    for (name, p) in policies() {
+        for l in lines {
+            compare(name, &p, l.as_bytes());
+        }
+        let deep = "[".repeat(200);
+        compare(name, &p, deep.as_bytes());
+        compare(name, &p, b"\xff");
+    }
+}
+
+#[test]
+fn json_test_suite() {
+    let Some(shared) = common::shared_dir() else {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "NOTICE: ../shared not found; skipping the JSONTestSuite differential test"
+        );
+        return;
+    };
+    let dir = shared.join("conformance/JSONTestSuite/test_parsing");
+    let ps = policies();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let bytes = std::fs::read(e.unwrap().path()).unwrap();
+        for (name, p) in &ps {
+            compare(name, p, &bytes);
+        }
+    }
+}
+
+fn json_text() -> impl Strategy<Value = String> {
+    let keys = prop::sample::select(vec![
+        "a",
+        "email",
+        "Email",
+        "user",
+        "ip",
+        "ip2",
+        "card",
+        "$set",
+        "properties",
+        "key",
+        "name",
+        "value",
+        "context",
+        "traits",
+        "ts",
+        "x-forwarded-for",
+        "user.id",
+        "payload",
+    ]);
+    let leaf = prop_oneof![
+        Just("null".to_string()),
+        Just("true".to_string()),
+        any::<i32>().prop_map(|n| n.to_string()),
+        Just("1.50".to_string()),
+        Just("1732700000123".to_string()),
+        prop::sample::select(vec![
+            "alice@example.com",
+            "203.0.113.7",
+            "2001:db8:1:2::9",
+            "x-forwarded-for",
+            "user.id",
+            "hello",
+            "{\"email\":\"a@b.co\"}",
+            "Bearer abc123def456",
+            "+1 555 555 0123",
+            "2025-11-27T10:00:00Z",
+            "4111 1111 1111 1111"
+        ])
+        .prop_map(|s| serde_json::to_string(s).unwrap()),
+        "\\PC{0,8}".prop_map(|s| serde_json::to_string(&s).unwrap()),
+    ];
+    leaf.prop_recursive(5, 40, 5, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(|v| format!("[{}]", v.join(", "))),
+            prop::collection::vec((keys.clone(), inner), 0..5).prop_map(|m| {
+                let members: Vec<String> = m
+                    .into_iter()
+                    .map(|(k, v)| format!("{}: {v}", serde_json::to_string(k).unwrap()))
+                    .collect();
+                format!("{{ {} }}", members.join(" ,"))
+            }),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+
+    #[test]
+    fn random_json(text in json_text()) {
+        for (name, p) in policies() {
+            compare(name, &p, text.as_bytes());
+        }
+    }
+}
