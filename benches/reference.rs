@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use redactor_core::gen::{Format, Generator};
-use redactor_core::{Policy, Redactor, Reference, Stats};
+use redactor_core::{Fast, Policy, Redactor, Reference, Stats};
 
 const KEY_ENV: &str = "REDACTOR_TOKEN_KEY";
 const KEY: &str = "bench-key-0123456789abcdef";
@@ -48,7 +48,7 @@ fn policy(src: Option<&str>) -> Arc<Policy> {
     })
 }
 
-fn run_engine(e: &Reference, c: &Corpus, out: &mut Vec<u8>, stats: &mut Stats) -> usize {
+fn run_engine(e: &dyn Redactor, c: &Corpus, out: &mut Vec<u8>, stats: &mut Stats) -> usize {
     let mut line_out = Vec::new();
     out.clear();
     for &(s, t) in &c.lines {
@@ -104,28 +104,33 @@ fn benches(cr: &mut Criterion) {
     });
 
     for (name, src, redacts) in [
-        ("reference, default policy", None, true),
+        ("default policy", None, true),
         (
-            "reference, presets only (detectors off)",
+            "presets only (detectors off)",
             Some("presets = \"all\"\ndetectors = \"off\""),
             false,
         ),
-        ("reference, detectors only (no presets)", Some(""), true),
+        ("detectors only (no presets)", Some(""), true),
         (
-            "reference, allowlist with all presets",
+            "allowlist with all presets",
             Some("mode = \"allowlist\"\npresets = \"all\""),
             true,
         ),
     ] {
         let p = policy(src);
-        let e = Reference::new(p.clone());
-        let mut out = Vec::new();
-        let mut stats = Stats::new(&p);
-        run_engine(&e, &c, &mut out, &mut stats);
-        check(&c, &out, redacts);
-        g.bench_function(name, |b| {
-            b.iter(|| black_box(run_engine(&e, &c, &mut out, &mut stats)))
-        });
+        let engines: [(&str, Box<dyn Redactor>); 2] = [
+            ("fast", Box::new(Fast::new(p.clone()))),
+            ("reference", Box::new(Reference::new(p.clone()))),
+        ];
+        for (ename, e) in engines {
+            let mut out = Vec::new();
+            let mut stats = Stats::new(&p);
+            run_engine(e.as_ref(), &c, &mut out, &mut stats);
+            check(&c, &out, redacts);
+            g.bench_function(format!("{ename}, {name}"), |b| {
+                b.iter(|| black_box(run_engine(e.as_ref(), &c, &mut out, &mut stats)))
+            });
+        }
     }
 
     // The filter command end to end (file in, file out), one and two threads.

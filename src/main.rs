@@ -63,6 +63,10 @@ enum Command {
         /// Never show a progress bar.
         #[arg(long)]
         no_progress: bool,
+        /// Redaction engine: `fast` (zero-copy, scanner-driven) or
+        /// `reference` (the DOM engine both are tested against).
+        #[arg(long, value_enum, default_value_t = EngineKind::Fast)]
+        engine: EngineKind,
         /// Input files; stdin when none are given.
         #[arg(value_name = "INPUT")]
         inputs: Vec<PathBuf>,
@@ -85,6 +89,9 @@ enum Command {
         /// Policy file (TOML); the built-in default policy when omitted.
         #[arg(short, long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// Redaction engine (see `filter --help`).
+        #[arg(long, value_enum, default_value_t = EngineKind::Fast)]
+        engine: EngineKind,
         /// Input file; stdin when omitted.
         #[arg(value_name = "INPUT")]
         input: Option<PathBuf>,
@@ -105,6 +112,22 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum EngineKind {
+    Fast,
+    Reference,
+}
+
+fn engine_for(
+    kind: EngineKind,
+    policy: Arc<redactor_core::Policy>,
+) -> Arc<dyn redactor_core::Redactor> {
+    match kind {
+        EngineKind::Fast => Arc::new(redactor_core::Fast::new(policy)),
+        EngineKind::Reference => Arc::new(redactor_core::Reference::new(policy)),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -159,11 +182,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             stats,
             threads,
             no_progress,
+            engine,
             inputs,
         } => {
             let policy = load_policy(config.as_deref())?;
-            let engine: Arc<dyn redactor_core::Redactor> =
-                Arc::new(redactor_core::Reference::new(policy.clone()));
+            let engine = engine_for(engine, policy.clone());
             let threads = threads
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             if threads == 0 {
@@ -210,10 +233,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Explain { config, input } => {
+        Command::Explain {
+            config,
+            engine,
+            input,
+        } => {
             let policy = load_policy(config.as_deref())?;
-            let engine = redactor_core::Reference::new(policy);
-            let rejected = commands::explain(&engine, input.as_deref())?;
+            let engine = engine_for(engine, policy);
+            let rejected = commands::explain(engine.as_ref(), input.as_deref())?;
             Ok(if rejected > 0 {
                 ExitCode::from(3)
             } else {

@@ -433,3 +433,21 @@ fn docs_examples_load_and_redact() {
     }
     assert_eq!(seen, 2);
 }
+
+#[test]
+fn both_engines_give_the_same_redaction() {
+    let input = gen("mixed", 1500, 21);
+    let fast = redactor(&["filter", "--engine", "fast", "-j", "2"], &input);
+    let reference = redactor(&["filter", "--engine", "reference", "-j", "2"], &input);
+    assert!(fast.status.success() && reference.status.success());
+    let (a, b) = (
+        String::from_utf8(fast.stdout).unwrap(),
+        String::from_utf8(reference.stdout).unwrap(),
+    );
+    assert_eq!(a.lines().count(), 1500);
+    for (x, y) in a.lines().zip(b.lines()) {
+        let vx: serde_json::Value = serde_json::from_str(x).unwrap();
+        let vy: serde_json::Value = serde_json::from_str(y).unwrap();
+        assert_eq!(vx, vy);
+    }
+}
