@@ -373,6 +373,13 @@ fn find_phones(text: &str, out: &mut Vec<(usize, usize)>) {
     }
 }
 
+/// Whether `b` holds `%40`, a percent-encoded `@` (`%2540` contains it too),
+/// without building a substring searcher per call.
+fn has_encoded_at(b: &[u8]) -> bool {
+    memchr::memchr_iter(b'%', b)
+        .any(|i| b.get(i + 1..i + 3) == Some(b"40") || b.get(i + 1..i + 5) == Some(b"2540"))
+}
+
 /// The spans of `kind` in `text`, in order, possibly overlapping others'.
 pub fn find_kind(kind: DetectorKind, text: &str, out: &mut Vec<(usize, usize)>) {
     match kind {
@@ -392,10 +399,7 @@ pub fn find_kind(kind: DetectorKind, text: &str, out: &mut Vec<(usize, usize)>) 
             }
         }
         DetectorKind::Email => {
-            if memchr::memchr(b'@', text.as_bytes()).is_some()
-                || memchr::memmem::find(text.as_bytes(), b"%40").is_some()
-                || memchr::memmem::find(text.as_bytes(), b"%2540").is_some()
-            {
+            if memchr::memchr(b'@', text.as_bytes()).is_some() || has_encoded_at(text.as_bytes()) {
                 out.extend(email_re().find_iter(text).map(|m| (m.start(), m.end())));
             }
         }

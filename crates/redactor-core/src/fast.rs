@@ -165,7 +165,7 @@ struct Pass<'a, 'w> {
     next: Vec<State>,
 }
 
-impl Pass<'_, '_> {
+impl<'a> Pass<'a, '_> {
     /// Copies untouched input up to `pos`.
     fn flush_to(&mut self, pos: usize) {
         if pos > self.last {
@@ -199,10 +199,12 @@ impl Pass<'_, '_> {
         }
     }
 
-    /// Decoded text of a key or string node.
-    fn text(&self, i: usize) -> Cow<'_, str> {
+    /// Decoded text of a key or string node (borrowing the input, not
+    /// `self`, so that it can be passed to `self`'s methods).
+    fn text(&self, i: usize) -> Cow<'a, str> {
         let n = self.tape[i];
-        let raw = &self.input[n.span()];
+        let input: &'a [u8] = self.input;
+        let raw = &input[n.span()];
         if n.has_escapes() {
             let mut s = String::new();
             redactor_scan::unescape(raw, &mut s);
@@ -314,8 +316,7 @@ impl Pass<'_, '_> {
                 } else if policy.detectors.list.is_empty() {
                     None
                 } else {
-                    let owned = text.into_owned();
-                    self.w.detect(&owned, false)
+                    self.w.detect(&text, false)
                 };
                 if let Some(new) = rewritten {
                     let (start, end, _) = self.span(i);
@@ -330,7 +331,7 @@ impl Pass<'_, '_> {
     }
 
     /// The string-valued members of the object at tape index `i`.
-    fn fields(&self, i: usize) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
+    fn fields(&self, i: usize) -> Vec<(Cow<'a, str>, Cow<'a, str>)> {
         let n = self.tape[i];
         let mut out = Vec::new();
         if n.kind != Kind::ObjectStart {
@@ -413,7 +414,7 @@ impl Pass<'_, '_> {
                 // so rewrite it in place in `out`).
                 if let Some(ki) = key_rewrite {
                     if !self.w.policy.detectors.list.is_empty() {
-                        let key = self.text(ki).into_owned();
+                        let key = self.text(ki);
                         if let Some(new_key) = self.w.detect(&key, true) {
                             self.rewrite_key(member_mark, ki, &new_key);
                         }

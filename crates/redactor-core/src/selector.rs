@@ -297,7 +297,17 @@ pub enum PathElem<'a> {
 }
 
 /// Selector ids indexed by a normalised name.
-type IdsByName = std::collections::HashMap<String, Vec<u32>>;
+/// (FxHash: keys are short; SipHash measured as a visible share of
+/// matching time.)
+type IdsByName = rustc_hash::FxHashMap<String, Vec<u32>>;
+
+/// A fast hash of a normalised key, compared before the key itself.
+fn key_hash(k: &str) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut h = rustc_hash::FxBuildHasher.build_hasher();
+    k.hash(&mut h);
+    h.finish()
+}
 
 /// A state of the selector automaton: (selector index, step index).
 pub type State = (u32, u16);
@@ -329,6 +339,10 @@ pub struct Matcher {
     /// Whether any selector has a `[member=value]` step (callers may skip
     /// collecting element fields otherwise).
     pub has_where: bool,
+    /// Per selector, per step: the hash of a `Key` step's name (0 otherwise).
+    step_hash: Vec<Vec<u64>>,
+    /// The start state set, computed once.
+    start: std::sync::OnceLock<Vec<State>>,
     /// Whether the index is used (false only in tests of the naive path).
     naive: bool,
 }
@@ -337,6 +351,19 @@ impl Matcher {
     /// Adds `sel` as a selector of rule `rule`.
     pub fn push(&mut self, rule: usize, sel: Selector) {
         let id = self.sels.len() as u32;
+        self.start = std::sync::OnceLock::new();
+        self.step_hash.push(
+            sel.steps
+                .iter()
+                .map(|st| {
+                    if let Step::Key(k) = st {
+                        key_hash(k)
+                    } else {
+                        0
+                    }
+                })
+                .collect(),
+        );
         if sel.steps.iter().any(|st| matches!(st, Step::Where { .. })) {
             self.has_where = true;
         }
@@ -383,6 +410,7 @@ impl Matcher {
     /// for the indexed path).
     pub fn into_naive(mut self) -> Matcher {
         self.naive = true;
+        self.start = std::sync::OnceLock::new();
         self
     }
 
@@ -402,15 +430,19 @@ impl Matcher {
         }
     }
 
-    /// The state set of the root.
+    /// The state set of the root (computed on first use, then cached).
     pub fn start(&self) -> Vec<State> {
-        let mut out = Vec::new();
-        for s in 0..self.sels.len() as u32 {
-            if !self.floating(s) {
-                self.close(&mut out, s, 0);
-            }
-        }
-        out
+        self.start
+            .get_or_init(|| {
+                let mut out = Vec::new();
+                for s in 0..self.sels.len() as u32 {
+                    if !self.floating(s) {
+                        self.close(&mut out, s, 0);
+                    }
+                }
+                out
+            })
+            .clone()
     }
 
     fn step_hits<'k>(
@@ -441,6 +473,8 @@ impl Matcher {
     pub fn advance(&self, states: &[State], elem: PathElem<'_>, out: &mut Vec<State>) {
         out.clear();
         let mut norm: [Option<std::borrow::Cow<'_, str>>; 3] = [None, None, None];
+        // Hash of the key normalised per mode, computed on first need.
+        let mut hashes: [Option<u64>; 3] = [None, None, None];
         for &(s, i) in states {
             let (_, sel) = &self.sels[s as usize];
             let Some(step) = sel.steps.get(i as usize) else {
@@ -448,7 +482,18 @@ impl Matcher {
             };
             if *step == Step::AnyDepth {
                 self.close(out, s, i);
-            } else if self.step_hits(sel, step, elem, &mut norm) {
+                continue;
+            }
+            if let (Step::Key(_), PathElem::Key(key)) = (step, elem) {
+                let m = sel.mode as usize;
+                let h = *hashes[m].get_or_insert_with(|| {
+                    key_hash(norm[m].get_or_insert_with(|| sel.mode.normalize(key)))
+                });
+                if h != self.step_hash[s as usize][i as usize] {
+                    continue;
+                }
+            }
+            if self.step_hits(sel, step, elem, &mut norm) {
                 self.close(out, s, i + 1);
             }
         }
