@@ -303,10 +303,8 @@ type IdsByName = rustc_hash::FxHashMap<String, Vec<u32>>;
 
 /// A fast hash of a normalised key, compared before the key itself.
 fn key_hash(k: &str) -> u64 {
-    use std::hash::{BuildHasher, Hash, Hasher};
-    let mut h = rustc_hash::FxBuildHasher.build_hasher();
-    k.hash(&mut h);
-    h.finish()
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(k)
 }
 
 /// A state of the selector automaton: (selector index, step index).
