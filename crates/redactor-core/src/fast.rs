@@ -21,7 +21,7 @@ use crate::engine::{leaf, Cause, Explained, Fate, Leaf, Redactor, Seg, Stats, Wa
 use crate::error::Reject;
 use crate::json;
 use crate::policy::{Mode, Policy};
-use crate::selector::{PathElem, State};
+use crate::selector::{MatchCache, PathElem};
 
 /// The zero-copy, tape-driven engine.
 #[derive(Debug, Clone)]
@@ -30,7 +30,8 @@ pub struct Fast {
 }
 
 thread_local! {
-    static SCANNER: RefCell<Option<Scanner>> = const { RefCell::new(None) };
+    /// Per thread: the scanner's buffers and the lazily built automaton.
+    static SCANNER: RefCell<Option<(Scanner, MatchCache)>> = const { RefCell::new(None) };
 }
 
 fn reject_of(e: ScanError) -> Reject {
@@ -89,7 +90,8 @@ impl Fast {
                 max_depth: limits.max_depth,
                 max_bytes: limits.max_line_bytes,
             };
-            let scanner = slot.get_or_insert_with(|| Scanner::new(scan_limits));
+            let (scanner, cache) =
+                slot.get_or_insert_with(|| (Scanner::new(scan_limits), MatchCache::default()));
             scanner.set_limits(scan_limits);
             let tape = match scanner.scan(line) {
                 Ok(t) => t,
@@ -106,13 +108,13 @@ impl Fast {
                 tape,
                 out,
                 last: 0,
-                next: Vec::new(),
+                cache,
             };
-            let states = policy.matcher.start();
+            let set = policy.matcher.cached_start(f.cache);
             let root = tape[0];
             match root.kind {
                 Kind::ObjectStart | Kind::ArrayStart => {
-                    f.container(0, &states, 0, false, true);
+                    f.container(0, set, 0, false, true);
                 }
                 _ if policy.mode == Mode::Allowlist => {
                     f.w.note(Cause::Allowlist, "replace", false);
@@ -120,7 +122,7 @@ impl Fast {
                     f.out.extend_from_slice(b"null");
                 }
                 _ => {
-                    f.unhandled(0, &states, 0, false);
+                    f.unhandled(0, set, 0, false);
                 }
             }
             f.flush_to(line.len());
@@ -162,7 +164,7 @@ struct Pass<'a, 'w> {
     out: &'a mut Vec<u8>,
     /// Input bytes before `last` are already accounted for in `out`.
     last: usize,
-    next: Vec<State>,
+    cache: &'a mut MatchCache,
 }
 
 impl<'a> Pass<'a, '_> {
@@ -216,13 +218,14 @@ impl<'a> Pass<'a, '_> {
     }
 
     /// Hands the subtree at `i` to the reference engine's node logic.
-    fn delegate_node(&mut self, i: usize, states: &[State], depth: usize, kept: bool) -> Fate {
+    fn delegate_node(&mut self, i: usize, set: u32, depth: usize, kept: bool) -> Fate {
+        let states = self.cache.set(set).to_vec();
         let (start, end, _) = self.span(i);
         let Ok(mut v) = json::parse(&self.input[start..end], self.w.policy.limits.max_depth) else {
             // Unreachable: the scanner accepted the whole text.
             return Fate::Remove;
         };
-        match self.w.node(&mut v, states, depth, kept) {
+        match self.w.node(&mut v, &states, depth, kept) {
             Fate::Stay => {
                 let mut buf = Vec::new();
                 json::write(&mut buf, &v);
@@ -234,17 +237,18 @@ impl<'a> Pass<'a, '_> {
     }
 
     /// One field or element at tape index `i` whose state set is `states`.
-    fn node(&mut self, i: usize, states: &[State], depth: usize, kept: bool) -> Fate {
+    fn node(&mut self, i: usize, set: u32, depth: usize, kept: bool) -> Fate {
         let policy = self.w.policy;
         let kind = self.tape[i].kind;
         let scalar = !matches!(kind, Kind::ObjectStart | Kind::ArrayStart);
-        if let Some(r) = self.w.choose(states) {
+        let w = &self.w;
+        if let Some(r) = self.cache.choice(set, |st| w.choose(st)) {
             let action = &policy.rules[r].action;
             let name = action.name();
             match action {
                 Action::Keep => {
                     self.w.note(Cause::Rule(r), name, false);
-                    return self.unhandled(i, states, depth, true);
+                    return self.unhandled(i, set, depth, true);
                 }
                 Action::Drop => {
                     self.w.note(Cause::Rule(r), name, false);
@@ -261,7 +265,7 @@ impl<'a> Pass<'a, '_> {
                 Action::Tokenize(_) | Action::Mask(_) | Action::Generalize(_) => {
                     if !scalar {
                         // Leaves below and keys below: the reference's code.
-                        return self.delegate_node(i, states, depth, kept);
+                        return self.delegate_node(i, set, depth, kept);
                     }
                     self.w.note(Cause::Rule(r), name, false);
                     let (start, end, _) = self.span(i);
@@ -296,13 +300,13 @@ impl<'a> Pass<'a, '_> {
             self.w.note(Cause::Allowlist, "drop", false);
             return Fate::Remove;
         }
-        self.unhandled(i, states, depth, kept)
+        self.unhandled(i, set, depth, kept)
     }
 
     /// A node no terminal rule handled: descend or scan.
-    fn unhandled(&mut self, i: usize, states: &[State], depth: usize, kept: bool) -> Fate {
+    fn unhandled(&mut self, i: usize, set: u32, depth: usize, kept: bool) -> Fate {
         match self.tape[i].kind {
-            Kind::ObjectStart | Kind::ArrayStart => self.container(i, states, depth, kept, false),
+            Kind::ObjectStart | Kind::ArrayStart => self.container(i, set, depth, kept, false),
             Kind::String => {
                 let text = self.text(i);
                 let policy = self.w.policy;
@@ -311,7 +315,8 @@ impl<'a> Pass<'a, '_> {
                 let rewritten = if nested {
                     let mut s = text.into_owned();
                     let before = self.w.changes;
-                    self.w.scan_string(&mut s, states, depth, kept);
+                    let states = self.cache.set(set).to_vec();
+                    self.w.scan_string(&mut s, &states, depth, kept);
                     (self.w.changes != before).then_some(s)
                 } else if policy.detectors.list.is_empty() {
                     None
@@ -349,14 +354,7 @@ impl<'a> Pass<'a, '_> {
     }
 
     /// The members or elements of the container at tape index `ci`.
-    fn container(
-        &mut self,
-        ci: usize,
-        states: &[State],
-        depth: usize,
-        kept: bool,
-        root: bool,
-    ) -> Fate {
+    fn container(&mut self, ci: usize, set: u32, depth: usize, kept: bool, root: bool) -> Fate {
         let node = self.tape[ci];
         let is_object = node.kind == Kind::ObjectStart;
         let end_index = node.link as usize;
@@ -375,18 +373,15 @@ impl<'a> Pass<'a, '_> {
                 (self.span(i).0, i)
             };
             let (_, value_end, after) = self.span(vi);
-            let mut next = std::mem::take(&mut self.next);
             let mut key_rewrite = None;
-            if is_object {
+            let child = if is_object {
                 let key = self.text(i);
-                self.w
-                    .policy
-                    .matcher
-                    .advance(states, PathElem::Key(&key), &mut next);
+                let child = self.w.policy.matcher.cached_key(self.cache, set, &key);
                 if self.w.events.is_some() {
                     self.w.path.push(Seg::Key(key.to_string()));
                 }
                 key_rewrite = Some(i);
+                child
             } else {
                 let fields = if self.w.policy.matcher.has_where {
                     self.fields(vi)
@@ -397,16 +392,17 @@ impl<'a> Pass<'a, '_> {
                     .iter()
                     .map(|(a, b)| (a.as_ref(), b.as_ref()))
                     .collect();
-                self.w
-                    .policy
-                    .matcher
-                    .advance(states, PathElem::Index(index, &view), &mut next);
+                let child = self.w.policy.matcher.cached_index(
+                    self.cache,
+                    set,
+                    PathElem::Index(index, &view),
+                );
                 if self.w.events.is_some() {
                     self.w.path.push(Seg::Index(index));
                 }
-            }
-            let child_states = next;
-            let fate = self.node(vi, &child_states, depth + 1, kept);
+                child
+            };
+            let fate = self.node(vi, child, depth + 1, kept);
             let stays = matches!(fate, Fate::Stay);
             if stays {
                 // Keys survive: scan them too (after the value, as the
@@ -424,7 +420,6 @@ impl<'a> Pass<'a, '_> {
             if self.w.events.is_some() {
                 self.w.path.pop();
             }
-            self.next = child_states;
             if stays {
                 emitted_any = true;
                 prev_end = value_end;

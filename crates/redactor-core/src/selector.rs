@@ -343,6 +343,105 @@ pub struct Matcher {
     start: std::sync::OnceLock<Vec<State>>,
     /// Whether the index is used (false only in tests of the naive path).
     naive: bool,
+    /// Identifies this matcher's automaton for [`MatchCache`]s.
+    id: u64,
+}
+
+static NEXT_MATCHER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn fresh_id() -> u64 {
+    NEXT_MATCHER_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A lazily built deterministic automaton over a [`Matcher`]: state sets are
+/// interned as ids, and each (set, key) transition and each set's rule
+/// choice is computed once and then looked up. Keep one per thread. It is
+/// bounded: past [`MatchCache::MAX_ENTRIES`] transitions it starts afresh,
+/// so keys of unbounded variety (ids used as keys) cannot grow it forever.
+#[derive(Debug, Default)]
+pub struct MatchCache {
+    matcher: u64,
+    sets: Vec<Vec<State>>,
+    ids: rustc_hash::FxHashMap<Vec<State>, u32>,
+    by_key: Vec<rustc_hash::FxHashMap<Box<str>, u32>>,
+    choice: Vec<Option<Option<usize>>>,
+    entries: usize,
+}
+
+impl MatchCache {
+    /// Transitions kept before the cache starts afresh.
+    pub const MAX_ENTRIES: usize = 1 << 18;
+
+    fn reset_for(&mut self, m: &Matcher) {
+        if self.matcher != m.id || self.entries > Self::MAX_ENTRIES {
+            *self = MatchCache {
+                matcher: m.id,
+                ..MatchCache::default()
+            };
+        }
+    }
+
+    fn intern(&mut self, set: Vec<State>) -> u32 {
+        if let Some(&id) = self.ids.get(&set) {
+            return id;
+        }
+        let id = self.sets.len() as u32;
+        self.ids.insert(set.clone(), id);
+        self.sets.push(set);
+        self.by_key.push(Default::default());
+        self.choice.push(None);
+        id
+    }
+
+    /// The states of set `id`.
+    pub fn set(&self, id: u32) -> &[State] {
+        &self.sets[id as usize]
+    }
+
+    /// The rule choice of set `id`, computed by `choose` on first use.
+    pub fn choice(
+        &mut self,
+        id: u32,
+        choose: impl FnOnce(&[State]) -> Option<usize>,
+    ) -> Option<usize> {
+        if let Some(c) = self.choice[id as usize] {
+            return c;
+        }
+        let c = choose(&self.sets[id as usize]);
+        self.choice[id as usize] = Some(c);
+        c
+    }
+}
+
+impl Matcher {
+    /// The id of the root's state set in `cache` (resetting the cache when
+    /// it belongs to another matcher or is full).
+    pub fn cached_start(&self, cache: &mut MatchCache) -> u32 {
+        cache.reset_for(self);
+        cache.intern(self.start())
+    }
+
+    /// The set reached from set `from` by object key `key`.
+    pub fn cached_key(&self, cache: &mut MatchCache, from: u32, key: &str) -> u32 {
+        if let Some(&to) = cache.by_key[from as usize].get(key) {
+            return to;
+        }
+        let mut out = Vec::new();
+        self.advance(&cache.sets[from as usize], PathElem::Key(key), &mut out);
+        let to = cache.intern(out);
+        cache.by_key[from as usize].insert(key.into(), to);
+        cache.entries += 1;
+        to
+    }
+
+    /// The set reached from set `from` by array element `elem` (not cached
+    /// by element: `[member=value]` depends on the element's fields).
+    pub fn cached_index(&self, cache: &mut MatchCache, from: u32, elem: PathElem<'_>) -> u32 {
+        let mut out = Vec::new();
+        self.advance(&cache.sets[from as usize], elem, &mut out);
+        cache.entries += 1;
+        cache.intern(out)
+    }
 }
 
 impl Matcher {
@@ -350,6 +449,7 @@ impl Matcher {
     pub fn push(&mut self, rule: usize, sel: Selector) {
         let id = self.sels.len() as u32;
         self.start = std::sync::OnceLock::new();
+        self.id = fresh_id();
         self.step_hash.push(
             sel.steps
                 .iter()
@@ -408,6 +508,7 @@ impl Matcher {
     /// for the indexed path).
     pub fn into_naive(mut self) -> Matcher {
         self.naive = true;
+        self.id = fresh_id();
         self.start = std::sync::OnceLock::new();
         self
     }
@@ -625,6 +726,37 @@ mod tests {
                 "{bad:?} should be rejected"
             );
         }
+    }
+
+    #[test]
+    fn cache_equals_direct_simulation_and_resets_per_matcher() {
+        let mut m = Matcher::default();
+        for (r, t) in ["a.b", "**.email", "x[*].y", "*.c", "**[key=k].value"]
+            .iter()
+            .enumerate()
+        {
+            m.push(r, Selector::parse(t, MatchMode::IgnoreCase).unwrap());
+        }
+        let mut cache = MatchCache::default();
+        let root = m.cached_start(&mut cache);
+        assert_eq!(cache.set(root), m.start().as_slice());
+        for key in ["a", "A", "email", "x", "zzz"] {
+            let to = m.cached_key(&mut cache, root, key);
+            let mut direct = Vec::new();
+            m.advance(&m.start(), PathElem::Key(key), &mut direct);
+            assert_eq!(cache.set(to), direct.as_slice(), "{key}");
+            assert_eq!(
+                m.cached_key(&mut cache, root, key),
+                to,
+                "second lookup is cached"
+            );
+        }
+        // Another matcher must not see this one's sets.
+        let mut other = Matcher::default();
+        other.push(0, Selector::parse("q", MatchMode::Exact).unwrap());
+        let r2 = other.cached_start(&mut cache);
+        assert_eq!(cache.set(r2), other.start().as_slice());
+        assert_eq!(cache.sets.len(), 1, "the cache started afresh");
     }
 
     #[test]
