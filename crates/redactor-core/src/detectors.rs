@@ -161,7 +161,9 @@ fn secret_re() -> &'static Regex {
 /// memmem prefilter on `://`).
 fn find_userinfo(text: &str, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
-    for at in memchr::memmem::find_iter(b, b"://") {
+    // memchr for ':' then a check, rather than a substring searcher built
+    // per call.
+    for at in memchr::memchr_iter(b':', b).filter(|&i| b.get(i + 1..i + 3) == Some(b"//")) {
         let start = at + 3;
         let end = b[start..]
             .iter()

@@ -365,6 +365,8 @@ pub struct MatchCache {
     ids: rustc_hash::FxHashMap<Vec<State>, u32>,
     by_key: Vec<rustc_hash::FxHashMap<Box<str>, u32>>,
     choice: Vec<Option<Option<usize>>>,
+    /// Per set: the set reached by an array element with no string fields.
+    by_plain_index: Vec<Option<u32>>,
     entries: usize,
 }
 
@@ -390,6 +392,7 @@ impl MatchCache {
         self.sets.push(set);
         self.by_key.push(Default::default());
         self.choice.push(None);
+        self.by_plain_index.push(None);
         id
     }
 
@@ -437,10 +440,22 @@ impl Matcher {
     /// The set reached from set `from` by array element `elem` (not cached
     /// by element: `[member=value]` depends on the element's fields).
     pub fn cached_index(&self, cache: &mut MatchCache, from: u32, elem: PathElem<'_>) -> u32 {
+        // Without string fields the element's position is all that matters,
+        // and `[*]` ignores it: cache per set.
+        let plain = matches!(elem, PathElem::Index(_, fields) if fields.is_empty());
+        if plain {
+            if let Some(to) = cache.by_plain_index[from as usize] {
+                return to;
+            }
+        }
         let mut out = Vec::new();
         self.advance(&cache.sets[from as usize], elem, &mut out);
         cache.entries += 1;
-        cache.intern(out)
+        let to = cache.intern(out);
+        if plain {
+            cache.by_plain_index[from as usize] = Some(to);
+        }
+        to
     }
 }
 
