@@ -98,29 +98,72 @@ pub struct Explained {
 
 /// A redaction engine: one line (a JSON text) in, its redacted text out.
 pub trait Redactor: Send + Sync {
-    /// Redacts `line` into `out` (cleared first). On `Err` nothing in `out`
-    /// may be forwarded.
+    /// Redacts `line` into `out` (cleared first), listing every rewrite in
+    /// `events` when given. On `Err` nothing in `out` may be forwarded.
     ///
     /// # Errors
     ///
     /// A [`Reject`] when the line is not a valid JSON text within limits.
-    fn redact(&self, line: &[u8], out: &mut Vec<u8>, stats: &mut Stats) -> Result<(), Reject>;
+    fn process(
+        &self,
+        line: &[u8],
+        out: &mut Vec<u8>,
+        stats: &mut Stats,
+        events: Option<&mut Vec<Explained>>,
+    ) -> Result<(), Reject>;
+
+    /// The compiled policy.
+    fn policy(&self) -> &Policy;
+
+    /// Redacts `line` into `out` (cleared first).
+    ///
+    /// # Errors
+    ///
+    /// As [`Redactor::process`].
+    fn redact(&self, line: &[u8], out: &mut Vec<u8>, stats: &mut Stats) -> Result<(), Reject> {
+        self.process(line, out, stats, None)
+    }
 
     /// Like [`Redactor::redact`], also listing every rewrite.
     ///
     /// # Errors
     ///
-    /// As [`Redactor::redact`].
+    /// As [`Redactor::process`].
     fn explain(
         &self,
         line: &[u8],
         out: &mut Vec<u8>,
         stats: &mut Stats,
         events: &mut Vec<Explained>,
-    ) -> Result<(), Reject>;
+    ) -> Result<(), Reject> {
+        events.clear();
+        self.process(line, out, stats, Some(events))
+    }
+}
 
-    /// The compiled policy.
-    fn policy(&self) -> &Policy;
+/// What every engine does first: clear `out`, reject an over-long line, and
+/// size the counters for `policy`.
+pub(crate) fn admit(
+    policy: &Policy,
+    line: &[u8],
+    out: &mut Vec<u8>,
+    stats: &mut Stats,
+) -> Result<(), Reject> {
+    out.clear();
+    if line.len() > policy.limits.max_line_bytes {
+        let r = Reject::TooLarge {
+            len: line.len() as u64,
+            limit: policy.limits.max_line_bytes,
+        };
+        stats.reject(&r);
+        return Err(r);
+    }
+    if stats.rules.len() != policy.rules.len()
+        || stats.detectors.len() != policy.detectors.list.len()
+    {
+        stats.merge(&Stats::new(policy));
+    }
+    Ok(())
 }
 
 /// The DOM-based reference engine.
@@ -508,16 +551,8 @@ impl Reference {
         stats: &mut Stats,
         events: Option<&mut Vec<Explained>>,
     ) -> Result<(), Reject> {
-        out.clear();
+        admit(&self.policy, line, out, stats)?;
         let limits = self.policy.limits;
-        if line.len() > limits.max_line_bytes {
-            let r = Reject::TooLarge {
-                len: line.len() as u64,
-                limit: limits.max_line_bytes,
-            };
-            stats.reject(&r);
-            return Err(r);
-        }
         let mut v = match json::parse(line, limits.max_depth) {
             Ok(v) => v,
             Err(r) => {
@@ -525,11 +560,6 @@ impl Reference {
                 return Err(r);
             }
         };
-        if stats.rules.len() != self.policy.rules.len()
-            || stats.detectors.len() != self.policy.detectors.list.len()
-        {
-            stats.merge(&Stats::new(&self.policy));
-        }
         let states = self.policy.matcher.start();
         let mut w = Walk {
             policy: &self.policy,
@@ -556,19 +586,14 @@ impl Reference {
 }
 
 impl Redactor for Reference {
-    fn redact(&self, line: &[u8], out: &mut Vec<u8>, stats: &mut Stats) -> Result<(), Reject> {
-        self.run(line, out, stats, None)
-    }
-
-    fn explain(
+    fn process(
         &self,
         line: &[u8],
         out: &mut Vec<u8>,
         stats: &mut Stats,
-        events: &mut Vec<Explained>,
+        events: Option<&mut Vec<Explained>>,
     ) -> Result<(), Reject> {
-        events.clear();
-        self.run(line, out, stats, Some(events))
+        self.run(line, out, stats, events)
     }
 
     fn policy(&self) -> &Policy {

@@ -69,21 +69,8 @@ impl Fast {
         stats: &mut Stats,
         events: Option<&mut Vec<Explained>>,
     ) -> Result<(), Reject> {
-        out.clear();
+        crate::engine::admit(&self.policy, line, out, stats)?;
         let limits = self.policy.limits;
-        if line.len() > limits.max_line_bytes {
-            let r = Reject::TooLarge {
-                len: line.len() as u64,
-                limit: limits.max_line_bytes,
-            };
-            stats.reject(&r);
-            return Err(r);
-        }
-        if stats.rules.len() != self.policy.rules.len()
-            || stats.detectors.len() != self.policy.detectors.list.len()
-        {
-            stats.merge(&Stats::new(&self.policy));
-        }
         SCANNER.with(|cell| {
             let mut slot = cell.borrow_mut();
             let scan_limits = Limits {
@@ -136,19 +123,14 @@ impl Fast {
 }
 
 impl Redactor for Fast {
-    fn redact(&self, line: &[u8], out: &mut Vec<u8>, stats: &mut Stats) -> Result<(), Reject> {
-        self.run(line, out, stats, None)
-    }
-
-    fn explain(
+    fn process(
         &self,
         line: &[u8],
         out: &mut Vec<u8>,
         stats: &mut Stats,
-        events: &mut Vec<Explained>,
+        events: Option<&mut Vec<Explained>>,
     ) -> Result<(), Reject> {
-        events.clear();
-        self.run(line, out, stats, Some(events))
+        self.run(line, out, stats, events)
     }
 
     fn policy(&self) -> &Policy {
