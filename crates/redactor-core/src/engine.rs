@@ -543,8 +543,10 @@ impl Reference {
     pub fn new(policy: Arc<Policy>) -> Reference {
         Reference { policy }
     }
+}
 
-    fn run(
+impl Redactor for Reference {
+    fn process(
         &self,
         line: &[u8],
         out: &mut Vec<u8>,
@@ -582,18 +584,6 @@ impl Reference {
         stats.bytes_in += line.len() as u64;
         stats.bytes_out += out.len() as u64;
         Ok(())
-    }
-}
-
-impl Redactor for Reference {
-    fn process(
-        &self,
-        line: &[u8],
-        out: &mut Vec<u8>,
-        stats: &mut Stats,
-        events: Option<&mut Vec<Explained>>,
-    ) -> Result<(), Reject> {
-        self.run(line, out, stats, events)
     }
 
     fn policy(&self) -> &Policy {

@@ -61,8 +61,10 @@ impl Fast {
     pub fn new(policy: Arc<Policy>) -> Fast {
         Fast { policy }
     }
+}
 
-    fn run(
+impl Redactor for Fast {
+    fn process(
         &self,
         line: &[u8],
         out: &mut Vec<u8>,
@@ -119,18 +121,6 @@ impl Fast {
             stats.bytes_out += produced;
             Ok(())
         })
-    }
-}
-
-impl Redactor for Fast {
-    fn process(
-        &self,
-        line: &[u8],
-        out: &mut Vec<u8>,
-        stats: &mut Stats,
-        events: Option<&mut Vec<Explained>>,
-    ) -> Result<(), Reject> {
-        self.run(line, out, stats, events)
     }
 
     fn policy(&self) -> &Policy {

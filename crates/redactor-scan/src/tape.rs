@@ -180,6 +180,23 @@ fn has_backslash(masks: &[u64], start: usize, end: usize) -> bool {
     })
 }
 
+/// The node of the key or string whose opening quote is at `pos`: its
+/// content span, its escapes (validated) flagged in `link`.
+#[inline]
+fn string_node(s: &[u8], masks: &[u64], pos: usize, kind: Kind) -> Result<Node, ScanError> {
+    let end = string_end(masks, pos)?;
+    let has_esc = has_backslash(masks, pos + 1, end);
+    if has_esc {
+        validate_escapes(s, pos + 1, end)?;
+    }
+    Ok(Node {
+        kind,
+        start: pos as u32 + 1,
+        end: end as u32,
+        link: u32::from(has_esc),
+    })
+}
+
 /// Walks `structurals` of `s`, validating, and fills `tape`. `masks` holds
 /// stage 1's backslash and quote masks of every 64-byte block.
 ///
@@ -216,18 +233,7 @@ pub(crate) fn walk(
     // A key at `pos` (already known to be a quote), then its colon.
     macro_rules! key_and_colon {
         ($pos:expr) => {{
-            let pos = $pos;
-            let end = string_end(masks, pos)?;
-            let has_esc = has_backslash(masks, pos + 1, end);
-            if has_esc {
-                validate_escapes(s, pos + 1, end)?;
-            }
-            tape.push(Node {
-                kind: Kind::Key,
-                start: pos as u32 + 1,
-                end: end as u32,
-                link: u32::from(has_esc),
-            });
+            tape.push(string_node(s, masks, $pos, Kind::Key)?);
             let (cpos, c) = next!();
             if c != b':' {
                 return Err(ScanError::syntax(cpos, "':' expected"));
@@ -278,17 +284,7 @@ pub(crate) fn walk(
                 }
             }
             b'"' => {
-                let end = string_end(masks, pos)?;
-                let has_esc = has_backslash(masks, pos + 1, end);
-                if has_esc {
-                    validate_escapes(s, pos + 1, end)?;
-                }
-                tape.push(Node {
-                    kind: Kind::String,
-                    start: pos as u32 + 1,
-                    end: end as u32,
-                    link: u32::from(has_esc),
-                });
+                tape.push(string_node(s, masks, pos, Kind::String)?);
             }
             b'-' | b'0'..=b'9' => {
                 let end = number_end(s, pos)?;
