@@ -242,3 +242,47 @@ pub fn gen(
     }
     Ok(())
 }
+
+/// Prints what `redactor kafka --check` validated (never property values,
+/// which may be secrets).
+pub fn print_stage(c: &redactor_kafka::StageConfig, out: &mut impl Write) -> io::Result<()> {
+    use redactor_kafka::config::{Inputs, Outputs};
+    writeln!(out, "stage OK")?;
+    writeln!(out, "  brokers     {}", c.brokers)?;
+    writeln!(out, "  group       {}", c.group)?;
+    match &c.inputs {
+        Inputs::Topics(t) => writeln!(out, "  input       {}", t.join(", "))?,
+        Inputs::Pattern(p) => writeln!(out, "  input       topics matching {p}")?,
+    }
+    match &c.outputs {
+        Outputs::Fixed(t) => writeln!(out, "  output      {t}")?,
+        Outputs::Map(m) => {
+            let pairs: Vec<String> = m.iter().map(|(i, o)| format!("{i} -> {o}")).collect();
+            writeln!(out, "  output      {}", pairs.join(", "))?;
+        }
+    }
+    writeln!(out, "  dead letter {}", c.dead_letter)?;
+    writeln!(out, "  delivery    {}", c.delivery.name())?;
+    writeln!(
+        out,
+        "  record      key {}, unlisted headers {}, {} header rule(s)",
+        c.key.name(),
+        c.headers_default.name(),
+        c.header_rules.len()
+    )?;
+    let names: Vec<&str> = c
+        .properties
+        .iter()
+        .chain(&c.consumer_properties)
+        .chain(&c.producer_properties)
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if !names.is_empty() {
+        writeln!(out, "  properties  {} (values not shown)", names.join(", "))?;
+    }
+    writeln!(
+        out,
+        "  metrics     {}",
+        c.metrics_listen.as_deref().unwrap_or("off")
+    )
+}

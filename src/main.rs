@@ -96,6 +96,30 @@ enum Command {
         #[arg(value_name = "INPUT")]
         input: Option<PathBuf>,
     },
+    /// Run as a Kafka pipeline stage: input topics to a redacted output
+    /// topic, with a dead-letter topic for records that cannot be redacted.
+    ///
+    /// Offsets are committed only after the broker acknowledged the output
+    /// (at-least-once), or inside producer transactions (exactly-once).
+    /// Serves Prometheus /metrics and /health; stops on SIGTERM or SIGINT
+    /// after draining in-flight records. See docs/kafka.md.
+    Kafka {
+        /// Stage configuration (TOML): brokers, topics, delivery, record key
+        /// and header rules, metrics endpoint.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Policy file; overrides the configuration's `policy` (the built-in
+        /// default policy when neither is given).
+        #[arg(short, long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// Log format on stderr (overrides `[metrics] log_format`).
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        log_format: Option<LogFormatArg>,
+        /// Validate the configuration and the policy, print a summary and
+        /// exit without connecting.
+        #[arg(long)]
+        check: bool,
+    },
     /// Generate deterministic, realistic synthetic telemetry as NDJSON.
     Gen {
         /// Wire format of the events: mixpanel, segment, amplitude, posthog,
@@ -128,6 +152,12 @@ fn engine_for(
         EngineKind::Fast => Arc::new(redactor_core::Fast::new(policy)),
         EngineKind::Reference => Arc::new(redactor_core::Reference::new(policy)),
     }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -246,6 +276,42 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Kafka {
+            config,
+            policy,
+            log_format,
+            check,
+        } => {
+            let mut stage = redactor_kafka::StageConfig::load(&config)
+                .map_err(|e| UsageError(e.to_string()))?;
+            if let Some(f) = log_format {
+                stage.log_format = match f {
+                    LogFormatArg::Text => redactor_kafka::LogFormat::Text,
+                    LogFormatArg::Json => redactor_kafka::LogFormat::Json,
+                };
+            }
+            let policy_path = policy.or_else(|| stage.policy.clone());
+            let policy = load_policy(policy_path.as_deref())?;
+            let engine: Arc<dyn redactor_core::Redactor> =
+                Arc::new(redactor_core::Fast::new(policy.clone()));
+            if check {
+                let mut out = io::stdout().lock();
+                commands::print_stage(&stage, &mut out)?;
+                let origin = policy_path
+                    .as_ref()
+                    .map_or("built-in default policy".to_string(), |p| {
+                        p.display().to_string()
+                    });
+                commands::print_summary(&policy, &origin, &mut out)?;
+                // Record rules are checked against the policy too.
+                redactor_kafka::Stage::new(stage, engine).map_err(|e| UsageError(e.to_string()))?;
+                out.flush()?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            redactor_kafka::init_logging(stage.log_format);
+            redactor_kafka::run_until_signal(stage, engine)?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Gen {
             format,

@@ -95,6 +95,9 @@ pub struct Policy {
     pub nested_json: bool,
     /// Loaded keys (ids only are ever shown).
     pub keys: Vec<Arc<Key>>,
+    /// The key new tokens are made with, when one is configured or implied
+    /// (the built-in default policy always has one).
+    pub current_key: Option<Arc<Key>>,
     /// Presets included, in order.
     pub presets: Vec<String>,
     /// Warnings to print once (never containing secrets).
@@ -965,6 +968,7 @@ impl Policy {
             detectors,
             limits,
             nested_json,
+            current_key: table.current,
             keys: table.keys,
             presets: preset_names,
             warnings,

@@ -1,0 +1,81 @@
+//! The Kafka pipeline stage of redactor: records of input topics are
+//! redacted with a policy and produced to an output topic; records that
+//! cannot be redacted go, unchanged and with headers naming the reason, to a
+//! dead-letter topic. Offsets are committed only for records the broker
+//! acknowledged (at-least-once), or inside producer transactions
+//! (exactly-once).
+//!
+//! See `docs/kafka.md` for the configuration reference and the delivery
+//! semantics.
+
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod record;
+pub mod stage;
+
+pub use config::{Delivery, LogFormat, StageConfig};
+pub use stage::{Stage, Summary};
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use redactor_core::Redactor;
+
+/// Installs the `tracing` subscriber: log lines on stderr, filtered by
+/// `REDACTOR_LOG` (e.g. `info`, `debug`, `redactor_kafka=debug`; default
+/// `info`). Does nothing when one is already installed.
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REDACTOR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Runs the stage until SIGTERM or SIGINT (then drains and commits), with
+/// the metrics endpoint when configured. Blocks the calling thread.
+///
+/// # Errors
+///
+/// As [`Stage::run`], and when the metrics address cannot be bound.
+pub fn run_until_signal(config: StageConfig, engine: Arc<dyn Redactor>) -> anyhow::Result<Summary> {
+    let threads = std::thread::available_parallelism().map_or(2, usize::from).max(2);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listen = config.metrics_listen.clone();
+        let stage = Stage::new(config, engine)?;
+        let server = match listen {
+            Some(addr) => {
+                let listener = tokio::net::TcpListener::bind(&addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} for /metrics"))?;
+                tracing::info!(address = %addr, "metrics and health endpoint listening");
+                Some(tokio::spawn(http::serve(listener, stage.metrics())))
+            }
+            None => None,
+        };
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => tracing::info!("SIGTERM received"),
+            }
+            let _ = tx.send(true);
+        });
+        let result = stage.run(rx).await;
+        if let Some(s) = server {
+            s.abort();
+        }
+        result
+    })
+}
