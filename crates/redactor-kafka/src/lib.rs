@@ -13,6 +13,7 @@ pub mod http;
 pub mod metrics;
 pub mod record;
 pub mod stage;
+pub mod tools;
 
 pub use config::{Delivery, LogFormat, StageConfig};
 pub use stage::{Stage, Summary};

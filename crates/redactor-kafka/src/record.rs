@@ -207,12 +207,7 @@ impl RecordRules {
             None => None,
             Some(p) if !self.redact_payload => Some(p.clone()),
             Some(p) => match self.engine.redact(p, out, stats) {
-                Ok(()) => {
-                    stats.lines_ok += 1;
-                    stats.bytes_in += p.len() as u64;
-                    stats.bytes_out += out.len() as u64;
-                    Some(out.clone())
-                }
+                Ok(()) => Some(out.clone()),
                 Err(r) => return dead(r.code(), r.to_string()),
             },
         };

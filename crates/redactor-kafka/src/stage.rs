@@ -204,7 +204,11 @@ impl Stage {
             )
             .set_log_level(RDKafkaLogLevel::Warning);
         if c.delivery == Delivery::ExactlyOnce {
-            cfg.set("transactional.id", &c.transactional_id);
+            // A record may be retried for as long as its transaction lives.
+            cfg.set("transactional.id", &c.transactional_id).set(
+                "transaction.timeout.ms",
+                c.delivery_timeout.as_millis().max(1000).to_string(),
+            );
         }
         for (k, v) in c.properties.iter().chain(&c.producer_properties) {
             cfg.set(k, v);
@@ -260,7 +264,7 @@ impl Stage {
         'main: loop {
             tokio::select! {
                 biased;
-                _ = shutdown.wait_for(|s| *s) => {
+                _ = stopped(&mut shutdown) => {
                     info!("shutdown requested: draining in-flight records");
                     break;
                 }
@@ -293,7 +297,7 @@ impl Stage {
                             let mut stop = stop_signal.clone();
                             tokio::select! {
                                 biased;
-                                _ = stop.wait_for(|s| *s) => {
+                                _ = stopped(&mut stop) => {
                                     info!("shutdown requested while paused: draining");
                                     // This record was never counted: it is
                                     // not forwarded nor committed.
@@ -382,7 +386,7 @@ impl Stage {
                 let wait = batch.deadline.map(|d| d.saturating_duration_since(Instant::now()));
                 tokio::select! {
                     biased;
-                    _ = shutdown.wait_for(|s| *s) => { stop = true; break; }
+                    _ = stopped(&mut shutdown) => { stop = true; break; }
                     _ = tokio::time::sleep(wait.unwrap_or(Duration::from_secs(3600))), if wait.is_some() => break,
                     m = consumer.recv() => match m {
                         Ok(m) => {
@@ -528,6 +532,11 @@ fn next_offsets(records: &[Incoming]) -> anyhow::Result<TopicPartitionList> {
 
 fn permits_for(size: usize, max: usize) -> u32 {
     u32::try_from(size.clamp(1, max)).unwrap_or(u32::MAX)
+}
+
+/// Resolves once shutdown is requested (or its sender is gone).
+async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
