@@ -431,7 +431,8 @@ impl StageConfig {
             }
         })?;
         let mut problems = Vec::new();
-        let mut problem = |field: &str, why: String| problems.push(format!("{origin}: {field}: {why}"));
+        let mut problem =
+            |field: &str, why: String| problems.push(format!("{origin}: {field}: {why}"));
 
         if file.kafka.brokers.trim().is_empty() {
             problem("kafka.brokers", "is empty".into());
@@ -467,12 +468,18 @@ impl StageConfig {
         let [properties, consumer_properties, producer_properties] = resolved;
         let inputs = match (&file.topics.input[..], &file.topics.input_pattern) {
             ([], None) => {
-                problem("topics.input", "no input: set `input` or `input_pattern`".into());
+                problem(
+                    "topics.input",
+                    "no input: set `input` or `input_pattern`".into(),
+                );
                 Inputs::Topics(Vec::new())
             }
             ([], Some(p)) => {
                 if let Err(e) = regex::Regex::new(p) {
-                    problem("topics.input_pattern", format!("not a regular expression: {e}"));
+                    problem(
+                        "topics.input_pattern",
+                        format!("not a regular expression: {e}"),
+                    );
                 }
                 Inputs::Pattern(p.clone())
             }
@@ -483,7 +490,10 @@ impl StageConfig {
                 Inputs::Topics(list.to_vec())
             }
             (_, Some(_)) => {
-                problem("topics", "set either `input` or `input_pattern`, not both".into());
+                problem(
+                    "topics",
+                    "set either `input` or `input_pattern`, not both".into(),
+                );
                 Inputs::Topics(Vec::new())
             }
         };
@@ -503,11 +513,17 @@ impl StageConfig {
                 Outputs::Map(file.topics.output_map.clone())
             }
             (None, true) => {
-                problem("topics.output", "no output: set `output` or `output_map`".into());
+                problem(
+                    "topics.output",
+                    "no output: set `output` or `output_map`".into(),
+                );
                 Outputs::Fixed(String::new())
             }
             (Some(_), false) => {
-                problem("topics", "set either `output` or `output_map`, not both".into());
+                problem(
+                    "topics",
+                    "set either `output` or `output_map`, not both".into(),
+                );
                 Outputs::Fixed(String::new())
             }
         };
@@ -534,7 +550,8 @@ impl StageConfig {
         {
             problem(
                 "topics.dead_letter",
-                "must differ from every input and output topic (it holds unredacted records)".into(),
+                "must differ from every input and output topic (it holds unredacted records)"
+                    .into(),
             );
         }
         let s = &file.stage;
@@ -576,7 +593,10 @@ impl StageConfig {
         }
         if let Some(l) = &file.metrics.listen {
             if l.parse::<std::net::SocketAddr>().is_err() {
-                problem("metrics.listen", format!("{l:?} is not an address like 127.0.0.1:9464"));
+                problem(
+                    "metrics.listen",
+                    format!("{l:?} is not an address like 127.0.0.1:9464"),
+                );
             }
         }
         if !problems.is_empty() {
@@ -616,7 +636,13 @@ impl StageConfig {
 
     /// A configuration for tests and benchmarks: one input topic, one output
     /// topic, a dead-letter topic, defaults elsewhere, no metrics endpoint.
-    pub fn simple(brokers: &str, group: &str, input: &str, output: &str, dead_letter: &str) -> Self {
+    pub fn simple(
+        brokers: &str,
+        group: &str,
+        input: &str,
+        output: &str,
+        dead_letter: &str,
+    ) -> Self {
         let text = format!(
             "[kafka]\nbrokers = {brokers:?}\ngroup = {group:?}\n\
              [topics]\ninput = [{input:?}]\noutput = {output:?}\ndead_letter = {dead_letter:?}\n\
@@ -638,10 +664,11 @@ fn resolve_property(value: &PropertyValue, base: &Path) -> Result<String, String
         PropertyValue::Literal(toml::Value::Table(_)) | PropertyValue::Secret(_) => {
             let src = match value {
                 PropertyValue::Secret(s) => s.clone(),
-                PropertyValue::Literal(v) => v
-                    .clone()
-                    .try_into::<SecretSource>()
-                    .map_err(|_| "a table must be { env = \"NAME\" } or { file = \"PATH\" }".to_string())?,
+                PropertyValue::Literal(v) => {
+                    v.clone().try_into::<SecretSource>().map_err(|_| {
+                        "a table must be { env = \"NAME\" } or { file = \"PATH\" }".to_string()
+                    })?
+                }
             };
             match (src.env, src.file) {
                 (Some(var), None) => std::env::var(&var)
@@ -697,7 +724,9 @@ mod tests {
         assert!(c
             .properties
             .contains(&("sasl.password".to_string(), "hunter2-secret".to_string())));
-        assert!(c.properties.contains(&("linger.ms".to_string(), "7".to_string())));
+        assert!(c
+            .properties
+            .contains(&("linger.ms".to_string(), "7".to_string())));
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 
@@ -727,7 +756,9 @@ mod tests {
 
     #[test]
     fn unknown_fields_name_the_line() {
-        let e = parse(&format!("{BASE}[stage]\nbatchsize = 3\n")).unwrap_err().0;
+        let e = parse(&format!("{BASE}[stage]\nbatchsize = 3\n"))
+            .unwrap_err()
+            .0;
         assert!(e.starts_with("stage.toml:8:"), "{e}");
         assert!(e.contains("batchsize"), "{e}");
     }
@@ -748,6 +779,9 @@ mod tests {
         let e = parse(text).unwrap_err().0;
         assert!(e.contains("also an input topic"), "{e}");
         let bad = "[kafka]\nbrokers = \"b\"\n[topics]\ninput_pattern = \"(\"\noutput = \"o\"\ndead_letter = \"d\"\n";
-        assert!(parse(bad).unwrap_err().0.contains("not a regular expression"));
+        assert!(parse(bad)
+            .unwrap_err()
+            .0
+            .contains("not a regular expression"));
     }
 }

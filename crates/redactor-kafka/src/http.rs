@@ -37,7 +37,13 @@ async fn answer(mut stream: TcpStream, metrics: &Metrics) -> std::io::Result<()>
         }
         buf.extend_from_slice(&chunk[..n]);
         if buf.len() > MAX_REQUEST {
-            return respond(&mut stream, "431 Request Header Fields Too Large", "text/plain", "request too large\n").await;
+            return respond(
+                &mut stream,
+                "431 Request Header Fields Too Large",
+                "text/plain",
+                "request too large\n",
+            )
+            .await;
         }
     }
     let line = buf.split(|b| *b == b'\n').next().unwrap_or_default();
@@ -45,29 +51,74 @@ async fn answer(mut stream: TcpStream, metrics: &Metrics) -> std::io::Result<()>
     let mut parts = line.split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     if method != "GET" && method != "HEAD" {
-        return respond(&mut stream, "405 Method Not Allowed", "text/plain", "only GET\n").await;
+        return respond(
+            &mut stream,
+            "405 Method Not Allowed",
+            "text/plain",
+            "only GET\n",
+        )
+        .await;
     }
     let path = target.split('?').next().unwrap_or("");
     let live = metrics.live.load(Relaxed);
     let ready = live && metrics.ready.load(Relaxed);
-    let status = |ok: bool| if ok { "200 OK" } else { "503 Service Unavailable" };
+    let status = |ok: bool| {
+        if ok {
+            "200 OK"
+        } else {
+            "503 Service Unavailable"
+        }
+    };
     match path {
         "/metrics" => {
-            respond(&mut stream, "200 OK", "text/plain; version=0.0.4", &metrics.render()).await
+            respond(
+                &mut stream,
+                "200 OK",
+                "text/plain; version=0.0.4",
+                &metrics.render(),
+            )
+            .await
         }
         "/health" => {
             let body = format!("{{\"live\":{live},\"ready\":{ready}}}\n");
             respond(&mut stream, status(live), "application/json", &body).await
         }
-        "/health/live" => respond(&mut stream, status(live), "text/plain", if live { "live\n" } else { "stopped\n" }).await,
-        "/health/ready" => {
-            respond(&mut stream, status(ready), "text/plain", if ready { "ready\n" } else { "not ready\n" }).await
+        "/health/live" => {
+            respond(
+                &mut stream,
+                status(live),
+                "text/plain",
+                if live { "live\n" } else { "stopped\n" },
+            )
+            .await
         }
-        _ => respond(&mut stream, "404 Not Found", "text/plain", "not found; try /metrics or /health\n").await,
+        "/health/ready" => {
+            respond(
+                &mut stream,
+                status(ready),
+                "text/plain",
+                if ready { "ready\n" } else { "not ready\n" },
+            )
+            .await
+        }
+        _ => {
+            respond(
+                &mut stream,
+                "404 Not Found",
+                "text/plain",
+                "not found; try /metrics or /health\n",
+            )
+            .await
+        }
     }
 }
 
-async fn respond(stream: &mut TcpStream, status: &str, kind: &str, body: &str) -> std::io::Result<()> {
+async fn respond(
+    stream: &mut TcpStream,
+    status: &str,
+    kind: &str,
+    body: &str,
+) -> std::io::Result<()> {
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
@@ -104,7 +155,9 @@ mod tests {
         assert!(get(addr, "/health/ready").await.starts_with("HTTP/1.1 503"));
         metrics.ready.store(true, Relaxed);
         assert!(get(addr, "/health/ready").await.starts_with("HTTP/1.1 200"));
-        assert!(get(addr, "/health").await.ends_with("{\"live\":true,\"ready\":true}\n"));
+        assert!(get(addr, "/health")
+            .await
+            .ends_with("{\"live\":true,\"ready\":true}\n"));
         metrics.live.store(false, Relaxed);
         assert!(get(addr, "/health/live").await.starts_with("HTTP/1.1 503"));
         assert!(get(addr, "/nope").await.starts_with("HTTP/1.1 404"));

@@ -15,6 +15,9 @@ pub mod record;
 pub mod stage;
 pub mod tools;
 
+/// The Kafka client library the stage is built on, for callers of [`tools`].
+pub use rdkafka;
+
 pub use config::{Delivery, LogFormat, StageConfig};
 pub use stage::{Stage, Summary};
 
@@ -45,7 +48,9 @@ pub fn init_logging(format: LogFormat) {
 ///
 /// As [`Stage::run`], and when the metrics address cannot be bound.
 pub fn run_until_signal(config: StageConfig, engine: Arc<dyn Redactor>) -> anyhow::Result<Summary> {
-    let threads = std::thread::available_parallelism().map_or(2, usize::from).max(2);
+    let threads = std::thread::available_parallelism()
+        .map_or(2, usize::from)
+        .max(2);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .enable_all()
@@ -65,6 +70,7 @@ pub fn run_until_signal(config: StageConfig, engine: Arc<dyn Redactor>) -> anyho
             None => None,
         };
         let (tx, rx) = tokio::sync::watch::channel(false);
+        let grace = stage.drain_timeout() * 2 + std::time::Duration::from_secs(10);
         tokio::spawn(async move {
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
             tokio::select! {
@@ -72,6 +78,16 @@ pub fn run_until_signal(config: StageConfig, engine: Arc<dyn Redactor>) -> anyho
                 _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => tracing::info!("SIGTERM received"),
             }
             let _ = tx.send(true);
+            // Draining is bounded; a broker that is gone must not keep the
+            // process alive. Uncommitted records are read again on restart.
+            std::thread::spawn(move || {
+                std::thread::sleep(grace);
+                tracing::error!(
+                    seconds = grace.as_secs(),
+                    "shutdown did not finish in time; exiting without committing the rest (those records will be read again)"
+                );
+                std::process::exit(1);
+            });
         });
         let result = stage.run(rx).await;
         if let Some(s) = server {

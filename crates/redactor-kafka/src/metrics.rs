@@ -162,14 +162,54 @@ impl Metrics {
         let counter = |o: &mut String, name: &str, help: &str, v: u64| {
             let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
         };
-        counter(&mut o, "redactor_records_in_total", "Records consumed from input topics.", self.records_in.load(Relaxed));
-        counter(&mut o, "redactor_bytes_in_total", "Payload bytes consumed.", self.bytes_in.load(Relaxed));
-        counter(&mut o, "redactor_records_out_total", "Redacted records acknowledged on output topics.", self.records_out.load(Relaxed));
-        counter(&mut o, "redactor_bytes_out_total", "Redacted payload bytes acknowledged.", self.bytes_out.load(Relaxed));
-        counter(&mut o, "redactor_batches_total", "Batches redacted.", self.batches.load(Relaxed));
-        counter(&mut o, "redactor_pauses_total", "Times consumption paused for backpressure.", self.pauses.load(Relaxed));
-        counter(&mut o, "redactor_transactions_total", "Transactions committed (exactly-once).", self.transactions.load(Relaxed));
-        counter(&mut o, "redactor_transaction_aborts_total", "Transactions aborted (exactly-once).", self.aborts.load(Relaxed));
+        counter(
+            &mut o,
+            "redactor_records_in_total",
+            "Records consumed from input topics.",
+            self.records_in.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "redactor_bytes_in_total",
+            "Payload bytes consumed.",
+            self.bytes_in.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "redactor_records_out_total",
+            "Redacted records acknowledged on output topics.",
+            self.records_out.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "redactor_bytes_out_total",
+            "Redacted payload bytes acknowledged.",
+            self.bytes_out.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "redactor_batches_total",
+            "Batches redacted.",
+            self.batches.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "redactor_pauses_total",
+            "Times consumption paused for backpressure.",
+            self.pauses.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "redactor_transactions_total",
+            "Transactions committed (exactly-once).",
+            self.transactions.load(Relaxed),
+        );
+        counter(
+            &mut o,
+            "redactor_transaction_aborts_total",
+            "Transactions aborted (exactly-once).",
+            self.aborts.load(Relaxed),
+        );
         let _ = writeln!(
             o,
             "# HELP redactor_dead_lettered_total Records acknowledged on the dead-letter topic, by reason.\n# TYPE redactor_dead_lettered_total counter"
@@ -187,16 +227,29 @@ impl Metrics {
             "# HELP redactor_rule_redactions_total Fields rewritten, by rule.\n# TYPE redactor_rule_redactions_total counter"
         );
         for (label, n) in self.rules.iter().zip(&stats.rules) {
-            let _ = writeln!(o, "redactor_rule_redactions_total{{rule=\"{}\"}} {n}", escape(label));
+            let _ = writeln!(
+                o,
+                "redactor_rule_redactions_total{{rule=\"{}\"}} {n}",
+                escape(label)
+            );
         }
         let _ = writeln!(
             o,
             "# HELP redactor_detector_redactions_total Values rewritten, by detector.\n# TYPE redactor_detector_redactions_total counter"
         );
         for (name, n) in self.detectors.iter().zip(&stats.detectors) {
-            let _ = writeln!(o, "redactor_detector_redactions_total{{detector=\"{}\"}} {n}", escape(name));
+            let _ = writeln!(
+                o,
+                "redactor_detector_redactions_total{{detector=\"{}\"}} {n}",
+                escape(name)
+            );
         }
-        counter(&mut o, "redactor_allowlist_dropped_total", "Fields dropped because no rule kept them.", stats.allowlist_dropped);
+        counter(
+            &mut o,
+            "redactor_allowlist_dropped_total",
+            "Fields dropped because no rule kept them.",
+            stats.allowlist_dropped,
+        );
         let _ = writeln!(
             o,
             "# HELP redactor_in_flight_bytes Payload bytes consumed and not yet acknowledged.\n# TYPE redactor_in_flight_bytes gauge\nredactor_in_flight_bytes {}",
@@ -213,8 +266,16 @@ impl Metrics {
                 escape(topic)
             );
         }
-        self.batch_latency.render(&mut o, "redactor_batch_redact_seconds", "Time to redact one batch.");
-        self.ack_latency.render(&mut o, "redactor_batch_ack_seconds", "Time from a batch's dispatch to the broker's acknowledgement of its last record.");
+        self.batch_latency.render(
+            &mut o,
+            "redactor_batch_redact_seconds",
+            "Time to redact one batch.",
+        );
+        self.ack_latency.render(
+            &mut o,
+            "redactor_batch_ack_seconds",
+            "Time from a batch's dispatch to the broker's acknowledgement of its last record.",
+        );
         let _ = writeln!(
             o,
             "# HELP redactor_ready Whether the stage is consuming.\n# TYPE redactor_ready gauge\nredactor_ready {}",
@@ -237,7 +298,9 @@ pub fn lag_from_statistics(json: &[u8]) -> Option<BTreeMap<(String, i32), i64>> 
     let mut lag = BTreeMap::new();
     for (topic, t) in v.get("topics")?.as_object()? {
         for (p, part) in t.get("partitions")?.as_object()? {
-            let Ok(partition) = p.parse::<i32>() else { continue };
+            let Ok(partition) = p.parse::<i32>() else {
+                continue;
+            };
             if partition < 0 {
                 continue; // librdkafka's internal "unassigned" partition
             }
@@ -245,7 +308,9 @@ pub fn lag_from_statistics(json: &[u8]) -> Option<BTreeMap<(String, i32), i64>> 
                 .get("fetch_state")
                 .and_then(|s| s.as_str())
                 .is_some_and(|s| s != "none" && s != "stopped");
-            let l = part.get("consumer_lag_stored").and_then(serde_json::Value::as_i64);
+            let l = part
+                .get("consumer_lag_stored")
+                .and_then(serde_json::Value::as_i64);
             if let (true, Some(l)) = (assigned, l) {
                 if l >= 0 {
                     lag.insert((topic.clone(), partition), l);
@@ -298,7 +363,10 @@ mod tests {
             "1":{"fetch_state":"none","consumer_lag_stored":9},
             "-1":{"fetch_state":"none","consumer_lag_stored":-1}}}}}"#;
         let lag = lag_from_statistics(json).unwrap();
-        assert_eq!(lag.into_iter().collect::<Vec<_>>(), vec![(("raw".to_string(), 0), 4)]);
+        assert_eq!(
+            lag.into_iter().collect::<Vec<_>>(),
+            vec![(("raw".to_string(), 0), 4)]
+        );
         assert!(lag_from_statistics(b"not json").is_none());
     }
 }

@@ -126,22 +126,21 @@ impl RecordRules {
             .collect();
         let wants_token = config.key == FieldAction::Tokenize
             || headers.values().any(|a| *a == FieldAction::Tokenize);
-        let token = match (&engine.policy().current_key, wants_token) {
-            (Some(key), _) => Some(Tokenize {
-                key: key.clone(),
-                normalize: Normalize::None,
-                shape: Shape::Opaque,
-                bytes: 16,
-                keep_prefixes: Vec::new(),
-            }),
-            (None, true) => {
-                return Err(
+        let token =
+            match (&engine.policy().current_key, wants_token) {
+                (Some(key), _) => Some(Tokenize {
+                    key: key.clone(),
+                    normalize: Normalize::None,
+                    shape: Shape::Opaque,
+                    bytes: 16,
+                    keep_prefixes: Vec::new(),
+                }),
+                (None, true) => return Err(
                     "record.key or a record.header tokenizes, but the policy has no current key"
                         .to_string(),
-                )
-            }
-            (None, false) => None,
-        };
+                ),
+                (None, false) => None,
+            };
         Ok(RecordRules {
             engine,
             key: config.key,
@@ -340,7 +339,9 @@ mod tests {
         let mut bad_key = incoming(b"{}");
         bad_key.key = Some(vec![0xff, 0xfe]);
         match r.process(bad_key, &mut out, &mut stats).fate {
-            Fate::DeadLetter { reason, .. } => assert_eq!(DEAD_LETTER_REASONS[reason], "key_not_utf8"),
+            Fate::DeadLetter { reason, .. } => {
+                assert_eq!(DEAD_LETTER_REASONS[reason], "key_not_utf8")
+            }
             f => panic!("expected dead letter, got {f:?}"),
         }
         // Unlisted headers are dropped by default here; tombstones pass.

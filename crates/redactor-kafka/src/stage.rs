@@ -104,6 +104,11 @@ impl Stage {
         })
     }
 
+    /// How long draining may take (`stage.drain_timeout_ms`).
+    pub fn drain_timeout(&self) -> Duration {
+        self.config.drain_timeout
+    }
+
     /// The stage's metrics (shared with its tasks and the HTTP endpoint).
     pub fn metrics(&self) -> Arc<Metrics> {
         self.metrics.clone()
@@ -233,7 +238,8 @@ impl Stage {
         let producer = self.producer()?;
         let pool = Pool::new(self.workers(), self.rules.clone());
         let permits = Arc::new(Semaphore::new(c.max_in_flight_bytes));
-        let (batch_tx, batch_rx) = mpsc::channel::<oneshot::Receiver<Redacted>>(self.workers() * 2 + 2);
+        let (batch_tx, batch_rx) =
+            mpsc::channel::<oneshot::Receiver<Redacted>>(self.workers() * 2 + 2);
         let (ack_tx, ack_rx) = mpsc::unbounded_channel::<Pending>();
         let mut producing = tokio::spawn(produce(
             producer,
@@ -314,9 +320,8 @@ impl Stage {
                     }
                     self.metrics.in_flight_bytes.store((c.max_in_flight_bytes - permits.available_permits()) as u64, Relaxed);
                     batch.push(rec, c.linger);
-                    if batch.records.len() >= c.batch_records || batch.bytes >= c.batch_bytes {
-                        if !batch.dispatch(&pool, &batch_tx, &in_flight).await { break; }
-                    }
+                    let full = batch.records.len() >= c.batch_records || batch.bytes >= c.batch_bytes;
+                    if full && !batch.dispatch(&pool, &batch_tx, &in_flight).await { break; }
                 }
             }
         }
@@ -383,7 +388,9 @@ impl Stage {
             let mut batch = Batch::default();
             let mut stop = false;
             loop {
-                let wait = batch.deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                let wait = batch
+                    .deadline
+                    .map(|d| d.saturating_duration_since(Instant::now()));
                 tokio::select! {
                     biased;
                     _ = stopped(&mut shutdown) => { stop = true; break; }
@@ -405,7 +412,10 @@ impl Stage {
                 // restarts from committed offsets, so this batch is dropped
                 // unprocessed rather than committed for partitions we may no
                 // longer own.
-                info!(records = batch.records.len(), "rebalance during a batch: batch discarded, to be read again");
+                info!(
+                    records = batch.records.len(),
+                    "rebalance during a batch: batch discarded, to be read again"
+                );
                 if stop {
                     break;
                 }
@@ -422,19 +432,27 @@ impl Stage {
             self.metrics.bytes_in.fetch_add(batch.bytes as u64, Relaxed);
             let first_offsets = first_offsets(&batch.records);
             let next_offsets = next_offsets(&batch.records)?;
-            let redacted = pool.run_split(std::mem::take(&mut batch.records), self.workers()).await?;
-            match self.transaction(&producer, &consumer, &config, redacted, &next_offsets).await {
+            let redacted = pool
+                .run_split(std::mem::take(&mut batch.records), self.workers())
+                .await?;
+            match self
+                .transaction(&producer, &consumer, &config, redacted, &next_offsets)
+                .await
+            {
                 Ok(()) => {
                     self.metrics.transactions.fetch_add(1, Relaxed);
                 }
                 Err(TxnError::Abortable(e)) => {
                     warn!(error = %e, "transaction aborted; the batch will be read again");
                     self.metrics.aborts.fetch_add(1, Relaxed);
-                    blocking(|| producer.abort_transaction(timeout)).context("cannot abort the transaction")?;
+                    blocking(|| producer.abort_transaction(timeout))
+                        .context("cannot abort the transaction")?;
                     for ((topic, partition), offset) in &first_offsets {
                         consumer
                             .seek(topic, *partition, Offset::Offset(*offset), timeout)
-                            .with_context(|| format!("cannot rewind {topic}/{partition} after an abort"))?;
+                            .with_context(|| {
+                                format!("cannot rewind {topic}/{partition} after an abort")
+                            })?;
                     }
                 }
                 Err(TxnError::Fatal(e)) => {
@@ -468,7 +486,8 @@ impl Stage {
         let group = consumer
             .group_metadata()
             .ok_or_else(|| TxnError::Fatal(anyhow!("the consumer has no group metadata")))?;
-        blocking(|| producer.send_offsets_to_transaction(offsets, &group, timeout)).map_err(classify)?;
+        blocking(|| producer.send_offsets_to_transaction(offsets, &group, timeout))
+            .map_err(classify)?;
         blocking(|| producer.commit_transaction(timeout)).map_err(classify)?;
         for r in &redacted {
             self.metrics.batches.fetch_add(1, Relaxed);
@@ -483,7 +502,11 @@ impl Stage {
                         "a record of a committed transaction reports a failed delivery: {e}"
                     )))
                 }
-                Err(_) => return Err(TxnError::Fatal(anyhow!("the producer dropped a delivery report"))),
+                Err(_) => {
+                    return Err(TxnError::Fatal(anyhow!(
+                        "the producer dropped a delivery report"
+                    )))
+                }
             }
         }
         Ok(())
@@ -513,7 +536,8 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
 fn first_offsets(records: &[Incoming]) -> BTreeMap<(String, i32), i64> {
     let mut m = BTreeMap::new();
     for r in records {
-        m.entry((r.topic.to_string(), r.partition)).or_insert(r.offset);
+        m.entry((r.topic.to_string(), r.partition))
+            .or_insert(r.offset);
     }
     m
 }
@@ -552,7 +576,10 @@ fn task_error(r: Result<anyhow::Result<()>, tokio::task::JoinError>, what: &str)
     }
 }
 
-fn flatten(r: Result<anyhow::Result<()>, tokio::task::JoinError>, what: &str) -> anyhow::Result<()> {
+fn flatten(
+    r: Result<anyhow::Result<()>, tokio::task::JoinError>,
+    what: &str,
+) -> anyhow::Result<()> {
     r.map_err(|e| anyhow!("the {what} task failed: {e}"))?
 }
 
@@ -682,7 +709,11 @@ impl Pool {
     }
 
     /// Redacts `records` split over `parts` workers, results in order.
-    async fn run_split(&self, mut records: Vec<Incoming>, parts: usize) -> anyhow::Result<Vec<Redacted>> {
+    async fn run_split(
+        &self,
+        mut records: Vec<Incoming>,
+        parts: usize,
+    ) -> anyhow::Result<Vec<Redacted>> {
         let chunk = records.len().div_ceil(parts.max(1)).max(1);
         let mut replies = Vec::new();
         while !records.is_empty() {
@@ -765,7 +796,9 @@ async fn produce(
     metrics: Arc<Metrics>,
 ) -> anyhow::Result<()> {
     while let Some(reply) = batches.recv().await {
-        let batch = reply.await.map_err(|_| anyhow!("a redaction thread stopped"))?;
+        let batch = reply
+            .await
+            .map_err(|_| anyhow!("a redaction thread stopped"))?;
         metrics.batches.fetch_add(1, Relaxed);
         metrics.batch_latency.observe(batch.elapsed);
         metrics.add_redactions(&batch.stats);
@@ -809,57 +842,58 @@ async fn send(
     p: &Processed,
 ) -> Result<DeliveryFuture, KafkaError> {
     let input = &p.input;
-    let (topic, key, payload, headers, partition): (&str, _, _, OwnedHeaders, Option<i32>) = match &p.fate {
-        Fate::Output {
-            topic,
-            key,
-            payload,
-            headers,
-        } => {
-            let mut h = OwnedHeaders::new_with_capacity(headers.len());
-            for (name, value) in headers {
-                h = h.insert(Header {
-                    key: name,
-                    value: value.as_deref(),
-                });
+    let (topic, key, payload, headers, partition): (&str, _, _, OwnedHeaders, Option<i32>) =
+        match &p.fate {
+            Fate::Output {
+                topic,
+                key,
+                payload,
+                headers,
+            } => {
+                let mut h = OwnedHeaders::new_with_capacity(headers.len());
+                for (name, value) in headers {
+                    h = h.insert(Header {
+                        key: name,
+                        value: value.as_deref(),
+                    });
+                }
+                let partition = match config.partitioning {
+                    Partitioning::Key => None,
+                    Partitioning::Input => Some(input.partition),
+                };
+                (topic, key.as_deref(), payload.as_deref(), h, partition)
             }
-            let partition = match config.partitioning {
-                Partitioning::Key => None,
-                Partitioning::Input => Some(input.partition),
-            };
-            (topic, key.as_deref(), payload.as_deref(), h, partition)
-        }
-        Fate::DeadLetter { reason, detail } => {
-            let mut h = OwnedHeaders::new_with_capacity(input.headers.len() + 5);
-            for (name, value) in &input.headers {
-                h = h.insert(Header {
-                    key: name,
-                    value: value.as_deref(),
-                });
+            Fate::DeadLetter { reason, detail } => {
+                let mut h = OwnedHeaders::new_with_capacity(input.headers.len() + 5);
+                for (name, value) in &input.headers {
+                    h = h.insert(Header {
+                        key: name,
+                        value: value.as_deref(),
+                    });
+                }
+                let partition = input.partition.to_string();
+                let offset = input.offset.to_string();
+                for (k, v) in [
+                    ("redactor.reason", DEAD_LETTER_REASONS[*reason]),
+                    ("redactor.detail", detail.as_str()),
+                    ("redactor.source.topic", &*input.topic),
+                    ("redactor.source.partition", &partition),
+                    ("redactor.source.offset", &offset),
+                ] {
+                    h = h.insert(Header {
+                        key: k,
+                        value: Some(v),
+                    });
+                }
+                (
+                    config.dead_letter.as_str(),
+                    input.key.as_deref(),
+                    input.payload.as_deref(),
+                    h,
+                    None,
+                )
             }
-            let partition = input.partition.to_string();
-            let offset = input.offset.to_string();
-            for (k, v) in [
-                ("redactor.reason", DEAD_LETTER_REASONS[*reason]),
-                ("redactor.detail", detail.as_str()),
-                ("redactor.source.topic", &*input.topic),
-                ("redactor.source.partition", &partition),
-                ("redactor.source.offset", &offset),
-            ] {
-                h = h.insert(Header {
-                    key: k,
-                    value: Some(v),
-                });
-            }
-            (
-                config.dead_letter.as_str(),
-                input.key.as_deref(),
-                input.payload.as_deref(),
-                h,
-                None,
-            )
-        }
-    };
+        };
     let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).headers(headers);
     if let Some(k) = key {
         record = record.key(k);
@@ -922,7 +956,12 @@ async fn acknowledge(
                 p.partition,
                 p.offset
             ),
-            Err(_) => bail!("the producer dropped the delivery report of {}/{} offset {}", p.topic, p.partition, p.offset),
+            Err(_) => bail!(
+                "the producer dropped the delivery report of {}/{} offset {}",
+                p.topic,
+                p.partition,
+                p.offset
+            ),
         }
         if let Err(e) = consumer.store_offset(&p.topic, p.partition, p.offset) {
             // The partition was revoked meanwhile: its new owner reads the
@@ -1029,6 +1068,18 @@ impl ConsumerContext for StageContext {
                 Err(e) => debug!(error = %e, "commit on revocation failed"),
             }
             info!(partitions = parts.len(), "partitions revoked");
+        }
+    }
+
+    fn commit_callback(
+        &self,
+        result: rdkafka::error::KafkaResult<()>,
+        offsets: &TopicPartitionList,
+    ) {
+        match result {
+            Ok(()) => debug!(partitions = offsets.count(), "offsets committed"),
+            Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            Err(e) => warn!(error = %e, "offset commit failed; it is retried with the next commit"),
         }
     }
 

@@ -81,8 +81,9 @@ pub fn produce(
                 value: Some(v),
             });
         }
-        let mut rec: BaseRecord<'_, [u8], [u8]> =
-            BaseRecord::to(topic).payload(&r.payload[..]).headers(headers);
+        let mut rec: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic)
+            .payload(&r.payload[..])
+            .headers(headers);
         if let Some(k) = &r.key {
             rec = rec.key(&k[..]);
         }
@@ -105,8 +106,10 @@ pub fn produce(
     Ok(())
 }
 
-/// Reads every partition of `topic` from the beginning (no group) until
-/// `expected` records arrived or `timeout` passed; returns what arrived.
+/// Reads every partition of `topic` from the beginning (no group) until at
+/// least `expected` records arrived and nothing more came for a second (so
+/// duplicates do not hide records), or `timeout` passed; returns what
+/// arrived.
 ///
 /// # Errors
 ///
@@ -131,11 +134,16 @@ pub fn read_topic(
     }
     consumer.assign(&tpl)?;
     let mut out = Vec::new();
-    while out.len() < expected && Instant::now() < deadline {
-        if let Some(m) = consumer.poll(Duration::from_millis(100)) {
-            if let Ok(m) = m {
+    let mut last = Instant::now();
+    while Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
                 out.push(m.detach());
+                last = Instant::now();
             }
+            Some(Err(_)) => {}
+            None if out.len() >= expected && last.elapsed() > Duration::from_secs(1) => break,
+            None => {}
         }
     }
     Ok(out)

@@ -20,7 +20,9 @@ const PLANTED: &str = "ann.leak@example.com";
 
 fn engine() -> Arc<dyn Redactor> {
     std::env::set_var("REDACTOR_TOKEN_KEY", "redactor-kafka-test-key-0123456789");
-    Arc::new(Fast::new(Arc::new(Policy::builtin().expect("built-in policy"))))
+    Arc::new(Fast::new(Arc::new(
+        Policy::builtin().expect("built-in policy"),
+    )))
 }
 
 /// `n` records: generated events with a sequence number, a planted email in
@@ -120,12 +122,22 @@ fn topic_to_topic_redacts_keeps_order_per_key_and_dead_letters_bad_records() {
     let input = corpus(n, &invalid);
     tools::produce(&m.brokers, "raw", &input, Duration::from_secs(30)).unwrap();
     let engine = engine();
-    let summary = run_until(Stage::new(config(&m, "g1"), engine.clone()).unwrap(), accounted(n as u64)).unwrap();
+    let summary = run_until(
+        Stage::new(config(&m, "g1"), engine.clone()).unwrap(),
+        accounted(n as u64),
+    )
+    .unwrap();
     assert_eq!(summary.records_in, n as u64);
     assert_eq!(summary.records_out, (n - invalid.len()) as u64);
     assert_eq!(summary.dead_lettered, invalid.len() as u64);
 
-    let out = tools::read_topic(&m.brokers, "out", n - invalid.len(), Duration::from_secs(30)).unwrap();
+    let out = tools::read_topic(
+        &m.brokers,
+        "out",
+        n - invalid.len(),
+        Duration::from_secs(30),
+    )
+    .unwrap();
     let dlq = tools::read_topic(&m.brokers, "dlq", invalid.len(), Duration::from_secs(30)).unwrap();
     assert_eq!(out.len() + dlq.len(), n, "output + dead letter = input");
 
@@ -141,7 +153,9 @@ fn topic_to_topic_redacts_keeps_order_per_key_and_dead_letters_bad_records() {
             let payload = r.payload().unwrap();
             let seq = seq_of(r);
             let mut expected = Vec::new();
-            engine.redact(&input[seq].payload, &mut expected, &mut Stats::default()).unwrap();
+            engine
+                .redact(&input[seq].payload, &mut expected, &mut Stats::default())
+                .unwrap();
             assert_eq!(payload, &expected[..], "record {seq}");
             assert!(!String::from_utf8_lossy(payload).contains(PLANTED));
             assert_eq!(r.key(), input[seq].key.as_deref());
@@ -154,13 +168,16 @@ fn topic_to_topic_redacts_keeps_order_per_key_and_dead_letters_bad_records() {
     }
     // Dead letters: the original bytes, with headers naming the reason and
     // the source.
-    let mut dead: Vec<usize> = dlq.iter().map(|r| seq_of(r)).collect();
+    let mut dead: Vec<usize> = dlq.iter().map(seq_of).collect();
     dead.sort_unstable();
     assert_eq!(dead, invalid);
     for r in &dlq {
         let seq = seq_of(r);
         assert_eq!(r.payload(), Some(&input[seq].payload[..]));
-        assert_eq!(tools::header(r, "redactor.reason"), Some(&b"invalid_json"[..]));
+        assert_eq!(
+            tools::header(r, "redactor.reason"),
+            Some(&b"invalid_json"[..])
+        );
         assert_eq!(tools::header(r, "redactor.source.topic"), Some(&b"raw"[..]));
         assert!(tools::header(r, "redactor.source.offset").is_some());
         assert!(tools::header(r, "redactor.source.partition").is_some());
@@ -178,13 +195,24 @@ fn resumes_from_committed_offsets_without_loss_or_duplicates() {
     let input = corpus(400, &[]);
     let engine = engine();
     tools::produce(&m.brokers, "raw", &input[..250], Duration::from_secs(30)).unwrap();
-    let first = run_until(Stage::new(config(&m, "g2"), engine.clone()).unwrap(), accounted(250)).unwrap();
+    let first = run_until(
+        Stage::new(config(&m, "g2"), engine.clone()).unwrap(),
+        accounted(250),
+    )
+    .unwrap();
     assert_eq!(first.records_out, 250);
     tools::produce(&m.brokers, "raw", &input[250..], Duration::from_secs(30)).unwrap();
-    let second = run_until(Stage::new(config(&m, "g2"), engine).unwrap(), accounted(150)).unwrap();
-    assert_eq!(second.records_in, 150, "the second run starts where the first committed");
+    let second = run_until(
+        Stage::new(config(&m, "g2"), engine).unwrap(),
+        accounted(150),
+    )
+    .unwrap();
+    assert_eq!(
+        second.records_in, 150,
+        "the second run starts where the first committed"
+    );
     let out = tools::read_topic(&m.brokers, "out", 400, Duration::from_secs(30)).unwrap();
-    let mut seqs: Vec<usize> = out.iter().map(|r| seq_of(r)).collect();
+    let mut seqs: Vec<usize> = out.iter().map(seq_of).collect();
     seqs.sort_unstable();
     assert_eq!(seqs, (0..400).collect::<Vec<_>>());
 }
@@ -195,7 +223,10 @@ fn an_unwritable_dead_letter_topic_stops_the_stage_without_committing_past_it() 
     let input = corpus(100, &[40]);
     tools::produce(&m.brokers, "raw", &input, Duration::from_secs(30)).unwrap();
     m.cluster
-        .topic_error("dlq", RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+        .topic_error(
+            "dlq",
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+        )
         .unwrap();
     let mut c = config(&m, "g3");
     c.delivery_timeout = Duration::from_secs(3);
@@ -217,7 +248,7 @@ fn an_unwritable_dead_letter_topic_stops_the_stage_without_committing_past_it() 
     run_until(Stage::new(c, engine).unwrap(), accounted(100 - before)).unwrap();
     let out = tools::read_topic(&m.brokers, "out", 99, Duration::from_secs(30)).unwrap();
     let dlq = tools::read_topic(&m.brokers, "dlq", 1, Duration::from_secs(30)).unwrap();
-    let mut seqs: Vec<usize> = out.iter().map(|r| seq_of(r)).collect();
+    let mut seqs: Vec<usize> = out.iter().map(seq_of).collect();
     seqs.sort_unstable();
     seqs.dedup();
     assert_eq!(seqs.len(), 99, "every valid record reached the output");
@@ -249,7 +280,7 @@ fn survives_a_broker_outage_without_loss() {
         assert!(summary.records_out >= 300, "{summary:?}");
     });
     let out = tools::read_topic(&m.brokers, "out", 300, Duration::from_secs(30)).unwrap();
-    let mut seqs: Vec<usize> = out.iter().map(|r| seq_of(r)).collect();
+    let mut seqs: Vec<usize> = out.iter().map(seq_of).collect();
     seqs.sort_unstable();
     seqs.dedup();
     assert_eq!(seqs, (0..300).collect::<Vec<_>>());
@@ -266,7 +297,10 @@ fn backpressure_pauses_consumption_and_loses_nothing() {
     let metrics = stage.metrics();
     let summary = run_until(stage, accounted(500)).unwrap();
     assert_eq!(summary.records_out, 500);
-    assert!(metrics.pauses.load(Relaxed) > 0, "the in-flight limit was reached");
+    assert!(
+        metrics.pauses.load(Relaxed) > 0,
+        "the in-flight limit was reached"
+    );
     assert_eq!(metrics.in_flight_bytes.load(Relaxed), 0);
 }
 

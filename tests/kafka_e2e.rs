@@ -1,0 +1,364 @@
+//! End to end against a real broker process: the `redactor kafka` binary as
+//! the stage, `kill -9` mid-stream and restart, and two instances in one
+//! consumer group with one of them killed.
+//!
+//! `.ci/run` starts a Tansu broker on 127.0.0.1 and sets
+//! `REDACTOR_KAFKA_BROKERS`; without it these tests print a notice and pass
+//! without running (`bash .ci/with-broker cargo test --release --test kafka_e2e` runs them by hand).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use redactor_core::{Fast, Policy, Redactor, Stats};
+use redactor_kafka::rdkafka::message::{Message, OwnedMessage};
+use redactor_kafka::tools::{self, Outgoing};
+
+const TOKEN_KEY: &str = "redactor-e2e-test-key-0123456789";
+const PLANTED: &str = "zed.leak@example.com";
+
+fn brokers() -> Option<String> {
+    match std::env::var("REDACTOR_KAFKA_BROKERS") {
+        Ok(b) if !b.is_empty() => Some(b),
+        _ => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "notice: REDACTOR_KAFKA_BROKERS is not set; the end-to-end Kafka test is skipped (bash .ci/with-broker cargo test --release --test kafka_e2e runs it)"
+            );
+            None
+        }
+    }
+}
+
+fn unique(name: &str) -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    format!("{name}-{}-{t}", std::process::id())
+}
+
+fn corpus(n: usize, invalid_every: usize) -> Vec<Outgoing> {
+    let mut g = redactor_core::gen::Generator::new(redactor_core::gen::Format::Mixed, 11);
+    (0..n)
+        .map(|i| {
+            let ev = g.event();
+            let payload = if i % invalid_every == invalid_every - 1 {
+                b"{\"truncated\":".to_vec()
+            } else if i % 5 == 0 && ev[0] == b'{' {
+                let mut p = format!("{{\"comment\":\"write to {PLANTED}\",").into_bytes();
+                p.extend_from_slice(&ev[1..]);
+                p
+            } else {
+                ev
+            };
+            Outgoing {
+                key: Some(format!("user-{}", i % 50).into_bytes()),
+                payload,
+                headers: vec![("x-seq".into(), i.to_string().into_bytes())],
+            }
+        })
+        .collect()
+}
+
+fn seq_of(r: &OwnedMessage) -> usize {
+    let h = tools::header(r, "x-seq").expect("x-seq header");
+    std::str::from_utf8(h).unwrap().parse().unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Topics {
+    input: String,
+    output: String,
+    dlq: String,
+    group: String,
+}
+
+fn topics(name: &str, brokers: &str) -> Topics {
+    let t = Topics {
+        input: unique(&format!("{name}-in")),
+        output: unique(&format!("{name}-out")),
+        dlq: unique(&format!("{name}-dlq")),
+        group: unique(&format!("{name}-group")),
+    };
+    tools::create_topics(brokers, &[(&t.input, 4), (&t.output, 4), (&t.dlq, 1)]).unwrap();
+    t
+}
+
+fn write_config(dir: &Path, brokers: &str, t: &Topics, port: u16) -> PathBuf {
+    let path = dir.join(format!("{}.toml", t.group));
+    std::fs::write(
+        &path,
+        format!(
+            "[kafka]\nbrokers = {brokers:?}\ngroup = {:?}\n\
+             [kafka.consumer]\n\"session.timeout.ms\" = 6000\n\"heartbeat.interval.ms\" = 1000\n\"auto.commit.interval.ms\" = 500\n\
+             [topics]\ninput = [{:?}]\noutput = {:?}\ndead_letter = {:?}\n\
+             [stage]\nbatch_records = 256\n\
+             [metrics]\nlisten = \"127.0.0.1:{port}\"\nlog_format = \"json\"\n",
+            t.group, t.input, t.output, t.dlq
+        ),
+    )
+    .unwrap();
+    path
+}
+
+struct StageProcess {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl StageProcess {
+    fn start(config: &Path, port: u16, log: PathBuf) -> StageProcess {
+        let child = Command::new(env!("CARGO_BIN_EXE_redactor"))
+            .args(["kafka", "--config"])
+            .arg(config)
+            .env("REDACTOR_TOKEN_KEY", TOKEN_KEY)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("the redactor binary starts");
+        StageProcess { child, port, log }
+    }
+
+    /// A counter from `/metrics` (0 while the endpoint is not up).
+    fn metric(&self, name: &str) -> u64 {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return 0;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        if s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .is_err()
+        {
+            return 0;
+        }
+        let mut body = String::new();
+        let _ = s.read_to_string(&mut body);
+        body.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn kill9(&mut self) {
+        // Child::kill sends SIGKILL to this process (ours, by PID).
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, then wait (bounded) for a clean exit.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            if Instant::now() > deadline {
+                self.kill9();
+                panic!(
+                    "the stage did not stop within 60 s of SIGTERM; log: {}",
+                    self.log.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for StageProcess {
+    fn drop(&mut self) {
+        // A failed assertion must not leave our child running.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Whether the group committed every one of the `n` input records. Offsets
+/// of the input topic are contiguous from 0 (one plain producer, no
+/// transactions), so the committed offsets sum to `n` exactly then. (The
+/// broker's high watermarks are not used: this Tansu build reports the start
+/// of the last record batch.)
+fn all_committed(brokers: &str, t: &Topics, n: usize) -> bool {
+    tools::committed(brokers, &t.group, &t.input).is_ok_and(|c| c.values().sum::<i64>() == n as i64)
+}
+
+/// Checks that every input record is accounted for exactly once or more
+/// (output + dead letter = input), that each output is the engine's
+/// redaction of its input, and returns the number of duplicates.
+fn verify(brokers: &str, t: &Topics, input: &[Outgoing], invalid: &BTreeSet<usize>) -> usize {
+    let n = input.len();
+    let out = tools::read_topic(
+        brokers,
+        &t.output,
+        n - invalid.len(),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let dlq = tools::read_topic(brokers, &t.dlq, invalid.len(), Duration::from_secs(60)).unwrap();
+    std::env::set_var("REDACTOR_TOKEN_KEY", TOKEN_KEY);
+    let engine = Fast::new(Arc::new(Policy::builtin().unwrap()));
+    let mut seen: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut expected = Vec::new();
+    for r in &out {
+        let seq = seq_of(r);
+        *seen.entry(seq).or_default() += 1;
+        engine
+            .redact(&input[seq].payload, &mut expected, &mut Stats::default())
+            .unwrap();
+        let payload = r.payload().unwrap();
+        assert_eq!(
+            payload,
+            &expected[..],
+            "output of record {seq} is its redaction"
+        );
+        assert!(!String::from_utf8_lossy(payload).contains(PLANTED));
+        assert!(
+            !invalid.contains(&seq),
+            "invalid record {seq} reached the output"
+        );
+    }
+    let mut dead = BTreeSet::new();
+    for r in &dlq {
+        let seq = seq_of(r);
+        *seen.entry(seq).or_default() += 1;
+        assert_eq!(r.payload(), Some(&input[seq].payload[..]));
+        assert_eq!(
+            tools::header(r, "redactor.source.topic"),
+            Some(t.input.as_bytes())
+        );
+        dead.insert(seq);
+    }
+    assert_eq!(
+        &dead, invalid,
+        "exactly the invalid records are dead-lettered"
+    );
+    let missing: Vec<usize> = (0..n).filter(|i| !seen.contains_key(i)).take(10).collect();
+    assert!(missing.is_empty(), "records lost, e.g. {missing:?}");
+    out.len() + dlq.len() - n
+}
+
+#[test]
+fn stage_survives_kill_9_and_restart_without_loss() {
+    let Some(brokers) = brokers() else { return };
+    let dir = tempdir("kill9");
+    let t = topics("kill9", &brokers);
+    let n = 20_000;
+    let input = corpus(n, 997);
+    let invalid: BTreeSet<usize> = (0..n).filter(|i| i % 997 == 996).collect();
+    let producer = produce_while_running(&brokers, &t.input, &input);
+
+    let port = free_port();
+    let config = write_config(&dir, &brokers, &t, port);
+    let mut first = StageProcess::start(&config, port, dir.join("first.log"));
+    wait_until("a third of the records", Duration::from_secs(90), || {
+        first.metric("redactor_records_out_total") > (n / 3) as u64
+    });
+    first.kill9();
+    producer.join().unwrap();
+
+    let second = StageProcess::start(&config, port, dir.join("second.log"));
+    wait_until(
+        "every input offset committed",
+        Duration::from_secs(120),
+        || all_committed(&brokers, &t, n),
+    );
+    let status = { second }.terminate();
+    assert!(status.success(), "graceful stop exits 0: {status}");
+    let duplicates = verify(&brokers, &t, &input, &invalid);
+    let _ = writeln!(
+        std::io::stderr(),
+        "kill -9 and restart: {n} records, no loss, {duplicates} duplicate(s) re-sent after the kill"
+    );
+}
+
+#[test]
+fn two_instances_share_the_group_and_one_takes_over_from_the_other() {
+    let Some(brokers) = brokers() else { return };
+    let dir = tempdir("group");
+    let t = topics("group", &brokers);
+    let n = 20_000;
+    let input = corpus(n, 1009);
+    let invalid: BTreeSet<usize> = (0..n).filter(|i| i % 1009 == 1008).collect();
+    let producer = produce_while_running(&brokers, &t.input, &input);
+
+    let (pa, pb) = (free_port(), free_port());
+    let ca = write_config(&dir, &brokers, &t, pa);
+    let cb = dir.join("b.toml");
+    std::fs::write(
+        &cb,
+        std::fs::read_to_string(&ca)
+            .unwrap()
+            .replace(&pa.to_string(), &pb.to_string()),
+    )
+    .unwrap();
+    let mut a = StageProcess::start(&ca, pa, dir.join("a.log"));
+    let b = StageProcess::start(&cb, pb, dir.join("b.log"));
+    // Both instances must hold partitions: each forwards records.
+    wait_until("both instances consuming", Duration::from_secs(90), || {
+        a.metric("redactor_records_out_total") > 0 && b.metric("redactor_records_out_total") > 0
+    });
+    let b_before = b.metric("redactor_records_in_total");
+    a.kill9();
+    producer.join().unwrap();
+    wait_until(
+        "every input offset committed",
+        Duration::from_secs(120),
+        || all_committed(&brokers, &t, n),
+    );
+    let b_after = b.metric("redactor_records_in_total");
+    assert!(
+        b_after > b_before,
+        "the survivor took over the killed instance's partitions"
+    );
+    assert!({ b }.terminate().success());
+    let duplicates = verify(&brokers, &t, &input, &invalid);
+    let _ = writeln!(
+        std::io::stderr(),
+        "two instances, one killed: {n} records, no loss, {duplicates} duplicate(s)"
+    );
+}
+
+/// Produces `input` in chunks over a few seconds, so the stage is killed
+/// while records are still arriving.
+fn produce_while_running(
+    brokers: &str,
+    topic: &str,
+    input: &[Outgoing],
+) -> std::thread::JoinHandle<()> {
+    let (brokers, topic, input) = (brokers.to_string(), topic.to_string(), input.to_vec());
+    std::thread::spawn(move || {
+        for chunk in input.chunks(500) {
+            tools::produce(&brokers, &topic, chunk, Duration::from_secs(60)).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(unique(&format!("redactor-e2e-{name}")));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
