@@ -243,6 +243,34 @@ pub fn gen(
     Ok(())
 }
 
+/// Produces `count` generated events to a Kafka topic, in chunks, each
+/// acknowledged before the next (bounded memory), with a progress line.
+pub fn gen_to_kafka(
+    format: redactor_core::gen::Format,
+    count: u64,
+    seed: u64,
+    brokers: &str,
+    topic: &str,
+) -> Result<()> {
+    let mut g = redactor_core::gen::Generator::new(format, seed);
+    let mut sent = 0u64;
+    while sent < count {
+        let n = (count - sent).min(10_000);
+        let chunk: Vec<redactor_kafka::tools::Outgoing> = (0..n)
+            .map(|_| redactor_kafka::tools::Outgoing {
+                key: None,
+                payload: g.event(),
+                headers: Vec::new(),
+            })
+            .collect();
+        redactor_kafka::tools::produce(brokers, topic, &chunk, std::time::Duration::from_secs(120))
+            .with_context(|| format!("cannot produce to {topic} at {brokers}"))?;
+        sent += n;
+        eprintln!("redactor gen: {sent}/{count} events produced to {topic}");
+    }
+    Ok(())
+}
+
 /// Prints what `redactor kafka --check` validated (never property values,
 /// which may be secrets).
 pub fn print_stage(c: &redactor_kafka::StageConfig, out: &mut impl Write) -> io::Result<()> {

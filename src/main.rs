@@ -133,8 +133,15 @@ enum Command {
         #[arg(short, long, default_value_t = 1)]
         seed: u64,
         /// Write here instead of stdout.
-        #[arg(short, long, value_name = "FILE")]
+        #[arg(short, long, value_name = "FILE", conflicts_with = "kafka_brokers")]
         output: Option<PathBuf>,
+        /// Produce the events to a Kafka topic at these brokers instead
+        /// (needs --kafka-topic).
+        #[arg(long, value_name = "HOST:PORT", requires = "kafka_topic")]
+        kafka_brokers: Option<String>,
+        /// The topic for --kafka-brokers.
+        #[arg(long, value_name = "TOPIC", requires = "kafka_brokers")]
+        kafka_topic: Option<String>,
     },
 }
 
@@ -318,8 +325,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             count,
             seed,
             output,
+            kafka_brokers,
+            kafka_topic,
         } => {
-            commands::gen(format, count, seed, output.as_deref())?;
+            match (kafka_brokers, kafka_topic) {
+                (Some(b), Some(t)) => commands::gen_to_kafka(format, count, seed, &b, &t)?,
+                _ => commands::gen(format, count, seed, output.as_deref())?,
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -451,3 +451,116 @@ fn both_engines_give_the_same_redaction() {
         assert_eq!(vx, vy);
     }
 }
+
+#[test]
+fn kafka_check_validates_the_stage_and_never_prints_secrets() {
+    let policy = write_policy("kafka-policy.toml", "presets = [\"segment\"]\n");
+    let stage = tmp("stage.toml");
+    std::fs::write(
+        &stage,
+        format!(
+            "policy = {:?}\n[kafka]\nbrokers = \"127.0.0.1:1\"\n[kafka.properties]\n\"sasl.password\" = {{ env = \"REDACTOR_CLI_KAFKA_PW\" }}\n\
+             [topics]\ninput = [\"raw\"]\noutput = \"out\"\ndead_letter = \"dlq\"\n[record]\nkey = \"tokenize\"\n",
+            policy.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["kafka", "--check", "--config"])
+        .arg(&stage)
+        .env("REDACTOR_CLI_KAFKA_PW", "pw-must-not-show")
+        .env("REDACTOR_TOKEN_KEY", KEY)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(text.contains("stage OK"), "{text}");
+    assert!(text.contains("sasl.password (values not shown)"), "{text}");
+    assert!(text.contains("presets: segment"), "{text}");
+    assert!(!text.contains("pw-must-not-show") && !stderr(&out).contains("pw-must-not-show"));
+
+    // A broken configuration exits 2 and names every problem.
+    std::fs::write(
+        &stage,
+        "[kafka]\nbrokers = \"\"\n[topics]\ninput = [\"raw\"]\noutput = \"raw\"\ndead_letter = \"d\"\n",
+    )
+    .unwrap();
+    let out = redactor(
+        &["kafka", "--check", "--config", stage.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("kafka.brokers: is empty"), "{err}");
+    assert!(err.contains("also an input topic"), "{err}");
+    // A missing file is a usage error naming the file.
+    let out = redactor(&["kafka", "--config", "/nonexistent/stage.toml"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("/nonexistent/stage.toml"));
+}
+
+/// The Docker quick start cannot run here (no Docker engine): check that
+/// its files use the flags and configuration the binary accepts.
+#[test]
+fn docker_files_match_the_cli() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = redactor(
+        &[
+            "kafka",
+            "--check",
+            "--config",
+            root.join("docker/stage.toml").to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "docker/stage.toml: {}", stderr(&out));
+    let compose = std::fs::read_to_string(root.join("docker/compose.yaml")).unwrap();
+    let mut commands = 0;
+    for cmd in compose.split("command: [").skip(1) {
+        let list = &cmd[..cmd.find(']').unwrap()];
+        let args: Vec<String> = list
+            .split(',')
+            .map(|a| a.trim().trim_matches('"').to_string())
+            .collect();
+        let mut args: Vec<String> = args
+            .into_iter()
+            .map(|a| {
+                if a == "/etc/redactor/stage.toml" {
+                    root.join("docker/stage.toml").display().to_string()
+                } else {
+                    a
+                }
+            })
+            .collect();
+        // Validate the flags without connecting anywhere.
+        args.push(
+            if args[0] == "kafka" {
+                "--check"
+            } else {
+                "--help"
+            }
+            .into(),
+        );
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = redactor(&refs, b"");
+        assert!(
+            out.status.success(),
+            "compose command {args:?}: {}",
+            stderr(&out)
+        );
+        commands += 1;
+    }
+    assert_eq!(commands, 2, "the generator and the stage");
+    let dockerfile = std::fs::read_to_string(root.join("docker/Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains("USER 10001"),
+        "the runtime image is non-root"
+    );
+}
+
+#[test]
+fn gen_to_kafka_needs_both_flags() {
+    let out = redactor(&["gen", "--kafka-brokers", "127.0.0.1:1"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--kafka-topic"));
+}

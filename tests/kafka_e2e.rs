@@ -362,3 +362,35 @@ fn tempdir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+#[test]
+fn gen_produces_events_to_a_topic() {
+    let Some(brokers) = brokers() else { return };
+    let topic = unique("gen");
+    tools::create_topics(&brokers, &[(&topic, 2)]).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_redactor"))
+        .args([
+            "gen",
+            "--count",
+            "2500",
+            "--seed",
+            "3",
+            "--kafka-brokers",
+            &brokers,
+            "--kafka-topic",
+            &topic,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = tools::read_topic(&brokers, &topic, 2500, Duration::from_secs(60)).unwrap();
+    assert_eq!(got.len(), 2500);
+    let mut g = redactor_core::gen::Generator::new(redactor_core::gen::Format::Mixed, 3);
+    let expected: BTreeSet<Vec<u8>> = (0..2500).map(|_| g.event()).collect();
+    let produced: BTreeSet<Vec<u8>> = got.iter().map(|m| m.payload().unwrap().to_vec()).collect();
+    assert_eq!(produced, expected);
+}

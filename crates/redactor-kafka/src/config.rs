@@ -26,7 +26,7 @@
 //! action = "tokenize"
 //!
 //! [metrics]
-//! listen = "127.0.0.1:9464"
+//! listen = "127.0.0.1:9464"         # "" turns the endpoint off
 //! ```
 
 use std::collections::BTreeMap;
@@ -237,6 +237,10 @@ impl Default for RecordSection {
     }
 }
 
+fn default_listen() -> String {
+    "127.0.0.1:9464".to_string()
+}
+
 fn keep() -> FieldAction {
     FieldAction::Keep
 }
@@ -254,7 +258,8 @@ pub struct HeaderRule {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MetricsSection {
-    listen: Option<String>,
+    #[serde(default = "default_listen")]
+    listen: String,
     #[serde(default)]
     log_format: LogFormat,
 }
@@ -262,7 +267,7 @@ struct MetricsSection {
 impl Default for MetricsSection {
     fn default() -> Self {
         MetricsSection {
-            listen: Some("127.0.0.1:9464".to_string()),
+            listen: default_listen(),
             log_format: LogFormat::Text,
         }
     }
@@ -591,13 +596,14 @@ impl StageConfig {
                 "the default for unlisted headers is keep or drop; tokenize headers by name".into(),
             );
         }
-        if let Some(l) = &file.metrics.listen {
-            if l.parse::<std::net::SocketAddr>().is_err() {
-                problem(
-                    "metrics.listen",
-                    format!("{l:?} is not an address like 127.0.0.1:9464"),
-                );
-            }
+        let l = &file.metrics.listen;
+        if !l.is_empty() && l.parse::<std::net::SocketAddr>().is_err() {
+            problem(
+                "metrics.listen",
+                format!(
+                    "{l:?} is not an address like 127.0.0.1:9464 (\"\" turns the endpoint off)"
+                ),
+            );
         }
         if !problems.is_empty() {
             return Err(ConfigError(problems.join("\n")));
@@ -629,7 +635,7 @@ impl StageConfig {
             key: file.record.key,
             headers_default: file.record.headers,
             header_rules: file.record.header,
-            metrics_listen: file.metrics.listen,
+            metrics_listen: Some(file.metrics.listen).filter(|l| !l.is_empty()),
             log_format: file.metrics.log_format,
         })
     }
@@ -646,12 +652,10 @@ impl StageConfig {
         let text = format!(
             "[kafka]\nbrokers = {brokers:?}\ngroup = {group:?}\n\
              [topics]\ninput = [{input:?}]\noutput = {output:?}\ndead_letter = {dead_letter:?}\n\
-             [metrics]\n"
+             [metrics]\nlisten = \"\"\n"
         );
-        let mut c = StageConfig::parse(&text, "simple", Path::new("."))
-            .expect("a simple configuration is valid");
-        c.metrics_listen = None;
-        c
+        StageConfig::parse(&text, "simple", Path::new("."))
+            .expect("a simple configuration is valid")
     }
 }
 
