@@ -314,3 +314,94 @@ pub fn print_stage(c: &redactor_kafka::StageConfig, out: &mut impl Write) -> io:
         c.metrics_listen.as_deref().unwrap_or("off")
     )
 }
+
+/// The table of `redactor bench kafka`.
+pub fn print_kafka_bench(r: &redactor_kafka::bench::Report, out: &mut impl Write) -> io::Result<()> {
+    let o = &r.options;
+    let mb = r.corpus_bytes as f64 / 1e6;
+    writeln!(
+        out,
+        "Kafka end to end: broker {}, {} partitions, {} events ({mb:.1} MB), {} round(s), {} stage worker(s)",
+        o.brokers,
+        o.partitions,
+        o.events,
+        o.rounds,
+        if o.workers == 0 { "one per core".to_string() } else { o.workers.to_string() }
+    )?;
+    writeln!(out, "{:<14} {:>12} {:>9} {:>25}", "stage", "events/s", "MB/s", "spread (min..max ev/s)")?;
+    for mode in ["pass-through", "redact"] {
+        let (med, lo, hi) = r.median(mode);
+        let per_event = mb / o.events as f64;
+        writeln!(
+            out,
+            "{mode:<14} {med:>12.0} {:>9.1} {:>25}",
+            med * per_event,
+            format!("{lo:.0}..{hi:.0}")
+        )?;
+    }
+    let (pass, _, _) = r.median("pass-through");
+    let (red, _, _) = r.median("redact");
+    if pass > 0.0 {
+        writeln!(
+            out,
+            "redaction costs {:.1}% of pass-through throughput (redact / pass-through = {:.3})",
+            (1.0 - red / pass) * 100.0,
+            red / pass
+        )?;
+    }
+    for l in &r.latency {
+        writeln!(
+            out,
+            "latency at {} events/s, {:<12} p50 {:>6.1} ms  p99 {:>6.1} ms  ({} records)",
+            o.latency_rate, l.mode, l.p50_ms, l.p99_ms, l.records
+        )?;
+    }
+    if let [a, b] = &r.latency[..] {
+        writeln!(
+            out,
+            "added by redaction: p50 {:+.1} ms, p99 {:+.1} ms",
+            b.p50_ms - a.p50_ms,
+            b.p99_ms - a.p99_ms
+        )?;
+    }
+    Ok(())
+}
+
+/// `redactor bench kafka --json`.
+pub fn kafka_bench_json(r: &redactor_kafka::bench::Report) -> String {
+    let o = &r.options;
+    let samples: Vec<String> = r
+        .samples
+        .iter()
+        .map(|s| {
+            format!(
+                "{{\"stage\":\"{}\",\"seconds\":{:.4},\"events_per_sec\":{:.1}}}",
+                s.mode, s.secs, s.events_per_sec
+            )
+        })
+        .collect();
+    let latency: Vec<String> = r
+        .latency
+        .iter()
+        .map(|l| {
+            format!(
+                "{{\"stage\":\"{}\",\"records\":{},\"p50_ms\":{:.2},\"p99_ms\":{:.2}}}",
+                l.mode, l.records, l.p50_ms, l.p99_ms
+            )
+        })
+        .collect();
+    let (pass, _, _) = r.median("pass-through");
+    let (red, _, _) = r.median("redact");
+    format!(
+        "{{\"benchmark\":\"kafka\",\"events\":{},\"corpus_bytes\":{},\"partitions\":{},\"rounds\":{},\"workers\":{},\
+         \"median_events_per_sec\":{{\"pass-through\":{pass:.1},\"redact\":{red:.1}}},\"samples\":[{}],\"latency_rate\":{},\"latency\":[{}]}}\n",
+        o.events,
+        r.corpus_bytes,
+        o.partitions,
+        o.rounds,
+        o.workers,
+        samples.join(","),
+        o.latency_rate,
+        latency.join(",")
+    )
+}

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod commands;
@@ -120,6 +121,11 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Measure throughput against baselines in the same run.
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
     /// Generate deterministic, realistic synthetic telemetry as NDJSON.
     Gen {
         /// Wire format of the events: mixpanel, segment, amplitude, posthog,
@@ -159,6 +165,43 @@ fn engine_for(
         EngineKind::Fast => Arc::new(redactor_core::Fast::new(policy)),
         EngineKind::Reference => Arc::new(redactor_core::Reference::new(policy)),
     }
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchWhat {
+    /// End to end through a Kafka broker: events/s of the redacting stage
+    /// against a pass-through stage (same consumer, producer and offset
+    /// handling, no redaction), interleaved and repeated, then the latency
+    /// each adds at a fixed rate. Uses fresh `redactor-bench-*` topics.
+    Kafka {
+        /// Bootstrap servers of the broker to use.
+        #[arg(long, value_name = "HOST:PORT")]
+        brokers: String,
+        /// Policy file; the built-in default policy when omitted.
+        #[arg(short, long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// Events in the throughput corpus (`gen --format mixed`).
+        #[arg(long, default_value_t = 200_000)]
+        events: usize,
+        /// Rounds; each runs both stages.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Partitions of the benchmark topics.
+        #[arg(long, default_value_t = 4)]
+        partitions: i32,
+        /// Redaction threads of the stage (default: one per core).
+        #[arg(short = 'j', long, default_value_t = 0)]
+        workers: usize,
+        /// Events per second in the latency phase (0 skips it).
+        #[arg(long, default_value_t = 5000)]
+        latency_rate: u64,
+        /// Seconds of the latency phase, per stage.
+        #[arg(long, default_value_t = 5)]
+        latency_secs: u64,
+        /// Also write the results here as JSON.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -318,6 +361,44 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             redactor_kafka::init_logging(stage.log_format);
             redactor_kafka::run_until_signal(stage, engine)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            what:
+                BenchWhat::Kafka {
+                    brokers,
+                    policy,
+                    events,
+                    rounds,
+                    partitions,
+                    workers,
+                    latency_rate,
+                    latency_secs,
+                    json,
+                },
+        } => {
+            let policy = load_policy(policy.as_deref())?;
+            let engine: Arc<dyn redactor_core::Redactor> =
+                Arc::new(redactor_core::Fast::new(policy));
+            let options = redactor_kafka::bench::Options {
+                brokers,
+                events,
+                rounds,
+                partitions,
+                workers,
+                seed: 1,
+                latency_rate,
+                latency_secs,
+            };
+            let report = redactor_kafka::bench::run(&options, engine, |line| {
+                eprintln!("redactor bench: {line}");
+            })?;
+            let mut out = io::stdout().lock();
+            commands::print_kafka_bench(&report, &mut out)?;
+            if let Some(path) = json {
+                std::fs::write(&path, commands::kafka_bench_json(&report))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Gen {

@@ -8,6 +8,7 @@
 //! See `docs/kafka.md` for the configuration reference and the delivery
 //! semantics.
 
+pub mod bench;
 pub mod config;
 pub mod http;
 pub mod metrics;

@@ -286,7 +286,6 @@ impl Stage {
                     };
                     let rec = owned(&m);
                     drop(m);
-                    self.metrics.ready.store(true, Relaxed);
                     self.metrics.records_in.fetch_add(1, Relaxed);
                     self.metrics.bytes_in.fetch_add(rec.payload.as_ref().map_or(0, Vec::len) as u64, Relaxed);
                     let need = permits_for(rec.size(), c.max_in_flight_bytes);
@@ -399,8 +398,7 @@ impl Stage {
                         Ok(m) => {
                             let rec = owned(&m);
                             drop(m);
-                            self.metrics.ready.store(true, Relaxed);
-                            batch.push(rec, c.linger);
+                                    batch.push(rec, c.linger);
                             if batch.records.len() >= c.batch_records || batch.bytes >= c.batch_bytes { break; }
                         }
                         Err(e) => warn!(error = %e, "consumer error"),
@@ -1086,6 +1084,7 @@ impl ConsumerContext for StageContext {
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(tpl) => {
+                self.metrics.ready.store(true, Relaxed);
                 info!(partitions = tpl.count(), "partitions assigned");
             }
             Rebalance::Revoke(_) => {}
