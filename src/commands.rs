@@ -316,7 +316,10 @@ pub fn print_stage(c: &redactor_kafka::StageConfig, out: &mut impl Write) -> io:
 }
 
 /// The table of `redactor bench kafka`.
-pub fn print_kafka_bench(r: &redactor_kafka::bench::Report, out: &mut impl Write) -> io::Result<()> {
+pub fn print_kafka_bench(
+    r: &redactor_kafka::bench::Report,
+    out: &mut impl Write,
+) -> io::Result<()> {
     let o = &r.options;
     let mb = r.corpus_bytes as f64 / 1e6;
     writeln!(
@@ -328,7 +331,11 @@ pub fn print_kafka_bench(r: &redactor_kafka::bench::Report, out: &mut impl Write
         o.rounds,
         if o.workers == 0 { "one per core".to_string() } else { o.workers.to_string() }
     )?;
-    writeln!(out, "{:<14} {:>12} {:>9} {:>25}", "stage", "events/s", "MB/s", "spread (min..max ev/s)")?;
+    writeln!(
+        out,
+        "{:<14} {:>12} {:>9} {:>25}",
+        "stage", "events/s", "MB/s", "spread (min..max ev/s)"
+    )?;
     for mode in ["pass-through", "redact"] {
         let (med, lo, hi) = r.median(mode);
         let per_event = mb / o.events as f64;

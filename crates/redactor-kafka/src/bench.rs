@@ -117,7 +117,11 @@ fn corpus(events: usize, seed: u64) -> Vec<Outgoing> {
 }
 
 fn stage_config(o: &Options, input: &str, tag: &str) -> anyhow::Result<StageConfig> {
-    let (out, dlq, group) = (unique(&format!("{tag}-out")), unique(&format!("{tag}-dlq")), unique(&format!("{tag}-group")));
+    let (out, dlq, group) = (
+        unique(&format!("{tag}-out")),
+        unique(&format!("{tag}-dlq")),
+        unique(&format!("{tag}-group")),
+    );
     tools::create_topics(&o.brokers, &[(&out, o.partitions), (&dlq, 1)])?;
     let mut c = StageConfig::simple(&o.brokers, &group, input, &out, &dlq);
     c.workers = o.workers;
@@ -129,7 +133,9 @@ fn stage_config(o: &Options, input: &str, tag: &str) -> anyhow::Result<StageConf
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    let threads = std::thread::available_parallelism().map_or(2, usize::from).max(2);
+    let threads = std::thread::available_parallelism()
+        .map_or(2, usize::from)
+        .max(2);
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .enable_all()
@@ -172,7 +178,11 @@ fn time_stage(stage: Stage, n: u64) -> anyhow::Result<f64> {
 ///
 /// When the broker cannot be used, a stage fails, or the redacted output
 /// is not the engine's redaction of the input (checked on the first round).
-pub fn run(o: &Options, engine: Arc<dyn Redactor>, mut progress: impl FnMut(&str)) -> anyhow::Result<Report> {
+pub fn run(
+    o: &Options,
+    engine: Arc<dyn Redactor>,
+    mut progress: impl FnMut(&str),
+) -> anyhow::Result<Report> {
     if o.events == 0 || o.rounds == 0 || o.partitions < 1 {
         bail!("events, rounds and partitions must be at least 1");
     }
@@ -181,7 +191,11 @@ pub fn run(o: &Options, engine: Arc<dyn Redactor>, mut progress: impl FnMut(&str
         .with_context(|| format!("cannot create benchmark topics at {}", o.brokers))?;
     let records = corpus(o.events, o.seed);
     let corpus_bytes = records.iter().map(|r| r.payload.len()).sum();
-    progress(&format!("producing {} events ({:.1} MB) to {input}", o.events, corpus_bytes as f64 / 1e6));
+    progress(&format!(
+        "producing {} events ({:.1} MB) to {input}",
+        o.events,
+        corpus_bytes as f64 / 1e6
+    ));
     for chunk in records.chunks(20_000) {
         tools::produce(&o.brokers, &input, chunk, Duration::from_secs(120))?;
     }
@@ -189,13 +203,19 @@ pub fn run(o: &Options, engine: Arc<dyn Redactor>, mut progress: impl FnMut(&str
     for round in 0..o.rounds {
         // Alternate which stage goes first, so neither always gets the
         // warmer broker.
-        let order: [bool; 2] = if round % 2 == 0 { [false, true] } else { [true, false] };
+        let order: [bool; 2] = if round % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
         for redact in order {
             let mode = if redact { "redact" } else { "pass-through" };
             let c = stage_config(o, &input, mode)?;
             let out = match &c.outputs {
                 crate::config::Outputs::Fixed(t) => t.clone(),
-                crate::config::Outputs::Map(_) => unreachable!("simple configurations have one output"),
+                crate::config::Outputs::Map(_) => {
+                    unreachable!("simple configurations have one output")
+                }
             };
             let stage = if redact {
                 Stage::new(c, engine.clone())?
@@ -204,8 +224,16 @@ pub fn run(o: &Options, engine: Arc<dyn Redactor>, mut progress: impl FnMut(&str
             };
             let secs = time_stage(stage, o.events as u64)?;
             let eps = o.events as f64 / secs.max(1e-9);
-            progress(&format!("round {}: {mode:<12} {:>10.0} events/s ({secs:.2} s)", round + 1, eps));
-            samples.push(Sample { mode, secs, events_per_sec: eps });
+            progress(&format!(
+                "round {}: {mode:<12} {:>10.0} events/s ({secs:.2} s)",
+                round + 1,
+                eps
+            ));
+            samples.push(Sample {
+                mode,
+                secs,
+                events_per_sec: eps,
+            });
             if redact && round == 0 {
                 verify(&o.brokers, &out, &records, engine.as_ref())?;
                 progress("round 1: redacted output verified against the engine");
@@ -232,10 +260,19 @@ pub fn run(o: &Options, engine: Arc<dyn Redactor>, mut progress: impl FnMut(&str
 }
 
 /// Every output record is the engine's redaction of its input.
-fn verify(brokers: &str, out: &str, input: &[Outgoing], engine: &dyn Redactor) -> anyhow::Result<()> {
+fn verify(
+    brokers: &str,
+    out: &str,
+    input: &[Outgoing],
+    engine: &dyn Redactor,
+) -> anyhow::Result<()> {
     let got = tools::read_topic(brokers, out, input.len(), Duration::from_secs(120))?;
     if got.len() < input.len() {
-        bail!("verification: {} of {} records on the output topic", got.len(), input.len());
+        bail!(
+            "verification: {} of {} records on the output topic",
+            got.len(),
+            input.len()
+        );
     }
     let mut expected = Vec::new();
     for m in &got {
@@ -253,7 +290,11 @@ fn verify(brokers: &str, out: &str, input: &[Outgoing], engine: &dyn Redactor) -
     Ok(())
 }
 
-fn measure_latency(o: &Options, engine: Arc<dyn Redactor>, redact: bool) -> anyhow::Result<Latency> {
+fn measure_latency(
+    o: &Options,
+    engine: Arc<dyn Redactor>,
+    redact: bool,
+) -> anyhow::Result<Latency> {
     let mode = if redact { "redact" } else { "pass-through" };
     let input = unique(&format!("lat-{mode}-in"));
     tools::create_topics(&o.brokers, &[(&input, o.partitions)])?;
@@ -285,7 +326,9 @@ fn measure_latency(o: &Options, engine: Arc<dyn Redactor>, redact: bool) -> anyh
         std::thread::spawn(move || read_latencies(&brokers, &out, total))
     };
     paced_produce(&o.brokers, &input, o.latency_rate, total, o.seed)?;
-    let mut lat = reader.join().map_err(|_| anyhow::anyhow!("latency reader panicked"))??;
+    let mut lat = reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("latency reader panicked"))??;
     let _ = tx.send(true);
     rt.block_on(run)??;
     lat.sort_by(f64::total_cmp);
@@ -301,7 +344,13 @@ fn measure_latency(o: &Options, engine: Arc<dyn Redactor>, redact: bool) -> anyh
     })
 }
 
-fn paced_produce(brokers: &str, topic: &str, rate: u64, total: usize, seed: u64) -> anyhow::Result<()> {
+fn paced_produce(
+    brokers: &str,
+    topic: &str,
+    rate: u64,
+    total: usize,
+    seed: u64,
+) -> anyhow::Result<()> {
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("linger.ms", "1")
@@ -316,7 +365,9 @@ fn paced_produce(brokers: &str, topic: &str, rate: u64, total: usize, seed: u64)
         }
         let payload = g.event();
         let key = format!("k{}", i % 1024);
-        let mut rec: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).payload(&payload[..]).key(key.as_bytes());
+        let mut rec: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic)
+            .payload(&payload[..])
+            .key(key.as_bytes());
         loop {
             match producer.send(rec) {
                 Ok(()) => break,
