@@ -33,6 +33,7 @@
 #![forbid(unsafe_code)]
 
 pub mod actions;
+pub mod baseline;
 pub mod detectors;
 pub mod engine;
 pub mod error;

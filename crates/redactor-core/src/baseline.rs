@@ -1,0 +1,316 @@
+//! The baseline a developer would write by hand: parse each event with
+//! simd-json into a borrowed DOM, walk it applying the same policy (the
+//! same compiled selectors, rule choice, actions and detectors as the
+//! engines), and serialise it again. Benchmarks measure the engines against
+//! it; it is not used to redact anything.
+//!
+//! It follows the reference engine's semantics, with the differences a DOM
+//! of hash maps brings: duplicate keys collapse, objects with more than 32
+//! members may be reordered, and numbers are re-printed from their binary
+//! value. The benchmarks compare its output with the reference's as parsed
+//! values, numbers by value.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use simd_json::prelude::*;
+use simd_json::{BorrowedValue as Value, StaticNode};
+
+use crate::engine::{leaf, Leaf, Walk};
+use crate::error::Reject;
+use crate::json;
+use crate::actions::Action;
+use crate::policy::{Mode, Policy};
+use crate::selector::{PathElem, State};
+use crate::{Cause, Stats};
+
+/// simd-json parse, mutate and serialise with a policy.
+#[derive(Debug, Clone)]
+pub struct SimdJsonRoundTrip {
+    policy: Arc<Policy>,
+}
+
+impl SimdJsonRoundTrip {
+    /// A baseline for `policy`.
+    pub fn new(policy: Arc<Policy>) -> Self {
+        SimdJsonRoundTrip { policy }
+    }
+
+    /// Redacts `line` into `out` (cleared first). simd-json parses in place,
+    /// so the line is first copied into `scratch`.
+    ///
+    /// # Errors
+    ///
+    /// `invalid_json` when simd-json rejects the line.
+    pub fn redact(
+        &self,
+        line: &[u8],
+        scratch: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+        stats: &mut Stats,
+    ) -> Result<(), Reject> {
+        crate::engine::admit(&self.policy, line, out, stats)?;
+        scratch.clear();
+        scratch.extend_from_slice(line);
+        let mut v = simd_json::to_borrowed_value(scratch).map_err(|_| Reject::InvalidJson {
+            offset: 0,
+            what: "rejected by simd-json",
+        })?;
+        let mut w = Walk::new(&self.policy, stats, None);
+        let states = self.policy.matcher.start();
+        if !matches!(v, Value::Object(_) | Value::Array(_)) && self.policy.mode == Mode::Allowlist
+        {
+            v = Value::Static(StaticNode::Null);
+        } else {
+            container(&mut w, &mut v, &states, 0, false);
+        }
+        v.write(out).map_err(|_| Reject::InvalidJson {
+            offset: 0,
+            what: "simd-json cannot serialise the value",
+        })?;
+        Ok(())
+    }
+}
+
+fn string_fields<'v>(v: &'v Value<'_>) -> Vec<(&'v str, &'v str)> {
+    match v {
+        Value::Object(m) => m
+            .iter()
+            .filter_map(|(k, x)| match x {
+                Value::String(s) => Some((k.as_ref(), s.as_ref())),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn container(w: &mut Walk<'_>, v: &mut Value<'_>, states: &[State], depth: usize, kept: bool) {
+    match v {
+        Value::Object(members) => {
+            let mut next = Vec::new();
+            let old = std::mem::take(&mut **members);
+            for (k, mut child) in old {
+                w.policy.matcher.advance(states, PathElem::Key(&k), &mut next);
+                let child_states = std::mem::take(&mut next);
+                if node(w, &mut child, &child_states, depth + 1, kept) {
+                    let key = match w.detect(&k, true) {
+                        Some(new) => Cow::Owned(new),
+                        None => k,
+                    };
+                    members.insert(key, child);
+                }
+                next = child_states;
+            }
+        }
+        Value::Array(items) => {
+            let mut next = Vec::new();
+            let mut i = 0;
+            items.retain_mut(|child| {
+                w.policy
+                    .matcher
+                    .advance(states, PathElem::Index(i, &string_fields(child)), &mut next);
+                let child_states = std::mem::take(&mut next);
+                let stays = node(w, child, &child_states, depth + 1, kept);
+                next = child_states;
+                i += 1;
+                stays
+            });
+        }
+        Value::String(s) => scan_string(w, s, states, depth, kept),
+        Value::Static(_) => {}
+    }
+}
+
+fn scan_string(w: &mut Walk<'_>, s: &mut Cow<'_, str>, states: &[State], depth: usize, kept: bool) {
+    if w.policy.nested_json {
+        let t = s.trim_start();
+        if (t.starts_with('{') || t.starts_with('[')) && depth < w.policy.limits.max_depth {
+            let mut bytes = s.as_bytes().to_vec();
+            let parsed = simd_json::to_borrowed_value(&mut bytes);
+            if let Ok(mut inner) = parsed {
+                let before = w.changes;
+                container(w, &mut inner, states, depth, kept);
+                if w.changes != before {
+                    *s = Cow::Owned(inner.encode());
+                }
+                return;
+            }
+        }
+    }
+    if let Some(new) = w.detect(s, false) {
+        *s = Cow::Owned(new);
+    }
+}
+
+/// Whether the node stays.
+fn node(w: &mut Walk<'_>, v: &mut Value<'_>, states: &[State], depth: usize, kept: bool) -> bool {
+    let allow = w.policy.mode == Mode::Allowlist;
+    if let Some(r) = w.choose(states) {
+        let action = &w.policy.rules[r].action;
+        let name = action.name();
+        w.note(Cause::Rule(r), name, false);
+        match action {
+            Action::Keep => return unhandled(w, v, states, depth, true),
+            Action::Drop => return false,
+            Action::Replace(c) => {
+                let mut text = json::to_string(c).into_bytes();
+                *v = simd_json::to_owned_value(&mut text)
+                    .map(Value::from)
+                    .unwrap_or(Value::Static(StaticNode::Null));
+                return true;
+            }
+            Action::Tokenize(_) | Action::Mask(_) | Action::Generalize(_) => {
+                let action = action.clone();
+                let stays = transform(v, &action);
+                scan_keys_below(w, v);
+                return stays;
+            }
+        }
+    }
+    if allow && !kept && !matches!(v, Value::Object(_) | Value::Array(_)) {
+        w.note(Cause::Allowlist, "drop", false);
+        return false;
+    }
+    unhandled(w, v, states, depth, kept)
+}
+
+fn unhandled(w: &mut Walk<'_>, v: &mut Value<'_>, states: &[State], depth: usize, kept: bool) -> bool {
+    let was_container = matches!(v, Value::Object(_) | Value::Array(_));
+    container(w, v, states, depth, kept);
+    if w.policy.mode == Mode::Allowlist && !kept && was_container {
+        let empty = match v {
+            Value::Object(m) => m.is_empty(),
+            Value::Array(a) => a.is_empty(),
+            _ => false,
+        };
+        if empty {
+            w.note(Cause::Allowlist, "drop", false);
+            return false;
+        }
+    }
+    true
+}
+
+fn scan_keys_below(w: &mut Walk<'_>, v: &mut Value<'_>) {
+    if w.policy.detectors.list.is_empty() {
+        return;
+    }
+    match v {
+        Value::Object(members) => {
+            let old = std::mem::take(&mut **members);
+            for (k, mut child) in old {
+                scan_keys_below(w, &mut child);
+                let key = match w.detect(&k, true) {
+                    Some(new) => Cow::Owned(new),
+                    None => k,
+                };
+                members.insert(key, child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|x| scan_keys_below(w, x)),
+        _ => {}
+    }
+}
+
+fn number_text(n: &StaticNode) -> Option<String> {
+    match n {
+        StaticNode::I64(i) => Some(i.to_string()),
+        StaticNode::U64(u) => Some(u.to_string()),
+        StaticNode::F64(f) => Some(Value::Static(StaticNode::F64(*f)).encode()),
+        _ => None,
+    }
+}
+
+/// Applies a value-rewriting action to every string and number leaf.
+fn transform(v: &mut Value<'_>, action: &Action) -> bool {
+    let result = match v {
+        Value::String(s) => leaf(s, false, action),
+        Value::Static(n) => match number_text(n) {
+            Some(t) => leaf(&t, true, action),
+            None => return true,
+        },
+        Value::Array(items) => {
+            items.retain_mut(|x| transform(x, action));
+            return true;
+        }
+        Value::Object(members) => {
+            members.retain(|_, x| transform(x, action));
+            return true;
+        }
+    };
+    match result {
+        Leaf::Text(t) => *v = Value::String(Cow::Owned(t)),
+        Leaf::Number(t) => {
+            let mut b = t.into_bytes();
+            *v = simd_json::to_owned_value(&mut b)
+                .map(Value::from)
+                .unwrap_or(Value::Static(StaticNode::Null));
+        }
+        Leaf::Null => *v = Value::Static(StaticNode::Null),
+        Leaf::Unchanged => {}
+        Leaf::Remove => return false,
+    }
+    true
+}
+
+/// Whether two JSON texts hold the same value, objects compared as maps and
+/// numbers by value: how the benchmarks check this baseline's output against
+/// the reference engine's.
+pub fn same_value(a: &[u8], b: &[u8]) -> bool {
+    fn eq(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+        use serde_json::Value as V;
+        match (a, b) {
+            (V::Number(x), V::Number(y)) => {
+                let (x, y) = (x.to_string(), y.to_string());
+                x == y || x.parse::<f64>().ok() == y.parse::<f64>().ok()
+            }
+            (V::Array(x), V::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| eq(p, q)),
+            (V::Object(x), V::Object(y)) => {
+                x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| eq(v, w)))
+            }
+            (V::String(x), V::String(y)) => x == y || same_nested(x, y),
+            _ => a == b,
+        }
+    }
+    // Strings holding JSON that was rewritten: compare what they hold.
+    fn same_nested(x: &str, y: &str) -> bool {
+        match (serde_json::from_str(x), serde_json::from_str(y)) {
+            (Ok(p), Ok(q)) if !matches!(p, serde_json::Value::String(_)) => eq(&p, &q),
+            _ => false,
+        }
+    }
+    match (serde_json::from_slice(a), serde_json::from_slice(b)) {
+        (Ok(x), Ok(y)) => eq(&x, &y),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Redactor, Reference};
+
+    #[test]
+    fn same_output_as_the_reference_on_generated_telemetry() {
+        std::env::set_var("REDACTOR_TOKEN_KEY", "baseline-test-key-0123456789");
+        let policy = Arc::new(Policy::builtin().unwrap());
+        let reference = Reference::new(policy.clone());
+        let baseline = SimdJsonRoundTrip::new(policy);
+        let mut g = crate::gen::Generator::new(crate::gen::Format::Mixed, 5);
+        let (mut a, mut b, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..3000 {
+            let line = g.event();
+            reference.redact(&line, &mut a, &mut Stats::default()).unwrap();
+            baseline.redact(&line, &mut scratch, &mut b, &mut Stats::default()).unwrap();
+            assert!(
+                same_value(&a, &b),
+                "event {i} differs:\n{}\n{}",
+                String::from_utf8_lossy(&a),
+                String::from_utf8_lossy(&b)
+            );
+        }
+        assert!(!same_value(b"{\"a\":1}", b"{\"a\":2}"));
+        assert!(same_value(b"{\"a\":1.50,\"b\":[1]}", b"{\"b\":[1],\"a\":1.5}"));
+    }
+}
