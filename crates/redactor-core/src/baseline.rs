@@ -16,10 +16,10 @@ use std::sync::Arc;
 use simd_json::prelude::*;
 use simd_json::{BorrowedValue as Value, StaticNode};
 
+use crate::actions::Action;
 use crate::engine::{leaf, Leaf, Walk};
 use crate::error::Reject;
 use crate::json;
-use crate::actions::Action;
 use crate::policy::{Mode, Policy};
 use crate::selector::{PathElem, State};
 use crate::{Cause, Stats};
@@ -58,8 +58,7 @@ impl SimdJsonRoundTrip {
         })?;
         let mut w = Walk::new(&self.policy, stats, None);
         let states = self.policy.matcher.start();
-        if !matches!(v, Value::Object(_) | Value::Array(_)) && self.policy.mode == Mode::Allowlist
-        {
+        if !matches!(v, Value::Object(_) | Value::Array(_)) && self.policy.mode == Mode::Allowlist {
             v = Value::Static(StaticNode::Null);
         } else {
             container(&mut w, &mut v, &states, 0, false);
@@ -91,7 +90,9 @@ fn container(w: &mut Walk<'_>, v: &mut Value<'_>, states: &[State], depth: usize
             let mut next = Vec::new();
             let old = std::mem::take(&mut **members);
             for (k, mut child) in old {
-                w.policy.matcher.advance(states, PathElem::Key(&k), &mut next);
+                w.policy
+                    .matcher
+                    .advance(states, PathElem::Key(&k), &mut next);
                 let child_states = std::mem::take(&mut next);
                 if node(w, &mut child, &child_states, depth + 1, kept) {
                     let key = match w.detect(&k, true) {
@@ -107,9 +108,11 @@ fn container(w: &mut Walk<'_>, v: &mut Value<'_>, states: &[State], depth: usize
             let mut next = Vec::new();
             let mut i = 0;
             items.retain_mut(|child| {
-                w.policy
-                    .matcher
-                    .advance(states, PathElem::Index(i, &string_fields(child)), &mut next);
+                w.policy.matcher.advance(
+                    states,
+                    PathElem::Index(i, &string_fields(child)),
+                    &mut next,
+                );
                 let child_states = std::mem::take(&mut next);
                 let stays = node(w, child, &child_states, depth + 1, kept);
                 next = child_states;
@@ -175,7 +178,13 @@ fn node(w: &mut Walk<'_>, v: &mut Value<'_>, states: &[State], depth: usize, kep
     unhandled(w, v, states, depth, kept)
 }
 
-fn unhandled(w: &mut Walk<'_>, v: &mut Value<'_>, states: &[State], depth: usize, kept: bool) -> bool {
+fn unhandled(
+    w: &mut Walk<'_>,
+    v: &mut Value<'_>,
+    states: &[State],
+    depth: usize,
+    kept: bool,
+) -> bool {
     let was_container = matches!(v, Value::Object(_) | Value::Array(_));
     container(w, v, states, depth, kept);
     if w.policy.mode == Mode::Allowlist && !kept && was_container {
@@ -265,7 +274,9 @@ pub fn same_value(a: &[u8], b: &[u8]) -> bool {
                 let (x, y) = (x.to_string(), y.to_string());
                 x == y || x.parse::<f64>().ok() == y.parse::<f64>().ok()
             }
-            (V::Array(x), V::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| eq(p, q)),
+            (V::Array(x), V::Array(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(p, q)| eq(p, q))
+            }
             (V::Object(x), V::Object(y)) => {
                 x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| eq(v, w)))
             }
@@ -301,8 +312,12 @@ mod tests {
         let (mut a, mut b, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..3000 {
             let line = g.event();
-            reference.redact(&line, &mut a, &mut Stats::default()).unwrap();
-            baseline.redact(&line, &mut scratch, &mut b, &mut Stats::default()).unwrap();
+            reference
+                .redact(&line, &mut a, &mut Stats::default())
+                .unwrap();
+            baseline
+                .redact(&line, &mut scratch, &mut b, &mut Stats::default())
+                .unwrap();
             assert!(
                 same_value(&a, &b),
                 "event {i} differs:\n{}\n{}",
@@ -311,6 +326,9 @@ mod tests {
             );
         }
         assert!(!same_value(b"{\"a\":1}", b"{\"a\":2}"));
-        assert!(same_value(b"{\"a\":1.50,\"b\":[1]}", b"{\"b\":[1],\"a\":1.5}"));
+        assert!(same_value(
+            b"{\"a\":1.50,\"b\":[1]}",
+            b"{\"b\":[1],\"a\":1.5}"
+        ));
     }
 }
