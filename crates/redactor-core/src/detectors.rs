@@ -382,11 +382,66 @@ fn has_encoded_at(b: &[u8]) -> bool {
         .any(|i| b.get(i + 1..i + 3) == Some(b"40") || b.get(i + 1..i + 5) == Some(b"2540"))
 }
 
+/// Byte classes every detector's prefilter needs, found in one pass.
+#[derive(Debug, Clone, Copy, Default)]
+struct Profile {
+    /// Union of the class bits of every byte.
+    classes: u8,
+    /// ASCII digits.
+    digits: usize,
+}
+
+const C_COLON: u8 = 1;
+const C_AT: u8 = 2;
+const C_PERCENT: u8 = 4;
+const C_DOT: u8 = 8;
+const C_PLUS: u8 = 16;
+const C_DIGIT: u8 = 32;
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b':' as usize] = C_COLON;
+    t[b'@' as usize] = C_AT;
+    t[b'%' as usize] = C_PERCENT;
+    t[b'.' as usize] = C_DOT;
+    t[b'+' as usize] = C_PLUS;
+    let mut d = b'0';
+    while d <= b'9' {
+        t[d as usize] = C_DIGIT;
+        d += 1;
+    }
+    t
+};
+
+impl Profile {
+    fn of(text: &str) -> Profile {
+        let (mut classes, mut digits) = (0u8, 0usize);
+        for &b in text.as_bytes() {
+            let c = CLASS[b as usize];
+            classes |= c;
+            digits += usize::from(c >> 5);
+        }
+        Profile { classes, digits }
+    }
+
+    fn has(self, class: u8) -> bool {
+        self.classes & class != 0
+    }
+}
+
 /// The spans of `kind` in `text`, in order, possibly overlapping others'.
 pub fn find_kind(kind: DetectorKind, text: &str, out: &mut Vec<(usize, usize)>) {
+    find_profiled(kind, text, Profile::of(text), out);
+}
+
+/// [`find_kind`] with the byte profile of `text` computed once for all
+/// detectors: each detector only runs when the bytes it needs are there.
+fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usize, usize)>) {
     match kind {
         DetectorKind::Secret => {
-            find_userinfo(text, out);
+            if p.has(C_COLON) {
+                find_userinfo(text, out);
+            }
             if text.len() >= 16 && secret_prefilter().is_match(text) {
                 for c in secret_re().captures_iter(text) {
                     if let Some(b) = c.name("bearer") {
@@ -401,23 +456,27 @@ pub fn find_kind(kind: DetectorKind, text: &str, out: &mut Vec<(usize, usize)>) 
             }
         }
         DetectorKind::Email => {
-            if memchr::memchr(b'@', text.as_bytes()).is_some() || has_encoded_at(text.as_bytes()) {
+            if p.has(C_AT) || (p.has(C_PERCENT) && has_encoded_at(text.as_bytes())) {
                 out.extend(email_re().find_iter(text).map(|m| (m.start(), m.end())));
             }
         }
         DetectorKind::CreditCard => {
-            if text.bytes().filter(u8::is_ascii_digit).count() >= 13 {
+            if p.digits >= 13 {
                 find_cards(text, out);
             }
         }
-        DetectorKind::Ipv6 => find_ipv6(text, out),
+        DetectorKind::Ipv6 => {
+            if p.has(C_COLON) {
+                find_ipv6(text, out);
+            }
+        }
         DetectorKind::Ipv4 => {
-            if text.len() >= 7 && memchr::memchr(b'.', text.as_bytes()).is_some() {
+            if text.len() >= 7 && p.has(C_DOT) && p.digits >= 4 {
                 find_ipv4(text, out);
             }
         }
         DetectorKind::Phone => {
-            if memchr::memchr(b'+', text.as_bytes()).is_some() {
+            if p.has(C_PLUS) {
                 find_phones(text, out);
             }
         }
@@ -429,10 +488,11 @@ impl Detectors {
     /// detectors winning overlaps; sorted by position.
     pub fn find(&self, text: &str, out: &mut Vec<Found>) {
         out.clear();
+        let profile = Profile::of(text);
         let mut spans = Vec::new();
         for (di, d) in self.list.iter().enumerate() {
             spans.clear();
-            find_kind(d.kind, text, &mut spans);
+            find_profiled(d.kind, text, profile, &mut spans);
             for &(start, end) in &spans {
                 if start < end && !out.iter().any(|f| start < f.end && f.start < end) {
                     out.push(Found {

@@ -82,7 +82,7 @@ impl Redactor for Fast {
             let (scanner, cache) =
                 slot.get_or_insert_with(|| (Scanner::new(scan_limits), MatchCache::default()));
             scanner.set_limits(scan_limits);
-            let tape = match scanner.scan(line) {
+            let (tape, text) = match scanner.scan_str(line) {
                 Ok(t) => t,
                 Err(e) => {
                     let r = reject_of(e);
@@ -94,6 +94,7 @@ impl Redactor for Fast {
             let mut f = Pass {
                 w: Walk::new(policy, stats, events),
                 input: line,
+                text,
                 tape,
                 out,
                 last: 0,
@@ -132,6 +133,8 @@ impl Redactor for Fast {
 struct Pass<'a, 'w> {
     w: Walk<'w>,
     input: &'a [u8],
+    /// The same bytes as `input`, as the scanner validated them.
+    text: &'a str,
     tape: &'a [Node],
     out: &'a mut Vec<u8>,
     /// Input bytes before `last` are already accounted for in `out`.
@@ -178,14 +181,14 @@ impl<'a> Pass<'a, '_> {
     fn text(&self, i: usize) -> Cow<'a, str> {
         let n = self.tape[i];
         let input: &'a [u8] = self.input;
-        let raw = &input[n.span()];
         if n.has_escapes() {
             let mut s = String::new();
-            redactor_scan::unescape(raw, &mut s);
+            redactor_scan::unescape(&input[n.span()], &mut s);
             Cow::Owned(s)
         } else {
-            // The scanner validated UTF-8.
-            Cow::Borrowed(std::str::from_utf8(raw).unwrap_or(""))
+            // Spans start and end at ASCII quotes: always char boundaries.
+            let text: &'a str = self.text;
+            Cow::Borrowed(text.get(n.span()).unwrap_or(""))
         }
     }
 
@@ -245,11 +248,7 @@ impl<'a> Pass<'a, '_> {
                         Kind::String => leaf(&self.text(i), false, action),
                         Kind::Number => {
                             let n = self.tape[i];
-                            leaf(
-                                std::str::from_utf8(&self.input[n.span()]).unwrap_or(""),
-                                true,
-                                action,
-                            )
+                            leaf(self.text.get(n.span()).unwrap_or(""), true, action)
                         }
                         _ => Leaf::Unchanged,
                     };

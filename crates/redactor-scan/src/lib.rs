@@ -121,17 +121,28 @@ impl Scanner {
     /// A [`ScanError`] with the offset and reason; the verdict is the same as
     /// `serde_json`'s (parsing into a `serde_json::Value`) within the limits.
     pub fn scan(&mut self, input: &[u8]) -> Result<&[Node], ScanError> {
+        self.scan_str(input).map(|(tape, _)| tape)
+    }
+
+    /// Like [`Scanner::scan`], also returning the input as the `&str` its
+    /// UTF-8 validation proved it to be, so callers can slice string spans
+    /// without validating them again.
+    ///
+    /// # Errors
+    ///
+    /// As [`Scanner::scan`].
+    pub fn scan_str<'i>(&mut self, input: &'i [u8]) -> Result<(&[Node], &'i str), ScanError> {
         let max = self.limits.max_bytes.min(u32::MAX as usize - 64);
         if input.len() > max {
             return Err(ScanError::too_large(input.len(), max));
         }
         // SIMD validation; the slower std check only runs to locate an error.
-        if simdutf8::basic::from_utf8(input).is_err() {
+        let Ok(text) = simdutf8::basic::from_utf8(input) else {
             let at = std::str::from_utf8(input)
                 .err()
                 .map_or(0, |e| e.valid_up_to());
             return Err(ScanError::utf8(at));
-        }
+        };
         let found = self
             .backend
             .stage1(input, &mut self.structurals, &mut self.masks);
@@ -149,7 +160,7 @@ impl Scanner {
         if found.unterminated {
             return Err(ScanError::syntax(input.len(), "unterminated string"));
         }
-        Ok(&self.tape)
+        Ok((&self.tape, text))
     }
 
     /// The structural offsets of the last scanned text (for tests and tools).
