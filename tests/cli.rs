@@ -564,3 +564,77 @@ fn gen_to_kafka_needs_both_flags() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--kafka-topic"));
 }
+
+#[test]
+fn bench_smoke_run_writes_table_json_and_plot() {
+    let json = tmp("bench.json");
+    let plot = tmp("bench.svg");
+    let out = redactor(
+        &[
+            "bench",
+            "--events",
+            "60",
+            "--rounds",
+            "1",
+            "--threads",
+            "2",
+            "--json",
+            json.to_str().unwrap(),
+            "--plot",
+            plot.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    for row in [
+        "copy (floor)",
+        "line split",
+        "reference engine (DOM)",
+        "simd-json parse, mutate, serialize",
+        "fast engine, default policy",
+        "fast, preset otel alone",
+        "fast, detectors only",
+        "fast, allowlist mode",
+        "fast engine, 2 thread(s)",
+    ] {
+        assert!(table.contains(row), "{row} missing:\n{table}");
+    }
+    assert!(stderr(&out).contains("outputs checked against the reference engine"));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    assert!(rows.len() >= 15);
+    assert!(rows.iter().all(|r| r["mb_per_sec"].as_f64().unwrap() > 0.0));
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert!(svg.contains("thread scaling"));
+
+    // A user's policy and input: only the rows that apply.
+    let input = tmp("bench-input.ndjson");
+    std::fs::write(&input, gen("segment", 50, 4)).unwrap();
+    let policy = write_policy("bench-policy.toml", "presets = [\"segment\"]\n");
+    let out = redactor(
+        &[
+            "bench",
+            "--rounds",
+            "1",
+            "-j",
+            "1",
+            "--input",
+            input.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("fast engine, your policy"), "{table}");
+    assert!(!table.contains("preset otel alone"));
+    // An empty input is an error naming it.
+    let empty = tmp("bench-empty.ndjson");
+    std::fs::write(&empty, "").unwrap();
+    let out = redactor(&["bench", "--input", empty.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("has no lines"));
+}

@@ -1,0 +1,636 @@
+//! `redactor bench`: in-memory throughput of the engines against the
+//! physical floor and the baselines, measured interleaved and repeated in
+//! one run, each engine's output checked before timing.
+
+use std::hint::black_box;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context as _, Result};
+use redactor_core::baseline::{same_value, SimdJsonRoundTrip};
+use redactor_core::gen::{Format, Generator};
+use redactor_core::{Fast, Policy, Redactor, Reference, Stats};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Events per generated corpus.
+    pub events: u64,
+    /// Rounds (each runs every measurement once).
+    pub rounds: usize,
+    /// Highest thread count of the scaling curve.
+    pub max_threads: usize,
+    /// The user's policy file (the built-in default policy when `None`).
+    pub policy: Option<PathBuf>,
+    /// The user's NDJSON input instead of generated corpora.
+    pub input: Option<PathBuf>,
+    /// Generator seed.
+    pub seed: u64,
+}
+
+/// A corpus of lines.
+struct Corpus {
+    name: String,
+    bytes: Vec<u8>,
+    lines: Vec<(usize, usize)>,
+}
+
+impl Corpus {
+    fn new(name: String, bytes: Vec<u8>) -> Corpus {
+        let mut lines = Vec::new();
+        let mut start = 0;
+        for i in memchr::memchr_iter(b'\n', &bytes) {
+            let end = if i > start && bytes[i - 1] == b'\r' {
+                i - 1
+            } else {
+                i
+            };
+            if end > start {
+                lines.push((start, end));
+            }
+            start = i + 1;
+        }
+        if start < bytes.len() {
+            lines.push((start, bytes.len()));
+        }
+        Corpus { name, bytes, lines }
+    }
+
+    fn line(&self, i: usize) -> &[u8] {
+        let (s, e) = self.lines[i];
+        &self.bytes[s..e]
+    }
+
+    fn payload_bytes(&self) -> usize {
+        self.lines.iter().map(|(s, e)| e - s).sum()
+    }
+}
+
+/// One measured row.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// What was measured.
+    pub name: String,
+    /// Corpus it ran on.
+    pub corpus: String,
+    /// Group: `floor`, `baseline`, `engine`, `threads`, `format`.
+    pub group: &'static str,
+    /// Threads used.
+    pub threads: usize,
+    /// Seconds per round.
+    pub secs: Vec<f64>,
+    /// Payload bytes per round.
+    pub bytes: usize,
+    /// Events per round.
+    pub events: usize,
+}
+
+impl Row {
+    fn sorted(&self) -> Vec<f64> {
+        let mut v = self.secs.clone();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+
+    /// Median MB/s (10^6 bytes per second).
+    pub fn mb_per_sec(&self) -> f64 {
+        let v = self.sorted();
+        self.bytes as f64 / 1e6 / v[v.len() / 2].max(1e-12)
+    }
+
+    /// Slowest and fastest round, in MB/s.
+    pub fn spread(&self) -> (f64, f64) {
+        let v = self.sorted();
+        let mb = self.bytes as f64 / 1e6;
+        (mb / v[v.len() - 1].max(1e-12), mb / v[0].max(1e-12))
+    }
+
+    /// Median events per second.
+    pub fn events_per_sec(&self) -> f64 {
+        self.mb_per_sec() * 1e6 / self.bytes.max(1) as f64 * self.events as f64
+    }
+}
+
+/// Everything measured.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// Options used.
+    pub options: Options,
+    /// Rows in table order.
+    pub rows: Vec<Row>,
+    /// CPU description.
+    pub cpu: String,
+    /// SIMD backend of the scanner.
+    pub simd: &'static str,
+}
+
+type Job<'a> = Box<dyn FnMut() -> usize + 'a>;
+
+fn engine_run(
+    e: &dyn Redactor,
+    c: &Corpus,
+    out: &mut Vec<u8>,
+    line_out: &mut Vec<u8>,
+    stats: &mut Stats,
+) -> usize {
+    out.clear();
+    for i in 0..c.lines.len() {
+        // Rejected lines would be quarantined; the bench counts them as work done.
+        if e.redact(c.line(i), line_out, stats).is_ok() {
+            out.extend_from_slice(line_out);
+            out.push(b'\n');
+        }
+    }
+    out.len()
+}
+
+/// Fast engine over `threads` threads, lines split in contiguous chunks.
+fn threaded_run(e: &Fast, c: &Corpus, threads: usize) -> usize {
+    let chunk = c.lines.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = c
+            .lines
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    let (mut out, mut line_out) = (Vec::new(), Vec::new());
+                    let mut stats = Stats::default();
+                    for &(a, b) in part {
+                        if e.redact(&c.bytes[a..b], &mut line_out, &mut stats).is_ok() {
+                            out.extend_from_slice(&line_out);
+                            out.push(b'\n');
+                        }
+                    }
+                    out.len()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
+    })
+}
+
+/// Checks an engine against the reference on the first `n` lines: the same
+/// verdicts and, for accepted lines, the same value.
+fn verify(
+    name: &str,
+    c: &Corpus,
+    reference: &Reference,
+    redact: &mut dyn FnMut(&[u8], &mut Vec<u8>) -> bool,
+) -> Result<()> {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let mut stats = Stats::default();
+    for i in 0..c.lines.len().min(2000) {
+        let line = c.line(i);
+        let ok_ref = reference.redact(line, &mut a, &mut stats).is_ok();
+        let ok = redact(line, &mut b);
+        if ok_ref != ok {
+            bail!("{name}: line {} of {} accepted by one and rejected by the reference or the other way round", i + 1, c.name);
+        }
+        if ok && !same_value(&a, &b) {
+            bail!(
+                "{name}: output of line {} of {} differs from the reference engine's",
+                i + 1,
+                c.name
+            );
+        }
+    }
+    Ok(())
+}
+
+fn variant(src: &str) -> Result<Arc<Policy>> {
+    Ok(Arc::new(
+        Policy::from_toml(src, "bench").map_err(|e| anyhow::anyhow!("{e}"))?,
+    ))
+}
+
+/// Runs the benchmark; `progress` gets one line per step.
+///
+/// # Errors
+///
+/// When the input or policy cannot be read, or an engine's output differs
+/// from the reference.
+pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> Result<Report> {
+    if o.rounds == 0 || o.max_threads == 0 {
+        bail!("--rounds and --threads must be at least 1");
+    }
+    // Corpora.
+    let main = match &o.input {
+        Some(p) => Corpus::new(
+            p.display().to_string(),
+            std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
+        ),
+        None => gen_corpus(Format::Mixed, o.events, o.seed),
+    };
+    if main.lines.is_empty() {
+        bail!("the corpus {} has no lines", main.name);
+    }
+    progress(&format!(
+        "corpus {}: {} events, {:.1} MB",
+        main.name,
+        main.lines.len(),
+        main.payload_bytes() as f64 / 1e6
+    ));
+    let formats: Vec<Corpus> = if o.input.is_none() {
+        Format::ALL
+            .iter()
+            .filter(|f| **f != Format::Mixed)
+            .map(|f| gen_corpus(*f, o.events, o.seed))
+            .collect()
+    } else {
+        Vec::new()
+    };
+
+    let reference = Reference::new(policy.clone());
+    let fast = Fast::new(policy.clone());
+    let baseline = SimdJsonRoundTrip::new(policy.clone());
+    // Policy variants of the default policy (only without --policy).
+    let mut variants: Vec<(String, Arc<Policy>)> = Vec::new();
+    if o.policy.is_none() {
+        for preset in ["mixpanel", "segment", "amplitude", "posthog", "otel"] {
+            variants.push((
+                format!("fast, preset {preset} alone"),
+                variant(&format!("presets = [\"{preset}\"]\ndetectors = \"off\""))?,
+            ));
+        }
+        variants.push((
+            "fast, all presets, detectors off".into(),
+            variant("presets = \"all\"\ndetectors = \"off\"")?,
+        ));
+        variants.push(("fast, detectors only".into(), variant("")?));
+        variants.push((
+            "fast, allowlist mode (all presets)".into(),
+            variant("mode = \"allowlist\"\npresets = \"all\"")?,
+        ));
+    }
+
+    // Check every engine before timing.
+    let mut scratch = Vec::new();
+    verify("fast engine", &main, &reference, &mut |l, out| {
+        fast.redact(l, out, &mut Stats::default()).is_ok()
+    })?;
+    verify("simd-json round trip", &main, &reference, &mut |l, out| {
+        baseline
+            .redact(l, &mut scratch, out, &mut Stats::default())
+            .is_ok()
+    })?;
+    for (name, p) in &variants {
+        let (f, r) = (Fast::new(p.clone()), Reference::new(p.clone()));
+        verify(name, &main, &r, &mut |l, out| {
+            f.redact(l, out, &mut Stats::default()).is_ok()
+        })?;
+    }
+    for c in &formats {
+        verify("fast engine", c, &reference, &mut |l, out| {
+            fast.redact(l, out, &mut Stats::default()).is_ok()
+        })?;
+    }
+    progress("outputs checked against the reference engine");
+
+    // Jobs, run interleaved.
+    let variant_engines: Vec<(String, Fast)> = variants
+        .iter()
+        .map(|(n, p)| (n.clone(), Fast::new(p.clone())))
+        .collect();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut jobs: Vec<Job<'_>> = Vec::new();
+    let add = |rows: &mut Vec<Row>,
+               name: String,
+               corpus: &Corpus,
+               group: &'static str,
+               threads: usize| {
+        rows.push(Row {
+            name,
+            corpus: corpus.name.clone(),
+            group,
+            threads,
+            secs: Vec::new(),
+            bytes: corpus.payload_bytes(),
+            events: corpus.lines.len(),
+        });
+    };
+
+    let m = &main;
+    add(&mut rows, "copy (floor)".into(), m, "floor", 1);
+    jobs.push(Box::new(move || {
+        let mut out = Vec::with_capacity(m.bytes.len());
+        for i in 0..m.lines.len() {
+            out.extend_from_slice(m.line(i));
+            out.push(b'\n');
+        }
+        black_box(out.len())
+    }));
+    add(&mut rows, "line split (memchr)".into(), m, "floor", 1);
+    jobs.push(Box::new(move || {
+        black_box(memchr::memchr_iter(b'\n', &m.bytes).count())
+    }));
+
+    add(&mut rows, "reference engine (DOM)".into(), m, "baseline", 1);
+    let r = &reference;
+    jobs.push(Box::new(move || {
+        let (mut out, mut lo, mut st) = (Vec::new(), Vec::new(), Stats::default());
+        engine_run(r, m, &mut out, &mut lo, &mut st)
+    }));
+    add(
+        &mut rows,
+        "simd-json parse, mutate, serialize".into(),
+        m,
+        "baseline",
+        1,
+    );
+    let bl = &baseline;
+    jobs.push(Box::new(move || {
+        let (mut out, mut lo, mut sc, mut st) =
+            (Vec::new(), Vec::new(), Vec::new(), Stats::default());
+        for i in 0..m.lines.len() {
+            if bl.redact(m.line(i), &mut sc, &mut lo, &mut st).is_ok() {
+                out.extend_from_slice(&lo);
+                out.push(b'\n');
+            }
+        }
+        out.len()
+    }));
+    let f = &fast;
+    add(
+        &mut rows,
+        if o.policy.is_some() {
+            "fast engine, your policy".into()
+        } else {
+            "fast engine, default policy".into()
+        },
+        m,
+        "engine",
+        1,
+    );
+    jobs.push(Box::new(move || {
+        let (mut out, mut lo, mut st) = (Vec::new(), Vec::new(), Stats::default());
+        engine_run(f, m, &mut out, &mut lo, &mut st)
+    }));
+    for (name, e) in &variant_engines {
+        add(&mut rows, name.clone(), m, "engine", 1);
+        jobs.push(Box::new(move || {
+            let (mut out, mut lo, mut st) = (Vec::new(), Vec::new(), Stats::default());
+            engine_run(e, m, &mut out, &mut lo, &mut st)
+        }));
+    }
+    for c in &formats {
+        add(
+            &mut rows,
+            format!("fast engine, {} events", c.name),
+            c,
+            "format",
+            1,
+        );
+        jobs.push(Box::new(move || {
+            let (mut out, mut lo, mut st) = (Vec::new(), Vec::new(), Stats::default());
+            engine_run(f, c, &mut out, &mut lo, &mut st)
+        }));
+    }
+    for t in 1..=o.max_threads {
+        add(
+            &mut rows,
+            format!("fast engine, {t} thread(s)"),
+            m,
+            "threads",
+            t,
+        );
+        jobs.push(Box::new(move || threaded_run(f, m, t)));
+    }
+
+    for round in 0..o.rounds {
+        for (row, job) in rows.iter_mut().zip(jobs.iter_mut()) {
+            let start = Instant::now();
+            black_box(job());
+            row.secs.push(start.elapsed().as_secs_f64());
+        }
+        progress(&format!("round {}/{} done", round + 1, o.rounds));
+    }
+    Ok(Report {
+        options: o.clone(),
+        rows,
+        cpu: cpu_name(),
+        simd: redactor_scan::Scanner::new(redactor_scan::Limits::default())
+            .backend()
+            .name(),
+    })
+}
+
+fn gen_corpus(format: Format, events: u64, seed: u64) -> Corpus {
+    let mut g = Generator::new(format, seed);
+    let mut bytes = Vec::new();
+    let _ = g.write_ndjson(events, &mut bytes);
+    Corpus::new(format.name().to_string(), bytes)
+}
+
+fn cpu_name() -> String {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    format!("{model}, {cores} logical core(s)")
+}
+
+fn find<'r>(r: &'r Report, name_prefix: &str) -> Option<&'r Row> {
+    r.rows.iter().find(|x| x.name.starts_with(name_prefix))
+}
+
+/// The table.
+pub fn print(r: &Report, out: &mut impl Write) -> io::Result<()> {
+    writeln!(out, "machine: {} (scanner backend {})", r.cpu, r.simd)?;
+    writeln!(
+        out,
+        "rounds: {} (median MB/s; spread = slowest..fastest round)",
+        r.options.rounds
+    )?;
+    let floor = find(r, "copy (floor)").map_or(1.0, Row::mb_per_sec);
+    let reference = find(r, "reference engine").map_or(1.0, Row::mb_per_sec);
+    let simd = find(r, "simd-json").map_or(1.0, Row::mb_per_sec);
+    writeln!(
+        out,
+        "{:<40} {:<10} {:>9} {:>17} {:>11} {:>8} {:>8} {:>9}",
+        "measurement", "corpus", "MB/s", "spread", "events/s", "x ref", "x simd", "% floor"
+    )?;
+    for row in &r.rows {
+        let mb = row.mb_per_sec();
+        let (lo, hi) = row.spread();
+        writeln!(
+            out,
+            "{:<40} {:<10} {:>9.1} {:>17} {:>11.0} {:>8.2} {:>8.2} {:>9.2}",
+            row.name,
+            row.corpus,
+            mb,
+            format!("{lo:.1}..{hi:.1}"),
+            row.events_per_sec(),
+            mb / reference,
+            mb / simd,
+            mb / floor * 100.0
+        )?;
+    }
+    Ok(())
+}
+
+fn json_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 2);
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+/// Machine-readable results.
+pub fn json(r: &Report) -> String {
+    let rows: Vec<String> = r
+        .rows
+        .iter()
+        .map(|x| {
+            let (lo, hi) = x.spread();
+            let secs: Vec<String> = x.secs.iter().map(|s| format!("{s:.6}")).collect();
+            format!(
+                "{{\"name\":{},\"corpus\":{},\"group\":\"{}\",\"threads\":{},\"bytes\":{},\"events\":{},\"mb_per_sec\":{:.3},\"mb_per_sec_min\":{lo:.3},\"mb_per_sec_max\":{hi:.3},\"events_per_sec\":{:.1},\"seconds\":[{}]}}",
+                json_escape(&x.name),
+                json_escape(&x.corpus),
+                x.group,
+                x.threads,
+                x.bytes,
+                x.events,
+                x.mb_per_sec(),
+                x.events_per_sec(),
+                secs.join(",")
+            )
+        })
+        .collect();
+    format!(
+        "{{\"benchmark\":\"engines\",\"machine\":{},\"simd\":\"{}\",\"rounds\":{},\"rows\":[{}]}}\n",
+        json_escape(&r.cpu),
+        r.simd,
+        r.options.rounds,
+        rows.join(",")
+    )
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// An SVG with a horizontal bar chart of throughput (every row but the
+/// thread curve and the copy floor, which would dwarf the others; the floor
+/// is given in the title) and a line chart of thread scaling.
+pub fn svg(r: &Report) -> String {
+    let bars: Vec<&Row> = r
+        .rows
+        .iter()
+        .filter(|x| x.group != "threads" && x.group != "floor")
+        .collect();
+    let threads: Vec<&Row> = r.rows.iter().filter(|x| x.group == "threads").collect();
+    let (w, bar_h, left, chart_w) = (900.0, 22.0, 330.0, 480.0);
+    let top = 50.0;
+    let bars_h = bars.len() as f64 * bar_h;
+    let line_top = top + bars_h + 70.0;
+    let line_h = 220.0;
+    let h = line_top + line_h + 60.0;
+    let max = bars.iter().map(|x| x.mb_per_sec()).fold(1.0, f64::max);
+    let floor = find(r, "copy (floor)").map_or(0.0, Row::mb_per_sec);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h:.0}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"10\" y=\"20\" font-size=\"15\" font-weight=\"bold\">redactor bench: median MB/s per core ({})</text>\n\
+         <text x=\"10\" y=\"38\" fill=\"#555\">copy floor {floor:.0} MB/s; {} round(s); scanner backend {}</text>\n",
+        xml(&r.cpu),
+        r.options.rounds,
+        r.simd
+    );
+    for (i, row) in bars.iter().enumerate() {
+        let y = top + i as f64 * bar_h;
+        let mb = row.mb_per_sec();
+        let len = mb / max * chart_w;
+        let color = match row.group {
+            "baseline" => "#9e9e9e",
+            "format" => "#7aa6d6",
+            _ => "#2e7d32",
+        };
+        s.push_str(&format!(
+            "<text x=\"{:.0}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\
+             <rect x=\"{left}\" y=\"{:.1}\" width=\"{len:.1}\" height=\"{:.1}\" fill=\"{color}\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\">{mb:.1}</text>\n",
+            left - 8.0,
+            y + 15.0,
+            xml(&row.name),
+            y + 3.0,
+            bar_h - 6.0,
+            left + len + 5.0,
+            y + 15.0
+        ));
+    }
+    // Thread scaling.
+    let tmax = threads.iter().map(|x| x.mb_per_sec()).fold(1.0, f64::max);
+    let n = threads.len().max(2) as f64;
+    s.push_str(&format!(
+        "<text x=\"10\" y=\"{:.0}\" font-size=\"15\" font-weight=\"bold\">thread scaling, fast engine, {}</text>\n\
+         <line x1=\"{left}\" y1=\"{:.0}\" x2=\"{left}\" y2=\"{:.0}\" stroke=\"black\"/>\
+         <line x1=\"{left}\" y1=\"{:.0}\" x2=\"{:.0}\" y2=\"{:.0}\" stroke=\"black\"/>\n",
+        line_top - 20.0,
+        threads.first().map_or(String::new(), |x| xml(&x.corpus)),
+        line_top,
+        line_top + line_h,
+        line_top + line_h,
+        left + chart_w,
+        line_top + line_h
+    ));
+    let point = |i: usize, mb: f64| {
+        (
+            left + i as f64 / (n - 1.0) * chart_w,
+            line_top + line_h - mb / tmax * (line_h - 10.0),
+        )
+    };
+    let pts: Vec<String> = threads
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            let (px, py) = point(i, x.mb_per_sec());
+            format!("{px:.1},{py:.1}")
+        })
+        .collect();
+    s.push_str(&format!(
+        "<polyline points=\"{}\" fill=\"none\" stroke=\"#2e7d32\" stroke-width=\"2\"/>\n",
+        pts.join(" ")
+    ));
+    for (i, x) in threads.iter().enumerate() {
+        let (px, py) = point(i, x.mb_per_sec());
+        s.push_str(&format!(
+            "<circle cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"4\" fill=\"#2e7d32\"/>\
+             <text x=\"{px:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{:.0}</text>\
+             <text x=\"{px:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{} thr</text>\n",
+            py - 8.0,
+            x.mb_per_sec(),
+            line_top + line_h + 16.0,
+            x.threads
+        ));
+    }
+    s.push_str(&format!(
+        "<text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"end\" fill=\"#555\">MB/s</text>\n</svg>\n",
+        left - 8.0,
+        line_top + 12.0
+    ));
+    s
+}
+
+/// Writes `text` to `path`.
+pub fn write(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
