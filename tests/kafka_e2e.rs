@@ -394,3 +394,43 @@ fn gen_produces_events_to_a_topic() {
     let produced: BTreeSet<Vec<u8>> = got.iter().map(|m| m.payload().unwrap().to_vec()).collect();
     assert_eq!(produced, expected);
 }
+
+#[test]
+fn bench_kafka_smoke_run() {
+    let Some(brokers) = brokers() else { return };
+    let json = tempdir("bench").join("kafka-bench.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_redactor"))
+        .args([
+            "bench",
+            "kafka",
+            "--brokers",
+            &brokers,
+            "--events",
+            "800",
+            "--rounds",
+            "1",
+            "--partitions",
+            "2",
+            "--latency-rate",
+            "200",
+            "--latency-secs",
+            "1",
+            "--json",
+        ])
+        .arg(&json)
+        .env("REDACTOR_TOKEN_KEY", TOKEN_KEY)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("redacted output verified against the engine"),
+        "{stderr}"
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("redaction costs"), "{table}");
+    assert!(table.contains("added by redaction"), "{table}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v["samples"].as_array().unwrap().len(), 2);
+    assert_eq!(v["latency"].as_array().unwrap().len(), 2);
+}
