@@ -43,31 +43,19 @@ fn unique(name: &str) -> String {
 }
 
 fn corpus(n: usize, invalid_every: usize) -> Vec<Outgoing> {
-    let mut g = redactor_core::gen::Generator::new(redactor_core::gen::Format::Mixed, 11);
-    (0..n)
-        .map(|i| {
-            let ev = g.event();
-            let payload = if i % invalid_every == invalid_every - 1 {
-                b"{\"truncated\":".to_vec()
-            } else if i % 5 == 0 && ev[0] == b'{' {
-                let mut p = format!("{{\"comment\":\"write to {PLANTED}\",").into_bytes();
-                p.extend_from_slice(&ev[1..]);
-                p
-            } else {
-                ev
-            };
-            Outgoing {
-                key: Some(format!("user-{}", i % 50).into_bytes()),
-                payload,
-                headers: vec![("x-seq".into(), i.to_string().into_bytes())],
-            }
-        })
-        .collect()
+    tools::numbered_corpus(n, 11, 50, |i, ev| {
+        if i % invalid_every == invalid_every - 1 {
+            b"{\"truncated\":".to_vec()
+        } else if i % 5 == 0 {
+            tools::with_note(ev, "comment", &format!("write to {PLANTED}"))
+        } else {
+            ev
+        }
+    })
 }
 
 fn seq_of(r: &OwnedMessage) -> usize {
-    let h = tools::header(r, "x-seq").expect("x-seq header");
-    std::str::from_utf8(h).unwrap().parse().unwrap()
+    tools::seq_of(r).expect("x-seq header")
 }
 
 fn free_port() -> u16 {

@@ -105,17 +105,6 @@ fn unique(what: &str) -> String {
     format!("redactor-bench-{what}-{}-{t}", std::process::id())
 }
 
-fn corpus(events: usize, seed: u64) -> Vec<Outgoing> {
-    let mut g = redactor_core::gen::Generator::new(redactor_core::gen::Format::Mixed, seed);
-    (0..events)
-        .map(|i| Outgoing {
-            key: Some(format!("k{}", i % 1024).into_bytes()),
-            payload: g.event(),
-            headers: vec![("x-seq".into(), i.to_string().into_bytes())],
-        })
-        .collect()
-}
-
 fn stage_config(o: &Options, input: &str, tag: &str) -> anyhow::Result<StageConfig> {
     let (out, dlq, group) = (
         unique(&format!("{tag}-out")),
@@ -189,7 +178,7 @@ pub fn run(
     let input = unique("in");
     tools::create_topics(&o.brokers, &[(&input, o.partitions)])
         .with_context(|| format!("cannot create benchmark topics at {}", o.brokers))?;
-    let records = corpus(o.events, o.seed);
+    let records = tools::numbered_corpus(o.events, o.seed, 1024, |_, ev| ev);
     let corpus_bytes = records.iter().map(|r| r.payload.len()).sum();
     progress(&format!(
         "producing {} events ({:.1} MB) to {input}",
@@ -276,9 +265,8 @@ fn verify(
     }
     let mut expected = Vec::new();
     for m in &got {
-        let seq: usize = tools::header(m, "x-seq")
-            .and_then(|h| std::str::from_utf8(h).ok()?.parse().ok())
-            .context("verification: an output record lost its x-seq header")?;
+        let seq =
+            tools::seq_of(m).context("verification: an output record lost its x-seq header")?;
         let src = input.get(seq).context("verification: unknown x-seq")?;
         engine
             .redact(&src.payload, &mut expected, &mut Stats::default())

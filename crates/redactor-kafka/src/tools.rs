@@ -220,3 +220,38 @@ pub fn header<'a>(m: &'a OwnedMessage, name: &str) -> Option<&'a [u8]> {
         .find(|h| h.key == name)
         .and_then(|h| h.value)
 }
+
+/// `n` generated events (`gen --format mixed`, `seed`) as records keyed
+/// `user-<i mod keys>`, each numbered by an `x-seq` header (headers are
+/// forwarded by the stage and kept on dead letters, so outputs can be
+/// matched to inputs). `edit(i, event)` may change the payload.
+pub fn numbered_corpus(
+    n: usize,
+    seed: u64,
+    keys: usize,
+    mut edit: impl FnMut(usize, Vec<u8>) -> Vec<u8>,
+) -> Vec<Outgoing> {
+    let mut g = redactor_core::gen::Generator::new(redactor_core::gen::Format::Mixed, seed);
+    (0..n)
+        .map(|i| Outgoing {
+            key: Some(format!("user-{}", i % keys.max(1)).into_bytes()),
+            payload: edit(i, g.event()),
+            headers: vec![("x-seq".into(), i.to_string().into_bytes())],
+        })
+        .collect()
+}
+
+/// The `x-seq` number of a record of [`numbered_corpus`].
+pub fn seq_of(m: &OwnedMessage) -> Option<usize> {
+    std::str::from_utf8(header(m, "x-seq")?).ok()?.parse().ok()
+}
+
+/// Prepends a member holding `text` to an event that is a JSON object.
+pub fn with_note(event: Vec<u8>, name: &str, text: &str) -> Vec<u8> {
+    if event.first() != Some(&b'{') {
+        return event;
+    }
+    let mut p = format!("{{\"{name}\":\"{text}\",").into_bytes();
+    p.extend_from_slice(&event[1..]);
+    p
+}

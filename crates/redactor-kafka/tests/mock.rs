@@ -29,32 +29,20 @@ fn engine() -> Arc<dyn Redactor> {
 /// every seventh, keys `user-0`..`user-9`, and an invalid payload at every
 /// index in `invalid`.
 fn corpus(n: usize, invalid: &[usize]) -> Vec<Outgoing> {
-    let mut g = redactor_core::gen::Generator::new(redactor_core::gen::Format::Mixed, 7);
-    (0..n)
-        .map(|i| {
-            let ev = g.event();
-            let mut payload = ev.clone();
-            if i % 7 == 0 && ev[0] == b'{' {
-                payload = format!("{{\"note\":\"mail {PLANTED}\",").into_bytes();
-                payload.extend_from_slice(&ev[1..]);
-            }
-            if invalid.contains(&i) {
-                payload = format!("{{\"seq\":{i},\"broken\":").into_bytes();
-            }
-            Outgoing {
-                key: Some(format!("user-{}", i % 10).into_bytes()),
-                payload,
-                headers: vec![("x-seq".into(), i.to_string().into_bytes())],
-            }
-        })
-        .collect()
+    tools::numbered_corpus(n, 7, 10, |i, ev| {
+        if invalid.contains(&i) {
+            format!("{{\"seq\":{i},\"broken\":").into_bytes()
+        } else if i % 7 == 0 {
+            tools::with_note(ev, "note", &format!("mail {PLANTED}"))
+        } else {
+            ev
+        }
+    })
 }
 
-/// The sequence number a record carries in its `x-seq` header (headers
-/// are forwarded, and kept on dead letters).
+/// The sequence number a record carries in its `x-seq` header.
 fn seq_of(r: &OwnedMessage) -> usize {
-    let h = tools::header(r, "x-seq").expect("x-seq header");
-    std::str::from_utf8(h).unwrap().parse().unwrap()
+    tools::seq_of(r).expect("x-seq header")
 }
 
 struct Mock {
