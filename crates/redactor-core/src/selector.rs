@@ -337,6 +337,9 @@ pub struct Matcher {
     /// Whether any selector has a `[member=value]` step (callers may skip
     /// collecting element fields otherwise).
     pub has_where: bool,
+    /// Every `[member=value]` member name, with its selector's mode
+    /// (normalised): an element field named otherwise never matters.
+    where_members: Vec<(MatchMode, String)>,
     /// Per selector, per step: the hash of a `Key` step's name (0 otherwise).
     step_hash: Vec<Vec<u64>>,
     /// The start state set, computed once.
@@ -437,12 +440,21 @@ impl Matcher {
         to
     }
 
-    /// The set reached from set `from` by array element `elem` (not cached
-    /// by element: `[member=value]` depends on the element's fields).
+    /// The set reached from set `from` by array element `elem` (cached per
+    /// set unless the element has a field some `[member=value]` step names:
+    /// then the transition depends on the field's value).
     pub fn cached_index(&self, cache: &mut MatchCache, from: u32, elem: PathElem<'_>) -> u32 {
-        // Without string fields the element's position is all that matters,
-        // and `[*]` ignores it: cache per set.
-        let plain = matches!(elem, PathElem::Index(_, fields) if fields.is_empty());
+        // Without fields that a `[member=value]` step names, the element's
+        // position is all that matters, and `[*]` ignores it: cache per set.
+        let plain = match elem {
+            PathElem::Index(_, fields) => fields.iter().all(|(k, _)| {
+                !self
+                    .where_members
+                    .iter()
+                    .any(|(mode, member)| mode.normalize(k) == member.as_str())
+            }),
+            PathElem::Key(_) => false,
+        };
         if plain {
             if let Some(to) = cache.by_plain_index[from as usize] {
                 return to;
@@ -477,8 +489,14 @@ impl Matcher {
                 })
                 .collect(),
         );
-        if sel.steps.iter().any(|st| matches!(st, Step::Where { .. })) {
-            self.has_where = true;
+        for st in &sel.steps {
+            if let Step::Where { member, .. } = st {
+                self.has_where = true;
+                let m = (sel.mode, member.clone());
+                if !self.where_members.contains(&m) {
+                    self.where_members.push(m);
+                }
+            }
         }
         if sel.steps.first() == Some(&Step::AnyDepth) {
             match &sel.steps[1] {
