@@ -370,6 +370,11 @@ pub struct MatchCache {
     choice: Vec<Option<Option<usize>>>,
     /// Per set: the set reached by an array element with no string fields.
     by_plain_index: Vec<Option<u32>>,
+    /// Per set: the set reached by an element, by its fields that
+    /// `[member=value]` steps name (`member\0value\0...`).
+    by_where: Vec<rustc_hash::FxHashMap<Box<str>, u32>>,
+    /// Reused to build `by_where` lookup keys.
+    scratch: String,
     entries: usize,
 }
 
@@ -396,6 +401,7 @@ impl MatchCache {
         self.by_key.push(Default::default());
         self.choice.push(None);
         self.by_plain_index.push(None);
+        self.by_where.push(Default::default());
         id
     }
 
@@ -446,19 +452,32 @@ impl Matcher {
     pub fn cached_index(&self, cache: &mut MatchCache, from: u32, elem: PathElem<'_>) -> u32 {
         // Without fields that a `[member=value]` step names, the element's
         // position is all that matters, and `[*]` ignores it: cache per set.
-        let plain = match elem {
-            PathElem::Index(_, fields) => fields.iter().all(|(k, _)| {
-                !self
+        // Otherwise the named fields' values decide: cache by them.
+        let mut scratch = std::mem::take(&mut cache.scratch);
+        scratch.clear();
+        if let PathElem::Index(_, fields) = elem {
+            for (k, v) in fields {
+                let named = self
                     .where_members
                     .iter()
-                    .any(|(mode, member)| mode.normalize(k) == member.as_str())
-            }),
-            PathElem::Key(_) => false,
-        };
-        if plain {
-            if let Some(to) = cache.by_plain_index[from as usize] {
-                return to;
+                    .any(|(mode, member)| mode.normalize(k) == member.as_str());
+                if named {
+                    scratch.push_str(k);
+                    scratch.push('\0');
+                    scratch.push_str(v);
+                    scratch.push('\0');
+                }
             }
+        }
+        let plain = scratch.is_empty();
+        let hit = if plain {
+            cache.by_plain_index[from as usize]
+        } else {
+            cache.by_where[from as usize].get(scratch.as_str()).copied()
+        };
+        if let Some(to) = hit {
+            cache.scratch = scratch;
+            return to;
         }
         let mut out = Vec::new();
         self.advance(&cache.sets[from as usize], elem, &mut out);
@@ -466,7 +485,10 @@ impl Matcher {
         let to = cache.intern(out);
         if plain {
             cache.by_plain_index[from as usize] = Some(to);
+        } else {
+            cache.by_where[from as usize].insert(scratch.as_str().into(), to);
         }
+        cache.scratch = scratch;
         to
     }
 }
