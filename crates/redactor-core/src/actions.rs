@@ -231,7 +231,7 @@ impl Tokenize {
 
     fn token_of(&self, text: &str) -> String {
         let normalized = self.normalize.apply(text);
-        let mac = hmac(self.key.material(), normalized.as_bytes());
+        let mac = self.key.hmac(normalized.as_bytes());
         match self.shape {
             Shape::Opaque => {
                 format!(

@@ -4,12 +4,17 @@
 
 use std::fmt;
 
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
 /// A named HMAC key. `Debug` prints the id only.
 #[derive(Clone)]
 pub struct Key {
     id: String,
-    material: Vec<u8>,
     ephemeral: bool,
+    /// HMAC-SHA256 keyed once (inner and outer pads absorbed); cloned per
+    /// message, so a token costs only the message's blocks.
+    mac: Hmac<Sha256>,
 }
 
 /// Where a key's material comes from.
@@ -54,11 +59,7 @@ impl Key {
                 material.len()
             ));
         }
-        Ok(Key {
-            id: id.to_string(),
-            material,
-            ephemeral: false,
-        })
+        Ok(Key::with(id, material, false))
     }
 
     /// A fresh random key for this process only.
@@ -75,20 +76,29 @@ impl Key {
             material = crate::actions::hmac(&(t ^ (a << 64)).to_le_bytes(), b"redactor-ephemeral")
                 .to_vec();
         }
-        Key {
-            id: id.to_string(),
-            material,
-            ephemeral: true,
-        }
+        Key::with(id, material, true)
     }
 
     /// A key from raw bytes (tests and embedding applications).
     pub fn from_bytes(id: &str, material: &[u8]) -> Key {
+        Key::with(id, material.to_vec(), false)
+    }
+
+    fn with(id: &str, material: Vec<u8>, ephemeral: bool) -> Key {
+        let mac = <Hmac<Sha256> as Mac>::new_from_slice(&material)
+            .expect("HMAC accepts keys of any length");
         Key {
             id: id.to_string(),
-            material: material.to_vec(),
-            ephemeral: false,
+            ephemeral,
+            mac,
         }
+    }
+
+    /// HMAC-SHA256 of `msg` under this key.
+    pub(crate) fn hmac(&self, msg: &[u8]) -> [u8; 32] {
+        let mut m = self.mac.clone();
+        m.update(msg);
+        m.finalize().into_bytes().into()
     }
 
     /// The key id embedded in tokens.
@@ -99,10 +109,6 @@ impl Key {
     /// Whether this key was generated for this process only.
     pub fn is_ephemeral(&self) -> bool {
         self.ephemeral
-    }
-
-    pub(crate) fn material(&self) -> &[u8] {
-        &self.material
     }
 }
 
