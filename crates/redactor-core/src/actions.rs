@@ -234,11 +234,14 @@ impl Tokenize {
         let mac = self.key.hmac(normalized.as_bytes());
         match self.shape {
             Shape::Opaque => {
-                format!(
-                    "tok_{}_{}",
-                    self.key.id(),
-                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&mac[..self.bytes])
-                )
+                let id = self.key.id();
+                let mut t = String::with_capacity(5 + id.len() + self.bytes.div_ceil(3) * 4);
+                t.push_str("tok_");
+                t.push_str(id);
+                t.push('_');
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode_string(&mac[..self.bytes], &mut t);
+                t
             }
             Shape::Email => format!(
                 "u{}@{}.token.invalid",

@@ -531,26 +531,27 @@ impl Detectors {
 /// The replacement for one detected substring.
 fn rewrite_match(d: &Detector, matched: &str) -> String {
     // Percent-encoded emails are rewritten in decoded form and re-encoded.
-    let (canon, sep) = if d.kind == DetectorKind::Email {
+    use std::borrow::Cow;
+    let (canon, sep): (Cow<'_, str>, _) = if d.kind == DetectorKind::Email {
         if let Some(i) = matched.find("%2540") {
             (
-                format!("{}@{}", &matched[..i], &matched[i + 5..]),
+                format!("{}@{}", &matched[..i], &matched[i + 5..]).into(),
                 Some("%2540"),
             )
         } else if let Some(i) = matched.find("%40") {
             (
-                format!("{}@{}", &matched[..i], &matched[i + 3..]),
+                format!("{}@{}", &matched[..i], &matched[i + 3..]).into(),
                 Some("%40"),
             )
         } else {
-            (matched.to_string(), None)
+            (matched.into(), None)
         }
     } else {
-        (matched.to_string(), None)
+        (matched.into(), None)
     };
     let out = match &d.action {
         Action::Drop => String::new(),
-        Action::Keep => canon.clone(),
+        Action::Keep => canon.to_string(),
         Action::Replace(Value::String(s)) => s.clone(),
         Action::Replace(v) => crate::json::to_string(v),
         Action::Tokenize(t) => t.token(&canon),

@@ -262,13 +262,11 @@ impl<'a> Walk<'a> {
         if self.policy.detectors.list.is_empty() {
             return None;
         }
-        let mut hits = Vec::new();
-        let out = self.policy.detectors.rewrite(text, |d| hits.push(d));
-        for d in hits {
-            let name = self.policy.detectors.list[d].action.name();
+        let policy = self.policy;
+        policy.detectors.rewrite(text, |d| {
+            let name = policy.detectors.list[d].action.name();
             self.note(Cause::Detector(d), name, in_key);
-        }
-        out
+        })
     }
 
     /// A walker over `policy` recording into `stats` (and `events`).

@@ -316,8 +316,13 @@ impl<'a> Pass<'a, '_> {
         let mut k = i + 1;
         while k < n.link as usize {
             let (_, _, after) = self.span(k + 1);
+            // Only fields a `[member=value]` step names matter; collecting
+            // just those keeps most elements allocation-free.
             if self.tape[k + 1].kind == Kind::String {
-                out.push((self.text(k), self.text(k + 1)));
+                let name = self.text(k);
+                if self.w.policy.matcher.is_where_member(&name) {
+                    out.push((name, self.text(k + 1)));
+                }
             }
             k = after;
         }

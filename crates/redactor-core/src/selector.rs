@@ -375,6 +375,8 @@ pub struct MatchCache {
     by_where: Vec<rustc_hash::FxHashMap<Box<str>, u32>>,
     /// Reused to build `by_where` lookup keys.
     scratch: String,
+    /// The root's set, once interned.
+    start: Option<u32>,
     entries: usize,
 }
 
@@ -430,7 +432,20 @@ impl Matcher {
     /// it belongs to another matcher or is full).
     pub fn cached_start(&self, cache: &mut MatchCache) -> u32 {
         cache.reset_for(self);
-        cache.intern(self.start())
+        if let Some(id) = cache.start {
+            return id;
+        }
+        let id = cache.intern(self.start());
+        cache.start = Some(id);
+        id
+    }
+
+    /// Whether some `[member=value]` step names a field called `name`
+    /// (other fields of an array element never affect matching).
+    pub fn is_where_member(&self, name: &str) -> bool {
+        self.where_members
+            .iter()
+            .any(|(mode, member)| mode.normalize(name) == member.as_str())
     }
 
     /// The set reached from set `from` by object key `key`.
@@ -457,11 +472,7 @@ impl Matcher {
         scratch.clear();
         if let PathElem::Index(_, fields) = elem {
             for (k, v) in fields {
-                let named = self
-                    .where_members
-                    .iter()
-                    .any(|(mode, member)| mode.normalize(k) == member.as_str());
-                if named {
+                if self.is_where_member(k) {
                     scratch.push_str(k);
                     scratch.push('\0');
                     scratch.push_str(v);
