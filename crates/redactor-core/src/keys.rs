@@ -151,15 +151,19 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("redactor-key-test-{}", std::process::id()));
         std::fs::write(&dir, b"0123456789abcdef\n").unwrap();
         let k = Key::load("a", &KeySource::File(dir.display().to_string())).unwrap();
-        assert_eq!(k.material(), b"0123456789abcdef");
+        // The trailing newline of the file is not part of the key.
+        assert_eq!(
+            k.hmac(b"m"),
+            crate::actions::hmac(b"0123456789abcdef", b"m")
+        );
         std::fs::write(&dir, b"short\n").unwrap();
         let e = Key::load("a", &KeySource::File(dir.display().to_string())).unwrap_err();
         assert!(e.contains("at least 16") && !e.contains("short"));
         std::fs::remove_file(&dir).unwrap();
         assert!(valid_id("k2024") && !valid_id("K1") && !valid_id("") && !valid_id("a_b"));
         assert_ne!(
-            Key::ephemeral("e").material(),
-            Key::ephemeral("e").material()
+            Key::ephemeral("e").hmac(b"m"),
+            Key::ephemeral("e").hmac(b"m")
         );
     }
 }
