@@ -339,7 +339,12 @@ fn find_ipv6(text: &str, out: &mut Vec<(usize, usize)>) {
         while run.ends_with('.') {
             run = &run[..run.len() - 1];
         }
-        if run.bytes().filter(|&c| c == b':').count() < 2
+        // An address has `::`, or at least 6 colons (8 groups, or 6 groups
+        // and an embedded IPv4 address); a run without either (a time of
+        // day, `host:port`) holds none, and is not parsed.
+        let colons = run.bytes().filter(|&c| c == b':').count();
+        if colons < 2
+            || (colons < 6 && !run.contains("::"))
             || !run.bytes().any(|c| c.is_ascii_hexdigit())
         {
             continue;
