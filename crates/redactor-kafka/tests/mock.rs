@@ -312,3 +312,46 @@ fn exactly_once_path_commits_outputs_and_offsets_in_transactions() {
     // mock ignores TxnOffsetCommit, so they cannot be read back here; the
     // end-to-end test against a real broker covers that (docs/kafka.md).
 }
+
+#[test]
+fn pattern_subscription_maps_topics_and_dead_letters_unmapped_ones() {
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    let brokers = cluster.bootstrap_servers();
+    for (t, p) in [("raw.a", 2), ("raw.b", 1), ("out.a", 2), ("dlq", 1)] {
+        cluster.create_topic(t, p, 1).unwrap();
+    }
+    let input = corpus(50, &[]);
+    tools::produce(&brokers, "raw.a", &input[..30], Duration::from_secs(30)).unwrap();
+    tools::produce(&brokers, "raw.b", &input[30..], Duration::from_secs(30)).unwrap();
+    let text = format!(
+        "[kafka]\nbrokers = {brokers:?}\ngroup = \"g7\"\n\
+         [kafka.consumer]\n\"session.timeout.ms\" = 6000\n\"topic.metadata.refresh.interval.ms\" = 500\n\
+         [topics]\ninput_pattern = \"^raw\\\\..*\"\ndead_letter = \"dlq\"\n[topics.output_map]\n\"raw.a\" = \"out.a\"\n\
+         [record]\nkey = \"tokenize\"\n[metrics]\nlisten = \"\"\n"
+    );
+    let c = StageConfig::parse(&text, "pattern test", std::path::Path::new(".")).unwrap();
+    let summary = run_until(Stage::new(c, engine()).unwrap(), accounted(50)).unwrap();
+    assert_eq!(summary.records_out, 30);
+    assert_eq!(summary.dead_lettered, 20);
+    let out = tools::read_topic(&brokers, "out.a", 30, Duration::from_secs(30)).unwrap();
+    assert_eq!(out.len(), 30);
+    for r in &out {
+        let key = r.key().unwrap();
+        assert!(key.starts_with(b"tok_"), "keys are tokenized");
+        assert_ne!(Some(key), input[seq_of(r)].key.as_deref());
+    }
+    let dlq = tools::read_topic(&brokers, "dlq", 20, Duration::from_secs(30)).unwrap();
+    assert_eq!(dlq.len(), 20);
+    for r in &dlq {
+        assert_eq!(
+            tools::header(r, "redactor.reason"),
+            Some(&b"no_output_topic"[..])
+        );
+        assert_eq!(
+            tools::header(r, "redactor.source.topic"),
+            Some(&b"raw.b"[..])
+        );
+        // Dead letters keep the original key.
+        assert_eq!(r.key(), input[seq_of(r)].key.as_deref());
+    }
+}
