@@ -67,6 +67,49 @@ struct Batch {
     source: Arc<str>,
     data: Vec<u8>,
     lines: Vec<LineRef>,
+    /// A recycled buffer for the worker's output.
+    out: Vec<u8>,
+}
+
+/// The buffers of a written batch, handed back to the reader with its
+/// permit so steady-state batches allocate nothing.
+#[derive(Default)]
+struct Buffers {
+    data: Vec<u8>,
+    lines: Vec<LineRef>,
+    out: Vec<u8>,
+}
+
+impl Buffers {
+    /// Keeps the buffers unless a batch of huge lines grew them far beyond
+    /// the usual size (then they are released).
+    fn recycle(data: Vec<u8>, lines: Vec<LineRef>, out: Vec<u8>) -> Buffers {
+        let keep = |v: Vec<u8>| {
+            if v.capacity() > 4 * BATCH_BYTES {
+                Vec::new()
+            } else {
+                v
+            }
+        };
+        Buffers {
+            data: keep(data),
+            lines,
+            out: keep(out),
+        }
+    }
+
+    fn into_batch(mut self, seq: u64, source: Arc<str>) -> Batch {
+        self.data.clear();
+        self.data.reserve(BATCH_BYTES);
+        self.lines.clear();
+        Batch {
+            seq,
+            source,
+            data: self.data,
+            lines: self.lines,
+            out: self.out,
+        }
+    }
 }
 
 struct RejectRec {
@@ -187,8 +230,10 @@ fn worker(
 ) {
     let mut local = Stats::new(engine.policy());
     let mut buf = Vec::new();
-    for batch in rx {
-        let mut out = Vec::with_capacity(batch.data.len() + batch.data.len() / 8);
+    for mut batch in rx {
+        let mut out = std::mem::take(&mut batch.out);
+        out.clear();
+        out.reserve(batch.data.len() + batch.data.len() / 8);
         let mut rejects = Vec::new();
         for l in &batch.lines {
             let line = &batch.data[l.start..l.end];
@@ -231,7 +276,7 @@ struct Writer {
     out: Box<dyn Write + Send>,
     quarantine: Option<Arc<Mutex<Quarantine>>>,
     rejected: u64,
-    free: Sender<()>,
+    free: Sender<Buffers>,
 }
 
 impl Writer {
@@ -267,7 +312,9 @@ impl Writer {
                         .context("cannot write quarantine")?;
                 }
                 next += 1;
-                let _ = self.free.send(());
+                let _ = self
+                    .free
+                    .send(Buffers::recycle(d.batch.data, d.batch.lines, d.out));
             }
         }
         self.out.flush().context("cannot write output")?;
@@ -307,9 +354,9 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
         None => None,
     };
     let permits = threads * 2 + 2;
-    let (free_tx, free_rx) = bounded::<()>(permits);
+    let (free_tx, free_rx) = bounded::<Buffers>(permits);
     for _ in 0..permits {
-        free_tx.send(()).ok();
+        free_tx.send(Buffers::default()).ok();
     }
     let (work_tx, work_rx) = bounded::<Batch>(permits);
     let (done_tx, done_rx) = bounded::<Done>(permits);
@@ -365,12 +412,7 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
             };
             let mut lr = LineReader::new(reader, policy.limits.max_line_bytes);
             let mut line_no = 0u64;
-            let mut batch = Batch {
-                seq,
-                source: name.clone(),
-                data: Vec::with_capacity(BATCH_BYTES),
-                lines: Vec::new(),
-            };
+            let mut batch = Buffers::default().into_batch(seq, name.clone());
             loop {
                 let next = lr
                     .next_line()
@@ -430,20 +472,12 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
                     }
                 }
                 if batch.data.len() >= BATCH_BYTES || batch.lines.len() >= BATCH_LINES {
-                    if free_rx.recv().is_err() {
+                    let Ok(buffers) = free_rx.recv() else {
                         stopped.store(true, Ordering::Relaxed);
                         return Ok(());
-                    }
+                    };
                     seq += 1;
-                    let full = std::mem::replace(
-                        &mut batch,
-                        Batch {
-                            seq,
-                            source: name.clone(),
-                            data: Vec::with_capacity(BATCH_BYTES),
-                            lines: Vec::new(),
-                        },
-                    );
+                    let full = std::mem::replace(&mut batch, buffers.into_batch(seq, name.clone()));
                     if work_tx.send(full).is_err() {
                         stopped.store(true, Ordering::Relaxed);
                         return Ok(());
