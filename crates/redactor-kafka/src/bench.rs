@@ -105,7 +105,15 @@ fn unique(what: &str) -> String {
     format!("redactor-bench-{what}-{}-{t}", std::process::id())
 }
 
-fn stage_config(o: &Options, input: &str, tag: &str) -> anyhow::Result<StageConfig> {
+/// A redacting or pass-through stage reading `input` into fresh output and
+/// dead-letter topics and a fresh group; returns it with its output topic.
+fn bench_stage(
+    o: &Options,
+    input: &str,
+    tag: &str,
+    redact: bool,
+    engine: Arc<dyn Redactor>,
+) -> anyhow::Result<(Stage, String)> {
     let (out, dlq, group) = (
         unique(&format!("{tag}-out")),
         unique(&format!("{tag}-dlq")),
@@ -118,7 +126,12 @@ fn stage_config(o: &Options, input: &str, tag: &str) -> anyhow::Result<StageConf
         ("session.timeout.ms".into(), "6000".into()),
         ("heartbeat.interval.ms".into(), "1000".into()),
     ];
-    Ok(c)
+    let stage = if redact {
+        Stage::new(c, engine)?
+    } else {
+        Stage::pass_through(c, engine)?
+    };
+    Ok((stage, out))
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -199,18 +212,7 @@ pub fn run(
         };
         for redact in order {
             let mode = if redact { "redact" } else { "pass-through" };
-            let c = stage_config(o, &input, mode)?;
-            let out = match &c.outputs {
-                crate::config::Outputs::Fixed(t) => t.clone(),
-                crate::config::Outputs::Map(_) => {
-                    unreachable!("simple configurations have one output")
-                }
-            };
-            let stage = if redact {
-                Stage::new(c, engine.clone())?
-            } else {
-                Stage::pass_through(c, engine.clone())?
-            };
+            let (stage, out) = bench_stage(o, &input, mode, redact, engine.clone())?;
             let secs = time_stage(stage, o.events as u64)?;
             let eps = o.events as f64 / secs.max(1e-9);
             progress(&format!(
@@ -286,16 +288,7 @@ fn measure_latency(
     let mode = if redact { "redact" } else { "pass-through" };
     let input = unique(&format!("lat-{mode}-in"));
     tools::create_topics(&o.brokers, &[(&input, o.partitions)])?;
-    let c = stage_config(o, &input, &format!("lat-{mode}"))?;
-    let out = match &c.outputs {
-        crate::config::Outputs::Fixed(t) => t.clone(),
-        crate::config::Outputs::Map(_) => unreachable!("simple configurations have one output"),
-    };
-    let stage = if redact {
-        Stage::new(c, engine)?
-    } else {
-        Stage::pass_through(c, engine)?
-    };
+    let (stage, out) = bench_stage(o, &input, &format!("lat-{mode}"), redact, engine)?;
     let total = (o.latency_rate * o.latency_secs) as usize;
     let metrics = stage.metrics();
     let rt = runtime()?;

@@ -494,7 +494,10 @@ impl Stage {
         }
         for (f, p) in futures {
             match f.await {
-                Ok(Ok(_)) => count_delivered(&self.metrics, p),
+                Ok(Ok(_)) => {
+                    let (dead_letter, payload_bytes) = outcome(p);
+                    count_delivered(&self.metrics, dead_letter, payload_bytes);
+                }
                 Ok(Err((e, _))) => {
                     return Err(TxnError::Fatal(anyhow!(
                         "a record of a committed transaction reports a failed delivery: {e}"
@@ -808,10 +811,7 @@ async fn produce(
                     p.input.topic, p.input.partition, p.input.offset
                 )
             })?;
-            let (dead_letter, payload_bytes) = match &p.fate {
-                Fate::Output { payload, .. } => (None, payload.as_ref().map_or(0, Vec::len)),
-                Fate::DeadLetter { reason, .. } => (Some(*reason), 0),
-            };
+            let (dead_letter, payload_bytes) = outcome(p);
             let pending = Pending {
                 topic: p.input.topic.clone(),
                 partition: p.input.partition,
@@ -917,16 +917,23 @@ async fn send(
     }
 }
 
-fn count_delivered(metrics: &Metrics, p: &Processed) {
+/// The dead-letter reason (if dead-lettered) and the output payload bytes.
+fn outcome(p: &Processed) -> (Option<usize>, usize) {
     match &p.fate {
-        Fate::Output { payload, .. } => {
+        Fate::Output { payload, .. } => (None, payload.as_ref().map_or(0, Vec::len)),
+        Fate::DeadLetter { reason, .. } => (Some(*reason), 0),
+    }
+}
+
+/// Counts one acknowledged record (output or dead letter).
+fn count_delivered(metrics: &Metrics, dead_letter: Option<usize>, payload_bytes: usize) {
+    match dead_letter {
+        None => {
             metrics.records_out.fetch_add(1, Relaxed);
-            metrics
-                .bytes_out
-                .fetch_add(payload.as_ref().map_or(0, Vec::len) as u64, Relaxed);
+            metrics.bytes_out.fetch_add(payload_bytes as u64, Relaxed);
         }
-        Fate::DeadLetter { reason, .. } => {
-            metrics.dead_lettered[*reason].fetch_add(1, Relaxed);
+        Some(r) => {
+            metrics.dead_lettered[r].fetch_add(1, Relaxed);
         }
     }
 }
@@ -966,21 +973,15 @@ async fn acknowledge(
             // record again (at-least-once).
             debug!(topic = %p.topic, partition = p.partition, error = %e, "offset not stored");
         }
-        match p.dead_letter {
-            None => {
-                metrics.records_out.fetch_add(1, Relaxed);
-                metrics.bytes_out.fetch_add(p.payload_bytes as u64, Relaxed);
-            }
-            Some(r) => {
-                metrics.dead_lettered[r].fetch_add(1, Relaxed);
-                warn!(
-                    topic = %p.topic,
-                    partition = p.partition,
-                    offset = p.offset,
-                    reason = DEAD_LETTER_REASONS[r],
-                    "record sent to the dead-letter topic"
-                );
-            }
+        count_delivered(&metrics, p.dead_letter, p.payload_bytes);
+        if let Some(r) = p.dead_letter {
+            warn!(
+                topic = %p.topic,
+                partition = p.partition,
+                offset = p.offset,
+                reason = DEAD_LETTER_REASONS[r],
+                "record sent to the dead-letter topic"
+            );
         }
         if let Some(t) = p.batch_dispatched {
             metrics.ack_latency.observe(t.elapsed());
