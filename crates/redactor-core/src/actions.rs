@@ -243,25 +243,32 @@ impl Tokenize {
                     .encode_string(&mac[..self.bytes], &mut t);
                 t
             }
-            Shape::Email => format!(
-                "u{}@{}.token.invalid",
-                base32(&mac[..self.bytes]),
-                self.key.id()
-            ),
+            Shape::Email => {
+                let local = base32(&mac[..self.bytes]);
+                let id = self.key.id();
+                let mut t = String::with_capacity(local.len() + id.len() + 16);
+                t.push('u');
+                t.push_str(&local);
+                t.push('@');
+                t.push_str(id);
+                t.push_str(".token.invalid");
+                t
+            }
             Shape::Uuid => {
                 let mut b = [0u8; 16];
                 b.copy_from_slice(&mac[..16]);
                 b[6] = (b[6] & 0x0f) | 0x80;
                 b[8] = (b[8] & 0x3f) | 0x80;
-                let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-                format!(
-                    "{}-{}-{}-{}-{}",
-                    &h[0..8],
-                    &h[8..12],
-                    &h[12..16],
-                    &h[16..20],
-                    &h[20..32]
-                )
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let mut t = String::with_capacity(36);
+                for (i, x) in b.iter().enumerate() {
+                    if matches!(i, 4 | 6 | 8 | 10) {
+                        t.push('-');
+                    }
+                    t.push(HEX[usize::from(x >> 4)] as char);
+                    t.push(HEX[usize::from(x & 15)] as char);
+                }
+                t
             }
         }
     }
@@ -713,6 +720,8 @@ mod tests {
         );
         let u = tok(Shape::Uuid, Normalize::None).token("x");
         assert_eq!(u.len(), 36);
+        assert!(u.split('-').map(str::len).eq([8, 4, 4, 4, 12]), "{u}");
+        assert!(u.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()), "{u}");
         assert_eq!(&u[14..15], "8");
         assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"));
         let d = tok(Shape::Opaque, Normalize::None).token("$device:abc");

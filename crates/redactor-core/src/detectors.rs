@@ -254,7 +254,32 @@ fn after_is(text: &str, end: usize, f: impl Fn(u8) -> bool) -> bool {
     text.as_bytes().get(end).is_some_and(|&b| f(b))
 }
 
+/// Whether `b` holds 13 or more digits in a row, consecutive digits
+/// separated by at most one space or hyphen: what [`card_re`] needs to
+/// match at all (checked without running it).
+fn has_card_run(b: &[u8]) -> bool {
+    let (mut run, mut after_sep) = (0u32, false);
+    for &c in b {
+        if c.is_ascii_digit() {
+            run += 1;
+            after_sep = false;
+            if run >= 13 {
+                return true;
+            }
+        } else if matches!(c, b' ' | b'-') && run > 0 && !after_sep {
+            after_sep = true;
+        } else {
+            run = 0;
+            after_sep = false;
+        }
+    }
+    false
+}
+
 fn find_cards(text: &str, out: &mut Vec<(usize, usize)>) {
+    if !has_card_run(text.as_bytes()) {
+        return;
+    }
     for m in card_re().find_iter(text) {
         if before_is(text, m.start(), |b| b.is_ascii_digit())
             || after_is(text, m.end(), |b| b.is_ascii_digit())
@@ -264,13 +289,19 @@ fn find_cards(text: &str, out: &mut Vec<(usize, usize)>) {
         // Try the longest candidate first, then shorter ones ending at a
         // digit that is followed by a separator.
         let s = &text.as_bytes()[m.start()..m.end()];
-        let mut ends: Vec<usize> = (0..s.len())
-            .filter(|&i| s[i].is_ascii_digit() && (i + 1 == s.len() || !s[i + 1].is_ascii_digit()))
-            .collect();
-        ends.reverse();
+        let ends = (0..s.len())
+            .rev()
+            .filter(|&i| s[i].is_ascii_digit() && (i + 1 == s.len() || !s[i + 1].is_ascii_digit()));
         for e in ends {
-            let digits: Vec<u8> = s[..=e].iter().copied().filter(u8::is_ascii_digit).collect();
-            if (13..=19).contains(&digits.len()) && card_brand(&digits) && luhn(&digits) {
+            // The regex matches at most 19 digits.
+            let mut digits = [0u8; 19];
+            let mut n = 0;
+            for &c in s[..=e].iter().filter(|c| c.is_ascii_digit()) {
+                digits[n] = c;
+                n += 1;
+            }
+            let digits = &digits[..n];
+            if (13..=19).contains(&n) && card_brand(digits) && luhn(digits) {
                 out.push((m.start(), m.start() + e + 1));
                 break;
             }
@@ -278,7 +309,31 @@ fn find_cards(text: &str, out: &mut Vec<(usize, usize)>) {
     }
 }
 
+/// Whether `b` holds three dots in a chain `d.d.d.d` with one to three
+/// digits between them: what [`ipv4_re`] needs to match at all.
+fn has_ipv4_chain(b: &[u8]) -> bool {
+    let digit_at = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let (mut chain, mut prev) = (0u32, usize::MAX);
+    for p in memchr::memchr_iter(b'.', b) {
+        if p == 0 || !digit_at(p - 1) || !digit_at(p + 1) {
+            chain = 0;
+            continue;
+        }
+        let linked =
+            prev != usize::MAX && (2..=4).contains(&(p - prev)) && (prev + 1..p).all(digit_at);
+        chain = if linked { chain + 1 } else { 1 };
+        if chain >= 3 {
+            return true;
+        }
+        prev = p;
+    }
+    false
+}
+
 fn find_ipv4(text: &str, out: &mut Vec<(usize, usize)>) {
+    if !has_ipv4_chain(text.as_bytes()) {
+        return;
+    }
     for m in ipv4_re().find_iter(text) {
         let digit_or_dot = |b: u8| b.is_ascii_digit() || b == b'.';
         if before_is(text, m.start(), digit_or_dot) {
@@ -434,6 +489,20 @@ impl Profile {
     }
 }
 
+/// Whether `kind` can match a text of `len` bytes with profile `p` (the
+/// first test of each detector in [`find_profiled`]).
+#[inline(always)]
+fn may_match(kind: DetectorKind, len: usize, p: Profile) -> bool {
+    match kind {
+        DetectorKind::Secret => p.has(C_COLON) || len >= 16,
+        DetectorKind::Email => p.has(C_AT | C_PERCENT),
+        DetectorKind::CreditCard => p.digits >= 13,
+        DetectorKind::Ipv6 => p.has(C_COLON),
+        DetectorKind::Ipv4 => len >= 7 && p.has(C_DOT) && p.digits >= 4,
+        DetectorKind::Phone => p.has(C_PLUS),
+    }
+}
+
 /// The spans of `kind` in `text`, in order, possibly overlapping others'.
 pub fn find_kind(kind: DetectorKind, text: &str, out: &mut Vec<(usize, usize)>) {
     find_profiled(kind, text, Profile::of(text), out);
@@ -496,6 +565,11 @@ impl Detectors {
         let profile = Profile::of(text);
         let mut spans = Vec::new();
         for (di, d) in self.list.iter().enumerate() {
+            // Most texts need no detector at all: decide that here, inline,
+            // instead of in a call per detector.
+            if !may_match(d.kind, text.len(), profile) {
+                continue;
+            }
             spans.clear();
             find_profiled(d.kind, text, profile, &mut spans);
             for &(start, end) in &spans {
@@ -508,7 +582,9 @@ impl Detectors {
                 }
             }
         }
-        out.sort_by_key(|f| f.start);
+        if out.len() > 1 {
+            out.sort_by_key(|f| f.start);
+        }
     }
 
     /// Rewrites every match in `text`; `None` when nothing matched.
@@ -574,6 +650,39 @@ fn rewrite_match(d: &Detector, matched: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Random short strings over the bytes the prefilters look at.
+    fn strings(alphabet: &[u8], count: usize) -> Vec<String> {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        (0..count)
+            .map(|_| {
+                let len = (next() % 40) as usize;
+                (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize] as char)
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn prefilters_accept_exactly_what_their_regex_can_match() {
+        for s in strings(b"0123456789012345678901234 --.a", 100_000) {
+            assert_eq!(has_card_run(s.as_bytes()), card_re().is_match(&s), "{s:?}");
+        }
+        for s in strings(b"0123456789.....a", 100_000) {
+            assert_eq!(
+                has_ipv4_chain(s.as_bytes()),
+                ipv4_re().is_match(&s),
+                "{s:?}"
+            );
+        }
+    }
 
     fn spans(kind: DetectorKind, text: &str) -> Vec<&str> {
         let mut v = Vec::new();

@@ -238,32 +238,16 @@ impl<'a> Pass<'a, '_> {
                     return Fate::Stay;
                 }
                 Action::Tokenize(_) | Action::Mask(_) | Action::Generalize(_) => {
-                    if !scalar {
-                        // Leaves below and keys below: the reference's code.
+                    if !scalar && self.w.events.is_some() {
+                        // Explanations list paths below: the reference's code.
                         return self.delegate_node(i, set, depth, kept);
                     }
                     self.w.note(Cause::Rule(r), name, false);
-                    let (start, end, _) = self.span(i);
-                    let result = match kind {
-                        Kind::String => leaf(&self.text(i), false, action),
-                        Kind::Number => {
-                            let n = self.tape[i];
-                            leaf(self.text.get(n.span()).unwrap_or(""), true, action)
-                        }
-                        _ => Leaf::Unchanged,
-                    };
-                    match result {
-                        Leaf::Text(t) => {
-                            let mut buf = Vec::with_capacity(t.len() + 2);
-                            json::write_str(&mut buf, &t);
-                            self.replace(start, end, &buf);
-                        }
-                        Leaf::Number(t) => self.replace(start, end, t.as_bytes()),
-                        Leaf::Null => self.replace(start, end, b"null"),
-                        Leaf::Unchanged => {}
-                        Leaf::Remove => return Fate::Remove,
+                    if !scalar {
+                        self.transform_container(i, action);
+                        return Fate::Stay;
                     }
-                    return Fate::Stay;
+                    return self.transform_scalar(i, action);
                 }
             }
         }
@@ -272,6 +256,43 @@ impl<'a> Pass<'a, '_> {
             return Fate::Remove;
         }
         self.unhandled(i, set, depth, kept)
+    }
+
+    /// Applies a value-rewriting action to the string or number at `i`.
+    fn transform_scalar(&mut self, i: usize, action: &Action) -> Fate {
+        let n = self.tape[i];
+        let result = match n.kind {
+            Kind::String => leaf(&self.text(i), false, action),
+            Kind::Number => leaf(self.text.get(n.span()).unwrap_or(""), true, action),
+            _ => Leaf::Unchanged,
+        };
+        let (start, end, _) = self.span(i);
+        match result {
+            Leaf::Text(t) => {
+                let mut buf = Vec::with_capacity(t.len() + 2);
+                json::write_str(&mut buf, &t);
+                self.replace(start, end, &buf);
+            }
+            Leaf::Number(t) => self.replace(start, end, t.as_bytes()),
+            Leaf::Null => self.replace(start, end, b"null"),
+            Leaf::Unchanged => {}
+            Leaf::Remove => return Fate::Remove,
+        }
+        Fate::Stay
+    }
+
+    /// Applies a value-rewriting action to every string and number leaf
+    /// below the container at `ci`, removing the leaves it removes; keys
+    /// stay and are scanned by the detectors (the reference's `transform`
+    /// and `scan_keys_below`).
+    fn transform_container(&mut self, ci: usize, action: &Action) {
+        self.members(ci, false, |p, _, vi| match p.tape[vi].kind {
+            Kind::ObjectStart | Kind::ArrayStart => {
+                p.transform_container(vi, action);
+                Fate::Stay
+            }
+            _ => p.transform_scalar(vi, action),
+        });
     }
 
     /// A node no terminal rule handled: descend or scan.
@@ -331,12 +352,63 @@ impl<'a> Pass<'a, '_> {
 
     /// The members or elements of the container at tape index `ci`.
     fn container(&mut self, ci: usize, set: u32, depth: usize, kept: bool, root: bool) -> Fate {
+        let (out_mark, last_mark) = (self.out.len(), self.last);
+        let is_object = self.tape[ci].kind == Kind::ObjectStart;
+        let emitted_any = self.members(ci, true, |p, index, vi| {
+            let child = if is_object {
+                let key = p.text(vi - 1);
+                let child = p.w.policy.matcher.cached_key(p.cache, set, &key);
+                if p.w.events.is_some() {
+                    p.w.path.push(Seg::Key(key.to_string()));
+                }
+                child
+            } else {
+                let fields = if p.w.policy.matcher.has_where {
+                    p.fields(vi)
+                } else {
+                    Vec::new()
+                };
+                let view: Vec<(&str, &str)> = fields
+                    .iter()
+                    .map(|(a, b)| (a.as_ref(), b.as_ref()))
+                    .collect();
+                let child =
+                    p.w.policy
+                        .matcher
+                        .cached_index(p.cache, set, PathElem::Index(index, &view));
+                if p.w.events.is_some() {
+                    p.w.path.push(Seg::Index(index));
+                }
+                child
+            };
+            p.node(vi, child, depth + 1, kept)
+        });
+        if !root && self.w.policy.mode == Mode::Allowlist && !kept && !emitted_any {
+            self.out.truncate(out_mark);
+            self.last = last_mark;
+            self.w.note(Cause::Allowlist, "drop", false);
+            return Fate::Remove;
+        }
+        Fate::Stay
+    }
+
+    /// Visits the members (or elements) of the container at tape index
+    /// `ci` with `each(pass, position, value index)`, then scans the keys
+    /// of the members that stay, and removes the members that do not with
+    /// exactly one separating comma. With `tracks_path`, `each` pushed one
+    /// path segment (when explaining) that is popped here. Returns whether
+    /// any member stayed.
+    fn members(
+        &mut self,
+        ci: usize,
+        tracks_path: bool,
+        mut each: impl FnMut(&mut Self, usize, usize) -> Fate,
+    ) -> bool {
         let node = self.tape[ci];
         let is_object = node.kind == Kind::ObjectStart;
         let end_index = node.link as usize;
         let open = node.start as usize;
         let close = self.tape[end_index].start as usize;
-        let (out_mark, last_mark) = (self.out.len(), self.last);
         let mut emitted_any = false;
         let mut prev_end = open + 1;
         let mut i = ci + 1;
@@ -349,51 +421,17 @@ impl<'a> Pass<'a, '_> {
                 (self.span(i).0, i)
             };
             let (_, value_end, after) = self.span(vi);
-            let mut key_rewrite = None;
-            let child = if is_object {
+            let stays = matches!(each(self, index, vi), Fate::Stay);
+            // Keys survive: scan them too (after the value, as the reference
+            // does; the key precedes the value in the output, so rewrite it
+            // in place in `out`).
+            if stays && is_object && !self.w.policy.detectors.list.is_empty() {
                 let key = self.text(i);
-                let child = self.w.policy.matcher.cached_key(self.cache, set, &key);
-                if self.w.events.is_some() {
-                    self.w.path.push(Seg::Key(key.to_string()));
-                }
-                key_rewrite = Some(i);
-                child
-            } else {
-                let fields = if self.w.policy.matcher.has_where {
-                    self.fields(vi)
-                } else {
-                    Vec::new()
-                };
-                let view: Vec<(&str, &str)> = fields
-                    .iter()
-                    .map(|(a, b)| (a.as_ref(), b.as_ref()))
-                    .collect();
-                let child = self.w.policy.matcher.cached_index(
-                    self.cache,
-                    set,
-                    PathElem::Index(index, &view),
-                );
-                if self.w.events.is_some() {
-                    self.w.path.push(Seg::Index(index));
-                }
-                child
-            };
-            let fate = self.node(vi, child, depth + 1, kept);
-            let stays = matches!(fate, Fate::Stay);
-            if stays {
-                // Keys survive: scan them too (after the value, as the
-                // reference does; the key precedes the value in the output,
-                // so rewrite it in place in `out`).
-                if let Some(ki) = key_rewrite {
-                    if !self.w.policy.detectors.list.is_empty() {
-                        let key = self.text(ki);
-                        if let Some(new_key) = self.w.detect(&key, true) {
-                            self.rewrite_key(member_mark, ki, &new_key);
-                        }
-                    }
+                if let Some(new_key) = self.w.detect(&key, true) {
+                    self.rewrite_key(member_mark, i, &new_key);
                 }
             }
-            if self.w.events.is_some() {
+            if tracks_path && self.w.events.is_some() {
                 self.w.path.pop();
             }
             if stays {
@@ -420,13 +458,7 @@ impl<'a> Pass<'a, '_> {
             i = after;
             index += 1;
         }
-        if !root && self.w.policy.mode == Mode::Allowlist && !kept && !emitted_any {
-            self.out.truncate(out_mark);
-            self.last = last_mark;
-            self.w.note(Cause::Allowlist, "drop", false);
-            return Fate::Remove;
-        }
-        Fate::Stay
+        emitted_any
     }
 
     /// Replaces key `ki` (already copied or about to be) with `new_key`.
