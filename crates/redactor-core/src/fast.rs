@@ -27,7 +27,13 @@ use crate::selector::{MatchCache, PathElem};
 #[derive(Debug, Clone)]
 pub struct Fast {
     policy: Arc<Policy>,
+    /// Unique per engine: owns the notes it leaves in a thread's
+    /// [`MatchCache`] (keys the detectors found nothing in), which are only
+    /// true for this engine's policy.
+    id: u64,
 }
+
+static NEXT_ENGINE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 thread_local! {
     /// Per thread: the scanner's buffers and the lazily built automaton.
@@ -59,7 +65,8 @@ fn reject_of(e: ScanError) -> Reject {
 impl Fast {
     /// An engine for `policy`.
     pub fn new(policy: Arc<Policy>) -> Fast {
-        Fast { policy }
+        let id = NEXT_ENGINE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Fast { policy, id }
     }
 }
 
@@ -82,6 +89,7 @@ impl Redactor for Fast {
             let (scanner, cache) =
                 slot.get_or_insert_with(|| (Scanner::new(scan_limits), MatchCache::default()));
             scanner.set_limits(scan_limits);
+            cache.claim(self.id);
             let (tape, text) = match scanner.scan_str(line) {
                 Ok(t) => t,
                 Err(e) => {
@@ -99,6 +107,7 @@ impl Redactor for Fast {
                 out,
                 last: 0,
                 cache,
+                key: KeyNote::Unknown,
             };
             let set = policy.matcher.cached_start(f.cache);
             let root = tape[0];
@@ -140,6 +149,19 @@ struct Pass<'a, 'w> {
     /// Input bytes before `last` are already accounted for in `out`.
     last: usize,
     cache: &'a mut MatchCache,
+    /// What is known of the key of the member just visited.
+    key: KeyNote,
+}
+
+/// What the match cache says of an object key: the detectors found
+/// nothing in it before (so they are not run again), or not yet.
+#[derive(Debug, Clone, Copy, Default)]
+enum KeyNote {
+    #[default]
+    Unknown,
+    /// Not noted yet: its transition from this set is cached.
+    Unnoted(u32),
+    Clean,
 }
 
 impl<'a> Pass<'a, '_> {
@@ -355,9 +377,15 @@ impl<'a> Pass<'a, '_> {
         let (out_mark, last_mark) = (self.out.len(), self.last);
         let is_object = self.tape[ci].kind == Kind::ObjectStart;
         let emitted_any = self.members(ci, true, |p, index, vi| {
+            let mut note = KeyNote::Unknown;
             let child = if is_object {
                 let key = p.text(vi - 1);
-                let child = p.w.policy.matcher.cached_key(p.cache, set, &key);
+                let (child, clean) = p.w.policy.matcher.cached_key_noted(p.cache, set, &key);
+                note = if clean {
+                    KeyNote::Clean
+                } else {
+                    KeyNote::Unnoted(set)
+                };
                 if p.w.events.is_some() {
                     p.w.path.push(Seg::Key(key.to_string()));
                 }
@@ -381,7 +409,10 @@ impl<'a> Pass<'a, '_> {
                 }
                 child
             };
-            p.node(vi, child, depth + 1, kept)
+            let fate = p.node(vi, child, depth + 1, kept);
+            // Set after the value: members below set their own.
+            p.key = note;
+            fate
         });
         if !root && self.w.policy.mode == Mode::Allowlist && !kept && !emitted_any {
             self.out.truncate(out_mark);
@@ -421,14 +452,23 @@ impl<'a> Pass<'a, '_> {
                 (self.span(i).0, i)
             };
             let (_, value_end, after) = self.span(vi);
+            self.key = KeyNote::Unknown;
             let stays = matches!(each(self, index, vi), Fate::Stay);
+            let note = std::mem::take(&mut self.key);
             // Keys survive: scan them too (after the value, as the reference
             // does; the key precedes the value in the output, so rewrite it
-            // in place in `out`).
-            if stays && is_object && !self.w.policy.detectors.list.is_empty() {
+            // in place in `out`). A key found clean before is not scanned
+            // again.
+            let scan = !matches!(note, KeyNote::Clean) && !self.w.policy.detectors.list.is_empty();
+            if stays && is_object && scan {
                 let key = self.text(i);
-                if let Some(new_key) = self.w.detect(&key, true) {
-                    self.rewrite_key(member_mark, i, &new_key);
+                match self.w.detect(&key, true) {
+                    Some(new_key) => self.rewrite_key(member_mark, i, &new_key),
+                    None => {
+                        if let KeyNote::Unnoted(set) = note {
+                            self.w.policy.matcher.note_key(self.cache, set, &key);
+                        }
+                    }
                 }
             }
             if tracks_path && self.w.events.is_some() {

@@ -378,7 +378,12 @@ pub struct MatchCache {
     /// The root's set, once interned.
     start: Option<u32>,
     entries: usize,
+    /// Who owns the notes on keys ([`MatchCache::claim`]).
+    owner: u64,
 }
+
+/// In a `by_key` value: the owner noted that the key is clean.
+const KEY_NOTED: u32 = 1 << 31;
 
 impl MatchCache {
     /// Transitions kept before the cache starts afresh.
@@ -388,6 +393,20 @@ impl MatchCache {
         if self.matcher != m.id || self.entries > Self::MAX_ENTRIES {
             *self = MatchCache {
                 matcher: m.id,
+                owner: self.owner,
+                ..MatchCache::default()
+            };
+        }
+    }
+
+    /// Makes `owner` (a number unique to one user of the cache, such as
+    /// one engine instance) the owner of the notes on keys
+    /// ([`Matcher::note_key`]); another owner's notes are forgotten, with
+    /// everything else.
+    pub fn claim(&mut self, owner: u64) {
+        if self.owner != owner {
+            *self = MatchCache {
+                owner,
                 ..MatchCache::default()
             };
         }
@@ -450,15 +469,29 @@ impl Matcher {
 
     /// The set reached from set `from` by object key `key`.
     pub fn cached_key(&self, cache: &mut MatchCache, from: u32, key: &str) -> u32 {
+        self.cached_key_noted(cache, from, key).0
+    }
+
+    /// [`Matcher::cached_key`], and whether the cache's owner noted the
+    /// key with [`Matcher::note_key`] (in the same lookup).
+    pub fn cached_key_noted(&self, cache: &mut MatchCache, from: u32, key: &str) -> (u32, bool) {
         if let Some(&to) = cache.by_key[from as usize].get(key) {
-            return to;
+            return (to & !KEY_NOTED, to & KEY_NOTED != 0);
         }
         let mut out = Vec::new();
         self.advance(&cache.sets[from as usize], PathElem::Key(key), &mut out);
         let to = cache.intern(out);
         cache.by_key[from as usize].insert(key.into(), to);
         cache.entries += 1;
-        to
+        (to, false)
+    }
+
+    /// Notes the transition of `key` from set `from` (already cached) for
+    /// the cache's owner, who gives the note its meaning.
+    pub fn note_key(&self, cache: &mut MatchCache, from: u32, key: &str) {
+        if let Some(to) = cache.by_key[from as usize].get_mut(key) {
+            *to |= KEY_NOTED;
+        }
     }
 
     /// The set reached from set `from` by array element `elem` (cached per

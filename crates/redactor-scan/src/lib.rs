@@ -136,16 +136,24 @@ impl Scanner {
         if input.len() > max {
             return Err(ScanError::too_large(input.len(), max));
         }
-        // SIMD validation; the slower std check only runs to locate an error.
-        let Ok(text) = simdutf8::basic::from_utf8(input) else {
-            let at = std::str::from_utf8(input)
-                .err()
-                .map_or(0, |e| e.valid_up_to());
-            return Err(ScanError::utf8(at));
-        };
-        let found = self
+        let (found, ascii) = self
             .backend
             .stage1(input, &mut self.structurals, &mut self.masks);
+        // An all-ASCII text is valid UTF-8; others get SIMD validation (the
+        // slower std check only runs to locate an error). A UTF-8 error is
+        // reported before any other, whatever stage 1 found.
+        let text = match ascii {
+            Some(t) => t,
+            None => match simdutf8::basic::from_utf8(input) {
+                Ok(t) => t,
+                Err(_) => {
+                    let at = std::str::from_utf8(input)
+                        .err()
+                        .map_or(0, |e| e.valid_up_to());
+                    return Err(ScanError::utf8(at));
+                }
+            },
+        };
         if let Some(at) = found.control_in_string {
             return Err(ScanError::syntax(at, "control character in string"));
         }
@@ -154,6 +162,7 @@ impl Scanner {
             &self.structurals,
             &self.masks,
             self.limits.max_depth,
+            found.backslash,
             &mut self.tape,
             &mut self.stack,
         )?;

@@ -183,9 +183,15 @@ fn has_backslash(masks: &[u64], start: usize, end: usize) -> bool {
 /// The node of the key or string whose opening quote is at `pos`: its
 /// content span, its escapes (validated) flagged in `link`.
 #[inline]
-fn string_node(s: &[u8], masks: &[u64], pos: usize, kind: Kind) -> Result<Node, ScanError> {
+fn string_node(
+    s: &[u8],
+    masks: &[u64],
+    pos: usize,
+    kind: Kind,
+    any_backslash: bool,
+) -> Result<Node, ScanError> {
     let end = string_end(masks, pos)?;
-    let has_esc = has_backslash(masks, pos + 1, end);
+    let has_esc = any_backslash && has_backslash(masks, pos + 1, end);
     if has_esc {
         validate_escapes(s, pos + 1, end)?;
     }
@@ -198,7 +204,8 @@ fn string_node(s: &[u8], masks: &[u64], pos: usize, kind: Kind) -> Result<Node, 
 }
 
 /// Walks `structurals` of `s`, validating, and fills `tape`. `masks` holds
-/// stage 1's backslash and quote masks of every 64-byte block.
+/// stage 1's backslash and quote masks of every 64-byte block;
+/// `any_backslash` is false when none of them has a bit set.
 ///
 /// The loops follow the grammar (a value; then, inside a container, a comma
 /// or the container's end) instead of dispatching on a state variable, so
@@ -208,6 +215,7 @@ pub(crate) fn walk(
     structurals: &[u32],
     masks: &[u64],
     max_depth: usize,
+    any_backslash: bool,
     tape: &mut Vec<Node>,
     stack: &mut Vec<u32>,
 ) -> Result<(), ScanError> {
@@ -233,7 +241,7 @@ pub(crate) fn walk(
     // A key at `pos` (already known to be a quote), then its colon.
     macro_rules! key_and_colon {
         ($pos:expr) => {{
-            tape.push(string_node(s, masks, $pos, Kind::Key)?);
+            tape.push(string_node(s, masks, $pos, Kind::Key, any_backslash)?);
             let (cpos, c) = next!();
             if c != b':' {
                 return Err(ScanError::syntax(cpos, "':' expected"));
@@ -284,7 +292,7 @@ pub(crate) fn walk(
                 }
             }
             b'"' => {
-                tape.push(string_node(s, masks, pos, Kind::String)?);
+                tape.push(string_node(s, masks, pos, Kind::String, any_backslash)?);
             }
             b'-' | b'0'..=b'9' => {
                 let end = number_end(s, pos)?;

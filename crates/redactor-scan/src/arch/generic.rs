@@ -15,6 +15,8 @@ pub(crate) struct Masks {
     pub ws: u64,
     /// bytes below 0x20
     pub control: u64,
+    /// bytes at or above 0x80 (not ASCII)
+    pub high: u64,
 }
 
 /// The primitives of one backend.
@@ -70,6 +72,10 @@ pub(crate) struct Stage1 {
     pub control_in_string: Option<usize>,
     /// The text ends inside a string.
     pub unterminated: bool,
+    /// Every byte is ASCII (so the text is valid UTF-8).
+    pub ascii: bool,
+    /// The text holds a backslash somewhere.
+    pub backslash: bool,
 }
 
 /// Appends the offsets of every structural byte of `input` to `out`:
@@ -97,6 +103,7 @@ pub(crate) unsafe fn stage1<B: Block64>(
     let mut result = Stage1::default();
     let mut tail = [b' '; 64];
     let mut base = 0;
+    let (mut high, mut backslash) = (0u64, 0u64);
     while base < input.len() {
         let block: &[u8; 64] = match input.get(base..base + 64) {
             Some(b) => b.try_into().unwrap_or(&tail),
@@ -109,6 +116,8 @@ pub(crate) unsafe fn stage1<B: Block64>(
         // SAFETY: forwarded from this function's contract.
         let m = unsafe { B::classify(block) };
         masks.push(m.backslash);
+        high |= m.high;
+        backslash |= m.backslash;
         let esc = escaped(m.backslash, &mut carry.prev_escaped);
         let quote = m.quote & !esc;
         // SAFETY: forwarded from this function's contract.
@@ -135,6 +144,8 @@ pub(crate) unsafe fn stage1<B: Block64>(
         base += 64;
     }
     result.unterminated = carry.prev_in_string != 0;
+    result.ascii = high == 0;
+    result.backslash = backslash != 0;
     result
 }
 

@@ -89,9 +89,27 @@ impl Backend {
         b
     }
 
-    /// Runs stage 1. The backend must be available (checked by the caller
-    /// when it was chosen).
-    pub(crate) fn stage1(self, input: &[u8], out: &mut Vec<u32>, masks: &mut Vec<u64>) -> Stage1 {
+    /// Runs stage 1, and returns `input` as text when stage 1 found every
+    /// byte of it to be ASCII (then no UTF-8 validation is needed). The
+    /// backend must be available (checked by the caller when it was chosen).
+    pub(crate) fn stage1<'i>(
+        self,
+        input: &'i [u8],
+        out: &mut Vec<u32>,
+        masks: &mut Vec<u64>,
+    ) -> (Stage1, Option<&'i str>) {
+        let found = self.stage1_of(input, out, masks);
+        let text = found.ascii.then(|| {
+            debug_assert!(input.is_ascii());
+            // SAFETY: stage 1 classified every byte of `input` and none had
+            // its high bit set (`Masks::high`, the same on every backend,
+            // tested against `<[u8]>::is_ascii`): ASCII text is UTF-8.
+            unsafe { std::str::from_utf8_unchecked(input) }
+        });
+        (found, text)
+    }
+
+    fn stage1_of(self, input: &[u8], out: &mut Vec<u32>, masks: &mut Vec<u64>) -> Stage1 {
         match self {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: a `Scanner` only holds a backend whose `is_available()`
@@ -101,6 +119,45 @@ impl Backend {
             // SAFETY: as above.
             Backend::Avx512 => unsafe { x86_64::avx512::stage1(input, out, masks) },
             _ => scalar::stage1(input, out, masks),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Backend;
+
+    #[test]
+    fn ascii_and_backslash_flags_match_the_bytes_on_every_backend() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let (mut out, mut masks) = (Vec::new(), Vec::new());
+        for backend in Backend::available() {
+            for len in (0..300).chain([4095, 4096, 4097]) {
+                let mut input: Vec<u8> = (0..len)
+                    .map(|_| b"ab\"{} ,:"[next() as usize % 8])
+                    .collect();
+                // One odd byte (or none) anywhere, the last block included.
+                let odd = [None, Some(0x80u8), Some(0xff), Some(b'\\'), Some(0x7f)];
+                let pick = odd[next() as usize % odd.len()];
+                if let (Some(b), false) = (pick, input.is_empty()) {
+                    let at = next() as usize % input.len();
+                    input[at] = b;
+                }
+                let (found, text) = backend.stage1(&input, &mut out, &mut masks);
+                assert_eq!(found.ascii, input.is_ascii(), "{backend:?} len {len}");
+                assert_eq!(text.is_some(), input.is_ascii(), "{backend:?} len {len}");
+                assert_eq!(
+                    found.backslash,
+                    input.contains(&b'\\'),
+                    "{backend:?} len {len}"
+                );
+            }
         }
     }
 }

@@ -22,6 +22,9 @@ impl Block64 for Scalar {
             if b < 0x20 {
                 m.control |= bit;
             }
+            if b >= 0x80 {
+                m.high |= bit;
+            }
         }
         m
     }

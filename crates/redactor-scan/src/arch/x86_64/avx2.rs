@@ -90,6 +90,8 @@ impl Block64 for Avx2 {
                 op: join(op_lo, op_hi),
                 ws: join(ws_lo, ws_hi),
                 control: join(ctl_lo, ctl_hi),
+                // The sign bit of each byte is set exactly for non-ASCII.
+                high: join(lo, hi),
             }
         }
     }

@@ -2,8 +2,8 @@
 //! and PCLMULQDQ prefix XOR.
 
 use core::arch::x86_64::{
-    __m512i, _mm512_cmpeq_epi8_mask, _mm512_cmple_epu8_mask, _mm512_loadu_si512, _mm512_or_si512,
-    _mm512_set1_epi8,
+    __m512i, _mm512_cmpeq_epi8_mask, _mm512_cmple_epu8_mask, _mm512_loadu_si512,
+    _mm512_movepi8_mask, _mm512_or_si512, _mm512_set1_epi8,
 };
 
 use crate::arch::generic::{Block64, Masks};
@@ -47,6 +47,7 @@ impl Block64 for Avx512 {
                 op: eq(lower, b'{') | eq(lower, b'}') | eq(v, b':') | eq(v, b','),
                 ws: eq(v, b' ') | eq(v, b'\t') | eq(v, b'\n') | eq(v, b'\r'),
                 control: _mm512_cmple_epu8_mask(v, _mm512_set1_epi8(0x1f)),
+                high: _mm512_movepi8_mask(v),
             }
         }
     }
