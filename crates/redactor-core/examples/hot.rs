@@ -1,7 +1,7 @@
 //! Profiling harness: one engine over the mixed corpus in a loop, nothing
 //! else in the process, for `perf record` or `valgrind --tool=callgrind`.
 //!
-//! `cargo run --release -p redactor-core --example hot -- [fast|reference] [SECONDS] [POLICY]`
+//! `cargo run --release -p redactor-core --example hot -- [fast|reference|scan] [SECONDS] [POLICY]`
 //! (default policy when none is given). `HOT_CORPUS=FILE` reads the corpus
 //! instead of generating it (`redactor gen -n 20000 -o FILE`), keeping the
 //! generator out of profiles; `HOT_PASSES=N` runs exactly N passes, so that
@@ -48,6 +48,7 @@ fn main() {
         .collect();
     let mut out = Vec::new();
     let mut stats = Stats::new(&policy);
+    let mut scanner = redactor_scan::Scanner::new(redactor_scan::Limits::default());
     let start = Instant::now();
     let mut done = 0u64;
     // HOT_PASSES=N runs exactly N passes (for instruction counting).
@@ -59,7 +60,12 @@ fn main() {
     }) {
         for l in &lines {
             out.clear();
-            let _ = e.process(l, &mut out, &mut stats, None);
+            if engine == "scan" {
+                // The scanner alone (validation and tape).
+                let _ = std::hint::black_box(scanner.scan(l).map(<[_]>::len));
+            } else {
+                let _ = e.process(l, &mut out, &mut stats, None);
+            }
         }
         done += bytes.len() as u64;
     }

@@ -28,6 +28,8 @@ pub struct ScanError {
 impl ScanError {
     #[cold]
     #[inline(never)]
+    #[cold]
+    #[inline(never)]
     pub(crate) fn syntax(offset: usize, what: &'static str) -> ScanError {
         ScanError {
             offset,
@@ -35,6 +37,8 @@ impl ScanError {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     #[cold]
     #[inline(never)]
     pub(crate) fn utf8(offset: usize) -> ScanError {
@@ -46,6 +50,8 @@ impl ScanError {
 
     #[cold]
     #[inline(never)]
+    #[cold]
+    #[inline(never)]
     pub(crate) fn too_deep(offset: usize, limit: usize) -> ScanError {
         ScanError {
             offset,
@@ -53,6 +59,8 @@ impl ScanError {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     #[cold]
     #[inline(never)]
     pub(crate) fn too_large(len: usize, limit: usize) -> ScanError {

@@ -66,7 +66,7 @@ fn is_delimiter(b: u8) -> bool {
 }
 
 /// The end of the number starting at `pos`, validating RFC 8259 grammar.
-#[inline]
+#[inline(always)]
 fn number_end(s: &[u8], mut i: usize) -> Result<usize, ScanError> {
     let digit = |s: &[u8], i: usize| s.get(i).is_some_and(u8::is_ascii_digit);
     if s.get(i) == Some(&b'-') {
@@ -162,7 +162,7 @@ fn validate_escapes(s: &[u8], start: usize, end: usize) -> Result<(), ScanError>
 
 /// Whether `s[start..end]` holds a backslash, from stage 1's block masks
 /// (`masks[2 * block]` is a block's backslash mask).
-#[inline]
+#[inline(always)]
 fn has_backslash(masks: &[u64], start: usize, end: usize) -> bool {
     if start >= end {
         return false;
@@ -182,7 +182,7 @@ fn has_backslash(masks: &[u64], start: usize, end: usize) -> bool {
 
 /// The node of the key or string whose opening quote is at `pos`: its
 /// content span, its escapes (validated) flagged in `link`.
-#[inline]
+#[inline(always)]
 fn string_node(
     s: &[u8],
     masks: &[u64],
@@ -358,7 +358,7 @@ pub(crate) fn walk(
 
 /// The offset of the closing quote of the string opened at `open`: the next
 /// unescaped quote, from stage 1's quote masks (`masks[2 * block + 1]`).
-#[inline]
+#[inline(always)]
 fn string_end(masks: &[u64], open: usize) -> Result<usize, ScanError> {
     let from = open + 1;
     let mut b = from / 64;
@@ -382,7 +382,7 @@ const OBJECT_FLAG: u32 = 1 << 31;
 
 /// Closes the innermost container; returns whether the new innermost one is
 /// an object.
-#[inline]
+#[inline(always)]
 fn close(tape: &mut Vec<Node>, stack: &mut Vec<u32>, pos: usize, kind: Kind) -> bool {
     let open = (stack.pop().unwrap_or(0) & !OBJECT_FLAG) as usize;
     let here = tape.len() as u32;
