@@ -28,8 +28,6 @@ pub struct ScanError {
 impl ScanError {
     #[cold]
     #[inline(never)]
-    #[cold]
-    #[inline(never)]
     pub(crate) fn syntax(offset: usize, what: &'static str) -> ScanError {
         ScanError {
             offset,
@@ -37,8 +35,6 @@ impl ScanError {
         }
     }
 
-    #[cold]
-    #[inline(never)]
     #[cold]
     #[inline(never)]
     pub(crate) fn utf8(offset: usize) -> ScanError {
@@ -50,8 +46,6 @@ impl ScanError {
 
     #[cold]
     #[inline(never)]
-    #[cold]
-    #[inline(never)]
     pub(crate) fn too_deep(offset: usize, limit: usize) -> ScanError {
         ScanError {
             offset,
@@ -59,8 +53,6 @@ impl ScanError {
         }
     }
 
-    #[cold]
-    #[inline(never)]
     #[cold]
     #[inline(never)]
     pub(crate) fn too_large(len: usize, limit: usize) -> ScanError {
