@@ -494,8 +494,8 @@ impl Profile {
     }
 }
 
-/// Whether `kind` can match a text of `len` bytes with profile `p` (the
-/// first test of each detector in [`find_profiled`]).
+/// Whether `kind` can match a text of `len` bytes with profile `p`: the
+/// gate in front of every [`find_profiled`] call.
 #[inline(always)]
 fn may_match(kind: DetectorKind, len: usize, p: Profile) -> bool {
     match kind {
@@ -510,11 +510,15 @@ fn may_match(kind: DetectorKind, len: usize, p: Profile) -> bool {
 
 /// The spans of `kind` in `text`, in order, possibly overlapping others'.
 pub fn find_kind(kind: DetectorKind, text: &str, out: &mut Vec<(usize, usize)>) {
-    find_profiled(kind, text, Profile::of(text), out);
+    let p = Profile::of(text);
+    if may_match(kind, text.len(), p) {
+        find_profiled(kind, text, p, out);
+    }
 }
 
 /// [`find_kind`] with the byte profile of `text` computed once for all
-/// detectors: each detector only runs when the bytes it needs are there.
+/// detectors. Callers check [`may_match`] first; the finer tests that need
+/// more than the profile are here.
 fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usize, usize)>) {
     match kind {
         DetectorKind::Secret => {
@@ -539,26 +543,10 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
                 out.extend(email_re().find_iter(text).map(|m| (m.start(), m.end())));
             }
         }
-        DetectorKind::CreditCard => {
-            if p.digits >= 13 {
-                find_cards(text, out);
-            }
-        }
-        DetectorKind::Ipv6 => {
-            if p.has(C_COLON) {
-                find_ipv6(text, out);
-            }
-        }
-        DetectorKind::Ipv4 => {
-            if text.len() >= 7 && p.has(C_DOT) && p.digits >= 4 {
-                find_ipv4(text, out);
-            }
-        }
-        DetectorKind::Phone => {
-            if p.has(C_PLUS) {
-                find_phones(text, out);
-            }
-        }
+        DetectorKind::CreditCard => find_cards(text, out),
+        DetectorKind::Ipv6 => find_ipv6(text, out),
+        DetectorKind::Ipv4 => find_ipv4(text, out),
+        DetectorKind::Phone => find_phones(text, out),
     }
 }
 
