@@ -163,6 +163,10 @@ impl Stage {
             .set("auto.offset.reset", "earliest")
             .set("statistics.interval.ms", "5000")
             .set("queued.max.messages.kbytes", "16384")
+            // With a bounded prefetch buffer, librdkafka's default of 1 s
+            // here turns a full buffer into a second of idling: the stage
+            // drains 16 MiB in a fraction of that and then waits.
+            .set("fetch.queue.backoff.ms", "20")
             .set_log_level(RDKafkaLogLevel::Warning);
         match c.delivery {
             Delivery::AtLeastOnce => {
