@@ -180,6 +180,14 @@ impl<'a> Pass<'a, '_> {
         self.last = self.last.max(end);
     }
 
+    /// Replaces input `start..end` with what `write` appends to the
+    /// output (written in place: no intermediate buffer).
+    fn replace_with(&mut self, start: usize, end: usize, write: impl FnOnce(&mut Vec<u8>)) {
+        self.flush_to(start);
+        write(self.out);
+        self.last = self.last.max(end);
+    }
+
     /// Removes input `start..end` (a part before `last` is already skipped).
     fn delete(&mut self, start: usize, end: usize) {
         self.flush_to(start);
@@ -254,9 +262,7 @@ impl<'a> Pass<'a, '_> {
                 Action::Replace(c) => {
                     self.w.note(Cause::Rule(r), name, false);
                     let (start, end, _) = self.span(i);
-                    let mut buf = Vec::new();
-                    json::write(&mut buf, c);
-                    self.replace(start, end, &buf);
+                    self.replace_with(start, end, |out| json::write(out, c));
                     return Fate::Stay;
                 }
                 Action::Tokenize(_) | Action::Mask(_) | Action::Generalize(_) => {
@@ -290,11 +296,7 @@ impl<'a> Pass<'a, '_> {
         };
         let (start, end, _) = self.span(i);
         match result {
-            Leaf::Text(t) => {
-                let mut buf = Vec::with_capacity(t.len() + 2);
-                json::write_str(&mut buf, &t);
-                self.replace(start, end, &buf);
-            }
+            Leaf::Text(t) => self.replace_with(start, end, |out| json::write_str(out, &t)),
             Leaf::Number(t) => self.replace(start, end, t.as_bytes()),
             Leaf::Null => self.replace(start, end, b"null"),
             Leaf::Unchanged => {}
@@ -339,9 +341,7 @@ impl<'a> Pass<'a, '_> {
                 };
                 if let Some(new) = rewritten {
                     let (start, end, _) = self.span(i);
-                    let mut buf = Vec::with_capacity(new.len() + 2);
-                    json::write_str(&mut buf, &new);
-                    self.replace(start, end, &buf);
+                    self.replace_with(start, end, |out| json::write_str(out, &new));
                 }
                 Fate::Stay
             }

@@ -430,39 +430,90 @@ pub fn parse(input: &[u8], max_depth: usize) -> Result<Value, Reject> {
 }
 
 /// Appends `s` as a JSON string literal (with quotes) to `out`.
+///
+/// Runs of bytes that need no escape are found eight at a time and copied
+/// whole; [`write_str_bytewise`] is the byte-at-a-time reference it is
+/// tested against.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    /// Whether some byte of `x` is below `n` (`n <= 128`); exact.
+    #[inline(always)]
+    fn has_less(x: u64, n: u8) -> bool {
+        x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS != 0
+    }
+    #[inline(always)]
+    fn has_byte(x: u64, b: u8) -> bool {
+        has_less(x ^ (ONES * u64::from(b)), 1)
+    }
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0..=0x1f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        if esc.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(&[
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let x = u64::from_ne_bytes(chunk.try_into().unwrap_or([0; 8]));
+            if !(has_less(x, 0x20) || has_byte(x, b'"') || has_byte(x, b'\\')) {
+                i += 8;
+                continue;
+            }
+        }
+        // Somewhere in the next eight bytes (or the tail): byte by byte.
+        let stop = (i + 8).min(bytes.len());
+        while i < stop {
+            let b = bytes[i];
+            if let Some(esc) = escape_of(b) {
+                out.extend_from_slice(&bytes[start..i]);
+                out.extend_from_slice(&esc.0[..esc.1]);
+                start = i + 1;
+            }
+            i += 1;
+        }
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// The escape of byte `b` in a JSON string (bytes and length), or `None`
+/// when it stands for itself.
+#[inline(always)]
+fn escape_of(b: u8) -> Option<([u8; 6], usize)> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let two = |c: u8| Some(([b'\\', c, 0, 0, 0, 0], 2));
+    match b {
+        b'"' => two(b'"'),
+        b'\\' => two(b'\\'),
+        b'\n' => two(b'n'),
+        b'\r' => two(b'r'),
+        b'\t' => two(b't'),
+        0x08 => two(b'b'),
+        0x0c => two(b'f'),
+        0..=0x1f => Some((
+            [
                 b'\\',
                 b'u',
                 b'0',
                 b'0',
                 HEX[(b >> 4) as usize],
                 HEX[(b & 15) as usize],
-            ]);
-        } else {
-            out.extend_from_slice(esc);
-        }
-        start = i + 1;
+            ],
+            6,
+        )),
+        _ => None,
     }
-    out.extend_from_slice(&bytes[start..]);
+}
+
+/// [`write_str`] one byte at a time: the reference for its fast path.
+#[cfg(test)]
+fn write_str_bytewise(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    for &b in s.as_bytes() {
+        match escape_of(b) {
+            Some((e, n)) => out.extend_from_slice(&e[..n]),
+            None => out.push(b),
+        }
+    }
     out.push(b'"');
 }
 
@@ -511,6 +562,52 @@ pub fn to_string(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_str_fast_path_equals_bytewise_and_round_trips() {
+        // Every byte that needs an escape, at every position of strings
+        // long enough to cross several eight-byte chunks, among plain and
+        // multi-byte text.
+        let specials: Vec<char> = (0u8..0x20)
+            .map(char::from)
+            .chain(['"', '\\', '/', '\u{7f}', 'é', '😀'])
+            .collect();
+        let mut fast = Vec::new();
+        let mut slow = Vec::new();
+        let mut checked = 0;
+        for len in 0..34 {
+            for at in 0..len.max(1) {
+                for &c in &specials {
+                    let s: String = (0..len)
+                        .map(|i| {
+                            if i == at {
+                                c
+                            } else {
+                                (b'a' + (i % 26) as u8) as char
+                            }
+                        })
+                        .collect();
+                    fast.clear();
+                    slow.clear();
+                    write_str(&mut fast, &s);
+                    write_str_bytewise(&mut slow, &s);
+                    assert_eq!(fast, slow, "{s:?}");
+                    let back = parse(&fast, 4).unwrap();
+                    assert_eq!(back, Value::String(s.clone()));
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 10_000);
+        // Two escapes in one chunk, and escapes in consecutive chunks.
+        for s in ["a\"\"b", "\n\n\n\n\n\n\n\n\n", "abcdefg\"hijklmn\\op"] {
+            fast.clear();
+            slow.clear();
+            write_str(&mut fast, s);
+            write_str_bytewise(&mut slow, s);
+            assert_eq!(fast, slow);
+        }
+    }
 
     fn ok(s: &str) -> Value {
         parse(s.as_bytes(), 128).unwrap_or_else(|e| panic!("{s}: {e}"))
