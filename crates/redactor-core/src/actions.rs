@@ -468,28 +468,111 @@ fn major_after(ua: &str, marker: &str) -> Option<String> {
     (!v.is_empty()).then_some(v)
 }
 
-/// Reduces a User-Agent to `Family Major / OS`.
+/// Browser markers in priority order: the first one present names the
+/// family (then `Safari/`).
+const UA_BROWSERS: &[(&str, &str)] = &[
+    ("Edg/", "Edge"),
+    ("EdgA/", "Edge"),
+    ("EdgiOS/", "Edge"),
+    ("Edge/", "Edge"),
+    ("OPR/", "Opera"),
+    ("SamsungBrowser/", "Samsung Internet"),
+    ("YaBrowser/", "Yandex Browser"),
+    ("Firefox/", "Firefox"),
+    ("FxiOS/", "Firefox"),
+    ("CriOS/", "Chrome"),
+    ("Chrome/", "Chrome"),
+    ("MSIE ", "Internet Explorer"),
+    ("Trident/", "Internet Explorer"),
+    ("curl/", "curl"),
+    ("okhttp/", "okhttp"),
+    ("python-requests/", "python-requests"),
+    ("Googlebot/", "Googlebot"),
+    ("bingbot/", "bingbot"),
+];
+
+/// OS markers in priority order.
+const UA_OSES: &[(&str, &str)] = &[
+    ("Windows", "Windows"),
+    ("iPhone", "iOS"),
+    ("iPad", "iOS"),
+    ("iPod", "iOS"),
+    ("Android", "Android"),
+    ("CrOS", "Chrome OS"),
+    ("Mac OS X", "Mac OS X"),
+    ("Macintosh", "Mac OS X"),
+    ("Linux", "Linux"),
+];
+
+/// Every marker of [`UA_BROWSERS`], then `Safari/`, then [`UA_OSES`], in
+/// one leftmost-first automaton (SIMD-searched). No marker contains
+/// another (a test checks), so no two markers can match at one position,
+/// and searching again one byte after each match start finds every
+/// occurrence of every marker.
+fn ua_markers() -> &'static aho_corasick::AhoCorasick {
+    static A: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
+    A.get_or_init(|| {
+        let markers = UA_BROWSERS
+            .iter()
+            .map(|(m, _)| *m)
+            .chain(["Safari/"])
+            .chain(UA_OSES.iter().map(|(m, _)| *m));
+        aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(markers)
+            .expect("built-in markers compile")
+    })
+}
+
+/// Reduces a User-Agent to `Family Major / OS`: the first browser marker
+/// in priority order that occurs anywhere, and likewise the OS.
 pub fn generalize_user_agent(ua: &str) -> String {
-    const BROWSERS: &[(&str, &str)] = &[
-        ("Edg/", "Edge"),
-        ("EdgA/", "Edge"),
-        ("EdgiOS/", "Edge"),
-        ("Edge/", "Edge"),
-        ("OPR/", "Opera"),
-        ("SamsungBrowser/", "Samsung Internet"),
-        ("YaBrowser/", "Yandex Browser"),
-        ("Firefox/", "Firefox"),
-        ("FxiOS/", "Firefox"),
-        ("CriOS/", "Chrome"),
-        ("Chrome/", "Chrome"),
-        ("MSIE ", "Internet Explorer"),
-        ("Trident/", "Internet Explorer"),
-        ("curl/", "curl"),
-        ("okhttp/", "okhttp"),
-        ("python-requests/", "python-requests"),
-        ("Googlebot/", "Googlebot"),
-        ("bingbot/", "bingbot"),
-    ];
+    let markers = ua_markers();
+    let mut present = 0u64;
+    let mut at = 0;
+    while let Some(m) = markers.find(aho_corasick::Input::new(ua).span(at..ua.len())) {
+        present |= 1 << m.pattern().as_usize();
+        at = m.start() + 1;
+    }
+    let safari = UA_BROWSERS.len();
+    let mut out = String::with_capacity(40);
+    match (0..safari).find(|&i| present & (1 << i) != 0) {
+        Some(i) => {
+            let (m, name) = UA_BROWSERS[i];
+            out.push_str(name);
+            let major = if m == "Trident/" {
+                major_after(ua, "rv:")
+            } else {
+                major_after(ua, m)
+            };
+            if let Some(v) = major {
+                out.push(' ');
+                out.push_str(&v);
+            }
+        }
+        None if present & (1 << safari) != 0 => {
+            out.push_str("Safari");
+            if let Some(v) = major_after(ua, "Version/") {
+                out.push(' ');
+                out.push_str(&v);
+            }
+        }
+        None => out.push_str("Other"),
+    }
+    out.push_str(" / ");
+    let os = (0..UA_OSES.len())
+        .find(|&i| present & (1 << (safari + 1 + i)) != 0)
+        .map_or("Other", |i| UA_OSES[i].1);
+    out.push_str(os);
+    out
+}
+
+/// [`generalize_user_agent`] by one substring search per marker: the
+/// reference its single-pass search is tested against.
+#[cfg(test)]
+fn generalize_user_agent_by_search(ua: &str) -> String {
+    const BROWSERS: &[(&str, &str)] = UA_BROWSERS;
+    const OSES: &[(&str, &str)] = UA_OSES;
     let browser = BROWSERS
         .iter()
         .find(|(m, _)| ua.contains(m))
@@ -512,17 +595,6 @@ pub fn generalize_user_agent(ua: &str) -> String {
                 })
         })
         .unwrap_or_else(|| "Other".to_string());
-    const OSES: &[(&str, &str)] = &[
-        ("Windows", "Windows"),
-        ("iPhone", "iOS"),
-        ("iPad", "iOS"),
-        ("iPod", "iOS"),
-        ("Android", "Android"),
-        ("CrOS", "Chrome OS"),
-        ("Mac OS X", "Mac OS X"),
-        ("Macintosh", "Mac OS X"),
-        ("Linux", "Linux"),
-    ];
     let os = OSES
         .iter()
         .find(|(m, _)| ua.contains(m))
@@ -816,6 +888,70 @@ mod tests {
         );
         assert_eq!(generalize_url("/settings?email=x", &[]), "/settings");
         assert_eq!(generalize_url("$direct", &[]), "$direct");
+    }
+
+    #[test]
+    fn user_agent_single_pass_equals_search_per_marker() {
+        let all: Vec<&str> = UA_BROWSERS
+            .iter()
+            .chain(UA_OSES)
+            .map(|(m, _)| *m)
+            .chain(["Safari/"])
+            .collect();
+        assert!(all.len() <= 64, "markers are bits of a u64");
+        for a in &all {
+            for b in &all {
+                assert!(a == b || !b.contains(a), "{a:?} is inside {b:?}");
+            }
+        }
+        // Real User-Agents, and texts made of several markers in every
+        // order (priority must follow the table, not the position), with
+        // versions, overlapping markers and junk around them.
+        let mut uas: Vec<String> = [
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; Trident/7.0; rv:11.0) like Gecko",
+            "Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0)",
+            "Mozilla/5.0 (iPad; CPU OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/120.0 Mobile/15E148 Safari/604.1",
+            "curl/8.5.0",
+            "",
+            "EdgiOS/EdgA/Edg/",
+            "Safari/Version/",
+            "Version/17 Safari/",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let markers: Vec<&str> = UA_BROWSERS
+            .iter()
+            .map(|(m, _)| *m)
+            .chain(["Safari/", "Version/", "rv:"])
+            .chain(UA_OSES.iter().map(|(m, _)| *m))
+            .collect();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..5_000 {
+            let mut ua = String::new();
+            for _ in 0..(x % 5) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                ua.push_str(["", "x", " ", "(", ";", "Mozilla/5.0 "][(x % 6) as usize]);
+                ua.push_str(markers[(x >> 8) as usize % markers.len()]);
+                if x & (1 << 40) != 0 {
+                    ua.push_str(&((x >> 20) % 300).to_string());
+                }
+            }
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            uas.push(ua);
+        }
+        for ua in &uas {
+            assert_eq!(
+                generalize_user_agent(ua),
+                generalize_user_agent_by_search(ua),
+                "{ua:?}"
+            );
+        }
     }
 
     #[test]
