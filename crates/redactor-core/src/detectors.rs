@@ -118,20 +118,33 @@ const SECRET_PREFIXES: &[&str] = &[
     "SK",
     "eyJ",
     "-----BEGIN",
-    "earer",
-    "EARER",
 ];
 
 fn secret_prefilter() -> &'static aho_corasick::AhoCorasick {
     static R: OnceLock<aho_corasick::AhoCorasick> = OnceLock::new();
     R.get_or_init(|| {
         // Leftmost-first enables the SIMD (Teddy) search; whether any
-        // prefix occurs is the same under every match kind.
+        // prefix occurs is the same under every match kind. `bearer`, in
+        // any case, has its own check ([`has_bearer`]).
         aho_corasick::AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::LeftmostFirst)
             .build(SECRET_PREFIXES)
             .expect("built-in prefixes compile")
     })
+}
+
+/// Whether `b` holds `bearer` in any letter case, as `(?i:bearer)` in
+/// [`secret_re`] matches it (none of its letters has a non-ASCII case
+/// variant).
+fn has_bearer(b: &[u8]) -> bool {
+    memchr::memchr2_iter(b'r', b'R', b)
+        .any(|i| i >= 5 && b[i - 5..=i].eq_ignore_ascii_case(b"bearer"))
+}
+
+/// Whether [`secret_re`] can match `text` at all: one of its literal
+/// prefixes occurs (the userinfo form is searched separately).
+fn may_hold_secret(text: &str) -> bool {
+    text.len() >= 16 && (secret_prefilter().is_match(text) || has_bearer(text.as_bytes()))
 }
 
 fn secret_re() -> &'static Regex {
@@ -525,7 +538,7 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             if p.has(C_COLON) {
                 find_userinfo(text, out);
             }
-            if text.len() >= 16 && secret_prefilter().is_match(text) {
+            if may_hold_secret(text) {
                 for c in secret_re().captures_iter(text) {
                     if let Some(b) = c.name("bearer") {
                         // "Bearer" is an English word too: require a digit in the token.
@@ -664,6 +677,51 @@ mod tests {
     }
 
     #[test]
+    fn secret_prefilter_admits_every_secret_match() {
+        // Texts built from pieces of the secrets and of `bearer` in
+        // mixed case: whenever the regex matches, the prefilter must have
+        // let the text through.
+        let pieces = [
+            "bEaReR ",
+            "BEARER\t",
+            "bearer ",
+            "Be",
+            "arer ",
+            "tok3n.value-9",
+            "sk_live_",
+            "AKIA",
+            "ABCDEFGHIJKLMNOP",
+            "ghp_",
+            "A1b2A1b2A1b2A1b2A1b2A1b2A1b2A1b2A1b2",
+            "x",
+            " ",
+            "eyJ",
+            "abcdefghij.",
+            "-----BEGIN",
+            " PRIVATE KEY-----",
+            "-----END",
+            "xoxb-",
+            "1234567890",
+        ];
+        let mut x = 0x1234_5678_9abc_def1u64;
+        let mut matched = 0;
+        for _ in 0..50_000 {
+            let mut t = String::new();
+            for _ in 0..(2 + x % 6) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                t.push_str(pieces[(x % pieces.len() as u64) as usize]);
+            }
+            if t.len() >= 16 && secret_re().is_match(&t) {
+                matched += 1;
+                assert!(may_hold_secret(&t), "{t:?}");
+            }
+        }
+        assert!(matched > 1_000, "{matched}");
+    }
+
+    #[test]
     fn prefilters_accept_exactly_what_their_regex_can_match() {
         for s in strings(b"0123456789012345678901234 --.a", 100_000) {
             assert_eq!(has_card_run(s.as_bytes()), card_re().is_match(&s), "{s:?}");
@@ -796,6 +854,15 @@ mod tests {
             spans(DetectorKind::Secret, "xoxb-1234567890-1234567890-abcdef"),
             ["xoxb-1234567890-1234567890-abcdef"]
         );
+        // `bearer` matches in any case; the literal prefilter must let
+        // every spelling through.
+        for auth in ["BeArEr", "bEARER", "BEARer", "bearer"] {
+            assert_eq!(
+                spans(DetectorKind::Secret, &format!("{auth} tok3n.value-9")),
+                ["tok3n.value-9"],
+                "{auth}"
+            );
+        }
         let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
         assert_eq!(spans(DetectorKind::Secret, jwt), [jwt]);
         assert!(spans(
