@@ -141,10 +141,15 @@ fn has_bearer(b: &[u8]) -> bool {
         .any(|i| i >= 5 && b[i - 5..=i].eq_ignore_ascii_case(b"bearer"))
 }
 
+/// The shortest text [`secret_re`] matches: `xoxb-` or `bearer ` and
+/// ten or eight token characters.
+const SECRET_MIN_LEN: usize = 15;
+
 /// Whether [`secret_re`] can match `text` at all: one of its literal
 /// prefixes occurs (the userinfo form is searched separately).
 fn may_hold_secret(text: &str) -> bool {
-    text.len() >= 16 && (secret_prefilter().is_match(text) || has_bearer(text.as_bytes()))
+    text.len() >= SECRET_MIN_LEN
+        && (secret_prefilter().is_match(text) || has_bearer(text.as_bytes()))
 }
 
 fn secret_re() -> &'static Regex {
@@ -512,7 +517,7 @@ impl Profile {
 #[inline(always)]
 fn may_match(kind: DetectorKind, len: usize, p: Profile) -> bool {
     match kind {
-        DetectorKind::Secret => p.has(C_COLON) || len >= 16,
+        DetectorKind::Secret => p.has(C_COLON) || len >= SECRET_MIN_LEN,
         DetectorKind::Email => p.has(C_AT | C_PERCENT),
         DetectorKind::CreditCard => p.digits >= 13,
         DetectorKind::Ipv6 => p.has(C_COLON),
@@ -705,17 +710,22 @@ mod tests {
         ];
         let mut x = 0x1234_5678_9abc_def1u64;
         let mut matched = 0;
+        let mut texts = vec!["xoxb-1234567890".to_string(), "Bearer abcdefg1".to_string()];
         for _ in 0..50_000 {
             let mut t = String::new();
-            for _ in 0..(2 + x % 6) {
+            for _ in 0..(1 + x % 6) {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
                 t.push_str(pieces[(x % pieces.len() as u64) as usize]);
             }
-            if t.len() >= 16 && secret_re().is_match(&t) {
+            texts.push(t);
+        }
+        for t in texts {
+            if secret_re().is_match(&t) {
                 matched += 1;
-                assert!(may_hold_secret(&t), "{t:?}");
+                let gate = may_match(DetectorKind::Secret, t.len(), Profile::of(&t));
+                assert!(gate && may_hold_secret(&t), "{t:?}");
             }
         }
         assert!(matched > 1_000, "{matched}");
