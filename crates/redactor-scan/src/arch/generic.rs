@@ -34,6 +34,18 @@ pub(crate) trait Block64 {
     ///
     /// The CPU must support the backend's target features.
     unsafe fn prefix_xor(x: u64) -> u64;
+
+    /// Appends `base + i` for every set bit `i` of `bits` to `out`, whose
+    /// spare capacity is at least 64 (writes past the new length may
+    /// clobber that spare room).
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support the backend's target features.
+    #[inline(always)]
+    unsafe fn flatten(out: &mut Vec<u32>, base: u32, bits: u64) {
+        flatten(out, base, bits);
+    }
 }
 
 const EVEN_BITS: u64 = 0x5555_5555_5555_5555;
@@ -136,11 +148,15 @@ pub(crate) unsafe fn stage1<B: Block64>(
         // string's closing quote there, so only opening quotes (inside the
         // string region, which starts at its opening quote) are structural.
         masks.push(quote);
-        flatten(
-            out,
-            base as u32,
-            op | (quote & in_string) | (scalar & !follows_scalar),
-        );
+        // SAFETY: forwarded from this function's contract; `out` keeps 64
+        // slots of spare room (reserved above, one offset per byte).
+        unsafe {
+            B::flatten(
+                out,
+                base as u32,
+                op | (quote & in_string) | (scalar & !follows_scalar),
+            );
+        }
         base += 64;
     }
     result.unterminated = carry.prev_in_string != 0;
@@ -152,7 +168,7 @@ pub(crate) unsafe fn stage1<B: Block64>(
 /// Appends `base + i` for every set bit `i` of `bits`, eight at a time
 /// without per-element capacity checks.
 #[inline(always)]
-fn flatten(out: &mut Vec<u32>, base: u32, mut bits: u64) {
+pub(crate) fn flatten(out: &mut Vec<u32>, base: u32, mut bits: u64) {
     let count = bits.count_ones() as usize;
     if count == 0 {
         return;

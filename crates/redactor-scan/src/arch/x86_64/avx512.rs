@@ -2,8 +2,9 @@
 //! and PCLMULQDQ prefix XOR.
 
 use core::arch::x86_64::{
-    __m512i, _mm512_cmpeq_epi8_mask, _mm512_cmple_epu8_mask, _mm512_loadu_si512,
-    _mm512_movepi8_mask, _mm512_or_si512, _mm512_set1_epi8,
+    __m512i, _mm512_add_epi32, _mm512_cmpeq_epi8_mask, _mm512_cmple_epu8_mask, _mm512_loadu_si512,
+    _mm512_maskz_compress_epi32, _mm512_movepi8_mask, _mm512_or_si512, _mm512_set1_epi32,
+    _mm512_set1_epi8, _mm512_setr_epi32, _mm512_storeu_si512,
 };
 
 use crate::arch::generic::{Block64, Masks};
@@ -56,6 +57,38 @@ impl Block64 for Avx512 {
     unsafe fn prefix_xor(x: u64) -> u64 {
         // SAFETY: the caller guarantees PCLMULQDQ.
         unsafe { super::avx2::Avx2::prefix_xor(x) }
+    }
+
+    /// Sixteen offsets at a time: each 16-bit quarter of `bits` compresses
+    /// the offsets of its set bits into the low lanes of a vector (register
+    /// form; the store form is slow on some CPUs), stored whole.
+    #[inline(always)]
+    unsafe fn flatten(out: &mut Vec<u32>, base: u32, bits: u64) {
+        let count = bits.count_ones() as usize;
+        if count == 0 {
+            return;
+        }
+        let len = out.len();
+        // Each store writes 16 slots from the running count: at most
+        // 48 + 16 = 64 slots past `len`.
+        assert!(out.capacity() >= len + 64);
+        // SAFETY: the caller guarantees AVX-512F; every store stays within
+        // `len + 64 <= capacity` (asserted above); slots past
+        // `len + count` hold values that `set_len` does not expose.
+        unsafe {
+            let p = out.as_mut_ptr().add(len);
+            let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            let mut at = 0usize;
+            for q in 0..4u32 {
+                let m = (bits >> (16 * q)) as u16;
+                let offsets =
+                    _mm512_add_epi32(iota, _mm512_set1_epi32(base.wrapping_add(16 * q) as i32));
+                let packed = _mm512_maskz_compress_epi32(m, offsets);
+                _mm512_storeu_si512(p.add(at).cast::<__m512i>(), packed);
+                at += m.count_ones() as usize;
+            }
+            out.set_len(len + count);
+        }
     }
 }
 
