@@ -288,6 +288,11 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
     }
     progress("outputs checked against the reference engine");
 
+    // The corpus as a file, for the end-to-end rows.
+    let files = TempFiles::new();
+    std::fs::write(&files.input, &main.bytes)
+        .with_context(|| format!("cannot write {}", files.input.display()))?;
+
     // Jobs, run interleaved.
     let variant_engines: Vec<(String, Fast)> = variants
         .iter()
@@ -398,13 +403,78 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
         jobs.push(Box::new(move || threaded_run(f, m, t)));
     }
 
+    // `redactor filter` end to end, file in, file out (in this process, so
+    // that process start is not measured): the same reader, workers and
+    // writer as the command.
+    let fast_arc: Arc<dyn Redactor> = Arc::new(Fast::new(policy.clone()));
+    // What the filter must write: the engine's output line by line. A
+    // corpus with rejected lines (possible with --input) is not measured
+    // end to end: rejects would be reported per line.
+    let mut expected = Vec::with_capacity(m.bytes.len());
+    let mut rejected = 0usize;
+    {
+        let (mut lo, mut st) = (Vec::new(), Stats::default());
+        for i in 0..m.lines.len() {
+            match fast.redact(m.line(i), &mut lo, &mut st) {
+                Ok(()) => {
+                    expected.extend_from_slice(&lo);
+                    expected.push(b'\n');
+                }
+                Err(_) => rejected += 1,
+            }
+        }
+    }
+    let filter_threads = if rejected == 0 { o.max_threads } else { 0 };
+    if rejected > 0 {
+        progress(&format!(
+            "{rejected} line(s) of {} are rejected: `filter end to end` is not measured",
+            m.name
+        ));
+    }
+    for t in 1..=filter_threads {
+        add(
+            &mut rows,
+            format!("filter end to end, {t} thread(s)"),
+            m,
+            "filter",
+            t,
+        );
+        let (policy, engine, files) = (policy.clone(), fast_arc.clone(), &files);
+        jobs.push(Box::new(move || {
+            let opts = crate::filter::Options {
+                inputs: vec![files.input.clone()],
+                output: Some(files.output.clone()),
+                quarantine: None,
+                stats: false,
+                threads: t,
+                progress: false,
+            };
+            match crate::filter::run(policy.clone(), engine.clone(), &opts) {
+                Ok(outcome) => outcome.rejected as usize,
+                // Reported after the rounds (a job returns a number).
+                Err(_) => usize::MAX,
+            }
+        }));
+    }
+
     for round in 0..o.rounds {
         for (row, job) in rows.iter_mut().zip(jobs.iter_mut()) {
             let start = Instant::now();
-            black_box(job());
+            let result = black_box(job());
             row.secs.push(start.elapsed().as_secs_f64());
+            if row.group == "filter" && result != 0 {
+                bail!("the filter run of `{}` failed or rejected lines", row.name);
+            }
         }
         progress(&format!("round {}/{} done", round + 1, o.rounds));
+    }
+    if filter_threads > 0 {
+        let written = std::fs::read(&files.output)
+            .with_context(|| format!("cannot read {}", files.output.display()))?;
+        if written != expected {
+            bail!("`filter end to end` wrote something else than the engine's output");
+        }
+        progress("filter output checked against the engine's");
     }
     Ok(Report {
         options: o.clone(),
@@ -414,6 +484,30 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
             .backend()
             .name(),
     })
+}
+
+/// The input and output files of the end-to-end rows, removed on drop.
+struct TempFiles {
+    input: PathBuf,
+    output: PathBuf,
+}
+
+impl TempFiles {
+    fn new() -> TempFiles {
+        let dir = std::env::temp_dir();
+        let tag = format!("redactor-bench-{}", std::process::id());
+        TempFiles {
+            input: dir.join(format!("{tag}-in.ndjson")),
+            output: dir.join(format!("{tag}-out.ndjson")),
+        }
+    }
+}
+
+impl Drop for TempFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.input);
+        let _ = std::fs::remove_file(&self.output);
+    }
 }
 
 fn gen_corpus(format: Format, events: u64, seed: u64) -> Corpus {
@@ -472,6 +566,30 @@ pub fn print(r: &Report, out: &mut impl Write) -> io::Result<()> {
             mb / simd,
             mb / floor * 100.0
         )?;
+    }
+    // Issue targets that are ratios between rows of this run.
+    let engine = find(r, "fast engine, default policy")
+        .or_else(|| find(r, "fast engine, your policy"))
+        .map_or(0.0, Row::mb_per_sec);
+    let one = find(r, "filter end to end, 1 thread").map_or(0.0, Row::mb_per_sec);
+    if engine > 0.0 && one > 0.0 {
+        writeln!(
+            out,
+            "filter end to end, 1 thread: {:.0}% of the in-memory engine",
+            one / engine * 100.0
+        )?;
+        for row in r
+            .rows
+            .iter()
+            .filter(|x| x.group == "filter" && x.threads > 1)
+        {
+            writeln!(
+                out,
+                "filter end to end, {} threads: {:.2}x one thread",
+                row.threads,
+                row.mb_per_sec() / one
+            )?;
+        }
     }
     Ok(())
 }

@@ -129,9 +129,12 @@ enum Command {
     /// (the floor); the reference DOM engine and a simd-json parse, mutate
     /// and serialize round trip of the same policy (the baselines); the fast
     /// engine with the policy, each preset alone, detectors off and only,
-    /// allowlist mode, each wire format; and the fast engine on 1..N
-    /// threads. Every engine's output is checked against the reference
-    /// first. `bench kafka` measures the Kafka stage through a broker.
+    /// allowlist mode, each wire format; the fast engine on 1..N threads;
+    /// and `redactor filter` end to end on 1..N threads (the corpus from a
+    /// temporary file to a temporary file, in this process), with its ratios
+    /// to the in-memory engine. Every engine's output is checked against
+    /// the reference first. `bench kafka` measures the Kafka stage through a
+    /// broker.
     #[command(args_conflicts_with_subcommands = true)]
     Bench {
         #[command(subcommand)]

@@ -597,10 +597,15 @@ fn bench_smoke_run_writes_table_json_and_plot() {
         "fast, detectors only",
         "fast, allowlist mode",
         "fast engine, 2 thread(s)",
+        "filter end to end, 1 thread(s)",
+        "filter end to end, 2 thread(s)",
+        "filter end to end, 1 thread: ",
+        "filter end to end, 2 threads: ",
     ] {
         assert!(table.contains(row), "{row} missing:\n{table}");
     }
     assert!(stderr(&out).contains("outputs checked against the reference engine"));
+    assert!(stderr(&out).contains("filter output checked against the engine's"));
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let rows = v["rows"].as_array().unwrap();
     assert!(rows.len() >= 15);
@@ -630,7 +635,27 @@ fn bench_smoke_run_writes_table_json_and_plot() {
     assert!(out.status.success(), "{}", stderr(&out));
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("fast engine, your policy"), "{table}");
+    assert!(table.contains("filter end to end, 1 thread: "), "{table}");
     assert!(!table.contains("preset otel alone"));
+    // An input with a line every engine rejects: no end-to-end rows.
+    let mut bad = gen("segment", 20, 4);
+    bad.extend_from_slice(b"{not json\n");
+    std::fs::write(&input, bad).unwrap();
+    let out = redactor(
+        &[
+            "bench",
+            "--rounds",
+            "1",
+            "-j",
+            "1",
+            "--input",
+            input.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("`filter end to end` is not measured"));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("filter end to end, 1"));
     // An empty input is an error naming it.
     let empty = tmp("bench-empty.ndjson");
     std::fs::write(&empty, "").unwrap();
