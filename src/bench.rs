@@ -289,7 +289,8 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
     progress("outputs checked against the reference engine");
 
     // The corpus as a file, for the end-to-end rows.
-    let files = TempFiles::new();
+    let filter_failure: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+    let files = TempFiles::new()?;
     std::fs::write(&files.input, &main.bytes)
         .with_context(|| format!("cannot write {}", files.input.display()))?;
 
@@ -439,7 +440,8 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
             "filter",
             t,
         );
-        let (policy, engine, files) = (policy.clone(), fast_arc.clone(), &files);
+        let (policy, engine, files, failure) =
+            (policy.clone(), fast_arc.clone(), &files, &filter_failure);
         jobs.push(Box::new(move || {
             let opts = crate::filter::Options {
                 inputs: vec![files.input.clone()],
@@ -451,8 +453,13 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
             };
             match crate::filter::run(policy.clone(), engine.clone(), &opts) {
                 Ok(outcome) => outcome.rejected as usize,
-                // Reported after the rounds (a job returns a number).
-                Err(_) => usize::MAX,
+                Err(e) => {
+                    // A job returns a number: the error is kept for the report.
+                    if let Ok(mut f) = failure.lock() {
+                        f.get_or_insert(format!("{e:#}"));
+                    }
+                    usize::MAX
+                }
             }
         }));
     }
@@ -463,7 +470,12 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
             let result = black_box(job());
             row.secs.push(start.elapsed().as_secs_f64());
             if row.group == "filter" && result != 0 {
-                bail!("the filter run of `{}` failed or rejected lines", row.name);
+                let why = filter_failure
+                    .lock()
+                    .ok()
+                    .and_then(|mut f| f.take())
+                    .unwrap_or_else(|| format!("{result} line(s) rejected"));
+                bail!("the run of `{}` failed: {why}", row.name);
             }
         }
         progress(&format!("round {}/{} done", round + 1, o.rounds));
@@ -486,20 +498,34 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
     })
 }
 
-/// The input and output files of the end-to-end rows, removed on drop.
+/// The input and output files of the end-to-end rows, in a fresh
+/// directory only this user can read (the corpus may be the user's own
+/// data), removed on drop.
 struct TempFiles {
+    dir: PathBuf,
     input: PathBuf,
     output: PathBuf,
 }
 
 impl TempFiles {
-    fn new() -> TempFiles {
-        let dir = std::env::temp_dir();
-        let tag = format!("redactor-bench-{}", std::process::id());
-        TempFiles {
-            input: dir.join(format!("{tag}-in.ndjson")),
-            output: dir.join(format!("{tag}-out.ndjson")),
-        }
+    fn new() -> Result<TempFiles> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir =
+            std::env::temp_dir().join(format!("redactor-bench-{}-{nanos}", std::process::id()));
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        // Fails if the path exists: nothing else's files are written to.
+        builder
+            .create(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(TempFiles {
+            input: dir.join("in.ndjson"),
+            output: dir.join("out.ndjson"),
+            dir,
+        })
     }
 }
 
@@ -507,6 +533,7 @@ impl Drop for TempFiles {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.input);
         let _ = std::fs::remove_file(&self.output);
+        let _ = std::fs::remove_dir(&self.dir);
     }
 }
 

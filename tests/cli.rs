@@ -637,6 +637,26 @@ fn bench_smoke_run_writes_table_json_and_plot() {
     assert!(table.contains("fast engine, your policy"), "{table}");
     assert!(table.contains("filter end to end, 1 thread: "), "{table}");
     assert!(!table.contains("preset otel alone"));
+    // The end-to-end rows leave nothing behind in the temporary directory.
+    let scratch = tmp("bench-tmpdir");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "bench",
+            "--rounds",
+            "1",
+            "-j",
+            "1",
+            "--input",
+            input.to_str().unwrap(),
+        ])
+        .env("REDACTOR_TOKEN_KEY", KEY)
+        .env("TMPDIR", &scratch)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("filter output checked against the engine's"));
+    assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
     // An input with a line every engine rejects: no end-to-end rows.
     let mut bad = gen("segment", 20, 4);
     bad.extend_from_slice(b"{not json\n");
