@@ -618,18 +618,18 @@ fn bench_smoke_run_writes_table_json_and_plot() {
     let input = tmp("bench-input.ndjson");
     std::fs::write(&input, gen("segment", 50, 4)).unwrap();
     let policy = write_policy("bench-policy.toml", "presets = [\"segment\"]\n");
+    // One round, one thread, on `input`.
+    let quick = [
+        "bench",
+        "--rounds",
+        "1",
+        "-j",
+        "1",
+        "--input",
+        input.to_str().unwrap(),
+    ];
     let out = redactor(
-        &[
-            "bench",
-            "--rounds",
-            "1",
-            "-j",
-            "1",
-            "--input",
-            input.to_str().unwrap(),
-            "--policy",
-            policy.to_str().unwrap(),
-        ],
+        &[&quick[..], &["--policy", policy.to_str().unwrap()]].concat(),
         b"",
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -641,15 +641,7 @@ fn bench_smoke_run_writes_table_json_and_plot() {
     let scratch = tmp("bench-tmpdir");
     std::fs::create_dir_all(&scratch).unwrap();
     let out = Command::new(BIN)
-        .args([
-            "bench",
-            "--rounds",
-            "1",
-            "-j",
-            "1",
-            "--input",
-            input.to_str().unwrap(),
-        ])
+        .args(quick)
         .env("REDACTOR_TOKEN_KEY", KEY)
         .env("TMPDIR", &scratch)
         .output()
@@ -661,18 +653,7 @@ fn bench_smoke_run_writes_table_json_and_plot() {
     let mut bad = gen("segment", 20, 4);
     bad.extend_from_slice(b"{not json\n");
     std::fs::write(&input, bad).unwrap();
-    let out = redactor(
-        &[
-            "bench",
-            "--rounds",
-            "1",
-            "-j",
-            "1",
-            "--input",
-            input.to_str().unwrap(),
-        ],
-        b"",
-    );
+    let out = redactor(&quick, b"");
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("`filter end to end` is not measured"));
     assert!(!String::from_utf8_lossy(&out.stdout).contains("filter end to end, 1"));
