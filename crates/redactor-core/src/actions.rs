@@ -235,12 +235,17 @@ impl Tokenize {
         match self.shape {
             Shape::Opaque => {
                 let id = self.key.id();
-                let mut t = String::with_capacity(5 + id.len() + self.bytes.div_ceil(3) * 4);
+                // At most 32 MAC bytes: 43 base64 characters, on the stack.
+                let mut b64 = [0u8; 44];
+                let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode_slice(&mac[..self.bytes], &mut b64)
+                    .expect("44 bytes hold the base64 of 32");
+                let mut t = String::with_capacity(5 + id.len() + n);
                 t.push_str("tok_");
                 t.push_str(id);
                 t.push('_');
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .encode_string(&mac[..self.bytes], &mut t);
+                // Base64 output is ASCII.
+                t.push_str(std::str::from_utf8(&b64[..n]).unwrap_or_default());
                 t
             }
             Shape::Email => {
@@ -399,7 +404,7 @@ pub fn generalize_ip(text: &str, v4_prefix: u8, v6_prefix: u8) -> Option<String>
         .ok()
         .or_else(|| t.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))?;
     Some(match ip {
-        IpAddr::V4(v4) => mask_v4(v4, v4_prefix).to_string(),
+        IpAddr::V4(v4) => dotted(mask_v4(v4, v4_prefix)),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => mask_v4(v4, v4_prefix).to_ipv6_mapped().to_string(),
             None => {
@@ -413,6 +418,25 @@ pub fn generalize_ip(text: &str, v4_prefix: u8, v6_prefix: u8) -> Option<String>
             }
         },
     })
+}
+
+/// `v4` in dotted-decimal form, as its `Display` writes it, without the
+/// formatting machinery (every IP rule and detector match goes through here).
+fn dotted(v4: Ipv4Addr) -> String {
+    let mut out = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if octet >= 100 {
+            out.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            out.push(char::from(b'0' + octet / 10 % 10));
+        }
+        out.push(char::from(b'0' + octet % 10));
+    }
+    out
 }
 
 fn mask_v4(v4: Ipv4Addr, prefix: u8) -> Ipv4Addr {
@@ -447,16 +471,13 @@ pub fn generalize_url(text: &str, query_allow: &[String]) -> String {
         None => out.push_str(base),
     }
     if let (Some(q), false) = (query, query_allow.is_empty()) {
-        let kept: Vec<&str> = q
-            .split('&')
-            .filter(|kv| {
-                let k = kv.split('=').next().unwrap_or("");
-                query_allow.iter().any(|a| a == k)
-            })
-            .collect();
-        if !kept.is_empty() {
-            out.push('?');
-            out.push_str(&kept.join("&"));
+        let kept = q.split('&').filter(|kv| {
+            let k = kv.split('=').next().unwrap_or("");
+            query_allow.iter().any(|a| a == k)
+        });
+        for (i, kv) in kept.enumerate() {
+            out.push(if i == 0 { '?' } else { '&' });
+            out.push_str(kv);
         }
     }
     out
@@ -867,6 +888,18 @@ mod tests {
             "203.0.113.0"
         );
         assert_eq!(generalize_ip("$remote", 24, 48), None);
+        // The hand-written dotted form is `Display`'s, for every octet value
+        // in every position.
+        for o in 0..=255u8 {
+            for a in [
+                Ipv4Addr::new(o, 0, 9, 255),
+                Ipv4Addr::new(10, o, 100, 99),
+                Ipv4Addr::new(255, 1, o, 0),
+                Ipv4Addr::new(0, 250, 20, o),
+            ] {
+                assert_eq!(dotted(a), a.to_string());
+            }
+        }
     }
 
     #[test]

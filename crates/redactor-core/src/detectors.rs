@@ -145,10 +145,46 @@ fn has_bearer(b: &[u8]) -> bool {
 /// ten or eight token characters.
 const SECRET_MIN_LEN: usize = 15;
 
+/// The first two bytes of every [`SECRET_PREFIXES`] entry and of `bearer`
+/// in every letter case, as a bit set over all 65 536 byte pairs (8 KiB).
+static SECRET_BIGRAMS: [u64; 1024] = {
+    // Indexed by the pair read as a little-endian `u16`: the second byte high.
+    const fn set(t: &mut [u64; 1024], a: u8, b: u8) {
+        let i = (b as usize) << 8 | a as usize;
+        t[i / 64] |= 1 << (i % 64);
+    }
+    let mut t = [0u64; 1024];
+    let mut i = 0;
+    while i < SECRET_PREFIXES.len() {
+        let p = SECRET_PREFIXES[i].as_bytes();
+        set(&mut t, p[0], p[1]);
+        i += 1;
+    }
+    set(&mut t, b'b', b'e');
+    set(&mut t, b'b', b'E');
+    set(&mut t, b'B', b'e');
+    set(&mut t, b'B', b'E');
+    t
+};
+
+/// Whether a byte pair that starts a secret prefix or `bearer` occurs in
+/// `b`: a table lookup per byte, before the multi-pattern search. Most
+/// strings long enough for a secret (UUIDs, timestamps, URLs) have none.
+fn has_secret_bigram(b: &[u8]) -> bool {
+    // No early exit: the loop is a straight run of loads and ORs.
+    let mut hit = 0u64;
+    for w in b.windows(2) {
+        let i = usize::from(u16::from_le_bytes([w[0], w[1]]));
+        hit |= SECRET_BIGRAMS[i / 64] >> (i % 64);
+    }
+    hit & 1 != 0
+}
+
 /// Whether [`secret_re`] can match `text` at all: one of its literal
 /// prefixes occurs (the userinfo form is searched separately).
 fn may_hold_secret(text: &str) -> bool {
     text.len() >= SECRET_MIN_LEN
+        && has_secret_bigram(text.as_bytes())
         && (secret_prefilter().is_match(text) || has_bearer(text.as_bytes()))
 }
 
@@ -280,20 +316,22 @@ fn after_is(text: &str, end: usize, f: impl Fn(u8) -> bool) -> bool {
 /// Whether `b` holds 13 or more digits in a row, consecutive digits
 /// separated by at most one space or hyphen: what [`card_re`] needs to
 /// match at all (checked without running it).
+///
+/// Branch-free per byte: UUIDs and timestamps pass the digit-count gate
+/// and mix digits with other bytes at random, which a three-way branch
+/// mispredicts.
 fn has_card_run(b: &[u8]) -> bool {
     let (mut run, mut after_sep) = (0u32, false);
     for &c in b {
-        if c.is_ascii_digit() {
-            run += 1;
-            after_sep = false;
-            if run >= 13 {
-                return true;
-            }
-        } else if matches!(c, b' ' | b'-') && run > 0 && !after_sep {
-            after_sep = true;
-        } else {
-            run = 0;
-            after_sep = false;
+        let digit = c.is_ascii_digit();
+        // A digit extends the run; one separator after a digit keeps it;
+        // anything else ends it. (A separator with no run before it
+        // "keeps" a run of zero, which is the same as ending it.)
+        let keep = digit | ((c == b' ' || c == b'-') & !after_sep);
+        run = (run + u32::from(digit)) * u32::from(keep);
+        after_sep = keep & !digit;
+        if run >= 13 {
+            return true;
         }
     }
     false
@@ -729,6 +767,29 @@ mod tests {
             }
         }
         assert!(matched > 1_000, "{matched}");
+    }
+
+    #[test]
+    fn secret_bigrams_admit_every_prefix_and_bearer() {
+        // Random texts over the letters of the prefixes: the byte-pair
+        // table must let through every text the exact checks accept.
+        let alphabet = b"skAKISBC3ghilxaorpnfGey-_.bBeErR EAa";
+        let (mut admitted, mut exact) = (0, 0);
+        for t in strings(alphabet, 200_000) {
+            let b = t.as_bytes();
+            if secret_prefilter().is_match(&t) || has_bearer(b) {
+                exact += 1;
+                assert!(has_secret_bigram(b), "{t:?}");
+            }
+            admitted += usize::from(has_secret_bigram(b));
+        }
+        assert!(exact > 2_000, "{exact}");
+        // And it is a filter: some texts are turned away.
+        assert!(admitted < 200_000, "{admitted}");
+        for p in SECRET_PREFIXES {
+            assert!(has_secret_bigram(p.as_bytes()), "{p}");
+        }
+        assert!(!has_secret_bigram(b"934baa3a-279a-4011-ab45-35c786292baa"));
     }
 
     #[test]
