@@ -76,6 +76,31 @@ impl MatchMode {
     }
 }
 
+impl MatchMode {
+    /// Whether `key` normalises to `normalized` under this mode:
+    /// `self.normalize(key) == normalized`, without building the
+    /// normalised key.
+    pub fn normalizes_to(self, key: &str, normalized: &str) -> bool {
+        match self {
+            MatchMode::Exact => key == normalized,
+            MatchMode::IgnoreCase => {
+                key.len() == normalized.len()
+                    && key
+                        .bytes()
+                        .zip(normalized.bytes())
+                        .all(|(a, b)| a.to_ascii_lowercase() == b)
+            }
+            // Byte by byte is char by char here: only ASCII bytes are
+            // dropped or changed.
+            MatchMode::Loose => key
+                .bytes()
+                .filter(|b| !matches!(b, b'$' | b'_' | b'-' | b'.' | b' '))
+                .map(|b| b.to_ascii_lowercase())
+                .eq(normalized.bytes()),
+        }
+    }
+}
+
 /// One step of a selector.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -464,7 +489,7 @@ impl Matcher {
     pub fn is_where_member(&self, name: &str) -> bool {
         self.where_members
             .iter()
-            .any(|(mode, member)| mode.normalize(name) == member.as_str())
+            .any(|(mode, member)| mode.normalizes_to(name, member))
     }
 
     /// The set reached from set `from` by object key `key`.
@@ -750,6 +775,43 @@ impl Matcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normalizes_to_is_normalize_then_compare() {
+        let alphabet = [
+            "a", "A", "b", "B", "$", "_", "-", ".", " ", "é", "É", "ß", "0",
+        ];
+        let mut x = 0x0123_4567_89ab_cdefu64;
+        let mut texts = vec![String::new()];
+        for _ in 0..20_000 {
+            let mut t = String::new();
+            for _ in 0..(x % 7) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                t.push_str(alphabet[(x % alphabet.len() as u64) as usize]);
+            }
+            texts.push(t);
+        }
+        let mut equal = 0;
+        for (key, other) in texts.iter().zip(texts.iter().skip(1)) {
+            for mode in [MatchMode::Exact, MatchMode::IgnoreCase, MatchMode::Loose] {
+                // Against a normalised form (what selectors hold) and an
+                // arbitrary text.
+                for target in [mode.normalize(other).into_owned(), other.clone()] {
+                    let expected = mode.normalize(key) == target.as_str();
+                    equal += usize::from(expected);
+                    assert_eq!(
+                        mode.normalizes_to(key, &target),
+                        expected,
+                        "{mode:?} {key:?} {target:?}"
+                    );
+                }
+                assert!(mode.normalizes_to(key, &mode.normalize(key)));
+            }
+        }
+        assert!(equal > 1_000, "{equal}");
+    }
 
     fn sel(s: &str) -> Selector {
         Selector::parse(s, MatchMode::Exact).unwrap()
