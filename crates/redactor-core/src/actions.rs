@@ -451,33 +451,35 @@ fn mask_v4(v4: Ipv4Addr, prefix: u8) -> Ipv4Addr {
 /// Generalises a URL text: userinfo, fragment and query (but allowed
 /// parameters) removed. Works on any string; relative URLs too.
 pub fn generalize_url(text: &str, query_allow: &[String]) -> String {
-    let no_frag = text.split('#').next().unwrap_or("");
-    let (base, query) = match no_frag.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
+    // Every separator is ASCII, so every cut is at a char boundary; the
+    // searches are the memchr crate's (one per separator, no substring
+    // searcher built per call).
+    let t = text.as_bytes();
+    let no_frag = memchr::memchr(b'#', t).unwrap_or(t.len());
+    let (base_end, query) = match memchr::memchr(b'?', &t[..no_frag]) {
+        Some(q) => (q, Some(&text[q + 1..no_frag])),
         None => (no_frag, None),
     };
+    let (base, b) = (&text[..base_end], &t[..base_end]);
     let mut out = String::with_capacity(base.len());
-    // The first `://`, by memchr on ':' (no substring searcher built per
-    // call).
-    let b = base.as_bytes();
     let scheme_end =
         memchr::memchr_iter(b':', b).find(|&i| b.get(i + 1..i + 3) == Some(&b"//"[..]));
     match scheme_end {
         Some(i) => {
             let auth_start = i + 3;
-            let auth_end = base[auth_start..]
-                .find('/')
-                .map_or(base.len(), |j| auth_start + j);
+            let auth_end =
+                memchr::memchr(b'/', &b[auth_start..]).map_or(b.len(), |j| auth_start + j);
             out.push_str(&base[..auth_start]);
-            let auth = &base[auth_start..auth_end];
-            out.push_str(auth.rsplit_once('@').map_or(auth, |(_, host)| host));
-            out.push_str(&base[auth_end..]);
+            // Userinfo is everything up to the last `@` of the authority.
+            let host = memchr::memrchr(b'@', &b[auth_start..auth_end])
+                .map_or(auth_start, |j| auth_start + j + 1);
+            out.push_str(&base[host..]);
         }
         None => out.push_str(base),
     }
     if let (Some(q), false) = (query, query_allow.is_empty()) {
         let kept = q.split('&').filter(|kv| {
-            let k = kv.split('=').next().unwrap_or("");
+            let k = memchr::memchr(b'=', kv.as_bytes()).map_or(*kv, |e| &kv[..e]);
             query_allow.iter().any(|a| a == k)
         });
         for (i, kv) in kept.enumerate() {
@@ -978,6 +980,9 @@ mod tests {
             "s://",
             "s://u@h",
             "s://u@h/p@q?a=1&b#c",
+            "s://a@b@c/d@e",
+            "s://h:p@x@y?a=1#b?c",
+            "s://h#x?a=1",
         ];
         let mut texts: Vec<String> = fixed.iter().map(|t| t.to_string()).collect();
         for _ in 0..50_000 {
