@@ -972,7 +972,6 @@ mod tests {
         let pieces = [
             ":", "/", ":/", "//", "://", "?", "#", "&", "=", "@", "a", "ab", "h:p@", "x",
         ];
-        let mut x = 0x2545_f491_4f6c_dd1du64;
         let fixed = [
             ":/a@b://c@d/e",
             "s:/",
@@ -985,16 +984,12 @@ mod tests {
             "s://h#x?a=1",
         ];
         let mut texts: Vec<String> = fixed.iter().map(|t| t.to_string()).collect();
-        for _ in 0..50_000 {
-            let mut t = String::new();
-            for _ in 0..(x % 12) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                t.push_str(pieces[(x % pieces.len() as u64) as usize]);
-            }
-            texts.push(t);
-        }
+        texts.extend(crate::test_texts::from_pieces(
+            0x2545_f491_4f6c_dd1d,
+            50_000,
+            (0, 11),
+            &pieces,
+        ));
         for t in texts {
             for allow in [&allow[..], &[]] {
                 assert_eq!(

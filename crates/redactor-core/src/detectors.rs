@@ -772,19 +772,14 @@ mod tests {
             "xoxb-",
             "1234567890",
         ];
-        let mut x = 0x1234_5678_9abc_def1u64;
         let mut matched = 0;
         let mut texts = vec!["xoxb-1234567890".to_string(), "Bearer abcdefg1".to_string()];
-        for _ in 0..50_000 {
-            let mut t = String::new();
-            for _ in 0..(1 + x % 6) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                t.push_str(pieces[(x % pieces.len() as u64) as usize]);
-            }
-            texts.push(t);
-        }
+        texts.extend(crate::test_texts::from_pieces(
+            0x1234_5678_9abc_def1,
+            50_000,
+            (1, 6),
+            &pieces,
+        ));
         for t in texts {
             if secret_re().is_match(&t) {
                 matched += 1;

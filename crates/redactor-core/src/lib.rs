@@ -44,6 +44,8 @@ pub mod keys;
 pub mod policy;
 pub mod presets;
 pub mod selector;
+#[cfg(test)]
+mod test_texts;
 
 pub use engine::{Cause, Explained, Redactor, Reference, Stats};
 pub use error::{PolicyError, Problem, Reject};
