@@ -133,6 +133,28 @@ impl Normalize {
         .into_iter()
         .find(|n| n.name() == s)
     }
+    /// Hands the normalised form of `s` to `sink` in pieces whose
+    /// concatenation is that form, without building it (Unicode
+    /// lowercasing of non-ASCII text excepted).
+    fn feed(self, s: &str, sink: &mut dyn FnMut(&[u8])) {
+        match self {
+            Normalize::None => sink(s.as_bytes()),
+            Normalize::Trim => sink(s.trim().as_bytes()),
+            Normalize::Email => ascii_lowercase_pieces(s.trim().as_bytes(), sink),
+            // ASCII digits are never part of a multi-byte character.
+            Normalize::Phone => s
+                .as_bytes()
+                .split(|b| !b.is_ascii_digit())
+                .filter(|run| !run.is_empty())
+                .for_each(sink),
+            Normalize::Lowercase if s.is_ascii() => ascii_lowercase_pieces(s.as_bytes(), sink),
+            Normalize::Lowercase => sink(s.to_lowercase().as_bytes()),
+        }
+    }
+
+    /// The normalised form of `s`, built: the reference [`Normalize::feed`]
+    /// is tested against.
+    #[cfg(test)]
     fn apply(self, s: &str) -> std::borrow::Cow<'_, str> {
         match self {
             Normalize::None => s.into(),
@@ -145,6 +167,17 @@ impl Normalize {
             Normalize::Lowercase => s.to_lowercase().into(),
             Normalize::Trim => s.trim().into(),
         }
+    }
+}
+
+/// Hands `b` ASCII-lowercased to `sink`, 64 bytes at a time.
+fn ascii_lowercase_pieces(b: &[u8], sink: &mut dyn FnMut(&[u8])) {
+    let mut buf = [0u8; 64];
+    for chunk in b.chunks(64) {
+        let piece = &mut buf[..chunk.len()];
+        piece.copy_from_slice(chunk);
+        piece.make_ascii_lowercase();
+        sink(piece);
     }
 }
 
@@ -201,8 +234,8 @@ pub fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
 
 const B32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
-fn base32(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 8 / 5 + 1);
+/// Appends the unpadded lowercase base32 of `bytes` to `out`.
+fn base32_into(bytes: &[u8], out: &mut String) {
     let (mut acc, mut bits) = (0u32, 0u32);
     for &b in bytes {
         acc = (acc << 8) | u32::from(b);
@@ -215,23 +248,31 @@ fn base32(bytes: &[u8]) -> String {
     if bits > 0 {
         out.push(B32[((acc << (5 - bits)) & 31) as usize] as char);
     }
-    out
 }
 
 impl Tokenize {
     /// The token of `text` (a decoded string or a number's text).
     pub fn token(&self, text: &str) -> String {
-        for p in &self.keep_prefixes {
-            if let Some(rest) = text.strip_prefix(p.as_str()) {
-                return format!("{p}{}", self.token_of(rest));
-            }
-        }
-        self.token_of(text)
+        let mut out = String::new();
+        self.token_into(text, &mut out);
+        out
     }
 
-    fn token_of(&self, text: &str) -> String {
-        let normalized = self.normalize.apply(text);
-        let mac = self.key.hmac(normalized.as_bytes());
+    /// Appends the token of `text` to `out`: no allocation once `out` has
+    /// room (the text is normalised on its way into the MAC, and the
+    /// token is encoded on the stack).
+    pub fn token_into(&self, text: &str, out: &mut String) {
+        for p in &self.keep_prefixes {
+            if let Some(rest) = text.strip_prefix(p.as_str()) {
+                out.push_str(p);
+                return self.token_of(rest, out);
+            }
+        }
+        self.token_of(text, out)
+    }
+
+    fn token_of(&self, text: &str, t: &mut String) {
+        let mac = self.key.hmac_fed(|sink| self.normalize.feed(text, sink));
         match self.shape {
             Shape::Opaque => {
                 let id = self.key.id();
@@ -240,24 +281,18 @@ impl Tokenize {
                 let n = base64::engine::general_purpose::URL_SAFE_NO_PAD
                     .encode_slice(&mac[..self.bytes], &mut b64)
                     .expect("44 bytes hold the base64 of 32");
-                let mut t = String::with_capacity(5 + id.len() + n);
                 t.push_str("tok_");
                 t.push_str(id);
                 t.push('_');
                 // Base64 output is ASCII.
                 t.push_str(std::str::from_utf8(&b64[..n]).unwrap_or_default());
-                t
             }
             Shape::Email => {
-                let local = base32(&mac[..self.bytes]);
-                let id = self.key.id();
-                let mut t = String::with_capacity(local.len() + id.len() + 16);
                 t.push('u');
-                t.push_str(&local);
+                base32_into(&mac[..self.bytes], t);
                 t.push('@');
-                t.push_str(id);
+                t.push_str(self.key.id());
                 t.push_str(".token.invalid");
-                t
             }
             Shape::Uuid => {
                 let mut b = [0u8; 16];
@@ -265,7 +300,6 @@ impl Tokenize {
                 b[6] = (b[6] & 0x0f) | 0x80;
                 b[8] = (b[8] & 0x3f) | 0x80;
                 const HEX: &[u8; 16] = b"0123456789abcdef";
-                let mut t = String::with_capacity(36);
                 for (i, x) in b.iter().enumerate() {
                     if matches!(i, 4 | 6 | 8 | 10) {
                         t.push('-');
@@ -273,7 +307,6 @@ impl Tokenize {
                     t.push(HEX[usize::from(x >> 4)] as char);
                     t.push(HEX[usize::from(x & 15)] as char);
                 }
-                t
             }
         }
     }
@@ -291,16 +324,24 @@ pub struct Mask {
 impl Mask {
     /// The masked form of `text`.
     pub fn apply(&self, text: &str) -> String {
+        let mut out = String::new();
+        self.apply_into(text, &mut out);
+        out
+    }
+
+    /// Appends the masked form of `text` to `out`.
+    pub fn apply_into(&self, text: &str, out: &mut String) {
         if self.keep_domain {
             if let Some(at) = text.rfind('@') {
-                return format!("***{}", &text[at..]);
+                out.push_str("***");
+                out.push_str(&text[at..]);
+                return;
             }
         }
         let n = text.chars().count();
         let keep = self.keep_last.min(n);
-        let mut out: String = std::iter::repeat_n('*', n - keep).collect();
+        out.extend(std::iter::repeat_n('*', n - keep));
         out.extend(text.chars().skip(n - keep));
-        out
     }
 }
 
@@ -398,15 +439,30 @@ pub struct Generalize {
 
 /// Generalises an IP address text; `None` when it is not an address.
 pub fn generalize_ip(text: &str, v4_prefix: u8, v6_prefix: u8) -> Option<String> {
+    let mut out = String::new();
+    generalize_ip_into(text, v4_prefix, v6_prefix, &mut out).then_some(out)
+}
+
+/// [`generalize_ip`], appended to `out`; false (and `out` unchanged) when
+/// `text` is not an address.
+pub fn generalize_ip_into(text: &str, v4_prefix: u8, v6_prefix: u8, out: &mut String) -> bool {
+    use std::fmt::Write as _;
     let t = text.trim();
-    let ip: IpAddr = t
-        .parse()
+    let Some(ip) = t
+        .parse::<IpAddr>()
         .ok()
-        .or_else(|| t.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))?;
-    Some(match ip {
-        IpAddr::V4(v4) => dotted(mask_v4(v4, v4_prefix)),
+        .or_else(|| t.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+    else {
+        return false;
+    };
+    // Writing to a `String` cannot fail.
+    let _ = match ip {
+        IpAddr::V4(v4) => {
+            dotted_into(mask_v4(v4, v4_prefix), out);
+            Ok(())
+        }
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => mask_v4(v4, v4_prefix).to_ipv6_mapped().to_string(),
+            Some(v4) => write!(out, "{}", mask_v4(v4, v4_prefix).to_ipv6_mapped()),
             None => {
                 let bits = u128::from(v6);
                 let m = if v6_prefix == 0 {
@@ -414,16 +470,17 @@ pub fn generalize_ip(text: &str, v4_prefix: u8, v6_prefix: u8) -> Option<String>
                 } else {
                     u128::MAX << (128 - u32::from(v6_prefix.min(128)))
                 };
-                Ipv6Addr::from(bits & m).to_string()
+                write!(out, "{}", Ipv6Addr::from(bits & m))
             }
         },
-    })
+    };
+    true
 }
 
-/// `v4` in dotted-decimal form, as its `Display` writes it, without the
-/// formatting machinery (every IP rule and detector match goes through here).
-fn dotted(v4: Ipv4Addr) -> String {
-    let mut out = String::with_capacity(15);
+/// Appends `v4` in dotted-decimal form, as its `Display` writes it,
+/// without the formatting machinery (every IP rule and detector match goes
+/// through here).
+fn dotted_into(v4: Ipv4Addr, out: &mut String) {
     for (i, octet) in v4.octets().into_iter().enumerate() {
         if i > 0 {
             out.push('.');
@@ -436,7 +493,6 @@ fn dotted(v4: Ipv4Addr) -> String {
         }
         out.push(char::from(b'0' + octet % 10));
     }
-    out
 }
 
 fn mask_v4(v4: Ipv4Addr, prefix: u8) -> Ipv4Addr {
@@ -451,6 +507,13 @@ fn mask_v4(v4: Ipv4Addr, prefix: u8) -> Ipv4Addr {
 /// Generalises a URL text: userinfo, fragment and query (but allowed
 /// parameters) removed. Works on any string; relative URLs too.
 pub fn generalize_url(text: &str, query_allow: &[String]) -> String {
+    let mut out = String::with_capacity(text.len());
+    generalize_url_into(text, query_allow, &mut out);
+    out
+}
+
+/// [`generalize_url`], appended to `out`.
+pub fn generalize_url_into(text: &str, query_allow: &[String], out: &mut String) {
     // Every separator is ASCII, so every cut is at a char boundary; the
     // searches are the memchr crate's (one per separator, no substring
     // searcher built per call).
@@ -461,7 +524,6 @@ pub fn generalize_url(text: &str, query_allow: &[String]) -> String {
         None => (no_frag, None),
     };
     let (base, b) = (&text[..base_end], &t[..base_end]);
-    let mut out = String::with_capacity(base.len());
     let scheme_end =
         memchr::memchr_iter(b':', b).find(|&i| b.get(i + 1..i + 3) == Some(&b"//"[..]));
     match scheme_end {
@@ -487,13 +549,16 @@ pub fn generalize_url(text: &str, query_allow: &[String]) -> String {
             out.push_str(kv);
         }
     }
-    out
 }
 
-fn major_after(ua: &str, marker: &str) -> Option<String> {
+/// The digits right after the first `marker` in `ua`, if any.
+fn major_after<'u>(ua: &'u str, marker: &str) -> Option<&'u str> {
     let i = ua.find(marker)? + marker.len();
-    let v: String = ua[i..].chars().take_while(char::is_ascii_digit).collect();
-    (!v.is_empty()).then_some(v)
+    let digits = ua.as_bytes()[i..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    (digits > 0).then(|| &ua[i..i + digits])
 }
 
 /// Browser markers in priority order: the first one present names the
@@ -557,13 +622,19 @@ fn ua_markers() -> &'static aho_corasick::AhoCorasick {
 /// Reduces a User-Agent to `Family Major / OS`: the first browser marker
 /// in priority order that occurs anywhere, and likewise the OS.
 pub fn generalize_user_agent(ua: &str) -> String {
+    let mut out = String::with_capacity(40);
+    generalize_user_agent_into(ua, &mut out);
+    out
+}
+
+/// [`generalize_user_agent`], appended to `out`.
+pub fn generalize_user_agent_into(ua: &str, out: &mut String) {
     let markers = ua_markers();
     let mut present = 0u64;
     for m in markers.find_overlapping_iter(ua) {
         present |= 1 << m.pattern().as_usize();
     }
     let safari = UA_BROWSERS.len();
-    let mut out = String::with_capacity(40);
     match (0..safari).find(|&i| present & (1 << i) != 0) {
         Some(i) => {
             let (m, name) = UA_BROWSERS[i];
@@ -575,14 +646,14 @@ pub fn generalize_user_agent(ua: &str) -> String {
             };
             if let Some(v) = major {
                 out.push(' ');
-                out.push_str(&v);
+                out.push_str(v);
             }
         }
         None if present & (1 << safari) != 0 => {
             out.push_str("Safari");
             if let Some(v) = major_after(ua, "Version/") {
                 out.push(' ');
-                out.push_str(&v);
+                out.push_str(v);
             }
         }
         None => out.push_str("Other"),
@@ -592,7 +663,6 @@ pub fn generalize_user_agent(ua: &str) -> String {
         .find(|&i| present & (1 << (safari + 1 + i)) != 0)
         .map_or("Other", |i| UA_OSES[i].1);
     out.push_str(os);
-    out
 }
 
 /// [`generalize_user_agent`] by one substring search per marker: the
@@ -669,6 +739,25 @@ fn truncate_epoch_seconds(secs: i64, unit: TimeUnit) -> i64 {
 /// Truncates an epoch number written as decimal digits (seconds, ms, µs or
 /// ns, chosen by magnitude; a fraction is dropped). `None` if not a number.
 pub fn truncate_epoch_text(text: &str, unit: TimeUnit) -> Option<String> {
+    let mut out = String::new();
+    truncate_epoch_into(text, unit, &mut out).then_some(out)
+}
+
+/// [`truncate_epoch_text`], appended to `out`; false (and `out`
+/// unchanged) when `text` is not a number.
+fn truncate_epoch_into(text: &str, unit: TimeUnit, out: &mut String) -> bool {
+    use std::fmt::Write as _;
+    let Some(secs_scale) = epoch_parts(text) else {
+        return false;
+    };
+    let (secs, scale) = secs_scale;
+    // Writing to a `String` cannot fail.
+    let _ = write!(out, "{}", truncate_epoch_seconds(secs, unit) * scale);
+    true
+}
+
+/// Whole seconds and the unit's scale of an epoch number's text.
+fn epoch_parts(text: &str) -> Option<(i64, i64)> {
     let int_part = text.split(['.', 'e', 'E']).next()?;
     if text.contains(['e', 'E']) {
         return None;
@@ -688,12 +777,19 @@ pub fn truncate_epoch_text(text: &str, unit: TimeUnit) -> Option<String> {
         15..=17 => 1_000_000,
         _ => 1_000_000_000,
     };
-    let secs = v.div_euclid(scale);
-    Some((truncate_epoch_seconds(secs, unit) * scale).to_string())
+    Some((v.div_euclid(scale), scale))
 }
 
 /// Truncates an RFC 3339 date or date-time string. `None` if it is not one.
 pub fn truncate_rfc3339(text: &str, unit: TimeUnit) -> Option<String> {
+    let mut out = String::new();
+    truncate_rfc3339_into(text, unit, &mut out).then_some(out)
+}
+
+/// [`truncate_rfc3339`], appended to `out`; false (and `out` unchanged)
+/// when `text` is not a date or date-time.
+fn truncate_rfc3339_into(text: &str, unit: TimeUnit, out: &mut String) -> bool {
+    use std::fmt::Write as _;
     let b = text.as_bytes();
     let digits = |r: std::ops::Range<usize>| {
         b.get(r.clone())
@@ -705,29 +801,31 @@ pub fn truncate_rfc3339(text: &str, unit: TimeUnit) -> Option<String> {
         && b.get(7) == Some(&b'-')
         && digits(8..10))
     {
-        return None;
+        return false;
     }
     let date = &text[..10];
     let (y, mo) = (&text[..4], &text[5..7]);
+    // Writing to a `String` cannot fail.
     if b.len() == 10 {
-        return Some(if unit == TimeUnit::Month {
-            format!("{y}-{mo}-01")
+        let _ = if unit == TimeUnit::Month {
+            write!(out, "{y}-{mo}-01")
         } else {
-            date.to_string()
-        });
+            write!(out, "{date}")
+        };
+        return true;
     }
     if !(matches!(b[10], b'T' | b't' | b' ')
         && digits(11..13)
         && b.get(13) == Some(&b':')
         && digits(14..16))
     {
-        return None;
+        return false;
     }
     let mut i = 16;
     let mut sec = "00";
     if b.get(16) == Some(&b':') {
         if !digits(17..19) {
-            return None;
+            return false;
         }
         sec = &text[17..19];
         i = 19;
@@ -746,34 +844,48 @@ pub fn truncate_rfc3339(text: &str, unit: TimeUnit) -> Option<String> {
             && matches!(zone.as_bytes()[0], b'+' | b'-')
             && zone.as_bytes()[3] == b':');
     if !zone_ok {
-        return None;
+        return false;
     }
     let (h, mi) = (&text[11..13], &text[14..16]);
     let sep = b[10] as char;
-    Some(match unit {
-        TimeUnit::Second => format!("{date}{sep}{h}:{mi}:{sec}{zone}"),
-        TimeUnit::Minute => format!("{date}{sep}{h}:{mi}:00{zone}"),
-        TimeUnit::Hour => format!("{date}{sep}{h}:00:00{zone}"),
-        TimeUnit::Day => format!("{date}{sep}00:00:00{zone}"),
-        TimeUnit::Month => format!("{y}-{mo}-01{sep}00:00:00{zone}"),
-    })
+    let _ = match unit {
+        TimeUnit::Second => write!(out, "{date}{sep}{h}:{mi}:{sec}{zone}"),
+        TimeUnit::Minute => write!(out, "{date}{sep}{h}:{mi}:00{zone}"),
+        TimeUnit::Hour => write!(out, "{date}{sep}{h}:00:00{zone}"),
+        TimeUnit::Day => write!(out, "{date}{sep}00:00:00{zone}"),
+        TimeUnit::Month => write!(out, "{y}-{mo}-01{sep}00:00:00{zone}"),
+    };
+    true
 }
 
 impl Generalize {
     /// Generalises `text`; `None` when it does not parse (see `on_invalid`).
     pub fn apply(&self, text: &str, is_number: bool) -> Option<String> {
+        let mut out = String::new();
+        self.apply_into(text, is_number, &mut out).then_some(out)
+    }
+
+    /// [`Generalize::apply`], appended to `out`; false (and `out`
+    /// unchanged) when `text` does not parse.
+    pub fn apply_into(&self, text: &str, is_number: bool, out: &mut String) -> bool {
         match &self.kind {
             GeneralizeKind::Ip {
                 v4_prefix,
                 v6_prefix,
-            } => generalize_ip(text, *v4_prefix, *v6_prefix),
-            GeneralizeKind::Url { query_allow } => Some(generalize_url(text, query_allow)),
-            GeneralizeKind::UserAgent => Some(generalize_user_agent(text)),
+            } => generalize_ip_into(text, *v4_prefix, *v6_prefix, out),
+            GeneralizeKind::Url { query_allow } => {
+                generalize_url_into(text, query_allow, out);
+                true
+            }
+            GeneralizeKind::UserAgent => {
+                generalize_user_agent_into(text, out);
+                true
+            }
             GeneralizeKind::Timestamp { unit } => {
                 if is_number || text.bytes().all(|b| b.is_ascii_digit()) {
-                    truncate_epoch_text(text, *unit)
+                    truncate_epoch_into(text, *unit, out)
                 } else {
-                    truncate_rfc3339(text, *unit)
+                    truncate_rfc3339_into(text, *unit, out)
                 }
             }
         }
@@ -791,6 +903,48 @@ mod tests {
             shape,
             bytes: 16,
             keep_prefixes: vec!["$device:".into()],
+        }
+    }
+
+    #[test]
+    fn normalising_on_the_fly_gives_the_normalised_text() {
+        // Pieces: case, surrounding space, digits and separators, non-ASCII
+        // letters (a final sigma, whose lowercase depends on its position),
+        // and runs longer than one 64-byte chunk.
+        let long = "AbC".repeat(30);
+        let pieces = [
+            " ",
+            "\t",
+            "A",
+            "z",
+            "Ä",
+            "ΣΑΣ",
+            "ς",
+            "1",
+            "-",
+            "(",
+            "555",
+            "@",
+            "Example.COM",
+            &long,
+            "İ",
+            "\u{a0}",
+        ];
+        let texts = crate::test_texts::from_pieces(0x5eed_0f0a_1100, 20_000, (0, 8), &pieces);
+        let modes = [
+            Normalize::None,
+            Normalize::Email,
+            Normalize::Phone,
+            Normalize::Lowercase,
+            Normalize::Trim,
+        ];
+        let mut fed = Vec::new();
+        for t in &texts {
+            for mode in modes {
+                fed.clear();
+                mode.feed(t, &mut |piece| fed.extend_from_slice(piece));
+                assert_eq!(fed, mode.apply(t).as_bytes(), "{mode:?} {t:?}");
+            }
         }
     }
 
@@ -904,7 +1058,9 @@ mod tests {
                 Ipv4Addr::new(255, 1, o, 0),
                 Ipv4Addr::new(0, 250, 20, o),
             ] {
-                assert_eq!(dotted(a), a.to_string());
+                let mut d = String::new();
+                dotted_into(a, &mut d);
+                assert_eq!(d, a.to_string());
             }
         }
     }

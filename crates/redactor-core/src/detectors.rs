@@ -6,6 +6,7 @@
 //! rewritten. Emails are also found percent-encoded (`alice%40example.com`,
 //! `%2540`), as they appear in URL query strings.
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use regex::Regex;
@@ -214,6 +215,64 @@ fn secret_re() -> &'static Regex {
             r"|(?i:bearer)\s+(?P<bearer>[A-Za-z0-9\-._~+/]{8,}=*)",
         ),
     )
+}
+
+thread_local! {
+    /// The secret pattern's capture slots, reused: its captures iterator
+    /// allocates a set of captures per match.
+    static SECRET_SLOTS: RefCell<Option<regex::CaptureLocations>> = const { RefCell::new(None) };
+}
+
+/// The secret pattern's matches in `text`: a bearer token's own span (when
+/// it holds a digit: "Bearer" is an English word too), or the whole match.
+fn find_secrets(text: &str, out: &mut Vec<(usize, usize)>) {
+    let re = secret_re();
+    static BEARER: OnceLock<usize> = OnceLock::new();
+    let bearer = *BEARER.get_or_init(|| {
+        re.capture_names()
+            .position(|n| n == Some("bearer"))
+            .expect("the secret pattern names its bearer group")
+    });
+    SECRET_SLOTS.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let slots = slot.get_or_insert_with(|| re.capture_locations());
+        let mut at = 0;
+        while let Some(m) = re.captures_read_at(slots, text, at) {
+            match slots.get(bearer) {
+                Some((s, e)) => {
+                    if text.as_bytes()[s..e].iter().any(u8::is_ascii_digit) {
+                        out.push((s, e));
+                    }
+                }
+                None => out.push((m.start(), m.end())),
+            }
+            // No alternative matches the empty string; step past one
+            // anyway rather than loop.
+            at = if m.end() > m.start() {
+                m.end()
+            } else {
+                match text[m.end()..].chars().next() {
+                    Some(c) => m.end() + c.len_utf8(),
+                    None => break,
+                }
+            };
+        }
+    });
+}
+
+/// [`find_secrets`] by the pattern's captures iterator: the reference it
+/// is tested against.
+#[cfg(test)]
+fn find_secrets_by_iter(text: &str, out: &mut Vec<(usize, usize)>) {
+    for c in secret_re().captures_iter(text) {
+        if let Some(b) = c.name("bearer") {
+            if b.as_str().bytes().any(|x| x.is_ascii_digit()) {
+                out.push((b.start(), b.end()));
+            }
+        } else if let Some(m) = c.get(0) {
+            out.push((m.start(), m.end()));
+        }
+    }
 }
 
 /// `user:password` in `scheme://user:password@host` (found after a
@@ -604,16 +663,7 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
                 find_userinfo(text, out);
             }
             if may_hold_secret(text) {
-                for c in secret_re().captures_iter(text) {
-                    if let Some(b) = c.name("bearer") {
-                        // "Bearer" is an English word too: require a digit in the token.
-                        if b.as_str().bytes().any(|x| x.is_ascii_digit()) {
-                            out.push((b.start(), b.end()));
-                        }
-                    } else if let Some(m) = c.name("userinfo").or_else(|| c.get(0)) {
-                        out.push((m.start(), m.end()));
-                    }
-                }
+                find_secrets(text, out);
             }
         }
         DetectorKind::Email => {
@@ -632,6 +682,11 @@ impl Detectors {
     /// Finds non-overlapping matches of every detector in `text`, earlier
     /// detectors winning overlaps; sorted by position.
     pub fn find(&self, text: &str, out: &mut Vec<Found>) {
+        self.find_with(text, out, &mut Vec::new());
+    }
+
+    /// [`Detectors::find`] with a reusable buffer for each detector's spans.
+    fn find_with(&self, text: &str, out: &mut Vec<Found>, spans: &mut Vec<(usize, usize)>) {
         out.clear();
         let profile = Profile::of(text);
         // Most texts need no detector at all: decide that for all of them
@@ -640,14 +695,13 @@ impl Detectors {
         if gates == 0 {
             return;
         }
-        let mut spans = Vec::new();
         for (di, d) in self.list.iter().enumerate() {
             if gates >> (d.kind as u32) & 1 == 0 {
                 continue;
             }
             spans.clear();
-            find_profiled(d.kind, text, profile, &mut spans);
-            for &(start, end) in &spans {
+            find_profiled(d.kind, text, profile, spans);
+            for &(start, end) in spans.iter() {
                 if start < end && !out.iter().any(|f| start < f.end && f.start < end) {
                     out.push(Found {
                         start,
@@ -664,61 +718,97 @@ impl Detectors {
 
     /// Rewrites every match in `text`; `None` when nothing matched.
     /// `on_match` is called once per match with the detector index.
-    pub fn rewrite(&self, text: &str, mut on_match: impl FnMut(usize)) -> Option<String> {
-        let mut found = Vec::new();
-        self.find(text, &mut found);
-        if found.is_empty() {
-            return None;
+    pub fn rewrite(&self, text: &str, on_match: impl FnMut(usize)) -> Option<String> {
+        let mut out = String::new();
+        self.rewrite_into(text, &mut Scratch::default(), &mut out, on_match)
+            .then_some(out)
+    }
+
+    /// [`Detectors::rewrite`], appended to `out`; false (and `out`
+    /// unchanged) when nothing matched. Once `scratch` and `out` have
+    /// grown, nothing is allocated (but for a detector whose action
+    /// replaces matches with a constant that is not a string).
+    pub fn rewrite_into(
+        &self,
+        text: &str,
+        scratch: &mut Scratch,
+        out: &mut String,
+        mut on_match: impl FnMut(usize),
+    ) -> bool {
+        let mut found = std::mem::take(&mut scratch.found);
+        self.find_with(text, &mut found, &mut scratch.spans);
+        if !found.is_empty() {
+            out.reserve(text.len());
+            let mut last = 0;
+            for f in &found {
+                out.push_str(&text[last..f.start]);
+                let d = &self.list[f.detector];
+                rewrite_match(d, &text[f.start..f.end], scratch, out);
+                on_match(f.detector);
+                last = f.end;
+            }
+            out.push_str(&text[last..]);
         }
-        let mut out = String::with_capacity(text.len());
-        let mut last = 0;
-        for f in &found {
-            out.push_str(&text[last..f.start]);
-            let d = &self.list[f.detector];
-            out.push_str(&rewrite_match(d, &text[f.start..f.end]));
-            on_match(f.detector);
-            last = f.end;
-        }
-        out.push_str(&text[last..]);
-        Some(out)
+        let matched = !found.is_empty();
+        scratch.found = found;
+        matched
     }
 }
 
-/// The replacement for one detected substring.
-fn rewrite_match(d: &Detector, matched: &str) -> String {
+/// Buffers that [`Detectors::rewrite_into`] reuses from call to call.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    found: Vec<Found>,
+    spans: Vec<(usize, usize)>,
+    /// A percent-encoded email match, decoded.
+    canon: String,
+    /// Its replacement, before its `@` is encoded again.
+    piece: String,
+}
+
+/// Appends the replacement for one detected substring to `out`.
+fn rewrite_match(d: &Detector, matched: &str, scratch: &mut Scratch, out: &mut String) {
     // Percent-encoded emails are rewritten in decoded form and re-encoded.
-    use std::borrow::Cow;
-    let (canon, sep): (Cow<'_, str>, _) = if d.kind == DetectorKind::Email {
-        if let Some(i) = matched.find("%2540") {
-            (
-                format!("{}@{}", &matched[..i], &matched[i + 5..]).into(),
-                Some("%2540"),
-            )
-        } else if let Some(i) = matched.find("%40") {
-            (
-                format!("{}@{}", &matched[..i], &matched[i + 3..]).into(),
-                Some("%40"),
-            )
-        } else {
-            (matched.into(), None)
-        }
+    let encoded = if d.kind == DetectorKind::Email {
+        ["%2540", "%40"]
+            .into_iter()
+            .find_map(|sep| matched.find(sep).map(|i| (i, sep)))
     } else {
-        (matched.into(), None)
+        None
     };
-    let out = match &d.action {
-        Action::Drop => String::new(),
-        Action::Keep => canon.to_string(),
-        Action::Replace(Value::String(s)) => s.clone(),
-        Action::Replace(v) => crate::json::to_string(v),
-        Action::Tokenize(t) => t.token(&canon),
-        Action::Mask(m) => m.apply(&canon),
-        Action::Generalize(g) => g
-            .apply(&canon, false)
-            .unwrap_or_else(|| "[REDACTED]".to_string()),
+    let Some((i, sep)) = encoded else {
+        return replacement(&d.action, matched, out);
     };
-    match sep {
-        Some(sep) => out.replace('@', sep),
-        None => out,
+    let Scratch { canon, piece, .. } = scratch;
+    canon.clear();
+    canon.push_str(&matched[..i]);
+    canon.push('@');
+    canon.push_str(&matched[i + sep.len()..]);
+    piece.clear();
+    replacement(&d.action, canon, piece);
+    let mut rest = piece.as_str();
+    while let Some(at) = rest.find('@') {
+        out.push_str(&rest[..at]);
+        out.push_str(sep);
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
+}
+
+/// Appends what `action` makes of a detected (decoded) substring to `out`.
+fn replacement(action: &Action, matched: &str, out: &mut String) {
+    match action {
+        Action::Drop => {}
+        Action::Keep => out.push_str(matched),
+        Action::Replace(Value::String(s)) => out.push_str(s),
+        Action::Replace(v) => out.push_str(&crate::json::to_string(v)),
+        Action::Tokenize(t) => t.token_into(matched, out),
+        Action::Mask(m) => m.apply_into(matched, out),
+        Action::Generalize(g) => {
+            if !g.apply_into(matched, false, out) {
+                out.push_str("[REDACTED]");
+            }
+        }
     }
 }
 
@@ -746,10 +836,11 @@ mod tests {
     }
 
     #[test]
-    fn secret_prefilter_admits_every_secret_match() {
+    fn secret_prefilter_and_search_agree_with_the_regex() {
         // Texts built from pieces of the secrets and of `bearer` in
         // mixed case: whenever the regex matches, the prefilter must have
-        // let the text through.
+        // let the text through, and the search with reused capture slots
+        // must find what the captures iterator finds.
         let pieces = [
             "bEaReR ",
             "BEARER\t",
@@ -780,14 +871,22 @@ mod tests {
             (1, 6),
             &pieces,
         ));
+        let (mut found, mut want, mut several) = (Vec::new(), Vec::new(), 0);
         for t in texts {
             if secret_re().is_match(&t) {
                 matched += 1;
                 let gate = may_match(DetectorKind::Secret, t.len(), Profile::of(&t));
                 assert!(gate && may_hold_secret(&t), "{t:?}");
             }
+            found.clear();
+            want.clear();
+            find_secrets(&t, &mut found);
+            find_secrets_by_iter(&t, &mut want);
+            assert_eq!(found, want, "{t:?}");
+            several += usize::from(want.len() > 1);
         }
         assert!(matched > 1_000, "{matched}");
+        assert!(several > 20, "{several} texts with several matches");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use crate::actions::{Action, GeneralizeKind, OnInvalid};
+use crate::detectors::Scratch;
 use crate::error::Reject;
 use crate::json::{self, Value};
 use crate::policy::{Mode, Policy};
@@ -259,11 +260,25 @@ impl<'a> Walk<'a> {
 
     /// Applies detectors to a string; returns the rewritten text if any matched.
     pub(crate) fn detect(&mut self, text: &str, in_key: bool) -> Option<String> {
+        let mut out = String::new();
+        self.detect_into(text, in_key, &mut Scratch::default(), &mut out)
+            .then_some(out)
+    }
+
+    /// [`Walk::detect`], appending the rewritten text to `out`; false (and
+    /// `out` unchanged) when nothing matched.
+    pub(crate) fn detect_into(
+        &mut self,
+        text: &str,
+        in_key: bool,
+        scratch: &mut Scratch,
+        out: &mut String,
+    ) -> bool {
         if self.policy.detectors.list.is_empty() {
-            return None;
+            return false;
         }
         let policy = self.policy;
-        policy.detectors.rewrite(text, |d| {
+        policy.detectors.rewrite_into(text, scratch, out, |d| {
             let name = policy.detectors.list[d].action.name();
             self.note(Cause::Detector(d), name, in_key);
         })
@@ -509,9 +524,43 @@ pub(crate) enum Leaf {
 }
 
 pub(crate) fn leaf(text: &str, is_number: bool, action: &Action) -> Leaf {
+    let mut out = String::new();
+    match leaf_into(text, is_number, action, &mut out) {
+        LeafKind::Text => Leaf::Text(out),
+        LeafKind::Number => Leaf::Number(out),
+        LeafKind::Null => Leaf::Null,
+        LeafKind::Unchanged => Leaf::Unchanged,
+        LeafKind::Remove => Leaf::Remove,
+    }
+}
+
+/// What [`leaf_into`] made of a leaf; its new text is in the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LeafKind {
+    Text,
+    Number,
+    Null,
+    Unchanged,
+    Remove,
+}
+
+/// [`leaf`], appending a new text or number to `out` (which is left
+/// unchanged for the other outcomes).
+pub(crate) fn leaf_into(
+    text: &str,
+    is_number: bool,
+    action: &Action,
+    out: &mut String,
+) -> LeafKind {
     match action {
-        Action::Tokenize(t) => Leaf::Text(t.token(text)),
-        Action::Mask(m) => Leaf::Text(m.apply(text)),
+        Action::Tokenize(t) => {
+            t.token_into(text, out);
+            LeafKind::Text
+        }
+        Action::Mask(m) => {
+            m.apply_into(text, out);
+            LeafKind::Text
+        }
         Action::Generalize(g) => {
             if is_number
                 && matches!(
@@ -519,20 +568,22 @@ pub(crate) fn leaf(text: &str, is_number: bool, action: &Action) -> Leaf {
                     GeneralizeKind::Url { .. } | GeneralizeKind::UserAgent
                 )
             {
-                return Leaf::Unchanged;
+                return LeafKind::Unchanged;
             }
-            match g.apply(text, is_number) {
-                Some(t) if is_number && matches!(g.kind, GeneralizeKind::Timestamp { .. }) => {
-                    Leaf::Number(t)
+            if g.apply_into(text, is_number, out) {
+                if is_number && matches!(g.kind, GeneralizeKind::Timestamp { .. }) {
+                    LeafKind::Number
+                } else {
+                    LeafKind::Text
                 }
-                Some(t) => Leaf::Text(t),
-                None => match g.on_invalid {
-                    OnInvalid::Drop => Leaf::Remove,
-                    OnInvalid::Null => Leaf::Null,
-                },
+            } else {
+                match g.on_invalid {
+                    OnInvalid::Drop => LeafKind::Remove,
+                    OnInvalid::Null => LeafKind::Null,
+                }
             }
         }
-        Action::Drop | Action::Keep | Action::Replace(_) => Leaf::Unchanged,
+        Action::Drop | Action::Keep | Action::Replace(_) => LeafKind::Unchanged,
     }
 }
 

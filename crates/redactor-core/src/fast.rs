@@ -17,11 +17,12 @@ use std::sync::Arc;
 use redactor_scan::{ErrorKind, Kind, Limits, Node, ScanError, Scanner};
 
 use crate::actions::Action;
-use crate::engine::{leaf, Cause, Explained, Fate, Leaf, Redactor, Seg, Stats, Walk};
+use crate::detectors::Scratch;
+use crate::engine::{leaf_into, Cause, Explained, Fate, LeafKind, Redactor, Seg, Stats, Walk};
 use crate::error::Reject;
 use crate::json;
 use crate::policy::{Mode, Policy};
-use crate::selector::{MatchCache, PathElem};
+use crate::selector::MatchCache;
 
 /// The zero-copy, tape-driven engine.
 #[derive(Debug, Clone)]
@@ -36,9 +37,46 @@ pub struct Fast {
 static NEXT_ENGINE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 thread_local! {
-    /// Per thread: the scanner's buffers and the lazily built automaton.
-    static SCANNER: RefCell<Option<(Scanner, MatchCache)>> = const { RefCell::new(None) };
+    /// Per thread: the scanner's buffers, the lazily built automaton, and
+    /// the buffers that rewrites reuse.
+    static SCANNER: RefCell<Option<(Scanner, MatchCache, Buffers)>> = const { RefCell::new(None) };
 }
+
+/// Buffers reused from line to line, so that once they have grown the
+/// engine allocates nothing per event (asserted by `tests/alloc.rs`), but
+/// for strings holding nested JSON, which the reference engine's code
+/// rewrites.
+#[derive(Debug, Default)]
+struct Buffers {
+    /// The detectors' own buffers.
+    detect: Scratch,
+    /// A rewritten value or key, before it is written out JSON-escaped.
+    value: String,
+    /// A rewritten key, quoted.
+    quoted: Vec<u8>,
+    /// Decoded copies of escaped keys and strings, returned after use.
+    decoded: Vec<String>,
+    /// Checks strings that look like nested JSON.
+    nested: Option<Scanner>,
+}
+
+impl Buffers {
+    /// Whether `text` is one JSON text nested at most `max_depth` deep:
+    /// the reference parser's verdict (the scanner's is the same), found
+    /// without building anything.
+    fn is_json(&mut self, text: &str, max_depth: usize) -> bool {
+        let limits = Limits {
+            max_depth,
+            max_bytes: usize::MAX,
+        };
+        let scanner = self.nested.get_or_insert_with(|| Scanner::new(limits));
+        scanner.set_limits(limits);
+        scanner.scan(text.as_bytes()).is_ok()
+    }
+}
+
+/// Decoded-string buffers kept for reuse (more are dropped after use).
+const DECODED_KEPT: usize = 32;
 
 fn reject_of(e: ScanError) -> Reject {
     match e.kind {
@@ -86,8 +124,13 @@ impl Redactor for Fast {
                 max_depth: limits.max_depth,
                 max_bytes: limits.max_line_bytes,
             };
-            let (scanner, cache) =
-                slot.get_or_insert_with(|| (Scanner::new(scan_limits), MatchCache::default()));
+            let (scanner, cache, bufs) = slot.get_or_insert_with(|| {
+                (
+                    Scanner::new(scan_limits),
+                    MatchCache::default(),
+                    Buffers::default(),
+                )
+            });
             scanner.set_limits(scan_limits);
             cache.claim(self.id);
             let (tape, text) = match scanner.scan_str(line) {
@@ -107,6 +150,7 @@ impl Redactor for Fast {
                 out,
                 last: 0,
                 cache,
+                bufs,
                 key: KeyNote::Unknown,
             };
             let set = policy.matcher.cached_start(f.cache);
@@ -149,6 +193,7 @@ struct Pass<'a, 'w> {
     /// Input bytes before `last` are already accounted for in `out`.
     last: usize,
     cache: &'a mut MatchCache,
+    bufs: &'a mut Buffers,
     /// What is known of the key of the member just visited.
     key: KeyNote,
 }
@@ -207,18 +252,27 @@ impl<'a> Pass<'a, '_> {
     }
 
     /// Decoded text of a key or string node (borrowing the input, not
-    /// `self`, so that it can be passed to `self`'s methods).
-    fn text(&self, i: usize) -> Cow<'a, str> {
+    /// `self`, so that it can be passed to `self`'s methods). A decoded
+    /// copy comes from the reusable buffers: hand it back with
+    /// [`Pass::recycle`].
+    fn text(&mut self, i: usize) -> Cow<'a, str> {
         let n = self.tape[i];
-        let input: &'a [u8] = self.input;
         if n.has_escapes() {
-            let mut s = String::new();
-            redactor_scan::unescape(&input[n.span()], &mut s);
+            let mut s = self.bufs.decoded.pop().unwrap_or_default();
+            s.clear();
+            redactor_scan::unescape(&self.input[n.span()], &mut s);
             Cow::Owned(s)
         } else {
             // Spans start and end at ASCII quotes: always char boundaries.
             let text: &'a str = self.text;
             Cow::Borrowed(text.get(n.span()).unwrap_or(""))
+        }
+    }
+
+    /// Returns a decoded copy made by [`Pass::text`] to the buffers.
+    fn recycle(&mut self, text: Cow<'a, str>) {
+        if let (Cow::Owned(s), true) = (text, self.bufs.decoded.len() < DECODED_KEPT) {
+            self.bufs.decoded.push(s);
         }
     }
 
@@ -289,18 +343,33 @@ impl<'a> Pass<'a, '_> {
     /// Applies a value-rewriting action to the string or number at `i`.
     fn transform_scalar(&mut self, i: usize, action: &Action) -> Fate {
         let n = self.tape[i];
+        let mut new = std::mem::take(&mut self.bufs.value);
+        new.clear();
         let result = match n.kind {
-            Kind::String => leaf(&self.text(i), false, action),
-            Kind::Number => leaf(self.text.get(n.span()).unwrap_or(""), true, action),
-            _ => Leaf::Unchanged,
+            Kind::String => {
+                let text = self.text(i);
+                let result = leaf_into(&text, false, action, &mut new);
+                self.recycle(text);
+                result
+            }
+            Kind::Number => leaf_into(
+                self.text.get(n.span()).unwrap_or(""),
+                true,
+                action,
+                &mut new,
+            ),
+            _ => LeafKind::Unchanged,
         };
         let (start, end, _) = self.span(i);
         match result {
-            Leaf::Text(t) => self.replace_with(start, end, |out| json::write_str(out, &t)),
-            Leaf::Number(t) => self.replace(start, end, t.as_bytes()),
-            Leaf::Null => self.replace(start, end, b"null"),
-            Leaf::Unchanged => {}
-            Leaf::Remove => return Fate::Remove,
+            LeafKind::Text => self.replace_with(start, end, |out| json::write_str(out, &new)),
+            LeafKind::Number => self.replace(start, end, new.as_bytes()),
+            LeafKind::Null => self.replace(start, end, b"null"),
+            LeafKind::Unchanged | LeafKind::Remove => {}
+        }
+        self.bufs.value = new;
+        if result == LeafKind::Remove {
+            return Fate::Remove;
         }
         Fate::Stay
     }
@@ -327,49 +396,42 @@ impl<'a> Pass<'a, '_> {
                 let text = self.text(i);
                 let policy = self.w.policy;
                 let t = text.trim_start();
-                let nested = policy.nested_json && (t.starts_with('{') || t.starts_with('['));
+                // Strings such as "[Amplitude] Page Viewed" start like JSON
+                // but are not: checked by a scanner first, they go straight
+                // to the detectors, as in the reference engine, whose parse
+                // attempt would allocate.
+                let max_depth = policy.limits.max_depth;
+                let nested = policy.nested_json
+                    && (t.starts_with('{') || t.starts_with('['))
+                    && depth < max_depth
+                    && self.bufs.is_json(&text, max_depth - depth);
+                let mut new = std::mem::take(&mut self.bufs.value);
+                new.clear();
                 let rewritten = if nested {
-                    let mut s = text.into_owned();
+                    // The reference engine's code, which allocates (and
+                    // replaces the string it is given: not the reused one).
+                    let mut s = text.to_string();
                     let before = self.w.changes;
                     let states = self.cache.set(set).to_vec();
                     self.w.scan_string(&mut s, &states, depth, kept);
-                    (self.w.changes != before).then_some(s)
-                } else if policy.detectors.list.is_empty() {
-                    None
+                    new.push_str(&s);
+                    self.w.changes != before
                 } else {
-                    self.w.detect(&text, false)
+                    !policy.detectors.list.is_empty()
+                        && self
+                            .w
+                            .detect_into(&text, false, &mut self.bufs.detect, &mut new)
                 };
-                if let Some(new) = rewritten {
+                self.recycle(text);
+                if rewritten {
                     let (start, end, _) = self.span(i);
                     self.replace_with(start, end, |out| json::write_str(out, &new));
                 }
+                self.bufs.value = new;
                 Fate::Stay
             }
             _ => Fate::Stay,
         }
-    }
-
-    /// The string-valued members of the object at tape index `i`.
-    fn fields(&self, i: usize) -> Vec<(Cow<'a, str>, Cow<'a, str>)> {
-        let n = self.tape[i];
-        let mut out = Vec::new();
-        if n.kind != Kind::ObjectStart {
-            return out;
-        }
-        let mut k = i + 1;
-        while k < n.link as usize {
-            let (_, _, after) = self.span(k + 1);
-            // Only fields a `[member=value]` step names matter; collecting
-            // just those keeps most elements allocation-free.
-            if self.tape[k + 1].kind == Kind::String {
-                let name = self.text(k);
-                if self.w.policy.matcher.is_where_member(&name) {
-                    out.push((name, self.text(k + 1)));
-                }
-            }
-            k = after;
-        }
-        out
     }
 
     /// The members or elements of the container at tape index `ci`.
@@ -389,21 +451,18 @@ impl<'a> Pass<'a, '_> {
                 if p.w.events.is_some() {
                     p.w.path.push(Seg::Key(key.to_string()));
                 }
+                p.recycle(key);
                 child
             } else {
-                let fields = if p.w.policy.matcher.has_where {
-                    p.fields(vi)
+                let matcher = &p.w.policy.matcher;
+                let (tape, input, text) = (p.tape, p.input, p.text);
+                let child = if matcher.has_where {
+                    matcher.cached_index(p.cache, set, index, |sink| {
+                        string_fields(tape, input, text, vi, sink);
+                    })
                 } else {
-                    Vec::new()
+                    matcher.cached_index(p.cache, set, index, |_| {})
                 };
-                let view: Vec<(&str, &str)> = fields
-                    .iter()
-                    .map(|(a, b)| (a.as_ref(), b.as_ref()))
-                    .collect();
-                let child =
-                    p.w.policy
-                        .matcher
-                        .cached_index(p.cache, set, PathElem::Index(index, &view));
                 if p.w.events.is_some() {
                     p.w.path.push(Seg::Index(index));
                 }
@@ -462,14 +521,18 @@ impl<'a> Pass<'a, '_> {
             let scan = !matches!(note, KeyNote::Clean) && !self.w.policy.detectors.list.is_empty();
             if stays && is_object && scan {
                 let key = self.text(i);
-                match self.w.detect(&key, true) {
-                    Some(new_key) => self.rewrite_key(member_mark, i, &new_key),
-                    None => {
-                        if let KeyNote::Unnoted(set) = note {
-                            self.w.policy.matcher.note_key(self.cache, set, &key);
-                        }
-                    }
+                let mut new_key = std::mem::take(&mut self.bufs.value);
+                new_key.clear();
+                if self
+                    .w
+                    .detect_into(&key, true, &mut self.bufs.detect, &mut new_key)
+                {
+                    self.rewrite_key(member_mark, i, &new_key);
+                } else if let KeyNote::Unnoted(set) = note {
+                    self.w.policy.matcher.note_key(self.cache, set, &key);
                 }
+                self.bufs.value = new_key;
+                self.recycle(key);
             }
             if tracks_path && self.w.events.is_some() {
                 self.w.path.pop();
@@ -505,23 +568,70 @@ impl<'a> Pass<'a, '_> {
     fn rewrite_key(&mut self, member_mark: (usize, usize), ki: usize, new_key: &str) {
         let key_start = self.tape[ki].start as usize - 1;
         let key_end = self.tape[ki].end as usize + 1;
-        let mut quoted = Vec::with_capacity(new_key.len() + 2);
+        let mut quoted = std::mem::take(&mut self.bufs.quoted);
+        quoted.clear();
         json::write_str(&mut quoted, new_key);
         if self.last <= key_start {
             // Nothing of the key was copied yet.
             self.replace(key_start, key_end, &quoted);
-            return;
+        } else {
+            // The member was partly written: from the mark, the output holds
+            // input[last..key_start] (the separator), the original key, and
+            // what followed; splice the new key in place of the original.
+            let (out_len, last) = member_mark;
+            let at = out_len + key_start.saturating_sub(last);
+            let old_key_len = key_end - key_start;
+            self.out
+                .splice(at..at + old_key_len, quoted.iter().copied());
         }
-        // The member was partly written: rebuild its output from the mark.
-        let (out_len, last) = member_mark;
-        let tail: Vec<u8> = self.out[out_len..].to_vec();
-        // `tail` holds input[last..key_start] (separator), the original key,
-        // and what followed; splice the new key in place of the original.
-        let sep_len = key_start.saturating_sub(last);
-        let old_key_len = key_end - key_start;
-        self.out.truncate(out_len);
-        self.out.extend_from_slice(&tail[..sep_len]);
-        self.out.extend_from_slice(&quoted);
-        self.out.extend_from_slice(&tail[sep_len + old_key_len..]);
+        self.bufs.quoted = quoted;
+    }
+}
+
+/// Hands each string-valued member of the object at tape index `i` (name
+/// and value, decoded) to `sink`; nothing when `i` is not an object.
+fn string_fields(
+    tape: &[Node],
+    input: &[u8],
+    text: &str,
+    i: usize,
+    sink: &mut dyn FnMut(&str, &str),
+) {
+    let n = tape[i];
+    if n.kind != Kind::ObjectStart {
+        return;
+    }
+    // Escaped names and values are decoded into these (allocated only then).
+    let (mut name_buf, mut value_buf) = (String::new(), String::new());
+    let decoded = |node: Node, buf: &mut String| -> bool {
+        if node.has_escapes() {
+            buf.clear();
+            redactor_scan::unescape(&input[node.span()], buf);
+            true
+        } else {
+            false
+        }
+    };
+    let mut k = i + 1;
+    while k < n.link as usize {
+        let (name, value) = (tape[k], tape[k + 1]);
+        if value.kind == Kind::String {
+            let name_escaped = decoded(name, &mut name_buf);
+            let value_escaped = decoded(value, &mut value_buf);
+            // Spans start and end at ASCII quotes: always char boundaries.
+            let plain = |node: Node| text.get(node.span()).unwrap_or("");
+            sink(
+                if name_escaped { &name_buf } else { plain(name) },
+                if value_escaped {
+                    &value_buf
+                } else {
+                    plain(value)
+                },
+            );
+        }
+        k = match value.kind {
+            Kind::ObjectStart | Kind::ArrayStart => value.link as usize + 1,
+            _ => k + 2,
+        };
     }
 }

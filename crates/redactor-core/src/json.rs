@@ -432,7 +432,7 @@ pub fn parse(input: &[u8], max_depth: usize) -> Result<Value, Reject> {
 /// Appends `s` as a JSON string literal (with quotes) to `out`.
 ///
 /// Runs of bytes that need no escape are found eight at a time and copied
-/// whole; [`write_str_bytewise`] is the byte-at-a-time reference it is
+/// whole; `write_str_bytewise` is the byte-at-a-time reference it is
 /// tested against.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);

@@ -95,9 +95,17 @@ impl Key {
     }
 
     /// HMAC-SHA256 of `msg` under this key.
+    #[cfg(test)]
     pub(crate) fn hmac(&self, msg: &[u8]) -> [u8; 32] {
+        self.hmac_fed(|sink| sink(msg))
+    }
+
+    /// HMAC-SHA256, under this key, of the message that `feed` hands to
+    /// its sink in pieces (the MAC of their concatenation), so callers can
+    /// normalise a text on the fly instead of building a normalised copy.
+    pub(crate) fn hmac_fed(&self, feed: impl FnOnce(&mut dyn FnMut(&[u8]))) -> [u8; 32] {
         let mut m = self.mac.clone();
-        m.update(msg);
+        feed(&mut |piece| m.update(piece));
         m.finalize().into_bytes().into()
     }
 

@@ -396,10 +396,10 @@ pub struct MatchCache {
     /// Per set: the set reached by an array element with no string fields.
     by_plain_index: Vec<Option<u32>>,
     /// Per set: the set reached by an element, by its fields that
-    /// `[member=value]` steps name (`member\0value\0...`).
-    by_where: Vec<rustc_hash::FxHashMap<Box<str>, u32>>,
+    /// `[member=value]` steps name (each name and value after its length).
+    by_where: Vec<rustc_hash::FxHashMap<Box<[u8]>, u32>>,
     /// Reused to build `by_where` lookup keys.
-    scratch: String,
+    scratch: Vec<u8>,
     /// The root's set, once interned.
     start: Option<u32>,
     entries: usize,
@@ -519,43 +519,62 @@ impl Matcher {
         }
     }
 
-    /// The set reached from set `from` by array element `elem` (cached per
-    /// set unless the element has a field some `[member=value]` step names:
-    /// then the transition depends on the field's value).
-    pub fn cached_index(&self, cache: &mut MatchCache, from: u32, elem: PathElem<'_>) -> u32 {
+    /// The set reached from set `from` by array element number `index`,
+    /// whose string-valued fields (name, value) `fields` hands to its sink:
+    /// once to build the cache's lookup key, and again on a miss. Cached
+    /// per set unless the element has a field some `[member=value]` step
+    /// names: then the transition depends on the field's value. Nothing is
+    /// allocated on a hit.
+    pub fn cached_index(
+        &self,
+        cache: &mut MatchCache,
+        from: u32,
+        index: usize,
+        fields: impl Fn(&mut dyn FnMut(&str, &str)),
+    ) -> u32 {
         // Without fields that a `[member=value]` step names, the element's
         // position is all that matters, and `[*]` ignores it: cache per set.
-        // Otherwise the named fields' values decide: cache by them.
+        // Otherwise the named fields' values decide: cache by them, each
+        // name and value after its length (so no two lists share a key).
         let mut scratch = std::mem::take(&mut cache.scratch);
         scratch.clear();
-        if let PathElem::Index(_, fields) = elem {
-            for (k, v) in fields {
-                if self.is_where_member(k) {
-                    scratch.push_str(k);
-                    scratch.push('\0');
-                    scratch.push_str(v);
-                    scratch.push('\0');
+        fields(&mut |k, v| {
+            if self.is_where_member(k) {
+                for part in [k, v] {
+                    scratch.extend_from_slice(&(part.len() as u64).to_le_bytes());
+                    scratch.extend_from_slice(part.as_bytes());
                 }
             }
-        }
+        });
         let plain = scratch.is_empty();
         let hit = if plain {
             cache.by_plain_index[from as usize]
         } else {
-            cache.by_where[from as usize].get(scratch.as_str()).copied()
+            cache.by_where[from as usize].get(&scratch[..]).copied()
         };
         if let Some(to) = hit {
             cache.scratch = scratch;
             return to;
         }
+        let mut named: Vec<(String, String)> = Vec::new();
+        fields(&mut |k, v| {
+            if self.is_where_member(k) {
+                named.push((k.to_string(), v.to_string()));
+            }
+        });
+        let view: Vec<(&str, &str)> = named.iter().map(|(k, v)| (&k[..], &v[..])).collect();
         let mut out = Vec::new();
-        self.advance(&cache.sets[from as usize], elem, &mut out);
+        self.advance(
+            &cache.sets[from as usize],
+            PathElem::Index(index, &view),
+            &mut out,
+        );
         cache.entries += 1;
         let to = cache.intern(out);
         if plain {
             cache.by_plain_index[from as usize] = Some(to);
         } else {
-            cache.by_where[from as usize].insert(scratch.as_str().into(), to);
+            cache.by_where[from as usize].insert(scratch[..].into(), to);
         }
         cache.scratch = scratch;
         to

@@ -243,6 +243,17 @@ fn adversarial_and_edge_lines() {
         }
         let deep = "[".repeat(200);
         compare(name, &p, deep.as_bytes());
+        // Strings holding JSON nested about as deep as the limit allows:
+        // rewritten as JSON up to the limit, scanned as text past it.
+        for k in 122..=130 {
+            let inner = format!(
+                "{}{{\\\"email\\\":\\\"a@b.co\\\",\\\"ip\\\":\\\"203.0.113.7\\\"}}{}",
+                "[".repeat(k),
+                "]".repeat(k)
+            );
+            let line = format!(r#"{{"a":{{"payload":"{inner}"}}}}"#);
+            compare(name, &p, line.as_bytes());
+        }
         compare(name, &p, b"\xff");
     }
 }
