@@ -271,7 +271,48 @@ impl Tokenize {
         self.token_of(text, out)
     }
 
+    /// Appends the token of `text` (without a kept prefix), from the
+    /// per-thread memo when it was made recently.
     fn token_of(&self, text: &str, t: &mut String) {
+        if text.len() > TOKEN_MEMO_MAX {
+            return self.token_uncached(text, t);
+        }
+        use std::hash::BuildHasher;
+        let h = rustc_hash::FxBuildHasher.hash_one((
+            Arc::as_ptr(&self.key) as usize,
+            self.normalize as u8,
+            self.shape as u8,
+            self.bytes,
+            text,
+        ));
+        TOKEN_MEMO.with(|memo| {
+            let mut memo = memo.borrow_mut();
+            let slot = &mut memo[h as usize & (TOKEN_MEMO_SLOTS - 1)];
+            if slot.hash == h
+                && std::ptr::eq(slot.key.as_ptr(), Arc::as_ptr(&self.key))
+                && (slot.normalize, slot.shape, slot.bytes)
+                    == (self.normalize, self.shape, self.bytes)
+                && slot.text == text
+            {
+                t.push_str(&slot.token);
+                return;
+            }
+            let start = t.len();
+            self.token_uncached(text, t);
+            slot.hash = h;
+            if !std::ptr::eq(slot.key.as_ptr(), Arc::as_ptr(&self.key)) {
+                slot.key = Arc::downgrade(&self.key);
+            }
+            (slot.normalize, slot.shape, slot.bytes) = (self.normalize, self.shape, self.bytes);
+            slot.text.clear();
+            slot.text.push_str(text);
+            slot.token.clear();
+            slot.token.push_str(&t[start..]);
+        });
+    }
+
+    /// [`Tokenize::token_of`] without the memo: the MAC and its encoding.
+    fn token_uncached(&self, text: &str, t: &mut String) {
         let mac = self.key.hmac_fed(|sink| self.normalize.feed(text, sink));
         match self.shape {
             Shape::Opaque => {
@@ -310,6 +351,44 @@ impl Tokenize {
             }
         }
     }
+}
+
+/// A recently made token, per thread. The same identities recur within a
+/// batch and a session (a user id in several fields and events), and the
+/// MAC is the costliest step of tokenizing. The memo is direct-mapped by a
+/// hash of everything the token depends on, compared in full: the key by
+/// address, held as a `Weak` so that no other key can take that address
+/// while the slot names it (and a dropped key's material is not kept
+/// alive), the normalisation, shape and length, and the text.
+struct TokenSlot {
+    hash: u64,
+    key: std::sync::Weak<Key>,
+    normalize: Normalize,
+    shape: Shape,
+    bytes: usize,
+    text: String,
+    token: String,
+}
+
+/// Slots of the token memo (a power of two).
+const TOKEN_MEMO_SLOTS: usize = 256;
+/// The longest text whose token the memo keeps (bytes).
+const TOKEN_MEMO_MAX: usize = 256;
+
+thread_local! {
+    static TOKEN_MEMO: std::cell::RefCell<Vec<TokenSlot>> = std::cell::RefCell::new(
+        (0..TOKEN_MEMO_SLOTS)
+            .map(|_| TokenSlot {
+                hash: 0,
+                key: std::sync::Weak::new(),
+                normalize: Normalize::None,
+                shape: Shape::Opaque,
+                bytes: 0,
+                text: String::new(),
+                token: String::new(),
+            })
+            .collect(),
+    );
 }
 
 /// Masking parameters.
@@ -989,6 +1068,52 @@ mod tests {
                 fed.clear();
                 mode.feed(t, &mut |piece| fed.extend_from_slice(piece));
                 assert_eq!(fed, mode.apply(t).as_bytes(), "{mode:?} {t:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn memoised_tokens_are_the_tokens() {
+        // Configurations that differ in one thing each, two of them only in
+        // their key's material (same key id): a memo slot must never answer
+        // for another configuration. Texts repeat across three rounds in
+        // different orders, so slots are filled, evicted and hit.
+        let other_key = Arc::new(Key::from_bytes("k1", b"another-key-material"));
+        let configs = [
+            tok(Shape::Opaque, Normalize::None),
+            tok(Shape::Opaque, Normalize::Email),
+            tok(Shape::Email, Normalize::None),
+            tok(Shape::Uuid, Normalize::Lowercase),
+            Tokenize {
+                bytes: 32,
+                ..tok(Shape::Opaque, Normalize::None)
+            },
+            Tokenize {
+                key: other_key,
+                ..tok(Shape::Opaque, Normalize::None)
+            },
+        ];
+        let pieces = [
+            "u_",
+            "1",
+            "23",
+            "A",
+            "b",
+            "@x.io",
+            " ",
+            "-",
+            &"z".repeat(250),
+        ];
+        let texts = crate::test_texts::from_pieces(0x70c3_11a5_0000_0001, 3_000, (1, 4), &pieces);
+        let rounds = [texts.clone(), texts.iter().rev().cloned().collect(), texts];
+        let (mut got, mut want) = (String::new(), String::new());
+        for text in rounds.iter().flatten() {
+            for c in &configs {
+                got.clear();
+                want.clear();
+                c.token_of(text, &mut got);
+                c.token_uncached(text, &mut want);
+                assert_eq!(got, want, "{c:?} {text:?}");
             }
         }
     }
