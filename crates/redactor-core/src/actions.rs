@@ -358,8 +358,8 @@ impl Tokenize {
 /// MAC is the costliest step of tokenizing. The memo is direct-mapped by a
 /// hash of everything the token depends on, compared in full: the key by
 /// address, held as a `Weak` so that no other key can take that address
-/// while the slot names it (and a dropped key's material is not kept
-/// alive), the normalisation, shape and length, and the text.
+/// while the slot names it (and a dropped key is not kept in use), the
+/// normalisation, shape and length, and the text.
 struct TokenSlot {
     hash: u64,
     key: std::sync::Weak<Key>,
