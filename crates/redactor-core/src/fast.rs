@@ -397,12 +397,13 @@ impl<'a> Pass<'a, '_> {
                 let policy = self.w.policy;
                 let t = text.trim_start();
                 // Strings such as "[Amplitude] Page Viewed" start like JSON
-                // but are not: checked by a scanner first, they go straight
-                // to the detectors, as in the reference engine, whose parse
-                // attempt would allocate.
+                // but are not: found out by their last character or by a
+                // scanner, they go straight to the detectors, as in the
+                // reference engine, whose parse attempt would allocate.
                 let max_depth = policy.limits.max_depth;
                 let nested = policy.nested_json
                     && (t.starts_with('{') || t.starts_with('['))
+                    && t.trim_end().ends_with(['}', ']'])
                     && depth < max_depth
                     && self.bufs.is_json(&text, max_depth - depth);
                 let mut new = std::mem::take(&mut self.bufs.value);

@@ -219,6 +219,7 @@ fn adversarial_and_edge_lines() {
         r#"{"user":{"name":"n","alice@example.com":"k","deep":[1,"203.0.113.7",{"z":null}]},"card":"4111 1111 1111 1111"}"#,
         r#"{"card":12345678,"ip2":"nope","ts":"2025-11-27T10:23:45Z","time":1732700000123,"note_const":[1,2]}"#,
         r#"{"payload":"{\"email\":\"alice@example.com\",\"n\":1.50}","p2":"[1,\"203.0.113.9\"]","p3":"{broken"}"#,
+        r#"{"payload":" {\"email\":\"alice@example.com\"} \n\t","p2":"[Tag] see bob@example.org","p3":"[1,2] x@example.org]"}"#,
         r#"{"secret_obj":{"a":[1,2,{"b":3}]},"context":{"ip":"203.0.113.7","page":{"url":"https://x.example.com/?e=a%40b.co"}}}"#,
         r#"[{"name":"x-forwarded-for","value":"203.0.113.7"},{"name":"other","value":"198.51.100.1"},{"key":"user.email","value":{"stringValue":"a@b.co"}}]"#,
         r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"attributes":[{"key":"user.id","value":{"intValue":"42"}},{"key":"app.context","value":{"kvlistValue":{"values":[{"key":"user.email","value":{"stringValue":"a@b.co"}}]}}}]}]}]}]}"#,
