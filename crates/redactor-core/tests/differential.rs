@@ -72,6 +72,16 @@ action = "drop"
     v
 }
 
+/// The fast engine's output, parsed (a failure shows it).
+fn fast_output(name: &str, out: &[u8]) -> json::Value {
+    json::parse(out, 10_000).unwrap_or_else(|e| {
+        panic!(
+            "{name}: fast output invalid ({e}): {}",
+            String::from_utf8_lossy(out)
+        )
+    })
+}
+
 fn compare(name: &str, p: &Arc<Policy>, line: &[u8]) {
     let (fast, slow) = (Fast::new(p.clone()), Reference::new(p.clone()));
     let (mut a, mut b) = (Vec::new(), Vec::new());
@@ -87,12 +97,7 @@ fn compare(name: &str, p: &Arc<Policy>, line: &[u8]) {
         show()
     );
     if rb.is_ok() {
-        let va = json::parse(&a, 10_000).unwrap_or_else(|e| {
-            panic!(
-                "{name}: fast output invalid ({e}): {}",
-                String::from_utf8_lossy(&a)
-            )
-        });
+        let va = fast_output(name, &a);
         let vb = json::parse(&b, 10_000).unwrap();
         assert_eq!(
             va,
@@ -117,12 +122,7 @@ fn compare(name: &str, p: &Arc<Policy>, line: &[u8]) {
         show()
     );
     if rb.is_ok() {
-        let vc = json::parse(&c, 10_000).unwrap_or_else(|e| {
-            panic!(
-                "{name}: fast output invalid ({e}): {}",
-                String::from_utf8_lossy(&c)
-            )
-        });
+        let vc = fast_output(name, &c);
         assert_eq!(
             vc,
             json::parse(&b, 10_000).unwrap(),
