@@ -77,6 +77,8 @@ impl Buffers {
 
 /// Decoded-string buffers kept for reuse (more are dropped after use).
 const DECODED_KEPT: usize = 32;
+/// The largest decoded-string buffer kept for reuse (bytes).
+const DECODED_KEPT_BYTES: usize = 64 << 10;
 
 fn reject_of(e: ScanError) -> Reject {
     match e.kind {
@@ -269,10 +271,14 @@ impl<'a> Pass<'a, '_> {
         }
     }
 
-    /// Returns a decoded copy made by [`Pass::text`] to the buffers.
+    /// Returns a decoded copy made by [`Pass::text`] to the buffers (but
+    /// for a very large one, so that a few huge escaped strings do not
+    /// stay in memory as spare buffers).
     fn recycle(&mut self, text: Cow<'a, str>) {
-        if let (Cow::Owned(s), true) = (text, self.bufs.decoded.len() < DECODED_KEPT) {
-            self.bufs.decoded.push(s);
+        if let Cow::Owned(s) = text {
+            if self.bufs.decoded.len() < DECODED_KEPT && s.capacity() <= DECODED_KEPT_BYTES {
+                self.bufs.decoded.push(s);
+            }
         }
     }
 
