@@ -72,14 +72,20 @@ action = "drop"
     v
 }
 
-/// The fast engine's output, parsed (a failure shows it).
-fn fast_output(name: &str, out: &[u8]) -> json::Value {
-    json::parse(out, 10_000).unwrap_or_else(|e| {
-        panic!(
-            "{name}: fast output invalid ({e}): {}",
-            String::from_utf8_lossy(out)
-        )
-    })
+/// Asserts that the fast engine's output `fast` (made `how`) parses to the
+/// same value as the reference engine's output `reference` for `line`.
+fn same_output(name: &str, how: &str, line: &[u8], fast: &[u8], reference: &[u8]) {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let got = json::parse(fast, 10_000)
+        .unwrap_or_else(|e| panic!("{name}: fast output invalid ({e}): {}", text(fast)));
+    assert_eq!(
+        got,
+        json::parse(reference, 10_000).unwrap(),
+        "{name}: outputs differ{how} on {}\nfast: {}\nref:  {}",
+        text(line),
+        text(fast),
+        text(reference)
+    );
 }
 
 fn compare(name: &str, p: &Arc<Policy>, line: &[u8]) {
@@ -97,16 +103,7 @@ fn compare(name: &str, p: &Arc<Policy>, line: &[u8]) {
         show()
     );
     if rb.is_ok() {
-        let va = fast_output(name, &a);
-        let vb = json::parse(&b, 10_000).unwrap();
-        assert_eq!(
-            va,
-            vb,
-            "{name}: outputs differ on {}\nfast: {}\nref:  {}",
-            show(),
-            String::from_utf8_lossy(&a),
-            String::from_utf8_lossy(&b)
-        );
+        same_output(name, "", line, &a, &b);
         assert_eq!(ea, eb, "{name}: explanations differ on {}", show());
     }
     // Without explanations the fast engine takes its native paths
@@ -122,15 +119,7 @@ fn compare(name: &str, p: &Arc<Policy>, line: &[u8]) {
         show()
     );
     if rb.is_ok() {
-        let vc = fast_output(name, &c);
-        assert_eq!(
-            vc,
-            json::parse(&b, 10_000).unwrap(),
-            "{name}: outputs differ (no explanations) on {}\nfast: {}\nref:  {}",
-            show(),
-            String::from_utf8_lossy(&c),
-            String::from_utf8_lossy(&b)
-        );
+        same_output(name, " (no explanations)", line, &c, &b);
     }
     assert_eq!(
         (&sc.rules, &sc.detectors, sc.allowlist_dropped),
