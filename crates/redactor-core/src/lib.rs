@@ -41,6 +41,7 @@ pub mod fast;
 pub mod gen;
 pub mod json;
 pub mod keys;
+mod keytable;
 pub mod policy;
 pub mod presets;
 pub mod selector;

@@ -391,7 +391,7 @@ pub struct MatchCache {
     matcher: u64,
     sets: Vec<Vec<State>>,
     ids: rustc_hash::FxHashMap<Vec<State>, u32>,
-    by_key: Vec<rustc_hash::FxHashMap<Box<str>, u32>>,
+    by_key: crate::keytable::KeyTable,
     choice: Vec<Option<Option<usize>>>,
     /// Per set: the set reached by an array element with no string fields.
     by_plain_index: Vec<Option<u32>>,
@@ -444,7 +444,6 @@ impl MatchCache {
         let id = self.sets.len() as u32;
         self.ids.insert(set.clone(), id);
         self.sets.push(set);
-        self.by_key.push(Default::default());
         self.choice.push(None);
         self.by_plain_index.push(None);
         self.by_where.push(Default::default());
@@ -500,13 +499,13 @@ impl Matcher {
     /// [`Matcher::cached_key`], and whether the cache's owner noted the
     /// key with [`Matcher::note_key`] (in the same lookup).
     pub fn cached_key_noted(&self, cache: &mut MatchCache, from: u32, key: &str) -> (u32, bool) {
-        if let Some(&to) = cache.by_key[from as usize].get(key) {
+        if let Some(to) = cache.by_key.get(from, key.as_bytes()) {
             return (to & !KEY_NOTED, to & KEY_NOTED != 0);
         }
         let mut out = Vec::new();
         self.advance(&cache.sets[from as usize], PathElem::Key(key), &mut out);
         let to = cache.intern(out);
-        cache.by_key[from as usize].insert(key.into(), to);
+        cache.by_key.insert(from, key.as_bytes(), to);
         cache.entries += 1;
         (to, false)
     }
@@ -514,7 +513,7 @@ impl Matcher {
     /// Notes the transition of `key` from set `from` (already cached) for
     /// the cache's owner, who gives the note its meaning.
     pub fn note_key(&self, cache: &mut MatchCache, from: u32, key: &str) {
-        if let Some(to) = cache.by_key[from as usize].get_mut(key) {
+        if let Some(to) = cache.by_key.get_mut(from, key.as_bytes()) {
             *to |= KEY_NOTED;
         }
     }
