@@ -557,6 +557,56 @@ fn find_phones(text: &str, out: &mut Vec<(usize, usize)>) {
 
 /// Whether `b` holds `%40`, a percent-encoded `@` (`%2540` contains it too),
 /// without building a substring searcher per call.
+/// Bytes that can be part of an email match: the classes of
+/// [`email_re`] (whose `(?i)` also admits the Kelvin sign and the long s,
+/// two-byte and three-byte characters) widened to every non-ASCII byte, so
+/// that a run of them always starts and ends on a character boundary.
+static EMAIL_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric()
+            || b >= 0x80
+            || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-' | b'@');
+        c += 1;
+    }
+    t
+};
+
+/// The spans of [`email_re`] in `text`, as its `find_iter` gives them, with
+/// the regex run only over the runs of [`EMAIL_BYTE`]s that hold `@`,
+/// `%40` or `%2540`. The pattern has no anchors or look-around, so each
+/// match lies inside one such run and the run alone decides it; a long
+/// text (a stack trace naming one user) is not scanned by the regex end
+/// to end.
+fn find_emails(text: &str, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    let mut from = 0;
+    while let Some(i) = memchr::memchr2(b'@', b'%', &b[from..]) {
+        let at = from + i;
+        let rest = &b[at..];
+        if !(rest[0] == b'@' || rest.starts_with(b"%40") || rest.starts_with(b"%2540")) {
+            from = at + 1;
+            continue;
+        }
+        let start = b[..at]
+            .iter()
+            .rposition(|&c| !EMAIL_BYTE[usize::from(c)])
+            .map_or(0, |p| p + 1);
+        let end = b[at..]
+            .iter()
+            .position(|&c| !EMAIL_BYTE[usize::from(c)])
+            .map_or(b.len(), |p| at + p);
+        out.extend(
+            email_re()
+                .find_iter(&text[start..end])
+                .map(|m| (start + m.start(), start + m.end())),
+        );
+        from = end;
+    }
+}
+
 fn has_encoded_at(b: &[u8]) -> bool {
     memchr::memchr_iter(b'%', b)
         .any(|i| b.get(i + 1..i + 3) == Some(b"40") || b.get(i + 1..i + 5) == Some(b"2540"))
@@ -668,7 +718,7 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
         }
         DetectorKind::Email => {
             if p.has(C_AT) || (p.has(C_PERCENT) && has_encoded_at(text.as_bytes())) {
-                out.extend(email_re().find_iter(text).map(|m| (m.start(), m.end())));
+                find_emails(text, out);
             }
         }
         DetectorKind::CreditCard => find_cards(text, out),
@@ -1067,5 +1117,43 @@ mod tests {
             "skeleton key, ghp_short, the bearer of news, bearer information"
         )
         .is_empty());
+    }
+
+    #[test]
+    fn email_runs_find_what_the_regex_finds_over_the_whole_text() {
+        let pieces = [
+            "a", "Z", "k", "\u{212a}", "\u{17f}", "é", "7", ".", "-", "_", "+", "%", "%40",
+            "%2540", "%25", "@", "@@", " ", ",", "(", "co", "uk", ".com", "x1", "\t", "<", "user",
+            "@ex.com", "@mail.", "%40b.io",
+        ];
+        let mut texts = vec![
+            "java.lang.IllegalStateException: no account for bob.k75@corp.example.co.uk \tat x"
+                .to_string(),
+            "a@b.comx9 a@b.co-uk a%40b.com a%2540b.cc.dd-ee@f.gh".to_string(),
+            "\u{212a}elvin@\u{17f}ite.org".to_string(),
+        ];
+        texts.extend(crate::test_texts::from_pieces(
+            0x5eed_e4a1_1c0d_e001,
+            100_000,
+            (1, 14),
+            &pieces,
+        ));
+        let (mut found, mut matched, mut several) = (Vec::new(), 0, 0);
+        for t in &texts {
+            found.clear();
+            find_emails(t, &mut found);
+            let want: Vec<(usize, usize)> = email_re()
+                .find_iter(t)
+                .map(|m| (m.start(), m.end()))
+                .collect();
+            assert_eq!(found, want, "{t:?}");
+            matched += usize::from(!want.is_empty());
+            several += usize::from(want.len() > 1);
+        }
+        // The generator must reach matches, and texts with several.
+        assert!(
+            matched > 10_000 && several > 500,
+            "{matched} texts hold an email, {several} several"
+        );
     }
 }
