@@ -126,8 +126,8 @@ impl KeyTable {
     }
 }
 
-/// Multiplies as 128 bits and folds the halves: every output bit depends on
-/// every input bit of both factors.
+/// Multiplies as 128 bits and XORs the two halves: a cheap mix whose low
+/// bits also depend on the factors' high bits.
 #[inline(always)]
 fn fold_mul(a: u64, b: u64) -> u64 {
     let m = u128::from(a) * u128::from(b);
