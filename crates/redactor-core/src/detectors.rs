@@ -555,8 +555,6 @@ fn find_phones(text: &str, out: &mut Vec<(usize, usize)>) {
     }
 }
 
-/// Whether `b` holds `%40`, a percent-encoded `@` (`%2540` contains it too),
-/// without building a substring searcher per call.
 /// Bytes that can be part of an email match: the classes of
 /// [`email_re`] (whose `(?i)` also admits the Kelvin sign and the long s,
 /// two-byte and three-byte characters) widened to every non-ASCII byte, so
@@ -586,7 +584,7 @@ fn find_emails(text: &str, out: &mut Vec<(usize, usize)>) {
     while let Some(i) = memchr::memchr2(b'@', b'%', &b[from..]) {
         let at = from + i;
         let rest = &b[at..];
-        if !(rest[0] == b'@' || rest.starts_with(b"%40") || rest.starts_with(b"%2540")) {
+        if !(rest[0] == b'@' || starts_with_encoded_at(rest)) {
             from = at + 1;
             continue;
         }
@@ -607,9 +605,16 @@ fn find_emails(text: &str, out: &mut Vec<(usize, usize)>) {
     }
 }
 
+/// Whether `b` starts with a percent-encoded `@`: `%40`, or `%2540` (an
+/// encoded `%40`).
+fn starts_with_encoded_at(b: &[u8]) -> bool {
+    b.starts_with(b"%40") || b.starts_with(b"%2540")
+}
+
+/// Whether `b` holds a percent-encoded `@`, without building a substring
+/// searcher per call.
 fn has_encoded_at(b: &[u8]) -> bool {
-    memchr::memchr_iter(b'%', b)
-        .any(|i| b.get(i + 1..i + 3) == Some(b"40") || b.get(i + 1..i + 5) == Some(b"2540"))
+    memchr::memchr_iter(b'%', b).any(|i| starts_with_encoded_at(&b[i..]))
 }
 
 /// Byte classes every detector's prefilter needs, found in one pass.
