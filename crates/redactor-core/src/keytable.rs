@@ -106,23 +106,20 @@ impl KeyTable {
 
     /// Sets the value of (`from`, `key`).
     pub(crate) fn insert(&mut self, from: u32, key: &[u8], value: u32) {
-        if let Some(v) = self.get_mut(from, key) {
-            *v = value;
-            return;
-        }
         let p = self.probe(from, key);
-        self.table.insert_unique(
-            p.hash,
-            Entry {
-                hash: p.hash,
-                words: p.words,
-                from,
-                len: key.len() as u32,
-                value,
-                long: (key.len() > 16).then(|| key.into()),
-            },
-            |e| e.hash,
-        );
+        match self.table.entry(p.hash, |e| p.matches(e), |e| e.hash) {
+            hashbrown::hash_table::Entry::Occupied(mut o) => o.get_mut().value = value,
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(Entry {
+                    hash: p.hash,
+                    words: p.words,
+                    from,
+                    len: key.len() as u32,
+                    value,
+                    long: (key.len() > 16).then(|| key.into()),
+                });
+            }
+        }
     }
 }
 
