@@ -308,9 +308,12 @@ fn email_re() -> &'static Regex {
     )
 }
 
+/// The card candidates' pattern, as a regex: the reference that
+/// [`card_candidates`] is tested against.
+#[cfg(test)]
 fn card_re() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
-    re(&R, r"\d(?:[ -]?\d){12,18}")
+    re(&R, r"(?-u:\d)(?:[ -]?(?-u:\d)){12,18}")
 }
 
 fn phone_re() -> &'static Regex {
@@ -396,35 +399,74 @@ fn has_card_run(b: &[u8]) -> bool {
     false
 }
 
+/// The card candidates in `b`, in order, as `find_iter` of the pattern
+/// `\d(?:[ -]?\d){12,18}` (ASCII digits) gives them: from each leftmost
+/// digit, greedily, digits each after at most one space or hyphen, 13 to
+/// 19 of them. The pattern has one way to go at every byte (a digit, or a
+/// separator before a digit), so the greedy walk is its only match; a walk
+/// that stops short of 13 digits leaves no match inside it either (every
+/// later start in it reaches less far), and the search goes on after it.
+fn card_candidates(b: &[u8], mut each: impl FnMut(usize, usize)) {
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let (start, mut end, mut digits) = (i, i + 1, 1);
+        while digits < 19 {
+            if digit(end) {
+                end += 1;
+            } else if matches!(b.get(end), Some(b' ' | b'-')) && digit(end + 1) {
+                end += 2;
+            } else {
+                break;
+            }
+            digits += 1;
+        }
+        if digits >= 13 {
+            each(start, end);
+        }
+        i = end;
+    }
+}
+
 fn find_cards(text: &str, out: &mut Vec<(usize, usize)>) {
     if !has_card_run(text.as_bytes()) {
         return;
     }
-    for m in card_re().find_iter(text) {
-        if before_is(text, m.start(), |b| b.is_ascii_digit())
-            || after_is(text, m.end(), |b| b.is_ascii_digit())
-        {
-            continue;
+    card_candidates(text.as_bytes(), |start, end| {
+        card_at(text, start, end, out);
+    });
+}
+
+/// Checks one card candidate `start..end` (see [`card_candidates`]): not
+/// glued to more digits, and a prefix of it ending at a digit group is a
+/// Luhn-valid number of a known brand and length (the longest wins).
+fn card_at(text: &str, start: usize, end: usize, out: &mut Vec<(usize, usize)>) {
+    if before_is(text, start, |b| b.is_ascii_digit()) || after_is(text, end, |b| b.is_ascii_digit())
+    {
+        return;
+    }
+    // Try the longest candidate first, then shorter ones ending at a
+    // digit that is followed by a separator.
+    let s = &text.as_bytes()[start..end];
+    let ends = (0..s.len())
+        .rev()
+        .filter(|&i| s[i].is_ascii_digit() && (i + 1 == s.len() || !s[i + 1].is_ascii_digit()));
+    for e in ends {
+        // A candidate has at most 19 digits.
+        let mut digits = [0u8; 19];
+        let mut n = 0;
+        for &c in s[..=e].iter().filter(|c| c.is_ascii_digit()) {
+            digits[n] = c;
+            n += 1;
         }
-        // Try the longest candidate first, then shorter ones ending at a
-        // digit that is followed by a separator.
-        let s = &text.as_bytes()[m.start()..m.end()];
-        let ends = (0..s.len())
-            .rev()
-            .filter(|&i| s[i].is_ascii_digit() && (i + 1 == s.len() || !s[i + 1].is_ascii_digit()));
-        for e in ends {
-            // The regex matches at most 19 digits.
-            let mut digits = [0u8; 19];
-            let mut n = 0;
-            for &c in s[..=e].iter().filter(|c| c.is_ascii_digit()) {
-                digits[n] = c;
-                n += 1;
-            }
-            let digits = &digits[..n];
-            if (13..=19).contains(&n) && card_brand(digits) && luhn(digits) {
-                out.push((m.start(), m.start() + e + 1));
-                break;
-            }
+        let digits = &digits[..n];
+        if (13..=19).contains(&n) && card_brand(digits) && luhn(digits) {
+            out.push((start, start + e + 1));
+            return;
         }
     }
 }
@@ -631,15 +673,25 @@ const C_AT: u8 = 2;
 const C_PERCENT: u8 = 4;
 const C_DOT: u8 = 8;
 const C_PLUS: u8 = 16;
-const C_DIGIT: u8 = 32;
+/// Any byte but a lowercase hex digit or `-`: every credential shape of
+/// [`secret_re`] holds one, so hex ids and UUIDs skip its prefilters.
+const C_NOT_HEX: u8 = 64;
+/// The top bit, so that [`Profile::of`] counts digits by a shift.
+const C_DIGIT: u8 = 128;
 
 static CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
-    t[b':' as usize] = C_COLON;
-    t[b'@' as usize] = C_AT;
-    t[b'%' as usize] = C_PERCENT;
-    t[b'.' as usize] = C_DOT;
-    t[b'+' as usize] = C_PLUS;
+    let mut t = [C_NOT_HEX; 256];
+    t[b':' as usize] |= C_COLON;
+    t[b'@' as usize] |= C_AT;
+    t[b'%' as usize] |= C_PERCENT;
+    t[b'.' as usize] |= C_DOT;
+    t[b'+' as usize] |= C_PLUS;
+    t[b'-' as usize] = 0;
+    let mut d = b'a';
+    while d <= b'f' {
+        t[d as usize] = 0;
+        d += 1;
+    }
     let mut d = b'0';
     while d <= b'9' {
         t[d as usize] = C_DIGIT;
@@ -648,13 +700,36 @@ static CLASS: [u8; 256] = {
     t
 };
 
+/// Whether `text` has a byte that is not a lowercase hex digit or `-`
+/// (which every [`SECRET_PREFIXES`] entry and `bearer` have).
+const fn has_not_hex(text: &[u8]) -> bool {
+    let mut i = 0;
+    while i < text.len() {
+        if CLASS[text[i] as usize] & C_NOT_HEX != 0 {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+const _: () = {
+    let mut i = 0;
+    while i < SECRET_PREFIXES.len() {
+        assert!(has_not_hex(SECRET_PREFIXES[i].as_bytes()));
+        i += 1;
+    }
+    // Every spelling of `bearer` has an `r` or an `R`.
+    assert!(has_not_hex(b"r") && has_not_hex(b"R"));
+};
+
 impl Profile {
     fn of(text: &str) -> Profile {
         let (mut classes, mut digits) = (0u8, 0usize);
         for &b in text.as_bytes() {
             let c = CLASS[b as usize];
             classes |= c;
-            digits += usize::from(c >> 5);
+            digits += usize::from(c >> 7);
         }
         Profile { classes, digits }
     }
@@ -678,12 +753,12 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
     let colon = p.has(C_COLON);
     // In `DetectorKind` order.
     let bits = [
-        colon || len >= SECRET_MIN_LEN,            // Secret
-        p.has(C_AT | C_PERCENT),                   // Email
-        p.digits >= 13,                            // CreditCard
-        colon,                                     // Ipv6
-        len >= 7 && p.has(C_DOT) && p.digits >= 4, // Ipv4
-        p.has(C_PLUS),                             // Phone
+        colon || (len >= SECRET_MIN_LEN && p.has(C_NOT_HEX)), // Secret
+        p.has(C_AT | C_PERCENT),                              // Email
+        p.digits >= 13,                                       // CreditCard
+        colon,                                                // Ipv6
+        len >= 7 && p.has(C_DOT) && p.digits >= 4,            // Ipv4
+        p.has(C_PLUS),                                        // Phone
     ];
     const _: () = assert!(
         DetectorKind::Secret as u32 == 0
@@ -1066,6 +1141,71 @@ mod tests {
         assert!(
             spans(DetectorKind::CreditCard, "41111111111111111111111").is_empty(),
             "too long"
+        );
+    }
+
+    #[test]
+    fn card_candidates_are_the_patterns_matches() {
+        let pieces = [
+            "4",
+            "1",
+            "0",
+            "9",
+            "3",
+            "5",
+            " ",
+            "-",
+            "  ",
+            "--",
+            " -",
+            "a",
+            "x",
+            "é",
+            "\u{661}",
+            ",",
+            "4111",
+            "1111",
+            "3782",
+            "6011",
+            "822463",
+            "411111111111",
+            "1732700000123000000",
+        ];
+        let mut texts = vec![
+            "card 4111 1111 1111 1111 ok".to_string(),
+            "41111111111111111111111 4111-1111-1111-1111".to_string(),
+            "\u{661}4111111111111111 4111111111111111\u{661}".to_string(),
+        ];
+        texts.extend(crate::test_texts::from_pieces(
+            0xca4d_5eed_0000_0013,
+            100_000,
+            (1, 16),
+            &pieces,
+        ));
+        let (mut candidates, mut found) = (0, 0);
+        let (mut got, mut want) = (Vec::new(), Vec::new());
+        for t in &texts {
+            got.clear();
+            card_candidates(t.as_bytes(), |s, e| got.push((s, e)));
+            want.clear();
+            want.extend(card_re().find_iter(t).map(|m| (m.start(), m.end())));
+            assert_eq!(got, want, "{t:?}");
+            candidates += usize::from(!want.is_empty());
+            // The whole detector, against the regex's candidates checked
+            // the same way, without the run prefilter.
+            got.clear();
+            find_cards(t, &mut got);
+            let mut reference = Vec::new();
+            for &(s, e) in &want {
+                card_at(t, s, e, &mut reference);
+            }
+            assert_eq!(got, reference, "{t:?}");
+            found += usize::from(!reference.is_empty());
+        }
+        // The generator must reach candidates, and valid cards among them.
+        assert!(
+            candidates > 10_000 && found > 100,
+            "{candidates} texts hold a candidate, {found} a card"
         );
     }
 
