@@ -29,6 +29,8 @@ struct Entry {
 pub(crate) struct KeyTable {
     seed: [u64; 2],
     table: hashbrown::HashTable<Entry>,
+    /// Bytes of the keys held in full (those over 16 bytes).
+    long_bytes: usize,
 }
 
 impl Default for KeyTable {
@@ -41,6 +43,7 @@ impl Default for KeyTable {
         KeyTable {
             seed,
             table: hashbrown::HashTable::new(),
+            long_bytes: 0,
         }
     }
 }
@@ -110,6 +113,9 @@ impl KeyTable {
         match self.table.entry(p.hash, |e| p.matches(e), |e| e.hash) {
             hashbrown::hash_table::Entry::Occupied(mut o) => o.get_mut().value = value,
             hashbrown::hash_table::Entry::Vacant(v) => {
+                if key.len() > 16 {
+                    self.long_bytes += key.len();
+                }
                 v.insert(Entry {
                     hash: p.hash,
                     words: p.words,
@@ -120,6 +126,13 @@ impl KeyTable {
                 });
             }
         }
+    }
+}
+
+impl KeyTable {
+    /// Bytes held for keys longer than 16 bytes.
+    pub(crate) fn long_key_bytes(&self) -> usize {
+        self.long_bytes
     }
 }
 
@@ -218,6 +231,8 @@ mod tests {
                 *m.get_mut(&(from, k.clone())).unwrap() |= 1 << 31;
             }
         }
+        // Enough distinct keys to make the table grow several times.
+        assert!(m.len() > 900, "{} distinct keys", m.len());
         for ((from, k), v) in &m {
             assert_eq!(t.get(*from, k.as_bytes()), Some(*v), "{k:?} from {from}");
         }

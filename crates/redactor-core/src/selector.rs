@@ -384,8 +384,10 @@ fn fresh_id() -> u64 {
 /// A lazily built deterministic automaton over a [`Matcher`]: state sets are
 /// interned as ids, and each (set, key) transition and each set's rule
 /// choice is computed once and then looked up. Keep one per thread. It is
-/// bounded: past [`MatchCache::MAX_ENTRIES`] transitions it starts afresh,
-/// so keys of unbounded variety (ids used as keys) cannot grow it forever.
+/// bounded: past [`MatchCache::MAX_ENTRIES`] transitions, or
+/// [`MatchCache::MAX_KEY_BYTES`] of keys held in full, it starts afresh, so
+/// keys of unbounded variety (ids used as keys) or size cannot grow it
+/// forever.
 #[derive(Debug, Default)]
 pub struct MatchCache {
     matcher: u64,
@@ -403,6 +405,8 @@ pub struct MatchCache {
     /// The root's set, once interned.
     start: Option<u32>,
     entries: usize,
+    /// Bytes of the `by_where` lookup keys.
+    where_bytes: usize,
     /// Who owns the notes on keys ([`MatchCache::claim`]).
     owner: u64,
 }
@@ -413,9 +417,16 @@ const KEY_NOTED: u32 = 1 << 31;
 impl MatchCache {
     /// Transitions kept before the cache starts afresh.
     pub const MAX_ENTRIES: usize = 1 << 18;
+    /// Bytes of keys held in full (object keys over 16 bytes, and the
+    /// field values that `[member=value]` steps compare) kept before the
+    /// cache starts afresh.
+    pub const MAX_KEY_BYTES: usize = 64 << 20;
 
     fn reset_for(&mut self, m: &Matcher) {
-        if self.matcher != m.id || self.entries > Self::MAX_ENTRIES {
+        if self.matcher != m.id
+            || self.entries > Self::MAX_ENTRIES
+            || self.by_key.long_key_bytes() + self.where_bytes > Self::MAX_KEY_BYTES
+        {
             *self = MatchCache {
                 matcher: m.id,
                 owner: self.owner,
@@ -573,6 +584,7 @@ impl Matcher {
         if plain {
             cache.by_plain_index[from as usize] = Some(to);
         } else {
+            cache.where_bytes += scratch.len();
             cache.by_where[from as usize].insert(scratch[..].into(), to);
         }
         cache.scratch = scratch;
@@ -931,6 +943,25 @@ mod tests {
         let r2 = other.cached_start(&mut cache);
         assert_eq!(cache.set(r2), other.start().as_slice());
         assert_eq!(cache.sets.len(), 1, "the cache started afresh");
+    }
+
+    #[test]
+    fn cache_starts_afresh_past_its_key_bytes() {
+        let mut m = Matcher::default();
+        m.push(0, Selector::parse("**.email", MatchMode::Exact).unwrap());
+        let mut cache = MatchCache::default();
+        // Distinct 1 MiB keys: one more than the budget holds.
+        let mut key = "k".repeat(1 << 20);
+        let keys = MatchCache::MAX_KEY_BYTES / key.len() + 1;
+        for i in 0..keys {
+            let root = m.cached_start(&mut cache);
+            assert!(cache.by_key.long_key_bytes() <= MatchCache::MAX_KEY_BYTES);
+            key.replace_range(..8, &format!("{i:08}"));
+            m.cached_key(&mut cache, root, &key);
+        }
+        assert_eq!(cache.by_key.long_key_bytes(), key.len() * keys);
+        m.cached_start(&mut cache);
+        assert_eq!(cache.by_key.long_key_bytes(), 0, "the cache started afresh");
     }
 
     #[test]

@@ -10,16 +10,20 @@ pub(crate) fn from_pieces(
     pieces: &[&str],
 ) -> Vec<String> {
     let mut x = seed;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
     (0..count)
         .map(|_| {
-            let mut t = String::new();
-            for _ in 0..min + x % (max - min + 1) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                t.push_str(pieces[(x % pieces.len() as u64) as usize]);
-            }
-            t
+            // The length is drawn too: a text of no pieces still moves
+            // the generator on.
+            let n = min + next() % (max - min + 1);
+            (0..n)
+                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                .collect()
         })
         .collect()
 }
