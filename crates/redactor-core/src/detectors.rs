@@ -13,6 +13,7 @@ use regex::Regex;
 
 use crate::actions::Action;
 use crate::json::Value;
+use crate::keytable::word;
 
 /// The kinds of detector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -424,7 +425,7 @@ fn digit_and_separator_bits(w: &[u8]) -> (u64, u64) {
     };
     let full = w.len().min(64) / 8;
     for k in 0..full {
-        put(8 * k, word_at(w, 8 * k));
+        put(8 * k, word(w, 8 * k));
     }
     let rest = w.len().min(64) % 8;
     if rest != 0 {
@@ -432,7 +433,7 @@ fn digit_and_separator_bits(w: &[u8]) -> (u64, u64) {
         // first and zero bytes (neither class) fill the rest; or the
         // tail alone when the text is shorter than a word.
         let word = if w.len() >= 8 {
-            word_at(w, w.len().min(64) - 8) >> (8 * (8 - rest))
+            word(w, w.len().min(64) - 8) >> (8 * (8 - rest))
         } else {
             let mut t = [0u8; 8];
             t[..rest].copy_from_slice(w);
@@ -446,14 +447,6 @@ fn digit_and_separator_bits(w: &[u8]) -> (u64, u64) {
 const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 const ONES: u64 = 0x0101_0101_0101_0101;
-
-/// Eight bytes of `b` from `at`, little-endian.
-#[inline(always)]
-fn word_at(b: &[u8], at: usize) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(w)
-}
 
 /// The high bit of each byte of `w` that is an ASCII digit.
 #[inline(always)]

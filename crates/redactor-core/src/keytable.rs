@@ -144,9 +144,10 @@ fn fold_mul(a: u64, b: u64) -> u64 {
     (m as u64) ^ ((m >> 64) as u64)
 }
 
-/// Eight bytes of `b` from `at` (which must leave eight bytes).
+/// Eight bytes of `b` from `at` (which must leave eight bytes), read as a
+/// little-endian word.
 #[inline(always)]
-fn word(b: &[u8], at: usize) -> u64 {
+pub(crate) fn word(b: &[u8], at: usize) -> u64 {
     let mut w = [0u8; 8];
     w.copy_from_slice(&b[at..at + 8]);
     u64::from_le_bytes(w)
