@@ -419,9 +419,9 @@ fn has_chain_of_13(w: &[u8]) -> bool {
 #[inline(always)]
 fn digit_and_separator_bits(w: &[u8]) -> (u64, u64) {
     let (mut digit, mut sep) = (0u64, 0u64);
-    let mut put = |at: usize, word: u64| {
-        digit |= u64::from(word_bits(word_digits(word))) << at;
-        sep |= u64::from(word_bits(word_eq(word, b' ') | word_eq(word, b'-'))) << at;
+    let mut put = |at: usize, x: u64| {
+        digit |= u64::from(word_bits(word_digits(x))) << at;
+        sep |= u64::from(word_bits(word_eq(x, b' ') | word_eq(x, b'-'))) << at;
     };
     let full = w.len().min(64) / 8;
     for k in 0..full {
@@ -432,14 +432,14 @@ fn digit_and_separator_bits(w: &[u8]) -> (u64, u64) {
         // The last eight bytes, shifted so that the tail's bytes come
         // first and zero bytes (neither class) fill the rest; or the
         // tail alone when the text is shorter than a word.
-        let word = if w.len() >= 8 {
+        let tail = if w.len() >= 8 {
             word(w, w.len().min(64) - 8) >> (8 * (8 - rest))
         } else {
             let mut t = [0u8; 8];
             t[..rest].copy_from_slice(w);
             u64::from_le_bytes(t)
         };
-        put(8 * full, word);
+        put(8 * full, tail);
     }
     (digit, sep)
 }
