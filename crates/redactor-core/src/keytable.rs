@@ -107,6 +107,11 @@ impl KeyTable {
             .map(|e| &mut e.value)
     }
 
+    /// Bytes held for keys longer than 16 bytes.
+    pub(crate) fn long_key_bytes(&self) -> usize {
+        self.long_bytes
+    }
+
     /// Sets the value of (`from`, `key`).
     pub(crate) fn insert(&mut self, from: u32, key: &[u8], value: u32) {
         let p = self.probe(from, key);
@@ -126,13 +131,6 @@ impl KeyTable {
                 });
             }
         }
-    }
-}
-
-impl KeyTable {
-    /// Bytes held for keys longer than 16 bytes.
-    pub(crate) fn long_key_bytes(&self) -> usize {
-        self.long_bytes
     }
 }
 
