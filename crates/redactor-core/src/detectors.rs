@@ -1044,23 +1044,15 @@ fn replacement(action: &Action, matched: &str, out: &mut String) {
 mod tests {
     use super::*;
 
-    /// Random short strings over the bytes the prefilters look at.
+    /// Random short strings (up to 39 bytes) over the bytes the
+    /// prefilters look at.
     fn strings(alphabet: &[u8], count: usize) -> Vec<String> {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        (0..count)
-            .map(|_| {
-                let len = (next() % 40) as usize;
-                (0..len)
-                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize] as char)
-                    .collect()
-            })
-            .collect()
+        let pieces: Vec<String> = alphabet
+            .iter()
+            .map(|&b| char::from(b).to_string())
+            .collect();
+        let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+        crate::test_texts::from_pieces(0x9e37_79b9_7f4a_7c15, count, (0, 39), &pieces)
     }
 
     #[test]
