@@ -591,6 +591,12 @@ pub fn generalize_url(text: &str, query_allow: &[String]) -> String {
     out
 }
 
+/// The offsets of every `://` in `b`, found by the memchr crate's search
+/// for `:` (no substring searcher built per call).
+pub(crate) fn scheme_separators(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    memchr::memchr_iter(b':', b).filter(move |&i| b.get(i + 1..i + 3) == Some(&b"//"[..]))
+}
+
 /// [`generalize_url`], appended to `out`.
 pub fn generalize_url_into(text: &str, query_allow: &[String], out: &mut String) {
     // Every separator is ASCII, so every cut is at a char boundary; the
@@ -603,8 +609,7 @@ pub fn generalize_url_into(text: &str, query_allow: &[String], out: &mut String)
         None => (no_frag, None),
     };
     let (base, b) = (&text[..base_end], &t[..base_end]);
-    let scheme_end =
-        memchr::memchr_iter(b':', b).find(|&i| b.get(i + 1..i + 3) == Some(&b"//"[..]));
+    let scheme_end = scheme_separators(b).next();
     match scheme_end {
         Some(i) => {
             let auth_start = i + 3;

@@ -276,13 +276,10 @@ fn find_secrets_by_iter(text: &str, out: &mut Vec<(usize, usize)>) {
     }
 }
 
-/// `user:password` in `scheme://user:password@host` (found after a
-/// memmem prefilter on `://`).
+/// `user:password` in `scheme://user:password@host`, after each `://`.
 fn find_userinfo(text: &str, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
-    // memchr for ':' then a check, rather than a substring searcher built
-    // per call.
-    for at in memchr::memchr_iter(b':', b).filter(|&i| b.get(i + 1..i + 3) == Some(b"//")) {
+    for at in crate::actions::scheme_separators(b) {
         let start = at + 3;
         let end = b[start..]
             .iter()
