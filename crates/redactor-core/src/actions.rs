@@ -876,10 +876,9 @@ pub fn truncate_epoch_text(text: &str, unit: TimeUnit) -> Option<String> {
 /// unchanged) when `text` is not a number.
 fn truncate_epoch_into(text: &str, unit: TimeUnit, out: &mut String) -> bool {
     use std::fmt::Write as _;
-    let Some(secs_scale) = epoch_parts(text) else {
+    let Some((secs, scale)) = epoch_parts(text) else {
         return false;
     };
-    let (secs, scale) = secs_scale;
     // Writing to a `String` cannot fail.
     let _ = write!(out, "{}", truncate_epoch_seconds(secs, unit) * scale);
     true
