@@ -157,15 +157,15 @@ impl Scanner {
         if let Some(at) = found.control_in_string {
             return Err(ScanError::syntax(at, "control character in string"));
         }
-        tape::walk(
-            input,
-            &self.structurals,
-            &self.masks,
-            self.limits.max_depth,
-            found.backslash,
-            &mut self.tape,
-            &mut self.stack,
-        )?;
+        self.backend.stage2(tape::Walk {
+            s: input,
+            structurals: &self.structurals,
+            masks: &self.masks,
+            max_depth: self.limits.max_depth,
+            any_backslash: found.backslash,
+            tape: &mut self.tape,
+            stack: &mut self.stack,
+        })?;
         if found.unterminated {
             return Err(ScanError::syntax(input.len(), "unterminated string"));
         }

@@ -47,11 +47,13 @@ pub struct Node {
 impl Node {
     /// For keys and strings: whether the content has escapes and must be
     /// decoded (see [`crate::unescape`]) before it is compared or scanned.
+    #[inline]
     pub fn has_escapes(&self) -> bool {
         matches!(self.kind, Kind::Key | Kind::String) && self.link != 0
     }
 
     /// The node's byte range in the input (content only for strings).
+    #[inline]
     pub fn span(&self) -> std::ops::Range<usize> {
         self.start as usize..self.end as usize
     }
@@ -203,6 +205,42 @@ fn string_node(
     })
 }
 
+/// The inputs and outputs of stage 2 for one text.
+#[derive(Debug)]
+pub(crate) struct Walk<'a> {
+    /// The text.
+    pub s: &'a [u8],
+    /// Stage 1's structural offsets.
+    pub structurals: &'a [u32],
+    /// Stage 1's backslash and quote masks of every 64-byte block.
+    pub masks: &'a [u64],
+    /// The nesting limit.
+    pub max_depth: usize,
+    /// False when none of the backslash masks has a bit set.
+    pub any_backslash: bool,
+    /// Filled with the nodes.
+    pub tape: &'a mut Vec<Node>,
+    /// The open containers (reused).
+    pub stack: &'a mut Vec<u32>,
+}
+
+impl Walk<'_> {
+    /// Runs stage 2. Inlined into each backend's entry point, which compiles
+    /// it with that backend's target features.
+    #[inline(always)]
+    pub(crate) fn run(self) -> Result<(), ScanError> {
+        walk(
+            self.s,
+            self.structurals,
+            self.masks,
+            self.max_depth,
+            self.any_backslash,
+            self.tape,
+            self.stack,
+        )
+    }
+}
+
 /// Walks `structurals` of `s`, validating, and fills `tape`. `masks` holds
 /// stage 1's backslash and quote masks of every 64-byte block;
 /// `any_backslash` is false when none of them has a bit set.
@@ -210,7 +248,8 @@ fn string_node(
 /// The loops follow the grammar (a value; then, inside a container, a comma
 /// or the container's end) instead of dispatching on a state variable, so
 /// that branches follow the shape of the document.
-pub(crate) fn walk(
+#[inline(always)]
+fn walk(
     s: &[u8],
     structurals: &[u32],
     masks: &[u64],

@@ -109,6 +109,21 @@ impl Backend {
         (found, text)
     }
 
+    /// Runs stage 2, compiled for this backend's CPUs. The backend must be
+    /// available (as for [`Backend::stage1`]).
+    pub(crate) fn stage2(self, walk: crate::tape::Walk<'_>) -> Result<(), crate::ScanError> {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: a `Scanner` only holds a backend whose `is_available()`
+            // was true.
+            Backend::Avx2 => unsafe { x86_64::avx2::stage2(walk) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above.
+            Backend::Avx512 => unsafe { x86_64::avx512::stage2(walk) },
+            _ => walk.run(),
+        }
+    }
+
     fn stage1_of(self, input: &[u8], out: &mut Vec<u32>, masks: &mut Vec<u64>) -> Stage1 {
         match self {
             #[cfg(target_arch = "x86_64")]

@@ -16,6 +16,7 @@ impl Avx2 {
     pub(crate) fn is_available() -> bool {
         std::arch::is_x86_feature_detected!("avx2")
             && std::arch::is_x86_feature_detected!("pclmulqdq")
+            && super::has_bit_instructions()
     }
 }
 
@@ -115,7 +116,7 @@ impl Block64 for Avx2 {
 /// # Safety
 ///
 /// [`Avx2::is_available`] must be true.
-#[target_feature(enable = "avx2,pclmulqdq")]
+#[target_feature(enable = "avx2,pclmulqdq,popcnt,bmi1,bmi2,lzcnt")]
 pub(crate) unsafe fn stage1(
     input: &[u8],
     out: &mut Vec<u32>,
@@ -123,4 +124,15 @@ pub(crate) unsafe fn stage1(
 ) -> crate::arch::generic::Stage1 {
     // SAFETY: this function's target features are those the backend needs.
     unsafe { crate::arch::generic::stage1::<Avx2>(input, out, masks) }
+}
+
+/// Stage 2 compiled for the CPUs this backend runs on (single-instruction
+/// `trailing_zeros` and `count_ones`).
+///
+/// # Safety
+///
+/// [`Avx2::is_available`] must be true.
+#[target_feature(enable = "avx2,popcnt,bmi1,bmi2,lzcnt")]
+pub(crate) unsafe fn stage2(walk: crate::tape::Walk<'_>) -> Result<(), crate::ScanError> {
+    walk.run()
 }

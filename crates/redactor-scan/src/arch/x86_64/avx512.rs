@@ -19,6 +19,7 @@ impl Avx512 {
         std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512bw")
             && std::arch::is_x86_feature_detected!("pclmulqdq")
+            && super::has_bit_instructions()
     }
 }
 
@@ -97,7 +98,7 @@ impl Block64 for Avx512 {
 /// # Safety
 ///
 /// [`Avx512::is_available`] must be true.
-#[target_feature(enable = "avx512f,avx512bw,pclmulqdq")]
+#[target_feature(enable = "avx512f,avx512bw,pclmulqdq,popcnt,bmi1,bmi2,lzcnt")]
 pub(crate) unsafe fn stage1(
     input: &[u8],
     out: &mut Vec<u32>,
@@ -105,4 +106,14 @@ pub(crate) unsafe fn stage1(
 ) -> crate::arch::generic::Stage1 {
     // SAFETY: this function's target features are those the backend needs.
     unsafe { crate::arch::generic::stage1::<Avx512>(input, out, masks) }
+}
+
+/// Stage 2 compiled for the CPUs this backend runs on (as the AVX2 one).
+///
+/// # Safety
+///
+/// [`Avx512::is_available`] must be true.
+#[target_feature(enable = "avx2,popcnt,bmi1,bmi2,lzcnt")]
+pub(crate) unsafe fn stage2(walk: crate::tape::Walk<'_>) -> Result<(), crate::ScanError> {
+    walk.run()
 }

@@ -2,3 +2,13 @@
 
 pub(crate) mod avx2;
 pub(crate) mod avx512;
+
+/// POPCNT, BMI1, BMI2 and LZCNT: the bit instructions that the stage-1 block
+/// loop and stage 2 are compiled with on the SIMD backends (every CPU with
+/// AVX2 that is known to have them, but each is checked).
+pub(crate) fn has_bit_instructions() -> bool {
+    std::arch::is_x86_feature_detected!("popcnt")
+        && std::arch::is_x86_feature_detected!("bmi1")
+        && std::arch::is_x86_feature_detected!("bmi2")
+        && std::arch::is_x86_feature_detected!("lzcnt")
+}
