@@ -223,7 +223,9 @@ fn errors_carry_offsets() {
 #[test]
 fn random_ascii_gives_identical_structurals_on_every_backend() {
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    let alphabet = b"\"\\{}[]:, \t\n\rab01-e.tf\x01";
+    // 0x0c and 0x1a share an operator's table slot in the AVX2 lookup;
+    // 'J', 'K', 'L', 'M' and '|' share the slots of ':', '{', ',' and '}'.
+    let alphabet = b"\"\\{}[]:, \t\n\rab01-e.tf\x01\x0c\x1aJKLM|";
     for round in 0..2000 {
         let len = (round * 7) % 300;
         let bytes: Vec<u8> = (0..len)

@@ -142,6 +142,59 @@ impl Backend {
 mod tests {
     use super::Backend;
 
+    /// Every backend's block classification, against the scalar one: every
+    /// byte value in every lane (amid other values), and random blocks.
+    #[test]
+    fn every_backend_classifies_every_byte_like_the_scalar_one() {
+        use super::generic::{Block64, Masks};
+        fn classify(backend: Backend, block: &[u8; 64]) -> Masks {
+            // SAFETY: only called with backends this CPU runs.
+            unsafe {
+                match backend {
+                    #[cfg(target_arch = "x86_64")]
+                    Backend::Avx2 => super::x86_64::avx2::Avx2::classify(block),
+                    #[cfg(target_arch = "x86_64")]
+                    Backend::Avx512 => super::x86_64::avx512::Avx512::classify(block),
+                    _ => super::scalar::Scalar::classify(block),
+                }
+            }
+        }
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut blocks = Vec::new();
+        for b in 0..=255u8 {
+            for lane in 0..64 {
+                let mut block = [0u8; 64];
+                for (i, slot) in block.iter_mut().enumerate() {
+                    *slot = (b as usize + 7 * i) as u8;
+                }
+                block[lane] = b;
+                blocks.push(block);
+            }
+        }
+        for _ in 0..2000 {
+            blocks.push(std::array::from_fn(|_| next() as u8));
+        }
+        for backend in Backend::available() {
+            for block in &blocks {
+                let want = classify(Backend::Scalar, block);
+                let got = classify(backend, block);
+                let what = format!("{backend:?} on {block:?}");
+                assert_eq!(got.quote, want.quote, "quote: {what}");
+                assert_eq!(got.backslash, want.backslash, "backslash: {what}");
+                assert_eq!(got.op, want.op, "op: {what}");
+                assert_eq!(got.ws, want.ws, "ws: {what}");
+                assert_eq!(got.control, want.control, "control: {what}");
+                assert_eq!(got.high != 0, want.high != 0, "high: {what}");
+            }
+        }
+    }
+
     #[test]
     fn ascii_and_backslash_flags_match_the_bytes_on_every_backend() {
         let mut x = 0x2545_f491_4f6c_dd1du64;

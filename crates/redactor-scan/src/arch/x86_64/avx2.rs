@@ -1,8 +1,10 @@
-//! AVX2 classification (two 32-byte halves) and PCLMULQDQ prefix XOR.
+//! AVX2 classification (two 32-byte halves; operators and whitespace by
+//! `vpshufb` table lookup) and PCLMULQDQ prefix XOR.
 
 use core::arch::x86_64::{
-    __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_max_epu8, _mm256_movemask_epi8,
-    _mm256_or_si256, _mm256_set1_epi8, _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set_epi64x,
+    __m256i, _mm256_broadcastsi128_si256, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_max_epu8,
+    _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8, _mm256_shuffle_epi8,
+    _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_loadu_si128, _mm_set_epi64x,
 };
 
 use crate::arch::generic::{Block64, Masks};
@@ -48,26 +50,41 @@ unsafe fn join(lo: __m256i, hi: __m256i) -> u64 {
         u64::from(_mm256_movemask_epi8(lo) as u32)
             | (u64::from(_mm256_movemask_epi8(hi) as u32) << 32)
     };
-    std::hint::black_box(m)
+    m
 }
 
-/// The structural-character and whitespace vector masks of `v`.
+/// Whitespace by table lookup: the byte at index `b & 0x0f` equals `b`
+/// exactly for the four JSON whitespace bytes (0xff fills the other slots:
+/// no byte below 0x80 equals it, and `vpshufb` gives 0 for bytes at or above
+/// 0x80).
+const WS_TABLE: [u8; 16] = [
+    b' ', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, b'\t', b'\n', 0xff, 0xff, b'\r', 0xff,
+    0xff,
+];
+
+/// Operators by table lookup: the byte at index `b & 0x0f` equals `b | 0x20`
+/// for `:` `,` `[` `]` `{` `}` (`[` and `]` become `{` and `}`), and for
+/// two control bytes, 0x0c and 0x1a, which [`classify`](Block64::classify)
+/// removes with the control mask. 0 fills the other slots (`b | 0x20` is
+/// never 0).
+const OP_TABLE: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, b':', b'{', b',', b'}', 0, 0];
+
+/// The operator, whitespace and control-byte vector masks of `v` (the
+/// operator mask still holds 0x0c and 0x1a).
 ///
 /// # Safety
 ///
 /// AVX2 must be available.
 #[inline(always)]
 unsafe fn op_ws_control(v: __m256i) -> (__m256i, __m256i, __m256i) {
-    // SAFETY: the caller guarantees AVX2.
+    // SAFETY: the caller guarantees AVX2; the tables are 16 readable bytes,
+    // loaded unaligned.
     unsafe {
-        // '[' | 0x20 == '{' and ']' | 0x20 == '}'.
+        let ws_table = _mm256_broadcastsi128_si256(_mm_loadu_si128(WS_TABLE.as_ptr().cast()));
+        let op_table = _mm256_broadcastsi128_si256(_mm_loadu_si128(OP_TABLE.as_ptr().cast()));
+        let ws = _mm256_cmpeq_epi8(v, _mm256_shuffle_epi8(ws_table, v));
         let lower = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
-        let brace = _mm256_or_si256(eq(lower, b'{'), eq(lower, b'}'));
-        let op = _mm256_or_si256(brace, _mm256_or_si256(eq(v, b':'), eq(v, b',')));
-        let ws = _mm256_or_si256(
-            _mm256_or_si256(eq(v, b' '), eq(v, b'\t')),
-            _mm256_or_si256(eq(v, b'\n'), eq(v, b'\r')),
-        );
+        let op = _mm256_cmpeq_epi8(lower, _mm256_shuffle_epi8(op_table, v));
         // x <= 0x1f  <=>  max(x, 0x1f) == 0x1f (unsigned).
         let low = _mm256_set1_epi8(0x1f);
         (op, ws, _mm256_cmpeq_epi8(_mm256_max_epu8(v, low), low))
@@ -85,12 +102,13 @@ impl Block64 for Avx2 {
             let hi = _mm256_loadu_si256(block.as_ptr().add(32).cast::<__m256i>());
             let (op_lo, ws_lo, ctl_lo) = op_ws_control(lo);
             let (op_hi, ws_hi, ctl_hi) = op_ws_control(hi);
+            let control = join(ctl_lo, ctl_hi);
             Masks {
                 quote: join(eq(lo, b'"'), eq(hi, b'"')),
                 backslash: join(eq(lo, b'\\'), eq(hi, b'\\')),
-                op: join(op_lo, op_hi),
+                op: join(op_lo, op_hi) & !control,
                 ws: join(ws_lo, ws_hi),
-                control: join(ctl_lo, ctl_hi),
+                control,
                 // The sign bit of each byte is set exactly for non-ASCII.
                 high: join(lo, hi),
             }
