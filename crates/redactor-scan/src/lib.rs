@@ -12,10 +12,9 @@
 //! structural characters, whitespace, control bytes) with SIMD, resolves
 //! escapes and string regions with carry-propagating bit algebra (a
 //! carry-less multiply for the string mask), and emits the offsets of every
-//! structural byte (operators, opening quotes, starts of numbers and
-//! literals); closing quotes are found from the per-block quote masks. Stage 2 walks those offsets with an explicit stack: no
-//! recursion per nesting level, a depth limit and a size limit with their own
-//! errors. Backends: AVX2 and AVX-512BW (x86-64, with PCLMULQDQ) and a scalar
+//! structural byte (operators, quotes, starts of numbers and literals).
+//! Stage 2 walks those offsets with an explicit stack: no recursion per
+//! nesting level, a depth limit and a size limit with their own errors. Backends: AVX2 and AVX-512BW (x86-64, with PCLMULQDQ) and a scalar
 //! fallback that is always compiled; see [`Backend`].
 //!
 //! ```

@@ -163,7 +163,7 @@ fn validate_escapes(s: &[u8], start: usize, end: usize) -> Result<(), ScanError>
 }
 
 /// Whether `s[start..end]` holds a backslash, from stage 1's block masks
-/// (`masks[2 * block]` is a block's backslash mask).
+/// (`masks[block]` is a block's backslash mask).
 #[inline(always)]
 fn has_backslash(masks: &[u64], start: usize, end: usize) -> bool {
     if start >= end {
@@ -171,7 +171,7 @@ fn has_backslash(masks: &[u64], start: usize, end: usize) -> bool {
     }
     let (first, last) = (start / 64, (end - 1) / 64);
     (first..=last).any(|b| {
-        let mut m = masks.get(2 * b).copied().unwrap_or(0);
+        let mut m = masks.get(b).copied().unwrap_or(0);
         if b == first {
             m &= u64::MAX << (start % 64);
         }
@@ -182,17 +182,18 @@ fn has_backslash(masks: &[u64], start: usize, end: usize) -> bool {
     })
 }
 
-/// The node of the key or string whose opening quote is at `pos`: its
-/// content span, its escapes (validated) flagged in `link`.
+/// The node of the key or string whose opening quote is at `pos` and
+/// closing quote at `end`: its content span, its escapes (validated)
+/// flagged in `link`.
 #[inline(always)]
 fn string_node(
     s: &[u8],
     masks: &[u64],
     pos: usize,
+    end: usize,
     kind: Kind,
     any_backslash: bool,
 ) -> Result<Node, ScanError> {
-    let end = string_end(masks, pos)?;
     let has_esc = any_backslash && has_backslash(masks, pos + 1, end);
     if has_esc {
         validate_escapes(s, pos + 1, end)?;
@@ -212,7 +213,7 @@ pub(crate) struct Walk<'a> {
     pub s: &'a [u8],
     /// Stage 1's structural offsets.
     pub structurals: &'a [u32],
-    /// Stage 1's backslash and quote masks of every 64-byte block.
+    /// Stage 1's backslash mask of every 64-byte block.
     pub masks: &'a [u64],
     /// The nesting limit.
     pub max_depth: usize,
@@ -242,8 +243,8 @@ impl Walk<'_> {
 }
 
 /// Walks `structurals` of `s`, validating, and fills `tape`. `masks` holds
-/// stage 1's backslash and quote masks of every 64-byte block;
-/// `any_backslash` is false when none of them has a bit set.
+/// stage 1's backslash mask of every 64-byte block; `any_backslash` is
+/// false when none of them has a bit set.
 ///
 /// The loops follow the grammar (a value; then, inside a container, a comma
 /// or the container's end) instead of dispatching on a state variable, so
@@ -278,9 +279,23 @@ fn walk(
         }};
     }
     // A key at `pos` (already known to be a quote), then its colon.
+    // The key or string opened at `pos`: its closing quote is the next
+    // structural, if there is one.
+    macro_rules! string {
+        ($pos:expr, $kind:expr) => {{
+            let pos = $pos;
+            match structurals.get(k) {
+                Some(&end) => {
+                    k += 1;
+                    string_node(s, masks, pos, end as usize, $kind, any_backslash)?
+                }
+                None => return Err(ScanError::syntax(pos, "unterminated string")),
+            }
+        }};
+    }
     macro_rules! key_and_colon {
         ($pos:expr) => {{
-            tape.push(string_node(s, masks, $pos, Kind::Key, any_backslash)?);
+            tape.push(string!($pos, Kind::Key));
             let (cpos, c) = next!();
             if c != b':' {
                 return Err(ScanError::syntax(cpos, "':' expected"));
@@ -331,7 +346,7 @@ fn walk(
                 }
             }
             b'"' => {
-                tape.push(string_node(s, masks, pos, Kind::String, any_backslash)?);
+                tape.push(string!(pos, Kind::String));
             }
             b'-' | b'0'..=b'9' => {
                 let end = number_end(s, pos)?;
@@ -391,27 +406,6 @@ fn walk(
                 (_, true) => return Err(ScanError::syntax(pos, "',' or '}' expected")),
                 (_, false) => return Err(ScanError::syntax(pos, "',' or ']' expected")),
             }
-        }
-    }
-}
-
-/// The offset of the closing quote of the string opened at `open`: the next
-/// unescaped quote, from stage 1's quote masks (`masks[2 * block + 1]`).
-#[inline(always)]
-fn string_end(masks: &[u64], open: usize) -> Result<usize, ScanError> {
-    let from = open + 1;
-    let mut b = from / 64;
-    let mut m = masks
-        .get(2 * b + 1)
-        .map_or(0, |&q| q & (u64::MAX << (from % 64)));
-    loop {
-        if m != 0 {
-            return Ok(b * 64 + m.trailing_zeros() as usize);
-        }
-        b += 1;
-        match masks.get(2 * b + 1) {
-            Some(&q) => m = q,
-            None => return Err(ScanError::syntax(open, "unterminated string")),
         }
     }
 }

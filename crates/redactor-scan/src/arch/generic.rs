@@ -91,10 +91,11 @@ pub(crate) struct Stage1 {
 }
 
 /// Appends the offsets of every structural byte of `input` to `out`:
-/// `{ } [ ] : ,` outside strings, every opening quote, and the first byte
-/// of every number or literal. `masks` gets, for every block, its backslash
-/// mask and its unescaped-quote mask (interleaved), so stage 2 finds string
-/// ends and knows which strings have escapes without scanning them again.
+/// `{ } [ ] : ,` outside strings, every unescaped quote (opening and
+/// closing: nothing between them is structural, so a string's end is the
+/// structural after its start), and the first byte of every number or
+/// literal. `masks` gets every block's backslash mask, so stage 2 knows
+/// which strings have escapes without scanning them again.
 ///
 /// # Safety
 ///
@@ -107,7 +108,7 @@ pub(crate) unsafe fn stage1<B: Block64>(
 ) -> Stage1 {
     out.clear();
     masks.clear();
-    masks.reserve(2 * (input.len() / 64 + 1));
+    masks.reserve(input.len() / 64 + 1);
     // One structural per byte at most, plus a block of slack for the
     // unconditional writes of `flatten`.
     out.reserve(input.len() + 64);
@@ -144,17 +145,13 @@ pub(crate) unsafe fn stage1<B: Block64>(
         let scalar = outside & !(m.op | m.ws);
         let follows_scalar = (scalar << 1) | carry.prev_scalar;
         carry.prev_scalar = scalar >> 63;
-        // The quote mask goes next to the backslash mask: stage 2 finds a
-        // string's closing quote there, so only opening quotes (inside the
-        // string region, which starts at its opening quote) are structural.
-        masks.push(quote);
         // SAFETY: forwarded from this function's contract; `out` keeps 64
         // slots of spare room (reserved above, one offset per byte).
         unsafe {
             B::flatten(
                 out,
                 base as u32,
-                op | (quote & in_string) | (scalar & !follows_scalar),
+                op | quote | (scalar & !follows_scalar),
             );
         }
         base += 64;
