@@ -263,15 +263,14 @@ fn walk(
     stack.clear();
     // A string takes two structurals; every other node one.
     tape.reserve(structurals.len());
-    let mut k = 0;
+    let mut rest = structurals.iter();
     // Whether the innermost open container is an object (mirrors the top
     // of `stack`, whose entries carry it in `OBJECT_FLAG`).
     let mut in_object = false;
     macro_rules! next {
         () => {{
-            match structurals.get(k) {
+            match rest.next() {
                 Some(&p) => {
-                    k += 1;
                     (p as usize, s[p as usize])
                 }
                 None => return Err(ScanError::syntax(s.len(), "unexpected end of input")),
@@ -284,9 +283,8 @@ fn walk(
     macro_rules! string {
         ($pos:expr, $kind:expr) => {{
             let pos = $pos;
-            match structurals.get(k) {
+            match rest.next() {
                 Some(&end) => {
-                    k += 1;
                     string_node(s, masks, pos, end as usize, $kind, any_backslash)?
                 }
                 None => return Err(ScanError::syntax(pos, "unterminated string")),
@@ -322,12 +320,13 @@ fn walk(
                     end: 0,
                     link: 0,
                 });
-                let empty = structurals
-                    .get(k)
-                    .is_some_and(|&p| s[p as usize] == if in_object { b'}' } else { b']' });
-                if empty {
-                    let end_pos = structurals[k] as usize;
-                    k += 1;
+                let close_at = rest
+                    .as_slice()
+                    .first()
+                    .filter(|&&p| s[p as usize] == if in_object { b'}' } else { b']' });
+                if let Some(&end_pos) = close_at {
+                    let end_pos = end_pos as usize;
+                    rest.next();
                     let kind = if in_object {
                         Kind::ObjectEnd
                     } else {
@@ -382,7 +381,7 @@ fn walk(
         // A value is complete: a comma or the end of its container follows.
         loop {
             if stack.is_empty() {
-                return match structurals.get(k) {
+                return match rest.next() {
                     Some(&p) => Err(ScanError::syntax(
                         p as usize,
                         "trailing characters after the JSON value",
