@@ -142,6 +142,51 @@ impl Backend {
 mod tests {
     use super::Backend;
 
+    /// Every backend's offset writer, against the portable one: empty, full
+    /// and single-bit masks, every byte value in every byte lane, random
+    /// masks, appended after offsets already written.
+    #[test]
+    fn every_backend_flattens_like_the_portable_writer() {
+        use super::generic::Block64;
+        fn flatten(backend: Backend, out: &mut Vec<u32>, base: u32, bits: u64) {
+            out.reserve(64);
+            // SAFETY: only called with backends this CPU runs, with 64 slots
+            // of spare room (reserved above).
+            unsafe {
+                match backend {
+                    #[cfg(target_arch = "x86_64")]
+                    Backend::Avx2 => super::x86_64::avx2::Avx2::flatten(out, base, bits),
+                    #[cfg(target_arch = "x86_64")]
+                    Backend::Avx512 => super::x86_64::avx512::Avx512::flatten(out, base, bits),
+                    _ => super::generic::flatten(out, base, bits),
+                }
+            }
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut masks = vec![0, u64::MAX, 1, 1 << 63];
+        masks.extend((0..64).map(|i| 1u64 << i));
+        for b in 0..=255u64 {
+            masks.extend((0..8).map(|lane| b << (8 * lane)));
+        }
+        for _ in 0..5000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            masks.push(x);
+            masks.push(x & x.rotate_left(17));
+        }
+        for backend in Backend::available() {
+            for (n, &bits) in masks.iter().enumerate() {
+                let base = (n as u32).wrapping_mul(64);
+                let prefix: Vec<u32> = (0..(n % 5) as u32).collect();
+                let (mut want, mut got) = (prefix.clone(), prefix);
+                flatten(Backend::Scalar, &mut want, base, bits);
+                flatten(backend, &mut got, base, bits);
+                assert_eq!(got, want, "{backend:?}, mask {bits:#018x}");
+            }
+        }
+    }
+
     /// Every backend's block classification, against the scalar one: every
     /// byte value in every lane (amid other values), and random blocks.
     #[test]

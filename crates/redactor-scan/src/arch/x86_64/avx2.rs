@@ -2,9 +2,11 @@
 //! `vpshufb` table lookup) and PCLMULQDQ prefix XOR.
 
 use core::arch::x86_64::{
-    __m256i, _mm256_broadcastsi128_si256, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_max_epu8,
-    _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8, _mm256_shuffle_epi8,
-    _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_loadu_si128, _mm_set_epi64x,
+    __m256i, _mm256_add_epi32, _mm256_broadcastsi128_si256, _mm256_cmpeq_epi8,
+    _mm256_cvtepu8_epi32, _mm256_loadu_si256, _mm256_max_epu8, _mm256_movemask_epi8,
+    _mm256_or_si256, _mm256_set1_epi32, _mm256_set1_epi8, _mm256_shuffle_epi8,
+    _mm256_storeu_si256, _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_loadl_epi64,
+    _mm_loadu_si128, _mm_set_epi64x,
 };
 
 use crate::arch::generic::{Block64, Masks};
@@ -64,6 +66,25 @@ const WS_TABLE: [u8; 16] = [
     0xff,
 ];
 
+/// For every byte value, the positions of its set bits, lowest first (the
+/// rest 0).
+static BIT_POSITIONS: [[u8; 8]; 256] = {
+    let mut table = [[0u8; 8]; 256];
+    let mut b = 0;
+    while b < 256 {
+        let (mut bit, mut n) = (0, 0);
+        while bit < 8 {
+            if b >> bit & 1 == 1 {
+                table[b][n] = bit as u8;
+                n += 1;
+            }
+            bit += 1;
+        }
+        b += 1;
+    }
+    table
+};
+
 /// Operators by table lookup: the byte at index `b & 0x0f` equals `b | 0x20`
 /// for `:` `,` `[` `]` `{` `}` (`[` and `]` become `{` and `}`), and for
 /// two control bytes, 0x0c and 0x1a, which [`classify`](Block64::classify)
@@ -114,6 +135,41 @@ impl Block64 for Avx2 {
                 // The sign bit of each byte is set exactly for non-ASCII.
                 high: join(lo, hi),
             }
+        }
+    }
+
+    /// Eight offsets at a time from a table: each byte of `bits` selects
+    /// the positions of its set bits (packed bytes), widened to 32 bits,
+    /// offset and stored whole; no chain of bit clears from one offset to
+    /// the next.
+    #[inline(always)]
+    unsafe fn flatten(out: &mut Vec<u32>, base: u32, bits: u64) {
+        if bits == 0 {
+            return;
+        }
+        let count = bits.count_ones() as usize;
+        let len = out.len();
+        // Each store writes 8 slots from the running count: at most
+        // 56 + 8 = 64 slots past `len`.
+        assert!(out.capacity() >= len + 64);
+        // SAFETY: the caller guarantees AVX2 and POPCNT; every store stays
+        // within `len + 64 <= capacity` (asserted above); slots past
+        // `len + count` hold values that `set_len` does not expose; each
+        // table load reads 8 bytes of a `[u8; 8]`.
+        unsafe {
+            let p = out.as_mut_ptr().add(len);
+            let mut at = 0usize;
+            for j in 0..8u32 {
+                let byte = (bits >> (8 * j)) as u8;
+                let positions = BIT_POSITIONS[byte as usize].as_ptr();
+                let offsets = _mm256_add_epi32(
+                    _mm256_cvtepu8_epi32(_mm_loadl_epi64(positions.cast())),
+                    _mm256_set1_epi32(base.wrapping_add(8 * j) as i32),
+                );
+                _mm256_storeu_si256(p.add(at).cast::<__m256i>(), offsets);
+                at += byte.count_ones() as usize;
+            }
+            out.set_len(len + count);
         }
     }
 
