@@ -5,7 +5,7 @@ use crate::error::ScanError;
 
 /// What a [`Node`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
+#[repr(u32)]
 pub enum Kind {
     /// `{`: `start` is its offset, `end` the offset after the matching `}`,
     /// `link` the tape index of the matching [`Kind::ObjectEnd`].
