@@ -11,11 +11,13 @@
 //! Stage 1 classifies 64-byte blocks into bit masks (quotes, backslashes,
 //! structural characters, whitespace, control bytes) with SIMD, resolves
 //! escapes and string regions with carry-propagating bit algebra (a
-//! carry-less multiply for the string mask), and emits the offsets of every
-//! structural byte (operators, quotes, starts of numbers and literals).
+//! carry-less multiply for the string mask on x86-64), and emits the
+//! offsets of every structural byte (operators, quotes, starts of numbers
+//! and literals).
 //! Stage 2 walks those offsets with an explicit stack: no recursion per
-//! nesting level, a depth limit and a size limit with their own errors. Backends: AVX2 and AVX-512BW (x86-64, with PCLMULQDQ) and a scalar
-//! fallback that is always compiled; see [`Backend`].
+//! nesting level, a depth limit and a size limit with their own errors.
+//! Backends: AVX2 and AVX-512BW (x86-64, with PCLMULQDQ), NEON (aarch64)
+//! and a scalar fallback that is always compiled; see [`Backend`].
 //!
 //! ```
 //! use redactor_scan::{Kind, Limits, Scanner};

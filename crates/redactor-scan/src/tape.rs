@@ -270,9 +270,7 @@ fn walk(
     macro_rules! next {
         () => {{
             match rest.next() {
-                Some(&p) => {
-                    (p as usize, s[p as usize])
-                }
+                Some(&p) => (p as usize, s[p as usize]),
                 None => return Err(ScanError::syntax(s.len(), "unexpected end of input")),
             }
         }};
@@ -284,9 +282,7 @@ fn walk(
         ($pos:expr, $kind:expr) => {{
             let pos = $pos;
             match rest.next() {
-                Some(&end) => {
-                    string_node(s, masks, pos, end as usize, $kind, any_backslash)?
-                }
+                Some(&end) => string_node(s, masks, pos, end as usize, $kind, any_backslash)?,
                 None => return Err(ScanError::syntax(pos, "unterminated string")),
             }
         }};

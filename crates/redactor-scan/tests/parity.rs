@@ -354,6 +354,10 @@ fn every_backend_of_this_cpu_is_tested() {
     if std::arch::is_x86_feature_detected!("avx512bw") {
         assert!(names.contains(&"avx512"), "{names:?}");
     }
+    #[cfg(target_arch = "aarch64")]
+    if std::arch::is_aarch64_feature_detected!("neon") {
+        assert!(names.contains(&"neon"), "{names:?}");
+    }
     {
         use std::io::Write;
         let _ = writeln!(

@@ -148,11 +148,7 @@ pub(crate) unsafe fn stage1<B: Block64>(
         // SAFETY: forwarded from this function's contract; `out` keeps 64
         // slots of spare room (reserved above, one offset per byte).
         unsafe {
-            B::flatten(
-                out,
-                base as u32,
-                op | quote | (scalar & !follows_scalar),
-            );
+            B::flatten(out, base as u32, op | quote | (scalar & !follows_scalar));
         }
         base += 64;
     }

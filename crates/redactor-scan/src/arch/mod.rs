@@ -1,11 +1,13 @@
 //! Backends and their selection. The only module with `unsafe` code.
 //!
-//! The CPU is detected once; `REDACTOR_SIMD=scalar|avx2|avx512|auto` (read
+//! The CPU is detected once; `REDACTOR_SIMD=scalar|avx2|avx512|neon|auto` (read
 //! at that moment) forces a backend, so tests and benches can run each one
 //! and CI can run the whole suite on the scalar fallback.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
+#[cfg(target_arch = "aarch64")]
+pub(crate) mod aarch64;
 pub(crate) mod generic;
 pub(crate) mod scalar;
 #[cfg(target_arch = "x86_64")]
@@ -22,11 +24,19 @@ pub enum Backend {
     Avx2,
     /// x86-64 AVX-512BW with PCLMULQDQ.
     Avx512,
+    /// aarch64 NEON.
+    Neon,
 }
 
 impl Backend {
-    /// Every backend, slowest first.
-    pub const ALL: [Backend; 3] = [Backend::Scalar, Backend::Avx2, Backend::Avx512];
+    /// Every backend (each CPU runs the scalar one and those of its
+    /// architecture).
+    pub const ALL: [Backend; 4] = [
+        Backend::Scalar,
+        Backend::Avx2,
+        Backend::Avx512,
+        Backend::Neon,
+    ];
 
     /// Its name (as accepted by `REDACTOR_SIMD`).
     pub fn name(self) -> &'static str {
@@ -34,6 +44,7 @@ impl Backend {
             Backend::Scalar => "scalar",
             Backend::Avx2 => "avx2",
             Backend::Avx512 => "avx512",
+            Backend::Neon => "neon",
         }
     }
 
@@ -45,7 +56,9 @@ impl Backend {
             Backend::Avx2 => x86_64::avx2::Avx2::is_available(),
             #[cfg(target_arch = "x86_64")]
             Backend::Avx512 => x86_64::avx512::Avx512::is_available(),
-            #[cfg(not(target_arch = "x86_64"))]
+            #[cfg(target_arch = "aarch64")]
+            Backend::Neon => aarch64::neon::Neon::is_available(),
+            #[allow(unreachable_patterns)]
             _ => false,
         }
     }
@@ -69,6 +82,7 @@ impl Backend {
             1 => return Backend::Scalar,
             2 => return Backend::Avx2,
             3 => return Backend::Avx512,
+            4 => return Backend::Neon,
             _ => {}
         }
         let wanted = std::env::var("REDACTOR_SIMD").unwrap_or_default();
@@ -76,14 +90,17 @@ impl Backend {
             "scalar" => Backend::Scalar,
             "avx2" if Backend::Avx2.is_available() => Backend::Avx2,
             "avx512" if Backend::Avx512.is_available() => Backend::Avx512,
+            "neon" if Backend::Neon.is_available() => Backend::Neon,
             _ if Backend::Avx512.is_available() => Backend::Avx512,
             _ if Backend::Avx2.is_available() => Backend::Avx2,
+            _ if Backend::Neon.is_available() => Backend::Neon,
             _ => Backend::Scalar,
         };
         let code = match b {
             Backend::Scalar => 1,
             Backend::Avx2 => 2,
             Backend::Avx512 => 3,
+            Backend::Neon => 4,
         };
         CHOSEN.store(code, Ordering::Relaxed);
         b
@@ -133,6 +150,9 @@ impl Backend {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
             Backend::Avx512 => unsafe { x86_64::avx512::stage1(input, out, masks) },
+            #[cfg(target_arch = "aarch64")]
+            // SAFETY: as above.
+            Backend::Neon => unsafe { aarch64::neon::stage1(input, out, masks) },
             _ => scalar::stage1(input, out, masks),
         }
     }
@@ -158,6 +178,8 @@ mod tests {
                     Backend::Avx2 => super::x86_64::avx2::Avx2::flatten(out, base, bits),
                     #[cfg(target_arch = "x86_64")]
                     Backend::Avx512 => super::x86_64::avx512::Avx512::flatten(out, base, bits),
+                    #[cfg(target_arch = "aarch64")]
+                    Backend::Neon => super::aarch64::neon::Neon::flatten(out, base, bits),
                     _ => super::generic::flatten(out, base, bits),
                 }
             }
@@ -200,6 +222,8 @@ mod tests {
                     Backend::Avx2 => super::x86_64::avx2::Avx2::classify(block),
                     #[cfg(target_arch = "x86_64")]
                     Backend::Avx512 => super::x86_64::avx512::Avx512::classify(block),
+                    #[cfg(target_arch = "aarch64")]
+                    Backend::Neon => super::aarch64::neon::Neon::classify(block),
                     _ => super::scalar::Scalar::classify(block),
                 }
             }

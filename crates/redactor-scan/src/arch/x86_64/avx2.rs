@@ -4,9 +4,8 @@
 use core::arch::x86_64::{
     __m256i, _mm256_add_epi32, _mm256_broadcastsi128_si256, _mm256_cmpeq_epi8,
     _mm256_cvtepu8_epi32, _mm256_loadu_si256, _mm256_max_epu8, _mm256_movemask_epi8,
-    _mm256_or_si256, _mm256_set1_epi32, _mm256_set1_epi8, _mm256_shuffle_epi8,
-    _mm256_storeu_si256, _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_loadl_epi64,
-    _mm_loadu_si128, _mm_set_epi64x,
+    _mm256_or_si256, _mm256_set1_epi32, _mm256_set1_epi8, _mm256_shuffle_epi8, _mm256_storeu_si256,
+    _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_loadl_epi64, _mm_loadu_si128, _mm_set_epi64x,
 };
 
 use crate::arch::generic::{Block64, Masks};
