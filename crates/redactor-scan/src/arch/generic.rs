@@ -48,6 +48,19 @@ pub(crate) trait Block64 {
     }
 }
 
+/// The prefix XOR without a carry-less multiply: six shifts and XORs (the
+/// scalar and NEON backends' [`Block64::prefix_xor`]).
+#[inline(always)]
+pub(crate) fn prefix_xor_by_shifts(mut x: u64) -> u64 {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    x
+}
+
 const EVEN_BITS: u64 = 0x5555_5555_5555_5555;
 
 /// State carried from one block to the next.

@@ -104,14 +104,8 @@ impl Block64 for Neon {
     }
 
     #[inline(always)]
-    unsafe fn prefix_xor(mut x: u64) -> u64 {
-        x ^= x << 1;
-        x ^= x << 2;
-        x ^= x << 4;
-        x ^= x << 8;
-        x ^= x << 16;
-        x ^= x << 32;
-        x
+    unsafe fn prefix_xor(x: u64) -> u64 {
+        crate::arch::generic::prefix_xor_by_shifts(x)
     }
 }
 
