@@ -275,7 +275,6 @@ fn walk(
             }
         }};
     }
-    // A key at `pos` (already known to be a quote), then its colon.
     // The key or string opened at `pos`: its closing quote is the next
     // structural, if there is one.
     macro_rules! string {
@@ -287,6 +286,7 @@ fn walk(
             }
         }};
     }
+    // A key at `pos` (already known to be a quote), then its colon.
     macro_rules! key_and_colon {
         ($pos:expr) => {{
             tape.push(string!($pos, Kind::Key));
