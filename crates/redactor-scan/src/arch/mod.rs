@@ -132,11 +132,8 @@ impl Backend {
         match self {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: a `Scanner` only holds a backend whose `is_available()`
-            // was true.
-            Backend::Avx2 => unsafe { x86_64::avx2::stage2(walk) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above.
-            Backend::Avx512 => unsafe { x86_64::avx512::stage2(walk) },
+            // was true, and both of these check the bit instructions.
+            Backend::Avx2 | Backend::Avx512 => unsafe { x86_64::stage2(walk) },
             _ => walk.run(),
         }
     }

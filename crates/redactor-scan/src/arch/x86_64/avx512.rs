@@ -107,13 +107,3 @@ pub(crate) unsafe fn stage1(
     // SAFETY: this function's target features are those the backend needs.
     unsafe { crate::arch::generic::stage1::<Avx512>(input, out, masks) }
 }
-
-/// Stage 2 compiled for the CPUs this backend runs on (as the AVX2 one).
-///
-/// # Safety
-///
-/// [`Avx512::is_available`] must be true.
-#[target_feature(enable = "avx2,popcnt,bmi1,bmi2,lzcnt")]
-pub(crate) unsafe fn stage2(walk: crate::tape::Walk<'_>) -> Result<(), crate::ScanError> {
-    walk.run()
-}

@@ -12,3 +12,15 @@ pub(crate) fn has_bit_instructions() -> bool {
         && std::arch::is_x86_feature_detected!("bmi2")
         && std::arch::is_x86_feature_detected!("lzcnt")
 }
+
+/// Stage 2 compiled with the bit instructions above (single-instruction
+/// `trailing_zeros` and `count_ones`), for both SIMD backends.
+///
+/// # Safety
+///
+/// [`has_bit_instructions`] must be true (both backends' `is_available`
+/// check it).
+#[target_feature(enable = "popcnt,bmi1,bmi2,lzcnt")]
+pub(crate) unsafe fn stage2(walk: crate::tape::Walk<'_>) -> Result<(), crate::ScanError> {
+    walk.run()
+}
