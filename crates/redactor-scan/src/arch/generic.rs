@@ -48,6 +48,22 @@ pub(crate) trait Block64 {
     }
 }
 
+/// Whitespace by table lookup on a byte's low nibble (`vpshufb` on AVX2,
+/// `tbl` on NEON): the entry at `b & 0x0f` equals `b` exactly for the four
+/// JSON whitespace bytes. 0 fills the other slots: a zero byte indexes
+/// slot 0, which holds a space, and a byte at or above 0x80 equals no entry
+/// (`vpshufb` even gives 0 for it).
+pub(crate) const WS_TABLE: [u8; 16] = [
+    b' ', 0, 0, 0, 0, 0, 0, 0, 0, b'\t', b'\n', 0, 0, b'\r', 0, 0,
+];
+
+/// Operators by table lookup on a byte's low nibble: the entry at
+/// `b & 0x0f` equals `b | 0x20` for `:` `,` `[` `]` `{` `}` (`[` and `]`
+/// become `{` and `}`), and for two control bytes, 0x0c and 0x1a, which
+/// the backends remove with the control mask. 0 fills the other slots
+/// (`b | 0x20` is never 0).
+pub(crate) const OP_TABLE: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, b':', b'{', b',', b'}', 0, 0];
+
 /// The prefix XOR without a carry-less multiply: six shifts and XORs (the
 /// scalar and NEON backends' [`Block64::prefix_xor`]).
 #[inline(always)]

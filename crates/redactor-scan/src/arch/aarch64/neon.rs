@@ -11,7 +11,7 @@ use core::arch::aarch64::{
     vorrq_u8, vpaddq_u8, vqtbl1q_u8, vreinterpretq_u64_u8,
 };
 
-use crate::arch::generic::{Block64, Masks};
+use crate::arch::generic::{Block64, Masks, OP_TABLE, WS_TABLE};
 
 /// The NEON backend.
 #[derive(Debug, Clone, Copy)]
@@ -23,20 +23,6 @@ impl Neon {
         std::arch::is_aarch64_feature_detected!("neon")
     }
 }
-
-/// Whitespace by table lookup: the byte at index `b & 0x0f` equals `b`
-/// exactly for the four JSON whitespace bytes (0 fills the other slots: a
-/// zero byte indexes slot 0, which holds a space).
-const WS_TABLE: [u8; 16] = [
-    b' ', 0, 0, 0, 0, 0, 0, 0, 0, b'\t', b'\n', 0, 0, b'\r', 0, 0,
-];
-
-/// Operators by table lookup: the byte at index `b & 0x0f` equals `b | 0x20`
-/// for `:` `,` `[` `]` `{` `}` (`[` and `]` become `{` and `}`), and for
-/// two control bytes, 0x0c and 0x1a, which [`classify`](Block64::classify)
-/// removes with the control mask. 0 fills the other slots (`b | 0x20` is
-/// never 0).
-const OP_TABLE: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, b':', b'{', b',', b'}', 0, 0];
 
 /// Bit `i % 8` in lane `i`: ANDed with a lane mask, then summed in pairs,
 /// it packs 64 lanes into one 64-bit mask.

@@ -8,7 +8,7 @@ use core::arch::x86_64::{
     _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_loadl_epi64, _mm_loadu_si128, _mm_set_epi64x,
 };
 
-use crate::arch::generic::{Block64, Masks};
+use crate::arch::generic::{Block64, Masks, OP_TABLE, WS_TABLE};
 
 /// The AVX2 + PCLMULQDQ backend.
 #[derive(Debug, Clone, Copy)]
@@ -56,15 +56,6 @@ unsafe fn join(lo: __m256i, hi: __m256i) -> u64 {
     }
 }
 
-/// Whitespace by table lookup: the byte at index `b & 0x0f` equals `b`
-/// exactly for the four JSON whitespace bytes (0xff fills the other slots:
-/// no byte below 0x80 equals it, and `vpshufb` gives 0 for bytes at or above
-/// 0x80).
-const WS_TABLE: [u8; 16] = [
-    b' ', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, b'\t', b'\n', 0xff, 0xff, b'\r', 0xff,
-    0xff,
-];
-
 /// For every byte value, the positions of its set bits, lowest first (the
 /// rest 0).
 static BIT_POSITIONS: [[u8; 8]; 256] = {
@@ -83,13 +74,6 @@ static BIT_POSITIONS: [[u8; 8]; 256] = {
     }
     table
 };
-
-/// Operators by table lookup: the byte at index `b & 0x0f` equals `b | 0x20`
-/// for `:` `,` `[` `]` `{` `}` (`[` and `]` become `{` and `}`), and for
-/// two control bytes, 0x0c and 0x1a, which [`classify`](Block64::classify)
-/// removes with the control mask. 0 fills the other slots (`b | 0x20` is
-/// never 0).
-const OP_TABLE: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, b':', b'{', b',', b'}', 0, 0];
 
 /// The operator, whitespace and control-byte vector masks of `v` (the
 /// operator mask still holds 0x0c and 0x1a).
