@@ -7,6 +7,10 @@
 //! - `citm`: `shared/data/json-benchmark/citm_catalog.json` as one text.
 //!
 //! Every contender is checked to accept every line before it is timed.
+//!
+//! A `census` group measures the byte census that the detectors' prefilters
+//! take of every string value (`redactor_scan::census`) on each backend,
+//! over the string values of the telemetry corpus.
 //! Run: `cargo bench --bench scan`; `REDACTOR_SIMD` does not matter here
 //! (each backend is measured explicitly).
 
@@ -110,6 +114,58 @@ fn benches(c: &mut Criterion) {
         });
         g.finish();
     }
+    census(c, limits);
+}
+
+/// The byte census of each backend over every string value (keys left out)
+/// of the telemetry corpus.
+fn census(c: &mut Criterion, limits: Limits) {
+    let mut bytes = Vec::new();
+    Generator::new(Format::Mixed, 1)
+        .write_ndjson(20_000, &mut bytes)
+        .unwrap();
+    let mut s = Scanner::new(limits);
+    // The values back to back, as they lie in the lines.
+    let (mut text, mut spans) = (Vec::new(), Vec::new());
+    for l in lines_of(&bytes) {
+        let tape = s.scan(&l).unwrap();
+        for n in tape
+            .iter()
+            .filter(|n| n.kind == redactor_scan::Kind::String)
+        {
+            let at = text.len();
+            text.extend_from_slice(&l[n.span()]);
+            spans.push(at..text.len());
+        }
+    }
+    let total = text.len();
+    let mut g = c.benchmark_group("census");
+    g.throughput(Throughput::Bytes(total as u64));
+    g.sample_size(20);
+    g.bench_function(
+        format!("census in use ({})", Backend::detect().name()),
+        |b| {
+            b.iter(|| {
+                let mut digits = 0;
+                for r in &spans {
+                    digits += redactor_scan::census::census(&text[r.clone()]).digits;
+                }
+                black_box(digits)
+            })
+        },
+    );
+    for backend in Backend::available() {
+        g.bench_function(format!("census {}", backend.name()), |b| {
+            b.iter(|| {
+                let mut digits = 0;
+                for r in &spans {
+                    digits += redactor_scan::census::census_on(backend, &text[r.clone()]).digits;
+                }
+                black_box(digits)
+            })
+        });
+    }
+    g.finish();
 }
 
 criterion_group!(scan, benches);

@@ -155,6 +155,24 @@ impl Backend {
     }
 }
 
+/// The byte census of `text` on the backend in use.
+#[inline]
+pub(crate) fn census(text: &[u8]) -> crate::census::Census {
+    census_with(Backend::detect(), text)
+}
+
+/// The byte census of `text` on `backend`, which must be available.
+#[inline]
+pub(crate) fn census_with(backend: Backend, text: &[u8]) -> crate::census::Census {
+    match backend {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `backend` is available, and both of these check AVX2 and
+        // POPCNT.
+        Backend::Avx2 | Backend::Avx512 => unsafe { x86_64::census::census(text) },
+        _ => crate::census::census_portable(text),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Backend;

@@ -16,7 +16,10 @@ pub(crate) struct Avx512;
 impl Avx512 {
     /// Whether this CPU can run the backend.
     pub(crate) fn is_available() -> bool {
-        std::arch::is_x86_feature_detected!("avx512f")
+        // AVX2 too: the byte census ([`crate::census`]) uses it on this
+        // backend (every CPU with AVX-512BW has it).
+        std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512bw")
             && std::arch::is_x86_feature_detected!("pclmulqdq")
             && super::has_bit_instructions()

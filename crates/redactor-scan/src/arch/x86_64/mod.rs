@@ -2,6 +2,7 @@
 
 pub(crate) mod avx2;
 pub(crate) mod avx512;
+pub(crate) mod census;
 
 /// POPCNT, BMI1, BMI2 and LZCNT: the bit instructions that the stage-1 block
 /// loop and stage 2 are compiled with on the SIMD backends (every CPU with

@@ -1,0 +1,249 @@
+//! A byte census of a text: which of a few bytes it holds, how many ASCII
+//! digits, and whether it holds a byte that is not a lowercase hex digit or
+//! `-`. One pass, 32 bytes at a time on AVX2.
+//!
+//! It is what the prefilters in front of content detectors ask of every
+//! string value (an `@` for emails, digits for card numbers and addresses,
+//! a `:` for IPv6 addresses and credentials in URLs), answered for all of
+//! them at once; the scanner itself does not use it.
+
+/// A `:` was seen (see [`Census::classes`]).
+pub const COLON: u8 = 1;
+/// An `@` was seen.
+pub const AT: u8 = 2;
+/// A `%` was seen.
+pub const PERCENT: u8 = 4;
+/// A `.` was seen.
+pub const DOT: u8 = 8;
+/// A `+` was seen.
+pub const PLUS: u8 = 16;
+/// A byte that is none of `0-9`, `a-f` and `-` was seen (any byte at or
+/// above 0x80 among them).
+pub const NOT_HEX: u8 = 64;
+
+/// What [`census`] found in a text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Census {
+    /// The union of [`COLON`], [`AT`], [`PERCENT`], [`DOT`], [`PLUS`] and
+    /// [`NOT_HEX`] over every byte.
+    pub classes: u8,
+    /// How many bytes are ASCII digits.
+    pub digits: usize,
+}
+
+/// The census of `text`, on the backend in use ([`crate::Backend::detect`]):
+/// AVX2 when it is chosen or AVX-512 is, the portable loop otherwise. Every
+/// backend gives the same answer.
+#[inline]
+pub fn census(text: &[u8]) -> Census {
+    crate::arch::census(text)
+}
+
+/// The census of `text` on `backend` (the portable loop when this CPU
+/// cannot run it), for tests and benchmarks that compare backends.
+pub fn census_on(backend: crate::Backend, text: &[u8]) -> Census {
+    if backend.is_available() {
+        crate::arch::census_with(backend, text)
+    } else {
+        census_portable(text)
+    }
+}
+
+/// The portable census, a table lookup per byte (the reference the SIMD
+/// versions are tested against).
+pub(crate) fn census_portable(text: &[u8]) -> Census {
+    let (mut classes, mut digits) = (0u8, 0usize);
+    for &b in text {
+        let c = CLASS[b as usize];
+        classes |= c;
+        digits += usize::from(c >> 7);
+    }
+    Census {
+        classes: classes & !DIGIT,
+        digits,
+    }
+}
+
+/// Digits carry this bit in [`CLASS`], so that the loop counts them by a
+/// shift; it is not part of [`Census::classes`].
+const DIGIT: u8 = 128;
+
+static CLASS: [u8; 256] = {
+    let mut t = [NOT_HEX; 256];
+    t[b':' as usize] |= COLON;
+    t[b'@' as usize] |= AT;
+    t[b'%' as usize] |= PERCENT;
+    t[b'.' as usize] |= DOT;
+    t[b'+' as usize] |= PLUS;
+    t[b'-' as usize] = 0;
+    let mut d = b'a';
+    while d <= b'f' {
+        t[d as usize] = 0;
+        d += 1;
+    }
+    let mut d = b'0';
+    while d <= b'9' {
+        t[d as usize] = DIGIT;
+        d += 1;
+    }
+    t
+};
+
+/// The classes of the nibble-table lookup: each is one high nibble with a
+/// set of low nibbles, so that a byte is in a class exactly when both of
+/// its nibbles' table entries have the class's bit.
+pub(crate) mod nibbles {
+    /// `:` (0x3A).
+    pub const COLON: u8 = 1;
+    /// `@` (0x40).
+    pub const AT: u8 = 2;
+    /// `%` (0x25).
+    pub const PERCENT: u8 = 4;
+    /// `.` (0x2E).
+    pub const DOT: u8 = 8;
+    /// `+` (0x2B).
+    pub const PLUS: u8 = 16;
+    /// `-` (0x2D).
+    pub const DASH: u8 = 32;
+    /// `a` to `f` (0x61 to 0x66).
+    pub const HEX_LETTER: u8 = 64;
+    /// `0` to `9` (0x30 to 0x39): the top bit, so that a byte mask of the
+    /// vector finds the digits.
+    pub const DIGIT: u8 = 128;
+
+    /// By low nibble.
+    pub const LOW: [u8; 16] = {
+        let mut t = [0u8; 16];
+        t[0xA] |= COLON;
+        t[0x0] |= AT;
+        t[0x5] |= PERCENT;
+        t[0xE] |= DOT;
+        t[0xB] |= PLUS;
+        t[0xD] |= DASH;
+        let mut n = 1;
+        while n <= 6 {
+            t[n] |= HEX_LETTER;
+            n += 1;
+        }
+        let mut n = 0;
+        while n <= 9 {
+            t[n] |= DIGIT;
+            n += 1;
+        }
+        t
+    };
+
+    /// By high nibble.
+    pub const HIGH: [u8; 16] = {
+        let mut t = [0u8; 16];
+        t[0x3] = COLON | DIGIT;
+        t[0x4] = AT;
+        t[0x2] = PERCENT | DOT | PLUS | DASH;
+        t[0x6] = HEX_LETTER;
+        t
+    };
+
+    /// The census classes of an OR of nibble classes, and whether some byte
+    /// was outside the hex alphabet (found separately).
+    #[inline(always)]
+    pub fn to_classes(any: u8, not_hex: bool) -> u8 {
+        // The five single-byte classes have the same bits in both.
+        const _: () = assert!(
+            COLON == super::COLON
+                && AT == super::AT
+                && PERCENT == super::PERCENT
+                && DOT == super::DOT
+                && PLUS == super::PLUS
+        );
+        (any & (COLON | AT | PERCENT | DOT | PLUS)) | if not_hex { super::NOT_HEX } else { 0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nibble_tables_classify_every_byte_like_the_byte_table() {
+        for b in 0..=255u8 {
+            let c = nibbles::LOW[usize::from(b & 15)] & nibbles::HIGH[usize::from(b >> 4)];
+            let hex = nibbles::DIGIT | nibbles::HEX_LETTER | nibbles::DASH;
+            let got = Census {
+                classes: nibbles::to_classes(c, c & hex == 0),
+                digits: usize::from(c & nibbles::DIGIT != 0),
+            };
+            assert_eq!(got, census_portable(&[b]), "byte {b:#04x}");
+        }
+    }
+
+    #[test]
+    fn portable_census_counts_and_classifies() {
+        assert_eq!(census_portable(b""), Census::default());
+        assert_eq!(
+            census_portable(b"3f2a-00"),
+            Census {
+                classes: 0,
+                digits: 4
+            }
+        );
+        assert_eq!(
+            census_portable(b"a@b.c:1%+"),
+            Census {
+                classes: COLON | AT | PERCENT | DOT | PLUS | NOT_HEX,
+                digits: 1
+            }
+        );
+        assert_eq!(census_portable("é".as_bytes()).classes, NOT_HEX);
+        assert_eq!(census_portable(b"ABC").classes, NOT_HEX, "uppercase");
+    }
+
+    /// Every backend against the portable census: every byte value at
+    /// every position of texts of every length up to 100, and random texts
+    /// of random lengths, at every alignment.
+    #[test]
+    fn every_backend_counts_like_the_portable_census() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet = b"0123456789abcdefABCDEF:@%.+-xyz \"\\\x00\x7f\x80\xff";
+        let mut texts: Vec<Vec<u8>> = Vec::new();
+        for len in 0..100usize {
+            let base: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            texts.push(base.clone());
+            if len > 0 {
+                for b in 0..=255u8 {
+                    let mut t = vec![b'0'; len];
+                    t[(b as usize * 7) % len] = b;
+                    texts.push(t);
+                }
+            }
+        }
+        for _ in 0..2000 {
+            let len = (next() % 300) as usize;
+            texts.push((0..len).map(|_| next() as u8).collect());
+        }
+        for backend in crate::Backend::available() {
+            for t in &texts {
+                // At every offset into a larger buffer, so that loads start
+                // at every alignment.
+                for shift in [0usize, 1, 7, 31] {
+                    let mut buf = vec![b'x'; shift];
+                    buf.extend_from_slice(t);
+                    let text = &buf[shift..];
+                    assert_eq!(
+                        crate::arch::census_with(backend, text),
+                        census_portable(text),
+                        "{} on {text:?}",
+                        backend.name()
+                    );
+                }
+            }
+        }
+    }
+}
