@@ -107,6 +107,25 @@ impl Row {
         (mb / v[v.len() - 1].max(1e-12), mb / v[0].max(1e-12))
     }
 
+    /// MB/s of round `k`.
+    fn mb_at(&self, k: usize) -> f64 {
+        self.bytes as f64 / 1e6 / self.secs.get(k).copied().unwrap_or(0.0).max(1e-12)
+    }
+
+    /// How many times faster than `base` this row ran: the median over the
+    /// rounds of the ratio within each round. Rows of one round run within
+    /// seconds of each other, so a machine whose speed drifts from round
+    /// to round moves both sides of each ratio alike.
+    pub fn ratio_to(&self, base: &Row) -> f64 {
+        let n = self.secs.len().min(base.secs.len());
+        if n == 0 {
+            return 0.0;
+        }
+        let mut v: Vec<f64> = (0..n).map(|k| self.mb_at(k) / base.mb_at(k)).collect();
+        v.sort_by(f64::total_cmp);
+        v[n / 2]
+    }
+
     /// Median events per second.
     pub fn events_per_sec(&self) -> f64 {
         self.mb_per_sec() * 1e6 / self.bytes.max(1) as f64 * self.events as f64
@@ -567,12 +586,14 @@ pub fn print(r: &Report, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "machine: {} (scanner backend {})", r.cpu, r.simd)?;
     writeln!(
         out,
-        "rounds: {} (median MB/s; spread = slowest..fastest round)",
+        "rounds: {} (median MB/s; spread = slowest..fastest round; x ref, x simd and % floor: \
+         median over the rounds of the ratio within each round)",
         r.options.rounds
     )?;
-    let floor = find(r, "copy (floor)").map_or(1.0, Row::mb_per_sec);
-    let reference = find(r, "reference engine").map_or(1.0, Row::mb_per_sec);
-    let simd = find(r, "simd-json").map_or(1.0, Row::mb_per_sec);
+    let floor = find(r, "copy (floor)");
+    let reference = find(r, "reference engine");
+    let simd = find(r, "simd-json");
+    let ratio = |row: &Row, base: Option<&Row>| base.map_or(0.0, |b| row.ratio_to(b));
     writeln!(
         out,
         "{:<40} {:<10} {:>9} {:>17} {:>11} {:>8} {:>8} {:>9}",
@@ -589,21 +610,20 @@ pub fn print(r: &Report, out: &mut impl Write) -> io::Result<()> {
             mb,
             format!("{lo:.1}..{hi:.1}"),
             row.events_per_sec(),
-            mb / reference,
-            mb / simd,
-            mb / floor * 100.0
+            ratio(row, reference),
+            ratio(row, simd),
+            ratio(row, floor) * 100.0
         )?;
     }
     // Issue targets that are ratios between rows of this run.
-    let engine = find(r, "fast engine, default policy")
-        .or_else(|| find(r, "fast engine, your policy"))
-        .map_or(0.0, Row::mb_per_sec);
-    let one = find(r, "filter end to end, 1 thread").map_or(0.0, Row::mb_per_sec);
-    if engine > 0.0 && one > 0.0 {
+    let engine =
+        find(r, "fast engine, default policy").or_else(|| find(r, "fast engine, your policy"));
+    let one = find(r, "filter end to end, 1 thread");
+    if let (Some(engine), Some(one)) = (engine, one) {
         writeln!(
             out,
             "filter end to end, 1 thread: {:.0}% of the in-memory engine",
-            one / engine * 100.0
+            one.ratio_to(engine) * 100.0
         )?;
         for row in r
             .rows
@@ -614,7 +634,7 @@ pub fn print(r: &Report, out: &mut impl Write) -> io::Result<()> {
                 out,
                 "filter end to end, {} threads: {:.2}x one thread",
                 row.threads,
-                row.mb_per_sec() / one
+                row.ratio_to(one)
             )?;
         }
     }
@@ -778,4 +798,33 @@ pub fn svg(r: &Report) -> String {
 /// Writes `text` to `path`.
 pub fn write(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Row;
+
+    fn row(bytes: usize, secs: &[f64]) -> Row {
+        Row {
+            name: String::new(),
+            corpus: String::new(),
+            group: "engine",
+            threads: 1,
+            secs: secs.to_vec(),
+            bytes,
+            events: 1,
+        }
+    }
+
+    #[test]
+    fn ratios_pair_the_rounds() {
+        // Twice as fast in every round but the last, where the base had a
+        // fast moment: the ratio is 2, though the medians alone give 0.2.
+        let (fast, base) = (row(10, &[1.0, 10.0, 10.0]), row(10, &[2.0, 20.0, 1.0]));
+        assert_eq!(fast.ratio_to(&base), 2.0);
+        assert!((fast.mb_per_sec() / base.mb_per_sec() - 0.2).abs() < 1e-9);
+        // Bytes count: the same seconds over three times the bytes.
+        assert_eq!(row(30, &[1.0, 2.0]).ratio_to(&row(10, &[1.0, 2.0])), 3.0);
+        assert_eq!(row(10, &[]).ratio_to(&base), 0.0);
+    }
 }
