@@ -9,6 +9,7 @@
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
+use redactor_scan::census;
 use regex::Regex;
 
 use crate::actions::Action;
@@ -754,17 +755,9 @@ fn has_encoded_at(b: &[u8]) -> bool {
     memchr::memchr_iter(b'%', b).any(|i| starts_with_encoded_at(&b[i..]))
 }
 
-/// Byte classes every detector's prefilter needs, found in one pass (the
-/// scanner crate's [`redactor_scan::census`], 32 bytes at a time on AVX2).
-#[derive(Debug, Clone, Copy, Default)]
-struct Profile {
-    /// Union of the class bits of every byte.
-    classes: u8,
-    /// ASCII digits.
-    digits: usize,
-}
-
-use redactor_scan::census;
+/// Byte classes every detector's prefilter needs, found in one pass: the
+/// scanner crate's byte census, 32 bytes at a time on AVX2.
+type Profile = census::Census;
 
 const C_COLON: u8 = census::COLON;
 const C_AT: u8 = census::AT;
@@ -804,43 +797,34 @@ const _: () = {
     assert!(has_not_hex(b"r") && has_not_hex(b"R"));
 };
 
-impl Profile {
-    #[inline]
-    fn of(text: &str) -> Profile {
-        let c = census::census(text.as_bytes());
-        Profile {
-            classes: c.classes,
-            digits: c.digits,
-        }
-    }
+/// The [`Profile`] of `text`.
+#[inline]
+fn profile(text: &str) -> Profile {
+    census::census(text.as_bytes())
+}
 
-    /// [`Profile::of`] a byte at a time: what the census must find.
-    #[cfg(test)]
-    fn of_bytes(text: &str) -> Profile {
-        let mut p = Profile::default();
-        for &b in text.as_bytes() {
-            for (byte, class) in [
-                (b':', C_COLON),
-                (b'@', C_AT),
-                (b'%', C_PERCENT),
-                (b'.', C_DOT),
-                (b'+', C_PLUS),
-            ] {
-                if b == byte {
-                    p.classes |= class;
-                }
+/// [`profile`] a byte at a time: what the census must find.
+#[cfg(test)]
+fn profile_by_bytes(text: &str) -> Profile {
+    let mut p = Profile::default();
+    for &b in text.as_bytes() {
+        for (byte, class) in [
+            (b':', C_COLON),
+            (b'@', C_AT),
+            (b'%', C_PERCENT),
+            (b'.', C_DOT),
+            (b'+', C_PLUS),
+        ] {
+            if b == byte {
+                p.classes |= class;
             }
-            if is_not_hex(b) {
-                p.classes |= C_NOT_HEX;
-            }
-            p.digits += usize::from(b.is_ascii_digit());
         }
-        p
+        if is_not_hex(b) {
+            p.classes |= C_NOT_HEX;
+        }
+        p.digits += usize::from(b.is_ascii_digit());
     }
-
-    fn has(self, class: u8) -> bool {
-        self.classes & class != 0
-    }
+    p
 }
 
 /// Whether `kind` can match a text of `len` bytes with profile `p`: the
@@ -881,7 +865,7 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
 
 /// The spans of `kind` in `text`, in order, possibly overlapping others'.
 pub fn find_kind(kind: DetectorKind, text: &str, out: &mut Vec<(usize, usize)>) {
-    let p = Profile::of(text);
+    let p = profile(text);
     if may_match(kind, text.len(), p) {
         find_profiled(kind, text, p, out);
     }
@@ -922,7 +906,7 @@ impl Detectors {
     /// [`Detectors::find`] with a reusable buffer for each detector's spans.
     fn find_with(&self, text: &str, out: &mut Vec<Found>, spans: &mut Vec<(usize, usize)>) {
         out.clear();
-        let profile = Profile::of(text);
+        let profile = profile(text);
         // Most texts need no detector at all: decide that for all of them
         // at once, without a branch per detector.
         let gates = may_match_all(text.len(), profile);
@@ -1086,12 +1070,7 @@ mod tests {
         ];
         let texts = crate::test_texts::from_pieces(0x51ed_2705_0000_0001, 20_000, (0, 24), &pieces);
         for t in &texts {
-            let (fast, slow) = (Profile::of(t), Profile::of_bytes(t));
-            assert_eq!(
-                (fast.classes, fast.digits),
-                (slow.classes, slow.digits),
-                "{t:?}"
-            );
+            assert_eq!(profile(t), profile_by_bytes(t), "{t:?}");
         }
     }
 
@@ -1135,7 +1114,7 @@ mod tests {
         for t in texts {
             if secret_re().is_match(&t) {
                 matched += 1;
-                let gate = may_match(DetectorKind::Secret, t.len(), Profile::of(&t));
+                let gate = may_match(DetectorKind::Secret, t.len(), profile(&t));
                 assert!(gate && may_hold_secret(&t), "{t:?}");
             }
             found.clear();
