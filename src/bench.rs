@@ -94,22 +94,21 @@ impl Row {
         v
     }
 
-    /// Median MB/s (10^6 bytes per second).
+    /// MB/s (10^6 bytes per second) of a round that took `secs`.
+    fn mb_in(&self, secs: f64) -> f64 {
+        self.bytes as f64 / 1e6 / secs.max(1e-12)
+    }
+
+    /// Median MB/s.
     pub fn mb_per_sec(&self) -> f64 {
         let v = self.sorted();
-        self.bytes as f64 / 1e6 / v[v.len() / 2].max(1e-12)
+        self.mb_in(v[v.len() / 2])
     }
 
     /// Slowest and fastest round, in MB/s.
     pub fn spread(&self) -> (f64, f64) {
         let v = self.sorted();
-        let mb = self.bytes as f64 / 1e6;
-        (mb / v[v.len() - 1].max(1e-12), mb / v[0].max(1e-12))
-    }
-
-    /// MB/s of round `k`.
-    fn mb_at(&self, k: usize) -> f64 {
-        self.bytes as f64 / 1e6 / self.secs.get(k).copied().unwrap_or(0.0).max(1e-12)
+        (self.mb_in(v[v.len() - 1]), self.mb_in(v[0]))
     }
 
     /// How many times faster than `base` this row ran: the median over the
@@ -121,7 +120,9 @@ impl Row {
         if n == 0 {
             return 0.0;
         }
-        let mut v: Vec<f64> = (0..n).map(|k| self.mb_at(k) / base.mb_at(k)).collect();
+        let mut v: Vec<f64> = (0..n)
+            .map(|k| self.mb_in(self.secs[k]) / base.mb_in(base.secs[k]))
+            .collect();
         v.sort_by(f64::total_cmp);
         v[n / 2]
     }
