@@ -9,10 +9,12 @@
 //! Every contender is checked to accept every line before it is timed.
 //!
 //! A `census` group measures the byte census that the detectors' prefilters
-//! take of every string value (`redactor_scan::census`) on each backend,
-//! over the string values of the telemetry corpus.
-//! Run: `cargo bench --bench scan`; `REDACTOR_SIMD` does not matter here
-//! (each backend is measured explicitly).
+//! take of every string value (`redactor_scan::census`) over the string
+//! values of the telemetry corpus: as the engine calls it (the backend in
+//! use), and on each backend through `census_on`.
+//!
+//! Run: `cargo bench --bench scan`. `REDACTOR_SIMD` only chooses the
+//! backend of the census's "in use" row; every other row names its backend.
 
 use std::hint::black_box;
 
