@@ -195,13 +195,7 @@ mod tests {
     /// of random lengths, at every alignment.
     #[test]
     fn every_backend_counts_like_the_portable_census() {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::xorshift(0x2545_f491_4f6c_dd1du64);
         let alphabet = b"0123456789abcdefABCDEF:@%.+-xyz \"\\\x00\x7f\x80\xff";
         let mut texts: Vec<Vec<u8>> = Vec::new();
         for len in 0..100usize {

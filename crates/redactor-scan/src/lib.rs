@@ -179,3 +179,16 @@ impl Scanner {
         &self.structurals
     }
 }
+
+/// A xorshift generator from `seed` (non-zero), for the unit tests' random
+/// inputs.
+#[cfg(test)]
+pub(crate) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}

@@ -199,16 +199,14 @@ mod tests {
                 }
             }
         }
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = crate::xorshift(0x9e37_79b9_7f4a_7c15);
         let mut masks = vec![0, u64::MAX, 1, 1 << 63];
         masks.extend((0..64).map(|i| 1u64 << i));
         for b in 0..=255u64 {
             masks.extend((0..8).map(|lane| b << (8 * lane)));
         }
         for _ in 0..5000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = next();
             masks.push(x);
             masks.push(x & x.rotate_left(17));
         }
@@ -243,13 +241,7 @@ mod tests {
                 }
             }
         }
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::xorshift(0x2545_f491_4f6c_dd1du64);
         let mut blocks = Vec::new();
         for b in 0..=255u8 {
             for lane in 0..64 {
@@ -281,13 +273,7 @@ mod tests {
 
     #[test]
     fn ascii_and_backslash_flags_match_the_bytes_on_every_backend() {
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::xorshift(0x2545_f491_4f6c_dd1du64);
         let (mut out, mut masks) = (Vec::new(), Vec::new());
         for backend in Backend::available() {
             for len in (0..300).chain([4095, 4096, 4097]) {
