@@ -190,8 +190,12 @@ fn has_secret_bigram(b: &[u8]) -> bool {
 #[inline]
 fn secret_prefix_at(b: &[u8], i: usize) -> bool {
     let rest = &b[i..];
-    SECRET_PREFIXES.iter().any(|p| rest.starts_with(p.as_bytes()))
-        || rest.get(..6).is_some_and(|w| w.eq_ignore_ascii_case(b"bearer"))
+    SECRET_PREFIXES
+        .iter()
+        .any(|p| rest.starts_with(p.as_bytes()))
+        || rest
+            .get(..6)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"bearer"))
 }
 
 /// Whether one of [`SECRET_PREFIXES`] or `bearer` (in any letter case)
