@@ -9,12 +9,12 @@
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
+use redactor_scan::bytes::word;
 use redactor_scan::census;
 use regex::Regex;
 
 use crate::actions::Action;
 use crate::json::Value;
-use crate::keytable::word;
 
 /// The kinds of detector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -179,10 +179,17 @@ fn has_secret_bigram(b: &[u8]) -> bool {
     // No early exit: the loop is a straight run of loads and ORs.
     let mut hit = 0u64;
     for w in b.windows(2) {
-        let i = usize::from(u16::from_le_bytes([w[0], w[1]]));
-        hit |= SECRET_BIGRAMS[i / 64] >> (i % 64);
+        hit |= bigram_bits(w);
     }
     hit & 1 != 0
+}
+
+/// The word of [`SECRET_BIGRAMS`] that holds the bit of the pair `w` (two
+/// bytes), shifted so that the pair's bit is bit 0.
+#[inline(always)]
+fn bigram_bits(w: &[u8]) -> u64 {
+    let i = usize::from(u16::from_le_bytes([w[0], w[1]]));
+    SECRET_BIGRAMS[i / 64] >> (i % 64)
 }
 
 /// Whether one of [`SECRET_PREFIXES`], or `bearer` in any letter case,
@@ -206,10 +213,9 @@ fn secret_prefix_at(b: &[u8], i: usize) -> bool {
 /// [`has_bearer`], the reference it is tested against, took about 700
 /// instructions per call on texts this short).
 fn has_secret_prefix(b: &[u8]) -> bool {
-    b.windows(2).enumerate().any(|(i, w)| {
-        let pair = usize::from(u16::from_le_bytes([w[0], w[1]]));
-        SECRET_BIGRAMS[pair / 64] >> (pair % 64) & 1 != 0 && secret_prefix_at(b, i)
-    })
+    b.windows(2)
+        .enumerate()
+        .any(|(i, w)| bigram_bits(w) & 1 != 0 && secret_prefix_at(b, i))
 }
 
 /// Whether [`secret_re`] can match `text` at all: one of its literal

@@ -10,6 +10,8 @@
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
+use redactor_scan::bytes::{half, word};
+
 /// One cached transition. A key's length and first words (see [`Probe`])
 /// are kept inline, so that keys of up to 16 bytes are compared without
 /// following a pointer.
@@ -140,23 +142,6 @@ impl KeyTable {
 fn fold_mul(a: u64, b: u64) -> u64 {
     let m = u128::from(a) * u128::from(b);
     (m as u64) ^ ((m >> 64) as u64)
-}
-
-/// Eight bytes of `b` from `at` (which must leave eight bytes), read as a
-/// little-endian word.
-#[inline(always)]
-pub(crate) fn word(b: &[u8], at: usize) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(w)
-}
-
-/// Four bytes of `b` from `at` (which must leave four bytes).
-#[inline(always)]
-fn half(b: &[u8], at: usize) -> u64 {
-    let mut w = [0u8; 4];
-    w.copy_from_slice(&b[at..at + 4]);
-    u64::from(u32::from_le_bytes(w))
 }
 
 /// Two words that, with the length, hold every byte of a key of up to 16

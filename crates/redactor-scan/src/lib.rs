@@ -40,6 +40,7 @@
 
 #[allow(unsafe_code)]
 mod arch;
+pub mod bytes;
 pub mod census;
 mod decode;
 mod error;

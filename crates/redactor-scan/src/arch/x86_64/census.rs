@@ -9,23 +9,8 @@ use core::arch::x86_64::{
     _mm_srli_si128,
 };
 
+use crate::bytes::{half, word};
 use crate::census::{nibbles, Census};
-
-/// Eight bytes of `b` from `at`, little-endian.
-#[inline(always)]
-fn word(b: &[u8], at: usize) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(w)
-}
-
-/// Four bytes of `b` from `at`, little-endian.
-#[inline(always)]
-fn half(b: &[u8], at: usize) -> u64 {
-    let mut w = [0u8; 4];
-    w.copy_from_slice(&b[at..at + 4]);
-    u64::from(u32::from_le_bytes(w))
-}
 
 /// The census of `text`.
 ///
