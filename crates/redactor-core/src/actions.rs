@@ -287,13 +287,14 @@ impl Tokenize {
         ));
         TOKEN_MEMO.with(|memo| {
             let mut memo = memo.borrow_mut();
-            let slot = &mut memo[h as usize & (TOKEN_MEMO_SLOTS - 1)];
-            if slot.hash == h
-                && std::ptr::eq(slot.key.as_ptr(), Arc::as_ptr(&self.key))
-                && (slot.normalize, slot.shape, slot.bytes)
-                    == (self.normalize, self.shape, self.bytes)
-                && slot.text == text
-            {
+            let (slot, hit) = two_way(&mut memo, h, |slot| {
+                slot.hash == h
+                    && std::ptr::eq(slot.key.as_ptr(), Arc::as_ptr(&self.key))
+                    && (slot.normalize, slot.shape, slot.bytes)
+                        == (self.normalize, self.shape, self.bytes)
+                    && slot.text == text
+            });
+            if hit {
                 t.push_str(&slot.token);
                 return;
             }
@@ -304,10 +305,8 @@ impl Tokenize {
                 slot.key = Arc::downgrade(&self.key);
             }
             (slot.normalize, slot.shape, slot.bytes) = (self.normalize, self.shape, self.bytes);
-            slot.text.clear();
-            slot.text.push_str(text);
-            slot.token.clear();
-            slot.token.push_str(&t[start..]);
+            refill(&mut slot.text, text, TOKEN_MEMO_MAX);
+            refill(&mut slot.token, &t[start..], MEMO_TOKEN_ROOM);
         });
     }
 
@@ -355,8 +354,9 @@ impl Tokenize {
 
 /// A recently made token, per thread. The same identities recur within a
 /// batch and a session (a user id in several fields and events), and the
-/// MAC is the costliest step of tokenizing. The memo is direct-mapped by a
-/// hash of everything the token depends on, compared in full: the key by
+/// MAC is the costliest step of tokenizing. The memo is two-way
+/// set-associative ([`two_way`]) by a hash of everything the token depends
+/// on, compared in full: the key by
 /// address, held as a `Weak` so that no other key can take that address
 /// while the slot names it (and a dropped key is not kept in use), the
 /// normalisation, shape and length, and the text.
@@ -369,6 +369,47 @@ struct TokenSlot {
     text: String,
     token: String,
 }
+
+/// Finds a memo's slot for hash `h` among `slots`, a power of two of them
+/// taken as sets of two ways: `(slot, true)` when a way of the set holds
+/// what `holds` looks for, else `(slot, false)` with the set's least
+/// recently used way, for the caller to refill. Either way the slot
+/// becomes the set's first way (the most recently used).
+///
+/// Two ways rather than one: with one slot per hash, two texts that recur
+/// together and share a slot (two browsers' User-Agents did on the
+/// telemetry corpus) evict each other on every use, and the memo misses
+/// for both; a second way keeps both, for one more comparison on a miss.
+fn two_way<T>(slots: &mut [T], h: u64, holds: impl Fn(&T) -> bool) -> (&mut T, bool) {
+    debug_assert!(slots.len().is_power_of_two() && slots.len() >= 2);
+    let set = (h as usize & (slots.len() / 2 - 1)) * 2;
+    let ways = &mut slots[set..set + 2];
+    if holds(&ways[0]) {
+        return (&mut ways[0], true);
+    }
+    let hit = holds(&ways[1]);
+    // A hit in the second way moves it first; on a miss the first way
+    // becomes the second and the old second way, the least recently used,
+    // is handed out to be refilled.
+    ways.swap(0, 1);
+    (&mut ways[0], hit)
+}
+
+/// Replaces a memo slot's `buf` with `s`, giving the buffer room for
+/// `room` bytes at its first fill. A slot's buffers move between the ways
+/// of its set, so one sized for a short text may later receive a long
+/// one: sizing every buffer for the longest text it may hold once keeps
+/// a warm memo from allocating.
+fn refill(buf: &mut String, s: &str, room: usize) {
+    buf.clear();
+    buf.reserve(room.max(s.len()));
+    buf.push_str(s);
+}
+
+/// Room kept for a memoised token or generalised User-Agent: more than a
+/// token of 32 MAC bytes in any shape with a key id of up to 48 bytes,
+/// and than any `Family Major / OS` form.
+const MEMO_TOKEN_ROOM: usize = 128;
 
 /// Slots of the token memo (a power of two).
 const TOKEN_MEMO_SLOTS: usize = 256;
@@ -714,8 +755,8 @@ pub fn generalize_user_agent(ua: &str) -> String {
 /// Recent User-Agents and their generalised forms, per thread. A few
 /// strings make up most traffic and the marker search is the costliest
 /// generalisation (about 5% of the fast engine's time on the telemetry
-/// corpus before this memo). Direct-mapped by a hash of the text, compared
-/// in full; the slots' buffers are reused, so a warm memo allocates
+/// corpus before this memo). Two-way set-associative ([`two_way`]) by a
+/// hash of the text, compared in full; the slots' buffers are reused, so a warm memo allocates
 /// nothing, and texts longer than [`UA_MEMO_MAX`] are not kept.
 struct UaMemo {
     slots: Vec<(u64, String, String)>,
@@ -741,18 +782,18 @@ pub fn generalize_user_agent_into(ua: &str, out: &mut String) {
     let h = rustc_hash::FxBuildHasher.hash_one(ua);
     UA_MEMO.with(|memo| {
         let mut memo = memo.borrow_mut();
-        let (hash, text, general) = &mut memo.slots[h as usize & (UA_MEMO_SLOTS - 1)];
-        if *hash == h && text == ua {
+        let ((hash, text, general), hit) = two_way(&mut memo.slots, h, |(hash, text, _)| {
+            *hash == h && text == ua
+        });
+        if hit {
             out.push_str(general);
             return;
         }
         let start = out.len();
         generalize_user_agent_uncached(ua, out);
         *hash = h;
-        text.clear();
-        text.push_str(ua);
-        general.clear();
-        general.push_str(&out[start..]);
+        refill(text, ua, UA_MEMO_MAX);
+        refill(general, &out[start..], MEMO_TOKEN_ROOM);
     });
 }
 
@@ -1074,6 +1115,34 @@ mod tests {
                 assert_eq!(fed, mode.apply(t).as_bytes(), "{mode:?} {t:?}");
             }
         }
+    }
+
+    #[test]
+    fn two_way_sets_keep_the_two_most_recent() {
+        // Eight slots, four sets; hashes 1, 5 and 9 share set 1.
+        let mut slots = [0u64; 8];
+        let use_once = |slots: &mut [u64], h: u64| {
+            let (slot, hit) = two_way(slots, h, |&s| s == h);
+            if !hit {
+                *slot = h;
+            }
+            hit
+        };
+        assert!(!use_once(&mut slots, 1));
+        assert!(!use_once(&mut slots, 5));
+        // Alternating between two texts of one set: both stay.
+        for _ in 0..3 {
+            assert!(use_once(&mut slots, 1));
+            assert!(use_once(&mut slots, 5));
+        }
+        // A third text evicts the least recently used (1), not 5.
+        assert!(!use_once(&mut slots, 9));
+        assert!(use_once(&mut slots, 5));
+        assert!(!use_once(&mut slots, 1));
+        // Other sets were never touched.
+        assert_eq!(slots.iter().filter(|&&s| s != 0).count(), 2);
+        assert!(!use_once(&mut slots, 2));
+        assert_eq!(&slots[2..4], &[1, 5]);
     }
 
     #[test]
