@@ -262,7 +262,8 @@ impl<'a> Pass<'a, '_> {
         if n.has_escapes() {
             let mut s = self.bufs.decoded.pop().unwrap_or_default();
             s.clear();
-            redactor_scan::unescape(&self.input[n.span()], &mut s);
+            // Spans start and end at ASCII quotes: always char boundaries.
+            redactor_scan::unescape_str(self.text.get(n.span()).unwrap_or(""), &mut s);
             Cow::Owned(s)
         } else {
             // Spans start and end at ASCII quotes: always char boundaries.
@@ -462,10 +463,10 @@ impl<'a> Pass<'a, '_> {
                 child
             } else {
                 let matcher = &p.w.policy.matcher;
-                let (tape, input, text) = (p.tape, p.input, p.text);
+                let (tape, text) = (p.tape, p.text);
                 let child = if matcher.has_where {
                     matcher.cached_index(p.cache, set, index, |sink| {
-                        string_fields(tape, input, text, vi, sink);
+                        string_fields(tape, text, vi, sink);
                     })
                 } else {
                     matcher.cached_index(p.cache, set, index, |_| {})
@@ -597,13 +598,7 @@ impl<'a> Pass<'a, '_> {
 
 /// Hands each string-valued member of the object at tape index `i` (name
 /// and value, decoded) to `sink`; nothing when `i` is not an object.
-fn string_fields(
-    tape: &[Node],
-    input: &[u8],
-    text: &str,
-    i: usize,
-    sink: &mut dyn FnMut(&str, &str),
-) {
+fn string_fields(tape: &[Node], text: &str, i: usize, sink: &mut dyn FnMut(&str, &str)) {
     let n = tape[i];
     if n.kind != Kind::ObjectStart {
         return;
@@ -613,7 +608,7 @@ fn string_fields(
     let decoded = |node: Node, buf: &mut String| -> bool {
         if node.has_escapes() {
             buf.clear();
-            redactor_scan::unescape(&input[node.span()], buf);
+            redactor_scan::unescape_str(text.get(node.span()).unwrap_or(""), buf);
             true
         } else {
             false

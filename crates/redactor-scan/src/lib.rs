@@ -48,7 +48,7 @@ pub mod lines;
 mod tape;
 
 pub use arch::Backend;
-pub use decode::unescape;
+pub use decode::{unescape, unescape_str};
 pub use error::{ErrorKind, ScanError};
 pub use tape::{Kind, Node};
 
