@@ -431,10 +431,46 @@ pub fn parse(input: &[u8], max_depth: usize) -> Result<Value, Reject> {
 
 /// Appends `s` as a JSON string literal (with quotes) to `out`.
 ///
-/// Runs of bytes that need no escape are found eight at a time and copied
-/// whole; `write_str_bytewise` is the byte-at-a-time reference it is
-/// tested against.
+/// Most strings need no escape: that is decided for the whole string by
+/// word-at-a-time checks (the last word overlapping the one before, two
+/// overlapping halves below eight bytes) and the string is copied whole.
+/// Otherwise runs of bytes that need no escape are found eight at a time
+/// and copied whole. `write_str_bytewise` is the byte-at-a-time reference
+/// both paths are tested against.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    use redactor_scan::bytes::{half, word};
+    let bytes = s.as_bytes();
+    let n = bytes.len();
+    out.reserve(n + 2);
+    let clean = if n >= 8 {
+        let mut i = 0;
+        loop {
+            if i + 8 >= n {
+                break !needs_escape(word(bytes, n - 8));
+            }
+            if needs_escape(word(bytes, i)) {
+                break false;
+            }
+            i += 8;
+        }
+    } else if n >= 4 {
+        !needs_escape(half(bytes, 0) | half(bytes, n - 4) << 32)
+    } else {
+        bytes.iter().all(|&b| escape_of(b).is_none())
+    };
+    out.push(b'"');
+    if clean {
+        out.extend_from_slice(bytes);
+    } else {
+        write_escaped(out, bytes);
+    }
+    out.push(b'"');
+}
+
+/// Whether some byte of the word `x` needs an escape: a control byte, `"`
+/// or `\`. Exact (bytes from 0x80 up are never taken for control bytes).
+#[inline(always)]
+fn needs_escape(x: u64) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     /// Whether some byte of `x` is below `n` (`n <= 128`); exact.
@@ -446,15 +482,17 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     fn has_byte(x: u64, b: u8) -> bool {
         has_less(x ^ (ONES * u64::from(b)), 1)
     }
-    let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
+    has_less(x, 0x20) || has_byte(x, b'"') || has_byte(x, b'\\')
+}
+
+/// The content of [`write_str`] for a string that needs escapes.
+fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
         if let Some(chunk) = bytes.get(i..i + 8) {
             let x = u64::from_ne_bytes(chunk.try_into().unwrap_or([0; 8]));
-            if !(has_less(x, 0x20) || has_byte(x, b'"') || has_byte(x, b'\\')) {
+            if !needs_escape(x) {
                 i += 8;
                 continue;
             }
@@ -472,7 +510,6 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
         }
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 /// The escape of byte `b` in a JSON string (bytes and length), or `None`
