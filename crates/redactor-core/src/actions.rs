@@ -407,8 +407,9 @@ fn refill(buf: &mut String, s: &str, room: usize) {
 }
 
 /// Room kept for a memoised token or generalised User-Agent: more than a
-/// token of 32 MAC bytes in any shape with a key id of up to 48 bytes,
-/// and than any `Family Major / OS` form.
+/// token of 32 MAC bytes in any shape (the longest, the email shape, takes
+/// 68 bytes and the key id, of at most 16), and than any
+/// `Family Major / OS` form.
 const MEMO_TOKEN_ROOM: usize = 128;
 
 /// Slots of the token memo (a power of two).

@@ -257,19 +257,27 @@ impl<'a> Pass<'a, '_> {
     /// `self`, so that it can be passed to `self`'s methods). A decoded
     /// copy comes from the reusable buffers: hand it back with
     /// [`Pass::recycle`].
+    #[inline(always)]
     fn text(&mut self, i: usize) -> Cow<'a, str> {
         let n = self.tape[i];
         if n.has_escapes() {
-            let mut s = self.bufs.decoded.pop().unwrap_or_default();
-            s.clear();
-            // Spans start and end at ASCII quotes: always char boundaries.
-            redactor_scan::unescape_str(self.text.get(n.span()).unwrap_or(""), &mut s);
-            Cow::Owned(s)
+            self.decoded(n)
         } else {
             // Spans start and end at ASCII quotes: always char boundaries.
             let text: &'a str = self.text;
             Cow::Borrowed(text.get(n.span()).unwrap_or(""))
         }
+    }
+
+    /// [`Pass::text`] of a node with escapes, kept out of line: most keys
+    /// and strings have none, and their path stays small enough to inline.
+    #[inline(never)]
+    fn decoded(&mut self, n: Node) -> Cow<'a, str> {
+        let mut s = self.bufs.decoded.pop().unwrap_or_default();
+        s.clear();
+        // Spans start and end at ASCII quotes: always char boundaries.
+        redactor_scan::unescape_str(self.text.get(n.span()).unwrap_or(""), &mut s);
+        Cow::Owned(s)
     }
 
     /// Returns a decoded copy made by [`Pass::text`] to the buffers (but
