@@ -869,6 +869,46 @@ fn may_match(kind: DetectorKind, len: usize, p: Profile) -> bool {
     may_match_all(len, p) >> (kind as u32) & 1 != 0
 }
 
+/// Whether `b` is an RFC 3339 date-time and nothing else:
+/// `YYYY-MM-DDTHH:MM:SS`, then an optional fraction of one to nine digits,
+/// then an optional `Z` or `+HH:MM` / `-HH:MM`. Such texts are among the
+/// commonest string values of telemetry, and the census lets them through
+/// to four detectors (digits, a dot and colons), none of which can match
+/// one: it holds no `@`, no letter but `T` and `Z`, one dot, at most three
+/// colons and no `::`, and no run of 13 digits joined by single spaces or
+/// hyphens (the longest is a nine-digit fraction, a hyphen and two digits).
+/// A test runs every detector over such texts to hold this true.
+#[inline]
+fn is_timestamp(b: &[u8]) -> bool {
+    const LAYOUT: &[u8; 19] = b"0000-00-00T00:00:00";
+    if !(19..=35).contains(&b.len()) {
+        return false;
+    }
+    let fits = |c: u8, l: u8| {
+        if l == b'0' {
+            c.is_ascii_digit()
+        } else {
+            c == l
+        }
+    };
+    if !b.iter().zip(LAYOUT).all(|(&c, &l)| fits(c, l)) {
+        return false;
+    }
+    let mut rest = &b[19..];
+    if let [b'.', tail @ ..] = rest {
+        let n = tail.iter().take_while(|c| c.is_ascii_digit()).count();
+        if !(1..=9).contains(&n) {
+            return false;
+        }
+        rest = &tail[n..];
+    }
+    match rest {
+        [] | [b'Z'] => true,
+        [b'+' | b'-', h1, h2, b':', m1, m2] => [h1, h2, m1, m2].iter().all(|c| c.is_ascii_digit()),
+        _ => false,
+    }
+}
+
 /// [`may_match`] of every kind at once, as a bit set indexed by
 /// `DetectorKind as u32`: straight-line code, no branch per detector.
 #[inline(always)]
@@ -945,7 +985,7 @@ impl Detectors {
         // Most texts need no detector at all: decide that for all of them
         // at once, without a branch per detector.
         let gates = may_match_all(text.len(), profile);
-        if gates == 0 {
+        if gates == 0 || is_timestamp(text.as_bytes()) {
             return;
         }
         for (di, d) in self.list.iter().enumerate() {
@@ -1078,6 +1118,111 @@ mod tests {
             .collect();
         let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
         crate::test_texts::from_pieces(0x9e37_79b9_7f4a_7c15, count, (0, 39), &pieces)
+    }
+
+    #[test]
+    fn no_detector_matches_inside_a_timestamp() {
+        // Every shape `is_timestamp` admits, with random digits (among them
+        // long runs of one digit and Luhn-valid fractions), run through
+        // every detector on its own: none may find anything, which is what
+        // lets `find_with` skip them.
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut checked = 0;
+        for round in 0..4_000u64 {
+            let r = next();
+            let d = |k: u64| char::from(b'0' + ((r >> (k % 60)) % 10) as u8);
+            let digit = |k: u64| {
+                if round % 7 == 0 {
+                    '4'
+                } else {
+                    d(k * 3 + round)
+                }
+            };
+            let mut t: String = "0000-00-00T00:00:00"
+                .chars()
+                .enumerate()
+                .map(|(i, c)| if c == '0' { digit(i as u64) } else { c })
+                .collect();
+            let fraction = (r >> 8) % 11;
+            if fraction > 0 && fraction <= 9 {
+                t.push('.');
+                t.extend((0..fraction).map(|k| digit(k + 20)));
+            }
+            match (r >> 16) % 4 {
+                0 => {}
+                1 => t.push('Z'),
+                2 => t.push_str(&format!(
+                    "+{}{}:{}{}",
+                    digit(1),
+                    digit(2),
+                    digit(3),
+                    digit(4)
+                )),
+                _ => t.push_str(&format!(
+                    "-{}{}:{}{}",
+                    digit(5),
+                    digit(6),
+                    digit(7),
+                    digit(8)
+                )),
+            }
+            assert!(is_timestamp(t.as_bytes()), "{t:?}");
+            for kind in DetectorKind::ALL {
+                let mut v = Vec::new();
+                find_kind(kind, &t, &mut v);
+                assert!(v.is_empty(), "{kind:?} in {t:?}: {v:?}");
+            }
+            checked += 1;
+        }
+        assert_eq!(checked, 4_000);
+    }
+
+    #[test]
+    fn is_timestamp_is_the_layout_regex() {
+        // Timestamps and texts one edit away from one, against the
+        // layout written as a regular expression.
+        let re = Regex::new(
+            r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})?$",
+        )
+        .unwrap();
+        let bases = [
+            "2025-01-15T11:12:06",
+            "2025-01-15T11:12:06Z",
+            "2025-01-15T11:12:06.236Z",
+            "2025-01-15T11:12:06.123456789-05:00",
+            "2025-01-15T11:12:06.123456789Z",
+            "2025-01-15T11:12:06.1+01:30",
+        ];
+        let edits = ["", "0", "9", "Z", "T", ".", ":", "-", "+", " ", "a", "é"];
+        let mut texts = Vec::new();
+        for base in bases {
+            for at in 0..=base.len() {
+                for e in edits {
+                    // Insert, replace and delete at every position.
+                    texts.push(format!("{}{e}{}", &base[..at], &base[at..]));
+                    if at < base.len() {
+                        texts.push(format!("{}{e}{}", &base[..at], &base[at + 1..]));
+                    }
+                }
+            }
+        }
+        let (mut yes, mut no) = (0, 0);
+        for t in &texts {
+            let want = re.is_match(t);
+            assert_eq!(is_timestamp(t.as_bytes()), want, "{t:?}");
+            if want {
+                yes += 1;
+            } else {
+                no += 1;
+            }
+        }
+        assert!(yes > 100 && no > 1_000, "{yes} accepted, {no} rejected");
     }
 
     #[test]
