@@ -569,9 +569,9 @@ pub fn generalize_ip(text: &str, v4_prefix: u8, v6_prefix: u8) -> Option<String>
 pub fn generalize_ip_into(text: &str, v4_prefix: u8, v6_prefix: u8, out: &mut String) -> bool {
     use std::fmt::Write as _;
     let t = text.trim();
-    let Some(ip) = t
-        .parse::<IpAddr>()
-        .ok()
+    let Some(ip) = dotted_quad(t.as_bytes())
+        .map(IpAddr::V4)
+        .or_else(|| t.parse::<IpAddr>().ok())
         .or_else(|| t.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
     else {
         return false;
@@ -596,6 +596,39 @@ pub fn generalize_ip_into(text: &str, v4_prefix: u8, v6_prefix: u8, out: &mut St
         },
     };
     true
+}
+
+/// `b` as a dotted-decimal IPv4 address, as `Ipv4Addr`'s `FromStr`
+/// accepts it (four octets of one to three digits, at most 255, no
+/// leading zero), in one pass without the standard parser's general
+/// machinery; `None` for anything else, which the caller hands to the
+/// standard parsers. A test holds it equal to `Ipv4Addr::from_str`.
+fn dotted_quad(b: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut value = 0u32;
+        while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
+            if i - start == 3 {
+                return None;
+            }
+            value = value * 10 + u32::from(c - b'0');
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0 || value > 255 || (digits > 1 && b[start] == b'0') {
+            return None;
+        }
+        *octet = value as u8;
+    }
+    (i == b.len()).then_some(Ipv4Addr::from(octets))
 }
 
 /// Appends `v4` in dotted-decimal form, as its `Display` writes it,
@@ -1114,6 +1147,53 @@ mod tests {
                 fed.clear();
                 mode.feed(t, &mut |piece| fed.extend_from_slice(piece));
                 assert_eq!(fed, mode.apply(t).as_bytes(), "{mode:?} {t:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn dotted_quad_is_the_standard_parser() {
+        // Addresses and texts one edit away from them (extra, missing and
+        // changed digits and dots, leading zeros, signs, spaces, ports).
+        let bases = [
+            "0.0.0.0",
+            "1.2.3.4",
+            "255.255.255.255",
+            "198.51.100.82",
+            "10.0.0.1",
+        ];
+        let edits = [
+            "", "0", "1", "9", "00", ".", "-", "+", " ", ":80", "a", "256", "é",
+        ];
+        let mut checked = 0;
+        for base in bases {
+            for at in 0..=base.len() {
+                for e in edits {
+                    let mut texts = vec![format!("{}{e}{}", &base[..at], &base[at..])];
+                    if at < base.len() {
+                        texts.push(format!("{}{e}{}", &base[..at], &base[at + 1..]));
+                    }
+                    for t in texts {
+                        let want = t.parse::<Ipv4Addr>().ok();
+                        assert_eq!(dotted_quad(t.as_bytes()), want, "{t:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 1_000);
+        // Every octet value, alone and with a leading zero.
+        for v in 0..=999u32 {
+            for t in [
+                format!("1.2.3.{v}"),
+                format!("{v}.2.3.4"),
+                format!("1.2.3.0{v}"),
+            ] {
+                assert_eq!(
+                    dotted_quad(t.as_bytes()),
+                    t.parse::<Ipv4Addr>().ok(),
+                    "{t:?}"
+                );
             }
         }
     }
