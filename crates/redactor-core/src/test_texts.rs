@@ -9,13 +9,7 @@ pub(crate) fn from_pieces(
     (min, max): (u64, u64),
     pieces: &[&str],
 ) -> Vec<String> {
-    let mut x = seed;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut next = xorshift(seed);
     (0..count)
         .map(|_| {
             // The length is drawn too: a text of no pieces still moves
@@ -26,4 +20,16 @@ pub(crate) fn from_pieces(
                 .collect()
         })
         .collect()
+}
+
+/// A xorshift64 generator seeded with `seed` (non-zero): each call gives
+/// the next word.
+pub(crate) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
 }
