@@ -306,7 +306,7 @@ impl Tokenize {
             }
             (slot.normalize, slot.shape, slot.bytes) = (self.normalize, self.shape, self.bytes);
             refill(&mut slot.text, text, TOKEN_MEMO_MAX);
-            refill(&mut slot.token, &t[start..], MEMO_TOKEN_ROOM);
+            refill(&mut slot.token, &t[start..], MEMO_RESULT_ROOM);
         });
     }
 
@@ -356,10 +356,10 @@ impl Tokenize {
 /// batch and a session (a user id in several fields and events), and the
 /// MAC is the costliest step of tokenizing. The memo is two-way
 /// set-associative ([`two_way`]) by a hash of everything the token depends
-/// on, compared in full: the key by
-/// address, held as a `Weak` so that no other key can take that address
-/// while the slot names it (and a dropped key is not kept in use), the
-/// normalisation, shape and length, and the text.
+/// on, compared in full: the key by address, held as a `Weak` so that no
+/// other key can take that address while the slot names it (and a dropped
+/// key is not kept in use), the normalisation, shape and length, and the
+/// text.
 struct TokenSlot {
     hash: u64,
     key: std::sync::Weak<Key>,
@@ -410,7 +410,7 @@ fn refill(buf: &mut String, s: &str, room: usize) {
 /// token of 32 MAC bytes in any shape (the longest, the email shape, takes
 /// 68 bytes and the key id, of at most 16), and than any
 /// `Family Major / OS` form.
-const MEMO_TOKEN_ROOM: usize = 128;
+const MEMO_RESULT_ROOM: usize = 128;
 
 /// Slots of the token memo (a power of two).
 const TOKEN_MEMO_SLOTS: usize = 256;
@@ -790,8 +790,9 @@ pub fn generalize_user_agent(ua: &str) -> String {
 /// strings make up most traffic and the marker search is the costliest
 /// generalisation (about 5% of the fast engine's time on the telemetry
 /// corpus before this memo). Two-way set-associative ([`two_way`]) by a
-/// hash of the text, compared in full; the slots' buffers are reused, so a warm memo allocates
-/// nothing, and texts longer than [`UA_MEMO_MAX`] are not kept.
+/// hash of the text, compared in full; the slots' buffers are reused, so a
+/// warm memo allocates nothing, and texts longer than [`UA_MEMO_MAX`] are
+/// not kept.
 struct UaMemo {
     slots: Vec<(u64, String, String)>,
 }
@@ -827,7 +828,7 @@ pub fn generalize_user_agent_into(ua: &str, out: &mut String) {
         generalize_user_agent_uncached(ua, out);
         *hash = h;
         refill(text, ua, UA_MEMO_MAX);
-        refill(general, &out[start..], MEMO_TOKEN_ROOM);
+        refill(general, &out[start..], MEMO_RESULT_ROOM);
     });
 }
 
@@ -1518,22 +1519,19 @@ mod tests {
             .chain(["Safari/", "Version/", "rv:"])
             .chain(UA_OSES.iter().map(|(m, _)| *m))
             .collect();
-        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let seed = 0x2545_f491_4f6c_dd1du64;
+        let (mut next, mut x) = (crate::test_texts::xorshift(seed), seed);
         for _ in 0..5_000 {
             let mut ua = String::new();
             for _ in 0..(x % 5) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
+                x = next();
                 ua.push_str(["", "x", " ", "(", ";", "Mozilla/5.0 "][(x % 6) as usize]);
                 ua.push_str(markers[(x >> 8) as usize % markers.len()]);
                 if x & (1 << 40) != 0 {
                     ua.push_str(&((x >> 20) % 300).to_string());
                 }
             }
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            x = next();
             uas.push(ua);
         }
         uas.push(format!("{} Firefox/99", "x".repeat(UA_MEMO_MAX)));

@@ -215,19 +215,22 @@ impl Pads {
         // The outer hash: the outer pad block (absorbed), then the inner
         // digest, padded, in one block.
         let mut outer = [0u8; 64];
-        for (i, w) in state.iter().enumerate() {
-            outer[4 * i..4 * i + 4].copy_from_slice(&w.to_be_bytes());
-        }
+        outer[..32].copy_from_slice(&digest_bytes(&state));
         outer[32] = 0x80;
         outer[56..].copy_from_slice(&((64u64 + 32) * 8).to_be_bytes());
         let mut state = self.outer;
         compress(&mut state, &outer);
-        let mut mac = [0u8; 32];
-        for (i, w) in state.iter().enumerate() {
-            mac[4 * i..4 * i + 4].copy_from_slice(&w.to_be_bytes());
-        }
-        mac
+        digest_bytes(&state)
     }
+}
+
+/// A SHA-256 state as the digest's 32 bytes (each word big-endian).
+fn digest_bytes(state: &[u32; 8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (bytes, w) in out.chunks_exact_mut(4).zip(state) {
+        bytes.copy_from_slice(&w.to_be_bytes());
+    }
+    out
 }
 
 /// Whether `id` is a valid key id: 1 to 16 of `[a-z0-9]`.
