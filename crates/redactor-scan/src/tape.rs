@@ -1,6 +1,7 @@
 //! Stage 2: walk the structural indices, validate the grammar, and record a
 //! flat tape of [`Node`]s (spans into the input, no copies).
 
+use crate::arch::fill::Fill;
 use crate::error::ScanError;
 
 /// What a [`Node`] is.
@@ -259,10 +260,9 @@ fn walk(
     tape: &mut Vec<Node>,
     stack: &mut Vec<u32>,
 ) -> Result<(), ScanError> {
-    tape.clear();
     stack.clear();
-    // A string takes two structurals; every other node one.
-    tape.reserve(structurals.len());
+    // A string takes two structurals; every other node at least one.
+    let mut nodes = Fill::new(tape, structurals.len());
     let mut rest = structurals.iter();
     // Whether the innermost open container is an object (mirrors the top
     // of `stack`, whose entries carry it in `OBJECT_FLAG`).
@@ -289,7 +289,7 @@ fn walk(
     // A key at `pos` (already known to be a quote), then its colon.
     macro_rules! key_and_colon {
         ($pos:expr) => {{
-            tape.push(string!($pos, Kind::Key));
+            nodes.push(string!($pos, Kind::Key));
             let (cpos, c) = next!();
             if c != b':' {
                 return Err(ScanError::syntax(cpos, "':' expected"));
@@ -304,13 +304,13 @@ fn walk(
                     return Err(ScanError::too_deep(pos, max_depth));
                 }
                 in_object = c == b'{';
-                stack.push(tape.len() as u32 | if in_object { OBJECT_FLAG } else { 0 });
+                stack.push(nodes.len() as u32 | if in_object { OBJECT_FLAG } else { 0 });
                 let kind = if in_object {
                     Kind::ObjectStart
                 } else {
                     Kind::ArrayStart
                 };
-                tape.push(Node {
+                nodes.push(Node {
                     kind,
                     start: pos as u32,
                     end: 0,
@@ -328,7 +328,7 @@ fn walk(
                     } else {
                         Kind::ArrayEnd
                     };
-                    in_object = close(tape, stack, end_pos, kind);
+                    in_object = close(&mut nodes, stack, end_pos, kind);
                 } else if in_object {
                     let (kpos, kc) = next!();
                     if kc != b'"' {
@@ -341,14 +341,14 @@ fn walk(
                 }
             }
             b'"' => {
-                tape.push(string!(pos, Kind::String));
+                nodes.push(string!(pos, Kind::String));
             }
             b'-' | b'0'..=b'9' => {
                 let end = number_end(s, pos)?;
                 if end < s.len() && !is_delimiter(s[end]) {
                     return Err(ScanError::syntax(end, "invalid number"));
                 }
-                tape.push(Node {
+                nodes.push(Node {
                     kind: Kind::Number,
                     start: pos as u32,
                     end: end as u32,
@@ -365,7 +365,7 @@ fn walk(
                 if s.get(pos..end) != Some(word) || (end < s.len() && !is_delimiter(s[end])) {
                     return Err(ScanError::syntax(pos, "invalid literal"));
                 }
-                tape.push(Node {
+                nodes.push(Node {
                     kind,
                     start: pos as u32,
                     end: end as u32,
@@ -382,7 +382,10 @@ fn walk(
                         p as usize,
                         "trailing characters after the JSON value",
                     )),
-                    None => Ok(()),
+                    None => {
+                        nodes.finish();
+                        Ok(())
+                    }
                 };
             }
             let (pos, c) = next!();
@@ -396,8 +399,8 @@ fn walk(
                     continue 'value;
                 }
                 (b',', false) => continue 'value,
-                (b'}', true) => in_object = close(tape, stack, pos, Kind::ObjectEnd),
-                (b']', false) => in_object = close(tape, stack, pos, Kind::ArrayEnd),
+                (b'}', true) => in_object = close(&mut nodes, stack, pos, Kind::ObjectEnd),
+                (b']', false) => in_object = close(&mut nodes, stack, pos, Kind::ArrayEnd),
                 (_, true) => return Err(ScanError::syntax(pos, "',' or '}' expected")),
                 (_, false) => return Err(ScanError::syntax(pos, "',' or ']' expected")),
             }
@@ -411,16 +414,17 @@ const OBJECT_FLAG: u32 = 1 << 31;
 /// Closes the innermost container; returns whether the new innermost one is
 /// an object.
 #[inline(always)]
-fn close(tape: &mut Vec<Node>, stack: &mut Vec<u32>, pos: usize, kind: Kind) -> bool {
+fn close(nodes: &mut Fill<'_, Node>, stack: &mut Vec<u32>, pos: usize, kind: Kind) -> bool {
     let open = (stack.pop().unwrap_or(0) & !OBJECT_FLAG) as usize;
-    let here = tape.len() as u32;
-    tape.push(Node {
+    let here = nodes.len() as u32;
+    nodes.push(Node {
         kind,
         start: pos as u32,
         end: pos as u32 + 1,
         link: open as u32,
     });
-    tape[open].end = pos as u32 + 1;
-    tape[open].link = here;
+    let opening = nodes.get_mut(open);
+    opening.end = pos as u32 + 1;
+    opening.link = here;
     stack.last().is_some_and(|&e| e & OBJECT_FLAG != 0)
 }

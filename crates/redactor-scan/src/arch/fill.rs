@@ -1,0 +1,97 @@
+//! Appending to a vector through its spare capacity.
+
+/// Appends values to a cleared vector through its spare capacity: one
+/// bounds check against a length held in a register per value, instead of
+/// `Vec::push`'s capacity check and length update through memory. The
+/// vector's length is set once, by [`Fill::finish`]; values of a fill that
+/// is dropped unfinished are forgotten (the vector stays empty), so `T`
+/// is `Copy` (nothing to drop).
+pub(crate) struct Fill<'v, T: Copy> {
+    vec: &'v mut Vec<T>,
+    /// The vector's buffer, with `room` slots.
+    ptr: *mut T,
+    room: usize,
+    /// Slots written so far: exactly `0..len`.
+    len: usize,
+}
+
+impl<'v, T: Copy> Fill<'v, T> {
+    /// Clears `vec` and makes room for at least `room` values.
+    pub(crate) fn new(vec: &'v mut Vec<T>, room: usize) -> Self {
+        vec.clear();
+        vec.reserve(room);
+        Fill {
+            ptr: vec.as_mut_ptr(),
+            room: vec.capacity(),
+            vec,
+            len: 0,
+        }
+    }
+
+    /// Values written so far.
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Appends `value`. Panics when the room is used up.
+    #[inline(always)]
+    pub(crate) fn push(&mut self, value: T) {
+        assert!(self.len < self.room, "fill past its room");
+        // SAFETY: `len < room`, the vector's capacity: the slot is inside
+        // its buffer, which nothing else uses while `self` borrows it.
+        unsafe { self.ptr.add(self.len).write(value) };
+        self.len += 1;
+    }
+
+    /// The value written at `i`. Panics unless `i < len()`.
+    #[inline(always)]
+    pub(crate) fn get_mut(&mut self, i: usize) -> &mut T {
+        assert!(i < self.len, "fill read past its values");
+        // SAFETY: slots below `len` are inside the buffer and were written
+        // by `push`; the borrow of `self` keeps the reference unique.
+        unsafe { &mut *self.ptr.add(i) }
+    }
+
+    /// Sets the vector's length to the values written.
+    pub(crate) fn finish(self) {
+        // SAFETY: exactly the slots `0..len` were written (`push`), and
+        // `len <= room`, the capacity.
+        unsafe { self.vec.set_len(self.len) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fill;
+
+    #[test]
+    fn finished_fill_holds_the_pushed_values_and_unfinished_is_empty() {
+        let mut v = vec![7u32; 3];
+        let mut f = Fill::new(&mut v, 5);
+        for i in 0..5 {
+            f.push(i);
+        }
+        *f.get_mut(1) = 10;
+        assert_eq!(f.len(), 5);
+        f.finish();
+        assert_eq!(v, [0, 10, 2, 3, 4]);
+
+        {
+            let mut f = Fill::new(&mut v, 2);
+            f.push(1);
+        }
+        assert!(v.is_empty(), "an unfinished fill leaves the vector empty");
+    }
+
+    #[test]
+    #[should_panic(expected = "fill past its room")]
+    fn fill_stops_at_its_room() {
+        let mut v: Vec<u8> = Vec::new();
+        let mut f = Fill::new(&mut v, 1);
+        let room = f.room;
+        for i in 0..=room {
+            f.push(i as u8);
+        }
+    }
+}
