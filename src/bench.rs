@@ -377,6 +377,25 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
         }
         out.len()
     }));
+    // The DOM round trip's own cost, without a policy: what the row above
+    // spends beyond it is the policy's work.
+    add(
+        &mut rows,
+        "simd-json parse, serialize (no policy)".into(),
+        m,
+        "baseline",
+        1,
+    );
+    jobs.push(Box::new(move || {
+        let (mut out, mut lo, mut sc) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..m.lines.len() {
+            if redactor_core::baseline::parse_serialize(m.line(i), &mut sc, &mut lo) {
+                out.extend_from_slice(&lo);
+                out.push(b'\n');
+            }
+        }
+        out.len()
+    }));
     let f = &fast;
     add(
         &mut rows,
@@ -593,7 +612,7 @@ pub fn print(r: &Report, out: &mut impl Write) -> io::Result<()> {
     )?;
     let floor = find(r, "copy (floor)");
     let reference = find(r, "reference engine");
-    let simd = find(r, "simd-json");
+    let simd = find(r, "simd-json parse, mutate");
     let ratio = |row: &Row, base: Option<&Row>| base.map_or(0.0, |b| row.ratio_to(b));
     writeln!(
         out,

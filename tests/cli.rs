@@ -592,6 +592,7 @@ fn bench_smoke_run_writes_table_json_and_plot() {
         "line split",
         "reference engine (DOM)",
         "simd-json parse, mutate, serialize",
+        "simd-json parse, serialize (no policy)",
         "fast engine, default policy",
         "fast, preset otel alone",
         "fast, detectors only",

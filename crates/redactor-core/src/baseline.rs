@@ -1,8 +1,9 @@
 //! The baseline a developer would write by hand: parse each event with
 //! simd-json into a borrowed DOM, walk it applying the same policy (the
-//! same compiled selectors, rule choice, actions and detectors as the
-//! engines), and serialise it again. Benchmarks measure the engines against
-//! it; it is not used to redact anything.
+//! same compiled selectors, with the same cache of their transitions and
+//! rule choices as the fast engine, and the same actions and detectors),
+//! and serialise it again. Benchmarks measure the engines against it; it is
+//! not used to redact anything.
 //!
 //! It follows the reference engine's semantics, with the differences a DOM
 //! of hash maps brings: duplicate keys collapse, objects with more than 32
@@ -11,6 +12,7 @@
 //! values, numbers by value.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use simd_json::prelude::*;
@@ -21,19 +23,30 @@ use crate::engine::{leaf, Leaf, Walk};
 use crate::error::Reject;
 use crate::json;
 use crate::policy::{Mode, Policy};
-use crate::selector::{PathElem, State};
+use crate::selector::MatchCache;
 use crate::{Cause, Stats};
+
+thread_local! {
+    /// Per thread: the compiled selectors' cache (reset when a baseline of
+    /// another policy uses it).
+    static CACHE: RefCell<MatchCache> = RefCell::new(MatchCache::default());
+}
 
 /// simd-json parse, mutate and serialise with a policy.
 #[derive(Debug, Clone)]
 pub struct SimdJsonRoundTrip {
     policy: Arc<Policy>,
+    /// Owns the notes on keys it leaves in the thread's cache.
+    id: u64,
 }
 
 impl SimdJsonRoundTrip {
     /// A baseline for `policy`.
     pub fn new(policy: Arc<Policy>) -> Self {
-        SimdJsonRoundTrip { policy }
+        SimdJsonRoundTrip {
+            policy,
+            id: crate::fast::next_engine_id(),
+        }
     }
 
     /// Redacts `line` into `out` (cleared first). simd-json parses in place,
@@ -57,11 +70,15 @@ impl SimdJsonRoundTrip {
             what: "rejected by simd-json",
         })?;
         let mut w = Walk::new(&self.policy, stats, None);
-        let states = self.policy.matcher.start();
         if !matches!(v, Value::Object(_) | Value::Array(_)) && self.policy.mode == Mode::Allowlist {
             v = Value::Static(StaticNode::Null);
         } else {
-            container(&mut w, &mut v, &states, 0, false);
+            CACHE.with(|c| {
+                let cache = &mut *c.borrow_mut();
+                cache.claim(self.id);
+                let set = self.policy.matcher.cached_start(cache);
+                container(&mut w, cache, &mut v, set, 0, false);
+            });
         }
         v.write(out).map_err(|_| Reject::InvalidJson {
             offset: 0,
@@ -69,6 +86,16 @@ impl SimdJsonRoundTrip {
         })?;
         Ok(())
     }
+}
+
+/// simd-json's parse and serialise of `line` into `out` (cleared first),
+/// with no policy: the cost of the DOM round trip itself. False when
+/// simd-json rejects the line.
+pub fn parse_serialize(line: &[u8], scratch: &mut Vec<u8>, out: &mut Vec<u8>) -> bool {
+    out.clear();
+    scratch.clear();
+    scratch.extend_from_slice(line);
+    simd_json::to_borrowed_value(scratch).is_ok_and(|v| v.write(out).is_ok())
 }
 
 fn string_fields<'v>(v: &'v Value<'_>) -> Vec<(&'v str, &'v str)> {
@@ -84,48 +111,67 @@ fn string_fields<'v>(v: &'v Value<'_>) -> Vec<(&'v str, &'v str)> {
     }
 }
 
-fn container(w: &mut Walk<'_>, v: &mut Value<'_>, states: &[State], depth: usize, kept: bool) {
+fn container(
+    w: &mut Walk<'_>,
+    cache: &mut MatchCache,
+    v: &mut Value<'_>,
+    set: u32,
+    depth: usize,
+    kept: bool,
+) {
+    let matcher = &w.policy.matcher;
     match v {
         Value::Object(members) => {
-            let mut next = Vec::new();
-            let old = std::mem::take(&mut **members);
-            for (k, mut child) in old {
-                w.policy
-                    .matcher
-                    .advance(states, PathElem::Key(&k), &mut next);
-                let child_states = std::mem::take(&mut next);
-                if node(w, &mut child, &child_states, depth + 1, kept) {
-                    let key = match w.detect(&k, true) {
-                        Some(new) => Cow::Owned(new),
-                        None => k,
-                    };
-                    members.insert(key, child);
+            // Members that go are removed in place; keys the detectors
+            // rewrite (rare) are moved afterwards.
+            let mut renamed = Vec::new();
+            members.retain(|k, child| {
+                let (child_set, clean) = matcher.cached_key_noted(cache, set, k);
+                if !node(w, cache, child, child_set, depth + 1, kept) {
+                    return false;
                 }
-                next = child_states;
+                // A key the detectors found nothing in before is not
+                // scanned again (as in the fast engine).
+                if !clean {
+                    match w.detect(k, true) {
+                        Some(new) => renamed.push((k.clone(), new)),
+                        None => matcher.note_key(cache, set, k),
+                    }
+                }
+                true
+            });
+            for (old, new) in renamed {
+                if let Some(child) = members.remove(&old) {
+                    members.insert(Cow::Owned(new), child);
+                }
             }
         }
         Value::Array(items) => {
-            let mut next = Vec::new();
             let mut i = 0;
             items.retain_mut(|child| {
-                w.policy.matcher.advance(
-                    states,
-                    PathElem::Index(i, &string_fields(child)),
-                    &mut next,
-                );
-                let child_states = std::mem::take(&mut next);
-                let stays = node(w, child, &child_states, depth + 1, kept);
-                next = child_states;
+                let child_set = matcher.cached_index(cache, set, i, |sink| {
+                    for (k, x) in string_fields(child) {
+                        sink(k, x);
+                    }
+                });
+                let stays = node(w, cache, child, child_set, depth + 1, kept);
                 i += 1;
                 stays
             });
         }
-        Value::String(s) => scan_string(w, s, states, depth, kept),
+        Value::String(s) => scan_string(w, cache, s, set, depth, kept),
         Value::Static(_) => {}
     }
 }
 
-fn scan_string(w: &mut Walk<'_>, s: &mut Cow<'_, str>, states: &[State], depth: usize, kept: bool) {
+fn scan_string(
+    w: &mut Walk<'_>,
+    cache: &mut MatchCache,
+    s: &mut Cow<'_, str>,
+    set: u32,
+    depth: usize,
+    kept: bool,
+) {
     if w.policy.nested_json {
         let t = s.trim_start();
         if (t.starts_with('{') || t.starts_with('[')) && depth < w.policy.limits.max_depth {
@@ -133,7 +179,7 @@ fn scan_string(w: &mut Walk<'_>, s: &mut Cow<'_, str>, states: &[State], depth: 
             let parsed = simd_json::to_borrowed_value(&mut bytes);
             if let Ok(mut inner) = parsed {
                 let before = w.changes;
-                container(w, &mut inner, states, depth, kept);
+                container(w, cache, &mut inner, set, depth, kept);
                 if w.changes != before {
                     *s = Cow::Owned(inner.encode());
                 }
@@ -147,14 +193,23 @@ fn scan_string(w: &mut Walk<'_>, s: &mut Cow<'_, str>, states: &[State], depth: 
 }
 
 /// Whether the node stays.
-fn node(w: &mut Walk<'_>, v: &mut Value<'_>, states: &[State], depth: usize, kept: bool) -> bool {
+fn node(
+    w: &mut Walk<'_>,
+    cache: &mut MatchCache,
+    v: &mut Value<'_>,
+    set: u32,
+    depth: usize,
+    kept: bool,
+) -> bool {
     let allow = w.policy.mode == Mode::Allowlist;
-    if let Some(r) = w.choose(states) {
-        let action = &w.policy.rules[r].action;
+    let walk = &*w;
+    if let Some(r) = cache.choice(set, |states| walk.choose(states)) {
+        let policy = w.policy;
+        let action = &policy.rules[r].action;
         let name = action.name();
         w.note(Cause::Rule(r), name, false);
         match action {
-            Action::Keep => return unhandled(w, v, states, depth, true),
+            Action::Keep => return unhandled(w, cache, v, set, depth, true),
             Action::Drop => return false,
             Action::Replace(c) => {
                 let mut text = json::to_string(c).into_bytes();
@@ -164,8 +219,7 @@ fn node(w: &mut Walk<'_>, v: &mut Value<'_>, states: &[State], depth: usize, kep
                 return true;
             }
             Action::Tokenize(_) | Action::Mask(_) | Action::Generalize(_) => {
-                let action = action.clone();
-                let stays = transform(v, &action);
+                let stays = transform(v, action);
                 scan_keys_below(w, v);
                 return stays;
             }
@@ -175,18 +229,19 @@ fn node(w: &mut Walk<'_>, v: &mut Value<'_>, states: &[State], depth: usize, kep
         w.note(Cause::Allowlist, "drop", false);
         return false;
     }
-    unhandled(w, v, states, depth, kept)
+    unhandled(w, cache, v, set, depth, kept)
 }
 
 fn unhandled(
     w: &mut Walk<'_>,
+    cache: &mut MatchCache,
     v: &mut Value<'_>,
-    states: &[State],
+    set: u32,
     depth: usize,
     kept: bool,
 ) -> bool {
     let was_container = matches!(v, Value::Object(_) | Value::Array(_));
-    container(w, v, states, depth, kept);
+    container(w, cache, v, set, depth, kept);
     if w.policy.mode == Mode::Allowlist && !kept && was_container {
         let empty = match v {
             Value::Object(m) => m.is_empty(),
@@ -326,6 +381,11 @@ mod tests {
             );
         }
         assert!(!same_value(b"{\"a\":1}", b"{\"a\":2}"));
+        // Without a policy, the value goes through unchanged.
+        let line = g.event();
+        assert!(parse_serialize(&line, &mut scratch, &mut b));
+        assert!(same_value(&line, &b));
+        assert!(!parse_serialize(b"{\"a\":", &mut scratch, &mut b));
         assert!(same_value(
             b"{\"a\":1.50,\"b\":[1]}",
             b"{\"b\":[1],\"a\":1.5}"

@@ -36,6 +36,12 @@ pub struct Fast {
 
 static NEXT_ENGINE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
+/// A number no other engine (or baseline) of this process has, to own the
+/// notes it leaves in a [`MatchCache`] ([`MatchCache::claim`]).
+pub(crate) fn next_engine_id() -> u64 {
+    NEXT_ENGINE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 thread_local! {
     /// Per thread: the scanner's buffers, the lazily built automaton, and
     /// the buffers that rewrites reuse.
@@ -105,8 +111,10 @@ fn reject_of(e: ScanError) -> Reject {
 impl Fast {
     /// An engine for `policy`.
     pub fn new(policy: Arc<Policy>) -> Fast {
-        let id = NEXT_ENGINE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Fast { policy, id }
+        Fast {
+            policy,
+            id: next_engine_id(),
+        }
     }
 }
 
