@@ -77,7 +77,7 @@ impl SimdJsonRoundTrip {
                 let cache = &mut *c.borrow_mut();
                 cache.claim(self.id);
                 let set = self.policy.matcher.cached_start(cache);
-                container(&mut w, cache, &mut v, set, 0, false);
+                Round { w: &mut w, cache }.container(&mut v, set, 0, false);
             });
         }
         v.write(out).map_err(|_| Reject::InvalidJson {
@@ -111,149 +111,129 @@ fn string_fields<'v>(v: &'v Value<'_>) -> Vec<(&'v str, &'v str)> {
     }
 }
 
-fn container(
-    w: &mut Walk<'_>,
-    cache: &mut MatchCache,
-    v: &mut Value<'_>,
-    set: u32,
-    depth: usize,
-    kept: bool,
-) {
-    let matcher = &w.policy.matcher;
-    match v {
-        Value::Object(members) => {
-            // Members that go are removed in place; keys the detectors
-            // rewrite (rare) are moved afterwards.
-            let mut renamed = Vec::new();
-            members.retain(|k, child| {
-                let (child_set, clean) = matcher.cached_key_noted(cache, set, k);
-                if !node(w, cache, child, child_set, depth + 1, kept) {
-                    return false;
-                }
-                // A key the detectors found nothing in before is not
-                // scanned again (as in the fast engine).
-                if !clean {
-                    match w.detect(k, true) {
-                        Some(new) => renamed.push((k.clone(), new)),
-                        None => matcher.note_key(cache, set, k),
+/// A walk of one event's DOM: what it records, and the selectors' cache.
+struct Round<'r, 'p> {
+    w: &'r mut Walk<'p>,
+    cache: &'r mut MatchCache,
+}
+
+impl Round<'_, '_> {
+    fn container(&mut self, v: &mut Value<'_>, set: u32, depth: usize, kept: bool) {
+        let matcher = &self.w.policy.matcher;
+        match v {
+            Value::Object(members) => {
+                // Members that go are removed in place; keys the detectors
+                // rewrite (rare) are moved afterwards.
+                let mut renamed = Vec::new();
+                members.retain(|k, child| {
+                    let (child_set, clean) = matcher.cached_key_noted(self.cache, set, k);
+                    if !self.node(child, child_set, depth + 1, kept) {
+                        return false;
                     }
-                }
-                true
-            });
-            for (old, new) in renamed {
-                if let Some(child) = members.remove(&old) {
-                    members.insert(Cow::Owned(new), child);
-                }
-            }
-        }
-        Value::Array(items) => {
-            let mut i = 0;
-            items.retain_mut(|child| {
-                let child_set = matcher.cached_index(cache, set, i, |sink| {
-                    for (k, x) in string_fields(child) {
-                        sink(k, x);
+                    // A key the detectors found nothing in before is not
+                    // scanned again (as in the fast engine).
+                    if !clean {
+                        match self.w.detect(k, true) {
+                            Some(new) => renamed.push((k.clone(), new)),
+                            None => matcher.note_key(self.cache, set, k),
+                        }
                     }
+                    true
                 });
-                let stays = node(w, cache, child, child_set, depth + 1, kept);
-                i += 1;
-                stays
-            });
-        }
-        Value::String(s) => scan_string(w, cache, s, set, depth, kept),
-        Value::Static(_) => {}
-    }
-}
-
-fn scan_string(
-    w: &mut Walk<'_>,
-    cache: &mut MatchCache,
-    s: &mut Cow<'_, str>,
-    set: u32,
-    depth: usize,
-    kept: bool,
-) {
-    if w.policy.nested_json {
-        let t = s.trim_start();
-        if (t.starts_with('{') || t.starts_with('[')) && depth < w.policy.limits.max_depth {
-            let mut bytes = s.as_bytes().to_vec();
-            let parsed = simd_json::to_borrowed_value(&mut bytes);
-            if let Ok(mut inner) = parsed {
-                let before = w.changes;
-                container(w, cache, &mut inner, set, depth, kept);
-                if w.changes != before {
-                    *s = Cow::Owned(inner.encode());
+                for (old, new) in renamed {
+                    if let Some(child) = members.remove(&old) {
+                        members.insert(Cow::Owned(new), child);
+                    }
                 }
-                return;
             }
+            Value::Array(items) => {
+                let mut i = 0;
+                items.retain_mut(|child| {
+                    let child_set = matcher.cached_index(self.cache, set, i, |sink| {
+                        for (k, x) in string_fields(child) {
+                            sink(k, x);
+                        }
+                    });
+                    let stays = self.node(child, child_set, depth + 1, kept);
+                    i += 1;
+                    stays
+                });
+            }
+            Value::String(s) => self.scan_string(s, set, depth, kept),
+            Value::Static(_) => {}
         }
     }
-    if let Some(new) = w.detect(s, false) {
-        *s = Cow::Owned(new);
-    }
-}
 
-/// Whether the node stays.
-fn node(
-    w: &mut Walk<'_>,
-    cache: &mut MatchCache,
-    v: &mut Value<'_>,
-    set: u32,
-    depth: usize,
-    kept: bool,
-) -> bool {
-    let allow = w.policy.mode == Mode::Allowlist;
-    let walk = &*w;
-    if let Some(r) = cache.choice(set, |states| walk.choose(states)) {
-        let policy = w.policy;
-        let action = &policy.rules[r].action;
-        let name = action.name();
-        w.note(Cause::Rule(r), name, false);
-        match action {
-            Action::Keep => return unhandled(w, cache, v, set, depth, true),
-            Action::Drop => return false,
-            Action::Replace(c) => {
-                let mut text = json::to_string(c).into_bytes();
-                *v = simd_json::to_owned_value(&mut text)
-                    .map(Value::from)
-                    .unwrap_or(Value::Static(StaticNode::Null));
-                return true;
-            }
-            Action::Tokenize(_) | Action::Mask(_) | Action::Generalize(_) => {
-                let stays = transform(v, action);
-                scan_keys_below(w, v);
-                return stays;
+    fn scan_string(&mut self, s: &mut Cow<'_, str>, set: u32, depth: usize, kept: bool) {
+        let policy = self.w.policy;
+        if policy.nested_json {
+            let t = s.trim_start();
+            if (t.starts_with('{') || t.starts_with('[')) && depth < policy.limits.max_depth {
+                let mut bytes = s.as_bytes().to_vec();
+                let parsed = simd_json::to_borrowed_value(&mut bytes);
+                if let Ok(mut inner) = parsed {
+                    let before = self.w.changes;
+                    self.container(&mut inner, set, depth, kept);
+                    if self.w.changes != before {
+                        *s = Cow::Owned(inner.encode());
+                    }
+                    return;
+                }
             }
         }
+        if let Some(new) = self.w.detect(s, false) {
+            *s = Cow::Owned(new);
+        }
     }
-    if allow && !kept && !matches!(v, Value::Object(_) | Value::Array(_)) {
-        w.note(Cause::Allowlist, "drop", false);
-        return false;
-    }
-    unhandled(w, cache, v, set, depth, kept)
-}
 
-fn unhandled(
-    w: &mut Walk<'_>,
-    cache: &mut MatchCache,
-    v: &mut Value<'_>,
-    set: u32,
-    depth: usize,
-    kept: bool,
-) -> bool {
-    let was_container = matches!(v, Value::Object(_) | Value::Array(_));
-    container(w, cache, v, set, depth, kept);
-    if w.policy.mode == Mode::Allowlist && !kept && was_container {
-        let empty = match v {
-            Value::Object(m) => m.is_empty(),
-            Value::Array(a) => a.is_empty(),
-            _ => false,
-        };
-        if empty {
-            w.note(Cause::Allowlist, "drop", false);
+    /// Whether the node stays.
+    fn node(&mut self, v: &mut Value<'_>, set: u32, depth: usize, kept: bool) -> bool {
+        let policy = self.w.policy;
+        let walk = &*self.w;
+        if let Some(r) = self.cache.choice(set, |states| walk.choose(states)) {
+            let action = &policy.rules[r].action;
+            self.w.note(Cause::Rule(r), action.name(), false);
+            match action {
+                Action::Keep => return self.unhandled(v, set, depth, true),
+                Action::Drop => return false,
+                Action::Replace(c) => {
+                    let mut text = json::to_string(c).into_bytes();
+                    *v = simd_json::to_owned_value(&mut text)
+                        .map(Value::from)
+                        .unwrap_or(Value::Static(StaticNode::Null));
+                    return true;
+                }
+                Action::Tokenize(_) | Action::Mask(_) | Action::Generalize(_) => {
+                    let stays = transform(v, action);
+                    scan_keys_below(self.w, v);
+                    return stays;
+                }
+            }
+        }
+        let allow = policy.mode == Mode::Allowlist;
+        if allow && !kept && !matches!(v, Value::Object(_) | Value::Array(_)) {
+            self.w.note(Cause::Allowlist, "drop", false);
             return false;
         }
+        self.unhandled(v, set, depth, kept)
     }
-    true
+
+    fn unhandled(&mut self, v: &mut Value<'_>, set: u32, depth: usize, kept: bool) -> bool {
+        let was_container = matches!(v, Value::Object(_) | Value::Array(_));
+        self.container(v, set, depth, kept);
+        if self.w.policy.mode == Mode::Allowlist && !kept && was_container {
+            let empty = match v {
+                Value::Object(m) => m.is_empty(),
+                Value::Array(a) => a.is_empty(),
+                _ => false,
+            };
+            if empty {
+                self.w.note(Cause::Allowlist, "drop", false);
+                return false;
+            }
+        }
+        true
+    }
 }
 
 fn scan_keys_below(w: &mut Walk<'_>, v: &mut Value<'_>) {
