@@ -136,7 +136,8 @@ pub(crate) unsafe fn stage1<B: Block64>(
     masks: &mut Vec<u64>,
 ) -> Stage1 {
     out.clear();
-    let mut block_masks = crate::arch::fill::Fill::new(masks, input.len().div_ceil(64));
+    masks.clear();
+    masks.reserve(input.len() / 64 + 1);
     // One structural per byte at most, plus a block of slack for the
     // unconditional writes of `flatten`.
     out.reserve(input.len() + 64);
@@ -156,7 +157,7 @@ pub(crate) unsafe fn stage1<B: Block64>(
         };
         // SAFETY: forwarded from this function's contract.
         let m = unsafe { B::classify(block) };
-        block_masks.push(m.backslash);
+        masks.push(m.backslash);
         high |= m.high;
         backslash |= m.backslash;
         let esc = escaped(m.backslash, &mut carry.prev_escaped);
@@ -180,7 +181,6 @@ pub(crate) unsafe fn stage1<B: Block64>(
         }
         base += 64;
     }
-    block_masks.finish();
     result.unterminated = carry.prev_in_string != 0;
     result.ascii = high == 0;
     result.backslash = backslash != 0;
