@@ -7,8 +7,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use base64::Engine as _;
-use hmac::{Mac, SimpleHmac};
-use sha2::Sha256;
 
 use crate::json::Value;
 use crate::keys::Key;
@@ -224,12 +222,10 @@ pub struct Tokenize {
     pub keep_prefixes: Vec<String>,
 }
 
-/// HMAC-SHA256 of `msg` under `key`.
+/// HMAC-SHA256 of `msg` under `key` (the computation [`Key`] uses, with
+/// the key absorbed here instead of once).
 pub fn hmac(key: &[u8], msg: &[u8]) -> [u8; 32] {
-    let mut mac =
-        <SimpleHmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
-    mac.update(msg);
-    mac.finalize().into_bytes().into()
+    crate::keys::Pads::new(key).mac(|sink| sink(msg))
 }
 
 const B32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";

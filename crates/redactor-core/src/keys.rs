@@ -146,7 +146,7 @@ const SHA256_IV: [u32; 8] = [
 /// tokens of the telemetry corpus. The `hmac` crate stays as the tests'
 /// reference.
 #[derive(Clone)]
-struct Pads {
+pub(crate) struct Pads {
     inner: [u32; 8],
     outer: [u32; 8],
 }
@@ -158,7 +158,7 @@ fn compress(state: &mut [u32; 8], block: &[u8; 64]) {
 }
 
 impl Pads {
-    fn new(material: &[u8]) -> Pads {
+    pub(crate) fn new(material: &[u8]) -> Pads {
         // Keys longer than a block are hashed first; shorter ones are
         // padded with zeros (RFC 2104, section 2).
         let mut key = [0u8; 64];
@@ -183,7 +183,7 @@ impl Pads {
     }
 
     /// The MAC of the concatenation of the pieces `feed` hands over.
-    fn mac(&self, feed: impl FnOnce(&mut dyn FnMut(&[u8]))) -> [u8; 32] {
+    pub(crate) fn mac(&self, feed: impl FnOnce(&mut dyn FnMut(&[u8]))) -> [u8; 32] {
         let mut state = self.inner;
         let mut block = [0u8; 64];
         let mut filled = 0usize;
