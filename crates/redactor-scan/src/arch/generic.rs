@@ -15,7 +15,9 @@ pub(crate) struct Masks {
     pub ws: u64,
     /// bytes below 0x20
     pub control: u64,
-    /// bytes at or above 0x80 (not ASCII)
+    /// Non-zero exactly when some byte is at or above 0x80 (not ASCII):
+    /// stage 1 only asks whether any is, so a backend may fold positions
+    /// together (AVX2 folds its two halves).
     pub high: u64,
 }
 

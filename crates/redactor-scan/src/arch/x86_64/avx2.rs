@@ -115,8 +115,9 @@ impl Block64 for Avx2 {
                 op: join(op_lo, op_hi) & !control,
                 ws: join(ws_lo, ws_hi),
                 control,
-                // The sign bit of each byte is set exactly for non-ASCII.
-                high: join(lo, hi),
+                // The sign bit of each byte is set exactly for non-ASCII;
+                // only whether any is matters, so the halves are folded.
+                high: u64::from(_mm256_movemask_epi8(_mm256_or_si256(lo, hi)) as u32),
             }
         }
     }
@@ -142,15 +143,20 @@ impl Block64 for Avx2 {
         unsafe {
             let p = out.as_mut_ptr().add(len);
             let mut at = 0usize;
+            // The offset of byte `j`'s first bit, in every lane: one
+            // broadcast per block, then one addition per byte.
+            let mut byte_base = _mm256_set1_epi32(base as i32);
+            let eight = _mm256_set1_epi32(8);
             for j in 0..8u32 {
                 let byte = (bits >> (8 * j)) as u8;
                 let positions = BIT_POSITIONS[byte as usize].as_ptr();
                 let offsets = _mm256_add_epi32(
                     _mm256_cvtepu8_epi32(_mm_loadl_epi64(positions.cast())),
-                    _mm256_set1_epi32(base.wrapping_add(8 * j) as i32),
+                    byte_base,
                 );
                 _mm256_storeu_si256(p.add(at).cast::<__m256i>(), offsets);
                 at += byte.count_ones() as usize;
+                byte_base = _mm256_add_epi32(byte_base, eight);
             }
             out.set_len(len + count);
         }
