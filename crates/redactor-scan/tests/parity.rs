@@ -221,6 +221,39 @@ fn errors_carry_offsets() {
 }
 
 #[test]
+fn the_first_control_character_in_a_string_is_the_one_reported() {
+    // Control characters in strings of the same 64-byte block and of later
+    // blocks: every backend reports the first, as serde_json does.
+    for (first, others) in [
+        (5usize, vec![9usize]),
+        (5, vec![70, 200]),
+        (130, vec![131, 300]),
+    ] {
+        let mut text = vec![b'a'; 400];
+        text[0] = b'[';
+        text[1] = b'"';
+        text[398] = b'"';
+        text[399] = b']';
+        for &at in std::iter::once(&first).chain(&others) {
+            text[at] = 0x01;
+        }
+        for backend in Backend::available() {
+            let mut s = Scanner::with_backend(backend, Limits::default()).unwrap();
+            let e = s.scan(&text).unwrap_err();
+            assert_eq!(
+                e.offset, first,
+                "{backend:?}, control bytes at {first} and {others:?}"
+            );
+        }
+        let serde = serde_json::from_slice::<serde_json::Value>(&text);
+        assert!(
+            serde.is_err(),
+            "serde_json accepts a control byte in a string"
+        );
+    }
+}
+
+#[test]
 fn random_ascii_gives_identical_structurals_on_every_backend() {
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
     // 0x0c and 0x1a share an operator's table slot in the AVX2 lookup;

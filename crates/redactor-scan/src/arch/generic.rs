@@ -168,8 +168,11 @@ pub(crate) unsafe fn stage1<B: Block64>(
         let in_string = unsafe { B::prefix_xor(quote) } ^ carry.prev_in_string;
         carry.prev_in_string = ((in_string as i64) >> 63) as u64;
         let bad = m.control & in_string;
-        if bad != 0 && result.control_in_string.is_none() {
-            result.control_in_string = Some(base + bad.trailing_zeros() as usize);
+        if bad != 0 {
+            // Never taken in valid JSON: a branch that always predicts,
+            // instead of the selects that would keep the first offset in
+            // registers on every block.
+            note_control(&mut result, base, bad);
         }
         let outside = !in_string & !quote;
         let op = m.op & outside;
@@ -187,6 +190,17 @@ pub(crate) unsafe fn stage1<B: Block64>(
     result.ascii = high == 0;
     result.backslash = backslash != 0;
     result
+}
+
+/// Records the first control character inside a string, at bit
+/// `bad.trailing_zeros()` of the block at `base`, unless one was found in
+/// an earlier block.
+#[cold]
+#[inline(never)]
+fn note_control(result: &mut Stage1, base: usize, bad: u64) {
+    if result.control_in_string.is_none() {
+        result.control_in_string = Some(base + bad.trailing_zeros() as usize);
+    }
 }
 
 /// Appends `base + i` for every set bit `i` of `bits`, eight at a time
