@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context as _, Result};
-use redactor_core::baseline::{same_value, SimdJsonRoundTrip};
+use redactor_core::baseline::{same_value, SimdJsonRoundTrip, Validators};
 use redactor_core::gen::{Format, Generator};
 use redactor_core::{Fast, Policy, Redactor, Reference, Stats};
 
@@ -147,6 +147,13 @@ pub struct Report {
 }
 
 type Job<'a> = Box<dyn FnMut() -> usize + 'a>;
+
+/// Passes over the corpus per timing of a scanner row.
+const SCAN_PASSES: usize = 5;
+/// The scanner rows' names.
+const SCANNER_ROW: &str = "scanner (validate + structural walk)";
+const SERDE_ROW: &str = "serde_json IgnoredAny (validate)";
+const TAPE_ROW: &str = "simd-json tape (copy + parse)";
 
 fn engine_run(
     e: &dyn Redactor,
@@ -351,6 +358,67 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
     jobs.push(Box::new(move || {
         black_box(memchr::memchr_iter(b'\n', &m.bytes).count())
     }));
+
+    // The scanner alone against validating parsers (issue targets: 5x
+    // serde_json, 2x simd-json), on the same lines, when all of them accept
+    // every line. Each job makes SCAN_PASSES passes, so that one timing is
+    // not a handful of milliseconds.
+    let scan_ok = {
+        let mut scanner = redactor_scan::Scanner::new(redactor_scan::Limits::default());
+        let mut v = Validators::default();
+        (0..m.lines.len()).all(|i| {
+            let l = m.line(i);
+            scanner.scan(l).is_ok()
+                && v.simd_json_tape(l).is_some()
+                && Validators::serde_json_ignored(l)
+        })
+    };
+    if scan_ok {
+        let add_scan = |rows: &mut Vec<Row>, name: &str| {
+            add(rows, name.into(), m, "scanner", 1);
+            if let Some(row) = rows.last_mut() {
+                row.bytes *= SCAN_PASSES;
+                row.events *= SCAN_PASSES;
+            }
+        };
+        add_scan(&mut rows, SCANNER_ROW);
+        jobs.push(Box::new(move || {
+            let mut scanner = redactor_scan::Scanner::new(redactor_scan::Limits::default());
+            let mut nodes = 0;
+            for _ in 0..SCAN_PASSES {
+                for i in 0..m.lines.len() {
+                    nodes += scanner.scan(m.line(i)).map_or(0, <[_]>::len);
+                }
+            }
+            nodes
+        }));
+        add_scan(&mut rows, SERDE_ROW);
+        jobs.push(Box::new(move || {
+            let mut accepted = 0;
+            for _ in 0..SCAN_PASSES {
+                for i in 0..m.lines.len() {
+                    accepted += usize::from(Validators::serde_json_ignored(m.line(i)));
+                }
+            }
+            accepted
+        }));
+        add_scan(&mut rows, TAPE_ROW);
+        jobs.push(Box::new(move || {
+            let mut v = Validators::default();
+            let mut nodes = 0;
+            for _ in 0..SCAN_PASSES {
+                for i in 0..m.lines.len() {
+                    nodes += v.simd_json_tape(m.line(i)).unwrap_or(0);
+                }
+            }
+            nodes
+        }));
+    } else {
+        progress(&format!(
+            "a parser rejects a line of {}: the scanner rows are not measured",
+            m.name
+        ));
+    }
 
     add(&mut rows, "reference engine (DOM)".into(), m, "baseline", 1);
     let r = &reference;
@@ -636,6 +704,16 @@ pub fn print(r: &Report, out: &mut impl Write) -> io::Result<()> {
         )?;
     }
     // Issue targets that are ratios between rows of this run.
+    if let (Some(scan), Some(serde), Some(tape)) =
+        (find(r, SCANNER_ROW), find(r, SERDE_ROW), find(r, TAPE_ROW))
+    {
+        writeln!(
+            out,
+            "scanner: {:.2}x simd-json tape, {:.2}x serde_json IgnoredAny",
+            scan.ratio_to(tape),
+            scan.ratio_to(serde)
+        )?;
+    }
     let engine =
         find(r, "fast engine, default policy").or_else(|| find(r, "fast engine, your policy"));
     let one = find(r, "filter end to end, 1 thread");
@@ -714,13 +792,14 @@ fn xml(s: &str) -> String {
 }
 
 /// An SVG with a horizontal bar chart of throughput (every row but the
-/// thread curve and the copy floor, which would dwarf the others; the floor
-/// is given in the title) and a line chart of thread scaling.
+/// thread curve, the scanner rows and the copy floor, which would dwarf the
+/// others; the floor is given in the title) and a line chart of thread
+/// scaling.
 pub fn svg(r: &Report) -> String {
     let bars: Vec<&Row> = r
         .rows
         .iter()
-        .filter(|x| x.group != "threads" && x.group != "floor")
+        .filter(|x| !matches!(x.group, "threads" | "floor" | "scanner"))
         .collect();
     let threads: Vec<&Row> = r.rows.iter().filter(|x| x.group == "threads").collect();
     let (w, bar_h, left, chart_w) = (900.0, 22.0, 330.0, 480.0);

@@ -126,7 +126,9 @@ enum Command {
     /// run, on generated corpora (or your input) in memory.
     ///
     /// Measures, interleaved and repeated: a plain copy and a line split
-    /// (the floor); the reference DOM engine, a simd-json parse, mutate and
+    /// (the floor); the scanner alone against serde_json's validation
+    /// (`IgnoredAny`) and simd-json's tape; the reference DOM engine, a
+    /// simd-json parse, mutate and
     /// serialize round trip of the same policy (with the same compiled,
     /// cached selectors and detectors) and the same round trip without a
     /// policy (the baselines); the fast

@@ -590,6 +590,10 @@ fn bench_smoke_run_writes_table_json_and_plot() {
     for row in [
         "copy (floor)",
         "line split",
+        "scanner (validate + structural walk)",
+        "serde_json IgnoredAny (validate)",
+        "simd-json tape (copy + parse)",
+        "scanner: ",
         "reference engine (DOM)",
         "simd-json parse, mutate, serialize",
         "simd-json parse, serialize (no policy)",
@@ -658,6 +662,8 @@ fn bench_smoke_run_writes_table_json_and_plot() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("`filter end to end` is not measured"));
     assert!(!String::from_utf8_lossy(&out.stdout).contains("filter end to end, 1"));
+    assert!(stderr(&out).contains("the scanner rows are not measured"));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("scanner: "));
     // An empty input is an error naming it.
     let empty = tmp("bench-empty.ndjson");
     std::fs::write(&empty, "").unwrap();

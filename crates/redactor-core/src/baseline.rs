@@ -98,6 +98,39 @@ pub fn parse_serialize(line: &[u8], scratch: &mut Vec<u8>, out: &mut Vec<u8>) ->
     simd_json::to_borrowed_value(scratch).is_ok_and(|v| v.write(out).is_ok())
 }
 
+/// The validating parsers the scanner is measured against (the scanner
+/// rows of `redactor bench`; `benches/scan.rs` times the same calls under
+/// criterion), with their reusable buffers.
+#[derive(Default)]
+pub struct Validators {
+    scratch: Vec<u8>,
+    buffers: simd_json::Buffers,
+}
+
+impl std::fmt::Debug for Validators {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Validators").finish_non_exhaustive()
+    }
+}
+
+impl Validators {
+    /// simd-json's tape of `line`: its node count, `None` when simd-json
+    /// rejects it. simd-json parses in place, so the line is copied first.
+    pub fn simd_json_tape(&mut self, line: &[u8]) -> Option<usize> {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(line);
+        simd_json::to_tape_with_buffers(&mut self.scratch, &mut self.buffers)
+            .ok()
+            .map(|t| t.0.len())
+    }
+
+    /// Whether serde_json accepts `line`, skipping every value
+    /// (`IgnoredAny`): validation alone.
+    pub fn serde_json_ignored(line: &[u8]) -> bool {
+        serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok()
+    }
+}
+
 fn string_fields<'v>(v: &'v Value<'_>) -> Vec<(&'v str, &'v str)> {
     match v {
         Value::Object(m) => m
@@ -366,6 +399,15 @@ mod tests {
         assert!(parse_serialize(&line, &mut scratch, &mut b));
         assert!(same_value(&line, &b));
         assert!(!parse_serialize(b"{\"a\":", &mut scratch, &mut b));
+        let mut v = Validators::default();
+        assert_eq!(
+            v.simd_json_tape(b"[1,{\"a\":true}]"),
+            v.simd_json_tape(b"[2,{\"b\":null}]")
+        );
+        assert!(v.simd_json_tape(b"[1,{\"a\":true}]").is_some_and(|n| n > 3));
+        assert_eq!(v.simd_json_tape(b"[1,"), None);
+        assert!(Validators::serde_json_ignored(b"{\"a\":[1,2,{}]}"));
+        assert!(!Validators::serde_json_ignored(b"{\"a\":[1,2,{}]"));
         assert!(same_value(
             b"{\"a\":1.50,\"b\":[1]}",
             b"{\"b\":[1],\"a\":1.5}"
