@@ -6,7 +6,9 @@
 //! - `twitter`: the statuses of `shared/data/json-benchmark/twitter.json`, one compact line each;
 //! - `citm`: `shared/data/json-benchmark/citm_catalog.json` as one text.
 //!
-//! Every contender is checked to accept every line before it is timed.
+//! Every contender is checked to accept every line before it is timed. The
+//! parsers are called through `redactor_core::baseline::Validators`, as in
+//! the scanner rows of `redactor bench`.
 //!
 //! A `census` group measures the byte census that the detectors' prefilters
 //! take of every string value (`redactor_scan::census`) over the string
@@ -19,6 +21,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use redactor_core::baseline::Validators;
 use redactor_core::gen::{Format, Generator};
 use redactor_scan::{Backend, Limits, Scanner};
 
@@ -75,42 +78,36 @@ fn benches(c: &mut Criterion) {
                 })
             });
         }
+        let mut v = Validators::default();
+        for l in &lines {
+            assert!(
+                Validators::serde_json_ignored(l),
+                "{name}: serde_json rejected a line"
+            );
+            assert!(
+                v.simd_json_tape(l).is_some(),
+                "{name}: simd-json rejected a line"
+            );
+            assert!(v.simd_json_borrowed(l), "{name}: simd-json rejected a line");
+        }
         g.bench_function("serde_json IgnoredAny", |b| {
             b.iter(|| {
                 for l in &lines {
-                    black_box(serde_json::from_slice::<serde::de::IgnoredAny>(l).unwrap());
+                    black_box(Validators::serde_json_ignored(l));
                 }
             })
         });
-        let mut scratch = Vec::new();
-        let mut buffers = simd_json::Buffers::default();
-        for l in &lines {
-            scratch.clear();
-            scratch.extend_from_slice(l);
-            assert!(simd_json::to_tape_with_buffers(&mut scratch, &mut buffers).is_ok());
-        }
         g.bench_function("simd-json tape (copy + parse)", |b| {
             b.iter(|| {
                 for l in &lines {
-                    scratch.clear();
-                    scratch.extend_from_slice(l);
-                    black_box(
-                        simd_json::to_tape_with_buffers(&mut scratch, &mut buffers)
-                            .map(|t| t.0.len())
-                            .unwrap_or(0),
-                    );
+                    black_box(v.simd_json_tape(l).unwrap_or(0));
                 }
             })
         });
         g.bench_function("simd-json borrowed value (copy + parse)", |b| {
             b.iter(|| {
                 for l in &lines {
-                    scratch.clear();
-                    scratch.extend_from_slice(l);
-                    black_box(
-                        simd_json::to_borrowed_value_with_buffers(&mut scratch, &mut buffers)
-                            .is_ok(),
-                    );
+                    black_box(v.simd_json_borrowed(l));
                 }
             })
         });

@@ -124,6 +124,14 @@ impl Validators {
             .map(|t| t.0.len())
     }
 
+    /// Whether simd-json parses `line` into a borrowed value (the DOM the
+    /// round trip above walks), copied first as for the tape.
+    pub fn simd_json_borrowed(&mut self, line: &[u8]) -> bool {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(line);
+        simd_json::to_borrowed_value_with_buffers(&mut self.scratch, &mut self.buffers).is_ok()
+    }
+
     /// Whether serde_json accepts `line`, skipping every value
     /// (`IgnoredAny`): validation alone.
     pub fn serde_json_ignored(line: &[u8]) -> bool {
@@ -406,6 +414,8 @@ mod tests {
         );
         assert!(v.simd_json_tape(b"[1,{\"a\":true}]").is_some_and(|n| n > 3));
         assert_eq!(v.simd_json_tape(b"[1,"), None);
+        assert!(v.simd_json_borrowed(b"[1,{\"a\":true}]"));
+        assert!(!v.simd_json_borrowed(b"[1,"));
         assert!(Validators::serde_json_ignored(b"{\"a\":[1,2,{}]}"));
         assert!(!Validators::serde_json_ignored(b"{\"a\":[1,2,{}]"));
         assert!(same_value(
