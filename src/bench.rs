@@ -155,6 +155,18 @@ const SCANNER_ROW: &str = "scanner (validate + structural walk)";
 const SERDE_ROW: &str = "serde_json IgnoredAny (validate)";
 const TAPE_ROW: &str = "simd-json tape (copy + parse)";
 
+/// `per_line` over every line of `c`, [`SCAN_PASSES`] times: the sum of
+/// what it returns.
+fn scan_passes(c: &Corpus, mut per_line: impl FnMut(&[u8]) -> usize) -> usize {
+    let mut sum = 0;
+    for _ in 0..SCAN_PASSES {
+        for i in 0..c.lines.len() {
+            sum += per_line(c.line(i));
+        }
+    }
+    sum
+}
+
 fn engine_run(
     e: &dyn Redactor,
     c: &Corpus,
@@ -384,34 +396,16 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
         add_scan(&mut rows, SCANNER_ROW);
         jobs.push(Box::new(move || {
             let mut scanner = redactor_scan::Scanner::new(redactor_scan::Limits::default());
-            let mut nodes = 0;
-            for _ in 0..SCAN_PASSES {
-                for i in 0..m.lines.len() {
-                    nodes += scanner.scan(m.line(i)).map_or(0, <[_]>::len);
-                }
-            }
-            nodes
+            scan_passes(m, |l| scanner.scan(l).map_or(0, <[_]>::len))
         }));
         add_scan(&mut rows, SERDE_ROW);
         jobs.push(Box::new(move || {
-            let mut accepted = 0;
-            for _ in 0..SCAN_PASSES {
-                for i in 0..m.lines.len() {
-                    accepted += usize::from(Validators::serde_json_ignored(m.line(i)));
-                }
-            }
-            accepted
+            scan_passes(m, |l| usize::from(Validators::serde_json_ignored(l)))
         }));
         add_scan(&mut rows, TAPE_ROW);
         jobs.push(Box::new(move || {
             let mut v = Validators::default();
-            let mut nodes = 0;
-            for _ in 0..SCAN_PASSES {
-                for i in 0..m.lines.len() {
-                    nodes += v.simd_json_tape(m.line(i)).unwrap_or(0);
-                }
-            }
-            nodes
+            scan_passes(m, |l| v.simd_json_tape(l).unwrap_or(0))
         }));
     } else {
         progress(&format!(

@@ -128,11 +128,10 @@ enum Command {
     /// Measures, interleaved and repeated: a plain copy and a line split
     /// (the floor); the scanner alone against serde_json's validation
     /// (`IgnoredAny`) and simd-json's tape; the reference DOM engine, a
-    /// simd-json parse, mutate and
-    /// serialize round trip of the same policy (with the same compiled,
-    /// cached selectors and detectors) and the same round trip without a
-    /// policy (the baselines); the fast
-    /// engine with the policy, each preset alone, detectors off and only,
+    /// simd-json parse, mutate and serialize round trip of the same policy
+    /// (with the same compiled, cached selectors and detectors) and the
+    /// same round trip without a policy (the baselines); the fast engine
+    /// with the policy, each preset alone, detectors off and only,
     /// allowlist mode, each wire format; the fast engine on 1..N threads;
     /// and `redactor filter` end to end on 1..N threads (the corpus from a
     /// temporary file to a temporary file, in this process), with its ratios
