@@ -155,6 +155,10 @@ pub fn explain(engine: &dyn Redactor, input: Option<&Path>) -> Result<u64> {
     let (mut buf, mut events, mut stats) = (Vec::new(), Vec::new(), Stats::new(policy));
     let (mut line_no, mut rejected) = (0u64, 0u64);
     loop {
+        // What is explained so far goes out before a read that may wait.
+        if !lr.ready() {
+            out.flush()?;
+        }
         let next = lr
             .next_line()
             .with_context(|| format!("cannot read {name}"))?;

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use base64::Engine as _;
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError};
 use redactor_core::{json, Policy, Redactor, Reject, Stats};
 
 use redactor_scan::lines::{LineReader, Next};
@@ -210,6 +210,26 @@ impl B64Stream<'_> {
     }
 }
 
+/// Whether reading a source of this metadata may wait for input that has
+/// not arrived yet: anything but a regular file (a pipe, a terminal, a
+/// socket, a FIFO). Lines from such a source are redacted and written as
+/// they come instead of in full batches.
+fn may_wait(meta: io::Result<std::fs::Metadata>) -> bool {
+    !meta.is_ok_and(|m| m.is_file())
+}
+
+/// The metadata of what standard input is (a pipe, a file, a terminal).
+#[cfg(unix)]
+fn stdin_metadata() -> io::Result<std::fs::Metadata> {
+    use std::os::fd::AsFd;
+    File::from(io::stdin().as_fd().try_clone_to_owned()?).metadata()
+}
+
+#[cfg(not(unix))]
+fn stdin_metadata() -> io::Result<std::fs::Metadata> {
+    Err(io::Error::other("not known on this platform"))
+}
+
 fn is_blank(line: &[u8]) -> bool {
     line.iter().all(|&b| json::is_ws(b))
 }
@@ -303,7 +323,21 @@ impl Writer {
     fn run(mut self, rx: Receiver<Done>) -> Result<Writer> {
         let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
         let mut next = 0u64;
-        for d in rx {
+        loop {
+            let d = match rx.try_recv() {
+                Ok(d) => d,
+                Err(TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Empty) => {
+                    // Nothing more is ready: what is written goes out now,
+                    // so that lines from a slow source do not wait in the
+                    // buffers for the ones after them.
+                    self.flush()?;
+                    match rx.recv() {
+                        Ok(d) => d,
+                        Err(_) => break,
+                    }
+                }
+            };
             pending.insert(d.seq, d);
             while let Some(d) = pending.remove(&next) {
                 self.out.write_all(&d.out).context("cannot write output")?;
@@ -317,7 +351,13 @@ impl Writer {
                     .send(Buffers::recycle(d.batch.data, d.batch.lines, d.out));
             }
         }
-        self.out.flush().context("cannot write output")?;
+        self.flush()?;
+        Ok(self)
+    }
+
+    /// Flushes the quarantine, then the output (so that a reader who sees
+    /// an output line also finds the rejects of the lines before it).
+    fn flush(&mut self) -> Result<()> {
         if let Some(q) = &self.quarantine {
             q.lock()
                 .map_err(|_| anyhow::anyhow!("quarantine lock poisoned"))?
@@ -325,7 +365,7 @@ impl Writer {
                 .flush()
                 .context("cannot write quarantine")?;
         }
-        Ok(self)
+        self.out.flush().context("cannot write output")
     }
 }
 
@@ -402,12 +442,17 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
         };
         let mut done_bytes = 0u64;
         for src in sources {
-            let (name, reader): (Arc<str>, Box<dyn Read>) = match src {
-                None => ("<stdin>".into(), Box::new(io::stdin().lock())),
+            let (name, reader, waits): (Arc<str>, Box<dyn Read>, bool) = match src {
+                None => (
+                    "<stdin>".into(),
+                    Box::new(io::stdin().lock()),
+                    may_wait(stdin_metadata()),
+                ),
                 Some(p) => {
                     let f = File::open(p)
                         .with_context(|| format!("cannot open input {}", p.display()))?;
-                    (p.display().to_string().into(), Box::new(f))
+                    let waits = may_wait(f.metadata());
+                    (p.display().to_string().into(), Box::new(f), waits)
                 }
             };
             let mut lr = LineReader::new(reader, policy.limits.max_line_bytes);
@@ -457,6 +502,7 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
                                     .with_context(|| format!("cannot read {name}"))?;
                                 st.finish().context("cannot write quarantine")?;
                                 q.w.write_all(format!("\",\"bytes\":{n}}}\n").as_bytes())
+                                    .and_then(|()| q.w.flush())
                                     .context("cannot write quarantine")?;
                             }
                             None => {
@@ -471,7 +517,11 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
                         }
                     }
                 }
-                if batch.data.len() >= BATCH_BYTES || batch.lines.len() >= BATCH_LINES {
+                let full = batch.data.len() >= BATCH_BYTES || batch.lines.len() >= BATCH_LINES;
+                // From a source that may wait (a pipe fed by `tail -F`), the
+                // lines read so far go on before a read that may block.
+                let idle = waits && !batch.lines.is_empty() && !lr.ready();
+                if full || idle {
                     let Ok(buffers) = free_rx.recv() else {
                         stopped.store(true, Ordering::Relaxed);
                         return Ok(());

@@ -45,7 +45,9 @@ enum Command {
     /// skipped. Each invalid line (bad JSON or UTF-8, too deep, too large) is
     /// written to the quarantine file with its source, line number, reason and
     /// original bytes; without --quarantine it is reported on stderr by line
-    /// number and reason only, and the exit status is 3.
+    /// number and reason only, and the exit status is 3. Lines from a pipe
+    /// (`tail -F app.ndjson | redactor filter`) are written as soon as they
+    /// are redacted, without waiting for more input.
     Filter {
         /// Policy file (TOML); the built-in default policy when omitted.
         #[arg(short, long, value_name = "FILE")]

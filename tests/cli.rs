@@ -284,6 +284,97 @@ fn closed_stdout_pipe_ends_quietly() {
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
 }
 
+/// Starts `redactor ARGS` with piped stdin and stdout; its output lines
+/// arrive on the receiver as they are written.
+fn piped(
+    args: &[&str],
+) -> (
+    std::process::Child,
+    std::process::ChildStdin,
+    std::sync::mpsc::Receiver<String>,
+) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("REDACTOR_TOKEN_KEY", KEY)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, stdin, rx)
+}
+
+/// The next output line of a [`piped`] child, which must come while its
+/// input stays open; the child is stopped when it does not.
+fn next_line(child: &mut std::process::Child, rx: &std::sync::mpsc::Receiver<String>) -> String {
+    match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+        Ok(line) => line,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no output line while the input stays open ({e})");
+        }
+    }
+}
+
+#[test]
+fn lines_from_a_pipe_come_out_before_the_input_ends() {
+    // Beside `tail -F`, input trickles in and never ends: each line must be
+    // redacted and written when it arrives, not when a batch fills.
+    let q = tmp("pipe-quarantine.ndjson");
+    let (mut child, mut stdin, rx) =
+        piped(&["filter", "--threads", "2", "-q", q.to_str().unwrap()]);
+    stdin.write_all(b"{\"userId\":\"u_pipe_1\"}\n").unwrap();
+    stdin.flush().unwrap();
+    let first = next_line(&mut child, &rx);
+    assert!(
+        first.contains("tok_") && !first.contains("u_pipe_1"),
+        "{first}"
+    );
+    // A rejected line, then a good one: once the good one is out, the
+    // reject is in the quarantine file (flushed first).
+    stdin
+        .write_all(b"{\"userId\":\n{\"userId\":\"u_pipe_2\"}\n")
+        .unwrap();
+    stdin.flush().unwrap();
+    let second = next_line(&mut child, &rx);
+    assert!(
+        second.contains("tok_") && !second.contains("u_pipe_2"),
+        "{second}"
+    );
+    let records = quarantine_records(&q);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["line"], 2);
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let (mut child, mut stdin, rx) = piped(&["explain"]);
+    stdin.write_all(b"{\"userId\":\"u_pipe_3\"}\n").unwrap();
+    stdin.flush().unwrap();
+    assert_eq!(next_line(&mut child, &rx), "<stdin>:1: 1 rewrite");
+    let detail = next_line(&mut child, &rx);
+    assert!(
+        detail.contains("userId") && detail.contains("tokenize"),
+        "{detail}"
+    );
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
 #[test]
 fn usage_and_policy_errors_exit_2_listing_every_problem() {
     let bad = write_policy("bad.toml", "mode = \"strict\"\n[[rules]]\nname = \"r\"\nselect = [\"a..b\"]\naction = \"mask\"\nkeep_last = 99\n");

@@ -3,7 +3,10 @@
 //!
 //! Lines end at `\n`; one `\r` before it is removed; the last line may lack
 //! a newline. A line longer than the cap is not buffered: the caller streams
-//! it with [`LineReader::drain_long`].
+//! it with [`LineReader::drain_long`]. [`LineReader::ready`] tells whether
+//! the next line is already buffered, so that a caller batching lines from a
+//! slow source (a pipe fed by `tail -F`) can hand on what it holds before a
+//! read waits for more.
 
 use std::io::{self, Read};
 
@@ -31,6 +34,18 @@ pub struct LineReader<R> {
     eof: bool,
     /// Total bytes read from `r`.
     pub bytes_read: u64,
+}
+
+/// What [`LineReader::find`] found, as positions in the buffer.
+#[derive(Debug, Clone, Copy)]
+enum Found {
+    /// The line from `start` to `end`; the one after it starts at `next`.
+    Line {
+        end: usize,
+        next: usize,
+    },
+    TooLong,
+    Eof,
 }
 
 const CHUNK: usize = 256 * 1024;
@@ -80,49 +95,76 @@ impl<R: Read> LineReader<R> {
         }
     }
 
+    /// What comes next, if the buffer tells without reading. Consumes
+    /// nothing: [`LineReader::next_line`] does. A newline found is
+    /// remembered (`scanned` stops on it), so asking again costs no search.
+    fn find(&mut self) -> Option<Found> {
+        if let Some(i) = memchr::memchr(b'\n', &self.buf[self.scanned..self.end]) {
+            let nl = self.scanned + i;
+            self.scanned = nl;
+            let mut end = nl;
+            if end > self.start && self.buf[end - 1] == b'\r' {
+                end -= 1;
+            }
+            if end - self.start > self.max {
+                return Some(Found::TooLong);
+            }
+            return Some(Found::Line { end, next: nl + 1 });
+        }
+        self.scanned = self.end;
+        // A '\r' may still precede the newline, so allow max + 1 bytes.
+        if self.end - self.start > self.max + 1 {
+            return Some(Found::TooLong);
+        }
+        if !self.eof {
+            return None;
+        }
+        if self.start == self.end {
+            return Some(Found::Eof);
+        }
+        let mut end = self.end;
+        if self.buf[end - 1] == b'\r' {
+            end -= 1;
+        }
+        if end - self.start > self.max {
+            return Some(Found::TooLong);
+        }
+        Some(Found::Line {
+            end,
+            next: self.end,
+        })
+    }
+
+    /// Whether [`LineReader::next_line`] can answer from what is already
+    /// buffered, without reading (and so without waiting for input that
+    /// has not arrived yet). A caller that holds results back for
+    /// efficiency hands them on when this is false.
+    pub fn ready(&mut self) -> bool {
+        self.find().is_some()
+    }
+
     /// The next line.
     ///
     /// # Errors
     ///
     /// Read errors.
     pub fn next_line(&mut self) -> io::Result<Next<'_>> {
-        loop {
-            if let Some(i) = memchr::memchr(b'\n', &self.buf[self.scanned..self.end]) {
-                let nl = self.scanned + i;
-                let mut line_end = nl;
-                if line_end > self.start && self.buf[line_end - 1] == b'\r' {
-                    line_end -= 1;
-                }
-                if line_end - self.start > self.max {
-                    return Ok(Next::TooLong);
-                }
-                let s = self.start;
-                self.start = nl + 1;
-                self.scanned = self.start;
-                return Ok(Next::Line(&self.buf[s..line_end]));
-            }
-            self.scanned = self.end;
-            // A '\r' may still precede the newline, so allow max + 1 bytes.
-            if self.end - self.start > self.max + 1 {
-                return Ok(Next::TooLong);
-            }
-            if self.eof {
-                if self.start == self.end {
-                    return Ok(Next::Eof);
-                }
-                let (s, mut e) = (self.start, self.end);
-                if self.buf[e - 1] == b'\r' {
-                    e -= 1;
-                }
-                if e - s > self.max {
-                    return Ok(Next::TooLong);
-                }
-                self.start = self.end;
-                self.scanned = self.end;
-                return Ok(Next::Line(&self.buf[s..e]));
+        let found = loop {
+            if let Some(found) = self.find() {
+                break found;
             }
             self.fill()?;
-        }
+        };
+        Ok(match found {
+            Found::Line { end, next } => {
+                let start = self.start;
+                self.start = next;
+                self.scanned = next;
+                Next::Line(&self.buf[start..end])
+            }
+            Found::TooLong => Next::TooLong,
+            Found::Eof => Next::Eof,
+        })
     }
 
     /// Streams the current over-long line (without its newline) to `sink` in
@@ -186,10 +228,27 @@ mod tests {
         }
     }
 
+    /// The lines of `input` read `step` bytes at a time, each line asked
+    /// for twice: once after [`LineReader::ready`], once without (both ways
+    /// must agree).
     fn split(input: &[u8], max: usize, step: usize) -> Vec<Result<Vec<u8>, u64>> {
+        let plain = split_asking(input, max, step, false);
+        assert_eq!(split_asking(input, max, step, true), plain, "step {step}");
+        plain
+    }
+
+    fn split_asking(
+        input: &[u8],
+        max: usize,
+        step: usize,
+        ask_ready: bool,
+    ) -> Vec<Result<Vec<u8>, u64>> {
         let mut r = LineReader::new(Trickle(input, step), max);
         let mut out = Vec::new();
         loop {
+            if ask_ready {
+                r.ready();
+            }
             match r.next_line().unwrap() {
                 Next::Line(l) => out.push(Ok(l.to_vec())),
                 Next::TooLong => {
@@ -206,6 +265,49 @@ mod tests {
                 Next::Eof => return out,
             }
         }
+    }
+
+    /// A reader that hands out one scripted chunk per read (then the end)
+    /// and counts its reads.
+    struct Chunks(Vec<&'static [u8]>, usize);
+    impl Read for Chunks {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.1 += 1;
+            if self.0.is_empty() {
+                return Ok(0);
+            }
+            let c = self.0.remove(0);
+            buf[..c.len()].copy_from_slice(c);
+            Ok(c.len())
+        }
+    }
+
+    #[test]
+    fn ready_says_whether_the_next_line_needs_a_read() {
+        let chunks = vec![&b"[1]\n[2]\r\n[3"[..], b"]\n", b"[4]"];
+        let mut r = LineReader::new(Chunks(chunks, 0), 100);
+        let line = |r: &mut LineReader<Chunks>| match r.next_line().unwrap() {
+            Next::Line(l) => String::from_utf8(l.to_vec()).unwrap(),
+            other => format!("{other:?}"),
+        };
+        assert!(!r.ready(), "nothing is buffered before the first read");
+        assert_eq!(line(&mut r), "[1]");
+        assert_eq!(r.r.1, 1);
+        // Asking twice changes nothing, and the line then comes unread.
+        assert!(r.ready() && r.ready());
+        assert_eq!(line(&mut r), "[2]");
+        assert_eq!(r.r.1, 1);
+        // "[3" is incomplete: its end is still to be read.
+        assert!(!r.ready());
+        assert_eq!(line(&mut r), "[3]");
+        assert_eq!(r.r.1, 2);
+        // "[4]" ends at the end of input, which takes two more reads.
+        assert!(!r.ready());
+        assert_eq!(line(&mut r), "[4]");
+        assert_eq!(r.r.1, 4);
+        assert!(r.ready(), "the end is known");
+        assert_eq!(line(&mut r), "Eof");
+        assert_eq!(r.r.1, 4);
     }
 
     #[test]
