@@ -15,15 +15,21 @@ fn tmp(name: &str) -> PathBuf {
     dir.join(name)
 }
 
-fn redactor(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(BIN)
+/// Starts `redactor ARGS` with the test key and piped stdin, stdout and
+/// stderr.
+fn spawn(args: &[&str]) -> std::process::Child {
+    Command::new(BIN)
         .args(args)
         .env("REDACTOR_TOKEN_KEY", KEY)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+fn redactor(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = spawn(args);
     let mut input = child.stdin.take().unwrap();
     let data = stdin.to_vec();
     let feeder = std::thread::spawn(move || {
@@ -262,14 +268,7 @@ fn files_in_file_out_and_crlf() {
 #[test]
 fn closed_stdout_pipe_ends_quietly() {
     let input = gen("mixed", 30_000, 3);
-    let mut child = Command::new(BIN)
-        .args(["filter", "--threads", "2"])
-        .env("REDACTOR_TOKEN_KEY", KEY)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(&["filter", "--threads", "2"]);
     let mut stdin = child.stdin.take().unwrap();
     let feeder = std::thread::spawn(move || {
         let _ = stdin.write_all(&input);
@@ -293,14 +292,7 @@ fn piped(
     std::process::ChildStdin,
     std::sync::mpsc::Receiver<String>,
 ) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("REDACTOR_TOKEN_KEY", KEY)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(args);
     let stdin = child.stdin.take().unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
