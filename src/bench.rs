@@ -551,6 +551,7 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
                 stats: false,
                 threads: t,
                 progress: false,
+                stop: None,
             };
             match crate::filter::run(policy.clone(), engine.clone(), &opts) {
                 Ok(outcome) => outcome.rejected as usize,

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -36,6 +36,10 @@ pub struct Options {
     pub threads: usize,
     /// Show a progress bar (when stderr is a terminal and sizes are known).
     pub progress: bool,
+    /// Set (to a signal number) to stop reading: the lines read so far are
+    /// redacted or rejected and written, the rest is not read. `None`: no
+    /// stop is watched for.
+    pub stop: Option<Arc<AtomicUsize>>,
 }
 
 /// How a run ended.
@@ -47,6 +51,19 @@ pub struct Outcome {
     pub quarantined: bool,
     /// The downstream pipe closed early.
     pub broken_pipe: bool,
+    /// Reading stopped on request (see [`Options::stop`]) before the end.
+    pub stopped: Option<Stopped>,
+}
+
+/// Where a run stopped on request.
+#[derive(Debug)]
+pub struct Stopped {
+    /// What [`Options::stop`] was set to.
+    pub signal: usize,
+    /// The source being read.
+    pub source: Arc<str>,
+    /// Its last line read (every line up to it was written or rejected).
+    pub line: u64,
 }
 
 const BATCH_BYTES: usize = 256 * 1024;
@@ -210,24 +227,142 @@ impl B64Stream<'_> {
     }
 }
 
+/// Watches SIGINT and SIGTERM for a run of the filter: the first sets the
+/// returned flag to its number ([`Options::stop`]: reading stops, what was
+/// read is finished and written); a second one ends the process at once,
+/// with status 128 + its number, as the signal would have.
+///
+/// # Errors
+///
+/// When a handler cannot be installed.
+pub fn stop_on_signals() -> io::Result<Arc<AtomicUsize>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicUsize::new(0));
+    let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        // The shutdown goes first: it sees `armed` as the signal before
+        // this one left it.
+        signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, armed.clone())?;
+        signal_hook::flag::register_usize(signal, stop.clone(), signal as usize)?;
+        signal_hook::flag::register(signal, armed.clone())?;
+    }
+    Ok(stop)
+}
+
+/// The name of a signal [`stop_on_signals`] watches.
+pub fn signal_name(signal: usize) -> &'static str {
+    match signal {
+        2 => "SIGINT",
+        15 => "SIGTERM",
+        _ => "a signal",
+    }
+}
+
+/// Opens an input (`None`: stdin): its name, its reader (one that may wait
+/// ends early once `stop` is set), and whether it may wait for input (see
+/// [`may_wait`]).
+fn open_source(
+    src: Option<&PathBuf>,
+    stop: Option<&Arc<AtomicUsize>>,
+) -> Result<(Arc<str>, Box<dyn Read>, bool)> {
+    let (name, file, waits): (Arc<str>, File, bool) = match src {
+        None => {
+            let Some(file) = stdin_file() else {
+                // No descriptor to watch: read stdin as it is.
+                return Ok(("<stdin>".into(), Box::new(io::stdin().lock()), true));
+            };
+            let waits = may_wait(file.metadata());
+            ("<stdin>".into(), file, waits)
+        }
+        Some(p) => {
+            let file =
+                File::open(p).with_context(|| format!("cannot open input {}", p.display()))?;
+            let waits = may_wait(file.metadata());
+            (p.display().to_string().into(), file, waits)
+        }
+    };
+    let reader: Box<dyn Read> = match stop {
+        Some(stop) if waits => Box::new(Stoppable {
+            file,
+            stop: stop.clone(),
+        }),
+        _ => Box::new(file),
+    };
+    Ok((name, reader, waits))
+}
+
+/// An input that may wait (a pipe, a terminal) and ends (reads return 0)
+/// once a stop is requested: it is polled every [`STOP_POLL`] instead of
+/// blocking in `read`, so that a stop is seen while no input comes. The
+/// bytes it gave before are all handled: a line it cut short is rejected,
+/// not lost.
+struct Stoppable {
+    file: File,
+    stop: Arc<AtomicUsize>,
+}
+
+/// How often a waiting read looks at the stop request.
+const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+impl Read for Stoppable {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.stop.load(Ordering::SeqCst) != 0 {
+                return Ok(0);
+            }
+            if readable(&self.file, STOP_POLL)? {
+                return self.file.read(buf);
+            }
+        }
+    }
+}
+
+/// Whether a read of `file` would not block (input, its end, or an error
+/// to report), waiting up to `timeout` for it.
+#[cfg(unix)]
+fn readable(file: &File, timeout: std::time::Duration) -> io::Result<bool> {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    let mut fds = [PollFd::new(file, PollFlags::IN)];
+    let timeout = Timespec {
+        tv_sec: timeout.as_secs() as _,
+        tv_nsec: timeout.subsec_nanos() as _,
+    };
+    match poll(&mut fds, Some(&timeout)) {
+        Ok(n) => Ok(n > 0),
+        Err(rustix::io::Errno::INTR) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Without `poll`, a read blocks: a stop is seen at the next input.
+#[cfg(not(unix))]
+fn readable(_: &File, _: std::time::Duration) -> io::Result<bool> {
+    Ok(true)
+}
+
+/// Standard input as an unbuffered file of its own descriptor (a
+/// duplicate), so that it can be polled; `None` where that is not possible.
+#[cfg(unix)]
+fn stdin_file() -> Option<File> {
+    use std::os::fd::AsFd;
+    io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .ok()
+        .map(File::from)
+}
+
+#[cfg(not(unix))]
+fn stdin_file() -> Option<File> {
+    None
+}
+
 /// Whether reading a source of this metadata may wait for input that has
 /// not arrived yet: anything but a regular file (a pipe, a terminal, a
 /// socket, a FIFO). Lines from such a source are redacted and written as
 /// they come instead of in full batches.
 fn may_wait(meta: io::Result<std::fs::Metadata>) -> bool {
     !meta.is_ok_and(|m| m.is_file())
-}
-
-/// The metadata of what standard input is (a pipe, a file, a terminal).
-#[cfg(unix)]
-fn stdin_metadata() -> io::Result<std::fs::Metadata> {
-    use std::os::fd::AsFd;
-    File::from(io::stdin().as_fd().try_clone_to_owned()?).metadata()
-}
-
-#[cfg(not(unix))]
-fn stdin_metadata() -> io::Result<std::fs::Metadata> {
-    Err(io::Error::other("not known on this platform"))
 }
 
 fn is_blank(line: &[u8]) -> bool {
@@ -429,10 +564,10 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
         .name("writer".into())
         .spawn(move || writer.run(done_rx))?;
 
-    let stopped = AtomicBool::new(false);
     let progress = make_progress(opts);
     let mut extra_rejects = 0u64;
     let mut blank = 0u64;
+    let mut stopped = None;
     let read_result = (|| -> Result<()> {
         let mut seq = 0u64;
         let sources: Vec<Option<&PathBuf>> = if opts.inputs.is_empty() {
@@ -442,23 +577,19 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
         };
         let mut done_bytes = 0u64;
         for src in sources {
-            let (name, reader, waits): (Arc<str>, Box<dyn Read>, bool) = match src {
-                None => (
-                    "<stdin>".into(),
-                    Box::new(io::stdin().lock()),
-                    may_wait(stdin_metadata()),
-                ),
-                Some(p) => {
-                    let f = File::open(p)
-                        .with_context(|| format!("cannot open input {}", p.display()))?;
-                    let waits = may_wait(f.metadata());
-                    (p.display().to_string().into(), Box::new(f), waits)
-                }
-            };
+            let (name, reader, waits) = open_source(src, opts.stop.as_ref())?;
             let mut lr = LineReader::new(reader, policy.limits.max_line_bytes);
             let mut line_no = 0u64;
             let mut batch = Buffers::default().into_batch(seq, name.clone());
+            let stop = opts.stop.as_deref();
             loop {
+                // A file stops at a line boundary: what is buffered past it
+                // stays unread in the file. (A source that may wait ends at
+                // its next read instead, see `Stoppable`: what it gave is
+                // gone from it, so every byte of it is handled.)
+                if !waits && stop.is_some_and(|s| s.load(Ordering::SeqCst) != 0) {
+                    break;
+                }
                 let next = lr
                     .next_line()
                     .with_context(|| format!("cannot read {name}"))?;
@@ -523,13 +654,11 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
                 let idle = waits && !batch.lines.is_empty() && !lr.ready();
                 if full || idle {
                     let Ok(buffers) = free_rx.recv() else {
-                        stopped.store(true, Ordering::Relaxed);
                         return Ok(());
                     };
                     seq += 1;
                     let full = std::mem::replace(&mut batch, buffers.into_batch(seq, name.clone()));
                     if work_tx.send(full).is_err() {
-                        stopped.store(true, Ordering::Relaxed);
                         return Ok(());
                     }
                     if let Some(pb) = &progress {
@@ -540,10 +669,20 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
             done_bytes += lr.bytes_read;
             if !batch.lines.is_empty() {
                 if free_rx.recv().is_err() || work_tx.send(batch).is_err() {
-                    stopped.store(true, Ordering::Relaxed);
                     return Ok(());
                 }
                 seq += 1;
+            }
+            // A stop ends this input early (its reads return 0) and skips
+            // the ones after it.
+            let signal = opts.stop.as_ref().map_or(0, |s| s.load(Ordering::SeqCst));
+            if signal != 0 {
+                stopped = Some(Stopped {
+                    signal,
+                    source: name,
+                    line: line_no,
+                });
+                break;
             }
         }
         Ok(())
@@ -576,6 +715,7 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
         rejected: rejected + extra_rejects,
         quarantined: opts.quarantine.is_some(),
         broken_pipe,
+        stopped,
     })
 }
 

@@ -47,7 +47,10 @@ enum Command {
     /// original bytes; without --quarantine it is reported on stderr by line
     /// number and reason only, and the exit status is 3. Lines from a pipe
     /// (`tail -F app.ndjson | redactor filter`) are written as soon as they
-    /// are redacted, without waiting for more input.
+    /// are redacted, without waiting for more input. SIGINT or SIGTERM stops
+    /// the reading: every line already read is still written or rejected,
+    /// stderr names the last line read, and the status is 130 or 143 (a
+    /// second signal ends at once).
     Filter {
         /// Policy file (TOML); the built-in default policy when omitted.
         #[arg(short, long, value_name = "FILE")]
@@ -322,16 +325,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 stats,
                 threads,
                 progress: !no_progress,
+                stop: Some(filter::stop_on_signals().context("cannot watch for signals")?),
             };
             let outcome = filter::run(policy, engine, &opts)?;
             if outcome.broken_pipe {
                 return Ok(ExitCode::SUCCESS);
             }
+            let mut code = ExitCode::SUCCESS;
             if outcome.rejected > 0 && !outcome.quarantined {
                 eprintln!("redactor: {} line(s) rejected and not forwarded; use --quarantine FILE to keep them", outcome.rejected);
-                return Ok(ExitCode::from(3));
+                code = ExitCode::from(3);
             }
-            Ok(ExitCode::SUCCESS)
+            if let Some(s) = outcome.stopped {
+                eprintln!(
+                    "redactor: stopped by {}: {} was read up to line {}, and every line read was written or rejected; the rest was not read",
+                    filter::signal_name(s.signal),
+                    s.source,
+                    s.line
+                );
+                code = ExitCode::from(128u8.saturating_add(s.signal as u8));
+            }
+            Ok(code)
         }
         Command::Check {
             config,

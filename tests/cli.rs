@@ -367,6 +367,59 @@ fn lines_from_a_pipe_come_out_before_the_input_ends() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
+/// Waits up to 30 s for a child to end; stops it and fails when it does not.
+fn wait_ended(mut child: std::process::Child) -> Output {
+    for _ in 0..300 {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the child did not end");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_signal_stops_reading_and_everything_read_is_handled() {
+    // SIGTERM while the input pipe stays open and holds a line cut short:
+    // the whole lines are written, the cut one is quarantined (its bytes
+    // were taken from the pipe), and the status says which signal.
+    let q = tmp("signal-quarantine.ndjson");
+    let (mut child, mut stdin, rx) = piped(&["filter", "-q", q.to_str().unwrap()]);
+    stdin
+        .write_all(b"{\"userId\":\"u_sig_1\"}\n{\"userId\":\"u_sig_2\"}\n{\"userId\":")
+        .unwrap();
+    stdin.flush().unwrap();
+    for _ in 0..2 {
+        let line = next_line(&mut child, &rx);
+        assert!(line.contains("tok_") && !line.contains("u_sig"), "{line}");
+    }
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = wait_ended(child);
+    drop(stdin);
+    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stopped by SIGTERM: <stdin> was read up to line 3"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        rx.recv_timeout(std::time::Duration::from_secs(30)),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected),
+        "no third output line"
+    );
+    let records = quarantine_records(&q);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["line"], 3);
+    assert_eq!(records[0]["reason"], "invalid_json");
+}
+
 #[test]
 fn usage_and_policy_errors_exit_2_listing_every_problem() {
     let bad = write_policy("bad.toml", "mode = \"strict\"\n[[rules]]\nname = \"r\"\nselect = [\"a..b\"]\naction = \"mask\"\nkeep_last = 99\n");
