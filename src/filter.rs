@@ -258,37 +258,65 @@ pub fn signal_name(signal: usize) -> &'static str {
     }
 }
 
-/// Opens an input (`None`: stdin): its name, its reader (one that may wait
-/// ends early once `stop` is set), and whether it may wait for input (see
-/// [`may_wait`]).
-fn open_source(
-    src: Option<&PathBuf>,
-    stop: Option<&Arc<AtomicUsize>>,
-) -> Result<(Arc<str>, Box<dyn Read>, bool)> {
-    let (name, file, waits): (Arc<str>, File, bool) = match src {
-        None => {
-            let Some(file) = stdin_file() else {
-                // No descriptor to watch: read stdin as it is.
-                return Ok(("<stdin>".into(), Box::new(io::stdin().lock()), true));
-            };
-            let waits = may_wait(file.metadata());
-            ("<stdin>".into(), file, waits)
-        }
-        Some(p) => {
-            let file =
-                File::open(p).with_context(|| format!("cannot open input {}", p.display()))?;
-            let waits = may_wait(file.metadata());
-            (p.display().to_string().into(), file, waits)
-        }
-    };
-    let reader: Box<dyn Read> = match stop {
-        Some(stop) if waits => Box::new(Stoppable {
-            file,
-            stop: stop.clone(),
-        }),
-        _ => Box::new(file),
-    };
-    Ok((name, reader, waits))
+/// An opened input.
+struct Source {
+    name: Arc<str>,
+    /// Its reader (one that may wait ends early once a stop is requested).
+    reader: Box<dyn Read>,
+    /// Whether reading may wait for input (see [`may_wait`]).
+    waits: bool,
+    /// For an input that may wait, where possible: its descriptor, to ask
+    /// whether more input is already there.
+    watch: Option<File>,
+}
+
+impl Source {
+    /// Opens `src` (`None`: stdin).
+    fn open(src: Option<&PathBuf>, stop: Option<&Arc<AtomicUsize>>) -> Result<Source> {
+        let (name, file): (Arc<str>, File) = match src {
+            None => match stdin_file() {
+                Some(file) => ("<stdin>".into(), file),
+                None => {
+                    // No descriptor to watch: read stdin as it is.
+                    return Ok(Source {
+                        name: "<stdin>".into(),
+                        reader: Box::new(io::stdin().lock()),
+                        waits: true,
+                        watch: None,
+                    });
+                }
+            },
+            Some(p) => (
+                p.display().to_string().into(),
+                File::open(p).with_context(|| format!("cannot open input {}", p.display()))?,
+            ),
+        };
+        let waits = may_wait(file.metadata());
+        let watch = if waits && cfg!(unix) {
+            file.try_clone().ok()
+        } else {
+            None
+        };
+        let reader: Box<dyn Read> = match stop {
+            Some(stop) if waits => Box::new(Stoppable {
+                file,
+                stop: stop.clone(),
+            }),
+            _ => Box::new(file),
+        };
+        Ok(Source {
+            name,
+            reader,
+            waits,
+            watch,
+        })
+    }
+}
+
+/// Whether a read of the input `watch` watches would give input at once:
+/// then the lines read so far can wait for more. False when not known.
+fn has_input(watch: Option<&File>) -> bool {
+    watch.is_some_and(|f| readable(f, std::time::Duration::ZERO).unwrap_or(false))
 }
 
 /// An input that may wait (a pipe, a terminal) and ends (reads return 0)
@@ -577,7 +605,12 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
         };
         let mut done_bytes = 0u64;
         for src in sources {
-            let (name, reader, waits) = open_source(src, opts.stop.as_ref())?;
+            let Source {
+                name,
+                reader,
+                waits,
+                watch,
+            } = Source::open(src, opts.stop.as_ref())?;
             let mut lr = LineReader::new(reader, policy.limits.max_line_bytes);
             let mut line_no = 0u64;
             let mut batch = Buffers::default().into_batch(seq, name.clone());
@@ -650,8 +683,9 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
                 }
                 let full = batch.data.len() >= BATCH_BYTES || batch.lines.len() >= BATCH_LINES;
                 // From a source that may wait (a pipe fed by `tail -F`), the
-                // lines read so far go on before a read that may block.
-                let idle = waits && !batch.lines.is_empty() && !lr.ready();
+                // lines read so far go on before a read that would block.
+                let idle =
+                    waits && !batch.lines.is_empty() && !lr.ready() && !has_input(watch.as_ref());
                 if full || idle {
                     let Ok(buffers) = free_rx.recv() else {
                         return Ok(());
