@@ -167,18 +167,13 @@ fn scan_passes(c: &Corpus, mut per_line: impl FnMut(&[u8]) -> usize) -> usize {
     sum
 }
 
-fn engine_run(
-    e: &dyn Redactor,
-    c: &Corpus,
-    out: &mut Vec<u8>,
-    line_out: &mut Vec<u8>,
-    stats: &mut Stats,
-) -> usize {
+fn engine_run(e: &dyn Redactor, c: &Corpus, out: &mut Vec<u8>, stats: &mut Stats) -> usize {
     out.clear();
     for i in 0..c.lines.len() {
-        // Rejected lines would be quarantined; the bench counts them as work done.
-        if e.redact(c.line(i), line_out, stats).is_ok() {
-            out.extend_from_slice(line_out);
+        // Rejected lines would be quarantined; the bench counts them as work
+        // done. Each line's output goes straight after the ones before, as
+        // in `redactor filter`'s workers.
+        if e.redact_append(c.line(i), out, stats).is_ok() {
             out.push(b'\n');
         }
     }
@@ -194,11 +189,12 @@ fn threaded_run(e: &Fast, c: &Corpus, threads: usize) -> usize {
             .chunks(chunk)
             .map(|part| {
                 s.spawn(move || {
-                    let (mut out, mut line_out) = (Vec::new(), Vec::new());
+                    let mut out = Vec::new();
                     let mut stats = Stats::default();
                     for &(a, b) in part {
-                        if e.redact(&c.bytes[a..b], &mut line_out, &mut stats).is_ok() {
-                            out.extend_from_slice(&line_out);
+                        if e.redact_append(&c.bytes[a..b], &mut out, &mut stats)
+                            .is_ok()
+                        {
                             out.push(b'\n');
                         }
                     }
@@ -417,8 +413,8 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
     add(&mut rows, "reference engine (DOM)".into(), m, "baseline", 1);
     let r = &reference;
     jobs.push(Box::new(move || {
-        let (mut out, mut lo, mut st) = (Vec::new(), Vec::new(), Stats::default());
-        engine_run(r, m, &mut out, &mut lo, &mut st)
+        let (mut out, mut st) = (Vec::new(), Stats::default());
+        engine_run(r, m, &mut out, &mut st)
     }));
     add(
         &mut rows,
@@ -471,14 +467,14 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
         1,
     );
     jobs.push(Box::new(move || {
-        let (mut out, mut lo, mut st) = (Vec::new(), Vec::new(), Stats::default());
-        engine_run(f, m, &mut out, &mut lo, &mut st)
+        let (mut out, mut st) = (Vec::new(), Stats::default());
+        engine_run(f, m, &mut out, &mut st)
     }));
     for (name, e) in &variant_engines {
         add(&mut rows, name.clone(), m, "engine", 1);
         jobs.push(Box::new(move || {
-            let (mut out, mut lo, mut st) = (Vec::new(), Vec::new(), Stats::default());
-            engine_run(e, m, &mut out, &mut lo, &mut st)
+            let (mut out, mut st) = (Vec::new(), Stats::default());
+            engine_run(e, m, &mut out, &mut st)
         }));
     }
     for c in &formats {
@@ -490,8 +486,8 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
             1,
         );
         jobs.push(Box::new(move || {
-            let (mut out, mut lo, mut st) = (Vec::new(), Vec::new(), Stats::default());
-            engine_run(f, c, &mut out, &mut lo, &mut st)
+            let (mut out, mut st) = (Vec::new(), Stats::default());
+            engine_run(f, c, &mut out, &mut st)
         }));
     }
     for t in 1..=o.max_threads {

@@ -412,7 +412,6 @@ fn worker(
     big: Arc<Mutex<()>>,
 ) {
     let mut local = Stats::new(engine.policy());
-    let mut buf = Vec::new();
     for mut batch in rx {
         let mut out = std::mem::take(&mut batch.out);
         out.clear();
@@ -425,11 +424,9 @@ fn worker(
             } else {
                 None
             };
-            match engine.redact(line, &mut buf, &mut local) {
-                Ok(()) => {
-                    out.extend_from_slice(&buf);
-                    out.push(b'\n');
-                }
+            // Straight into the batch's output: on a reject nothing is added.
+            match engine.redact_append(line, &mut out, &mut local) {
+                Ok(()) => out.push(b'\n'),
                 Err(reject) => rejects.push(RejectRec {
                     source: batch.source.clone(),
                     line_no: l.line_no,

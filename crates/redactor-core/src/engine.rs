@@ -125,6 +125,25 @@ pub trait Redactor: Send + Sync {
         self.process(line, out, stats, None)
     }
 
+    /// Appends the redaction of `line` to `out`, keeping what `out` held
+    /// before; on `Err`, `out` is as it was. An engine that writes its
+    /// output in place overrides this to save the copy from its own buffer.
+    ///
+    /// # Errors
+    ///
+    /// As [`Redactor::process`].
+    fn redact_append(
+        &self,
+        line: &[u8],
+        out: &mut Vec<u8>,
+        stats: &mut Stats,
+    ) -> Result<(), Reject> {
+        let mut own = Vec::new();
+        self.redact(line, &mut own, stats)?;
+        out.extend_from_slice(&own);
+        Ok(())
+    }
+
     /// Like [`Redactor::redact`], also listing every rewrite.
     ///
     /// # Errors
@@ -142,8 +161,7 @@ pub trait Redactor: Send + Sync {
     }
 }
 
-/// What every engine does first: clear `out`, reject an over-long line, and
-/// size the counters for `policy`.
+/// What every engine does first: clear `out`, then [`check_line`].
 pub(crate) fn admit(
     policy: &Policy,
     line: &[u8],
@@ -151,6 +169,11 @@ pub(crate) fn admit(
     stats: &mut Stats,
 ) -> Result<(), Reject> {
     out.clear();
+    check_line(policy, line, stats)
+}
+
+/// Rejects an over-long line, and sizes the counters for `policy`.
+pub(crate) fn check_line(policy: &Policy, line: &[u8], stats: &mut Stats) -> Result<(), Reject> {
     if line.len() > policy.limits.max_line_bytes {
         let r = Reject::TooLarge {
             len: line.len() as u64,

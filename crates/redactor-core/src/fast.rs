@@ -126,7 +126,37 @@ impl Redactor for Fast {
         stats: &mut Stats,
         events: Option<&mut Vec<Explained>>,
     ) -> Result<(), Reject> {
-        crate::engine::admit(&self.policy, line, out, stats)?;
+        out.clear();
+        self.append(line, out, stats, events)
+    }
+
+    fn redact_append(
+        &self,
+        line: &[u8],
+        out: &mut Vec<u8>,
+        stats: &mut Stats,
+    ) -> Result<(), Reject> {
+        self.append(line, out, stats, None)
+    }
+
+    fn policy(&self) -> &Policy {
+        &self.policy
+    }
+}
+
+impl Fast {
+    /// Appends the redaction of `line` to `out` (the spans of the pass are
+    /// positions in `out`, wherever it started). Nothing is written before
+    /// the scanner accepted the whole line, so on `Err` `out` is unchanged.
+    fn append(
+        &self,
+        line: &[u8],
+        out: &mut Vec<u8>,
+        stats: &mut Stats,
+        events: Option<&mut Vec<Explained>>,
+    ) -> Result<(), Reject> {
+        crate::engine::check_line(&self.policy, line, stats)?;
+        let start = out.len();
         let limits = self.policy.limits;
         SCANNER.with(|cell| {
             let mut slot = cell.borrow_mut();
@@ -179,16 +209,12 @@ impl Redactor for Fast {
                 }
             }
             f.flush_to(line.len());
-            let produced = f.out.len() as u64;
+            let produced = (f.out.len() - start) as u64;
             stats.lines_ok += 1;
             stats.bytes_in += line.len() as u64;
             stats.bytes_out += produced;
             Ok(())
         })
-    }
-
-    fn policy(&self) -> &Policy {
-        &self.policy
     }
 }
 

@@ -145,6 +145,31 @@ fn compare(name: &str, p: &Arc<Policy>, line: &[u8]) {
         "{name}: {}",
         show()
     );
+    // Appended after earlier output: the same bytes after it, and nothing
+    // added on a reject (the fast engine's own path; the reference's
+    // through the trait's default).
+    for engine in [&fast as &dyn Redactor, &slow] {
+        let mut alone = Vec::new();
+        let r = engine.redact(line, &mut alone, &mut Stats::new(p));
+        let mut appended = b"earlier output\n".to_vec();
+        let ra = engine.redact_append(line, &mut appended, &mut Stats::new(p));
+        assert_eq!(
+            ra.is_ok(),
+            r.is_ok(),
+            "{name}: append verdict on {}",
+            show()
+        );
+        let mut want = b"earlier output\n".to_vec();
+        if r.is_ok() {
+            want.extend_from_slice(&alone);
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&appended),
+            String::from_utf8_lossy(&want),
+            "{name}: appended output differs on {}",
+            show()
+        );
+    }
 }
 
 #[test]
