@@ -99,13 +99,14 @@ pub struct Explained {
 
 /// A redaction engine: one line (a JSON text) in, its redacted text out.
 pub trait Redactor: Send + Sync {
-    /// Redacts `line` into `out` (cleared first), listing every rewrite in
-    /// `events` when given. On `Err` nothing in `out` may be forwarded.
+    /// Appends the redaction of `line` to `out`, keeping what `out` held
+    /// before, and lists every rewrite in `events` when given. On `Err`,
+    /// `out` is as it was.
     ///
     /// # Errors
     ///
     /// A [`Reject`] when the line is not a valid JSON text within limits.
-    fn process(
+    fn process_append(
         &self,
         line: &[u8],
         out: &mut Vec<u8>,
@@ -116,6 +117,23 @@ pub trait Redactor: Send + Sync {
     /// The compiled policy.
     fn policy(&self) -> &Policy;
 
+    /// Redacts `line` into `out` (cleared first), listing every rewrite in
+    /// `events` when given. On `Err` nothing in `out` may be forwarded.
+    ///
+    /// # Errors
+    ///
+    /// As [`Redactor::process_append`].
+    fn process(
+        &self,
+        line: &[u8],
+        out: &mut Vec<u8>,
+        stats: &mut Stats,
+        events: Option<&mut Vec<Explained>>,
+    ) -> Result<(), Reject> {
+        out.clear();
+        self.process_append(line, out, stats, events)
+    }
+
     /// Redacts `line` into `out` (cleared first).
     ///
     /// # Errors
@@ -125,23 +143,20 @@ pub trait Redactor: Send + Sync {
         self.process(line, out, stats, None)
     }
 
-    /// Appends the redaction of `line` to `out`, keeping what `out` held
-    /// before; on `Err`, `out` is as it was. An engine that writes its
-    /// output in place overrides this to save the copy from its own buffer.
+    /// Appends the redaction of `line` to `out` (what `out` held stays; on
+    /// `Err` nothing is added): a stream's lines go straight after each
+    /// other, without a copy from a buffer of their own.
     ///
     /// # Errors
     ///
-    /// As [`Redactor::process`].
+    /// As [`Redactor::process_append`].
     fn redact_append(
         &self,
         line: &[u8],
         out: &mut Vec<u8>,
         stats: &mut Stats,
     ) -> Result<(), Reject> {
-        let mut own = Vec::new();
-        self.redact(line, &mut own, stats)?;
-        out.extend_from_slice(&own);
-        Ok(())
+        self.process_append(line, out, stats, None)
     }
 
     /// Like [`Redactor::redact`], also listing every rewrite.
@@ -161,18 +176,8 @@ pub trait Redactor: Send + Sync {
     }
 }
 
-/// What every engine does first: clear `out`, then [`check_line`].
-pub(crate) fn admit(
-    policy: &Policy,
-    line: &[u8],
-    out: &mut Vec<u8>,
-    stats: &mut Stats,
-) -> Result<(), Reject> {
-    out.clear();
-    check_line(policy, line, stats)
-}
-
-/// Rejects an over-long line, and sizes the counters for `policy`.
+/// What every engine does first: reject an over-long line, and size the
+/// counters for `policy`.
 pub(crate) fn check_line(policy: &Policy, line: &[u8], stats: &mut Stats) -> Result<(), Reject> {
     if line.len() > policy.limits.max_line_bytes {
         let r = Reject::TooLarge {
@@ -618,14 +623,15 @@ impl Reference {
 }
 
 impl Redactor for Reference {
-    fn process(
+    fn process_append(
         &self,
         line: &[u8],
         out: &mut Vec<u8>,
         stats: &mut Stats,
         events: Option<&mut Vec<Explained>>,
     ) -> Result<(), Reject> {
-        admit(&self.policy, line, out, stats)?;
+        check_line(&self.policy, line, stats)?;
+        let start = out.len();
         let limits = self.policy.limits;
         let mut v = match json::parse(line, limits.max_depth) {
             Ok(v) => v,
@@ -654,7 +660,7 @@ impl Redactor for Reference {
         json::write(out, &v);
         stats.lines_ok += 1;
         stats.bytes_in += line.len() as u64;
-        stats.bytes_out += out.len() as u64;
+        stats.bytes_out += (out.len() - start) as u64;
         Ok(())
     }
 

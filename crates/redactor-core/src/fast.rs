@@ -119,36 +119,10 @@ impl Fast {
 }
 
 impl Redactor for Fast {
-    fn process(
-        &self,
-        line: &[u8],
-        out: &mut Vec<u8>,
-        stats: &mut Stats,
-        events: Option<&mut Vec<Explained>>,
-    ) -> Result<(), Reject> {
-        out.clear();
-        self.append(line, out, stats, events)
-    }
-
-    fn redact_append(
-        &self,
-        line: &[u8],
-        out: &mut Vec<u8>,
-        stats: &mut Stats,
-    ) -> Result<(), Reject> {
-        self.append(line, out, stats, None)
-    }
-
-    fn policy(&self) -> &Policy {
-        &self.policy
-    }
-}
-
-impl Fast {
-    /// Appends the redaction of `line` to `out` (the spans of the pass are
-    /// positions in `out`, wherever it started). Nothing is written before
-    /// the scanner accepted the whole line, so on `Err` `out` is unchanged.
-    fn append(
+    /// The spans of the pass are positions in `out`, wherever it starts.
+    /// Nothing is written before the scanner accepted the whole line, so on
+    /// `Err` `out` is unchanged.
+    fn process_append(
         &self,
         line: &[u8],
         out: &mut Vec<u8>,
@@ -215,6 +189,10 @@ impl Fast {
             stats.bytes_out += produced;
             Ok(())
         })
+    }
+
+    fn policy(&self) -> &Policy {
+        &self.policy
     }
 }
 
