@@ -139,7 +139,7 @@ enum Command {
     /// with the policy, each preset alone, detectors off and only,
     /// allowlist mode, each wire format; the fast engine on 1..N threads;
     /// and `redactor filter` end to end on 1..N threads (the corpus from a
-    /// temporary file to a temporary file, in this process), with its ratios
+    /// temporary file to a new temporary file each run, in this process), with its ratios
     /// to the in-memory engine. Ratios are the median over the rounds of
     /// the ratio within each round, so that a machine whose speed drifts
     /// moves both sides alike. Every engine's output is checked against the
