@@ -251,9 +251,10 @@ pub fn stop_on_signals() -> io::Result<Arc<AtomicUsize>> {
 
 /// The name of a signal [`stop_on_signals`] watches.
 pub fn signal_name(signal: usize) -> &'static str {
-    match signal {
-        2 => "SIGINT",
-        15 => "SIGTERM",
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    match i32::try_from(signal) {
+        Ok(SIGINT) => "SIGINT",
+        Ok(SIGTERM) => "SIGTERM",
         _ => "a signal",
     }
 }
@@ -601,6 +602,8 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
             opts.inputs.iter().map(Some).collect()
         };
         let mut done_bytes = 0u64;
+        // The signal that asked for a stop, 0 while none did.
+        let stop_signal = || opts.stop.as_ref().map_or(0, |s| s.load(Ordering::SeqCst));
         for src in sources {
             let Source {
                 name,
@@ -611,13 +614,12 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
             let mut lr = LineReader::new(reader, policy.limits.max_line_bytes);
             let mut line_no = 0u64;
             let mut batch = Buffers::default().into_batch(seq, name.clone());
-            let stop = opts.stop.as_deref();
             loop {
                 // A file stops at a line boundary: what is buffered past it
                 // stays unread in the file. (A source that may wait ends at
                 // its next read instead, see `Stoppable`: what it gave is
                 // gone from it, so every byte of it is handled.)
-                if !waits && stop.is_some_and(|s| s.load(Ordering::SeqCst) != 0) {
+                if !waits && stop_signal() != 0 {
                     break;
                 }
                 let next = lr
@@ -706,7 +708,7 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
             }
             // A stop ends this input early (its reads return 0) and skips
             // the ones after it.
-            let signal = opts.stop.as_ref().map_or(0, |s| s.load(Ordering::SeqCst));
+            let signal = stop_signal();
             if signal != 0 {
                 stopped = Some(Stopped {
                     signal,
