@@ -64,11 +64,11 @@ impl SimdJsonRoundTrip {
     ) -> Result<(), Reject> {
         out.clear();
         crate::engine::check_line(&self.policy, line, stats)?;
-        scratch.clear();
-        scratch.extend_from_slice(line);
-        let mut v = simd_json::to_borrowed_value(scratch).map_err(|_| Reject::InvalidJson {
-            offset: 0,
-            what: "rejected by simd-json",
+        let mut v = simd_json::to_borrowed_value(copied(scratch, line)).map_err(|_| {
+            Reject::InvalidJson {
+                offset: 0,
+                what: "rejected by simd-json",
+            }
         })?;
         let mut w = Walk::new(&self.policy, stats, None);
         if !matches!(v, Value::Object(_) | Value::Array(_)) && self.policy.mode == Mode::Allowlist {
@@ -94,9 +94,15 @@ impl SimdJsonRoundTrip {
 /// simd-json rejects the line.
 pub fn parse_serialize(line: &[u8], scratch: &mut Vec<u8>, out: &mut Vec<u8>) -> bool {
     out.clear();
+    simd_json::to_borrowed_value(copied(scratch, line)).is_ok_and(|v| v.write(out).is_ok())
+}
+
+/// `scratch`, holding a copy of `line`: simd-json parses in place, so a
+/// caller holding `&[u8]` copies first.
+fn copied<'s>(scratch: &'s mut Vec<u8>, line: &[u8]) -> &'s mut Vec<u8> {
     scratch.clear();
     scratch.extend_from_slice(line);
-    simd_json::to_borrowed_value(scratch).is_ok_and(|v| v.write(out).is_ok())
+    scratch
 }
 
 /// The validating parsers the scanner is measured against (the scanner
@@ -118,9 +124,7 @@ impl Validators {
     /// simd-json's tape of `line`: its node count, `None` when simd-json
     /// rejects it. simd-json parses in place, so the line is copied first.
     pub fn simd_json_tape(&mut self, line: &[u8]) -> Option<usize> {
-        self.scratch.clear();
-        self.scratch.extend_from_slice(line);
-        simd_json::to_tape_with_buffers(&mut self.scratch, &mut self.buffers)
+        simd_json::to_tape_with_buffers(copied(&mut self.scratch, line), &mut self.buffers)
             .ok()
             .map(|t| t.0.len())
     }
@@ -128,9 +132,11 @@ impl Validators {
     /// Whether simd-json parses `line` into a borrowed value (the DOM the
     /// round trip above walks), copied first as for the tape.
     pub fn simd_json_borrowed(&mut self, line: &[u8]) -> bool {
-        self.scratch.clear();
-        self.scratch.extend_from_slice(line);
-        simd_json::to_borrowed_value_with_buffers(&mut self.scratch, &mut self.buffers).is_ok()
+        simd_json::to_borrowed_value_with_buffers(
+            copied(&mut self.scratch, line),
+            &mut self.buffers,
+        )
+        .is_ok()
     }
 
     /// Whether serde_json accepts `line`, skipping every value
