@@ -19,7 +19,7 @@ use base64::Engine as _;
 use crossbeam_channel::{bounded, Receiver, Sender, TryRecvError};
 use redactor_core::{json, Policy, Redactor, Reject, Stats};
 
-use redactor_scan::lines::{LineReader, Next};
+use redactor_scan::lines::{LineReader, Span};
 
 /// Options of `redactor filter`.
 #[derive(Debug)]
@@ -66,12 +66,16 @@ pub struct Stopped {
     pub line: u64,
 }
 
-const BATCH_BYTES: usize = 256 * 1024;
+/// Batch buffers that grew beyond this (for lines of several hundred KiB)
+/// are released rather than kept for the next batch.
+const KEPT_BUFFER_BYTES: usize = 1 << 20;
 /// Lines above this size are redacted by one worker at a time, so that the
 /// reference engine's document for a pathological line (millions of tiny
 /// values) is never built on several threads at once.
 const BIG_LINE: usize = 1 << 20;
-const BATCH_LINES: usize = 2048;
+/// A batch holds the lines of one read of the input (about 256 KiB, see
+/// `LineReader`), and at most this many.
+const BATCH_LINES: usize = 32 * 1024;
 
 /// A batch's output of at least this many bytes is written straight to the
 /// output rather than through its buffer.
@@ -86,6 +90,8 @@ struct LineRef {
 struct Batch {
     seq: u64,
     source: Arc<str>,
+    /// The reader's buffer the lines were read into (and were not copied
+    /// out of): `lines` are positions in it.
     data: Vec<u8>,
     lines: Vec<LineRef>,
     /// A recycled buffer for the worker's output.
@@ -106,7 +112,7 @@ impl Buffers {
     /// the usual size (then they are released).
     fn recycle(data: Vec<u8>, lines: Vec<LineRef>, out: Vec<u8>) -> Buffers {
         let keep = |v: Vec<u8>| {
-            if v.capacity() > 4 * BATCH_BYTES {
+            if v.capacity() > KEPT_BUFFER_BYTES {
                 Vec::new()
             } else {
                 v
@@ -116,19 +122,6 @@ impl Buffers {
             data: keep(data),
             lines,
             out: keep(out),
-        }
-    }
-
-    fn into_batch(mut self, seq: u64, source: Arc<str>) -> Batch {
-        self.data.clear();
-        self.data.reserve(BATCH_BYTES);
-        self.lines.clear();
-        Batch {
-            seq,
-            source,
-            data: self.data,
-            lines: self.lines,
-            out: self.out,
         }
     }
 }
@@ -629,7 +622,28 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
             } = Source::open(src, opts.stop.as_ref())?;
             let mut lr = LineReader::new(reader, policy.limits.max_line_bytes);
             let mut line_no = 0u64;
-            let mut batch = Buffers::default().into_batch(seq, name.clone());
+            // The lines lent by `lr` since the last batch went, the output
+            // buffer of the next batch, and the buffer `lr` goes on in when
+            // the batch takes its buffer.
+            let mut next = Buffers::default();
+            // Hands the lines lent so far to the workers, in the buffer
+            // they were read into. False when the workers are gone.
+            let mut ship = |lr: &mut LineReader<Box<dyn Read>>, next: &mut Buffers| {
+                let Ok(mut after) = free_rx.recv() else {
+                    return false;
+                };
+                after.lines.clear();
+                let Buffers { data, lines, out } = std::mem::replace(next, after);
+                let batch = Batch {
+                    seq,
+                    source: name.clone(),
+                    data: lr.swap_buffer(data),
+                    lines,
+                    out,
+                };
+                seq += 1;
+                work_tx.send(batch).is_ok()
+            };
             loop {
                 // A file stops at a line boundary: what is buffered past it
                 // stays unread in the file. (A source that may wait ends at
@@ -638,26 +652,39 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
                 if !waits && stop_signal() != 0 {
                     break;
                 }
-                let next = lr
-                    .next_line()
+                // The lines lent so far go on before a read that would move
+                // them (their buffer is full) or that may wait (from a pipe
+                // fed by `tail -F`), or when there are many.
+                if !next.lines.is_empty()
+                    && (next.lines.len() >= BATCH_LINES
+                        || !lr.ready() && (lr.needs_swap() || waits && !has_input(watch.as_ref())))
+                {
+                    if !ship(&mut lr, &mut next) {
+                        return Ok(());
+                    }
+                    if let Some(pb) = &progress {
+                        pb.set_position(done_bytes + lr.bytes_read);
+                    }
+                }
+                let span = lr
+                    .next_span()
                     .with_context(|| format!("cannot read {name}"))?;
-                match next {
-                    Next::Eof => break,
-                    Next::Line(l) => {
+                match span {
+                    Span::Eof => break,
+                    Span::Line(l) => {
                         line_no += 1;
-                        if is_blank(l) {
+                        if is_blank(&lr.buffer()[l.clone()]) {
                             blank += 1;
                             continue;
                         }
-                        let start = batch.data.len();
-                        batch.data.extend_from_slice(l);
-                        batch.lines.push(LineRef {
-                            start,
-                            end: batch.data.len(),
+                        next.lines.push(LineRef {
+                            start: l.start,
+                            end: l.end,
                             line_no,
                         });
                     }
-                    Next::TooLong => {
+                    Span::TooLong => {
+                        // Streamed past the lines lent before it, which stay.
                         line_no += 1;
                         extra_rejects += 1;
                         let limit = policy.limits.max_line_bytes;
@@ -696,31 +723,10 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
                         }
                     }
                 }
-                let full = batch.data.len() >= BATCH_BYTES || batch.lines.len() >= BATCH_LINES;
-                // From a source that may wait (a pipe fed by `tail -F`), the
-                // lines read so far go on before a read that would block.
-                let idle =
-                    waits && !batch.lines.is_empty() && !lr.ready() && !has_input(watch.as_ref());
-                if full || idle {
-                    let Ok(buffers) = free_rx.recv() else {
-                        return Ok(());
-                    };
-                    seq += 1;
-                    let full = std::mem::replace(&mut batch, buffers.into_batch(seq, name.clone()));
-                    if work_tx.send(full).is_err() {
-                        return Ok(());
-                    }
-                    if let Some(pb) = &progress {
-                        pb.set_position(done_bytes + lr.bytes_read);
-                    }
-                }
             }
             done_bytes += lr.bytes_read;
-            if !batch.lines.is_empty() {
-                if free_rx.recv().is_err() || work_tx.send(batch).is_err() {
-                    return Ok(());
-                }
-                seq += 1;
+            if !next.lines.is_empty() && !ship(&mut lr, &mut next) {
+                return Ok(());
             }
             // A stop ends this input early (its reads return 0) and skips
             // the ones after it.

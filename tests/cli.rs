@@ -141,6 +141,39 @@ fn output_keeps_input_order_with_many_threads() {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(out.stdout, input);
+    // From a file, batches are whole reads of the reader's buffer: the
+    // same lines in the same order.
+    let file = tmp("order.ndjson");
+    std::fs::write(&file, &input).unwrap();
+    let out = redactor(
+        &[
+            "filter",
+            "-c",
+            policy.to_str().unwrap(),
+            "--threads",
+            "3",
+            file.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(out.stdout, input);
+    // Lines so short that a batch is cut by its line count, not by a read.
+    let tiny: Vec<u8> = (0..200_000)
+        .flat_map(|i| format!("[{}]\n", i % 10).into_bytes())
+        .collect();
+    std::fs::write(&file, &tiny).unwrap();
+    let out = redactor(
+        &[
+            "filter",
+            "-c",
+            policy.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(out.stdout, tiny);
 }
 
 #[test]

@@ -7,6 +7,11 @@
 //! the next line is already buffered, so that a caller batching lines from a
 //! slow source (a pipe fed by `tail -F`) can hand on what it holds before a
 //! read waits for more.
+//!
+//! A caller that hands lines to other threads in batches need not copy them:
+//! [`LineReader::next_span`] lends each line where it lies in the buffer, and
+//! [`LineReader::swap_buffer`] gives the buffer away with every line lent
+//! since the last swap, continuing in a buffer the caller hands back.
 
 use std::io::{self, Read};
 
@@ -22,11 +27,26 @@ pub enum Next<'a> {
     Eof,
 }
 
+/// What [`LineReader::next_span`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Span {
+    /// A complete line, without its terminator, at this position of
+    /// [`LineReader::buffer`].
+    Line(std::ops::Range<usize>),
+    /// As [`Next::TooLong`].
+    TooLong,
+    /// End of input.
+    Eof,
+}
+
 /// A line splitter over a reader, with a reusable buffer.
 #[derive(Debug)]
 pub struct LineReader<R> {
     r: R,
     buf: Vec<u8>,
+    /// The first byte of the lines lent by [`LineReader::next_span`] since
+    /// the last swap; equal to `start` when none are.
+    lent: usize,
     start: usize,
     end: usize,
     scanned: usize,
@@ -56,6 +76,7 @@ impl<R: Read> LineReader<R> {
         LineReader {
             r,
             buf: vec![0; CHUNK],
+            lent: 0,
             start: 0,
             end: 0,
             scanned: 0,
@@ -66,11 +87,13 @@ impl<R: Read> LineReader<R> {
     }
 
     fn fill(&mut self) -> io::Result<()> {
-        if self.start > 0 {
+        // Lent lines stay where they are: then the buffer grows instead.
+        if self.start > 0 && self.lent == self.start {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.scanned -= self.start;
             self.start = 0;
+            self.lent = 0;
         }
         if self.buf.len() - self.end < CHUNK / 2 {
             let want = (self.buf.len() * 2)
@@ -145,10 +168,34 @@ impl<R: Read> LineReader<R> {
 
     /// The next line.
     ///
+    /// Ends a lending: lines lent by [`LineReader::next_span`] before are
+    /// no longer where it said (swap the buffer first to keep them).
+    ///
     /// # Errors
     ///
     /// Read errors.
     pub fn next_line(&mut self) -> io::Result<Next<'_>> {
+        Ok(match self.next_span()? {
+            Span::Line(line) => {
+                self.lent = self.start;
+                Next::Line(&self.buf[line])
+            }
+            Span::TooLong => Next::TooLong,
+            Span::Eof => Next::Eof,
+        })
+    }
+
+    /// The next line, lent: it stays at the position given in
+    /// [`LineReader::buffer`] (and so do the lines lent after it) until
+    /// [`LineReader::swap_buffer`] gives the buffer away, or
+    /// [`LineReader::next_line`] ends the lending. Until then the buffer
+    /// grows rather than moving them: swap it when
+    /// [`LineReader::needs_swap`] says so.
+    ///
+    /// # Errors
+    ///
+    /// Read errors.
+    pub fn next_span(&mut self) -> io::Result<Span> {
         let found = loop {
             if let Some(found) = self.find() {
                 break found;
@@ -160,22 +207,54 @@ impl<R: Read> LineReader<R> {
                 let start = self.start;
                 self.start = next;
                 self.scanned = next;
-                Next::Line(&self.buf[start..end])
+                Span::Line(start..end)
             }
-            Found::TooLong => Next::TooLong,
-            Found::Eof => Next::Eof,
+            Found::TooLong => Span::TooLong,
+            Found::Eof => Span::Eof,
         })
     }
 
+    /// The buffer the positions of [`Span::Line`] refer to.
+    pub fn buffer(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Whether lines are lent and the next read would have to grow the
+    /// buffer to keep them in place (a read that [`LineReader::ready`]
+    /// says the next line needs): swapping the buffer first avoids that.
+    pub fn needs_swap(&self) -> bool {
+        self.lent < self.start && self.buf.len() - self.end < CHUNK / 2
+    }
+
+    /// Gives the buffer away, with every line lent since the last swap at
+    /// the position [`LineReader::next_span`] gave, and goes on in `fresh`
+    /// (whatever it holds), into which the bytes read but not yet lent are
+    /// moved: only those are copied.
+    pub fn swap_buffer(&mut self, mut fresh: Vec<u8>) -> Vec<u8> {
+        let rest = self.end - self.start;
+        let len = fresh.len().max(rest + CHUNK).max(CHUNK);
+        if fresh.len() < len {
+            fresh.resize(len, 0);
+        }
+        fresh[..rest].copy_from_slice(&self.buf[self.start..self.end]);
+        self.scanned -= self.start;
+        (self.lent, self.start, self.end) = (0, 0, rest);
+        std::mem::replace(&mut self.buf, fresh)
+    }
+
     /// Streams the current over-long line (without its newline) to `sink` in
-    /// pieces, and returns its length. Memory stays bounded by the buffer.
+    /// pieces, and returns its length. Memory stays bounded by the buffer:
+    /// the line is read in pieces into the room after the lines lent before
+    /// it, which stay where they are.
     ///
     /// # Errors
     ///
     /// Read errors, and errors returned by `sink`.
     pub fn drain_long(&mut self, mut sink: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<u64> {
         let mut total = 0u64;
-        // Hold back one byte so that a '\r' right before '\n' is not emitted.
+        // Where the line starts: what is streamed is read into the buffer
+        // from here again, after the lines lent before it (kept in place).
+        let mut base = self.start;
         loop {
             if let Some(i) = memchr::memchr(b'\n', &self.buf[self.start..self.end]) {
                 let nl = self.start + i;
@@ -188,6 +267,9 @@ impl<R: Read> LineReader<R> {
                 total += (e - self.start) as u64;
                 self.start = nl + 1;
                 self.scanned = self.start;
+                if self.lent == base {
+                    self.lent = self.start;
+                }
                 return Ok(total);
             }
             if self.eof {
@@ -199,16 +281,28 @@ impl<R: Read> LineReader<R> {
                 total += (e - self.start) as u64;
                 self.start = self.end;
                 self.scanned = self.end;
+                if self.lent == base {
+                    self.lent = self.start;
+                }
                 return Ok(total);
             }
+            // Hold back one byte so that a '\r' right before '\n' is not
+            // emitted; it moves back to `base`, and the next read follows it.
             if self.end - self.start > 1 {
                 let e = self.end - 1;
                 sink(&self.buf[self.start..e])?;
                 total += (e - self.start) as u64;
                 self.start = e;
             }
+            if self.start > base {
+                self.buf[base] = self.buf[self.start];
+                self.end = base + self.end - self.start;
+                self.start = base;
+            }
             self.scanned = self.start;
             self.fill()?;
+            // Where the held byte is now (the buffer moves when nothing is lent).
+            base = self.start;
         }
     }
 }
@@ -234,7 +328,79 @@ mod tests {
     fn split(input: &[u8], max: usize, step: usize) -> Vec<Result<Vec<u8>, u64>> {
         let plain = split_asking(input, max, step, false);
         assert_eq!(split_asking(input, max, step, true), plain, "step {step}");
+        for every in [None, Some(1), Some(3)] {
+            assert_eq!(
+                split_lending(input, max, step, every),
+                plain,
+                "step {step}, lending, swap every {every:?} lines"
+            );
+        }
         plain
+    }
+
+    /// [`split_asking`] through lent lines: the buffer is swapped after
+    /// every `every` lines, or (`None`) when the next line needs a read that
+    /// would grow it, and before an over-long line; each line is read from
+    /// the buffer it was lent in, after the swap that gave it away.
+    fn split_lending(
+        input: &[u8],
+        max: usize,
+        step: usize,
+        every: Option<usize>,
+    ) -> Vec<Result<Vec<u8>, u64>> {
+        let mut r = LineReader::new(Trickle(input, step), max);
+        // Lines of the current buffer; lines or long-line lengths done.
+        let mut lent: Vec<std::ops::Range<usize>> = Vec::new();
+        let mut out: Vec<Result<Vec<u8>, u64>> = Vec::new();
+        // Buffers handed back to the reader: every other one is used again.
+        let mut spare: Vec<Vec<u8>> = Vec::new();
+        let mut swap = |r: &mut LineReader<Trickle>,
+                        lent: &mut Vec<std::ops::Range<usize>>,
+                        out: &mut Vec<Result<Vec<u8>, u64>>| {
+            let fresh = spare.pop().unwrap_or_default();
+            let buf = r.swap_buffer(fresh);
+            for l in lent.drain(..) {
+                out.push(if l.end == usize::MAX {
+                    Err((l.end - l.start) as u64)
+                } else {
+                    Ok(buf[l].to_vec())
+                });
+            }
+            spare.push(buf);
+        };
+        loop {
+            let due = match every {
+                Some(n) => lent.len() >= n,
+                None => !r.ready() && r.needs_swap(),
+            };
+            if due {
+                swap(&mut r, &mut lent, &mut out);
+            }
+            match r.next_span().unwrap() {
+                Span::Line(l) => lent.push(l),
+                Span::TooLong => {
+                    // Lines lent before stay where they are, unless the
+                    // buffer is swapped first.
+                    if every.is_some() {
+                        swap(&mut r, &mut lent, &mut out);
+                    }
+                    let n = r.drain_long(|_| Ok(())).unwrap();
+                    // Its place in the order: after the lines lent before.
+                    lent.push(usize::MAX - n as usize..usize::MAX);
+                }
+                Span::Eof => {
+                    swap(&mut r, &mut lent, &mut out);
+                    return out;
+                }
+            }
+            if every.is_none() {
+                assert!(
+                    r.buffer().len() <= 2 * (max + 2 + CHUNK),
+                    "the buffer grew to {} bytes",
+                    r.buffer().len()
+                );
+            }
+        }
     }
 
     fn split_asking(
@@ -280,6 +446,44 @@ mod tests {
             buf[..c.len()].copy_from_slice(c);
             Ok(c.len())
         }
+    }
+
+    #[test]
+    fn lent_lines_are_read_once_and_only_the_rest_moves() {
+        // Lines of 100 bytes: a read of a whole chunk, then a swap when the
+        // next line needs a read.
+        let mut input = Vec::new();
+        for i in 0..10_000u32 {
+            input.extend_from_slice(format!("{i:099}\n").as_bytes());
+        }
+        let mut r = LineReader::new(&input[..], 1000);
+        let mut swaps = 0;
+        let mut buf_len = r.buffer().len();
+        let mut seen = 0u32;
+        loop {
+            if !r.ready() && r.needs_swap() {
+                let (before_start, before_end) = (r.start, r.end);
+                let old = r.swap_buffer(vec![0; 10]);
+                // Only the part of a line after the last one lent moved.
+                assert_eq!(r.end, before_end - before_start);
+                assert!(r.end < 100);
+                assert_eq!(&r.buf[..r.end], &old[before_start..before_end]);
+                swaps += 1;
+                buf_len = r.buffer().len();
+            }
+            match r.next_span().unwrap() {
+                Span::Line(l) => {
+                    assert_eq!(r.buffer()[l].len(), 99);
+                    seen += 1;
+                }
+                Span::Eof => break,
+                Span::TooLong => unreachable!(),
+            }
+            assert_eq!(r.buffer().len(), buf_len, "no growth while lending");
+        }
+        assert_eq!(seen, 10_000);
+        // 1 MB in reads of a 256 KiB buffer.
+        assert!((4..=6).contains(&swaps), "{swaps} swaps");
     }
 
     #[test]
