@@ -1,14 +1,18 @@
 //! `check`, `explain` and `gen`.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
-use std::path::Path;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use redactor_core::policy::Mode;
 use redactor_core::{Cause, Policy, Redactor, Stats};
 
 use redactor_scan::lines::{LineReader, Next};
+
+use crate::filter::{Source, Stopped};
 
 /// One-paragraph summary of a policy.
 pub fn print_summary(p: &Policy, origin: &str, out: &mut impl Write) -> io::Result<()> {
@@ -140,21 +144,30 @@ pub fn print_markdown(p: &Policy, out: &mut impl Write) -> io::Result<()> {
 }
 
 /// Prints, per line, each rewrite's path, cause and action. Returns the
-/// number of rejected lines.
-pub fn explain(engine: &dyn Redactor, input: Option<&Path>) -> Result<u64> {
+/// number of rejected lines, and the stop when `stop` (see
+/// [`crate::filter::stop_on_signals`]) asked for one: a file stops at a line
+/// boundary, a pipe at its next read, and every line read is explained.
+pub fn explain(
+    engine: &dyn Redactor,
+    input: Option<&PathBuf>,
+    stop: Option<&Arc<AtomicUsize>>,
+) -> Result<(u64, Option<Stopped>)> {
     let policy = engine.policy();
-    let (name, reader): (String, Box<dyn Read>) = match input {
-        None => ("<stdin>".into(), Box::new(io::stdin().lock())),
-        Some(p) => (
-            p.display().to_string(),
-            Box::new(File::open(p).with_context(|| format!("cannot open input {}", p.display()))?),
-        ),
-    };
+    let Source {
+        name,
+        reader,
+        waits,
+        ..
+    } = Source::open(input, stop)?;
+    let stop_signal = || stop.map_or(0, |s| s.load(Ordering::SeqCst));
     let mut lr = LineReader::new(reader, policy.limits.max_line_bytes);
     let mut out = BufWriter::new(io::stdout().lock());
     let (mut buf, mut events, mut stats) = (Vec::new(), Vec::new(), Stats::new(policy));
     let (mut line_no, mut rejected) = (0u64, 0u64);
     loop {
+        if !waits && stop_signal() != 0 {
+            break;
+        }
         // What is explained so far goes out before a read that may wait.
         if !lr.ready() {
             out.flush()?;
@@ -162,7 +175,10 @@ pub fn explain(engine: &dyn Redactor, input: Option<&Path>) -> Result<u64> {
         let next = lr
             .next_line()
             .with_context(|| format!("cannot read {name}"))?;
-        line_no += 1;
+        match next {
+            Next::Eof => break,
+            _ => line_no += 1,
+        }
         match next {
             Next::Eof => break,
             Next::TooLong => {
@@ -216,7 +232,13 @@ pub fn explain(engine: &dyn Redactor, input: Option<&Path>) -> Result<u64> {
         }
     }
     out.flush()?;
-    Ok(rejected)
+    let signal = stop_signal();
+    let stopped = (signal != 0).then_some(Stopped {
+        signal,
+        source: name,
+        line: line_no,
+    });
+    Ok((rejected, stopped))
 }
 
 /// Writes `count` generated lines.

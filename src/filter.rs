@@ -257,12 +257,12 @@ pub fn signal_name(signal: usize) -> &'static str {
 }
 
 /// An opened input.
-struct Source {
-    name: Arc<str>,
+pub(crate) struct Source {
+    pub(crate) name: Arc<str>,
     /// Its reader (one that may wait ends early once a stop is requested).
-    reader: Box<dyn Read>,
+    pub(crate) reader: Box<dyn Read>,
     /// Whether reading may wait for input (see [`may_wait`]).
-    waits: bool,
+    pub(crate) waits: bool,
     /// For an input that may wait, where possible: its descriptor, to ask
     /// whether more input is already there.
     watch: Option<File>,
@@ -270,7 +270,7 @@ struct Source {
 
 impl Source {
     /// Opens `src` (`None`: stdin).
-    fn open(src: Option<&PathBuf>, stop: Option<&Arc<AtomicUsize>>) -> Result<Source> {
+    pub(crate) fn open(src: Option<&PathBuf>, stop: Option<&Arc<AtomicUsize>>) -> Result<Source> {
         let (name, file): (Arc<str>, File) = match src {
             None => match stdin_file() {
                 Some(file) => ("<stdin>".into(), file),

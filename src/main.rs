@@ -92,6 +92,10 @@ enum Command {
     },
     /// Show, per event, the path of each rewritten field, what fired and the
     /// action. Never prints values.
+    ///
+    /// Lines from a pipe are explained as they arrive. SIGINT or SIGTERM
+    /// stops the reading: every line already read is still explained, stderr
+    /// names the last line read, and the status is 130 or 143.
     Explain {
         /// Policy file (TOML); the built-in default policy when omitted.
         #[arg(short, long, value_name = "FILE")]
@@ -377,7 +381,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let policy = load_policy(config.as_deref())?;
             let engine = engine_for(engine, policy);
-            let rejected = commands::explain(engine.as_ref(), input.as_deref())?;
+            let stop = filter::stop_on_signals().context("cannot watch for signals")?;
+            let (rejected, stopped) =
+                commands::explain(engine.as_ref(), input.as_ref(), Some(&stop))?;
+            if let Some(s) = stopped {
+                eprintln!(
+                    "redactor: stopped by {}: {} was read up to line {}, and every line read was explained; the rest was not read",
+                    filter::signal_name(s.signal),
+                    s.source,
+                    s.line
+                );
+                return Ok(ExitCode::from(128u8.saturating_add(s.signal as u8)));
+            }
             Ok(if rejected > 0 {
                 ExitCode::from(3)
             } else {

@@ -451,6 +451,35 @@ fn a_signal_stops_reading_and_everything_read_is_handled() {
     assert_eq!(records.len(), 1);
     assert_eq!(records[0]["line"], 3);
     assert_eq!(records[0]["reason"], "invalid_json");
+
+    // `explain` stops the same way: the line read is explained, the cut
+    // one is reported as rejected, and the status names the signal.
+    let (mut child, mut stdin, rx) = piped(&["explain"]);
+    stdin
+        .write_all(b"{\"userId\":\"u_sig_3\"}\n{\"userId\":")
+        .unwrap();
+    stdin.flush().unwrap();
+    assert_eq!(next_line(&mut child, &rx), "<stdin>:1: 1 rewrite");
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = wait_ended(child);
+    drop(stdin);
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stopped by SIGINT: <stdin> was read up to line 2"),
+        "{}",
+        stderr(&out)
+    );
+    let rest: Vec<String> = rx.iter().collect();
+    assert_eq!(rest.len(), 2, "{rest:?}");
+    assert!(
+        rest[0].contains("userId") && !rest[0].contains("u_sig"),
+        "{rest:?}"
+    );
+    assert!(rest[1].starts_with("<stdin>:2: rejected: "), "{rest:?}");
 }
 
 #[test]
