@@ -413,6 +413,34 @@ fn wait_ended(mut child: std::process::Child) -> Output {
     panic!("the child did not end");
 }
 
+/// Sends SIG`signal` to a [`piped`] child whose input stays open, and checks
+/// that it ends with the status of that signal, saying that it stopped
+/// after line `line` of its stdin.
+#[cfg(unix)]
+fn stopped_by(
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    signal: &str,
+    line: u64,
+) {
+    let kill = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = wait_ended(child);
+    drop(stdin);
+    let code = if signal == "INT" { 130 } else { 143 };
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "stopped by SIG{signal}: <stdin> was read up to line {line}"
+        )),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn a_signal_stops_reading_and_everything_read_is_handled() {
@@ -429,19 +457,7 @@ fn a_signal_stops_reading_and_everything_read_is_handled() {
         let line = next_line(&mut child, &rx);
         assert!(line.contains("tok_") && !line.contains("u_sig"), "{line}");
     }
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = wait_ended(child);
-    drop(stdin);
-    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("stopped by SIGTERM: <stdin> was read up to line 3"),
-        "{}",
-        stderr(&out)
-    );
+    stopped_by(child, stdin, "TERM", 3);
     assert_eq!(
         rx.recv_timeout(std::time::Duration::from_secs(30)),
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected),
@@ -460,19 +476,7 @@ fn a_signal_stops_reading_and_everything_read_is_handled() {
         .unwrap();
     stdin.flush().unwrap();
     assert_eq!(next_line(&mut child, &rx), "<stdin>:1: 1 rewrite");
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = wait_ended(child);
-    drop(stdin);
-    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("stopped by SIGINT: <stdin> was read up to line 2"),
-        "{}",
-        stderr(&out)
-    );
+    stopped_by(child, stdin, "INT", 2);
     let rest: Vec<String> = rx.iter().collect();
     assert_eq!(rest.len(), 2, "{rest:?}");
     assert!(
