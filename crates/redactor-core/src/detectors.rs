@@ -6,7 +6,6 @@
 //! rewritten. Emails are also found percent-encoded (`alice%40example.com`,
 //! `%2540`), as they appear in URL query strings.
 
-use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use redactor_scan::bytes::word;
@@ -226,6 +225,11 @@ fn may_hold_secret(text: &str) -> bool {
         && has_secret_prefix(text.as_bytes())
 }
 
+/// Credential shapes. Their word characters are ASCII (`(?-u:\w)`), as
+/// the vendors define them (and as `\w` means in the RE2 syntax the shapes
+/// are commonly published in): a Unicode `\w` repeated 82 times makes the
+/// pattern too large for the lazy DFA, and every search then fell back to
+/// a backtracker some 15 times slower.
 fn secret_re() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
     re(
@@ -236,13 +240,13 @@ fn secret_re() -> &'static Regex {
             r"|sk-ant-(?:api03|admin01)-[A-Za-z0-9_-]{93}AA",
             r"|(?-u:\b)(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?-u:\b)",
             r"|(?-u:\b)gh[pousr]_[A-Za-z0-9]{36}(?-u:\b)",
-            r"|(?-u:\b)github_pat_\w{82}",
-            r"|(?-u:\b)glpat-[\w-]{20}",
+            r"|(?-u:\b)github_pat_(?-u:\w){82}",
+            r"|(?-u:\b)glpat-(?-u:[\w-]){20}",
             r"|(?-u:\b)xox[baprseo]-[A-Za-z0-9-]{10,}",
             r"|(?-u:\b)xapp-\d-[A-Za-z0-9-]{10,}",
             r"|hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/_-]{20,}",
             r"|(?-u:\b)(?:sk|rk)_(?:test|live|prod)_[A-Za-z0-9]{10,99}(?-u:\b)",
-            r"|(?-u:\b)AIza[\w-]{35}",
+            r"|(?-u:\b)AIza(?-u:[\w-]){35}",
             r"|(?-u:\b)npm_[A-Za-z0-9]{36}(?-u:\b)",
             r"|(?-u:\b)hf_[A-Za-z]{34}(?-u:\b)",
             r"|(?-u:\b)SG\.[A-Za-z0-9=_.-]{66}",
@@ -254,47 +258,52 @@ fn secret_re() -> &'static Regex {
     )
 }
 
-thread_local! {
-    /// The secret pattern's capture slots, reused: its captures iterator
-    /// allocates a set of captures per match.
-    static SECRET_SLOTS: RefCell<Option<regex::CaptureLocations>> = const { RefCell::new(None) };
-}
-
 /// The secret pattern's matches in `text`: a bearer token's own span (when
 /// it holds a digit: "Bearer" is an English word too), or the whole match.
+///
+/// Matches are found without captures, by the pattern's lazy DFA: asking
+/// for the `bearer` group would run a backtracker whose visited set (the
+/// pattern's thousands of states times the text's length) is cleared for
+/// every search. The group is found from the match instead: only the
+/// bearer alternative starts with "bearer" and whitespace, and its group
+/// is what follows that whitespace, to the match's end.
 fn find_secrets(text: &str, out: &mut Vec<(usize, usize)>) {
     let re = secret_re();
-    static BEARER: OnceLock<usize> = OnceLock::new();
-    let bearer = *BEARER.get_or_init(|| {
-        re.capture_names()
-            .position(|n| n == Some("bearer"))
-            .expect("the secret pattern names its bearer group")
-    });
-    SECRET_SLOTS.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let slots = slot.get_or_insert_with(|| re.capture_locations());
-        let mut at = 0;
-        while let Some(m) = re.captures_read_at(slots, text, at) {
-            match slots.get(bearer) {
-                Some((s, e)) => {
-                    if text.as_bytes()[s..e].iter().any(u8::is_ascii_digit) {
-                        out.push((s, e));
-                    }
+    let mut at = 0;
+    while let Some(m) = re.find_at(text, at) {
+        match bearer_token(&text[m.range()]) {
+            Some(offset) => {
+                let (s, e) = (m.start() + offset, m.end());
+                if text.as_bytes()[s..e].iter().any(u8::is_ascii_digit) {
+                    out.push((s, e));
                 }
-                None => out.push((m.start(), m.end())),
             }
-            // No alternative matches the empty string; step past one
-            // anyway rather than loop.
-            at = if m.end() > m.start() {
-                m.end()
-            } else {
-                match text[m.end()..].chars().next() {
-                    Some(c) => m.end() + c.len_utf8(),
-                    None => break,
-                }
-            };
+            None => out.push((m.start(), m.end())),
         }
-    });
+        // No alternative matches the empty string; step past one anyway
+        // rather than loop.
+        at = if m.end() > m.start() {
+            m.end()
+        } else {
+            match text[m.end()..].chars().next() {
+                Some(c) => m.end() + c.len_utf8(),
+                None => break,
+            }
+        };
+    }
+}
+
+/// Where the token of a match of the secret pattern's bearer alternative
+/// starts (`bearer`, whitespace, the token); `None` for a match of any
+/// other alternative (none starts with "bearer").
+fn bearer_token(matched: &str) -> Option<usize> {
+    let word = matched.get(..6)?;
+    if !word.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let rest = &matched[6..];
+    let token = rest.trim_start_matches(char::is_whitespace);
+    (token.len() < rest.len()).then(|| matched.len() - token.len())
 }
 
 /// [`find_secrets`] by the pattern's captures iterator: the reference it
@@ -1252,12 +1261,15 @@ mod tests {
     fn secret_prefilter_and_search_agree_with_the_regex() {
         // Texts built from pieces of the secrets and of `bearer` in
         // mixed case: whenever the regex matches, the prefilter must have
-        // let the text through, and the search with reused capture slots
-        // must find what the captures iterator finds.
+        // let the text through, and the search without captures must find
+        // what the captures iterator finds (bearer tokens included).
         let pieces = [
             "bEaReR ",
             "BEARER\t",
             "bearer ",
+            // Whitespace beyond ASCII, which `\s` matches too.
+            "bearer\u{2003}",
+            "\u{a0}",
             "Be",
             "arer ",
             "tok3n.value-9",
@@ -1612,6 +1624,13 @@ mod tests {
         );
         let gh = format!("ghp_{}", "A1b2".repeat(9));
         assert_eq!(spans(DetectorKind::Secret, &gh), [gh.as_str()]);
+        // Word characters of tokens are ASCII.
+        for (prefix, n) in [("github_pat_", 82), ("glpat-", 20), ("AIza", 35)] {
+            let ascii = format!("{prefix}{}", "a_9".repeat(n).get(..n).unwrap());
+            assert_eq!(spans(DetectorKind::Secret, &ascii), [ascii.as_str()]);
+            let letters = format!("{prefix}{}", "é".repeat(n));
+            assert!(spans(DetectorKind::Secret, &letters).is_empty(), "{prefix}");
+        }
         assert_eq!(
             spans(DetectorKind::Secret, "Authorization: Bearer abc.DEF-123_x="),
             ["abc.DEF-123_x="]
