@@ -366,7 +366,10 @@ fn phone_re() -> &'static Regex {
 
 fn ipv4_re() -> &'static Regex {
     static R: OnceLock<Regex> = OnceLock::new();
-    re(&R, r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+    // ASCII digits only: a Unicode `\d` let a digit of another script
+    // start a candidate that then failed to parse, hiding the address
+    // right after it.
+    re(&R, r"(?-u:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})")
 }
 
 fn luhn(digits: &[u8]) -> bool {
@@ -1480,6 +1483,10 @@ mod tests {
         assert!(spans(DetectorKind::Ipv4, "v1.2.3.4.5 999.1.1.1 1.2.3").is_empty());
         // The shortest address is the whole text: the gates let it through.
         assert_eq!(spans(DetectorKind::Ipv4, "1.2.3.4"), ["1.2.3.4"]);
+        // A digit of another script is not part of an address, and does not
+        // hide the one that follows it.
+        assert_eq!(spans(DetectorKind::Ipv4, "\u{663}1.2.3.4"), ["1.2.3.4"]);
+        assert_eq!(spans(DetectorKind::Ipv4, "10.0.0.1\u{663}"), ["10.0.0.1"]);
         assert_eq!(spans(DetectorKind::Ipv6, "::1"), ["::1"]);
         assert_eq!(spans(DetectorKind::Email, "a@b.co"), ["a@b.co"]);
         assert_eq!(spans(DetectorKind::Phone, "+1234567"), Vec::<&str>::new());
