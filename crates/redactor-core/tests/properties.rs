@@ -193,13 +193,16 @@ proptest! {
         o3 in 1u8..=254, o4 in 1u8..=254,
         v6 in 1u16..=0xfffe,
         path in any::<u64>(), mask in any::<u64>(), ws in any::<bool>(), wrap in any::<bool>(),
+        // Glued to the address: digits of other scripts are not digits of it.
+        glue in prop::sample::select(vec!["", "\u{663}", "\u{ff11}", "\u{967}", "é", "x", "/"]),
     ) {
         let email = format!("{user}.planted@{host}.example.com");
         let ip4 = format!("198.51.{o3}.{o4}");
+        let glued_ip4 = format!("{glue}{ip4}{glue}");
         let ip6 = format!("2001:db8:{v6:x}:{v6:x}:1:2:3:{v6:x}");
         let mut j = if wrap { J::Obj(vec![("wrap".into(), j)]) } else { j };
         plant(&mut j, &email, path, true);
-        plant(&mut j, &ip4, path.rotate_left(17), false);
+        plant(&mut j, &glued_ip4, path.rotate_left(17), false);
         plant(&mut j, &ip6, path.rotate_left(31), true);
         let mut text = String::new();
         j.write(&mut text, mask, ws);
