@@ -1074,7 +1074,8 @@ pub struct Scratch {
 /// Appends the replacement for one detected substring to `out`.
 fn rewrite_match(d: &Detector, matched: &str, scratch: &mut Scratch, out: &mut String) {
     // Percent-encoded emails are rewritten in decoded form and re-encoded.
-    let encoded = if d.kind == DetectorKind::Email {
+    // (Most matches hold no '%': no substring searcher is built for them.)
+    let encoded = if d.kind == DetectorKind::Email && matched.as_bytes().contains(&b'%') {
         ["%2540", "%40"]
             .into_iter()
             .find_map(|sep| matched.find(sep).map(|i| (i, sep)))
