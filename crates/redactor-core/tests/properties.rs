@@ -201,9 +201,9 @@ proptest! {
         let glued_ip4 = format!("{glue}{ip4}{glue}");
         let ip6 = format!("2001:db8:{v6:x}:{v6:x}:1:2:3:{v6:x}");
         let mut j = if wrap { J::Obj(vec![("wrap".into(), j)]) } else { j };
-        plant(&mut j, &email, path, true);
+        plant(&mut j, &format!("{glue}{email}{glue}"), path, true);
         plant(&mut j, &glued_ip4, path.rotate_left(17), false);
-        plant(&mut j, &ip6, path.rotate_left(31), true);
+        plant(&mut j, &format!("{glue}{ip6}{glue}"), path.rotate_left(31), true);
         let mut text = String::new();
         j.write(&mut text, mask, ws);
         let p = common::default_policy();
