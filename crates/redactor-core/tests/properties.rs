@@ -195,8 +195,11 @@ proptest! {
         path in any::<u64>(), mask in any::<u64>(), ws in any::<bool>(), wrap in any::<bool>(),
         // Glued to the address: digits of other scripts are not digits of it.
         glue in prop::sample::select(vec!["", "\u{663}", "\u{ff11}", "\u{967}", "é", "x", "/"]),
+        // The local part may end in a letter beyond ASCII (RFC 6531).
+        ending in prop::sample::select(vec!["ed", "é", "ü", "e\u{301}", "ед"]),
     ) {
-        let email = format!("{user}.planted@{host}.example.com");
+        let local = format!("{user}.plant{ending}");
+        let email = format!("{local}@{host}.example.com");
         let ip4 = format!("198.51.{o3}.{o4}");
         let glued_ip4 = format!("{glue}{ip4}{glue}");
         let ip6 = format!("2001:db8:{v6:x}:{v6:x}:1:2:3:{v6:x}");
@@ -214,6 +217,11 @@ proptest! {
         strings(&v, &mut all);
         for s in &all {
             prop_assert!(!s.contains(&email), "email survived in {s:?}\ninput {text}");
+            // Not even most of its local part.
+            prop_assert!(
+                !s.contains(&format!("{user}.plant")),
+                "local part survived in {s:?}\ninput {text}"
+            );
             prop_assert!(!s.contains(&ip4), "ipv4 survived in {s:?}\ninput {text}");
             prop_assert!(!s.contains(&ip6), "ipv6 survived in {s:?}\ninput {text}");
         }
