@@ -883,6 +883,9 @@ fn profile_by_bytes(text: &str) -> Profile {
         if is_not_hex(b) {
             p.classes |= C_NOT_HEX;
         }
+        if b >= 0x80 {
+            p.classes |= census::NON_ASCII;
+        }
         p.digits += usize::from(b.is_ascii_digit());
     }
     p
@@ -1005,14 +1008,16 @@ impl Detectors {
     }
 
     /// [`Detectors::find`] with a reusable buffer for each detector's spans.
-    fn find_with(&self, text: &str, out: &mut Vec<Found>, spans: &mut Vec<(usize, usize)>) {
+    /// Returns whether `text` is ASCII (from the census it takes anyway).
+    fn find_with(&self, text: &str, out: &mut Vec<Found>, spans: &mut Vec<(usize, usize)>) -> bool {
         out.clear();
         let profile = profile(text);
+        let ascii = !profile.has(census::NON_ASCII);
         // Most texts need no detector at all: decide that for all of them
         // at once, without a branch per detector.
         let gates = may_match_all(text.len(), profile);
         if gates == 0 || is_timestamp(text.as_bytes()) {
-            return;
+            return ascii;
         }
         for (di, d) in self.list.iter().enumerate() {
             if gates >> (d.kind as u32) & 1 == 0 {
@@ -1033,6 +1038,7 @@ impl Detectors {
         if out.len() > 1 {
             out.sort_by_key(|f| f.start);
         }
+        ascii
     }
 
     /// Rewrites every match in `text`; `None` when nothing matched.
@@ -1046,7 +1052,18 @@ impl Detectors {
     /// [`Detectors::rewrite`], appended to `out`; false (and `out`
     /// unchanged) when nothing matched. Once `scratch` and `out` have
     /// grown, nothing is allocated (but for a detector whose action
-    /// replaces matches with a constant that is not a string).
+    /// replaces matches with a constant that is not a string, and for a
+    /// text with full-width forms).
+    ///
+    /// A text with full-width forms (`０９０－１２３４`, `ｔａｒｏ＠…`, as
+    /// typed with an East Asian input method) is searched twice: as it is,
+    /// and with those forms folded to ASCII. A match of the folded text
+    /// that overlaps none of the text's own is rewritten too, its action
+    /// applied to the folded form (so that both spellings give one token).
+    /// Searching the text as it is first keeps what folding would hide: a
+    /// full-width digit glued to an address makes the folded digits a
+    /// longer number, not an address. (ASCII texts, which the census finds
+    /// out anyway, are not looked at again.)
     pub fn rewrite_into(
         &self,
         text: &str,
@@ -1055,7 +1072,10 @@ impl Detectors {
         mut on_match: impl FnMut(usize),
     ) -> bool {
         let mut found = std::mem::take(&mut scratch.found);
-        self.find_with(text, &mut found, &mut scratch.spans);
+        let ascii = self.find_with(text, &mut found, &mut scratch.spans);
+        if !ascii && fold_wide(text, &mut scratch.folded, &mut scratch.map) {
+            return self.rewrite_wide(text, found, scratch, out, on_match);
+        }
         if !found.is_empty() {
             out.reserve(text.len());
             let mut last = 0;
@@ -1072,6 +1092,95 @@ impl Detectors {
         scratch.found = found;
         matched
     }
+
+    /// [`Detectors::rewrite_into`] of a text with full-width forms, folded
+    /// into `scratch.folded`, whose own matches are `found`: adds the
+    /// matches of the folded text that overlap none of those.
+    fn rewrite_wide(
+        &self,
+        text: &str,
+        mut found: Vec<Found>,
+        scratch: &mut Scratch,
+        out: &mut String,
+        mut on_match: impl FnMut(usize),
+    ) -> bool {
+        let folded = std::mem::take(&mut scratch.folded);
+        let mut wide = std::mem::take(&mut scratch.wide);
+        self.find_with(&folded, &mut wide, &mut scratch.spans);
+        // Each match with the range its action applies to: in the text, or
+        // in the folded text.
+        let mut all: Vec<(Found, &str)> =
+            found.iter().map(|f| (*f, &text[f.start..f.end])).collect();
+        for f in &wide {
+            let (start, end) = (scratch.map[f.start], scratch.map[f.end]);
+            if !found.iter().any(|g| start < g.end && g.start < end) {
+                let at = Found {
+                    start,
+                    end,
+                    detector: f.detector,
+                };
+                all.push((at, &folded[f.start..f.end]));
+            }
+        }
+        all.sort_by_key(|(f, _)| f.start);
+        if !all.is_empty() {
+            out.reserve(text.len());
+            let mut last = 0;
+            for (f, matched) in &all {
+                out.push_str(&text[last..f.start]);
+                rewrite_match(&self.list[f.detector], matched, scratch, out);
+                on_match(f.detector);
+                last = f.end;
+            }
+            out.push_str(&text[last..]);
+        }
+        let matched = !all.is_empty();
+        drop(all);
+        found.clear();
+        scratch.found = found;
+        scratch.wide = wide;
+        scratch.folded = folded;
+        matched
+    }
+}
+
+/// Whether `text` holds a full-width form of an ASCII character (U+FF01 to
+/// U+FF5E) or the ideographic space (U+3000); then `folded` is `text` with
+/// those folded to ASCII, and `map[i]` is the offset in `text` of byte `i`
+/// of `folded` (one more entry: `text.len()`), so that a range of `folded`
+/// on character boundaries maps to one of `text`.
+fn fold_wide(text: &str, folded: &mut String, map: &mut Vec<usize>) -> bool {
+    let b = text.as_bytes();
+    // Full-width forms are EF BC 81-BF and EF BD 80-9E; the space E3 80 80.
+    let wide_at = |i: usize| match (b.get(i + 1), b.get(i + 2)) {
+        (Some(0xBC), Some(0x81..=0xBF)) | (Some(0xBD), Some(0x80..=0x9E)) => b[i] == 0xEF,
+        (Some(0x80), Some(0x80)) => b[i] == 0xE3,
+        _ => false,
+    };
+    if !(0..b.len()).any(|i| matches!(b[i], 0xEF | 0xE3) && wide_at(i)) {
+        return false;
+    }
+    folded.clear();
+    map.clear();
+    for (at, c) in text.char_indices() {
+        let ascii = match u32::from(c) {
+            0xFF01..=0xFF5E => char::from_u32(u32::from(c) - 0xFEE0),
+            0x3000 => Some(' '),
+            _ => None,
+        };
+        match ascii {
+            Some(a) => {
+                folded.push(a);
+                map.push(at);
+            }
+            None => {
+                folded.push(c);
+                map.extend(at..at + c.len_utf8());
+            }
+        }
+    }
+    map.push(text.len());
+    true
 }
 
 /// Buffers that [`Detectors::rewrite_into`] reuses from call to call.
@@ -1079,6 +1188,11 @@ impl Detectors {
 pub struct Scratch {
     found: Vec<Found>,
     spans: Vec<(usize, usize)>,
+    /// A text with full-width forms folded to ASCII, the offset in the text
+    /// of each of its bytes, and its matches (see [`fold_wide`]).
+    folded: String,
+    map: Vec<usize>,
+    wide: Vec<Found>,
     /// A percent-encoded email match, decoded.
     canon: String,
     /// Its replacement, before its `@` is encoded again.
@@ -1507,6 +1621,40 @@ mod tests {
             ["请联系alice@example.com"]
         );
         assert!(spans(DetectorKind::Email, "Müller@Work, café@home").is_empty());
+    }
+
+    #[test]
+    fn full_width_forms_fold_to_ascii_and_map_back() {
+        let pieces = [
+            "a", "１", "＠", "．", "　", "é", "用", "\u{ff5e}", "\u{ff5f}", "\u{ff00}", "-",
+            "\u{3001}",
+        ];
+        let texts = crate::test_texts::from_pieces(0x5eed_f01d, 3_000, (0, 8), &pieces);
+        let (mut folded, mut map) = (String::new(), Vec::new());
+        let mut any = 0;
+        for t in texts {
+            let want: String = t
+                .chars()
+                .map(|c| match u32::from(c) {
+                    0xFF01..=0xFF5E => char::from_u32(u32::from(c) - 0xFEE0).unwrap(),
+                    0x3000 => ' ',
+                    _ => c,
+                })
+                .collect();
+            if !fold_wide(&t, &mut folded, &mut map) {
+                assert_eq!(want, t, "nothing to fold in {t:?}");
+                continue;
+            }
+            any += 1;
+            assert_eq!(folded, want);
+            assert_eq!(map.len(), folded.len() + 1);
+            // Each character of the folded text maps to its own in `t`.
+            let originals: Vec<usize> = t.char_indices().map(|(i, _)| i).collect();
+            let starts: Vec<usize> = folded.char_indices().map(|(i, _)| map[i]).collect();
+            assert_eq!(starts, originals, "{t:?}");
+            assert_eq!(map[folded.len()], t.len());
+        }
+        assert!(any > 1_000, "{any}");
     }
 
     #[test]

@@ -81,6 +81,45 @@ fn detectors_see_decoded_content() {
 }
 
 #[test]
+fn full_width_pii_is_detected_by_both_engines() {
+    // As typed with an East Asian input method: full-width digits, signs
+    // and letters, ideographic spaces. Each is found in its ASCII form, and
+    // its replacement is that of the ASCII form (one token for both).
+    let p = common::default_policy();
+    let (fast, slow) = (
+        redactor_core::Fast::new(p.clone()),
+        redactor_core::Reference::new(p.clone()),
+    );
+    let run = |e: &dyn Redactor, line: &str| {
+        let mut out = Vec::new();
+        e.redact(line.as_bytes(), &mut out, &mut Stats::new(&p))
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    let cases = [
+        ("ｔａｒｏ＠ｅｘａｍｐｌｅ．ｃｏｍ", "taro@example.com"),
+        ("＋８１　９０－１２３４－５６７８", "+81 90-1234-5678"),
+        (
+            "４１１１　１１１１　１１１１　１１１１",
+            "4111 1111 1111 1111",
+        ),
+        ("１９２．０．２．１５", "192.0.2.15"),
+    ];
+    for (wide, ascii) in cases {
+        let line = format!(r#"{{"note":"連絡先：{wide}です"}}"#);
+        let out = run(&fast, &line);
+        assert_eq!(out, run(&slow, &line), "{line}");
+        assert!(!out.contains(wide), "{out}");
+        let plain = run(&fast, &format!(r#"{{"note":"連絡先：{ascii}です"}}"#));
+        assert_eq!(out, plain, "{wide} is rewritten as {ascii} is");
+    }
+    // A full-width digit glued to an address is not part of it: the
+    // address in the text as it is still goes.
+    let out = run(&fast, r#"{"note":"１198.51.100.7"}"#);
+    assert!(!out.contains("198.51.100.7"), "{out}");
+}
+
+#[test]
 fn pii_in_url_queries_and_stringified_json() {
     let p = common::default_policy();
     let out = common::redact(

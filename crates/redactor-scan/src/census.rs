@@ -1,6 +1,7 @@
 //! A byte census of a text: which of a few bytes it holds, how many ASCII
-//! digits, and whether it holds a byte that is not a lowercase hex digit or
-//! `-`. One pass, 32 bytes at a time on AVX2.
+//! digits, whether it holds a byte that is not a lowercase hex digit or
+//! `-`, and whether one that is not ASCII. One pass, 32 bytes at a time on
+//! AVX2.
 //!
 //! It is what the prefilters in front of content detectors ask of every
 //! string value (an `@` for emails, digits for card numbers and addresses,
@@ -17,6 +18,8 @@ pub const PERCENT: u8 = 4;
 pub const DOT: u8 = 8;
 /// A `+` was seen.
 pub const PLUS: u8 = 16;
+/// A byte at or above 0x80 was seen (the text is not ASCII).
+pub const NON_ASCII: u8 = 32;
 /// A byte that is none of `0-9`, `a-f` and `-` was seen (any byte at or
 /// above 0x80 among them).
 pub const NOT_HEX: u8 = 64;
@@ -24,8 +27,8 @@ pub const NOT_HEX: u8 = 64;
 /// What [`census`] found in a text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Census {
-    /// The union of [`COLON`], [`AT`], [`PERCENT`], [`DOT`], [`PLUS`] and
-    /// [`NOT_HEX`] over every byte.
+    /// The union of [`COLON`], [`AT`], [`PERCENT`], [`DOT`], [`PLUS`],
+    /// [`NON_ASCII`] and [`NOT_HEX`] over every byte.
     pub classes: u8,
     /// How many bytes are ASCII digits.
     pub digits: usize,
@@ -79,6 +82,11 @@ const DIGIT: u8 = 128;
 
 static CLASS: [u8; 256] = {
     let mut t = [NOT_HEX; 256];
+    let mut b = 0x80;
+    while b < 256 {
+        t[b] |= NON_ASCII;
+        b += 1;
+    }
     t[b':' as usize] |= COLON;
     t[b'@' as usize] |= AT;
     t[b'%' as usize] |= PERCENT;
@@ -145,10 +153,13 @@ pub(crate) mod nibbles {
     };
 
     /// The census classes of an OR of nibble classes, and whether some byte
-    /// was outside the hex alphabet (found separately).
+    /// was outside the hex alphabet and some byte outside ASCII (both found
+    /// separately).
     #[inline(always)]
-    pub fn to_classes(any: u8, not_hex: bool) -> u8 {
-        (any & (COLON | AT | PERCENT | DOT | PLUS)) | if not_hex { super::NOT_HEX } else { 0 }
+    pub fn to_classes(any: u8, not_hex: bool, non_ascii: bool) -> u8 {
+        (any & (COLON | AT | PERCENT | DOT | PLUS))
+            | if not_hex { super::NOT_HEX } else { 0 }
+            | if non_ascii { super::NON_ASCII } else { 0 }
     }
 }
 
@@ -162,7 +173,7 @@ mod tests {
             let c = nibbles::LOW[usize::from(b & 15)] & nibbles::HIGH[usize::from(b >> 4)];
             let hex = nibbles::DIGIT | nibbles::HEX_LETTER | nibbles::DASH;
             let got = Census {
-                classes: nibbles::to_classes(c, c & hex == 0),
+                classes: nibbles::to_classes(c, c & hex == 0, b >= 0x80),
                 digits: usize::from(c & nibbles::DIGIT != 0),
             };
             assert_eq!(got, census_portable(&[b]), "byte {b:#04x}");
@@ -186,7 +197,7 @@ mod tests {
                 digits: 1
             }
         );
-        assert_eq!(census_portable("é".as_bytes()).classes, NOT_HEX);
+        assert_eq!(census_portable("é".as_bytes()).classes, NOT_HEX | NON_ASCII);
         assert_eq!(census_portable(b"ABC").classes, NOT_HEX, "uppercase");
     }
 

@@ -45,14 +45,16 @@ pub(crate) unsafe fn census(text: &[u8]) -> Census {
     let mut any = _mm256_setzero_si256();
     let mut digits = 0usize;
     let mut not_hex = 0u32;
-    // One vector: its classes join `any`; of its digit and outside-hex
-    // masks, only the lanes in `valid` count (the others repeat a byte
-    // already counted, or are zero padding).
+    let mut non_ascii = 0u32;
+    // One vector: its classes join `any`; of its digit, outside-hex and
+    // outside-ASCII masks, only the lanes in `valid` count (the others
+    // repeat a byte already counted, or are zero padding).
     let mut add = |v: __m256i, valid: u32| {
         let (c, d, n) = classify(v);
         any = _mm256_or_si256(any, c);
         digits += (d & valid).count_ones() as usize;
         not_hex |= n & valid;
+        non_ascii |= _mm256_movemask_epi8(v) as u32 & valid;
     };
     let n = text.len();
     if n >= 32 {
@@ -120,7 +122,7 @@ pub(crate) unsafe fn census(text: &[u8]) -> Census {
     let w = w | w >> 16;
     let w = w | w >> 8;
     Census {
-        classes: nibbles::to_classes(w as u8, not_hex != 0),
+        classes: nibbles::to_classes(w as u8, not_hex != 0, non_ascii != 0),
         digits,
     }
 }
