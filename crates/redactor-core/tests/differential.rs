@@ -332,7 +332,11 @@ fn json_text() -> impl Strategy<Value = String> {
             "Bearer abc123def456",
             "+1 555 555 0123",
             "2025-11-27T10:00:00Z",
-            "4111 1111 1111 1111"
+            "4111 1111 1111 1111",
+            // Full-width forms, and a full-width digit glued to an address.
+            "ｔａｒｏ＠ｅｘａｍｐｌｅ．ｃｏｍ",
+            "＋８１　９０－１２３４－５６７８",
+            "１198.51.100.7",
         ])
         .prop_map(|s| serde_json::to_string(s).unwrap()),
         "\\PC{0,8}".prop_map(|s| serde_json::to_string(&s).unwrap()),
