@@ -1076,21 +1076,36 @@ impl Detectors {
         if !ascii && fold_wide(text, &mut scratch.folded, &mut scratch.map) {
             return self.rewrite_wide(text, found, scratch, out, on_match);
         }
-        if !found.is_empty() {
-            out.reserve(text.len());
-            let mut last = 0;
-            for f in &found {
-                out.push_str(&text[last..f.start]);
-                let d = &self.list[f.detector];
-                rewrite_match(d, &text[f.start..f.end], scratch, out);
-                on_match(f.detector);
-                last = f.end;
-            }
-            out.push_str(&text[last..]);
-        }
-        let matched = !found.is_empty();
+        let matches = found.iter().map(|f| (*f, &text[f.start..f.end]));
+        let matched = self.splice(text, matches, scratch, out, &mut on_match);
         scratch.found = found;
         matched
+    }
+
+    /// Appends `text` to `out` with each match (in order, not overlapping)
+    /// replaced by what its detector's action makes of the text given with
+    /// it; false (and nothing appended) when there is none.
+    fn splice<'t>(
+        &self,
+        text: &str,
+        matches: impl ExactSizeIterator<Item = (Found, &'t str)>,
+        scratch: &mut Scratch,
+        out: &mut String,
+        on_match: &mut impl FnMut(usize),
+    ) -> bool {
+        if matches.len() == 0 {
+            return false;
+        }
+        out.reserve(text.len());
+        let mut last = 0;
+        for (f, matched) in matches {
+            out.push_str(&text[last..f.start]);
+            rewrite_match(&self.list[f.detector], matched, scratch, out);
+            on_match(f.detector);
+            last = f.end;
+        }
+        out.push_str(&text[last..]);
+        true
     }
 
     /// [`Detectors::rewrite_into`] of a text with full-width forms, folded
@@ -1123,19 +1138,7 @@ impl Detectors {
             }
         }
         all.sort_by_key(|(f, _)| f.start);
-        if !all.is_empty() {
-            out.reserve(text.len());
-            let mut last = 0;
-            for (f, matched) in &all {
-                out.push_str(&text[last..f.start]);
-                rewrite_match(&self.list[f.detector], matched, scratch, out);
-                on_match(f.detector);
-                last = f.end;
-            }
-            out.push_str(&text[last..]);
-        }
-        let matched = !all.is_empty();
-        drop(all);
+        let matched = self.splice(text, all.into_iter(), scratch, out, &mut on_match);
         found.clear();
         scratch.found = found;
         scratch.wide = wide;
