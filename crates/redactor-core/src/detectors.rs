@@ -1073,8 +1073,19 @@ impl Detectors {
     ) -> bool {
         let mut found = std::mem::take(&mut scratch.found);
         let ascii = self.find_with(text, &mut found, &mut scratch.spans);
-        if !ascii && fold_wide(text, &mut scratch.folded, &mut scratch.map) {
-            return self.rewrite_wide(text, found, scratch, out, on_match);
+        if !ascii {
+            let mut any = false;
+            for form in [Form::Wide, Form::Digits] {
+                let (folded, map) = (
+                    &mut scratch.folded[form as usize],
+                    &mut scratch.map[form as usize],
+                );
+                scratch.views[form as usize] = fold_form(text, form, folded, map);
+                any |= scratch.views[form as usize];
+            }
+            if any {
+                return self.rewrite_wide(text, found, scratch, out, on_match);
+            }
         }
         let matches = found.iter().map(|f| (*f, &text[f.start..f.end]));
         let matched = self.splice(text, matches, scratch, out, &mut on_match);
@@ -1108,9 +1119,12 @@ impl Detectors {
         true
     }
 
-    /// [`Detectors::rewrite_into`] of a text with full-width forms, folded
-    /// into `scratch.folded`, whose own matches are `found`: adds the
-    /// matches of the folded text that overlap none of those.
+    /// [`Detectors::rewrite_into`] of a text with characters in other forms,
+    /// folded into `scratch.folded` (one text per [`Form`] that occurs),
+    /// whose own matches are `found`: adds the matches of each folded text
+    /// that overlap none found before (the text's own first). Each form is
+    /// folded alone, so that a character of one form glued to an address in
+    /// another is not read as part of it.
     fn rewrite_wide(
         &self,
         text: &str,
@@ -1121,20 +1135,26 @@ impl Detectors {
     ) -> bool {
         let folded = std::mem::take(&mut scratch.folded);
         let mut wide = std::mem::take(&mut scratch.wide);
-        self.find_with(&folded, &mut wide, &mut scratch.spans);
         // Each match with the range its action applies to: in the text, or
-        // in the folded text.
+        // in a folded text.
         let mut all: Vec<(Found, &str)> =
             found.iter().map(|f| (*f, &text[f.start..f.end])).collect();
-        for f in &wide {
-            let (start, end) = (scratch.map[f.start], scratch.map[f.end]);
-            if !found.iter().any(|g| start < g.end && g.start < end) {
-                let at = Found {
-                    start,
-                    end,
-                    detector: f.detector,
-                };
-                all.push((at, &folded[f.start..f.end]));
+        for form in [Form::Wide, Form::Digits] {
+            let i = form as usize;
+            if !scratch.views[i] {
+                continue;
+            }
+            self.find_with(&folded[i], &mut wide, &mut scratch.spans);
+            for f in &wide {
+                let (start, end) = (scratch.map[i][f.start], scratch.map[i][f.end]);
+                if !all.iter().any(|(g, _)| start < g.end && g.start < end) {
+                    let at = Found {
+                        start,
+                        end,
+                        detector: f.detector,
+                    };
+                    all.push((at, &folded[i][f.start..f.end]));
+                }
             }
         }
         all.sort_by_key(|(f, _)| f.start);
@@ -1147,31 +1167,45 @@ impl Detectors {
     }
 }
 
-/// Whether `text` holds a full-width form of an ASCII character (U+FF01 to
-/// U+FF5E) or the ideographic space (U+3000); then `folded` is `text` with
-/// those folded to ASCII, and `map[i]` is the offset in `text` of byte `i`
-/// of `folded` (one more entry: `text.len()`), so that a range of `folded`
-/// on character boundaries maps to one of `text`.
-fn fold_wide(text: &str, folded: &mut String, map: &mut Vec<usize>) -> bool {
-    let b = text.as_bytes();
-    // Full-width forms are EF BC 81-BF and EF BD 80-9E; the space E3 80 80.
-    let wide_at = |i: usize| match (b.get(i + 1), b.get(i + 2)) {
-        (Some(0xBC), Some(0x81..=0xBF)) | (Some(0xBD), Some(0x80..=0x9E)) => b[i] == 0xEF,
-        (Some(0x80), Some(0x80)) => b[i] == 0xE3,
-        _ => false,
-    };
-    if !(0..b.len()).any(|i| matches!(b[i], 0xEF | 0xE3) && wide_at(i)) {
+/// Other forms of ASCII characters that detectors read as those.
+#[derive(Debug, Clone, Copy)]
+enum Form {
+    /// The full-width forms U+FF01 to U+FF5E and the ideographic space
+    /// U+3000, as East Asian input methods type them.
+    Wide = 0,
+    /// The decimal digits of the Arabic, Persian, Devanagari and Bengali
+    /// scripts.
+    Digits = 1,
+}
+
+/// The ASCII character `c` stands for in `form`, if it is of that form.
+fn ascii_form(c: char, form: Form) -> Option<char> {
+    let n = u32::from(c);
+    let digit = |zero: u32| char::from_u32(u32::from(b'0') + n - zero);
+    match (form, n) {
+        (Form::Wide, 0xFF01..=0xFF5E) => char::from_u32(n - 0xFEE0),
+        (Form::Wide, 0x3000) => Some(' '),
+        (Form::Digits, 0x0660..=0x0669) => digit(0x0660),
+        (Form::Digits, 0x06F0..=0x06F9) => digit(0x06F0),
+        (Form::Digits, 0x0966..=0x096F) => digit(0x0966),
+        (Form::Digits, 0x09E6..=0x09EF) => digit(0x09E6),
+        _ => None,
+    }
+}
+
+/// Whether `text` (not ASCII) holds a character of `form`; then `folded`
+/// is `text` with each such character replaced by its [`ascii_form`], and
+/// `map[i]` is the offset in `text` of byte `i` of `folded` (one more
+/// entry: `text.len()`), so that a range of `folded` on character
+/// boundaries maps to one of `text`.
+fn fold_form(text: &str, form: Form, folded: &mut String, map: &mut Vec<usize>) -> bool {
+    if !text.chars().any(|c| ascii_form(c, form).is_some()) {
         return false;
     }
     folded.clear();
     map.clear();
     for (at, c) in text.char_indices() {
-        let ascii = match u32::from(c) {
-            0xFF01..=0xFF5E => char::from_u32(u32::from(c) - 0xFEE0),
-            0x3000 => Some(' '),
-            _ => None,
-        };
-        match ascii {
+        match ascii_form(c, form) {
             Some(a) => {
                 folded.push(a);
                 map.push(at);
@@ -1191,10 +1225,12 @@ fn fold_wide(text: &str, folded: &mut String, map: &mut Vec<usize>) -> bool {
 pub struct Scratch {
     found: Vec<Found>,
     spans: Vec<(usize, usize)>,
-    /// A text with full-width forms folded to ASCII, the offset in the text
-    /// of each of its bytes, and its matches (see [`fold_wide`]).
-    folded: String,
-    map: Vec<usize>,
+    /// Per [`Form`]: whether the text holds it, the text with it folded to
+    /// ASCII, and the offset in the text of each byte of that (see
+    /// [`fold_form`]); and the matches of a folded text.
+    views: [bool; 2],
+    folded: [String; 2],
+    map: [Vec<usize>; 2],
     wide: Vec<Found>,
     /// A percent-encoded email match, decoded.
     canon: String,
@@ -1627,37 +1663,44 @@ mod tests {
     }
 
     #[test]
-    fn full_width_forms_fold_to_ascii_and_map_back() {
+    fn other_forms_fold_to_ascii_and_map_back() {
         let pieces = [
             "a", "１", "＠", "．", "　", "é", "用", "\u{ff5e}", "\u{ff5f}", "\u{ff00}", "-",
-            "\u{3001}",
+            "\u{3001}", "٣", "۹", "३", "৩", "\u{65f}", "\u{66a}",
         ];
         let texts = crate::test_texts::from_pieces(0x5eed_f01d, 3_000, (0, 8), &pieces);
         let (mut folded, mut map) = (String::new(), Vec::new());
-        let mut any = 0;
+        let mut any = [0, 0];
         for t in texts {
-            let want: String = t
-                .chars()
-                .map(|c| match u32::from(c) {
-                    0xFF01..=0xFF5E => char::from_u32(u32::from(c) - 0xFEE0).unwrap(),
-                    0x3000 => ' ',
-                    _ => c,
-                })
-                .collect();
-            if !fold_wide(&t, &mut folded, &mut map) {
-                assert_eq!(want, t, "nothing to fold in {t:?}");
-                continue;
+            for form in [Form::Wide, Form::Digits] {
+                // Each form alone: the other's characters stay as they are.
+                let want: String = t
+                    .chars()
+                    .map(|c| match (form, c) {
+                        (Form::Wide, '\u{ff01}'..='\u{ff5e}') => {
+                            char::from_u32(u32::from(c) - 0xFEE0).unwrap()
+                        }
+                        (Form::Wide, '\u{3000}') => ' ',
+                        (Form::Digits, '٣' | '३' | '৩') => '3',
+                        (Form::Digits, '۹') => '9',
+                        _ => c,
+                    })
+                    .collect();
+                if !fold_form(&t, form, &mut folded, &mut map) {
+                    assert_eq!(want, t, "nothing to fold in {t:?}");
+                    continue;
+                }
+                any[form as usize] += 1;
+                assert_eq!(folded, want);
+                assert_eq!(map.len(), folded.len() + 1);
+                // Each character of the folded text maps to its own in `t`.
+                let originals: Vec<usize> = t.char_indices().map(|(i, _)| i).collect();
+                let starts: Vec<usize> = folded.char_indices().map(|(i, _)| map[i]).collect();
+                assert_eq!(starts, originals, "{t:?}");
+                assert_eq!(map[folded.len()], t.len());
             }
-            any += 1;
-            assert_eq!(folded, want);
-            assert_eq!(map.len(), folded.len() + 1);
-            // Each character of the folded text maps to its own in `t`.
-            let originals: Vec<usize> = t.char_indices().map(|(i, _)| i).collect();
-            let starts: Vec<usize> = folded.char_indices().map(|(i, _)| map[i]).collect();
-            assert_eq!(starts, originals, "{t:?}");
-            assert_eq!(map[folded.len()], t.len());
         }
-        assert!(any > 1_000, "{any}");
+        assert!(any[0] > 1_000 && any[1] > 1_000, "{any:?}");
     }
 
     #[test]

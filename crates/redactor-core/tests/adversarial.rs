@@ -81,10 +81,11 @@ fn detectors_see_decoded_content() {
 }
 
 #[test]
-fn full_width_pii_is_detected_by_both_engines() {
-    // As typed with an East Asian input method: full-width digits, signs
-    // and letters, ideographic spaces. Each is found in its ASCII form, and
-    // its replacement is that of the ASCII form (one token for both).
+fn full_width_and_other_script_pii_is_detected_by_both_engines() {
+    // As typed with an East Asian input method (full-width digits, signs
+    // and letters, ideographic spaces) or in another script's digits. Each
+    // is found in its ASCII form, and its replacement is that of the ASCII
+    // form (one token for both).
     let p = common::default_policy();
     let (fast, slow) = (
         redactor_core::Fast::new(p.clone()),
@@ -104,6 +105,11 @@ fn full_width_pii_is_detected_by_both_engines() {
             "4111 1111 1111 1111",
         ),
         ("１９２．０．２．１５", "192.0.2.15"),
+        // Digits of other scripts, as typed on Arabic, Persian and Hindi
+        // keyboards.
+        ("+٩٧١ ٥٠ ١٢٣ ٤٥٦٧", "+971 50 123 4567"),
+        ("+۹۸ ۹۱۲ ۳۴۵ ۶۷۸۹", "+98 912 345 6789"),
+        ("४१११ ११११ ११११ ११११", "4111 1111 1111 1111"),
     ];
     for (wide, ascii) in cases {
         let line = format!(r#"{{"note":"連絡先：{wide}です"}}"#);
