@@ -337,6 +337,9 @@ fn json_text() -> impl Strategy<Value = String> {
             "ｔａｒｏ＠ｅｘａｍｐｌｅ．ｃｏｍ",
             "＋８１　９０－１２３４－５６７８",
             "１198.51.100.7",
+            // Digits of another script, and one glued to an address.
+            "+٩٧١ ٥٠ ١٢٣ ٤٥٦٧",
+            "٣198.51.100.7",
         ])
         .prop_map(|s| serde_json::to_string(s).unwrap()),
         "\\PC{0,8}".prop_map(|s| serde_json::to_string(&s).unwrap()),
