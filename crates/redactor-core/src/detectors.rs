@@ -1053,17 +1053,18 @@ impl Detectors {
     /// unchanged) when nothing matched. Once `scratch` and `out` have
     /// grown, nothing is allocated (but for a detector whose action
     /// replaces matches with a constant that is not a string, and for a
-    /// text with full-width forms).
+    /// text with characters in other forms).
     ///
-    /// A text with full-width forms (`０９０－１２３４`, `ｔａｒｏ＠…`, as
-    /// typed with an East Asian input method) is searched twice: as it is,
-    /// and with those forms folded to ASCII. A match of the folded text
-    /// that overlaps none of the text's own is rewritten too, its action
-    /// applied to the folded form (so that both spellings give one token).
-    /// Searching the text as it is first keeps what folding would hide: a
-    /// full-width digit glued to an address makes the folded digits a
-    /// longer number, not an address. (ASCII texts, which the census finds
-    /// out anyway, are not looked at again.)
+    /// A text with characters in other forms ([`Form`]: full-width forms
+    /// as typed with an East Asian input method, `０９０－１２３４`,
+    /// `ｔａｒｏ＠…`; digits of other scripts) is searched again with each
+    /// form folded to ASCII on its own. A match of a folded text that
+    /// overlaps none found before is rewritten too, its action applied to
+    /// the folded form (so that both spellings give one token). Searching
+    /// the text as it is first keeps what folding would hide: a full-width
+    /// digit glued to an address makes the folded digits a longer number,
+    /// not an address. (ASCII texts, which the census finds out anyway, are
+    /// not looked at again.)
     pub fn rewrite_into(
         &self,
         text: &str,
@@ -1074,17 +1075,12 @@ impl Detectors {
         let mut found = std::mem::take(&mut scratch.found);
         let ascii = self.find_with(text, &mut found, &mut scratch.spans);
         if !ascii {
-            let mut any = false;
-            for form in [Form::Wide, Form::Digits] {
-                let (folded, map) = (
-                    &mut scratch.folded[form as usize],
-                    &mut scratch.map[form as usize],
-                );
-                scratch.views[form as usize] = fold_form(text, form, folded, map);
-                any |= scratch.views[form as usize];
-            }
-            if any {
-                return self.rewrite_wide(text, found, scratch, out, on_match);
+            let views = FORMS.map(|form| {
+                let i = form as usize;
+                fold_form(text, form, &mut scratch.folded[i], &mut scratch.map[i])
+            });
+            if views.contains(&true) {
+                return self.rewrite_folded(text, found, views, scratch, out, on_match);
             }
         }
         let matches = found.iter().map(|f| (*f, &text[f.start..f.end]));
@@ -1120,15 +1116,16 @@ impl Detectors {
     }
 
     /// [`Detectors::rewrite_into`] of a text with characters in other forms,
-    /// folded into `scratch.folded` (one text per [`Form`] that occurs),
-    /// whose own matches are `found`: adds the matches of each folded text
-    /// that overlap none found before (the text's own first). Each form is
-    /// folded alone, so that a character of one form glued to an address in
-    /// another is not read as part of it.
-    fn rewrite_wide(
+    /// folded into `scratch.folded` for each [`Form`] whose entry in `views`
+    /// is true, and whose own matches are `found`: adds the matches of each
+    /// folded text that overlap none found before (the text's own first).
+    /// Each form is folded alone, so that a character of one form glued to
+    /// an address in another is not read as part of it.
+    fn rewrite_folded(
         &self,
         text: &str,
         mut found: Vec<Found>,
+        views: [bool; FORMS.len()],
         scratch: &mut Scratch,
         out: &mut String,
         mut on_match: impl FnMut(usize),
@@ -1139,9 +1136,9 @@ impl Detectors {
         // in a folded text.
         let mut all: Vec<(Found, &str)> =
             found.iter().map(|f| (*f, &text[f.start..f.end])).collect();
-        for form in [Form::Wide, Form::Digits] {
+        for form in FORMS {
             let i = form as usize;
-            if !scratch.views[i] {
+            if !views[i] {
                 continue;
             }
             self.find_with(&folded[i], &mut wide, &mut scratch.spans);
@@ -1177,6 +1174,9 @@ enum Form {
     /// scripts.
     Digits = 1,
 }
+
+/// Every [`Form`], each at its own index.
+const FORMS: [Form; 2] = [Form::Wide, Form::Digits];
 
 /// The ASCII character `c` stands for in `form`, if it is of that form.
 fn ascii_form(c: char, form: Form) -> Option<char> {
@@ -1225,12 +1225,11 @@ fn fold_form(text: &str, form: Form, folded: &mut String, map: &mut Vec<usize>) 
 pub struct Scratch {
     found: Vec<Found>,
     spans: Vec<(usize, usize)>,
-    /// Per [`Form`]: whether the text holds it, the text with it folded to
-    /// ASCII, and the offset in the text of each byte of that (see
-    /// [`fold_form`]); and the matches of a folded text.
-    views: [bool; 2],
-    folded: [String; 2],
-    map: [Vec<usize>; 2],
+    /// Per [`Form`]: the text with it folded to ASCII, and the offset in
+    /// the text of each byte of that (see [`fold_form`]); and the matches of
+    /// a folded text.
+    folded: [String; FORMS.len()],
+    map: [Vec<usize>; FORMS.len()],
     wide: Vec<Found>,
     /// A percent-encoded email match, decoded.
     canon: String,
@@ -1672,7 +1671,7 @@ mod tests {
         let (mut folded, mut map) = (String::new(), Vec::new());
         let mut any = [0, 0];
         for t in texts {
-            for form in [Form::Wide, Form::Digits] {
+            for form in FORMS {
                 // Each form alone: the other's characters stay as they are.
                 let want: String = t
                     .chars()
