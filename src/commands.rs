@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -12,7 +12,7 @@ use redactor_core::{Cause, Policy, Redactor, Stats};
 
 use redactor_scan::lines::{LineReader, Next};
 
-use crate::filter::{Source, Stopped};
+use crate::filter::{stop_requested, Source, Stopped};
 
 /// One-paragraph summary of a policy.
 pub fn print_summary(p: &Policy, origin: &str, out: &mut impl Write) -> io::Result<()> {
@@ -159,7 +159,7 @@ pub fn explain(
         waits,
         ..
     } = Source::open(input, stop)?;
-    let stop_signal = || stop.map_or(0, |s| s.load(Ordering::SeqCst));
+    let stop_signal = || stop_requested(stop);
     let mut lr = LineReader::new(reader, policy.limits.max_line_bytes);
     let mut out = BufWriter::new(io::stdout().lock());
     let (mut buf, mut events, mut stats) = (Vec::new(), Vec::new(), Stats::new(policy));
@@ -175,9 +175,8 @@ pub fn explain(
         let next = lr
             .next_line()
             .with_context(|| format!("cannot read {name}"))?;
-        match next {
-            Next::Eof => break,
-            _ => line_no += 1,
+        if !matches!(next, Next::Eof) {
+            line_no += 1;
         }
         match next {
             Next::Eof => break,

@@ -66,6 +66,27 @@ pub struct Stopped {
     pub line: u64,
 }
 
+impl Stopped {
+    /// Reports the stop on stderr (every line read was `handled`) and
+    /// returns the exit status the signal would have given: 128 + its
+    /// number.
+    pub fn report(&self, handled: &str) -> std::process::ExitCode {
+        eprintln!(
+            "redactor: stopped by {}: {} was read up to line {}, and every line read was {handled}; the rest was not read",
+            signal_name(self.signal),
+            self.source,
+            self.line
+        );
+        std::process::ExitCode::from(128u8.saturating_add(self.signal as u8))
+    }
+}
+
+/// The signal a stop request (see [`stop_on_signals`]) holds; 0 while none
+/// came, or without one.
+pub(crate) fn stop_requested(stop: Option<&Arc<AtomicUsize>>) -> usize {
+    stop.map_or(0, |s| s.load(Ordering::SeqCst))
+}
+
 /// Batch buffers that grew beyond this (for lines of several hundred KiB)
 /// are released rather than kept for the next batch.
 const KEPT_BUFFER_BYTES: usize = 1 << 20;
@@ -612,7 +633,7 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
         };
         let mut done_bytes = 0u64;
         // The signal that asked for a stop, 0 while none did.
-        let stop_signal = || opts.stop.as_ref().map_or(0, |s| s.load(Ordering::SeqCst));
+        let stop_signal = || stop_requested(opts.stop.as_ref());
         for src in sources {
             let Source {
                 name,

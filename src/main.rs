@@ -341,13 +341,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 code = ExitCode::from(3);
             }
             if let Some(s) = outcome.stopped {
-                eprintln!(
-                    "redactor: stopped by {}: {} was read up to line {}, and every line read was written or rejected; the rest was not read",
-                    filter::signal_name(s.signal),
-                    s.source,
-                    s.line
-                );
-                code = ExitCode::from(128u8.saturating_add(s.signal as u8));
+                code = s.report("written or rejected");
             }
             Ok(code)
         }
@@ -385,13 +379,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (rejected, stopped) =
                 commands::explain(engine.as_ref(), input.as_ref(), Some(&stop))?;
             if let Some(s) = stopped {
-                eprintln!(
-                    "redactor: stopped by {}: {} was read up to line {}, and every line read was explained; the rest was not read",
-                    filter::signal_name(s.signal),
-                    s.source,
-                    s.line
-                );
-                return Ok(ExitCode::from(128u8.saturating_add(s.signal as u8)));
+                return Ok(s.report("explained"));
             }
             Ok(if rejected > 0 {
                 ExitCode::from(3)
