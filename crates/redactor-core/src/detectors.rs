@@ -1075,12 +1075,9 @@ impl Detectors {
         let mut found = std::mem::take(&mut scratch.found);
         let ascii = self.find_with(text, &mut found, &mut scratch.spans);
         if !ascii {
-            let views = FORMS.map(|form| {
-                let i = form as usize;
-                fold_form(text, form, &mut scratch.folded[i], &mut scratch.map[i])
-            });
-            if views.contains(&true) {
-                return self.rewrite_folded(text, found, views, scratch, out, on_match);
+            forms_in(text, &mut scratch.forms);
+            if !scratch.forms.is_empty() {
+                return self.rewrite_folded(text, found, scratch, out, on_match);
             }
         }
         let matches = found.iter().map(|f| (*f, &text[f.start..f.end]));
@@ -1115,42 +1112,46 @@ impl Detectors {
         true
     }
 
-    /// [`Detectors::rewrite_into`] of a text with characters in other forms,
-    /// folded into `scratch.folded` for each [`Form`] whose entry in `views`
-    /// is true, and whose own matches are `found`: adds the matches of each
-    /// folded text that overlap none found before (the text's own first).
-    /// Each form is folded alone, so that a character of one form glued to
-    /// an address in another is not read as part of it.
+    /// Rewrites the matches of `text`, whose own matches are `found`, and
+    /// of `text` with each [`Form`] of `scratch.forms` folded to ASCII:
+    /// adds the matches of each folded text that overlap none found before
+    /// (the text's own first). Each form is folded alone, so that a
+    /// character of one form (a digit of one script) glued to an address
+    /// in another is not read as part of it.
     fn rewrite_folded(
         &self,
         text: &str,
         mut found: Vec<Found>,
-        views: [bool; FORMS.len()],
         scratch: &mut Scratch,
         out: &mut String,
         mut on_match: impl FnMut(usize),
     ) -> bool {
-        let folded = std::mem::take(&mut scratch.folded);
+        let forms = std::mem::take(&mut scratch.forms);
+        let mut folded = std::mem::take(&mut scratch.folded);
+        let mut map = std::mem::take(&mut scratch.map);
+        if folded.len() < forms.len() {
+            folded.resize_with(forms.len(), String::new);
+            map.resize_with(forms.len(), Vec::new);
+        }
+        for (i, &form) in forms.iter().enumerate() {
+            fold_form(text, form, &mut folded[i], &mut map[i]);
+        }
         let mut wide = std::mem::take(&mut scratch.wide);
         // Each match with the range its action applies to: in the text, or
         // in a folded text.
         let mut all: Vec<(Found, &str)> =
             found.iter().map(|f| (*f, &text[f.start..f.end])).collect();
-        for form in FORMS {
-            let i = form as usize;
-            if !views[i] {
-                continue;
-            }
-            self.find_with(&folded[i], &mut wide, &mut scratch.spans);
+        for (view, map) in folded.iter().zip(&map).take(forms.len()) {
+            self.find_with(view, &mut wide, &mut scratch.spans);
             for f in &wide {
-                let (start, end) = (scratch.map[i][f.start], scratch.map[i][f.end]);
+                let (start, end) = (map[f.start], map[f.end]);
                 if !all.iter().any(|(g, _)| start < g.end && g.start < end) {
                     let at = Found {
                         start,
                         end,
                         detector: f.detector,
                     };
-                    all.push((at, &folded[i][f.start..f.end]));
+                    all.push((at, &view[f.start..f.end]));
                 }
             }
         }
@@ -1159,49 +1160,94 @@ impl Detectors {
         found.clear();
         scratch.found = found;
         scratch.wide = wide;
+        scratch.forms = forms;
+        scratch.map = map;
         scratch.folded = folded;
         matched
     }
 }
 
 /// Other forms of ASCII characters that detectors read as those.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Form {
     /// The full-width forms U+FF01 to U+FF5E and the ideographic space
     /// U+3000, as East Asian input methods type them.
-    Wide = 0,
-    /// The decimal digits of the Arabic, Persian, Devanagari and Bengali
-    /// scripts.
-    Digits = 1,
+    Wide,
+    /// The decimal digits of one other script, by the code point of its
+    /// zero (an entry of [`DIGIT_ZEROS`]).
+    Digits(u32),
 }
 
-/// Every [`Form`], each at its own index.
-const FORMS: [Form; 2] = [Form::Wide, Form::Digits];
+/// The zero of every run of ten decimal digits (Unicode's `Nd`, whose
+/// digits come in such runs, 0 to 9 in order) but ASCII's and the
+/// full-width forms' (see [`Form::Wide`]): Arabic, Persian, N'Ko,
+/// Devanagari, Bengali and the other Indic scripts, Thai, Lao, Tibetan,
+/// Myanmar, Khmer, Mongolian, ..., the mathematical digits. Sorted. Unicode
+/// 16, as `regex`'s `\d` has it (a test checks every code point against it).
+const DIGIT_ZEROS: [u32; 74] = [
+    0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0CE6, 0x0D66,
+    0x0DE6, 0x0E50, 0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80, 0x1A90,
+    0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0,
+    0x104A0, 0x10D30, 0x10D40, 0x11066, 0x110F0, 0x11136, 0x111D0, 0x112F0, 0x11450, 0x114D0,
+    0x11650, 0x116C0, 0x116D0, 0x116DA, 0x11730, 0x118E0, 0x11950, 0x11BF0, 0x11C50, 0x11D50,
+    0x11DA0, 0x11F50, 0x16130, 0x16A60, 0x16AC0, 0x16B50, 0x16D70, 0x1CCF0, 0x1D7CE, 0x1D7D8,
+    0x1D7E2, 0x1D7EC, 0x1D7F6, 0x1E140, 0x1E2F0, 0x1E4F0, 0x1E5F1, 0x1E950, 0x1FBF0,
+];
+
+/// The zero of the digits `c` is one of, if it is a decimal digit of a
+/// script other than ASCII's and the full-width forms'.
+#[inline]
+fn digit_zero(c: char) -> Option<u32> {
+    let n = u32::from(c);
+    // Latin, Greek and Cyrillic letters; CJK, Hangul and the full-width
+    // forms: no digit of [`DIGIT_ZEROS`] lies in these ranges.
+    if n < DIGIT_ZEROS[0] || (0x1C5A..0xA620).contains(&n) || (0xABFA..0x104A0).contains(&n) {
+        return None;
+    }
+    let zero = DIGIT_ZEROS[DIGIT_ZEROS.partition_point(|&z| z <= n) - 1];
+    (n - zero < 10).then_some(zero)
+}
 
 /// The ASCII character `c` stands for in `form`, if it is of that form.
+#[inline]
 fn ascii_form(c: char, form: Form) -> Option<char> {
     let n = u32::from(c);
-    let digit = |zero: u32| char::from_u32(u32::from(b'0') + n - zero);
-    match (form, n) {
-        (Form::Wide, 0xFF01..=0xFF5E) => char::from_u32(n - 0xFEE0),
-        (Form::Wide, 0x3000) => Some(' '),
-        (Form::Digits, 0x0660..=0x0669) => digit(0x0660),
-        (Form::Digits, 0x06F0..=0x06F9) => digit(0x06F0),
-        (Form::Digits, 0x0966..=0x096F) => digit(0x0966),
-        (Form::Digits, 0x09E6..=0x09EF) => digit(0x09E6),
-        _ => None,
+    match form {
+        Form::Wide => match n {
+            0xFF01..=0xFF5E => char::from_u32(n - 0xFEE0),
+            0x3000 => Some(' '),
+            _ => None,
+        },
+        Form::Digits(zero) => {
+            let d = n.wrapping_sub(zero);
+            (d < 10).then(|| char::from(b'0' + d as u8))
+        }
     }
 }
 
-/// Whether `text` (not ASCII) holds a character of `form`; then `folded`
-/// is `text` with each such character replaced by its [`ascii_form`], and
-/// `map[i]` is the offset in `text` of byte `i` of `folded` (one more
-/// entry: `text.len()`), so that a range of `folded` on character
-/// boundaries maps to one of `text`.
-fn fold_form(text: &str, form: Form, folded: &mut String, map: &mut Vec<usize>) -> bool {
-    if !text.chars().any(|c| ascii_form(c, form).is_some()) {
-        return false;
+/// Collects into `forms` each [`Form`] that characters of `text` (not
+/// ASCII) are of, in the order of their first characters.
+fn forms_in(text: &str, forms: &mut Vec<Form>) {
+    forms.clear();
+    for c in text.chars().filter(|c| !c.is_ascii()) {
+        let form = if ascii_form(c, Form::Wide).is_some() {
+            Form::Wide
+        } else if let Some(zero) = digit_zero(c) {
+            Form::Digits(zero)
+        } else {
+            continue;
+        };
+        if !forms.contains(&form) {
+            forms.push(form);
+        }
     }
+}
+
+/// `folded` becomes `text` with each character of `form` replaced by its
+/// [`ascii_form`], and `map[i]` the offset in `text` of byte `i` of
+/// `folded` (one more entry: `text.len()`), so that a range of `folded` on
+/// character boundaries maps to one of `text`.
+fn fold_form(text: &str, form: Form, folded: &mut String, map: &mut Vec<usize>) {
     folded.clear();
     map.clear();
     for (at, c) in text.char_indices() {
@@ -1217,7 +1263,6 @@ fn fold_form(text: &str, form: Form, folded: &mut String, map: &mut Vec<usize>) 
         }
     }
     map.push(text.len());
-    true
 }
 
 /// Buffers that [`Detectors::rewrite_into`] reuses from call to call.
@@ -1225,11 +1270,12 @@ fn fold_form(text: &str, form: Form, folded: &mut String, map: &mut Vec<usize>) 
 pub struct Scratch {
     found: Vec<Found>,
     spans: Vec<(usize, usize)>,
-    /// Per [`Form`]: the text with it folded to ASCII, and the offset in
-    /// the text of each byte of that (see [`fold_form`]); and the matches of
-    /// a folded text.
-    folded: [String; FORMS.len()],
-    map: [Vec<usize>; FORMS.len()],
+    /// The [`Form`]s of a text's characters; per form, the text with it
+    /// folded to ASCII and the offset in the text of each byte of that (see
+    /// [`fold_form`]); and the matches of a folded text.
+    forms: Vec<Form>,
+    folded: Vec<String>,
+    map: Vec<Vec<usize>>,
     wide: Vec<Found>,
     /// A percent-encoded email match, decoded.
     canon: String,
@@ -1663,33 +1709,52 @@ mod tests {
 
     #[test]
     fn other_forms_fold_to_ascii_and_map_back() {
+        // Thai ๓, Khmer ៩ and mathematical bold 𝟑 beside the digits of
+        // Arabic, Persian, Devanagari and Bengali; ٪ and ߵ are not digits.
         let pieces = [
             "a", "１", "＠", "．", "　", "é", "用", "\u{ff5e}", "\u{ff5f}", "\u{ff00}", "-",
-            "\u{3001}", "٣", "۹", "३", "৩", "\u{65f}", "\u{66a}",
+            "\u{3001}", "٣", "۹", "३", "৩", "\u{65f}", "\u{66a}", "๓", "៩", "𝟑", "\u{7f5}",
         ];
         let texts = crate::test_texts::from_pieces(0x5eed_f01d, 3_000, (0, 8), &pieces);
-        let (mut folded, mut map) = (String::new(), Vec::new());
-        let mut any = [0, 0];
+        let (mut folded, mut map, mut forms) = (String::new(), Vec::new(), Vec::new());
+        let mut seen = std::collections::HashMap::new();
         for t in texts {
-            for form in FORMS {
-                // Each form alone: the other's characters stay as they are.
+            forms_in(&t, &mut forms);
+            // Each form alone: the others' characters stay as they are.
+            let of = |c: char| match c {
+                '\u{ff01}'..='\u{ff5e}' | '\u{3000}' => Some((Form::Wide, c)),
+                '٣' => Some((Form::Digits(0x660), '3')),
+                '۹' => Some((Form::Digits(0x6f0), '9')),
+                '३' => Some((Form::Digits(0x966), '3')),
+                '৩' => Some((Form::Digits(0x9e6), '3')),
+                '๓' => Some((Form::Digits(0xe50), '3')),
+                '៩' => Some((Form::Digits(0x17e0), '9')),
+                '𝟑' => Some((Form::Digits(0x1d7ce), '3')),
+                _ => None,
+            };
+            let mut want_forms: Vec<Form> = Vec::new();
+            for (form, _) in t.chars().filter_map(of) {
+                if !want_forms.contains(&form) {
+                    want_forms.push(form);
+                }
+            }
+            assert_eq!(forms, want_forms, "{t:?}");
+            for &form in &forms {
                 let want: String = t
                     .chars()
-                    .map(|c| match (form, c) {
-                        (Form::Wide, '\u{ff01}'..='\u{ff5e}') => {
-                            char::from_u32(u32::from(c) - 0xFEE0).unwrap()
-                        }
-                        (Form::Wide, '\u{3000}') => ' ',
-                        (Form::Digits, '٣' | '३' | '৩') => '3',
-                        (Form::Digits, '۹') => '9',
+                    .map(|c| match (of(c), form) {
+                        (Some((Form::Wide, w)), Form::Wide) => char::from_u32(if w == '\u{3000}' {
+                            0x20
+                        } else {
+                            u32::from(w) - 0xFEE0
+                        })
+                        .unwrap(),
+                        (Some((f, d)), _) if f == form && f != Form::Wide => d,
                         _ => c,
                     })
                     .collect();
-                if !fold_form(&t, form, &mut folded, &mut map) {
-                    assert_eq!(want, t, "nothing to fold in {t:?}");
-                    continue;
-                }
-                any[form as usize] += 1;
+                fold_form(&t, form, &mut folded, &mut map);
+                *seen.entry(form).or_insert(0) += 1;
                 assert_eq!(folded, want);
                 assert_eq!(map.len(), folded.len() + 1);
                 // Each character of the folded text maps to its own in `t`.
@@ -1699,7 +1764,35 @@ mod tests {
                 assert_eq!(map[folded.len()], t.len());
             }
         }
-        assert!(any[0] > 1_000 && any[1] > 1_000, "{any:?}");
+        assert_eq!(seen.len(), 8, "{seen:?}");
+        assert!(seen.values().all(|&n| n > 300), "{seen:?}");
+    }
+
+    #[test]
+    fn digit_zeros_are_unicode_decimal_digits() {
+        // `regex`'s Unicode `\d` is `\p{Nd}`: every code point is a digit
+        // exactly when it is an ASCII digit, a full-width one or a digit of
+        // `DIGIT_ZEROS`, and that table's runs are in order and apart.
+        let nd = regex::Regex::new(r"^\d$").unwrap();
+        assert!(DIGIT_ZEROS.windows(2).all(|w| w[0] + 10 <= w[1]));
+        let mut buf = [0u8; 4];
+        let mut digits = 0;
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let theirs = nd.is_match(c.encode_utf8(&mut buf));
+            let wide = ('\u{ff10}'..='\u{ff19}').contains(&c);
+            let ours = c.is_ascii_digit() || wide || digit_zero(c).is_some();
+            assert_eq!(ours, theirs, "U+{:04X}", u32::from(c));
+            if let Some(zero) = digit_zero(c) {
+                let d = ascii_form(c, Form::Digits(zero)).unwrap();
+                assert_eq!(u32::from(d) - u32::from('0'), u32::from(c) - zero);
+                digits += 1;
+            }
+        }
+        assert_eq!(digits, 740);
+        // Other numeric characters are not digits: ½, Ⅻ, ², ①, 〇, 十.
+        for c in ['½', 'Ⅻ', '²', '①', '〇', '十'] {
+            assert_eq!(digit_zero(c), None, "{c}");
+        }
     }
 
     #[test]

@@ -110,6 +110,12 @@ fn full_width_and_other_script_pii_is_detected_by_both_engines() {
         ("+٩٧١ ٥٠ ١٢٣ ٤٥٦٧", "+971 50 123 4567"),
         ("+۹۸ ۹۱۲ ۳۴۵ ۶۷۸۹", "+98 912 345 6789"),
         ("४१११ ११११ ११११ ११११", "4111 1111 1111 1111"),
+        // Thai, Khmer, Myanmar and Gujarati digits: every script's decimal
+        // digits are digits.
+        ("+๖๖ ๘๑ ๒๓๔ ๕๖๗๘", "+66 81 234 5678"),
+        ("+៨៥៥ ១២ ៣៤៥ ៦៧៨", "+855 12 345 678"),
+        ("၁၉၂.၀.၂.၁၅", "192.0.2.15"),
+        ("૪૧૧૧ ૧૧૧૧ ૧૧૧૧ ૧૧૧૧", "4111 1111 1111 1111"),
     ];
     for (wide, ascii) in cases {
         let line = format!(r#"{{"note":"連絡先：{wide}です"}}"#);
@@ -123,6 +129,13 @@ fn full_width_and_other_script_pii_is_detected_by_both_engines() {
     // address in the text as it is still goes.
     let out = run(&fast, r#"{"note":"１198.51.100.7"}"#);
     assert!(!out.contains("198.51.100.7"), "{out}");
+    // Nor is a digit of one script glued to an address in another's.
+    for line in [r#"{"note":"๓१९२.०.२.१५"}"#, r#"{"note":"१९२.०.२.१५๓"}"#]
+    {
+        let out = run(&fast, line);
+        assert_eq!(out, run(&slow, line), "{line}");
+        assert!(!out.contains("१९२.०.२.१५"), "{out}");
+    }
 }
 
 #[test]

@@ -340,6 +340,9 @@ fn json_text() -> impl Strategy<Value = String> {
             // Digits of another script, and one glued to an address.
             "+٩٧١ ٥٠ ١٢٣ ٤٥٦٧",
             "٣198.51.100.7",
+            // Thai digits, and one glued to an address in Devanagari's.
+            "+๖๖ ๘๑ ๒๓๔ ๕๖๗๘",
+            "๓१९२.०.२.१५",
         ])
         .prop_map(|s| serde_json::to_string(s).unwrap()),
         "\\PC{0,8}".prop_map(|s| serde_json::to_string(&s).unwrap()),

@@ -164,11 +164,17 @@ fn plant(j: &mut J, secret: &str, path: u64, as_key: bool) {
     }
 }
 
-/// `s` with its printable ASCII characters in their full-width forms.
-fn full_width(s: &str) -> String {
+/// The zero of the full-width forms' digits, in [`in_form`].
+const WIDE: u32 = 0xFF10;
+
+/// `s` as typed in another form, given by the code point of its zero:
+/// with its printable ASCII characters in their full-width forms
+/// ([`WIDE`]), or with its digits in another script's.
+fn in_form(s: &str, zero: Option<u32>) -> String {
     s.chars()
-        .map(|c| match c {
-            '!'..='~' => char::from_u32(u32::from(c) + 0xFEE0).unwrap_or(c),
+        .map(|c| match (zero, c) {
+            (Some(WIDE), '!'..='~') => char::from_u32(u32::from(c) + 0xFEE0).unwrap_or(c),
+            (Some(zero), '0'..='9') => char::from_u32(zero + u32::from(c) - 0x30).unwrap_or(c),
             _ => c,
         })
         .collect()
@@ -204,16 +210,23 @@ proptest! {
         v6 in 1u16..=0xfffe,
         path in any::<u64>(), mask in any::<u64>(), ws in any::<bool>(), wrap in any::<bool>(),
         // Glued to the address: digits of other scripts are not digits of it.
-        glue in prop::sample::select(vec!["", "\u{663}", "\u{ff11}", "\u{967}", "é", "x", "/"]),
+        glue in prop::sample::select(
+            vec!["", "\u{663}", "\u{ff11}", "\u{967}", "\u{e53}", "é", "x", "/"],
+        ),
         // The local part may end in a letter beyond ASCII (RFC 6531).
         ending in prop::sample::select(vec!["ed", "é", "ü", "e\u{301}", "ед"]),
-        // Typed with an East Asian input method: full-width forms.
-        wide in any::<bool>(),
+        // Typed with an East Asian input method (full-width forms), or
+        // with the digits of Thai, Devanagari, Khmer, Myanmar or the
+        // mathematical bold ones.
+        form in prop::sample::select(
+            vec![None, Some(WIDE), Some(0x0E50), Some(0x0966), Some(0x17E0), Some(0x1040), Some(0x1D7CE)],
+        ),
     ) {
-        let w = |s: String| if wide { full_width(&s) } else { s };
-        // Among full-width forms a full-width digit is a digit: glued on,
-        // it makes a longer number, as an ASCII digit would.
-        let glue = if wide && glue == "\u{ff11}" { "" } else { glue };
+        let w = |s: String| in_form(&s, form);
+        // A digit of the address's own form is a digit of it: glued on, it
+        // makes a longer number, as an ASCII digit would.
+        let own = |c: char| form.is_some_and(|z| (z..z + 10).contains(&u32::from(c)));
+        let glue = if glue.chars().any(own) { "" } else { glue };
         let local = format!("{user}.plant{ending}");
         let email = w(format!("{local}@{host}.example.com"));
         let ip4 = w(format!("198.51.{o3}.{o4}"));
