@@ -565,10 +565,11 @@ pub fn generalize_ip(text: &str, v4_prefix: u8, v6_prefix: u8) -> Option<String>
 pub fn generalize_ip_into(text: &str, v4_prefix: u8, v6_prefix: u8, out: &mut String) -> bool {
     use std::fmt::Write as _;
     let t = text.trim();
-    let Some(ip) = dotted_quad(t.as_bytes())
+    let Some(ip) = dotted_quad(t.as_bytes(), false)
         .map(IpAddr::V4)
         .or_else(|| t.parse::<IpAddr>().ok())
         .or_else(|| t.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| padded_quad(t.as_bytes()).map(IpAddr::V4))
     else {
         return false;
     };
@@ -594,12 +595,21 @@ pub fn generalize_ip_into(text: &str, v4_prefix: u8, v6_prefix: u8, out: &mut St
     true
 }
 
+/// `b` as a dotted-decimal IPv4 address whose octets may be padded with
+/// leading zeros, as some logs write them (`198.051.100.007`, read in
+/// decimal as people pad, not in octal as `inet_aton` would): what the
+/// standard parser rejects but an address all the same.
+pub(crate) fn padded_quad(b: &[u8]) -> Option<Ipv4Addr> {
+    dotted_quad(b, true)
+}
+
 /// `b` as a dotted-decimal IPv4 address, as `Ipv4Addr`'s `FromStr`
 /// accepts it (four octets of one to three digits, at most 255, no
-/// leading zero), in one pass without the standard parser's general
-/// machinery; `None` for anything else, which the caller hands to the
-/// standard parsers. A test holds it equal to `Ipv4Addr::from_str`.
-fn dotted_quad(b: &[u8]) -> Option<Ipv4Addr> {
+/// leading zero unless `padded`), in one pass without the standard
+/// parser's general machinery; `None` for anything else, which the caller
+/// hands to the standard parsers. A test holds it equal to
+/// `Ipv4Addr::from_str` (on the text with its padding stripped).
+fn dotted_quad(b: &[u8], padded: bool) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
     let mut i = 0;
     for (k, octet) in octets.iter_mut().enumerate() {
@@ -619,7 +629,7 @@ fn dotted_quad(b: &[u8]) -> Option<Ipv4Addr> {
             i += 1;
         }
         let digits = i - start;
-        if digits == 0 || value > 255 || (digits > 1 && b[start] == b'0') {
+        if digits == 0 || value > 255 || (digits > 1 && b[start] == b'0' && !padded) {
             return None;
         }
         *octet = value as u8;
@@ -1172,7 +1182,9 @@ mod tests {
                     }
                     for t in texts {
                         let want = t.parse::<Ipv4Addr>().ok();
-                        assert_eq!(dotted_quad(t.as_bytes()), want, "{t:?}");
+                        assert_eq!(dotted_quad(t.as_bytes(), false), want, "{t:?}");
+                        let want = unpadded(&t).and_then(|u| u.parse::<Ipv4Addr>().ok());
+                        assert_eq!(padded_quad(t.as_bytes()), want, "{t:?}");
                         checked += 1;
                     }
                 }
@@ -1185,13 +1197,57 @@ mod tests {
                 format!("1.2.3.{v}"),
                 format!("{v}.2.3.4"),
                 format!("1.2.3.0{v}"),
+                format!("{v:03}.0{v}.2.{v:02}"),
             ] {
                 assert_eq!(
-                    dotted_quad(t.as_bytes()),
+                    dotted_quad(t.as_bytes(), false),
                     t.parse::<Ipv4Addr>().ok(),
                     "{t:?}"
                 );
+                let want = unpadded(&t).and_then(|u| u.parse::<Ipv4Addr>().ok());
+                assert_eq!(padded_quad(t.as_bytes()), want, "{t:?}");
             }
+        }
+    }
+
+    /// `t` with the leading zeros of each dot-separated run of one to three
+    /// digits removed (`None` for longer runs, which pad nothing).
+    fn unpadded(t: &str) -> Option<String> {
+        let parts: Option<Vec<String>> = t
+            .split('.')
+            .map(|p| match p.trim_start_matches('0') {
+                _ if p.len() > 3 && p.bytes().all(|b| b.is_ascii_digit()) => None,
+                "" if !p.is_empty() && p.bytes().all(|b| b == b'0') => Some("0".to_string()),
+                rest if p.bytes().all(|b| b.is_ascii_digit()) => Some(rest.to_string()),
+                _ => Some(p.to_string()),
+            })
+            .collect();
+        parts.map(|p| p.join("."))
+    }
+
+    #[test]
+    fn padded_addresses_are_generalized_as_their_plain_form() {
+        for (padded, plain) in [
+            ("198.051.100.007", "198.51.100.7"),
+            ("010.001.002.003", "10.1.2.3"),
+            ("000.000.000.000", "0.0.0.0"),
+        ] {
+            let (mut a, mut b) = (String::new(), String::new());
+            assert!(generalize_ip_into(padded, 24, 48, &mut a), "{padded}");
+            assert!(generalize_ip_into(plain, 24, 48, &mut b));
+            assert_eq!(a, b);
+        }
+        for not in [
+            "256.001.002.003",
+            "0001.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "01.2.3.-4",
+        ] {
+            assert!(
+                !generalize_ip_into(not, 24, 48, &mut String::new()),
+                "{not}"
+            );
         }
     }
 

@@ -664,7 +664,8 @@ fn find_ipv4(text: &str, out: &mut Vec<(usize, usize)>) {
         {
             continue;
         }
-        if m.as_str().parse::<std::net::Ipv4Addr>().is_ok() {
+        // Octets padded with zeros (`198.051.100.007`) are octets too.
+        if crate::actions::padded_quad(m.as_str().as_bytes()).is_some() {
             out.push((m.start(), m.end()));
         }
     }
@@ -1808,6 +1809,15 @@ mod tests {
         // hide the one that follows it.
         assert_eq!(spans(DetectorKind::Ipv4, "\u{663}1.2.3.4"), ["1.2.3.4"]);
         assert_eq!(spans(DetectorKind::Ipv4, "10.0.0.1\u{663}"), ["10.0.0.1"]);
+        // Octets padded with zeros, as some logs write them.
+        assert_eq!(
+            spans(
+                DetectorKind::Ipv4,
+                "src=010.001.002.003 dst=198.051.100.007:443"
+            ),
+            ["010.001.002.003", "198.051.100.007"]
+        );
+        assert!(spans(DetectorKind::Ipv4, "256.001.002.003 1.2.3.0999").is_empty());
         assert_eq!(spans(DetectorKind::Ipv6, "::1"), ["::1"]);
         assert_eq!(spans(DetectorKind::Email, "a@b.co"), ["a@b.co"]);
         assert_eq!(spans(DetectorKind::Phone, "+1234567"), Vec::<&str>::new());

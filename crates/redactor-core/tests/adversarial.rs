@@ -139,6 +139,32 @@ fn full_width_and_other_script_pii_is_detected_by_both_engines() {
 }
 
 #[test]
+fn zero_padded_ipv4_is_generalized_by_both_engines() {
+    // Some logs pad each octet to three digits; the standard parser
+    // rejects such text, but it is an address all the same.
+    let p = common::default_policy();
+    let (fast, slow) = (
+        redactor_core::Fast::new(p.clone()),
+        redactor_core::Reference::new(p.clone()),
+    );
+    for (line, want) in [
+        (
+            r#"{"note":"src=010.001.002.003 dst=198.051.100.007:443"}"#,
+            r#"{"note":"src=10.1.2.0 dst=198.51.100.0:443"}"#,
+        ),
+        // A field the IP rule selects: generalized, where it was dropped.
+        (r#"{"ip":"198.051.100.007"}"#, r#"{"ip":"198.51.100.0"}"#),
+    ] {
+        for e in [&fast as &dyn Redactor, &slow] {
+            let mut out = Vec::new();
+            e.redact(line.as_bytes(), &mut out, &mut Stats::new(&p))
+                .unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{line}");
+        }
+    }
+}
+
+#[test]
 fn pii_in_url_queries_and_stringified_json() {
     let p = common::default_policy();
     let out = common::redact(

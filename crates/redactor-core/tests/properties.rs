@@ -209,6 +209,8 @@ proptest! {
         o3 in 1u8..=254, o4 in 1u8..=254,
         v6 in 1u16..=0xfffe,
         path in any::<u64>(), mask in any::<u64>(), ws in any::<bool>(), wrap in any::<bool>(),
+        // Octets padded with zeros, as some logs write them.
+        pad in any::<bool>(),
         // Glued to the address: digits of other scripts are not digits of it.
         glue in prop::sample::select(
             vec!["", "\u{663}", "\u{ff11}", "\u{967}", "\u{e53}", "é", "x", "/"],
@@ -229,7 +231,11 @@ proptest! {
         let glue = if glue.chars().any(own) { "" } else { glue };
         let local = format!("{user}.plant{ending}");
         let email = w(format!("{local}@{host}.example.com"));
-        let ip4 = w(format!("198.51.{o3}.{o4}"));
+        let ip4 = w(if pad {
+            format!("198.051.{o3:03}.{o4:03}")
+        } else {
+            format!("198.51.{o3}.{o4}")
+        });
         let glued_ip4 = format!("{glue}{ip4}{glue}");
         let ip6 = format!("2001:db8:{v6:x}:{v6:x}:1:2:3:{v6:x}");
         let mut j = if wrap { J::Obj(vec![("wrap".into(), j)]) } else { j };
