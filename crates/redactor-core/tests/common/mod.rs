@@ -30,6 +30,19 @@ pub fn redact(p: &Arc<Policy>, line: &str) -> String {
     String::from_utf8(out).expect("output is UTF-8")
 }
 
+/// Redacts one line with both engines, panicking on reject or when their
+/// outputs differ; the output.
+pub fn redact_both(p: &Arc<Policy>, line: &str) -> String {
+    let slow = redact(p, line);
+    let mut out = Vec::new();
+    redactor_core::Fast::new(p.clone())
+        .redact(line.as_bytes(), &mut out, &mut Stats::new(p))
+        .unwrap_or_else(|r| panic!("{r}: {line}"));
+    let fast = String::from_utf8(out).expect("output is UTF-8");
+    assert_eq!(fast, slow, "the engines differ on {line}");
+    fast
+}
+
 /// `shared/` beside the repository, if present.
 pub fn shared_dir() -> Option<PathBuf> {
     let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
