@@ -195,6 +195,19 @@ fn bad_lines_exit_3_without_quarantine_and_never_print_content() {
 }
 
 #[test]
+fn a_byte_order_mark_is_named_in_the_reason() {
+    // As a file saved by some Windows editors begins.
+    let out = redactor(&["filter"], b"\xEF\xBB\xBF{\"a\":1}\r\n{\"b\":2}\n");
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.stdout, b"{\"b\":2}\n");
+    let err = stderr(&out);
+    assert!(
+        err.contains("<stdin>:1: rejected: invalid JSON at byte 0: byte order mark (U+FEFF)"),
+        "{err}"
+    );
+}
+
+#[test]
 fn quarantine_keeps_every_rejected_line_and_exits_0() {
     let q = tmp("q.ndjson");
     let input: &[u8] = b"{\"a\":1}\r\n\r\n{\"a\":1,}\n   \n\xff\n[[[]]]\n{\"b\":2}";

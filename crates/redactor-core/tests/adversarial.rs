@@ -127,6 +127,23 @@ fn full_width_and_other_script_pii_is_detected_by_both_engines() {
 }
 
 #[test]
+fn a_byte_order_mark_is_rejected_by_name_by_both_engines() {
+    let p = common::default_policy();
+    let line = "\u{feff}{\"email\":\"a@b.co\"}";
+    let fast = redactor_core::Fast::new(p.clone());
+    let slow = redactor_core::Reference::new(p.clone());
+    for e in [&fast as &dyn Redactor, &slow] {
+        let r = e
+            .redact(line.as_bytes(), &mut Vec::new(), &mut Stats::new(&p))
+            .unwrap_err();
+        assert_eq!(
+            r.to_string(),
+            "invalid JSON at byte 0: byte order mark (U+FEFF) before the JSON text"
+        );
+    }
+}
+
+#[test]
 fn zero_padded_ipv4_is_generalized_by_both_engines() {
     // Some logs pad each octet to three digits; the standard parser
     // rejects such text, but it is an address all the same.

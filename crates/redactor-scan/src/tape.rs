@@ -372,7 +372,7 @@ fn walk(
                     link: 0,
                 });
             }
-            _ => return Err(ScanError::syntax(pos, "value expected")),
+            _ => return Err(value_expected(s, pos)),
         }
         // A value is complete: a comma or the end of its container follows.
         loop {
@@ -407,6 +407,24 @@ fn walk(
         }
     }
 }
+
+/// The error for a byte at `pos` that cannot start a value; one that names
+/// a UTF-8 byte order mark opening the text, so that a user sees why a file
+/// saved with one is rejected (JSON texts have none, RFC 8259 section 8.1).
+#[cold]
+pub(crate) fn value_expected(s: &[u8], pos: usize) -> ScanError {
+    if pos == 0 && s.starts_with(BYTE_ORDER_MARK) {
+        ScanError::syntax(0, BOM_REASON)
+    } else {
+        ScanError::syntax(pos, "value expected")
+    }
+}
+
+/// U+FEFF in UTF-8.
+pub(crate) const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
+
+/// The reason given for a text that opens with [`BYTE_ORDER_MARK`].
+pub const BOM_REASON: &str = "byte order mark (U+FEFF) before the JSON text";
 
 /// Marks a stack entry whose container is an object.
 const OBJECT_FLAG: u32 = 1 << 31;

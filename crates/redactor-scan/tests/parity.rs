@@ -3,7 +3,7 @@
 //! value serde_json parses.
 
 use proptest::prelude::*;
-use redactor_scan::{Backend, ErrorKind, Kind, Limits, Node, Scanner};
+use redactor_scan::{Backend, ErrorKind, Kind, Limits, Node, Scanner, BOM_REASON};
 
 fn scanners() -> Vec<Scanner> {
     let limits = Limits {
@@ -217,6 +217,34 @@ fn errors_carry_offsets() {
             "{:?}",
             String::from_utf8_lossy(input)
         );
+    }
+}
+
+#[test]
+fn a_byte_order_mark_opening_a_text_is_named() {
+    // Rejected, as serde_json rejects it, but with a reason that says why.
+    for backend in Backend::available() {
+        let mut s = Scanner::with_backend(backend, Limits::default()).unwrap();
+        let e = s.scan(b"\xEF\xBB\xBF{\"a\":1}").unwrap_err();
+        assert_eq!((e.offset, e.kind), (0, ErrorKind::Syntax(BOM_REASON)));
+        assert_eq!(
+            e.to_string(),
+            "invalid JSON at byte 0: byte order mark (U+FEFF) before the JSON text"
+        );
+        // Anywhere else it is a character like any other: no value starts
+        // with it, and after the value it is trailing.
+        for (text, offset, what) in [
+            (&b" \xEF\xBB\xBF{}"[..], 1, "value expected"),
+            (b"[\xEF\xBB\xBF]", 1, "value expected"),
+            (
+                b"{}\xEF\xBB\xBF",
+                2,
+                "trailing characters after the JSON value",
+            ),
+        ] {
+            let e = s.scan(text).unwrap_err();
+            assert_eq!((e.offset, e.kind), (offset, ErrorKind::Syntax(what)));
+        }
     }
 }
 
