@@ -118,11 +118,19 @@ fn full_width_and_other_script_pii_is_detected_by_both_engines() {
     // address in the text as it is still goes.
     let out = common::redact_both(&p, r#"{"note":"１198.51.100.7"}"#);
     assert!(!out.contains("198.51.100.7"), "{out}");
-    // Nor is a digit of one script glued to an address in another's.
-    for line in [r#"{"note":"๓१९२.०.२.१५"}"#, r#"{"note":"१९२.०.२.१५๓"}"#]
-    {
+    // Nor is a digit of one script glued to an address in another's, also
+    // with digits of many scripts in one text.
+    for line in [
+        r#"{"note":"๓१९२.०.२.१५"}"#,
+        r#"{"note":"१९२.०.२.१५๓"}"#,
+        r#"{"note":"٣៩𝟑१९२.०.२.१५๓၁ ४१११ ११११ ११११ ११११৩ +๖๖ ๘๑ ๒๓๔ ๕๖๗๘"}"#,
+    ] {
         let out = common::redact_both(&p, line);
         assert!(!out.contains("१९२.०.२.१५"), "{out}");
+        assert!(
+            !out.contains("४१११ ११११") && !out.contains("๘๑ ๒๓๔"),
+            "{out}"
+        );
     }
 }
 
