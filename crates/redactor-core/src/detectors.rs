@@ -1817,19 +1817,20 @@ mod tests {
                 // differ.
                 let chars: Vec<(usize, char)> = t.char_indices().collect();
                 let digit = |k: usize| of(chars[k].1).filter(|d| d.0 == Form::Digits);
-                let mut broken = vec![false; chars.len()];
-                for k in 0..chars.len() {
-                    let Some((_, _, zero)) = digit(k) else {
-                        continue;
-                    };
-                    let mut j = k + 1;
-                    while j < chars.len() && " .-()".contains(chars[j].1) {
-                        j += 1;
-                    }
-                    if j < chars.len() && digit(j).is_some_and(|d| d.2 != zero) {
-                        broken[k] = form == Form::Digits;
-                    }
-                }
+                let broken: Vec<bool> = (0..chars.len())
+                    .map(|k| {
+                        let Some((_, _, zero)) = digit(k) else {
+                            return false;
+                        };
+                        let mut j = k + 1;
+                        while j < chars.len() && " .-()".contains(chars[j].1) {
+                            j += 1;
+                        }
+                        form == Form::Digits
+                            && j < chars.len()
+                            && digit(j).is_some_and(|d| d.2 != zero)
+                    })
+                    .collect();
                 let (mut want, mut starts) = (String::new(), Vec::new());
                 for (k, &(at, c)) in chars.iter().enumerate() {
                     match of(c) {
@@ -1864,7 +1865,8 @@ mod tests {
         // order, added in batches (one per detector) to what is there.
         let mut next = crate::test_texts::xorshift(0x0d15_7015);
         for case in 0..2_000 {
-            let (mut fast, mut slow): (Vec<(usize, usize)>, Vec<(usize, usize)>) = (vec![], vec![]);
+            let mut fast: Vec<(usize, usize)> = Vec::new();
+            let mut slow: Vec<(usize, usize)> = Vec::new();
             for _ in 0..1 + next() % 4 {
                 let n = (next() % 12) as usize;
                 let mut batch: Vec<(usize, usize)> = (0..n)
