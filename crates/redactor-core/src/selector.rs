@@ -327,6 +327,15 @@ pub enum PathElem<'a> {
 type IdsByName = rustc_hash::FxHashMap<String, Vec<u32>>;
 
 /// A fast hash of a normalised key, compared before the key itself.
+/// A hash of the bytes of a normalised key, fed one at a time so that a key
+/// can be hashed as it normalises (see [`Matcher::names`]).
+fn word_hash(bytes: impl Iterator<Item = u8>) -> u64 {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+    bytes.fold(0u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(K).rotate_left(26)
+    })
+}
+
 fn key_hash(k: &str) -> u64 {
     use std::hash::BuildHasher;
     rustc_hash::FxBuildHasher.hash_one(k)
@@ -367,6 +376,10 @@ pub struct Matcher {
     where_members: Vec<(MatchMode, String)>,
     /// Per selector, per step: the hash of a `Key` step's name (0 otherwise).
     step_hash: Vec<Vec<u64>>,
+    /// Per mode: the [`word_hash`] of every `Key` step's name. A key whose
+    /// normalised form is in none of them is named by no selector: every
+    /// such key leads from a set to the same set ([`Matcher::names`]).
+    key_words: Vec<(MatchMode, rustc_hash::FxHashSet<u64>)>,
     /// The start state set, computed once.
     start: std::sync::OnceLock<Vec<State>>,
     /// Whether the index is used (false only in tests of the naive path).
@@ -397,6 +410,8 @@ pub struct MatchCache {
     choice: Vec<Option<Option<usize>>>,
     /// Per set: the set reached by an array element with no string fields.
     by_plain_index: Vec<Option<u32>>,
+    /// Per set: the set reached by a key no selector names.
+    by_other_key: Vec<Option<u32>>,
     /// Per set: the set reached by an element, by its fields that
     /// `[member=value]` steps name (each name and value after its length).
     by_where: Vec<rustc_hash::FxHashMap<Box<[u8]>, u32>>,
@@ -457,6 +472,7 @@ impl MatchCache {
         self.sets.push(set);
         self.choice.push(None);
         self.by_plain_index.push(None);
+        self.by_other_key.push(None);
         self.by_where.push(Default::default());
         id
     }
@@ -494,6 +510,28 @@ impl Matcher {
         id
     }
 
+    /// Whether `key` may be named by some selector's `Key` step: false when
+    /// its normalised form, in every mode a `Key` step uses, is none of
+    /// theirs (by hash, so a true answer may be wrong; a false one never
+    /// is). Nothing is allocated.
+    pub fn names(&self, key: &str) -> bool {
+        let b = key.as_bytes().iter().copied();
+        self.key_words.iter().any(|(mode, words)| {
+            let h = match mode {
+                MatchMode::Exact => word_hash(b.clone()),
+                MatchMode::IgnoreCase => word_hash(b.clone().map(|c| c.to_ascii_lowercase())),
+                // Byte by byte is char by char: only ASCII bytes are
+                // dropped or changed (see `normalizes_to`).
+                MatchMode::Loose => word_hash(
+                    b.clone()
+                        .filter(|c| !matches!(c, b'$' | b'_' | b'-' | b'.' | b' '))
+                        .map(|c| c.to_ascii_lowercase()),
+                ),
+            };
+            words.contains(&h)
+        })
+    }
+
     /// Whether some `[member=value]` step names a field called `name`
     /// (other fields of an array element never affect matching).
     pub fn is_where_member(&self, name: &str) -> bool {
@@ -513,9 +551,22 @@ impl Matcher {
         if let Some(to) = cache.by_key.get(from, key.as_bytes()) {
             return (to & !KEY_NOTED, to & KEY_NOTED != 0);
         }
-        let mut out = Vec::new();
-        self.advance(&cache.sets[from as usize], PathElem::Key(key), &mut out);
-        let to = cache.intern(out);
+        // A key no selector names (ids used as keys, most custom fields)
+        // leads where every other such key does: the set is derived once.
+        // The key is still cached, so that notes on it can be kept.
+        let other = !self.names(key);
+        let to = match cache.by_other_key[from as usize] {
+            Some(to) if other => to,
+            _ => {
+                let mut out = Vec::new();
+                self.advance(&cache.sets[from as usize], PathElem::Key(key), &mut out);
+                let to = cache.intern(out);
+                if other {
+                    cache.by_other_key[from as usize] = Some(to);
+                }
+                to
+            }
+        };
         cache.by_key.insert(from, key.as_bytes(), to);
         cache.entries += 1;
         (to, false)
@@ -611,6 +662,16 @@ impl Matcher {
                 .collect(),
         );
         for st in &sel.steps {
+            if let Step::Key(k) = st {
+                let slot = match self.key_words.iter().position(|(m, _)| *m == sel.mode) {
+                    Some(i) => i,
+                    None => {
+                        self.key_words.push((sel.mode, Default::default()));
+                        self.key_words.len() - 1
+                    }
+                };
+                self.key_words[slot].1.insert(word_hash(k.bytes()));
+            }
             if let Step::Where { member, .. } = st {
                 self.has_where = true;
                 let m = (sel.mode, member.clone());
@@ -943,6 +1004,69 @@ mod tests {
         let r2 = other.cached_start(&mut cache);
         assert_eq!(cache.set(r2), other.start().as_slice());
         assert_eq!(cache.sets.len(), 1, "the cache started afresh");
+    }
+
+    #[test]
+    fn keys_no_selector_names_share_one_transition() {
+        let mut m = Matcher::default();
+        for (r, (t, mode)) in [
+            ("a.b", MatchMode::Exact),
+            ("**.first_name", MatchMode::Loose),
+            ("x.*.Y", MatchMode::IgnoreCase),
+            ("**.ip", MatchMode::Exact),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            m.push(r, Selector::parse(t, mode).unwrap());
+        }
+        // Every spelling a mode folds onto a named key is named.
+        for key in [
+            "a",
+            "b",
+            "first_name",
+            "FirstName",
+            "$first-Name",
+            "first.name",
+            "y",
+            "Y",
+            "ip",
+        ] {
+            assert!(m.names(key), "{key}");
+        }
+        for key in ["A", "c", "first", "ips", "IP", "zz", ""] {
+            assert!(!m.names(key), "{key}");
+        }
+        // Ids used as keys, from the root and from below `x`: each is
+        // cached, all lead to one set, and that set is what the direct
+        // simulation gives.
+        let mut cache = MatchCache::default();
+        let root = m.cached_start(&mut cache);
+        let x = m.cached_key(&mut cache, root, "x");
+        for from in [root, x] {
+            let sets_before = cache.sets.len();
+            let mut targets = Vec::new();
+            for i in 0..200 {
+                let key = format!("id_{i:x}");
+                let to = m.cached_key(&mut cache, from, &key);
+                let mut direct = Vec::new();
+                m.advance(cache.set(from), PathElem::Key(&key), &mut direct);
+                assert_eq!(cache.set(to), direct.as_slice(), "{key}");
+                targets.push(to);
+            }
+            targets.dedup();
+            assert_eq!(targets.len(), 1);
+            assert!(cache.sets.len() <= sets_before + 1);
+            // A named key after them still takes its own transition (below
+            // `x`, `*` takes every key: only the floating selector's key
+            // differs).
+            let key = if from == root { "a" } else { "First_Name" };
+            let named = m.cached_key(&mut cache, from, key);
+            let mut direct = Vec::new();
+            m.advance(cache.set(from), PathElem::Key(key), &mut direct);
+            assert_eq!(cache.set(named), direct.as_slice());
+            assert_ne!(named, targets[0]);
+        }
     }
 
     #[test]
