@@ -254,5 +254,59 @@ fn long_text(cr: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(reference, benches, long_text);
+/// Events whose keys are ids (experiment and cart maps): every key new to
+/// the selector cache (fresh events for each iteration, made outside the
+/// timing), against events with the same number of keys that repeat.
+fn ids_as_keys(cr: &mut Criterion) {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut id = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x >> 24
+    };
+    let event = |keys: &mut dyn FnMut(usize) -> String| {
+        let props: serde_json::Map<String, serde_json::Value> =
+            (0..20).map(|k| (keys(k), "variant_a".into())).collect();
+        serde_json::to_vec(&serde_json::json!({ "event": "x", "properties": props })).unwrap()
+    };
+    const EVENTS: usize = 2_000;
+    let repeated: Vec<Vec<u8>> = (0..EVENTS)
+        .map(|_| event(&mut |k| format!("exp_{k:08x}")))
+        .collect();
+    let fast = Fast::new(policy(None));
+    let mut stats = Stats::new(fast.policy());
+    let mut out = Vec::new();
+    let mut g = cr.benchmark_group("ids as keys");
+    g.sample_size(10);
+    // Both kinds of event have the same length.
+    g.throughput(Throughput::Bytes(
+        repeated.iter().map(|l| l.len() as u64).sum(),
+    ));
+    g.bench_function("fast engine, default policy, new keys", |b| {
+        b.iter_batched(
+            || {
+                (0..EVENTS)
+                    .map(|_| event(&mut |_| format!("exp_{:08x}", id() & 0xffff_ffff)))
+                    .collect::<Vec<_>>()
+            },
+            |lines| {
+                for l in &lines {
+                    fast.redact(l, &mut out, &mut stats).unwrap();
+                }
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("fast engine, default policy, repeated keys", |b| {
+        b.iter(|| {
+            for l in &repeated {
+                fast.redact(l, &mut out, &mut stats).unwrap();
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(reference, benches, long_text, ids_as_keys);
 criterion_main!(reference);
