@@ -326,7 +326,6 @@ pub enum PathElem<'a> {
 /// matching time.)
 type IdsByName = rustc_hash::FxHashMap<String, Vec<u32>>;
 
-/// A fast hash of a normalised key, compared before the key itself.
 /// A hash of the bytes of a normalised key, fed one at a time so that a key
 /// can be hashed as it normalises (see [`Matcher::names`]).
 fn word_hash(bytes: impl Iterator<Item = u8>) -> u64 {
@@ -336,6 +335,20 @@ fn word_hash(bytes: impl Iterator<Item = u8>) -> u64 {
     })
 }
 
+/// The value of `key` in the small association list `list`, added (as
+/// `V::default()`) when missing.
+fn entry<K: PartialEq, V: Default>(list: &mut Vec<(K, V)>, key: K) -> &mut V {
+    let i = match list.iter().position(|(k, _)| *k == key) {
+        Some(i) => i,
+        None => {
+            list.push((key, V::default()));
+            list.len() - 1
+        }
+    };
+    &mut list[i].1
+}
+
+/// A fast hash of a normalised key, compared before the key itself.
 fn key_hash(k: &str) -> u64 {
     use std::hash::BuildHasher;
     rustc_hash::FxBuildHasher.hash_one(k)
@@ -663,14 +676,7 @@ impl Matcher {
         );
         for st in &sel.steps {
             if let Step::Key(k) = st {
-                let slot = match self.key_words.iter().position(|(m, _)| *m == sel.mode) {
-                    Some(i) => i,
-                    None => {
-                        self.key_words.push((sel.mode, Default::default()));
-                        self.key_words.len() - 1
-                    }
-                };
-                self.key_words[slot].1.insert(word_hash(k.bytes()));
+                entry(&mut self.key_words, sel.mode).insert(word_hash(k.bytes()));
             }
             if let Step::Where { member, .. } = st {
                 self.has_where = true;
@@ -683,30 +689,13 @@ impl Matcher {
         if sel.steps.first() == Some(&Step::AnyDepth) {
             match &sel.steps[1] {
                 Step::Key(k) => {
-                    let slot = match self.float_keys.iter().position(|(m, _)| *m == sel.mode) {
-                        Some(i) => i,
-                        None => {
-                            self.float_keys.push((sel.mode, Default::default()));
-                            self.float_keys.len() - 1
-                        }
-                    };
-                    self.float_keys[slot]
-                        .1
+                    entry(&mut self.float_keys, sel.mode)
                         .entry(k.clone())
                         .or_default()
                         .push(id);
                 }
                 Step::Where { member, value } => {
-                    let key = (sel.mode, member.clone());
-                    let slot = match self.float_where.iter().position(|(k, _)| *k == key) {
-                        Some(i) => i,
-                        None => {
-                            self.float_where.push((key, Default::default()));
-                            self.float_where.len() - 1
-                        }
-                    };
-                    self.float_where[slot]
-                        .1
+                    entry(&mut self.float_where, (sel.mode, member.clone()))
                         .entry(value.clone())
                         .or_default()
                         .push(id);
