@@ -564,37 +564,68 @@ fn has_card_run(b: &[u8]) -> bool {
 /// that stops short of 13 digits leaves no match inside it either (every
 /// later start in it reaches less far), and the search goes on after it.
 fn card_candidates(b: &[u8], mut each: impl FnMut(usize, usize)) {
-    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
     let mut i = 0;
     while i < b.len() {
         if !b[i].is_ascii_digit() {
             i += 1;
             continue;
         }
-        let (start, mut end, mut digits) = (i, i + 1, 1);
-        while digits < 19 {
-            if digit(end) {
-                end += 1;
-            } else if matches!(b.get(end), Some(b' ' | b'-')) && digit(end + 1) {
-                end += 2;
-            } else {
-                break;
-            }
-            digits += 1;
-        }
+        let (end, digits) = card_walk(b, i);
         if digits >= 13 {
-            each(start, end);
+            each(i, end);
         }
         i = end;
     }
+}
+
+/// From the digit at `start`, greedily: digits each after at most one
+/// space or hyphen, up to 19 of them; the end and the count.
+fn card_walk(b: &[u8], start: usize) -> (usize, usize) {
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let (mut end, mut digits) = (start + 1, 1);
+    while digits < 19 {
+        if digit(end) {
+            end += 1;
+        } else if matches!(b.get(end), Some(b' ' | b'-')) && digit(end + 1) {
+            end += 2;
+        } else {
+            break;
+        }
+        digits += 1;
+    }
+    (end, digits)
 }
 
 fn find_cards(text: &str, out: &mut Vec<(usize, usize)>) {
     if !may_hold_card_run(text.as_bytes()) {
         return;
     }
-    card_candidates(text.as_bytes(), |start, end| {
+    let b = text.as_bytes();
+    card_candidates(b, |start, end| {
+        let before = out.len();
         card_at(text, start, end, out);
+        if out.len() > before {
+            return;
+        }
+        // Other numbers may come first in the same run (`qty 1 4111 1111
+        // …`, `12 34 56 4111-1111-…`, which also takes the walk past 19
+        // digits): try again from each later group of exactly four digits,
+        // as every brand's printed form begins, and keep the first card.
+        let four = |p: usize| {
+            matches!(b[p - 1], b' ' | b'-')
+                && b[p..].len() >= 4
+                && b[p..p + 4].iter().all(u8::is_ascii_digit)
+                && !b.get(p + 4).is_some_and(u8::is_ascii_digit)
+        };
+        for p in (start + 1..end).filter(|&p| four(p)) {
+            let (walk_end, digits) = card_walk(b, p);
+            if digits >= 13 {
+                card_at(text, p, walk_end, out);
+                if out.len() > before {
+                    return;
+                }
+            }
+        }
     });
 }
 
@@ -1996,6 +2027,22 @@ mod tests {
             spans(DetectorKind::CreditCard, "41111111111111111111111").is_empty(),
             "too long"
         );
+        // Other numbers before a card in the same run of digits.
+        for (text, card) in [
+            ("qty 1 4111 1111 1111 1111", "4111 1111 1111 1111"),
+            ("12 4111-1111-1111-1111 ok", "4111-1111-1111-1111"),
+            ("12 34 56 4111 1111 1111 1111", "4111 1111 1111 1111"),
+            ("7 3782 822463 10005", "3782 822463 10005"),
+        ] {
+            assert_eq!(spans(DetectorKind::CreditCard, text), [card], "{text}");
+        }
+        // Runs of small numbers are no card however they are cut.
+        for text in [
+            "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20",
+            "2024 11 27 10 00 00 123 456 789",
+        ] {
+            assert!(spans(DetectorKind::CreditCard, text).is_empty(), "{text}");
+        }
     }
 
     #[test]
@@ -2051,7 +2098,21 @@ mod tests {
             find_cards(t, &mut got);
             let mut reference = Vec::new();
             for &(s, e) in &want {
+                let before = reference.len();
                 card_at(t, s, e, &mut reference);
+                // No card from the candidate's start: the pattern's match
+                // from each later four-digit group, the first card wins.
+                let b = t.as_bytes();
+                for p in s + 1..e {
+                    if reference.len() > before {
+                        break;
+                    }
+                    let four = matches!(b[p - 1], b' ' | b'-')
+                        && t[p..].bytes().take_while(u8::is_ascii_digit).count() == 4;
+                    if let Some(m) = card_re().find_at(t, p).filter(|m| four && m.start() == p) {
+                        card_at(t, p, m.end(), &mut reference);
+                    }
+                }
             }
             assert_eq!(got, reference, "{t:?}");
             found += usize::from(!reference.is_empty());
