@@ -60,11 +60,12 @@ impl MatchMode {
                 }
             }
             MatchMode::Loose => {
-                if key.bytes().any(|b| {
-                    b.is_ascii_uppercase() || matches!(b, b'$' | b'_' | b'-' | b'.' | b' ')
-                }) {
+                if key
+                    .bytes()
+                    .any(|b| b.is_ascii_uppercase() || loose_ignores(b))
+                {
                     key.chars()
-                        .filter(|c| !matches!(c, '$' | '_' | '-' | '.' | ' '))
+                        .filter(|&c| !(c.is_ascii() && loose_ignores(c as u8)))
                         .map(|c| c.to_ascii_lowercase())
                         .collect::<String>()
                         .into()
@@ -74,6 +75,26 @@ impl MatchMode {
             }
         }
     }
+
+    /// The bytes of [`MatchMode::normalize`]`(key)`, one at a time, without
+    /// building it: byte by byte is char by char, since only ASCII bytes
+    /// are dropped or changed.
+    fn normalized_bytes(self, key: &str) -> impl Iterator<Item = u8> + '_ {
+        key.bytes()
+            .filter(move |&b| !(self == MatchMode::Loose && loose_ignores(b)))
+            .map(move |b| {
+                if self == MatchMode::Exact {
+                    b
+                } else {
+                    b.to_ascii_lowercase()
+                }
+            })
+    }
+}
+
+/// Whether [`MatchMode::Loose`] ignores byte `b`.
+fn loose_ignores(b: u8) -> bool {
+    matches!(b, b'$' | b'_' | b'-' | b'.' | b' ')
 }
 
 impl MatchMode {
@@ -90,13 +111,7 @@ impl MatchMode {
                         .zip(normalized.bytes())
                         .all(|(a, b)| a.to_ascii_lowercase() == b)
             }
-            // Byte by byte is char by char here: only ASCII bytes are
-            // dropped or changed.
-            MatchMode::Loose => key
-                .bytes()
-                .filter(|b| !matches!(b, b'$' | b'_' | b'-' | b'.' | b' '))
-                .map(|b| b.to_ascii_lowercase())
-                .eq(normalized.bytes()),
+            MatchMode::Loose => self.normalized_bytes(key).eq(normalized.bytes()),
         }
     }
 }
@@ -528,21 +543,9 @@ impl Matcher {
     /// theirs (by hash, so a true answer may be wrong; a false one never
     /// is). Nothing is allocated.
     pub fn names(&self, key: &str) -> bool {
-        let b = key.as_bytes().iter().copied();
-        self.key_words.iter().any(|(mode, words)| {
-            let h = match mode {
-                MatchMode::Exact => word_hash(b.clone()),
-                MatchMode::IgnoreCase => word_hash(b.clone().map(|c| c.to_ascii_lowercase())),
-                // Byte by byte is char by char: only ASCII bytes are
-                // dropped or changed (see `normalizes_to`).
-                MatchMode::Loose => word_hash(
-                    b.clone()
-                        .filter(|c| !matches!(c, b'$' | b'_' | b'-' | b'.' | b' '))
-                        .map(|c| c.to_ascii_lowercase()),
-                ),
-            };
-            words.contains(&h)
-        })
+        self.key_words
+            .iter()
+            .any(|&(mode, ref words)| words.contains(&word_hash(mode.normalized_bytes(key))))
     }
 
     /// Whether some `[member=value]` step names a field called `name`
