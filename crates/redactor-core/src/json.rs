@@ -323,7 +323,7 @@ impl<'a> Parser<'a> {
             Some(b'f') => self.literal(b"false", Value::Bool(false)).map(Some),
             Some(b'n') => self.literal(b"null", Value::Null).map(Some),
             Some(b'-' | b'0'..=b'9') => self.number().map(Some),
-            Some(_) if self.pos == 0 && self.s.starts_with("\u{feff}".as_bytes()) => {
+            Some(_) if self.pos == 0 && self.s.starts_with(redactor_scan::BYTE_ORDER_MARK) => {
                 Err(self.err(redactor_scan::BOM_REASON))
             }
             Some(_) => Err(self.err("value expected")),

@@ -50,7 +50,7 @@ mod tape;
 pub use arch::Backend;
 pub use decode::{unescape, unescape_str};
 pub use error::{ErrorKind, ScanError};
-pub use tape::{Kind, Node, BOM_REASON};
+pub use tape::{Kind, Node, BOM_REASON, BYTE_ORDER_MARK};
 
 /// Size and nesting limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -412,7 +412,7 @@ fn walk(
 /// a UTF-8 byte order mark opening the text, so that a user sees why a file
 /// saved with one is rejected (JSON texts have none, RFC 8259 section 8.1).
 #[cold]
-pub(crate) fn value_expected(s: &[u8], pos: usize) -> ScanError {
+fn value_expected(s: &[u8], pos: usize) -> ScanError {
     if pos == 0 && s.starts_with(BYTE_ORDER_MARK) {
         ScanError::syntax(0, BOM_REASON)
     } else {
@@ -421,7 +421,7 @@ pub(crate) fn value_expected(s: &[u8], pos: usize) -> ScanError {
 }
 
 /// U+FEFF in UTF-8.
-pub(crate) const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
+pub const BYTE_ORDER_MARK: &[u8] = b"\xEF\xBB\xBF";
 
 /// The reason given for a text that opens with [`BYTE_ORDER_MARK`].
 pub const BOM_REASON: &str = "byte order mark (U+FEFF) before the JSON text";
