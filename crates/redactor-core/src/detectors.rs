@@ -1163,14 +1163,14 @@ impl Detectors {
         for (i, &form) in forms.iter().enumerate() {
             fold_form(text, form, &mut folded[i], &mut map[i]);
         }
-        let mut wide = std::mem::take(&mut scratch.wide);
+        let mut view_found = std::mem::take(&mut scratch.view_found);
         // Each match with the range its action applies to: in the text, or
         // in a folded text.
         let mut all: Vec<(Found, &str)> =
             found.iter().map(|f| (*f, &text[f.start..f.end])).collect();
         for (view, map) in folded.iter().zip(&map).take(forms.len()) {
-            self.find_with(view, &mut wide, &mut scratch.spans);
-            let mapped = wide.iter().map(|f| {
+            self.find_with(view, &mut view_found, &mut scratch.spans);
+            let mapped = view_found.iter().map(|f| {
                 let at = Found {
                     start: map[f.start],
                     end: map[f.end],
@@ -1183,7 +1183,7 @@ impl Detectors {
         let matched = self.splice(text, all.into_iter(), scratch, out, &mut on_match);
         found.clear();
         scratch.found = found;
-        scratch.wide = wide;
+        scratch.view_found = view_found;
         scratch.forms = forms;
         scratch.map = map;
         scratch.folded = folded;
@@ -1237,7 +1237,7 @@ fn add_disjoint<T>(
 }
 
 /// Other forms of ASCII characters that detectors read as those.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Form {
     /// The full-width forms U+FF01 to U+FF5E and the ideographic space
     /// U+3000, as East Asian input methods type them.
@@ -1370,7 +1370,7 @@ pub struct Scratch {
     forms: Vec<Form>,
     folded: Vec<String>,
     map: Vec<Vec<usize>>,
-    wide: Vec<Found>,
+    view_found: Vec<Found>,
     /// A percent-encoded email match, decoded.
     canon: String,
     /// Its replacement, before its `@` is encoded again.
