@@ -258,13 +258,8 @@ fn long_text(cr: &mut Criterion) {
 /// the selector cache (fresh events for each iteration, made outside the
 /// timing), against events with the same number of keys that repeat.
 fn ids_as_keys(cr: &mut Criterion) {
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    let mut id = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x >> 24
-    };
+    // Keys never seen before: a counter is enough.
+    let mut next_id = 0u32;
     let event = |keys: &mut dyn FnMut(usize) -> String| {
         let props: serde_json::Map<String, serde_json::Value> =
             (0..20).map(|k| (keys(k), "variant_a".into())).collect();
@@ -287,7 +282,12 @@ fn ids_as_keys(cr: &mut Criterion) {
         b.iter_batched(
             || {
                 (0..EVENTS)
-                    .map(|_| event(&mut |_| format!("exp_{:08x}", id() & 0xffff_ffff)))
+                    .map(|_| {
+                        event(&mut |_| {
+                            next_id = next_id.wrapping_add(1);
+                            format!("exp_{next_id:08x}")
+                        })
+                    })
                     .collect::<Vec<_>>()
             },
             |lines| {
