@@ -1,13 +1,15 @@
-//! AVX-512BW classification (one 64-byte load, compares straight to masks)
-//! and PCLMULQDQ prefix XOR.
+//! AVX-512BW classification (one 64-byte load; operators and whitespace by
+//! `vpshufb` table lookup, compares straight to masks) and PCLMULQDQ prefix
+//! XOR.
 
 use core::arch::x86_64::{
-    __m512i, _mm512_add_epi32, _mm512_cmpeq_epi8_mask, _mm512_cmple_epu8_mask, _mm512_loadu_si512,
-    _mm512_maskz_compress_epi32, _mm512_movepi8_mask, _mm512_or_si512, _mm512_set1_epi32,
-    _mm512_set1_epi8, _mm512_setr_epi32, _mm512_storeu_si512,
+    __m512i, _mm512_add_epi32, _mm512_broadcast_i32x4, _mm512_cmpeq_epi8_mask,
+    _mm512_cmple_epu8_mask, _mm512_loadu_si512, _mm512_maskz_compress_epi32, _mm512_movepi8_mask,
+    _mm512_or_si512, _mm512_set1_epi32, _mm512_set1_epi8, _mm512_setr_epi32, _mm512_shuffle_epi8,
+    _mm512_storeu_si512, _mm_loadu_si128,
 };
 
-use crate::arch::generic::{Block64, Masks};
+use crate::arch::generic::{Block64, Masks, OP_TABLE, WS_TABLE};
 
 /// The AVX-512BW + PCLMULQDQ backend.
 #[derive(Debug, Clone, Copy)]
@@ -41,17 +43,21 @@ impl Block64 for Avx512 {
     #[inline(always)]
     unsafe fn classify(block: &[u8; 64]) -> Masks {
         // SAFETY: the caller guarantees AVX-512BW; `block` has 64 readable
-        // bytes and the load is unaligned. No closures: they would lose this
-        // context's target features.
+        // bytes and the tables 16, all loaded unaligned (the tables repeated
+        // in each 128-bit lane: `vpshufb` looks up within its lane). No
+        // closures: they would lose this context's target features.
         unsafe {
             let v = _mm512_loadu_si512(block.as_ptr().cast::<__m512i>());
+            let ws_table = _mm512_broadcast_i32x4(_mm_loadu_si128(WS_TABLE.as_ptr().cast()));
+            let op_table = _mm512_broadcast_i32x4(_mm_loadu_si128(OP_TABLE.as_ptr().cast()));
             let lower = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
+            let control = _mm512_cmple_epu8_mask(v, _mm512_set1_epi8(0x1f));
             Masks {
                 quote: eq(v, b'"'),
                 backslash: eq(v, b'\\'),
-                op: eq(lower, b'{') | eq(lower, b'}') | eq(v, b':') | eq(v, b','),
-                ws: eq(v, b' ') | eq(v, b'\t') | eq(v, b'\n') | eq(v, b'\r'),
-                control: _mm512_cmple_epu8_mask(v, _mm512_set1_epi8(0x1f)),
+                op: _mm512_cmpeq_epi8_mask(lower, _mm512_shuffle_epi8(op_table, v)) & !control,
+                ws: _mm512_cmpeq_epi8_mask(v, _mm512_shuffle_epi8(ws_table, v)),
+                control,
                 high: _mm512_movepi8_mask(v),
             }
         }
