@@ -79,6 +79,13 @@ pub(crate) fn prefix_xor_by_shifts(mut x: u64) -> u64 {
     x
 }
 
+/// How far ahead of the block being classified stage 1 asks for input
+/// (see [`super::prefetch`]). In `hot scan` over the telemetry corpus,
+/// 1 KiB measured best of 512 B, 1 KiB and 2 KiB (+7% against none, on an
+/// AVX-512 Xeon). The hardware prefetchers do not follow a stream past
+/// its 4 KiB page.
+const PREFETCH_AHEAD: usize = 1024;
+
 const EVEN_BITS: u64 = 0x5555_5555_5555_5555;
 
 /// State carried from one block to the next.
@@ -149,6 +156,10 @@ pub(crate) unsafe fn stage1<B: Block64>(
     let mut base = 0;
     let (mut high, mut backslash) = (0u64, 0u64);
     while base < input.len() {
+        // Lines come one after another in memory (a read buffer, a
+        // corpus): the block this far ahead, often in the next line, is
+        // on its way when its turn comes.
+        super::prefetch(input.as_ptr().wrapping_add(base + PREFETCH_AHEAD));
         let block: &[u8; 64] = match input.get(base..base + 64) {
             Some(b) => b.try_into().unwrap_or(&tail),
             None => {

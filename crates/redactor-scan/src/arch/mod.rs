@@ -156,6 +156,22 @@ impl Backend {
     }
 }
 
+/// Asks the CPU to bring the cache line holding `p` into its caches. Any
+/// address will do: a prefetch reads nothing the program sees and never
+/// faults, so `p` may lie past the end of the text (it is computed with
+/// `wrapping_add`, never dereferenced). A no-op where no hint is wired up.
+#[inline(always)]
+pub(crate) fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: SSE, which the instruction needs, is part of every x86-64
+    // CPU; the hint neither reads into the program nor faults.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// The byte census of `text` on the backend in use.
 #[inline]
 pub(crate) fn census(text: &[u8]) -> crate::census::Census {
