@@ -4,7 +4,9 @@
 //! expression and validates them exactly (octet ranges, `Ipv6Addr` parsing,
 //! Luhn plus card-brand prefixes, digit counts). Only the matched substring is
 //! rewritten. Emails are also found percent-encoded (`alice%40example.com`,
-//! `%2540`), as they appear in URL query strings.
+//! `%2540`), as they appear in URL query strings, and with their `@` written
+//! as an HTML character reference (`alice&#64;example.com`, `&#x40;`,
+//! `&commat;`), as in HTML-escaped text.
 
 use std::sync::OnceLock;
 
@@ -20,7 +22,7 @@ use crate::json::Value;
 pub enum DetectorKind {
     /// API keys, tokens, private keys, bearer tokens, URL credentials.
     Secret,
-    /// Email addresses, also percent-encoded.
+    /// Email addresses, also with an encoded `@` (`%40`, `&#64;`).
     Email,
     /// Payment card numbers: 13-19 digits, Luhn-valid, known brand prefix.
     CreditCard,
@@ -355,7 +357,8 @@ fn email_re() -> &'static Regex {
     re(
         &R,
         concat!(
-            r"[\p{L}\p{M}\p{N}._%+-]+(?:@|%40|%2540)",
+            // The `@`, or one encoded (see `encoded_at_len`).
+            r"[\p{L}\p{M}\p{N}._%+-]+(?:@|%40|%2540|&#0*64;|&#[xX]0*40;|&commat;)",
             r"[\p{L}\p{N}](?:[\p{L}\p{M}\p{N}-]*[\p{L}\p{M}\p{N}])?",
             r"(?:\.[\p{L}\p{N}](?:[\p{L}\p{M}\p{N}-]*[\p{L}\p{M}\p{N}])?)*",
             // ASCII first: after `com`, letters of another script glued
@@ -787,9 +790,9 @@ fn find_phones(text: &str, out: &mut Vec<(usize, usize)>) {
 }
 
 /// Bytes that can be part of an email match: the ASCII bytes of
-/// [`email_re`]'s classes and every non-ASCII byte (letters of any
-/// script), so that a run of them always starts and ends on a character
-/// boundary.
+/// [`email_re`]'s classes and encoded `@`s, and every non-ASCII byte
+/// (letters of any script), so that a run of them always starts and ends
+/// on a character boundary.
 static EMAIL_BYTE: [bool; 256] = {
     let mut t = [false; 256];
     let mut c = 0;
@@ -797,25 +800,25 @@ static EMAIL_BYTE: [bool; 256] = {
         let b = c as u8;
         t[c] = b.is_ascii_alphanumeric()
             || b >= 0x80
-            || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-' | b'@');
+            || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-' | b'@' | b'&' | b'#' | b';');
         c += 1;
     }
     t
 };
 
 /// The spans of [`email_re`] in `text`, as its `find_iter` gives them, with
-/// the regex run only over the runs of [`EMAIL_BYTE`]s that hold `@`,
-/// `%40` or `%2540`. The pattern has no anchors or look-around, so each
+/// the regex run only over the runs of [`EMAIL_BYTE`]s that hold an `@`
+/// or an encoded one ([`encoded_at_len`]). The pattern has no anchors or look-around, so each
 /// match lies inside one such run and the run alone decides it; a long
 /// text (a stack trace naming one user) is not scanned by the regex end
 /// to end.
 fn find_emails(text: &str, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
     let mut from = 0;
-    while let Some(i) = memchr::memchr2(b'@', b'%', &b[from..]) {
+    while let Some(i) = memchr::memchr3(b'@', b'%', b'&', &b[from..]) {
         let at = from + i;
         let rest = &b[at..];
-        if !(rest[0] == b'@' || starts_with_encoded_at(rest)) {
+        if !(rest[0] == b'@' || encoded_at_len(rest).is_some()) {
             from = at + 1;
             continue;
         }
@@ -836,16 +839,36 @@ fn find_emails(text: &str, out: &mut Vec<(usize, usize)>) {
     }
 }
 
-/// Whether `b` starts with a percent-encoded `@`: `%40`, or `%2540` (an
-/// encoded `%40`).
-fn starts_with_encoded_at(b: &[u8]) -> bool {
-    b.starts_with(b"%40") || b.starts_with(b"%2540")
+/// The length of the encoded `@` that `b` starts with, if it starts with
+/// one: percent-encoded (`%40`, or `%2540`, an encoded `%40`), as in URL
+/// query strings, or an HTML character reference (`&#64;` or `&#x40;`,
+/// with any number of leading zeros, or `&commat;`), as in HTML-escaped
+/// text. The same forms as [`email_re`]'s. A reference without its `;`
+/// (which browsers also read) is not taken: `&#64` followed by a digit
+/// would be another character.
+fn encoded_at_len(b: &[u8]) -> Option<usize> {
+    match b.first()? {
+        b'%' if b.starts_with(b"%40") => Some(3),
+        b'%' if b.starts_with(b"%2540") => Some(5),
+        b'&' if b.starts_with(b"&commat;") => Some(8),
+        b'&' => {
+            let rest = b.strip_prefix(b"&#")?;
+            let (digits, at): (&[u8], &[u8]) = match rest.first() {
+                Some(b'x' | b'X') => (&rest[1..], b"40;"),
+                _ => (rest, b"64;"),
+            };
+            let zeros = digits.iter().take_while(|&&c| c == b'0').count();
+            let tail = &digits[zeros..];
+            tail.starts_with(at).then(|| b.len() - tail.len() + at.len())
+        }
+        _ => None,
+    }
 }
 
-/// Whether `b` holds a percent-encoded `@`, without building a substring
+/// Whether `b` holds an encoded `@`, without building a substring
 /// searcher per call.
 fn has_encoded_at(b: &[u8]) -> bool {
-    memchr::memchr_iter(b'%', b).any(|i| starts_with_encoded_at(&b[i..]))
+    memchr::memchr2_iter(b'%', b'&', b).any(|i| encoded_at_len(&b[i..]).is_some())
 }
 
 /// Byte classes every detector's prefilter needs, found in one pass: the
@@ -854,7 +877,7 @@ type Profile = census::Census;
 
 const C_COLON: u8 = census::COLON;
 const C_AT: u8 = census::AT;
-const C_PERCENT: u8 = census::PERCENT;
+const C_PERCENT_OR_AMPERSAND: u8 = census::PERCENT_OR_AMPERSAND;
 const C_DOT: u8 = census::DOT;
 const C_PLUS: u8 = census::PLUS;
 /// Any byte but a digit, a lowercase hex letter or `-`: every credential
@@ -904,7 +927,8 @@ fn profile_by_bytes(text: &str) -> Profile {
         for (byte, class) in [
             (b':', C_COLON),
             (b'@', C_AT),
-            (b'%', C_PERCENT),
+            (b'%', C_PERCENT_OR_AMPERSAND),
+            (b'&', C_PERCENT_OR_AMPERSAND),
             (b'.', C_DOT),
             (b'+', C_PLUS),
         ] {
@@ -978,7 +1002,7 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
     // In `DetectorKind` order.
     let bits = [
         colon || (len >= SECRET_MIN_LEN && p.has(C_NOT_HEX)), // Secret
-        p.has(C_AT | C_PERCENT),                              // Email
+        p.has(C_AT | C_PERCENT_OR_AMPERSAND),                 // Email
         p.digits >= 13,                                       // CreditCard
         colon,                                                // Ipv6
         len >= 7 && p.has(C_DOT) && p.digits >= 4,            // Ipv4
@@ -1021,7 +1045,7 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             }
         }
         DetectorKind::Email => {
-            if p.has(C_AT) || (p.has(C_PERCENT) && has_encoded_at(text.as_bytes())) {
+            if p.has(C_AT) || (p.has(C_PERCENT_OR_AMPERSAND) && has_encoded_at(text.as_bytes())) {
                 find_emails(text, out);
             }
         }
@@ -1371,7 +1395,7 @@ pub struct Scratch {
     folded: Vec<String>,
     map: Vec<Vec<usize>>,
     view_found: Vec<Found>,
-    /// A percent-encoded email match, decoded.
+    /// An email match whose `@` is encoded, decoded.
     canon: String,
     /// Its replacement, before its `@` is encoded again.
     piece: String,
@@ -1379,12 +1403,15 @@ pub struct Scratch {
 
 /// Appends the replacement for one detected substring to `out`.
 fn rewrite_match(d: &Detector, matched: &str, scratch: &mut Scratch, out: &mut String) {
-    // Percent-encoded emails are rewritten in decoded form and re-encoded.
-    // (Most matches hold no '%': no substring searcher is built for them.)
-    let encoded = if d.kind == DetectorKind::Email && matched.as_bytes().contains(&b'%') {
-        ["%2540", "%40"]
-            .into_iter()
-            .find_map(|sep| matched.find(sep).map(|i| (i, sep)))
+    // An email whose `@` is encoded is rewritten in decoded form, and the
+    // `@`s of its replacement encoded the same way. The local part holds
+    // no `@` and the domain no `%` or `&`: a match without an `@` has its
+    // encoded one at its last `%` or `&`.
+    let encoded = if d.kind == DetectorKind::Email && !matched.contains('@') {
+        let b = matched.as_bytes();
+        b.iter()
+            .rposition(|&c| c == b'%' || c == b'&')
+            .and_then(|i| encoded_at_len(&b[i..]).map(|n| (i, &matched[i..i + n])))
     } else {
         None
     };
@@ -1779,6 +1806,23 @@ mod tests {
             ["alice%2540example.com"]
         );
         assert!(spans(DetectorKind::Email, "no at sign here, @handle, a@b").is_empty());
+        // The `@` as an HTML character reference, as in HTML-escaped text.
+        for at in ["&#64;", "&#064;", "&#x40;", "&#X0040;", "&commat;"] {
+            let addr = format!("alice.b{at}example.com");
+            assert_eq!(
+                spans(DetectorKind::Email, &format!("<p>Mail {addr}</p>")),
+                [addr.as_str()],
+                "{at}"
+            );
+        }
+        // Not without its `;` (`&#645` is another character), nor another
+        // character's reference.
+        for not_at in ["&#64", "&#645;", "&#x4;", "&#x41;", "&amp;", "&Commat;", "&#;"] {
+            assert!(
+                spans(DetectorKind::Email, &format!("alice{not_at}example.com")).is_empty(),
+                "{not_at}"
+            );
+        }
         // Internationalized addresses, whole.
         for addr in [
             "josé@example.com",
@@ -2187,16 +2231,35 @@ mod tests {
     }
 
     #[test]
+    fn encoded_ats_are_the_patterns_forms() {
+        let form = Regex::new(r"^(?:%40|%2540|&#0*64;|&#[xX]0*40;|&commat;)").unwrap();
+        let pieces = [
+            "%", "&", "#", "x", "X", "0", "4", "6", "2", "5", ";", "@", "a", "commat", "&#", "&#x",
+            "40", "64", "%40", "&#64;", "00",
+        ];
+        let texts = crate::test_texts::from_pieces(0x0e4c_0de5_a7a7_0001, 50_000, (1, 8), &pieces);
+        let mut seen = 0;
+        for t in &texts {
+            let want = form.find(t).map(|m| m.end());
+            assert_eq!(encoded_at_len(t.as_bytes()), want, "{t:?}");
+            seen += usize::from(want.is_some());
+        }
+        assert!(seen > 1_000, "{seen} texts start with an encoded @");
+    }
+
+    #[test]
     fn email_runs_find_what_the_regex_finds_over_the_whole_text() {
         let pieces = [
             "a", "Z", "k", "\u{212a}", "\u{17f}", "é", "7", ".", "-", "_", "+", "%", "%40",
             "%2540", "%25", "@", "@@", " ", ",", "(", "co", "uk", ".com", "x1", "\t", "<", "user",
-            "@ex.com", "@mail.", "%40b.io",
+            "@ex.com", "@mail.", "%40b.io", "&", "#", ";", "&#64;", "&#x40;", "&commat;",
+            "&#64;b.io", "&amp;",
         ];
         let mut texts = vec![
             "java.lang.IllegalStateException: no account for bob.k75@corp.example.co.uk \tat x"
                 .to_string(),
             "a@b.comx9 a@b.co-uk a%40b.com a%2540b.cc.dd-ee@f.gh".to_string(),
+            "x@a.com&#64;b.com x@a&#64;b.com a&#64;b&#64;c.com x%40y.co&#x40;z.com".to_string(),
             "\u{212a}elvin@\u{17f}ite.org".to_string(),
         ];
         texts.extend(crate::test_texts::from_pieces(

@@ -152,6 +152,29 @@ fn a_byte_order_mark_is_rejected_by_name_by_both_engines() {
 }
 
 #[test]
+fn emails_with_an_html_escaped_at_are_tokenized_by_both_engines() {
+    // HTML-escaped text (an error page, a rendered template) may write the
+    // `@` as a character reference. The address is found, tokenized as the
+    // plain one is (same address, same token), and its replacement keeps
+    // the reference.
+    let p = common::default_policy();
+    let line = r#"{"html":"<a href=\"mailto:alice&#64;example.com\">alice&#x40;example.com</a>","note":"cc bob&commat;example.org, alice@example.com"}"#;
+    let out = common::redact_both(&p, line);
+    assert!(!out.contains("alice") && !out.contains("bob"), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let (html, note) = (v["html"].as_str().unwrap(), v["note"].as_str().unwrap());
+    let token = |s: &str, at: &str| -> String {
+        let i = s.find(at).unwrap_or_else(|| panic!("no {at} in {s}"));
+        let start = s[..i].rfind(|c: char| c == ':' || c == '>' || c == ' ').unwrap() + 1;
+        s[start..i].to_string()
+    };
+    let plain = token(note, "@");
+    assert_eq!(token(html, "&#64;"), plain, "{out}");
+    assert_eq!(token(html, "&#x40;"), plain, "{out}");
+    assert!(note.contains("&commat;"), "{out}");
+}
+
+#[test]
 fn zero_padded_ipv4_is_generalized_by_both_engines() {
     // Some logs pad each octet to three digits; the standard parser
     // rejects such text, but it is an address all the same.

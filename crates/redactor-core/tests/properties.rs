@@ -217,6 +217,11 @@ proptest! {
         ),
         // The local part may end in a letter beyond ASCII (RFC 6531).
         ending in prop::sample::select(vec!["ed", "é", "ü", "e\u{301}", "ед"]),
+        // The `@`, percent-encoded (URL queries) or as an HTML character
+        // reference (HTML-escaped text).
+        at in prop::sample::select(
+            vec!["@", "@", "%40", "%2540", "&#64;", "&#x40;", "&#X0040;", "&commat;"],
+        ),
         // Typed with an East Asian input method (full-width forms), or
         // with the digits of Thai, Devanagari, Khmer, Myanmar or the
         // mathematical bold ones.
@@ -230,7 +235,7 @@ proptest! {
         let own = |c: char| form.is_some_and(|z| (z..z + 10).contains(&u32::from(c)));
         let glue = if glue.chars().any(own) { "" } else { glue };
         let local = format!("{user}.plant{ending}");
-        let email = w(format!("{local}@{host}.example.com"));
+        let email = w(format!("{local}{at}{host}.example.com"));
         let ip4 = w(if pad {
             format!("198.051.{o3:03}.{o4:03}")
         } else {

@@ -5,15 +5,17 @@
 //!
 //! It is what the prefilters in front of content detectors ask of every
 //! string value (an `@` for emails, digits for card numbers and addresses,
-//! a `:` for IPv6 addresses and credentials in URLs), answered for all of
-//! them at once; the scanner itself does not use it.
+//! a `:` for IPv6 addresses and credentials in URLs, a `%` or an `&` for
+//! an encoded `@`), answered for all of them at once; the scanner itself
+//! does not use it.
 
 /// A `:` was seen (see [`Census::classes`]).
 pub const COLON: u8 = 1;
 /// An `@` was seen.
 pub const AT: u8 = 2;
-/// A `%` was seen.
-pub const PERCENT: u8 = 4;
+/// A `%` or an `&` was seen: either may open an encoded `@`
+/// (`%40`, `&#64;`).
+pub const PERCENT_OR_AMPERSAND: u8 = 4;
 /// A `.` was seen.
 pub const DOT: u8 = 8;
 /// A `+` was seen.
@@ -27,8 +29,8 @@ pub const NOT_HEX: u8 = 64;
 /// What [`census`] found in a text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Census {
-    /// The union of [`COLON`], [`AT`], [`PERCENT`], [`DOT`], [`PLUS`],
-    /// [`NON_ASCII`] and [`NOT_HEX`] over every byte.
+    /// The union of [`COLON`], [`AT`], [`PERCENT_OR_AMPERSAND`], [`DOT`],
+    /// [`PLUS`], [`NON_ASCII`] and [`NOT_HEX`] over every byte.
     pub classes: u8,
     /// How many bytes are ASCII digits.
     pub digits: usize,
@@ -89,7 +91,8 @@ static CLASS: [u8; 256] = {
     }
     t[b':' as usize] |= COLON;
     t[b'@' as usize] |= AT;
-    t[b'%' as usize] |= PERCENT;
+    t[b'%' as usize] |= PERCENT_OR_AMPERSAND;
+    t[b'&' as usize] |= PERCENT_OR_AMPERSAND;
     t[b'.' as usize] |= DOT;
     t[b'+' as usize] |= PLUS;
     t[b'-' as usize] = 0;
@@ -108,12 +111,12 @@ static CLASS: [u8; 256] = {
 
 /// The classes of the nibble-table lookup: each is one high nibble with a
 /// set of low nibbles, so that a byte is in a class exactly when both of
-/// its nibbles' table entries have the class's bit. The five single-byte
-/// classes are the census's own. (Only the x86-64 census uses them; its
-/// tests check them on every target.)
+/// its nibbles' table entries have the class's bit. Five of them are the
+/// census's own classes (`%` and `&`, 0x25 and 0x26, share one). (Only
+/// the x86-64 census uses them; its tests check them on every target.)
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) mod nibbles {
-    pub use super::{AT, COLON, DOT, PERCENT, PLUS};
+    pub use super::{AT, COLON, DOT, PERCENT_OR_AMPERSAND, PLUS};
     /// `-` (0x2D).
     pub const DASH: u8 = 32;
     /// `a` to `f` (0x61 to 0x66).
@@ -127,7 +130,8 @@ pub(crate) mod nibbles {
         let mut t = [0u8; 16];
         t[0xA] |= COLON;
         t[0x0] |= AT;
-        t[0x5] |= PERCENT;
+        t[0x5] |= PERCENT_OR_AMPERSAND;
+        t[0x6] |= PERCENT_OR_AMPERSAND;
         t[0xE] |= DOT;
         t[0xB] |= PLUS;
         t[0xD] |= DASH;
@@ -149,7 +153,7 @@ pub(crate) mod nibbles {
         let mut t = [0u8; 16];
         t[0x3] = COLON | DIGIT;
         t[0x4] = AT;
-        t[0x2] = PERCENT | DOT | PLUS | DASH;
+        t[0x2] = PERCENT_OR_AMPERSAND | DOT | PLUS | DASH;
         t[0x6] = HEX_LETTER;
         t
     };
@@ -159,7 +163,7 @@ pub(crate) mod nibbles {
     /// separately).
     #[inline(always)]
     pub fn to_classes(any: u8, not_hex: bool, non_ascii: bool) -> u8 {
-        (any & (COLON | AT | PERCENT | DOT | PLUS))
+        (any & (COLON | AT | PERCENT_OR_AMPERSAND | DOT | PLUS))
             | if not_hex { super::NOT_HEX } else { 0 }
             | if non_ascii { super::NON_ASCII } else { 0 }
     }
@@ -195,7 +199,7 @@ mod tests {
         assert_eq!(
             census_portable(b"a@b.c:1%+"),
             Census {
-                classes: COLON | AT | PERCENT | DOT | PLUS | NOT_HEX,
+                classes: COLON | AT | PERCENT_OR_AMPERSAND | DOT | PLUS | NOT_HEX,
                 digits: 1
             }
         );
