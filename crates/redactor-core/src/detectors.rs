@@ -800,7 +800,10 @@ static EMAIL_BYTE: [bool; 256] = {
         let b = c as u8;
         t[c] = b.is_ascii_alphanumeric()
             || b >= 0x80
-            || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-' | b'@' | b'&' | b'#' | b';');
+            || matches!(
+                b,
+                b'.' | b'_' | b'%' | b'+' | b'-' | b'@' | b'&' | b'#' | b';'
+            );
         c += 1;
     }
     t
@@ -808,10 +811,10 @@ static EMAIL_BYTE: [bool; 256] = {
 
 /// The spans of [`email_re`] in `text`, as its `find_iter` gives them, with
 /// the regex run only over the runs of [`EMAIL_BYTE`]s that hold an `@`
-/// or an encoded one ([`encoded_at_len`]). The pattern has no anchors or look-around, so each
-/// match lies inside one such run and the run alone decides it; a long
-/// text (a stack trace naming one user) is not scanned by the regex end
-/// to end.
+/// or an encoded one ([`encoded_at_len`]). The pattern has no anchors or
+/// look-around, so each match lies inside one such run and the run alone
+/// decides it; a long text (a stack trace naming one user) is not scanned
+/// by the regex end to end.
 fn find_emails(text: &str, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
     let mut from = 0;
@@ -859,7 +862,8 @@ fn encoded_at_len(b: &[u8]) -> Option<usize> {
             };
             let zeros = digits.iter().take_while(|&&c| c == b'0').count();
             let tail = &digits[zeros..];
-            tail.starts_with(at).then(|| b.len() - tail.len() + at.len())
+            tail.starts_with(at)
+                .then(|| b.len() - tail.len() + at.len())
         }
         _ => None,
     }
@@ -1817,7 +1821,9 @@ mod tests {
         }
         // Not without its `;` (`&#645` is another character), nor another
         // character's reference.
-        for not_at in ["&#64", "&#645;", "&#x4;", "&#x41;", "&amp;", "&Commat;", "&#;"] {
+        for not_at in [
+            "&#64", "&#645;", "&#x4;", "&#x41;", "&amp;", "&Commat;", "&#;",
+        ] {
             assert!(
                 spans(DetectorKind::Email, &format!("alice{not_at}example.com")).is_empty(),
                 "{not_at}"
@@ -2250,10 +2256,44 @@ mod tests {
     #[test]
     fn email_runs_find_what_the_regex_finds_over_the_whole_text() {
         let pieces = [
-            "a", "Z", "k", "\u{212a}", "\u{17f}", "é", "7", ".", "-", "_", "+", "%", "%40",
-            "%2540", "%25", "@", "@@", " ", ",", "(", "co", "uk", ".com", "x1", "\t", "<", "user",
-            "@ex.com", "@mail.", "%40b.io", "&", "#", ";", "&#64;", "&#x40;", "&commat;",
-            "&#64;b.io", "&amp;",
+            "a",
+            "Z",
+            "k",
+            "\u{212a}",
+            "\u{17f}",
+            "é",
+            "7",
+            ".",
+            "-",
+            "_",
+            "+",
+            "%",
+            "%40",
+            "%2540",
+            "%25",
+            "@",
+            "@@",
+            " ",
+            ",",
+            "(",
+            "co",
+            "uk",
+            ".com",
+            "x1",
+            "\t",
+            "<",
+            "user",
+            "@ex.com",
+            "@mail.",
+            "%40b.io",
+            "&",
+            "#",
+            ";",
+            "&#64;",
+            "&#x40;",
+            "&commat;",
+            "&#64;b.io",
+            "&amp;",
         ];
         let mut texts = vec![
             "java.lang.IllegalStateException: no account for bob.k75@corp.example.co.uk \tat x"
