@@ -165,10 +165,7 @@ fn emails_with_an_html_escaped_at_are_tokenized_by_both_engines() {
     let (html, note) = (v["html"].as_str().unwrap(), v["note"].as_str().unwrap());
     let token = |s: &str, at: &str| -> String {
         let i = s.find(at).unwrap_or_else(|| panic!("no {at} in {s}"));
-        let start = s[..i]
-            .rfind(|c: char| c == ':' || c == '>' || c == ' ')
-            .unwrap()
-            + 1;
+        let start = s[..i].rfind([':', '>', ' ']).unwrap() + 1;
         s[start..i].to_string()
     };
     let plain = token(note, "@");
