@@ -28,7 +28,7 @@ pub enum DetectorKind {
     CreditCard,
     /// IPv6 addresses.
     Ipv6,
-    /// IPv4 addresses.
+    /// IPv4 addresses, dotted, or with dashes inside hostnames.
     Ipv4,
     /// International phone numbers (`+` and 8-15 digits).
     Phone,
@@ -665,9 +665,15 @@ fn card_at(text: &str, start: usize, end: usize, out: &mut Vec<(usize, usize)>) 
 /// Whether `b` holds three dots in a chain `d.d.d.d` with one to three
 /// digits between them: what [`ipv4_re`] needs to match at all.
 fn has_ipv4_chain(b: &[u8]) -> bool {
+    has_quad_chain(b, b'.')
+}
+
+/// Whether `b` holds three `sep`s in a chain `d{sep}d{sep}d{sep}d` with one
+/// to three digits between them.
+fn has_quad_chain(b: &[u8], sep: u8) -> bool {
     let digit_at = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
     let (mut chain, mut prev) = (0u32, usize::MAX);
-    for p in memchr::memchr_iter(b'.', b) {
+    for p in memchr::memchr_iter(sep, b) {
         if p == 0 || !digit_at(p - 1) || !digit_at(p + 1) {
             chain = 0;
             continue;
@@ -683,7 +689,83 @@ fn has_ipv4_chain(b: &[u8]) -> bool {
     false
 }
 
-fn find_ipv4(text: &str, out: &mut Vec<(usize, usize)>) {
+fn find_ipv4(text: &str, p: Profile, out: &mut Vec<(usize, usize)>) {
+    if p.has(C_DOT) {
+        find_dotted_ipv4(text, out);
+    }
+    if p.has(C_DASH) && has_quad_chain(text.as_bytes(), b'-') {
+        find_dashed_ipv4(text.as_bytes(), out);
+    }
+}
+
+/// Whether `b` is a byte of a hostname label's letters and digits, for
+/// [`find_dashed_ipv4`] (bytes beyond ASCII count as letters).
+fn is_label_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b >= 0x80
+}
+
+/// IPv4 addresses written with dashes, as hostnames carry them:
+/// `c-73-22-1-5.hsd1.example.net` (an ISP's name for a subscriber's
+/// address), `ec2-203-0-113-7.compute-1.amazonaws.com`,
+/// `ip-10-0-1-23.ec2.internal`. Text splits into tokens (runs of
+/// [`is_label_byte`]s) joined by a single `.` or `-`; a match is a run of
+/// exactly four tokens of digits, joined by `-`, each an octet as the
+/// dotted form writes it (at most 255, no leading zero). A token of digits
+/// joined on either side makes it a longer number (`1-800-555-0143-2`,
+/// `2026-12-03-10-20`), not an address; a token with letters does not
+/// (`ec2-`, `.compute-1`), nor a letter glued to a digit (`a1-2-3-4` has
+/// no run of four).
+fn find_dashed_ipv4(b: &[u8], out: &mut Vec<(usize, usize)>) {
+    // Whether a token of digits is an octet: at most 255, no leading zero
+    // (asked of other tokens too, where the answer is not used).
+    fn octet(t: &[u8]) -> bool {
+        matches!(
+            t,
+            [_] | [b'1'..=b'9', _]
+                | [b'1', _, _]
+                | [b'2', b'0'..=b'4', _]
+                | [b'2', b'5', b'0'..=b'5']
+        )
+    }
+    // The run of digit tokens in the current chain: where it starts, how
+    // many tokens, and whether they are octets joined by `-` so far.
+    let (mut start, mut count, mut fits) = (0usize, 0usize, true);
+    // Where the token before ended (its run continues only through one
+    // joining byte), and whether it was all digits.
+    let (mut prev_end, mut prev_digits) = (usize::MAX, false);
+    let mut i = 0;
+    while i < b.len() {
+        if !is_label_byte(b[i]) {
+            i += 1;
+            continue;
+        }
+        let t_start = i;
+        while i < b.len() && is_label_byte(b[i]) {
+            i += 1;
+        }
+        let token = &b[t_start..i];
+        let digits = token.iter().all(u8::is_ascii_digit);
+        let joined =
+            prev_end != usize::MAX && t_start == prev_end + 1 && matches!(b[prev_end], b'-' | b'.');
+        if digits && joined && prev_digits {
+            count += 1;
+            fits &= b[prev_end] == b'-' && octet(token);
+        } else {
+            if count == 4 && fits {
+                out.push((start, prev_end));
+            }
+            (start, count, fits) = (t_start, usize::from(digits), octet(token));
+        }
+        (prev_end, prev_digits) = (i, digits);
+    }
+    if count == 4 && fits {
+        out.push((start, prev_end));
+    }
+}
+
+/// Dotted-decimal IPv4 addresses (see [`ipv4_re`]), not part of a longer
+/// dotted number.
+fn find_dotted_ipv4(text: &str, out: &mut Vec<(usize, usize)>) {
     if !has_ipv4_chain(text.as_bytes()) {
         return;
     }
@@ -884,6 +966,7 @@ const C_AT: u8 = census::AT;
 const C_PERCENT_OR_AMPERSAND: u8 = census::PERCENT_OR_AMPERSAND;
 const C_DOT: u8 = census::DOT;
 const C_PLUS: u8 = census::PLUS;
+const C_DASH: u8 = census::DASH;
 /// Any byte but a digit, a lowercase hex letter or `-`: every credential
 /// shape of [`secret_re`] holds one, so hex ids and UUIDs skip its
 /// prefilters.
@@ -935,6 +1018,7 @@ fn profile_by_bytes(text: &str) -> Profile {
             (b'&', C_PERCENT_OR_AMPERSAND),
             (b'.', C_DOT),
             (b'+', C_PLUS),
+            (b'-', C_DASH),
         ] {
             if b == byte {
                 p.classes |= class;
@@ -1009,7 +1093,7 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
         p.has(C_AT | C_PERCENT_OR_AMPERSAND),                 // Email
         p.digits >= 13,                                       // CreditCard
         colon,                                                // Ipv6
-        len >= 7 && p.has(C_DOT) && p.digits >= 4,            // Ipv4
+        len >= 7 && p.has(C_DOT | C_DASH) && p.digits >= 4,   // Ipv4
         p.has(C_PLUS),                                        // Phone
     ];
     const _: () = assert!(
@@ -1055,7 +1139,7 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
         }
         DetectorKind::CreditCard => find_cards(text, out),
         DetectorKind::Ipv6 => find_ipv6(text, out),
-        DetectorKind::Ipv4 => find_ipv4(text, out),
+        DetectorKind::Ipv4 => find_ipv4(text, p, out),
         DetectorKind::Phone => find_phones(text, out),
     }
 }
@@ -1399,14 +1483,27 @@ pub struct Scratch {
     folded: Vec<String>,
     map: Vec<Vec<usize>>,
     view_found: Vec<Found>,
-    /// An email match whose `@` is encoded, decoded.
+    /// An email match whose `@` is encoded, or an IPv4 match written with
+    /// dashes, in its plain form.
     canon: String,
-    /// Its replacement, before its `@` is encoded again.
+    /// Its replacement, before it is written as the match was.
     piece: String,
 }
 
 /// Appends the replacement for one detected substring to `out`.
 fn rewrite_match(d: &Detector, matched: &str, scratch: &mut Scratch, out: &mut String) {
+    // An IPv4 address written with dashes (in a hostname) is rewritten in
+    // dotted form, and the dots of its replacement written as dashes, so
+    // that the hostname keeps its shape (`c-73-22-1-0.hsd1.example.net`).
+    if d.kind == DetectorKind::Ipv4 && matched.contains('-') {
+        let Scratch { canon, piece, .. } = scratch;
+        canon.clear();
+        canon.extend(matched.chars().map(|c| if c == '-' { '.' } else { c }));
+        piece.clear();
+        replacement(&d.action, canon, piece);
+        out.extend(piece.chars().map(|c| if c == '.' { '-' } else { c }));
+        return;
+    }
     // An email whose `@` is encoded is rewritten in decoded form, and the
     // `@`s of its replacement encoded the same way. The local part holds
     // no `@` and the domain no `%` or `&`: a match without an `@` has its
@@ -1787,6 +1884,72 @@ mod tests {
                 "{s:?}"
             );
         }
+        let dashed = Regex::new(r"(?-u:\d{1,3}-\d{1,3}-\d{1,3}-\d{1,3})").unwrap();
+        for s in strings(b"0123456789-----a", 100_000) {
+            assert_eq!(
+                has_quad_chain(s.as_bytes(), b'-'),
+                dashed.is_match(&s),
+                "{s:?}"
+            );
+        }
+    }
+
+    /// The dashed quads of `text` by another formulation than
+    /// [`find_dashed_ipv4`]'s: at every position, four groups of one to
+    /// three digits joined by `-`, each an octet, with no letter or digit
+    /// glued on either side and no token of digits joined by `.` or `-`.
+    fn dashed_by_windows(text: &str) -> Vec<(usize, usize)> {
+        let quad = Regex::new(r"^(?-u:(\d{1,3})-(\d{1,3})-(\d{1,3})-(\d{1,3}))").unwrap();
+        let b = text.as_bytes();
+        let label = |i: usize| b[i].is_ascii_alphanumeric() || b[i] >= 0x80;
+        let digits_token_ending_at = |end: usize| {
+            let start = (0..end).rev().take_while(|&i| label(i)).last();
+            start.is_some_and(|s| b[s..end].iter().all(u8::is_ascii_digit))
+        };
+        let digits_token_starting_at = |start: usize| {
+            let n = (start..b.len()).take_while(|&i| label(i)).count();
+            n > 0 && b[start..start + n].iter().all(u8::is_ascii_digit)
+        };
+        let mut out = Vec::new();
+        for p in 0..b.len() {
+            let Some(c) = text.get(p..).and_then(|t| quad.captures(t)) else {
+                continue;
+            };
+            let end = p + c[0].len();
+            let octets = (1..=4).all(|g| {
+                let t = &c[g];
+                t.parse::<u8>().is_ok() && (t.len() == 1 || !t.starts_with('0'))
+            });
+            let glued_before = p > 0
+                && (label(p - 1)
+                    || (matches!(b[p - 1], b'-' | b'.') && digits_token_ending_at(p - 1)));
+            let glued_after = end < b.len()
+                && (label(end)
+                    || (matches!(b[end], b'-' | b'.') && digits_token_starting_at(end + 1)));
+            if octets && !glued_before && !glued_after {
+                out.push((p, end));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn dashed_quads_are_found_as_the_window_rule_finds_them() {
+        let pieces = [
+            "1-", "2-", "25-", "255-", "0-", "10-", "1", "7", "255", "256", "01", "0", "-", ".",
+            "a", "x1", "é", " ", "_", "ip-", ".net",
+        ];
+        let texts =
+            crate::test_texts::from_pieces(0xd45e_d1b4_0000_0001, 100_000, (3, 24), &pieces);
+        let mut found = 0;
+        for t in &texts {
+            let mut got = Vec::new();
+            find_dashed_ipv4(t.as_bytes(), &mut got);
+            let want = dashed_by_windows(t);
+            assert_eq!(got, want, "{t:?}");
+            found += want.len();
+        }
+        assert!(found > 2_000, "{found} quads found");
     }
 
     fn spans(kind: DetectorKind, text: &str) -> Vec<&str> {
@@ -2023,6 +2186,30 @@ mod tests {
             ["010.001.002.003", "198.051.100.007"]
         );
         assert!(spans(DetectorKind::Ipv4, "256.001.002.003 1.2.3.0999").is_empty());
+        // Written with dashes in hostnames, whatever labels come around.
+        assert_eq!(
+            spans(
+                DetectorKind::Ipv4,
+                "c-73-22-1-5.hsd1.ca.example.net ec2-203-0-113-7.compute-1.amazonaws.com \
+                 ip-10-0-1-23.ec2.internal 198-51-100-0 host=255-255-255-255."
+            ),
+            [
+                "73-22-1-5",
+                "203-0-113-7",
+                "10-0-1-23",
+                "198-51-100-0",
+                "255-255-255-255"
+            ]
+        );
+        // Not longer numbers, other formats, letters glued to a digit,
+        // octets over 255 or padded, or dots among the dashes.
+        assert!(spans(
+            DetectorKind::Ipv4,
+            "1-800-555-0143-2 2026-12-03-10-20 v1-2-3-4 a1-2-3-4 1-2-3-4x \
+             8-916-123-45-67 1-2-3-4-5 5-1-2-3-4.6 256-1-1-1 01-2-3-4 1-2-3.4 1-2--3-4 \
+             123e4567-e89b-12d3-a456-426614174000"
+        )
+        .is_empty());
         assert_eq!(spans(DetectorKind::Ipv6, "::1"), ["::1"]);
         assert_eq!(spans(DetectorKind::Email, "a@b.co"), ["a@b.co"]);
         assert_eq!(spans(DetectorKind::Phone, "+1234567"), Vec::<&str>::new());

@@ -175,6 +175,22 @@ fn emails_with_an_html_escaped_at_are_tokenized_by_both_engines() {
 }
 
 #[test]
+fn ipv4_in_hostnames_is_generalized_by_both_engines() {
+    // Reverse DNS names carry the address with dashes: an ISP's name for a
+    // subscriber's address is the subscriber's address.
+    let p = common::default_policy();
+    let line = r#"{"msg":"GET / from c-73-22-1-5.hsd1.ca.example.net via ec2-203-0-113-7.compute-1.amazonaws.com (call 1-800-555-0143, build v1-2-3-4)"}"#;
+    let want = r#"{"msg":"GET / from c-73-22-1-0.hsd1.ca.example.net via ec2-203-0-113-0.compute-1.amazonaws.com (call 1-800-555-0143, build v1-2-3-4)"}"#;
+    assert_eq!(common::redact_both(&p, line), want);
+    // Another action sees the dotted form too (a mask keeps no dot).
+    let masked = common::policy("[detectors]\nipv4 = { action = \"mask\", keep_last = 2 }\n");
+    assert_eq!(
+        common::redact_both(&masked, r#"{"h":"ip-10-0-1-23.ec2.internal"}"#),
+        r#"{"h":"ip-*******23.ec2.internal"}"#
+    );
+}
+
+#[test]
 fn zero_padded_ipv4_is_generalized_by_both_engines() {
     // Some logs pad each octet to three digits; the standard parser
     // rejects such text, but it is an address all the same.

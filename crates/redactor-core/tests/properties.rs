@@ -211,6 +211,8 @@ proptest! {
         path in any::<u64>(), mask in any::<u64>(), ws in any::<bool>(), wrap in any::<bool>(),
         // Octets padded with zeros, as some logs write them.
         pad in any::<bool>(),
+        // Written with dashes, in a hostname (reverse DNS, cloud names).
+        dashed in any::<bool>(),
         // Glued to the address: digits of other scripts are not digits of it.
         glue in prop::sample::select(
             vec!["", "\u{663}", "\u{ff11}", "\u{967}", "\u{e53}", "é", "x", "/"],
@@ -236,12 +238,20 @@ proptest! {
         let glue = if glue.chars().any(own) { "" } else { glue };
         let local = format!("{user}.plant{ending}");
         let email = w(format!("{local}{at}{host}.example.com"));
-        let ip4 = w(if pad {
+        let ip4 = w(if dashed {
+            format!("198-51-{o3}-{o4}")
+        } else if pad {
             format!("198.051.{o3:03}.{o4:03}")
         } else {
             format!("198.51.{o3}.{o4}")
         });
-        let glued_ip4 = format!("{glue}{ip4}{glue}");
+        // A letter glued to a dashed address makes it part of a hostname
+        // label (`v1-2-3-4` is a version): it sits between labels instead.
+        let glued_ip4 = if dashed {
+            w(format!("{glue} ip-{ip4}.example.net{glue}"))
+        } else {
+            format!("{glue}{ip4}{glue}")
+        };
         let ip6 = format!("2001:db8:{v6:x}:{v6:x}:1:2:3:{v6:x}");
         let mut j = if wrap { J::Obj(vec![("wrap".into(), j)]) } else { j };
         plant(&mut j, &format!("{glue}{email}{glue}"), path, true);

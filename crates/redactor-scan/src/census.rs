@@ -6,8 +6,8 @@
 //! It is what the prefilters in front of content detectors ask of every
 //! string value (an `@` for emails, digits for card numbers and addresses,
 //! a `:` for IPv6 addresses and credentials in URLs, a `%` or an `&` for
-//! an encoded `@`), answered for all of them at once; the scanner itself
-//! does not use it.
+//! an encoded `@`, a `.` or a `-` between the octets of an IPv4 address),
+//! answered for all of them at once; the scanner itself does not use it.
 
 /// A `:` was seen (see [`Census::classes`]).
 pub const COLON: u8 = 1;
@@ -25,12 +25,14 @@ pub const NON_ASCII: u8 = 32;
 /// A byte that is none of `0-9`, `a-f` and `-` was seen (any byte at or
 /// above 0x80 among them).
 pub const NOT_HEX: u8 = 64;
+/// A `-` was seen.
+pub const DASH: u8 = 128;
 
 /// What [`census`] found in a text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Census {
     /// The union of [`COLON`], [`AT`], [`PERCENT_OR_AMPERSAND`], [`DOT`],
-    /// [`PLUS`], [`NON_ASCII`] and [`NOT_HEX`] over every byte.
+    /// [`PLUS`], [`NON_ASCII`], [`NOT_HEX`] and [`DASH`] over every byte.
     pub classes: u8,
     /// How many bytes are ASCII digits.
     pub digits: usize,
@@ -68,19 +70,11 @@ pub fn census_on(backend: crate::Backend, text: &[u8]) -> Census {
 pub(crate) fn census_portable(text: &[u8]) -> Census {
     let (mut classes, mut digits) = (0u8, 0usize);
     for &b in text {
-        let c = CLASS[b as usize];
-        classes |= c;
-        digits += usize::from(c >> 7);
+        classes |= CLASS[b as usize];
+        digits += usize::from(b.is_ascii_digit());
     }
-    Census {
-        classes: classes & !DIGIT,
-        digits,
-    }
+    Census { classes, digits }
 }
-
-/// Digits carry this bit in [`CLASS`], so that the loop counts them by a
-/// shift; it is not part of [`Census::classes`].
-const DIGIT: u8 = 128;
 
 static CLASS: [u8; 256] = {
     let mut t = [NOT_HEX; 256];
@@ -95,7 +89,7 @@ static CLASS: [u8; 256] = {
     t[b'&' as usize] |= PERCENT_OR_AMPERSAND;
     t[b'.' as usize] |= DOT;
     t[b'+' as usize] |= PLUS;
-    t[b'-' as usize] = 0;
+    t[b'-' as usize] = DASH;
     let mut d = b'a';
     while d <= b'f' {
         t[d as usize] = 0;
@@ -103,7 +97,7 @@ static CLASS: [u8; 256] = {
     }
     let mut d = b'0';
     while d <= b'9' {
-        t[d as usize] = DIGIT;
+        t[d as usize] = 0;
         d += 1;
     }
     t
@@ -164,6 +158,7 @@ pub(crate) mod nibbles {
     #[inline(always)]
     pub fn to_classes(any: u8, not_hex: bool, non_ascii: bool) -> u8 {
         (any & (COLON | AT | PERCENT_OR_AMPERSAND | DOT | PLUS))
+            | if any & DASH != 0 { super::DASH } else { 0 }
             | if not_hex { super::NOT_HEX } else { 0 }
             | if non_ascii { super::NON_ASCII } else { 0 }
     }
@@ -192,7 +187,7 @@ mod tests {
         assert_eq!(
             census_portable(b"3f2a-00"),
             Census {
-                classes: 0,
+                classes: DASH,
                 digits: 4
             }
         );
@@ -213,7 +208,7 @@ mod tests {
     #[test]
     fn every_backend_counts_like_the_portable_census() {
         let mut next = crate::xorshift(0x2545_f491_4f6c_dd1du64);
-        let alphabet = b"0123456789abcdefABCDEF:@%.+-xyz \"\\\x00\x7f\x80\xff";
+        let alphabet = b"0123456789abcdefABCDEF:@%&.+-xyz \"\\\x00\x7f\x80\xff";
         let mut texts: Vec<Vec<u8>> = Vec::new();
         for len in 0..100usize {
             let base: Vec<u8> = (0..len)
