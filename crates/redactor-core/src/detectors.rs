@@ -714,7 +714,8 @@ fn is_label_byte(b: u8) -> bool {
 /// joined on either side makes it a longer number (`1-800-555-0143-2`,
 /// `2026-12-03-10-20`), not an address; a token with letters does not
 /// (`ec2-`, `.compute-1`), nor a letter glued to a digit (`a1-2-3-4` has
-/// no run of four).
+/// no run of four). A `+` right before makes it a phone number
+/// (`+44-20-7-123`), left to the phone detector.
 fn find_dashed_ipv4(b: &[u8], out: &mut Vec<(usize, usize)>) {
     // Whether a token of digits is an octet: at most 255, no leading zero
     // (asked of other tokens too, where the answer is not used).
@@ -754,7 +755,8 @@ fn find_dashed_ipv4(b: &[u8], out: &mut Vec<(usize, usize)>) {
             if count == 4 && fits {
                 out.push((start, prev_end));
             }
-            (start, count, fits) = (t_start, usize::from(digits), octet(token));
+            let phone = t_start > 0 && b[t_start - 1] == b'+';
+            (start, count, fits) = (t_start, usize::from(digits), octet(token) && !phone);
         }
         (prev_end, prev_digits) = (i, digits);
     }
@@ -1922,6 +1924,7 @@ mod tests {
             });
             let glued_before = p > 0
                 && (label(p - 1)
+                    || b[p - 1] == b'+'
                     || (matches!(b[p - 1], b'-' | b'.') && digits_token_ending_at(p - 1)));
             let glued_after = end < b.len()
                 && (label(end)
@@ -1937,7 +1940,7 @@ mod tests {
     fn dashed_quads_are_found_as_the_window_rule_finds_them() {
         let pieces = [
             "1-", "2-", "25-", "255-", "0-", "10-", "1", "7", "255", "256", "01", "0", "-", ".",
-            "a", "x1", "é", " ", "_", "ip-", ".net",
+            "a", "x1", "é", " ", "_", "ip-", ".net", "+",
         ];
         let texts =
             crate::test_texts::from_pieces(0xd45e_d1b4_0000_0001, 100_000, (3, 24), &pieces);
@@ -2206,7 +2209,7 @@ mod tests {
         assert!(spans(
             DetectorKind::Ipv4,
             "1-800-555-0143-2 2026-12-03-10-20 v1-2-3-4 a1-2-3-4 1-2-3-4x \
-             8-916-123-45-67 1-2-3-4-5 5-1-2-3-4.6 256-1-1-1 01-2-3-4 1-2-3.4 1-2--3-4 \
+             8-916-123-45-67 1-2-3-4-5 5-1-2-3-4.6 256-1-1-1 01-2-3-4 1-2-3.4 1-2--3-4 +44-20-7-123 \
              123e4567-e89b-12d3-a456-426614174000"
         )
         .is_empty());
