@@ -1494,45 +1494,44 @@ pub struct Scratch {
 
 /// Appends the replacement for one detected substring to `out`.
 fn rewrite_match(d: &Detector, matched: &str, scratch: &mut Scratch, out: &mut String) {
-    // An IPv4 address written with dashes (in a hostname) is rewritten in
-    // dotted form, and the dots of its replacement written as dashes, so
-    // that the hostname keeps its shape (`c-73-22-1-0.hsd1.example.net`).
-    if d.kind == DetectorKind::Ipv4 && matched.contains('-') {
-        let Scratch { canon, piece, .. } = scratch;
-        canon.clear();
+    let Scratch { canon, piece, .. } = scratch;
+    canon.clear();
+    // A match written in another form is acted on in its plain form
+    // (`canon`), and each `plain` character of the replacement written as
+    // the match wrote it, so that the text around it reads as before:
+    // - an IPv4 address written with dashes (in a hostname) is dotted, and
+    //   the replacement's dots become dashes (`c-73-22-1-0.hsd1.…`);
+    // - an email whose `@` is encoded is decoded, and the replacement's
+    //   `@`s encoded the same way. The local part holds no `@` and the
+    //   domain no `%` or `&`: a match without an `@` has its encoded one
+    //   at its last `%` or `&`.
+    let written = if d.kind == DetectorKind::Ipv4 && matched.contains('-') {
         canon.extend(matched.chars().map(|c| if c == '-' { '.' } else { c }));
-        piece.clear();
-        replacement(&d.action, canon, piece);
-        out.extend(piece.chars().map(|c| if c == '.' { '-' } else { c }));
-        return;
-    }
-    // An email whose `@` is encoded is rewritten in decoded form, and the
-    // `@`s of its replacement encoded the same way. The local part holds
-    // no `@` and the domain no `%` or `&`: a match without an `@` has its
-    // encoded one at its last `%` or `&`.
-    let encoded = if d.kind == DetectorKind::Email && !matched.contains('@') {
+        Some(('.', "-"))
+    } else if d.kind == DetectorKind::Email && !matched.contains('@') {
         let b = matched.as_bytes();
         b.iter()
             .rposition(|&c| c == b'%' || c == b'&')
             .and_then(|i| encoded_at_len(&b[i..]).map(|n| (i, &matched[i..i + n])))
+            .map(|(i, sep)| {
+                canon.push_str(&matched[..i]);
+                canon.push('@');
+                canon.push_str(&matched[i + sep.len()..]);
+                ('@', sep)
+            })
     } else {
         None
     };
-    let Some((i, sep)) = encoded else {
+    let Some((plain, as_written)) = written else {
         return replacement(&d.action, matched, out);
     };
-    let Scratch { canon, piece, .. } = scratch;
-    canon.clear();
-    canon.push_str(&matched[..i]);
-    canon.push('@');
-    canon.push_str(&matched[i + sep.len()..]);
     piece.clear();
     replacement(&d.action, canon, piece);
     let mut rest = piece.as_str();
-    while let Some(at) = rest.find('@') {
+    while let Some(at) = rest.find(plain) {
         out.push_str(&rest[..at]);
-        out.push_str(sep);
-        rest = &rest[at + 1..];
+        out.push_str(as_written);
+        rest = &rest[at + plain.len_utf8()..];
     }
     out.push_str(rest);
 }
