@@ -20,7 +20,8 @@ use crate::json::Value;
 /// The kinds of detector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DetectorKind {
-    /// API keys, tokens, private keys, bearer tokens, URL credentials.
+    /// API keys, tokens, private keys, bearer tokens and basic
+    /// credentials, URL credentials, values of credential-named parameters.
     Secret,
     /// Email addresses, also with an encoded `@` (`%40`, `&#64;`).
     Email,
@@ -28,7 +29,8 @@ pub enum DetectorKind {
     CreditCard,
     /// IPv6 addresses.
     Ipv6,
-    /// IPv4 addresses, dotted, or with dashes inside hostnames.
+    /// IPv4 addresses, dotted, with dashes inside hostnames, or reversed in
+    /// reverse DNS names.
     Ipv4,
     /// International phone numbers (`+` and 8-15 digits).
     Phone,
@@ -129,8 +131,8 @@ fn secret_prefilter() -> &'static aho_corasick::AhoCorasick {
     static R: OnceLock<aho_corasick::AhoCorasick> = OnceLock::new();
     R.get_or_init(|| {
         // Leftmost-first enables the SIMD (Teddy) search; whether any
-        // prefix occurs is the same under every match kind. `bearer`, in
-        // any case, has its own check ([`has_bearer`]).
+        // prefix occurs is the same under every match kind. `bearer` and
+        // `basic`, in any case, have their own check ([`has_scheme`]).
         aho_corasick::AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::LeftmostFirst)
             .build(SECRET_PREFIXES)
@@ -138,21 +140,26 @@ fn secret_prefilter() -> &'static aho_corasick::AhoCorasick {
     })
 }
 
-/// Whether `b` holds `bearer` in any letter case, as `(?i:bearer)` in
-/// [`secret_re`] matches it (none of its letters has a non-ASCII case
-/// variant).
+/// Whether `b` holds `bearer` or `basic` in any letter case, as
+/// `(?i:bearer)` and `(?i:basic)` in [`secret_re`] match them (none of
+/// their letters has a non-ASCII case variant).
 #[cfg(test)]
-fn has_bearer(b: &[u8]) -> bool {
-    memchr::memchr2_iter(b'r', b'R', b)
-        .any(|i| i >= 5 && b[i - 5..=i].eq_ignore_ascii_case(b"bearer"))
+fn has_scheme(b: &[u8]) -> bool {
+    let at = |w: &[u8]| b.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w));
+    at(b"bearer") || at(b"basic")
 }
 
-/// The shortest text [`secret_re`] matches: `xoxb-` or `bearer ` and
-/// ten or eight token characters.
-const SECRET_MIN_LEN: usize = 15;
+/// The HTTP authentication schemes whose credentials [`secret_re`]
+/// finds after them (and whitespace), in any letter case.
+const AUTH_SCHEMES: [&[u8]; 2] = [b"bearer", b"basic"];
+
+/// The shortest text [`secret_re`] matches: `basic `, and eight
+/// characters of base64.
+const SECRET_MIN_LEN: usize = 14;
 
 /// The first two bytes of every [`SECRET_PREFIXES`] entry and of `bearer`
-/// in every letter case, as a bit set over all 65 536 byte pairs (8 KiB).
+/// and `basic` in every letter case, as a bit set over all 65 536 byte
+/// pairs (8 KiB).
 static SECRET_BIGRAMS: [u64; 1024] = {
     // Indexed by the pair read as a little-endian `u16`: the second byte high.
     const fn set(t: &mut [u64; 1024], a: u8, b: u8) {
@@ -166,16 +173,23 @@ static SECRET_BIGRAMS: [u64; 1024] = {
         set(&mut t, p[0], p[1]);
         i += 1;
     }
-    set(&mut t, b'b', b'e');
-    set(&mut t, b'b', b'E');
-    set(&mut t, b'B', b'e');
-    set(&mut t, b'B', b'E');
+    let mut k = 0;
+    while k < AUTH_SCHEMES.len() {
+        let (a, b) = (AUTH_SCHEMES[k][0], AUTH_SCHEMES[k][1]);
+        let (ua, ub) = (a.to_ascii_uppercase(), b.to_ascii_uppercase());
+        set(&mut t, a, b);
+        set(&mut t, a, ub);
+        set(&mut t, ua, b);
+        set(&mut t, ua, ub);
+        k += 1;
+    }
     t
 };
 
-/// Whether a byte pair that starts a secret prefix or `bearer` occurs in
-/// `b`: a table lookup per byte, before the multi-pattern search. Most
-/// strings long enough for a secret (UUIDs, timestamps, URLs) have none.
+/// Whether a byte pair that starts a secret prefix, `bearer` or `basic`
+/// occurs in `b`: a table lookup per byte, before the multi-pattern
+/// search. Most strings long enough for a secret (timestamps, URLs) have
+/// none.
 fn has_secret_bigram(b: &[u8]) -> bool {
     // No early exit: the loop is a straight run of loads and ORs.
     let mut hit = 0u64;
@@ -193,25 +207,26 @@ fn bigram_bits(w: &[u8]) -> u64 {
     SECRET_BIGRAMS[i / 64] >> (i % 64)
 }
 
-/// Whether one of [`SECRET_PREFIXES`], or `bearer` in any letter case,
-/// starts at byte `i` of `b`.
+/// Whether one of [`SECRET_PREFIXES`], or one of [`AUTH_SCHEMES`] in any
+/// letter case, starts at byte `i` of `b`.
 #[inline]
 fn secret_prefix_at(b: &[u8], i: usize) -> bool {
     let rest = &b[i..];
     SECRET_PREFIXES
         .iter()
         .any(|p| rest.starts_with(p.as_bytes()))
-        || rest
-            .get(..6)
-            .is_some_and(|w| w.eq_ignore_ascii_case(b"bearer"))
+        || AUTH_SCHEMES.iter().any(|s| {
+            rest.get(..s.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(s))
+        })
 }
 
-/// Whether one of [`SECRET_PREFIXES`] or `bearer` (in any letter case)
-/// occurs in `b`: the exact test at each byte pair that
+/// Whether one of [`SECRET_PREFIXES`] or [`AUTH_SCHEMES`] (in any letter
+/// case) occurs in `b`: the exact test at each byte pair that
 /// [`SECRET_BIGRAMS`] admits. The pairs are rare enough (a few per text
 /// that has one at all) that a comparison per prefix there costs less than
 /// starting a multi-pattern search ([`secret_prefilter`] and
-/// [`has_bearer`], the reference it is tested against, took about 700
+/// [`has_scheme`], the reference it is tested against, took about 700
 /// instructions per call on texts this short).
 fn has_secret_prefix(b: &[u8]) -> bool {
     b.windows(2)
@@ -256,27 +271,32 @@ fn secret_re() -> &'static Regex {
             r"|(?-u:\b)eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*",
             r"|-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----",
             r"|(?i:bearer)\s+(?P<bearer>[A-Za-z0-9\-._~+/]{8,}=*)",
+            // HTTP basic credentials: `user:password` in base64 (RFC 7617).
+            r"|(?i:basic)\s+(?P<basic>[A-Za-z0-9+/]{8,}={0,2})",
         ),
     )
 }
 
-/// The secret pattern's matches in `text`: a bearer token's own span (when
-/// it holds a digit: "Bearer" is an English word too), or the whole match.
+/// The secret pattern's matches in `text`: the whole match, or for the
+/// two authentication schemes the credential's own span, when it is one:
+/// a bearer token that holds a digit ("Bearer" is an English word too),
+/// base64 after `basic` that decodes to a `:` somewhere (`user:password`;
+/// "Basic" is a word too).
 ///
 /// Matches are found without captures, by the pattern's lazy DFA: asking
 /// for the `bearer` group would run a backtracker whose visited set (the
 /// pattern's thousands of states times the text's length) is cleared for
 /// every search. The group is found from the match instead: only the
-/// bearer alternative starts with "bearer" and whitespace, and its group
-/// is what follows that whitespace, to the match's end.
+/// scheme alternatives start with "bearer" or "basic" and whitespace, and
+/// their group is what follows that whitespace, to the match's end.
 fn find_secrets(text: &str, out: &mut Vec<(usize, usize)>) {
     let re = secret_re();
     let mut at = 0;
     while let Some(m) = re.find_at(text, at) {
-        match bearer_token(&text[m.range()]) {
-            Some(offset) => {
+        match scheme_credential(&text[m.range()]) {
+            Some((scheme, offset)) => {
                 let (s, e) = (m.start() + offset, m.end());
-                if text.as_bytes()[s..e].iter().any(u8::is_ascii_digit) {
+                if is_credential(scheme, &text.as_bytes()[s..e]) {
                     out.push((s, e));
                 }
             }
@@ -295,26 +315,89 @@ fn find_secrets(text: &str, out: &mut Vec<(usize, usize)>) {
     }
 }
 
-/// Where the token of a match of the secret pattern's bearer alternative
-/// starts (`bearer`, whitespace, the token); `None` for a match of any
-/// other alternative (none starts with "bearer").
-fn bearer_token(matched: &str) -> Option<usize> {
-    let word = matched.get(..6)?;
-    if !word.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    let rest = &matched[6..];
+/// For a match of one of the secret pattern's scheme alternatives (the
+/// scheme's name, whitespace, the credential): the scheme's index in
+/// [`AUTH_SCHEMES`] and where the credential starts. `None` for a match of
+/// any other alternative (none starts with a `b` or a `B`).
+fn scheme_credential(matched: &str) -> Option<(usize, usize)> {
+    let scheme = AUTH_SCHEMES.iter().position(|s| {
+        matched
+            .as_bytes()
+            .get(..s.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(s))
+    })?;
+    let rest = &matched[AUTH_SCHEMES[scheme].len()..];
     let token = rest.trim_start_matches(char::is_whitespace);
-    (token.len() < rest.len()).then(|| matched.len() - token.len())
+    (token.len() < rest.len()).then(|| (scheme, matched.len() - token.len()))
+}
+
+/// Whether `token`, after the scheme [`AUTH_SCHEMES`]`[scheme]`, is a
+/// credential rather than a word: a bearer token holds a digit; basic
+/// credentials are base64 that decodes to text with a `:`.
+fn is_credential(scheme: usize, token: &[u8]) -> bool {
+    if scheme == 0 {
+        token.iter().any(u8::is_ascii_digit)
+    } else {
+        base64_holds_colon(token)
+    }
+}
+
+/// The value of a standard base64 character, `None` for any other byte.
+fn base64_value(c: u8) -> Option<u32> {
+    Some(u32::from(match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => return None,
+    }))
+}
+
+/// Whether `b`, but for the `=`s it ends with (padding, whether of the
+/// right length or not), is standard base64 whose decoded bytes hold a
+/// `:`. Decoded four characters at a time on the stack: nothing is
+/// allocated.
+fn base64_holds_colon(b: &[u8]) -> bool {
+    let data = &b[..b.len() - b.iter().rev().take_while(|&&c| c == b'=').count()];
+    if data.len() % 4 == 1 {
+        return false;
+    }
+    let mut colon = false;
+    for chunk in data.chunks(4) {
+        let mut word = 0u32;
+        for (k, &c) in chunk.iter().enumerate() {
+            let Some(v) = base64_value(c) else {
+                return false;
+            };
+            word |= v << (18 - 6 * k);
+        }
+        // A chunk of n characters holds n - 1 whole bytes.
+        let bytes = word.to_be_bytes();
+        colon |= bytes[1..chunk.len()].contains(&b':');
+    }
+    colon
 }
 
 /// [`find_secrets`] by the pattern's captures iterator: the reference it
 /// is tested against.
 #[cfg(test)]
 fn find_secrets_by_iter(text: &str, out: &mut Vec<(usize, usize)>) {
+    use base64::Engine as _;
+    let basic = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
     for c in secret_re().captures_iter(text) {
         if let Some(b) = c.name("bearer") {
             if b.as_str().bytes().any(|x| x.is_ascii_digit()) {
+                out.push((b.start(), b.end()));
+            }
+        } else if let Some(b) = c.name("basic") {
+            let data = b.as_str().trim_end_matches('=');
+            if basic.decode(data).is_ok_and(|d| d.contains(&b':')) {
                 out.push((b.start(), b.end()));
             }
         } else if let Some(m) = c.get(0) {
@@ -343,6 +426,171 @@ fn find_userinfo(text: &str, out: &mut Vec<(usize, usize)>) {
             }
         }
     }
+}
+
+/// The names whose values are credentials, in lowercase with `_` for `-`.
+/// A parameter's name is one of them when it equals one, or ends with `_`
+/// or `-` and one (`access_token`, `client_secret`, `X-Amz-Signature`,
+/// `x-api-key`, `db_password`).
+const CREDENTIAL_NAMES: &[&[u8]] = &[
+    b"password",
+    b"passwd",
+    b"pwd",
+    b"passphrase",
+    b"secret",
+    b"token",
+    b"api_key",
+    b"apikey",
+    b"access_key",
+    b"secret_key",
+    b"private_key",
+    b"signature",
+    b"sig",
+    b"credential",
+    b"auth",
+    b"authorization",
+    b"sessionid",
+    b"jsessionid",
+    b"phpsessid",
+];
+
+/// The bytes of a parameter's name.
+fn is_name_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
+}
+
+/// Whether `name` is a credential's name (see [`CREDENTIAL_NAMES`]).
+fn is_credential_name(name: &[u8]) -> bool {
+    let same = |a: &[u8], b: &[u8]| {
+        a.len() == b.len()
+            && a.iter().zip(b).all(|(&x, &y)| {
+                let x = if x == b'-' {
+                    b'_'
+                } else {
+                    x.to_ascii_lowercase()
+                };
+                x == y
+            })
+    };
+    CREDENTIAL_NAMES.iter().any(|n| {
+        name.len() >= n.len() && {
+            let cut = name.len() - n.len();
+            same(&name[cut..], n) && (cut == 0 || matches!(name[cut - 1], b'_' | b'-'))
+        }
+    })
+}
+
+/// Whether `b` starts with `%` and the two hex digits `hex` (either case).
+fn escape_at(b: &[u8], hex: &[u8; 2]) -> bool {
+    b.len() >= 3 && b[0] == b'%' && b[1..3].eq_ignore_ascii_case(hex)
+}
+
+/// The values of credential-named parameters ([`CREDENTIAL_NAMES`]) in
+/// `name=value` text: URL queries and fragments
+/// (`?access_token=…&x=1`, `#id_token=…`), path parameters
+/// (`;jsessionid=…`), `key=value` logs (`password=hunter2`), connection
+/// strings (`User Id=bob;Password=…;`), and URLs nested percent-encoded
+/// in another's query (`%3Ftoken%3D…%26…`).
+///
+/// The name is the run of letters, digits, `_` and `-` before the `=` (or
+/// `%3D`); after a `%XX` escape (`%3F`, `%26`) it starts past the escape.
+/// The value runs to whitespace, `&`, `#`, `;`, `,`, a quote, `<`, `>`,
+/// `)`, `]` or `}` (and after a `%3D`, to an encoded `&`, `#` or space:
+/// `%26`, `%23`, `%20`), or is what a pair of quotes right after the `=`
+/// enclose (`password="two words"`). An empty value is not a match. An
+/// `=` inside a value found is part of it: every byte is looked at a
+/// bounded number of times, whatever the text.
+fn find_named_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    let mut done = 0;
+    for at in memchr::memchr2_iter(b'=', b'%', b) {
+        if at < done {
+            continue;
+        }
+        let (encoded, value_start) = if b[at] == b'=' {
+            (false, at + 1)
+        } else if escape_at(&b[at..], b"3d") {
+            (true, at + 3)
+        } else {
+            continue;
+        };
+        let mut name_start = at;
+        while name_start > 0 && is_name_byte(b[name_start - 1]) {
+            name_start -= 1;
+        }
+        if name_start > 0
+            && b[name_start - 1] == b'%'
+            && at - name_start >= 2
+            && b[name_start..name_start + 2]
+                .iter()
+                .all(u8::is_ascii_hexdigit)
+        {
+            name_start += 2;
+        }
+        if !is_credential_name(&b[name_start..at]) {
+            continue;
+        }
+        let rest = &b[value_start..];
+        let (start, len) = match rest.first() {
+            Some(&q @ (b'"' | b'\'')) => {
+                let inner = &rest[1..];
+                (
+                    value_start + 1,
+                    memchr::memchr(q, inner).unwrap_or(inner.len()),
+                )
+            }
+            _ => {
+                let len = rest
+                    .iter()
+                    .enumerate()
+                    .position(|(i, &c)| {
+                        c.is_ascii_whitespace()
+                            || matches!(
+                                c,
+                                b'&' | b'#'
+                                    | b';'
+                                    | b','
+                                    | b'"'
+                                    | b'\''
+                                    | b'<'
+                                    | b'>'
+                                    | b')'
+                                    | b']'
+                                    | b'}'
+                            )
+                            || (encoded
+                                && [b"26", b"23", b"20"]
+                                    .iter()
+                                    .any(|h| escape_at(&rest[i..], h)))
+                    })
+                    .unwrap_or(rest.len());
+                (value_start, len)
+            }
+        };
+        if len > 0 {
+            out.push((start, start + len));
+            done = start + len;
+        }
+    }
+}
+
+/// Sorts `spans` and merges those that overlap into their union.
+fn merge_overlaps(spans: &mut Vec<(usize, usize)>) {
+    if spans.len() < 2 {
+        return;
+    }
+    spans.sort_unstable();
+    let mut kept = 0;
+    for i in 1..spans.len() {
+        let (start, end) = spans[i];
+        if start < spans[kept].1 {
+            spans[kept].1 = spans[kept].1.max(end);
+        } else {
+            kept += 1;
+            spans[kept] = (start, end);
+        }
+    }
+    spans.truncate(kept + 1);
 }
 
 /// Addresses with internationalized parts too (RFC 6531): letters, marks
@@ -765,26 +1013,48 @@ fn find_dashed_ipv4(b: &[u8], out: &mut Vec<(usize, usize)>) {
     }
 }
 
+/// The suffix of reverse DNS names under which an IPv4 address is written
+/// with its octets reversed (RFC 1035, 3.5).
+const REVERSE_DNS: &[u8] = b".in-addr.arpa";
+
+/// Whether `b` starts with [`REVERSE_DNS`], in any letter case.
+fn is_reverse_dns_suffix(b: &[u8]) -> bool {
+    b.get(..REVERSE_DNS.len())
+        .is_some_and(|w| w.eq_ignore_ascii_case(REVERSE_DNS))
+}
+
 /// Dotted-decimal IPv4 addresses (see [`ipv4_re`]), not part of a longer
-/// dotted number.
+/// dotted number: a digit glued on either side, or a `.` and a digit,
+/// makes one (`v1.2.3.4.5`); a `.` after a label's letters does not
+/// (`mail.203.0.113.7.example.com`). A reverse DNS name
+/// (`7.113.0.203.in-addr.arpa`, the octets reversed) is matched with its
+/// suffix, so that the action sees the address in its own order
+/// ([`rewrite_match`]).
 fn find_dotted_ipv4(text: &str, out: &mut Vec<(usize, usize)>) {
     if !has_ipv4_chain(text.as_bytes()) {
         return;
     }
+    let b = text.as_bytes();
     for m in ipv4_re().find_iter(text) {
-        let digit_or_dot = |b: u8| b.is_ascii_digit() || b == b'.';
-        if before_is(text, m.start(), digit_or_dot) {
+        let digit = |b: u8| b.is_ascii_digit();
+        if before_is(text, m.start(), digit)
+            || (before_is(text, m.start(), |b| b == b'.') && before_is(text, m.start() - 1, digit))
+        {
             continue;
         }
-        if after_is(text, m.end(), |b| b.is_ascii_digit())
-            || (after_is(text, m.end(), |b| b == b'.')
-                && after_is(text, m.end() + 1, |b| b.is_ascii_digit()))
+        if after_is(text, m.end(), digit)
+            || (after_is(text, m.end(), |b| b == b'.') && after_is(text, m.end() + 1, digit))
         {
             continue;
         }
         // Octets padded with zeros (`198.051.100.007`) are octets too.
         if crate::actions::padded_quad(m.as_str().as_bytes()).is_some() {
-            out.push((m.start(), m.end()));
+            let end = if is_reverse_dns_suffix(&b[m.end()..]) {
+                m.end() + REVERSE_DNS.len()
+            } else {
+                m.end()
+            };
+            out.push((m.start(), end));
         }
     }
 }
@@ -963,7 +1233,7 @@ fn has_encoded_at(b: &[u8]) -> bool {
 /// scanner crate's byte census, 32 bytes at a time on AVX2.
 type Profile = census::Census;
 
-const C_COLON: u8 = census::COLON;
+const C_COLON_OR_EQUALS: u8 = census::COLON_OR_EQUALS;
 const C_AT: u8 = census::AT;
 const C_PERCENT_OR_AMPERSAND: u8 = census::PERCENT_OR_AMPERSAND;
 const C_DOT: u8 = census::DOT;
@@ -980,7 +1250,7 @@ const fn is_not_hex(b: u8) -> bool {
 }
 
 /// Whether `text` has a byte that is not a lowercase hex digit or `-`
-/// (which every [`SECRET_PREFIXES`] entry and `bearer` have).
+/// (which every [`SECRET_PREFIXES`] entry and [`AUTH_SCHEMES`] entry have).
 const fn has_not_hex(text: &[u8]) -> bool {
     let mut i = 0;
     while i < text.len() {
@@ -998,8 +1268,10 @@ const _: () = {
         assert!(has_not_hex(SECRET_PREFIXES[i].as_bytes()));
         i += 1;
     }
-    // Every spelling of `bearer` has an `r` or an `R`.
+    // Every spelling of `bearer` has an `r` or an `R`, and every one of
+    // `basic` an `s` or an `S`.
     assert!(has_not_hex(b"r") && has_not_hex(b"R"));
+    assert!(has_not_hex(b"s") && has_not_hex(b"S"));
 };
 
 /// The [`Profile`] of `text`.
@@ -1014,7 +1286,8 @@ fn profile_by_bytes(text: &str) -> Profile {
     let mut p = Profile::default();
     for &b in text.as_bytes() {
         for (byte, class) in [
-            (b':', C_COLON),
+            (b':', C_COLON_OR_EQUALS),
+            (b'=', C_COLON_OR_EQUALS),
             (b'@', C_AT),
             (b'%', C_PERCENT_OR_AMPERSAND),
             (b'&', C_PERCENT_OR_AMPERSAND),
@@ -1088,15 +1361,15 @@ fn is_timestamp(b: &[u8]) -> bool {
 /// `DetectorKind as u32`: straight-line code, no branch per detector.
 #[inline(always)]
 fn may_match_all(len: usize, p: Profile) -> u32 {
-    let colon = p.has(C_COLON);
+    let colon = p.has(C_COLON_OR_EQUALS);
     // In `DetectorKind` order.
     let bits = [
-        colon || (len >= SECRET_MIN_LEN && p.has(C_NOT_HEX)), // Secret
-        p.has(C_AT | C_PERCENT_OR_AMPERSAND),                 // Email
-        p.digits >= 13,                                       // CreditCard
-        colon,                                                // Ipv6
-        len >= 7 && p.has(C_DOT | C_DASH) && p.digits >= 4,   // Ipv4
-        p.has(C_PLUS),                                        // Phone
+        colon || p.has(C_PERCENT_OR_AMPERSAND) || (len >= SECRET_MIN_LEN && p.has(C_NOT_HEX)), // Secret
+        p.has(C_AT | C_PERCENT_OR_AMPERSAND), // Email
+        p.digits >= 13,                       // CreditCard
+        colon,                                // Ipv6
+        len >= 7 && p.has(C_DOT | C_DASH) && p.digits >= 4, // Ipv4
+        p.has(C_PLUS),                        // Phone
     ];
     const _: () = assert!(
         DetectorKind::Secret as u32 == 0
@@ -1127,12 +1400,20 @@ pub fn find_kind(kind: DetectorKind, text: &str, out: &mut Vec<(usize, usize)>) 
 fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usize, usize)>) {
     match kind {
         DetectorKind::Secret => {
-            if p.has(C_COLON) {
+            if p.has(C_COLON_OR_EQUALS) {
                 find_userinfo(text, out);
+            }
+            if p.has(C_COLON_OR_EQUALS | C_PERCENT_OR_AMPERSAND) {
+                find_named_credentials(text, out);
             }
             if may_hold_secret(text) {
                 find_secrets(text, out);
             }
+            // The finders' spans may overlap (a token in a credential's
+            // value, a credential in a URL's userinfo): one action rewrites
+            // them all, so each overlapping group is rewritten as one span,
+            // leaving no part of either.
+            merge_overlaps(out);
         }
         DetectorKind::Email => {
             if p.has(C_AT) || (p.has(C_PERCENT_OR_AMPERSAND) && has_encoded_at(text.as_bytes())) {
@@ -1494,6 +1775,9 @@ pub struct Scratch {
 
 /// Appends the replacement for one detected substring to `out`.
 fn rewrite_match(d: &Detector, matched: &str, scratch: &mut Scratch, out: &mut String) {
+    if d.kind == DetectorKind::Ipv4 && is_reverse_dns(matched) {
+        return rewrite_reverse_dns(d, matched, scratch, out);
+    }
     let Scratch { canon, piece, .. } = scratch;
     canon.clear();
     // A match written in another form is acted on in its plain form
@@ -1534,6 +1818,43 @@ fn rewrite_match(d: &Detector, matched: &str, scratch: &mut Scratch, out: &mut S
         rest = &rest[at + plain.len_utf8()..];
     }
     out.push_str(rest);
+}
+
+/// Whether an IPv4 match is a reverse DNS name (its octets reversed, then
+/// [`REVERSE_DNS`]).
+fn is_reverse_dns(matched: &str) -> bool {
+    matched.len() > REVERSE_DNS.len()
+        && is_reverse_dns_suffix(&matched.as_bytes()[matched.len() - REVERSE_DNS.len()..])
+}
+
+/// Rewrites a reverse DNS name (`7.113.0.203.in-addr.arpa`): the action
+/// sees the address in its own order (`203.0.113.7`), so that generalizing
+/// zeroes its last octets, not its first; a replacement that is an
+/// address is written reversed again (`0.113.0.203.in-addr.arpa`), any
+/// other (a token, a mask) as it is; the suffix follows as written.
+fn rewrite_reverse_dns(d: &Detector, matched: &str, scratch: &mut Scratch, out: &mut String) {
+    let Scratch { canon, piece, .. } = scratch;
+    let (quad, suffix) = matched.split_at(matched.len() - REVERSE_DNS.len());
+    canon.clear();
+    reverse_octets(quad, canon);
+    piece.clear();
+    replacement(&d.action, canon, piece);
+    if crate::actions::padded_quad(piece.as_bytes()).is_some() {
+        reverse_octets(piece, out);
+    } else {
+        out.push_str(piece);
+    }
+    out.push_str(suffix);
+}
+
+/// Appends the dot-separated parts of `text` to `out` in reverse order.
+fn reverse_octets(text: &str, out: &mut String) {
+    for (i, part) in text.rsplit('.').enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        out.push_str(part);
+    }
 }
 
 /// Appends what `action` makes of a detected (decoded) substring to `out`.
@@ -1705,6 +2026,13 @@ mod tests {
         let pieces = [
             "bEaReR ",
             "BEARER\t",
+            "Basic ",
+            "bASIC\t",
+            // `user:password` in base64, and base64 of text without a `:`.
+            "dXNlcjpwYXNzd29yZA==",
+            "YWxhZGRpbjpvcGVuc2VzYW1l",
+            "cGxhaW4gdGV4dA",
+            "=",
             "bearer ",
             // Whitespace beyond ASCII, which `\s` matches too.
             "bearer\u{2003}",
@@ -1728,7 +2056,11 @@ mod tests {
             "1234567890",
         ];
         let mut matched = 0;
-        let mut texts = vec!["xoxb-1234567890".to_string(), "Bearer abcdefg1".to_string()];
+        let mut texts = vec![
+            "xoxb-1234567890".to_string(),
+            "Bearer abcdefg1".to_string(),
+            "Basic dXM6cGFz".to_string(),
+        ];
         texts.extend(crate::test_texts::from_pieces(
             0x1234_5678_9abc_def1,
             50_000,
@@ -1754,16 +2086,16 @@ mod tests {
     }
 
     #[test]
-    fn secret_bigrams_admit_every_prefix_and_bearer() {
+    fn secret_bigrams_admit_every_prefix_and_scheme() {
         // Random texts over the letters of the prefixes: the byte-pair
         // table must let through every text the exact checks accept.
-        let alphabet = b"skAKISBC3ghilxaorpnfGey-_.bBeErR EAa";
+        let alphabet = b"skAKISBC3ghilxaorpnfGey-_.bBeErR EAascSiC";
         let (mut admitted, mut exact) = (0, 0);
         for t in strings(alphabet, 200_000) {
             let b = t.as_bytes();
-            let reference = secret_prefilter().is_match(&t) || has_bearer(b);
+            let reference = secret_prefilter().is_match(&t) || has_scheme(b);
             // The search at the admitted pairs is exact: it finds what the
-            // multi-pattern search and the `bearer` scan find.
+            // multi-pattern search and the schemes' scan find.
             assert_eq!(has_secret_prefix(b), reference, "{t:?}");
             if reference {
                 exact += 1;
@@ -1781,7 +2113,12 @@ mod tests {
             assert!(has_secret_prefix(format!("x {p}").as_bytes()), "{p}");
             assert!(!has_secret_prefix(&p.as_bytes()[..p.len() - 1]), "{p}");
         }
-        assert!(!has_secret_bigram(b"934baa3a-279a-4011-ab45-35c786292baa"));
+        for s in ["bearer", "BASIC", "bAsIc"] {
+            assert!(has_secret_prefix(s.as_bytes()), "{s}");
+        }
+        // Hex ids without `ba` pass this table, and the census stops
+        // the others first (they hold no byte outside lowercase hex).
+        assert!(!has_secret_bigram(b"934caa3a-279a-4011-ac45-35c786292caa"));
     }
 
     #[test]
@@ -2172,7 +2509,20 @@ mod tests {
             spans(DetectorKind::Ipv4, "from 203.0.113.7, via 10.0.0.1."),
             ["203.0.113.7", "10.0.0.1"]
         );
-        assert!(spans(DetectorKind::Ipv4, "v1.2.3.4.5 999.1.1.1 1.2.3").is_empty());
+        assert!(spans(DetectorKind::Ipv4, "v1.2.3.4.5 999.1.1.1 1.2.3 9.1.2.3.4").is_empty());
+        // After a label's dot, an address is one (the dot is no decimal
+        // point), and a reverse DNS name is taken with its suffix.
+        assert_eq!(
+            spans(
+                DetectorKind::Ipv4,
+                "mail.203.0.113.7.example.com 7.113.0.203.In-Addr.Arpa 4.3.2.1.in-addr.arpaz"
+            ),
+            [
+                "203.0.113.7",
+                "7.113.0.203.In-Addr.Arpa",
+                "4.3.2.1.in-addr.arpa"
+            ]
+        );
         // The shortest address is the whole text: the gates let it through.
         assert_eq!(spans(DetectorKind::Ipv4, "1.2.3.4"), ["1.2.3.4"]);
         // A digit of another script is not part of an address, and does not
@@ -2423,6 +2773,234 @@ mod tests {
             "skeleton key, ghp_short, the bearer of news, bearer information"
         )
         .is_empty());
+    }
+
+    #[test]
+    fn basic_credentials_are_base64_with_a_colon() {
+        // `user:password` in base64, padded or not, in any letter case of
+        // the scheme, after any whitespace.
+        for (text, cred) in [
+            (
+                "Authorization: Basic dXNlcjpwYXNzd29yZA==",
+                "dXNlcjpwYXNzd29yZA==",
+            ),
+            (
+                "basic\tYWxhZGRpbjpvcGVuc2VzYW1l,",
+                "YWxhZGRpbjpvcGVuc2VzYW1l",
+            ),
+            ("BASIC  dXNlcjpwYXNz x", "dXNlcjpwYXNz"),
+            ("proxy: bAsIc dXM6cGFzcw", "dXM6cGFzcw"),
+        ] {
+            assert_eq!(spans(DetectorKind::Secret, text), [cred], "{text}");
+        }
+        // Words after "basic", base64 of text without a `:`, and text
+        // that is not base64 at all.
+        for text in [
+            "Authorization: Basic plan upgrade",
+            "The basic settings were changed",
+            "basic cGxhaW4gdGV4dA== is plain text",
+            "Basic abcdefghi",
+            "Basic ABCDEFGH=X",
+        ] {
+            assert!(spans(DetectorKind::Secret, text).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn base64_colon_check_decodes_like_the_base64_crate() {
+        use base64::Engine as _;
+        let engine = base64::engine::GeneralPurpose::new(
+            &base64::alphabet::STANDARD,
+            base64::engine::GeneralPurposeConfig::new()
+                .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+                .with_decode_allow_trailing_bits(true),
+        );
+        // `Og` is `:` alone; `6` and `o` begin the bits of a `:` at the
+        // other positions of a group.
+        let pieces = [
+            "O", "g", "6", "o", "A", "Q", "z", "/", "+", "=", "==", "dXNl", "cjpw", "-", " ",
+        ];
+        let texts =
+            crate::test_texts::from_pieces(0xba51_c0de_0000_0001, 100_000, (0, 12), &pieces);
+        let mut colons = 0;
+        for t in &texts {
+            let want = engine
+                .decode(t.trim_end_matches('='))
+                .is_ok_and(|d| d.contains(&b':'));
+            assert_eq!(base64_holds_colon(t.as_bytes()), want, "{t:?}");
+            colons += usize::from(want);
+        }
+        assert!(colons > 1_000, "{colons}");
+    }
+
+    #[test]
+    fn named_credentials() {
+        for (text, values) in [
+            (
+                "https://x.io/cb?access_token=ya29.a0Af&token_type=Bearer#id_token=eyJx",
+                &["ya29.a0Af", "eyJx"][..],
+            ),
+            ("login failed user=bob password=hunter2 ip=x", &["hunter2"]),
+            (
+                "password=\"two words\" next=1 pwd='a b",
+                &["two words", "a b"],
+            ),
+            ("Server=db;User Id=bob;Password=s3cr3t;", &["s3cr3t"]),
+            (
+                "?X-Amz-Algorithm=AWS4&X-Amz-Signature=abc0&X-Amz-Security-Token=FQo%2B",
+                &["abc0", "FQo%2B"],
+            ),
+            ("/app;JSESSIONID=ABC123?x=1", &["ABC123?x=1"]),
+            ("spring.datasource.password=changeme", &["changeme"]),
+            ("{x-api-key=k1, db_PASSWORD=p2}", &["k1", "p2"]),
+            // Nested in another URL's query, percent-encoded: the value
+            // ends at the nested query's next `&`.
+            (
+                "?next=https%3A%2F%2Fa.io%2Fcb%3Ftoken%3Dabc%26x%3D1",
+                &["abc"],
+            ),
+            ("?r=%2Fcb%3fAUTH%3dz%2523", &["z%2523"]),
+            // An `=` inside a value found is part of it.
+            ("token=a=b&secret=c", &["a=b", "c"]),
+        ] {
+            assert_eq!(spans(DetectorKind::Secret, text), values, "{text}");
+        }
+        for text in [
+            "utm_source=newsletter&utm_campaign=winter",
+            "api_key= x",
+            "tokens=5 passwords=3 mysecret=1 signatures=2",
+            "a == b",
+            "%3D%3D",
+            "token",
+        ] {
+            assert!(spans(DetectorKind::Secret, text).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn named_credentials_find_what_a_regex_finds() {
+        // The finder against a formulation with regexes: at each `=` or
+        // `%3D` outside a value already found, the name before it (after
+        // any `%XX` escape) and the value after it.
+        let name = Regex::new(r"(?:%[0-9A-Fa-f]{2}|%|[^A-Za-z0-9_%-]|^)([A-Za-z0-9_-]*)$").unwrap();
+        let credential = Regex::new(&format!(
+            "(?i)^(?:[a-z0-9_-]*[_-])?(?:{})$",
+            CREDENTIAL_NAMES
+                .iter()
+                .map(|n| std::str::from_utf8(n).unwrap().replace('_', "[_-]"))
+                .collect::<Vec<_>>()
+                .join("|")
+        ))
+        .unwrap();
+        let separator = Regex::new("=|%3[dD]").unwrap();
+        // ASCII whitespace ends a value (`u8::is_ascii_whitespace`: no
+        // vertical tab), other whitespace does not.
+        let plain =
+            Regex::new(r#"^(?:"([^"]*)"?|'([^']*)'?|([^\t\n\x0C\r &#;,"'<>)\]}]*))"#).unwrap();
+        let encoded_end = Regex::new("%(?:2[63]|20)").unwrap();
+        let pieces = [
+            "token",
+            "Token",
+            "pwd",
+            "x",
+            "_",
+            "-",
+            "access",
+            "db.",
+            "=",
+            "%3D",
+            "%3d",
+            "%3F",
+            "%26",
+            "%2",
+            "%",
+            "&",
+            "#",
+            ";",
+            " ",
+            "\"",
+            "'",
+            ",",
+            "3F",
+            "ab",
+            "1",
+            "?",
+            "]",
+            "X-Amz-",
+            "signature",
+            "é",
+            "%20",
+            "%23",
+            "&token=",
+            "?pwd=",
+            "%26sig%3D",
+            " auth=",
+            "\u{2003}",
+            "\x0b",
+            "\n",
+        ];
+        let texts = crate::test_texts::from_pieces(0x7a3e_d0c5_1dea_5e17, 100_000, (1, 9), &pieces);
+        let (mut found, mut want, mut any, mut several) = (Vec::new(), Vec::new(), 0, 0);
+        for t in &texts {
+            found.clear();
+            find_named_credentials(t, &mut found);
+            want.clear();
+            let mut done = 0;
+            for sep in separator.find_iter(t) {
+                if sep.start() < done {
+                    continue;
+                }
+                let before = &t[..sep.start()];
+                let Some(n) = name.captures(before).and_then(|c| c.get(1)) else {
+                    continue;
+                };
+                if !credential.is_match(n.as_str()) {
+                    continue;
+                }
+                let rest = &t[sep.end()..];
+                let c = plain.captures(rest).unwrap();
+                let v = c.get(1).or(c.get(2)).or(c.get(3)).unwrap();
+                let mut end = v.end();
+                if sep.len() == 3 && c.get(3).is_some() {
+                    if let Some(e) = encoded_end.find(v.as_str()) {
+                        end = v.start() + e.start();
+                    }
+                }
+                if end > v.start() {
+                    let start = sep.end() + v.start();
+                    want.push((start, sep.end() + end));
+                    done = sep.end() + end;
+                }
+            }
+            assert_eq!(found, want, "{t:?}");
+            any += usize::from(!want.is_empty());
+            several += usize::from(want.len() > 1);
+        }
+        assert!(any > 20_000, "{any} texts with values");
+        assert!(several > 2_000, "{several} texts with several values");
+    }
+
+    #[test]
+    fn merged_overlaps_are_unions() {
+        let mut next = crate::test_texts::xorshift(0x3e76_e5a1_0000_0001);
+        for _ in 0..5_000 {
+            let n = (next() % 6) as usize;
+            let mut spans: Vec<(usize, usize)> = (0..n)
+                .map(|_| {
+                    let s = (next() % 40) as usize;
+                    (s, s + 1 + (next() % 10) as usize)
+                })
+                .collect();
+            let covered = |v: &[(usize, usize)]| {
+                (0..60)
+                    .map(|i| v.iter().any(|&(s, e)| s <= i && i < e))
+                    .collect::<Vec<_>>()
+            };
+            let before = covered(&spans);
+            merge_overlaps(&mut spans);
+            assert_eq!(covered(&spans), before);
+            assert!(spans.windows(2).all(|w| w[0].1 <= w[1].0), "{spans:?}");
+        }
     }
 
     #[test]

@@ -211,11 +211,13 @@ proptest! {
         path in any::<u64>(), mask in any::<u64>(), ws in any::<bool>(), wrap in any::<bool>(),
         // Octets padded with zeros, as some logs write them.
         pad in any::<bool>(),
-        // Written with dashes, in a hostname (reverse DNS, cloud names).
-        dashed in any::<bool>(),
-        // Glued to the address: digits of other scripts are not digits of it.
+        // Dotted; written with dashes, in a hostname (an ISP's reverse
+        // DNS, cloud names); or reversed in a reverse DNS name.
+        written in 0u8..3,
+        // Glued to the address: digits of other scripts are not digits of
+        // it, nor is a label before a dot.
         glue in prop::sample::select(
-            vec!["", "\u{663}", "\u{ff11}", "\u{967}", "\u{e53}", "é", "x", "/"],
+            vec!["", "\u{663}", "\u{ff11}", "\u{967}", "\u{e53}", "é", "x", "/", "host."],
         ),
         // The local part may end in a letter beyond ASCII (RFC 6531).
         ending in prop::sample::select(vec!["ed", "é", "ü", "e\u{301}", "ед"]),
@@ -238,8 +240,13 @@ proptest! {
         let glue = if glue.chars().any(own) { "" } else { glue };
         let local = format!("{user}.plant{ending}");
         let email = w(format!("{local}{at}{host}.example.com"));
+        let dashed = written == 1;
         let ip4 = w(if dashed {
             format!("198-51-{o3}-{o4}")
+        } else if written == 2 {
+            // The host's octet comes first: what survives of the name must
+            // not keep it.
+            format!("{o4}.{o3}.51.198.in-addr.arpa")
         } else if pad {
             format!("198.051.{o3:03}.{o4:03}")
         } else {
@@ -273,7 +280,57 @@ proptest! {
                 "local part survived in {s:?}\ninput {text}"
             );
             prop_assert!(!s.contains(&ip4), "ipv4 survived in {s:?}\ninput {text}");
+            if written == 2 {
+                let host = w(format!("{o4}.{o3}.51."));
+                prop_assert!(!s.contains(&host), "host octet survived in {s:?}\ninput {text}");
+            }
             prop_assert!(!s.contains(&ip6), "ipv6 survived in {s:?}\ninput {text}");
+        }
+    }
+
+    #[test]
+    fn planted_credentials_never_survive_the_default_policy(
+        j in json(),
+        user in "[a-z]{1,8}",
+        // The credential: letters, digits and the punctuation of tokens.
+        body in "[A-Za-z0-9._~+/-]{4,16}",
+        path in any::<u64>(), mask in any::<u64>(), ws in any::<bool>(),
+        form in 0u8..7,
+        name in prop::sample::select(vec![
+            "password", "PWD", "access_token", "id_token", "client_secret", "X-Amz-Signature",
+            "x-api-key", "db_password", "jsessionid", "sig", "auth",
+        ]),
+    ) {
+        use base64::Engine as _;
+        let secret = format!("Zq9{body}");
+        let planted = match form {
+            0 => format!("https://app.example.com/cb?x=1&{name}={secret}&y=2"),
+            1 => format!("https://app.example.com/cb#{name}={secret}"),
+            2 => format!("login failed user={user} {name}={secret} attempt=3"),
+            3 => format!("Server=db;User Id={user};{name}={secret};"),
+            4 => format!("?next=https%3A%2F%2Fa.io%2Fcb%3F{name}%3D{secret}%26z%3D1"),
+            5 => format!("{name}=\"{secret} {secret}\""),
+            _ => {
+                let b64 = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{user}:{secret}"));
+                format!("Authorization: Basic {b64}")
+            }
+        };
+        let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"));
+        let mut j = J::Obj(vec![("wrap".into(), j)]);
+        // Not as a key: `k…k` glued around it would rename the parameter.
+        plant(&mut j, &planted, path, false);
+        let mut text = String::new();
+        j.write(&mut text, mask, ws);
+        let p = common::default_policy();
+        let mut out = Vec::new();
+        Reference::new(p.clone()).redact(text.as_bytes(), &mut out, &mut Stats::new(&p)).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let mut all = Vec::new();
+        strings(&v, &mut all);
+        for s in &all {
+            prop_assert!(!s.contains(&secret), "credential survived in {s:?}\ninput {text}");
+            prop_assert!(!s.contains(&b64), "basic credential survived in {s:?}\ninput {text}");
         }
     }
 

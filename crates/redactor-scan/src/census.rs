@@ -5,12 +5,16 @@
 //!
 //! It is what the prefilters in front of content detectors ask of every
 //! string value (an `@` for emails, digits for card numbers and addresses,
-//! a `:` for IPv6 addresses and credentials in URLs, a `%` or an `&` for
+//! a `:` for IPv6 addresses and credentials in URLs, an `=` for credentials
+//! in URL queries and `name=value` text, a `%` or an `&` for
 //! an encoded `@`, a `.` or a `-` between the octets of an IPv4 address),
 //! answered for all of them at once; the scanner itself does not use it.
 
-/// A `:` was seen (see [`Census::classes`]).
-pub const COLON: u8 = 1;
+/// A `:` or an `=` was seen (see [`Census::classes`]). One class: the
+/// detectors that look for one of them (IPv6 addresses, credentials in
+/// URLs and in `name=value` text) are cheap to run on a text that holds
+/// only the other, and the eight bits are taken.
+pub const COLON_OR_EQUALS: u8 = 1;
 /// An `@` was seen.
 pub const AT: u8 = 2;
 /// A `%` or an `&` was seen: either may open an encoded `@`
@@ -31,7 +35,7 @@ pub const DASH: u8 = 128;
 /// What [`census`] found in a text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Census {
-    /// The union of [`COLON`], [`AT`], [`PERCENT_OR_AMPERSAND`], [`DOT`],
+    /// The union of [`COLON_OR_EQUALS`], [`AT`], [`PERCENT_OR_AMPERSAND`], [`DOT`],
     /// [`PLUS`], [`NON_ASCII`], [`NOT_HEX`] and [`DASH`] over every byte.
     pub classes: u8,
     /// How many bytes are ASCII digits.
@@ -83,7 +87,8 @@ static CLASS: [u8; 256] = {
         t[b] |= NON_ASCII;
         b += 1;
     }
-    t[b':' as usize] |= COLON;
+    t[b':' as usize] |= COLON_OR_EQUALS;
+    t[b'=' as usize] |= COLON_OR_EQUALS;
     t[b'@' as usize] |= AT;
     t[b'%' as usize] |= PERCENT_OR_AMPERSAND;
     t[b'&' as usize] |= PERCENT_OR_AMPERSAND;
@@ -106,11 +111,12 @@ static CLASS: [u8; 256] = {
 /// The classes of the nibble-table lookup: each is one high nibble with a
 /// set of low nibbles, so that a byte is in a class exactly when both of
 /// its nibbles' table entries have the class's bit. Five of them are the
-/// census's own classes (`%` and `&`, 0x25 and 0x26, share one). (Only
+/// census's own classes (`%` and `&`, 0x25 and 0x26, share one, as do
+/// `:` and `=`, 0x3A and 0x3D). (Only
 /// the x86-64 census uses them; its tests check them on every target.)
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) mod nibbles {
-    pub use super::{AT, COLON, DOT, PERCENT_OR_AMPERSAND, PLUS};
+    pub use super::{AT, COLON_OR_EQUALS, DOT, PERCENT_OR_AMPERSAND, PLUS};
     /// `-` (0x2D).
     pub const DASH: u8 = 32;
     /// `a` to `f` (0x61 to 0x66).
@@ -122,7 +128,8 @@ pub(crate) mod nibbles {
     /// By low nibble.
     pub const LOW: [u8; 16] = {
         let mut t = [0u8; 16];
-        t[0xA] |= COLON;
+        t[0xA] |= COLON_OR_EQUALS;
+        t[0xD] |= COLON_OR_EQUALS;
         t[0x0] |= AT;
         t[0x5] |= PERCENT_OR_AMPERSAND;
         t[0x6] |= PERCENT_OR_AMPERSAND;
@@ -145,7 +152,7 @@ pub(crate) mod nibbles {
     /// By high nibble.
     pub const HIGH: [u8; 16] = {
         let mut t = [0u8; 16];
-        t[0x3] = COLON | DIGIT;
+        t[0x3] = COLON_OR_EQUALS | DIGIT;
         t[0x4] = AT;
         t[0x2] = PERCENT_OR_AMPERSAND | DOT | PLUS | DASH;
         t[0x6] = HEX_LETTER;
@@ -157,7 +164,7 @@ pub(crate) mod nibbles {
     /// separately).
     #[inline(always)]
     pub fn to_classes(any: u8, not_hex: bool, non_ascii: bool) -> u8 {
-        (any & (COLON | AT | PERCENT_OR_AMPERSAND | DOT | PLUS))
+        (any & (COLON_OR_EQUALS | AT | PERCENT_OR_AMPERSAND | DOT | PLUS))
             | if any & DASH != 0 { super::DASH } else { 0 }
             | if not_hex { super::NOT_HEX } else { 0 }
             | if non_ascii { super::NON_ASCII } else { 0 }
@@ -194,11 +201,12 @@ mod tests {
         assert_eq!(
             census_portable(b"a@b.c:1%+"),
             Census {
-                classes: COLON | AT | PERCENT_OR_AMPERSAND | DOT | PLUS | NOT_HEX,
+                classes: COLON_OR_EQUALS | AT | PERCENT_OR_AMPERSAND | DOT | PLUS | NOT_HEX,
                 digits: 1
             }
         );
         assert_eq!(census_portable("é".as_bytes()).classes, NOT_HEX | NON_ASCII);
+        assert_eq!(census_portable(b"=").classes, COLON_OR_EQUALS | NOT_HEX);
         assert_eq!(census_portable(b"ABC").classes, NOT_HEX, "uppercase");
     }
 
@@ -208,7 +216,7 @@ mod tests {
     #[test]
     fn every_backend_counts_like_the_portable_census() {
         let mut next = crate::xorshift(0x2545_f491_4f6c_dd1du64);
-        let alphabet = b"0123456789abcdefABCDEF:@%&.+-xyz \"\\\x00\x7f\x80\xff";
+        let alphabet = b"0123456789abcdefABCDEF:=@%&.+-xyz \"\\\x00\x7f\x80\xff";
         let mut texts: Vec<Vec<u8>> = Vec::new();
         for len in 0..100usize {
             let base: Vec<u8> = (0..len)
