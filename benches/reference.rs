@@ -140,7 +140,7 @@ fn benches(cr: &mut Criterion) {
     }
 
     // Each preset alone (detectors off), fast engine: the cost per preset.
-    for preset in ["mixpanel", "segment", "amplitude", "posthog", "otel"] {
+    for preset in redactor_core::presets::NAMES {
         let p = policy(Some(&format!(
             "presets = [\"{preset}\"]\ndetectors = \"off\""
         )));

@@ -283,7 +283,7 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
     // Policy variants of the default policy (only without --policy).
     let mut variants: Vec<(String, Arc<Policy>)> = Vec::new();
     if o.policy.is_none() {
-        for preset in ["mixpanel", "segment", "amplitude", "posthog", "otel"] {
+        for preset in redactor_core::presets::NAMES {
             variants.push((
                 format!("fast, preset {preset} alone"),
                 variant(&format!("presets = [\"{preset}\"]\ndetectors = \"off\""))?,
