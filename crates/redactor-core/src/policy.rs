@@ -111,7 +111,9 @@ pub const DEFAULT_KEY_ENV: &str = "REDACTOR_TOKEN_KEY";
 pub const DEFAULT_POLICY: &str = r#"# Built-in default policy: every preset, every detector.
 version = 1
 mode = "denylist"
-presets = ["mixpanel", "segment", "amplitude", "posthog", "otel", "credentials"]
+presets = [
+    "mixpanel", "segment", "amplitude", "posthog", "otel", "credentials", "personal",
+]
 "#;
 
 #[derive(Deserialize)]

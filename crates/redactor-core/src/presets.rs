@@ -1,15 +1,17 @@
 //! Built-in presets: named lists of ordinary rules, one TOML file each under
 //! `presets/`, derived from the vendor field reference (see `docs/presets.md`):
-//! one per vendor, and one for credentials under their usual names.
+//! one per vendor, and two for credentials and personal data under their
+//! usual names.
 
 /// Every preset, in the order the default policy includes them.
-pub const NAMES: [&str; 6] = [
+pub const NAMES: [&str; 7] = [
     "mixpanel",
     "segment",
     "amplitude",
     "posthog",
     "otel",
     "credentials",
+    "personal",
 ];
 
 /// The TOML source of a preset.
@@ -21,6 +23,7 @@ pub fn source(name: &str) -> Option<&'static str> {
         "posthog" => include_str!("../presets/posthog.toml"),
         "otel" => include_str!("../presets/otel.toml"),
         "credentials" => include_str!("../presets/credentials.toml"),
+        "personal" => include_str!("../presets/personal.toml"),
         _ => return None,
     })
 }

@@ -123,6 +123,49 @@ fn credentials() {
     }
 }
 
+#[test]
+fn personal() {
+    golden("personal");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let got = std::fs::read_to_string(dir.join("personal.expected.ndjson")).unwrap();
+    for needle in [
+        "annlee",
+        "AnnLee",
+        "123-45-6789",
+        "1990-01-02",
+        "19900102",
+        "1 Main St",
+        "Apt 4",
+        "94107",
+        "\"Main\"",
+        "37.7",
+        "122.4",
+        "490154203237518",
+        "00:1A:2B",
+        "38400000",
+        "6D92078A",
+        "GB82WEST",
+        "12345678",
+        "021000021",
+        "X1234567",
+        "12-3456789",
+    ] {
+        assert!(!got.contains(needle), "{needle} survived");
+    }
+    // What does not identify a person stays, and so does the ambiguous
+    // `address` (an IP, a server, a wallet; Segment keeps its country).
+    for needle in [
+        "\"plan\":\"pro\"",
+        "\"country\":\"US\"",
+        "\"city\":\"SF\"",
+        "\"accuracy\":10",
+        "\"model\":\"Pixel 8\"",
+        "\"currency\":\"EUR\"",
+    ] {
+        assert!(got.contains(needle), "{needle} was redacted");
+    }
+}
+
 /// The default policy (every preset) redacts credentials under their usual
 /// names, and leaves each vendor's own client credential for the vendor.
 #[test]
