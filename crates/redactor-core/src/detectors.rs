@@ -574,6 +574,67 @@ fn find_named_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
     }
 }
 
+/// The values of credential-named members ([`CREDENTIAL_NAMES`]) of JSON
+/// written into text: a fragment that is not one JSON text, and so is not
+/// redacted as nested JSON (`body={"user":"bob","password":"hunter2"}`,
+/// a body cut short), also with its quotes escaped as a JSON string holding
+/// it writes them (`{\"password\":\"hunter2\"}`). A quoted name, a `:`
+/// (spaces or tabs around it allowed), then a string (what its quotes
+/// enclose) or another value (to whitespace, `,`, `}`, `]`, a quote or a
+/// backslash). As in [`find_named_credentials`], a `:` inside a value
+/// found is part of it.
+fn find_quoted_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    let blank = |c: u8| c == b' ' || c == b'\t';
+    let mut done = 0;
+    for at in memchr::memchr_iter(b':', b) {
+        if at < done {
+            continue;
+        }
+        let mut j = at;
+        while j > 0 && blank(b[j - 1]) {
+            j -= 1;
+        }
+        if j == 0 || b[j - 1] != b'"' {
+            continue;
+        }
+        j -= 1;
+        let escaped = j > 0 && b[j - 1] == b'\\';
+        let quote: &[u8] = if escaped { b"\\\"" } else { b"\"" };
+        let name_end = j + 1 - quote.len();
+        let mut name_start = name_end;
+        while name_start > 0 && is_name_byte(b[name_start - 1]) {
+            name_start -= 1;
+        }
+        if !b[..name_start].ends_with(quote) || !is_credential_name(&b[name_start..name_end]) {
+            continue;
+        }
+        let mut k = at + 1;
+        while k < b.len() && blank(b[k]) {
+            k += 1;
+        }
+        let rest = &b[k..];
+        let (start, len) = if rest.starts_with(quote) {
+            let inner = &rest[quote.len()..];
+            let end = if escaped {
+                memchr::memmem::find(inner, quote)
+            } else {
+                memchr::memchr(b'"', inner)
+            };
+            (k + quote.len(), end.unwrap_or(inner.len()))
+        } else {
+            let end = rest.iter().position(|&c| {
+                c.is_ascii_whitespace() || matches!(c, b',' | b'}' | b']' | b'"' | b'\\')
+            });
+            (k, end.unwrap_or(rest.len()))
+        };
+        if len > 0 {
+            out.push((start, start + len));
+            done = start + len;
+        }
+    }
+}
+
 /// Sorts `spans` and merges those that overlap into their union.
 fn merge_overlaps(spans: &mut Vec<(usize, usize)>) {
     if spans.len() < 2 {
@@ -1405,6 +1466,9 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             }
             if p.has(C_COLON_OR_EQUALS | C_PERCENT_OR_AMPERSAND) {
                 find_named_credentials(text, out);
+            }
+            if p.has(C_COLON_OR_EQUALS) {
+                find_quoted_credentials(text, out);
             }
             if may_hold_secret(text) {
                 find_secrets(text, out);
@@ -2978,6 +3042,109 @@ mod tests {
         }
         assert!(any > 20_000, "{any} texts with values");
         assert!(several > 2_000, "{several} texts with several values");
+    }
+
+    #[test]
+    fn quoted_credentials() {
+        for (text, values) in [
+            (
+                r#"body={"user":"bob","password":"hunter2","x":1"#,
+                &["hunter2"][..],
+            ),
+            (r#"{"Client-Secret" : "cs 1", "pin_code": 1234}"#, &["cs 1"]),
+            (r#"{"db_password":12345,"token":null}"#, &["12345", "null"]),
+            (
+                r#"payload {\"user\":\"bob\",\"passwd\":\"p\\w\"}"#,
+                &[r"p\\w"],
+            ),
+            (r#"{\"api_key\": 42}"#, &["42"]),
+            (r#"cut short {"access_token":"ya29.a0"#, &["ya29.a0"]),
+        ] {
+            assert_eq!(spans(DetectorKind::Secret, text), values, "{text}");
+        }
+        for text in [
+            r#"{"user":"bob","tokens":"3"}"#,
+            r#"password: hunter2"#,
+            r#""password":"""#,
+            r#"{"password\":"x"}"#,
+        ] {
+            let mut found = Vec::new();
+            find_quoted_credentials(text, &mut found);
+            assert!(found.is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn quoted_credentials_find_what_a_regex_finds() {
+        let names = CREDENTIAL_NAMES
+            .iter()
+            .map(|n| std::str::from_utf8(n).unwrap().replace('_', "[_-]"))
+            .collect::<Vec<_>>()
+            .join("|");
+        let credential = Regex::new(&format!("(?i)^(?:[a-z0-9_-]*[_-])?(?:{names})$")).unwrap();
+        let escaped_name = Regex::new(r#"\\"([A-Za-z0-9_-]*)\\"[ \t]*$"#).unwrap();
+        let plain_name = Regex::new(r#""([A-Za-z0-9_-]*)"[ \t]*$"#).unwrap();
+        let escaped_value =
+            Regex::new(r#"^[ \t]*(?:\\"((?s:.*?))(?:\\"|$)|([^\t\n\x0C\r ,}\]"\\]*))"#).unwrap();
+        let plain_value = Regex::new(r#"^[ \t]*(?:"([^"]*)|([^\t\n\x0C\r ,}\]"\\]*))"#).unwrap();
+        let pieces = [
+            "\"",
+            "\\\"",
+            "\\",
+            ":",
+            " ",
+            "\t",
+            "password",
+            "Token",
+            "x",
+            "_",
+            "-",
+            "db",
+            ",",
+            "}",
+            "]",
+            "1",
+            "ab",
+            "\"pwd\":",
+            "\\\"secret\\\":",
+            "\"sig\" : \"",
+            "é",
+            "\n",
+            "{",
+        ];
+        let texts = crate::test_texts::from_pieces(0x0c0d_e5ec_2e75_0001, 100_000, (1, 9), &pieces);
+        let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
+        for t in &texts {
+            found.clear();
+            find_quoted_credentials(t, &mut found);
+            want.clear();
+            let mut done = 0;
+            for (at, _) in t.match_indices(':') {
+                if at < done {
+                    continue;
+                }
+                let before = &t[..at];
+                let (name, value_re) = if let Some(c) = escaped_name.captures(before) {
+                    (c.get(1).unwrap(), &escaped_value)
+                } else if let Some(c) = plain_name.captures(before) {
+                    (c.get(1).unwrap(), &plain_value)
+                } else {
+                    continue;
+                };
+                if !credential.is_match(name.as_str()) {
+                    continue;
+                }
+                let c = value_re.captures(&t[at + 1..]).unwrap();
+                let v = c.get(1).or(c.get(2)).unwrap();
+                if !v.is_empty() {
+                    want.push((at + 1 + v.start(), at + 1 + v.end()));
+                    done = at + 1 + v.end();
+                }
+            }
+            assert_eq!(found, want, "{t:?}");
+            any += usize::from(!want.is_empty());
+        }
+        assert!(any > 10_000, "{any} texts with values");
     }
 
     #[test]
