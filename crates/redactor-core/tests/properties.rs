@@ -181,6 +181,22 @@ fn in_form(s: &str, zero: Option<u32>) -> String {
 }
 
 /// Every string and key in a parsed value.
+/// `j` written as text (escapes by `mask`, whitespace when `ws`), and every
+/// string (values and keys) of its redaction by the default policy.
+fn redacted_strings(j: &J, mask: u64, ws: bool) -> (String, Vec<String>) {
+    let mut text = String::new();
+    j.write(&mut text, mask, ws);
+    let p = common::default_policy();
+    let mut out = Vec::new();
+    Reference::new(p.clone())
+        .redact(text.as_bytes(), &mut out, &mut Stats::new(&p))
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let mut all = Vec::new();
+    strings(&v, &mut all);
+    (text, all)
+}
+
 fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
     match v {
         serde_json::Value::String(s) => {
@@ -264,14 +280,7 @@ proptest! {
         plant(&mut j, &format!("{glue}{email}{glue}"), path, true);
         plant(&mut j, &glued_ip4, path.rotate_left(17), false);
         plant(&mut j, &format!("{glue}{ip6}{glue}"), path.rotate_left(31), true);
-        let mut text = String::new();
-        j.write(&mut text, mask, ws);
-        let p = common::default_policy();
-        let mut out = Vec::new();
-        Reference::new(p.clone()).redact(text.as_bytes(), &mut out, &mut Stats::new(&p)).unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        let mut all = Vec::new();
-        strings(&v, &mut all);
+        let (text, all) = redacted_strings(&j, mask, ws);
         for s in &all {
             prop_assert!(!s.contains(&email), "email survived in {s:?}\ninput {text}");
             // Not even most of its local part.
@@ -303,6 +312,7 @@ proptest! {
     ) {
         use base64::Engine as _;
         let secret = format!("Zq9{body}");
+        let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"));
         let planted = match form {
             0 => format!("https://app.example.com/cb?x=1&{name}={secret}&y=2"),
             1 => format!("https://app.example.com/cb#{name}={secret}"),
@@ -314,24 +324,12 @@ proptest! {
             // holding it writes it.
             7 => format!(r#"body={{"user":"{user}", "{name}" : "{secret}", "n":1"#),
             8 => format!(r#"payload {{\"{name}\":\"{secret}\"}} end"#),
-            _ => {
-                let b64 = base64::engine::general_purpose::STANDARD
-                    .encode(format!("{user}:{secret}"));
-                format!("Authorization: Basic {b64}")
-            }
+            _ => format!("Authorization: Basic {b64}"),
         };
-        let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"));
         let mut j = J::Obj(vec![("wrap".into(), j)]);
         // Not as a key: `k…k` glued around it would rename the parameter.
         plant(&mut j, &planted, path, false);
-        let mut text = String::new();
-        j.write(&mut text, mask, ws);
-        let p = common::default_policy();
-        let mut out = Vec::new();
-        Reference::new(p.clone()).redact(text.as_bytes(), &mut out, &mut Stats::new(&p)).unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        let mut all = Vec::new();
-        strings(&v, &mut all);
+        let (text, all) = redacted_strings(&j, mask, ws);
         for s in &all {
             prop_assert!(!s.contains(&secret), "credential survived in {s:?}\ninput {text}");
             prop_assert!(!s.contains(&b64), "basic credential survived in {s:?}\ninput {text}");
