@@ -34,17 +34,20 @@ pub enum DetectorKind {
     Ipv4,
     /// International phone numbers (`+` and 8-15 digits).
     Phone,
+    /// MAC addresses (a device's hardware address).
+    Mac,
 }
 
 impl DetectorKind {
     /// Every kind, in matching priority order.
-    pub const ALL: [DetectorKind; 6] = [
+    pub const ALL: [DetectorKind; 7] = [
         DetectorKind::Secret,
         DetectorKind::Email,
         DetectorKind::CreditCard,
         DetectorKind::Ipv6,
         DetectorKind::Ipv4,
         DetectorKind::Phone,
+        DetectorKind::Mac,
     ];
 
     /// Policy-file name.
@@ -56,6 +59,7 @@ impl DetectorKind {
             DetectorKind::Ipv6 => "ipv6",
             DetectorKind::Ipv4 => "ipv4",
             DetectorKind::Phone => "phone",
+            DetectorKind::Mac => "mac",
         }
     }
 
@@ -631,6 +635,55 @@ fn find_quoted_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
         if len > 0 {
             out.push((start, start + len));
             done = start + len;
+        }
+    }
+}
+
+/// The length of a MAC address in [`mac_at`]'s form.
+const MAC_LEN: usize = 17;
+
+/// Whether a MAC address starts at `s` of `b`: six pairs of hex digits
+/// joined by `:` or by `-` (the same throughout).
+fn mac_at(b: &[u8], s: usize) -> bool {
+    let hex = |i: usize| b.get(i).is_some_and(u8::is_ascii_hexdigit);
+    let Some(&sep) = b.get(s + 2) else {
+        return false;
+    };
+    matches!(sep, b':' | b'-')
+        && (0..6).all(|g| hex(s + 3 * g) && hex(s + 3 * g + 1))
+        && (1..6).all(|g| b[s + 3 * g - 1] == sep)
+}
+
+/// MAC addresses (a device's hardware address), in the form [`mac_at`]
+/// reads, not part of a longer run: no hex digit glued on either side, nor
+/// the separator and another hex digit (`00:11:22:33:44:55:66`, a longer
+/// IPv6-like chain). Each separator proposes one start; a match is skipped
+/// whole. (The form with dots, `001a.2b3c.4d5e`, is not looked for: every
+/// dot of every URL and hostname would be a candidate, for a form that
+/// network equipment's logs use, not telemetry's.)
+fn find_macs(text: &str, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    let hex = |i: usize| b.get(i).is_some_and(u8::is_ascii_hexdigit);
+    let mut next = 0;
+    for at in memchr::memchr2_iter(b':', b'-', b) {
+        let Some(s) = at.checked_sub(2) else {
+            continue;
+        };
+        // Most separators have a longer run of hex digits before them (a
+        // UUID's groups), or none (a URL's): turned away in a load or two.
+        if s < next || !hex(at - 1) || (s > 0 && hex(s - 1)) {
+            continue;
+        }
+        if !mac_at(b, s) {
+            continue;
+        }
+        let sep = b[at];
+        let e = s + MAC_LEN;
+        let before = s > 0 && (hex(s - 1) || (b[s - 1] == sep && s > 1 && hex(s - 2)));
+        let after = hex(e) || (b.get(e) == Some(&sep) && hex(e + 1));
+        if !before && !after {
+            out.push((s, e));
+            next = e;
         }
     }
 }
@@ -1431,6 +1484,7 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
         colon,                                // Ipv6
         len >= 7 && p.has(C_DOT | C_DASH) && p.digits >= 4, // Ipv4
         p.has(C_PLUS),                        // Phone
+        len >= MAC_LEN && p.has(C_COLON_OR_EQUALS | C_DASH), // Mac
     ];
     const _: () = assert!(
         DetectorKind::Secret as u32 == 0
@@ -1439,6 +1493,7 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
             && DetectorKind::Ipv6 as u32 == 3
             && DetectorKind::Ipv4 as u32 == 4
             && DetectorKind::Phone as u32 == 5
+            && DetectorKind::Mac as u32 == 6
     );
     let mut m = 0;
     for (i, b) in bits.into_iter().enumerate() {
@@ -1488,6 +1543,7 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
         DetectorKind::Ipv6 => find_ipv6(text, out),
         DetectorKind::Ipv4 => find_ipv4(text, p, out),
         DetectorKind::Phone => find_phones(text, out),
+        DetectorKind::Mac => find_macs(text, out),
     }
 }
 
@@ -3145,6 +3201,94 @@ mod tests {
             any += usize::from(!want.is_empty());
         }
         assert!(any > 10_000, "{any} texts with values");
+    }
+
+    #[test]
+    fn macs() {
+        assert_eq!(
+            spans(
+                DetectorKind::Mac,
+                "eth0 00:1A:2b:3C:4d:5E up; win 00-1a-2b-3c-4d-5e, x00:1a:2b:3c:4d:5e."
+            ),
+            [
+                "00:1A:2b:3C:4d:5E",
+                "00-1a-2b-3c-4d-5e",
+                "00:1a:2b:3c:4d:5e"
+            ]
+        );
+        assert_eq!(
+            spans(DetectorKind::Mac, "mac=aa:bb:cc:dd:ee:ff"),
+            ["aa:bb:cc:dd:ee:ff"]
+        );
+        // Longer runs, mixed separators, other shapes.
+        assert!(spans(
+            DetectorKind::Mac,
+            "00:11:22:33:44:55:66 0:11:22:33:44:55 000:11:22:33:44:55 00:11-22:33:44:55 \
+             00:11:22:33:44:5g at 10:20:30 fe80::1ff:fe23:4567:890a 123e4567-e89b-12d3-a456-426614174000 \
+             1.2.3.4 001a.2b3c.4d5e"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn macs_are_what_a_regex_finds_at_each_start() {
+        // At each position in turn, the pattern anchored there and the
+        // boundaries checked by hand; matches taken left to right.
+        let shape = Regex::new(
+            r"^(?:[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5})",
+        )
+        .unwrap();
+        let pieces = [
+            "0",
+            "a",
+            "F",
+            "9",
+            ":",
+            "-",
+            ".",
+            " ",
+            "g",
+            "é",
+            "00:",
+            "1a-",
+            "2b3c.",
+            "0a:1b:2c:",
+            "3d:4e:5f",
+            "0a-1b-2c-",
+            "3d-4e-5f",
+            "0a1b.2c3d.",
+            "4e5f",
+        ];
+        let texts =
+            crate::test_texts::from_pieces(0x3ac0_ad0d_e5e5_0001, 200_000, (1, 14), &pieces);
+        let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
+        for t in &texts {
+            found.clear();
+            find_macs(t, &mut found);
+            want.clear();
+            let b = t.as_bytes();
+            let hex = |i: usize| b.get(i).is_some_and(u8::is_ascii_hexdigit);
+            let mut s = 0;
+            while s < b.len() {
+                let m = t.get(s..).and_then(|rest| shape.find(rest));
+                if let Some(m) = m {
+                    let e = s + m.end();
+                    let sep = b[s + 2];
+                    let glued_before =
+                        s > 0 && (hex(s - 1) || (b[s - 1] == sep && s > 1 && hex(s - 2)));
+                    let glued_after = hex(e) || (b.get(e) == Some(&sep) && hex(e + 1));
+                    if !glued_before && !glued_after {
+                        want.push((s, e));
+                        s = e;
+                        continue;
+                    }
+                }
+                s += 1;
+            }
+            assert_eq!(found, want, "{t:?}");
+            any += usize::from(!want.is_empty());
+        }
+        assert!(any > 2_000, "{any} texts with a MAC address");
     }
 
     #[test]

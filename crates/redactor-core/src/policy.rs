@@ -571,6 +571,7 @@ fn detector_defaults(kind: DetectorKind, keys: &KeyTable) -> Action {
         }),
         DetectorKind::CreditCard => Action::Replace(Value::String("[REDACTED-CARD]".into())),
         DetectorKind::Phone => Action::Replace(Value::String("[REDACTED-PHONE]".into())),
+        DetectorKind::Mac => Action::Replace(Value::String("[REDACTED-MAC]".into())),
         DetectorKind::Secret => Action::Replace(Value::String("[REDACTED-SECRET]".into())),
     }
 }

@@ -224,6 +224,8 @@ proptest! {
         host in "[a-z]{2,8}",
         o3 in 1u8..=254, o4 in 1u8..=254,
         v6 in 1u16..=0xfffe,
+        // A device's hardware address, in either form.
+        mac in any::<[u8; 6]>(), dashes in any::<bool>(),
         path in any::<u64>(), mask in any::<u64>(), ws in any::<bool>(), wrap in any::<bool>(),
         // Octets padded with zeros, as some logs write them.
         pad in any::<bool>(),
@@ -276,10 +278,17 @@ proptest! {
             format!("{glue}{ip4}{glue}")
         };
         let ip6 = format!("2001:db8:{v6:x}:{v6:x}:1:2:3:{v6:x}");
+        let [m0, m1, m2, m3, m4, m5] = mac;
+        let mac = if dashes {
+            format!("{m0:02X}-{m1:02X}-{m2:02X}-{m3:02X}-{m4:02X}-{m5:02X}")
+        } else {
+            format!("{m0:02x}:{m1:02x}:{m2:02x}:{m3:02x}:{m4:02x}:{m5:02x}")
+        };
         let mut j = if wrap { J::Obj(vec![("wrap".into(), j)]) } else { j };
         plant(&mut j, &format!("{glue}{email}{glue}"), path, true);
         plant(&mut j, &glued_ip4, path.rotate_left(17), false);
         plant(&mut j, &format!("{glue}{ip6}{glue}"), path.rotate_left(31), true);
+        plant(&mut j, &format!("{glue}{mac}{glue}"), path.rotate_left(43), true);
         let (text, all) = redacted_strings(&j, mask, ws);
         for s in &all {
             prop_assert!(!s.contains(&email), "email survived in {s:?}\ninput {text}");
@@ -294,6 +303,7 @@ proptest! {
                 prop_assert!(!s.contains(&host), "host octet survived in {s:?}\ninput {text}");
             }
             prop_assert!(!s.contains(&ip6), "ipv6 survived in {s:?}\ninput {text}");
+            prop_assert!(!s.contains(&mac), "mac survived in {s:?}\ninput {text}");
         }
     }
 
