@@ -108,6 +108,10 @@ fn credentials() {
             "789",
             "escaped key",
             "in nested json",
+            "otel-pw-1",
+            "otel-cs-1",
+            "har-tok-1",
+            "har-sid-1",
         ],
         &[
             "\"state\":\"af0ifjsldkj\"",
@@ -117,6 +121,8 @@ fn credentials() {
             "\"secret_santa\":\"yes\"",
             "\"passwords_changed\":2",
             "\"amount\":1999",
+            "\"http.route\"",
+            "\"Accept\"",
         ],
     );
 }
@@ -159,6 +165,9 @@ fn personal() {
             "021000021",
             "X1234567",
             "12-3456789",
+            "otel-user-1",
+            "987-65-4321",
+            "48.8566",
         ],
         &[
             "\"plan\":\"pro\"",
@@ -167,6 +176,9 @@ fn personal() {
             "\"accuracy\":10",
             "\"model\":\"Pixel 8\"",
             "\"currency\":\"EUR\"",
+            "\"service.version\"",
+            // The tokenized user name stays an OTLP AnyValue.
+            "{\"key\":\"username\",\"value\":{\"stringValue\":\"tok_",
         ],
     );
 }
