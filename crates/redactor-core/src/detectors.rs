@@ -456,6 +456,7 @@ const CREDENTIAL_NAMES: &[&[u8]] = &[
     b"sessionid",
     b"jsessionid",
     b"phpsessid",
+    b"cookie",
 ];
 
 /// The bytes of a parameter's name.
@@ -686,6 +687,66 @@ fn find_macs(text: &str, out: &mut Vec<(usize, usize)>) {
             next = e;
         }
     }
+}
+
+/// The values of credentials written `name: value`, as HTTP header lines
+/// (`Authorization: Token …`, `Cookie: sid=…; theme=dark`) and logs
+/// (`password: hunter2`) write them: a name of [`CREDENTIAL_NAMES`] (or
+/// `cookie`) right before the `:`, then at least one space or tab. The
+/// value of an authorization or cookie header is the rest of the line (its
+/// scheme and every cookie in it); any other runs to whitespace, `,`, `;`,
+/// `&`, a quote, `<`, `>`, `)`, `]` or `}`. As in
+/// [`find_named_credentials`], a `:` inside a value found is part of it.
+fn find_header_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    let blank = |c: u8| c == b' ' || c == b'\t';
+    let mut done = 0;
+    for at in memchr::memchr_iter(b':', b) {
+        if at < done || !b.get(at + 1).copied().is_some_and(blank) {
+            continue;
+        }
+        let mut name_start = at;
+        while name_start > 0 && is_name_byte(b[name_start - 1]) {
+            name_start -= 1;
+        }
+        let name = &b[name_start..at];
+        if !is_credential_name(name) {
+            continue;
+        }
+        let mut start = at + 1;
+        while start < b.len() && blank(b[start]) {
+            start += 1;
+        }
+        let rest = &b[start..];
+        let line = ends_with_name(name, b"authorization") || ends_with_name(name, b"cookie");
+        let len = rest
+            .iter()
+            .position(|&c| {
+                if line {
+                    c == b'\n' || c == b'\r'
+                } else {
+                    c.is_ascii_whitespace()
+                        || matches!(
+                            c,
+                            b',' | b';' | b'&' | b'"' | b'\'' | b'<' | b'>' | b')' | b']' | b'}'
+                        )
+                }
+            })
+            .unwrap_or(rest.len());
+        if len > 0 {
+            out.push((start, start + len));
+            done = start + len;
+        }
+    }
+}
+
+/// Whether `name` ends with `word` in any letter case (`-` read as `_`).
+fn ends_with_name(name: &[u8], word: &[u8]) -> bool {
+    name.len() >= word.len()
+        && name[name.len() - word.len()..]
+            .iter()
+            .zip(word)
+            .all(|(&x, &y)| x.to_ascii_lowercase() == y)
 }
 
 /// Sorts `spans` and merges those that overlap into their union.
@@ -1524,6 +1585,7 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             }
             if p.has(C_COLON_OR_EQUALS) {
                 find_quoted_credentials(text, out);
+                find_header_credentials(text, out);
             }
             if may_hold_secret(text) {
                 find_secrets(text, out);
@@ -2864,8 +2926,13 @@ mod tests {
             assert!(spans(DetectorKind::Secret, &letters).is_empty(), "{prefix}");
         }
         assert_eq!(
-            spans(DetectorKind::Secret, "Authorization: Bearer abc.DEF-123_x="),
+            spans(DetectorKind::Secret, "sent with Bearer abc.DEF-123_x="),
             ["abc.DEF-123_x="]
+        );
+        // As a header line, the whole value goes, its scheme too.
+        assert_eq!(
+            spans(DetectorKind::Secret, "Authorization: Bearer abc.DEF-123_x="),
+            ["Bearer abc.DEF-123_x="]
         );
         assert_eq!(
             spans(DetectorKind::Secret, "https://bob:hunter2@db.example.com/x"),
@@ -2900,10 +2967,7 @@ mod tests {
         // `user:password` in base64, padded or not, in any letter case of
         // the scheme, after any whitespace.
         for (text, cred) in [
-            (
-                "Authorization: Basic dXNlcjpwYXNzd29yZA==",
-                "dXNlcjpwYXNzd29yZA==",
-            ),
+            ("sent Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
             (
                 "basic\tYWxhZGRpbjpvcGVuc2VzYW1l,",
                 "YWxhZGRpbjpvcGVuc2VzYW1l",
@@ -2916,7 +2980,7 @@ mod tests {
         // Words after "basic", base64 of text without a `:`, and text
         // that is not base64 at all.
         for text in [
-            "Authorization: Basic plan upgrade",
+            "upgrade from the Basic plan today",
             "The basic settings were changed",
             "basic cGxhaW4gdGV4dA== is plain text",
             "Basic abcdefghi",
@@ -3289,6 +3353,104 @@ mod tests {
             any += usize::from(!want.is_empty());
         }
         assert!(any > 2_000, "{any} texts with a MAC address");
+    }
+
+    #[test]
+    fn header_credentials() {
+        for (text, values) in [
+            (
+                "GET /x\r\nAuthorization: Token 9944b09199c62bcf\r\nAccept: */*",
+                &["Token 9944b09199c62bcf"][..],
+            ),
+            (
+                "Cookie: sid=abc123; theme=dark\nHost: a",
+                &["sid=abc123; theme=dark"],
+            ),
+            ("set-cookie:\tsid=zz; Path=/", &["sid=zz; Path=/"]),
+            ("login failed, password: hunter2 (user: bob)", &["hunter2"]),
+            ("X-Api-Key: k-123, next", &["k-123"]),
+        ] {
+            assert_eq!(spans(DetectorKind::Secret, text), values, "{text}");
+        }
+        for text in [
+            "https://a.io",
+            "auth:8080",
+            "tokens: 5",
+            "Password:",
+            "host: x",
+        ] {
+            let mut found = Vec::new();
+            find_header_credentials(text, &mut found);
+            assert!(found.is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn header_credentials_find_what_a_regex_finds() {
+        let names = CREDENTIAL_NAMES
+            .iter()
+            .map(|n| std::str::from_utf8(n).unwrap().replace('_', "[_-]"))
+            .collect::<Vec<_>>()
+            .join("|");
+        let credential = Regex::new(&format!("(?i)^(?:[a-z0-9_-]*[_-])?(?:{names})$")).unwrap();
+        let line_name = Regex::new("(?i)(?:authorization|cookie)$").unwrap();
+        let name = Regex::new("([A-Za-z0-9_-]*)$").unwrap();
+        let line_value = Regex::new(r"^[ \t]+([^\r\n]*)").unwrap();
+        let word_value = Regex::new(r#"^[ \t]+([^\t\n\x0C\r ,;&"'<>)\]}]*)"#).unwrap();
+        let pieces = [
+            ":",
+            " ",
+            "\t",
+            "\n",
+            "\r",
+            "password",
+            "Cookie",
+            "set-",
+            "authorization",
+            "x",
+            "_",
+            "-",
+            ";",
+            ",",
+            "sid=1",
+            "é",
+            ": ",
+            "token: ",
+            "Authorization: Basic ",
+        ];
+        let texts = crate::test_texts::from_pieces(0x4ead_e5c0_0c1e_0001, 100_000, (1, 9), &pieces);
+        let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
+        for t in &texts {
+            found.clear();
+            find_header_credentials(t, &mut found);
+            want.clear();
+            let mut done = 0;
+            for (at, _) in t.match_indices(':') {
+                if at < done {
+                    continue;
+                }
+                let n = name.captures(&t[..at]).unwrap().get(1).unwrap().as_str();
+                if !credential.is_match(n) {
+                    continue;
+                }
+                let value = if line_name.is_match(n) {
+                    &line_value
+                } else {
+                    &word_value
+                };
+                let Some(c) = value.captures(&t[at + 1..]) else {
+                    continue;
+                };
+                let v = c.get(1).unwrap();
+                if !v.is_empty() {
+                    want.push((at + 1 + v.start(), at + 1 + v.end()));
+                    done = at + 1 + v.end();
+                }
+            }
+            assert_eq!(found, want, "{t:?}");
+            any += usize::from(!want.is_empty());
+        }
+        assert!(any > 10_000, "{any} texts with values");
     }
 
     #[test]

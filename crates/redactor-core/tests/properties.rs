@@ -314,7 +314,7 @@ proptest! {
         // The credential: letters, digits and the punctuation of tokens.
         body in "[A-Za-z0-9._~+/-]{4,16}",
         path in any::<u64>(), mask in any::<u64>(), ws in any::<bool>(),
-        form in 0u8..9,
+        form in 0u8..12,
         name in prop::sample::select(vec![
             "password", "PWD", "access_token", "id_token", "client_secret", "X-Amz-Signature",
             "x-api-key", "db_password", "jsessionid", "sig", "auth",
@@ -334,6 +334,10 @@ proptest! {
             // holding it writes it.
             7 => format!(r#"body={{"user":"{user}", "{name}" : "{secret}", "n":1"#),
             8 => format!(r#"payload {{\"{name}\":\"{secret}\"}} end"#),
+            // Header lines and `name: value` logs.
+            9 => format!("login failed ({name}: {secret}, user: {user})"),
+            10 => format!("GET / HTTP/1.1\r\nCookie: theme=dark; sid={secret}\r\nAccept: */*"),
+            11 => format!("Authorization: Token {secret}"),
             _ => format!("Authorization: Basic {b64}"),
         };
         let mut j = J::Obj(vec![("wrap".into(), j)]);
