@@ -464,11 +464,23 @@ fn is_name_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
 }
 
-/// Whether `name` is a credential's name (see [`CREDENTIAL_NAMES`]).
-fn is_credential_name(name: &[u8]) -> bool {
-    let same = |a: &[u8], b: &[u8]| {
-        a.len() == b.len()
-            && a.iter().zip(b).all(|(&x, &y)| {
+/// Where the name that ends at `end` of `b` starts: the run of
+/// [`is_name_byte`]s before it.
+fn start_of_name(b: &[u8], end: usize) -> usize {
+    b[..end]
+        .iter()
+        .rposition(|&c| !is_name_byte(c))
+        .map_or(0, |i| i + 1)
+}
+
+/// Whether `name` ends with `word` (lowercase, `_` for `-`) in any letter
+/// case, with `-` read as `_`.
+fn ends_with_name(name: &[u8], word: &[u8]) -> bool {
+    name.len() >= word.len()
+        && name[name.len() - word.len()..]
+            .iter()
+            .zip(word)
+            .all(|(&x, &y)| {
                 let x = if x == b'-' {
                     b'_'
                 } else {
@@ -476,13 +488,21 @@ fn is_credential_name(name: &[u8]) -> bool {
                 };
                 x == y
             })
-    };
+}
+
+/// Whether `name` is a credential's name (see [`CREDENTIAL_NAMES`]).
+fn is_credential_name(name: &[u8]) -> bool {
     CREDENTIAL_NAMES.iter().any(|n| {
-        name.len() >= n.len() && {
+        ends_with_name(name, n) && {
             let cut = name.len() - n.len();
-            same(&name[cut..], n) && (cut == 0 || matches!(name[cut - 1], b'_' | b'-'))
+            cut == 0 || matches!(name[cut - 1], b'_' | b'-')
         }
     })
+}
+
+/// A space or a tab, around the `:` of a credential written `name: value`.
+fn is_blank(c: u8) -> bool {
+    c == b' ' || c == b'\t'
 }
 
 /// Whether `b` starts with `%` and the two hex digits `hex` (either case).
@@ -519,10 +539,7 @@ fn find_named_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
         } else {
             continue;
         };
-        let mut name_start = at;
-        while name_start > 0 && is_name_byte(b[name_start - 1]) {
-            name_start -= 1;
-        }
+        let mut name_start = start_of_name(b, at);
         if name_start > 0
             && b[name_start - 1] == b'%'
             && at - name_start >= 2
@@ -590,14 +607,13 @@ fn find_named_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
 /// found is part of it.
 fn find_quoted_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
-    let blank = |c: u8| c == b' ' || c == b'\t';
     let mut done = 0;
     for at in memchr::memchr_iter(b':', b) {
         if at < done {
             continue;
         }
         let mut j = at;
-        while j > 0 && blank(b[j - 1]) {
+        while j > 0 && is_blank(b[j - 1]) {
             j -= 1;
         }
         if j == 0 || b[j - 1] != b'"' {
@@ -607,15 +623,12 @@ fn find_quoted_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
         let escaped = j > 0 && b[j - 1] == b'\\';
         let quote: &[u8] = if escaped { b"\\\"" } else { b"\"" };
         let name_end = j + 1 - quote.len();
-        let mut name_start = name_end;
-        while name_start > 0 && is_name_byte(b[name_start - 1]) {
-            name_start -= 1;
-        }
+        let name_start = start_of_name(b, name_end);
         if !b[..name_start].ends_with(quote) || !is_credential_name(&b[name_start..name_end]) {
             continue;
         }
         let mut k = at + 1;
-        while k < b.len() && blank(b[k]) {
+        while k < b.len() && is_blank(b[k]) {
             k += 1;
         }
         let rest = &b[k..];
@@ -699,22 +712,17 @@ fn find_macs(text: &str, out: &mut Vec<(usize, usize)>) {
 /// [`find_named_credentials`], a `:` inside a value found is part of it.
 fn find_header_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
-    let blank = |c: u8| c == b' ' || c == b'\t';
     let mut done = 0;
     for at in memchr::memchr_iter(b':', b) {
-        if at < done || !b.get(at + 1).copied().is_some_and(blank) {
+        if at < done || !b.get(at + 1).copied().is_some_and(is_blank) {
             continue;
         }
-        let mut name_start = at;
-        while name_start > 0 && is_name_byte(b[name_start - 1]) {
-            name_start -= 1;
-        }
-        let name = &b[name_start..at];
+        let name = &b[start_of_name(b, at)..at];
         if !is_credential_name(name) {
             continue;
         }
         let mut start = at + 1;
-        while start < b.len() && blank(b[start]) {
+        while start < b.len() && is_blank(b[start]) {
             start += 1;
         }
         let rest = &b[start..];
@@ -738,15 +746,6 @@ fn find_header_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
             done = start + len;
         }
     }
-}
-
-/// Whether `name` ends with `word` in any letter case (`-` read as `_`).
-fn ends_with_name(name: &[u8], word: &[u8]) -> bool {
-    name.len() >= word.len()
-        && name[name.len() - word.len()..]
-            .iter()
-            .zip(word)
-            .all(|(&x, &y)| x.to_ascii_lowercase() == y)
 }
 
 /// Sorts `spans` and merges those that overlap into their union.
@@ -3061,21 +3060,24 @@ mod tests {
         }
     }
 
+    /// [`is_credential_name`] as a regex: the reference the finders of
+    /// credential-named values are tested with.
+    fn credential_name_re() -> Regex {
+        let names = CREDENTIAL_NAMES
+            .iter()
+            .map(|n| std::str::from_utf8(n).unwrap().replace('_', "[_-]"))
+            .collect::<Vec<_>>()
+            .join("|");
+        Regex::new(&format!("(?i)^(?:[a-z0-9_-]*[_-])?(?:{names})$")).unwrap()
+    }
+
     #[test]
     fn named_credentials_find_what_a_regex_finds() {
         // The finder against a formulation with regexes: at each `=` or
         // `%3D` outside a value already found, the name before it (after
         // any `%XX` escape) and the value after it.
         let name = Regex::new(r"(?:%[0-9A-Fa-f]{2}|%|[^A-Za-z0-9_%-]|^)([A-Za-z0-9_-]*)$").unwrap();
-        let credential = Regex::new(&format!(
-            "(?i)^(?:[a-z0-9_-]*[_-])?(?:{})$",
-            CREDENTIAL_NAMES
-                .iter()
-                .map(|n| std::str::from_utf8(n).unwrap().replace('_', "[_-]"))
-                .collect::<Vec<_>>()
-                .join("|")
-        ))
-        .unwrap();
+        let credential = credential_name_re();
         let separator = Regex::new("=|%3[dD]").unwrap();
         // ASCII whitespace ends a value (`u8::is_ascii_whitespace`: no
         // vertical tab), other whitespace does not.
@@ -3196,12 +3198,7 @@ mod tests {
 
     #[test]
     fn quoted_credentials_find_what_a_regex_finds() {
-        let names = CREDENTIAL_NAMES
-            .iter()
-            .map(|n| std::str::from_utf8(n).unwrap().replace('_', "[_-]"))
-            .collect::<Vec<_>>()
-            .join("|");
-        let credential = Regex::new(&format!("(?i)^(?:[a-z0-9_-]*[_-])?(?:{names})$")).unwrap();
+        let credential = credential_name_re();
         let escaped_name = Regex::new(r#"\\"([A-Za-z0-9_-]*)\\"[ \t]*$"#).unwrap();
         let plain_name = Regex::new(r#""([A-Za-z0-9_-]*)"[ \t]*$"#).unwrap();
         let escaped_value =
@@ -3387,12 +3384,7 @@ mod tests {
 
     #[test]
     fn header_credentials_find_what_a_regex_finds() {
-        let names = CREDENTIAL_NAMES
-            .iter()
-            .map(|n| std::str::from_utf8(n).unwrap().replace('_', "[_-]"))
-            .collect::<Vec<_>>()
-            .join("|");
-        let credential = Regex::new(&format!("(?i)^(?:[a-z0-9_-]*[_-])?(?:{names})$")).unwrap();
+        let credential = credential_name_re();
         let line_name = Regex::new("(?i)(?:authorization|cookie)$").unwrap();
         let name = Regex::new("([A-Za-z0-9_-]*)$").unwrap();
         let line_value = Regex::new(r"^[ \t]+([^\r\n]*)").unwrap();
