@@ -7,13 +7,17 @@
 //! group    := step? bracket*          (a leading group may be brackets only)
 //! step     := "**" | "*" | bare | quoted
 //! bracket  := "[*]" | "[" name "=" name "]"
-//! bare     := one or more characters other than . [ ] " * = and whitespace
+//! bare     := one or more characters other than . [ ] " = and whitespace,
+//!             with no "**" (a "*" among other characters is a wildcard)
 //! quoted   := '"' ( any character but " and \ | \" | \\ )* '"'
 //! ```
 //!
 //! `*` is one object key, `**` is zero or more steps of any kind, `[*]` is
 //! one array element, and `[key=user.email]` is one array element that is an
 //! object whose member `key` is the string `user.email` (OTLP attribute lists).
+//! In a bare key or a bracket's bare value, `*` among other characters
+//! stands for any run of characters, none included: `*_password` is every
+//! key ending in `_password` ([`Glob`]). Quoted names are literal.
 //! A selector ends with a step that is not `**`.
 
 /// How keys (and `[member=name]` predicate values) are compared.
@@ -116,11 +120,60 @@ impl MatchMode {
     }
 }
 
+/// A name with `*` wildcards, each standing for any run of characters
+/// (none included), normalised for its selector's mode: `*_password`,
+/// `x-*-token`. It is compared with keys normalised the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Glob {
+    /// The literal text between the wildcards: at least two parts (the
+    /// first before the first `*`, the last after the last one).
+    parts: Vec<String>,
+}
+
+impl Glob {
+    /// The glob of `normalized`, which holds at least one `*` and no `**`.
+    fn new(normalized: &str) -> Glob {
+        debug_assert!(normalized.contains('*') && !normalized.contains("**"));
+        Glob {
+            parts: normalized.split('*').map(str::to_string).collect(),
+        }
+    }
+
+    /// Whether `text` (normalised for the glob's mode) matches: it starts
+    /// with the first part, ends with the last, and holds the parts in
+    /// between in order, none overlapping. Taking each middle part at its
+    /// leftmost place is enough: a later place leaves less room for the rest.
+    pub fn matches(&self, text: &str) -> bool {
+        let (first, last) = (&self.parts[0], &self.parts[self.parts.len() - 1]);
+        if text.len() < first.len() + last.len()
+            || !text.starts_with(first.as_str())
+            || !text.ends_with(last.as_str())
+        {
+            return false;
+        }
+        let mut rest = &text.as_bytes()[first.len()..text.len() - last.len()];
+        for part in &self.parts[1..self.parts.len() - 1] {
+            match memchr::memmem::find(rest, part.as_bytes()) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// The glob as written (normalised), with its `*`s.
+    pub fn text(&self) -> String {
+        self.parts.join("*")
+    }
+}
+
 /// One step of a selector.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     /// An object key (stored normalised for the rule's mode).
     Key(String),
+    /// An object key matching a name with wildcards: `*_password`.
+    KeyGlob(Glob),
     /// `*`: any one object key.
     AnyKey,
     /// `**`: zero or more steps.
@@ -134,6 +187,13 @@ pub enum Step {
         member: String,
         /// The string it must equal, e.g. `user.email`.
         value: String,
+    },
+    /// `[member=value]` where `value` has wildcards: `[key=*.password]`.
+    WhereGlob {
+        /// The member to test, e.g. `key`.
+        member: String,
+        /// The names its string must match.
+        value: Glob,
     },
 }
 
@@ -150,6 +210,28 @@ pub struct Selector {
 
 fn is_bare(c: char) -> bool {
     !matches!(c, '.' | '[' | ']' | '"' | '*' | '=') && !c.is_whitespace()
+}
+
+/// A bare name, normalised: plain, or with wildcards.
+enum Bare {
+    Name(String),
+    Glob(Glob),
+}
+
+/// The step or bracket value of a bare `name` (normalised for `mode`):
+/// a plain name, or a [`Glob`] when it holds a `*`.
+fn name_or_glob(name: &str, column: usize, mode: MatchMode) -> Result<Bare, String> {
+    if name.contains("**") {
+        return Err(format!(
+            "'**' stands alone as a step; a name may hold single '*' wildcards (column {column})"
+        ));
+    }
+    let n = mode.normalize(name).into_owned();
+    Ok(if n.contains('*') {
+        Bare::Glob(Glob::new(&n))
+    } else {
+        Bare::Name(n)
+    })
 }
 
 struct Cursor<'a> {
@@ -207,16 +289,18 @@ impl Cursor<'_> {
             }
         }
     }
-    fn name(&mut self, in_bracket_value: bool) -> Result<String, String> {
+    /// A quoted or bare name; with `stars`, a bare name may hold `*`s.
+    /// Returns the name and whether it was bare.
+    fn name(&mut self, in_bracket_value: bool, stars: bool) -> Result<(String, bool), String> {
         if self.peek() == Some('"') {
-            return self.quoted();
+            return Ok((self.quoted()?, false));
         }
         let start = self.i;
         while let Some(c) = self.peek() {
             let ok = if in_bracket_value {
                 c != ']' && c != '"' && c != '[' && !c.is_whitespace()
             } else {
-                is_bare(c)
+                is_bare(c) || (stars && c == '*')
             };
             if !ok {
                 break;
@@ -226,7 +310,7 @@ impl Cursor<'_> {
         if self.i == start {
             return Err(format!("name expected at column {}", start + 1));
         }
-        Ok(self.s[start..self.i].to_string())
+        Ok((self.s[start..self.i].to_string(), true))
     }
 }
 
@@ -254,7 +338,9 @@ impl Selector {
                         ));
                     }
                 }
-                Some('*') => {
+                Some('*')
+                    if matches!(c.s[c.i + 1..].chars().next(), None | Some('.' | '[' | '*')) =>
+                {
                     c.i += 1;
                     if c.eat('*') {
                         if c.peek() == Some('*') {
@@ -277,8 +363,14 @@ impl Selector {
                     }
                 }
                 Some(_) => {
-                    let n = c.name(false)?;
-                    steps.push(Step::Key(mode.normalize(&n).into_owned()));
+                    let column = c.i + 1;
+                    match c.name(false, true)? {
+                        (n, true) => steps.push(match name_or_glob(&n, column, mode)? {
+                            Bare::Name(n) => Step::Key(n),
+                            Bare::Glob(g) => Step::KeyGlob(g),
+                        }),
+                        (n, false) => steps.push(Step::Key(mode.normalize(&n).into_owned())),
+                    }
                 }
                 None => return Err(format!("name expected at column {}", c.i + 1)),
             }
@@ -291,20 +383,28 @@ impl Selector {
                     steps.push(Step::AnyIndex);
                     continue;
                 }
-                let member = c.name(false)?;
+                let (member, _) = c.name(false, false)?;
                 if !c.eat('=') {
                     return Err(format!(
                         "'=' or '*' expected in brackets at column {}",
                         c.i + 1
                     ));
                 }
-                let value = c.name(true)?;
+                let column = c.i + 1;
+                let value = c.name(true, true)?;
                 if !c.eat(']') {
                     return Err(format!("']' expected at column {}", c.i + 1));
                 }
-                steps.push(Step::Where {
-                    member: mode.normalize(&member).into_owned(),
-                    value: mode.normalize(&value).into_owned(),
+                let member = mode.normalize(&member).into_owned();
+                steps.push(match value {
+                    (v, true) => match name_or_glob(&v, column, mode)? {
+                        Bare::Name(value) => Step::Where { member, value },
+                        Bare::Glob(value) => Step::WhereGlob { member, value },
+                    },
+                    (v, false) => Step::Where {
+                        member,
+                        value: mode.normalize(&v).into_owned(),
+                    },
                 });
             }
             match c.peek() {
@@ -363,6 +463,10 @@ fn entry<K: PartialEq, V: Default>(list: &mut Vec<(K, V)>, key: K) -> &mut V {
     &mut list[i].1
 }
 
+/// Globs of floating selectors (each with its selector), grouped by what
+/// normalises the text they are compared with.
+type GlobsBy<K> = Vec<(K, Vec<(Glob, u32)>)>;
+
 /// A fast hash of a normalised key, compared before the key itself.
 fn key_hash(k: &str) -> u64 {
     use std::hash::BuildHasher;
@@ -392,6 +496,12 @@ pub struct Matcher {
     /// Floating selectors whose second step is `[member=value]`, by
     /// (mode, member) and then value.
     float_where: Vec<((MatchMode, String), IdsByName)>,
+    /// Floating selectors whose second step is a key with wildcards: per
+    /// mode, (name, selector).
+    float_key_globs: GlobsBy<MatchMode>,
+    /// Floating selectors whose second step is `[member=value]` with
+    /// wildcards in `value`: per (mode, member), (value, selector).
+    float_where_globs: GlobsBy<(MatchMode, String)>,
     /// Floating selectors whose second step is `*`.
     float_any_key: Vec<u32>,
     /// Floating selectors whose second step is `[*]`.
@@ -408,6 +518,9 @@ pub struct Matcher {
     /// normalised form is in none of them is named by no selector: every
     /// such key leads from a set to the same set ([`Matcher::names`]).
     key_words: Vec<(MatchMode, rustc_hash::FxHashSet<u64>)>,
+    /// Per mode: every `KeyGlob` step's name. A key one of them matches
+    /// is named too.
+    key_globs: Vec<(MatchMode, Vec<Glob>)>,
     /// The start state set, computed once.
     start: std::sync::OnceLock<Vec<State>>,
     /// Whether the index is used (false only in tests of the naive path).
@@ -538,14 +651,19 @@ impl Matcher {
         id
     }
 
-    /// Whether `key` may be named by some selector's `Key` step: false when
-    /// its normalised form, in every mode a `Key` step uses, is none of
-    /// theirs (by hash, so a true answer may be wrong; a false one never
-    /// is). Nothing is allocated.
+    /// Whether `key` may be named by some selector's `Key` or `KeyGlob`
+    /// step: false when its normalised form, in every mode a `Key` step
+    /// uses, is none of theirs (by hash, so a true answer may be wrong; a
+    /// false one never is) and no glob matches it. Nothing is allocated,
+    /// unless a glob is tested against a key that its mode changes.
     pub fn names(&self, key: &str) -> bool {
         self.key_words
             .iter()
             .any(|&(mode, ref words)| words.contains(&word_hash(mode.normalized_bytes(key))))
+            || self.key_globs.iter().any(|(mode, globs)| {
+                let key = mode.normalize(key);
+                globs.iter().any(|g| g.matches(&key))
+            })
     }
 
     /// Whether some `[member=value]` step names a field called `name`
@@ -678,15 +796,19 @@ impl Matcher {
                 .collect(),
         );
         for st in &sel.steps {
-            if let Step::Key(k) = st {
-                entry(&mut self.key_words, sel.mode).insert(word_hash(k.bytes()));
-            }
-            if let Step::Where { member, .. } = st {
-                self.has_where = true;
-                let m = (sel.mode, member.clone());
-                if !self.where_members.contains(&m) {
-                    self.where_members.push(m);
+            match st {
+                Step::Key(k) => {
+                    entry(&mut self.key_words, sel.mode).insert(word_hash(k.bytes()));
                 }
+                Step::KeyGlob(g) => entry(&mut self.key_globs, sel.mode).push(g.clone()),
+                Step::Where { member, .. } | Step::WhereGlob { member, .. } => {
+                    self.has_where = true;
+                    let m = (sel.mode, member.clone());
+                    if !self.where_members.contains(&m) {
+                        self.where_members.push(m);
+                    }
+                }
+                Step::AnyKey | Step::AnyDepth | Step::AnyIndex => {}
             }
         }
         if sel.steps.first() == Some(&Step::AnyDepth) {
@@ -702,6 +824,13 @@ impl Matcher {
                         .entry(value.clone())
                         .or_default()
                         .push(id);
+                }
+                Step::KeyGlob(g) => {
+                    entry(&mut self.float_key_globs, sel.mode).push((g.clone(), id))
+                }
+                Step::WhereGlob { member, value } => {
+                    entry(&mut self.float_where_globs, (sel.mode, member.clone()))
+                        .push((value.clone(), id));
                 }
                 Step::AnyKey => self.float_any_key.push(id),
                 Step::AnyIndex => self.float_any_index.push(id),
@@ -765,10 +894,20 @@ impl Matcher {
                 let n = slot.get_or_insert_with(|| sel.mode.normalize(key));
                 n.as_ref() == k
             }
+            (Step::KeyGlob(g), PathElem::Key(key)) => {
+                let slot = &mut norm[sel.mode as usize];
+                g.matches(slot.get_or_insert_with(|| sel.mode.normalize(key)))
+            }
             (Step::Where { member, value }, PathElem::Index(_, fields)) => {
                 fields.iter().any(|(mk, sv)| {
                     sel.mode.normalize(mk) == member.as_str()
                         && sel.mode.normalize(sv) == value.as_str()
+                })
+            }
+            (Step::WhereGlob { member, value }, PathElem::Index(_, fields)) => {
+                fields.iter().any(|(mk, sv)| {
+                    sel.mode.normalize(mk) == member.as_str()
+                        && value.matches(&sel.mode.normalize(sv))
                 })
             }
             _ => false,
@@ -815,6 +954,14 @@ impl Matcher {
                             }
                         }
                     }
+                    for (mode, globs) in &self.float_key_globs {
+                        let key = mode.normalize(key);
+                        for (glob, s) in globs {
+                            if glob.matches(&key) {
+                                self.close(out, *s, 2);
+                            }
+                        }
+                    }
                     for &s in &self.float_any_key {
                         self.close(out, s, 2);
                     }
@@ -829,6 +976,18 @@ impl Matcher {
                                 if let Some(ids) = by_value.get(mode.normalize(sv).as_ref()) {
                                     for &s in ids {
                                         self.close(out, s, 2);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    for ((mode, member), globs) in &self.float_where_globs {
+                        for (mk, sv) in fields {
+                            if mode.normalizes_to(mk, member) {
+                                let sv = mode.normalize(sv);
+                                for (glob, s) in globs {
+                                    if glob.matches(&sv) {
+                                        self.close(out, *s, 2);
                                     }
                                 }
                             }
@@ -957,8 +1116,8 @@ mod tests {
     #[test]
     fn rejects_ambiguous_forms() {
         for bad in [
-            "", "a.", ".a", "a..b", "**", "a.**", "a*", "a.***", "a[", "a[x]", "a b", "\"open",
-            "a.[*]", "**.**.a", "a]",
+            "", "a.", ".a", "a..b", "**", "a.**", "a**", "**a", "a**b", "a.***", "a[", "a[x]",
+            "a b", "\"open", "a.[*]", "**.**.a", "a]", "a[k=x**]", "a[*k=x]",
         ] {
             assert!(
                 Selector::parse(bad, MatchMode::Exact).is_err(),
@@ -1133,5 +1292,169 @@ mod tests {
             &[K("user.email")]
         ));
         assert!(!matches("user.email", MatchMode::Exact, &[K("user.email")]));
+    }
+
+    #[test]
+    fn parses_wildcard_names() {
+        let glob = |s: &str| Glob::new(s);
+        assert_eq!(
+            sel("**.*_password").steps,
+            vec![Step::AnyDepth, Step::KeyGlob(glob("*_password"))]
+        );
+        assert_eq!(sel("a*").steps, vec![Step::KeyGlob(glob("a*"))]);
+        assert_eq!(
+            sel("x-*-token.b").steps[0],
+            Step::KeyGlob(glob("x-*-token"))
+        );
+        assert_eq!(
+            Selector::parse("**.*_Password", MatchMode::Loose)
+                .unwrap()
+                .steps[1],
+            Step::KeyGlob(glob("*password"))
+        );
+        assert_eq!(
+            sel("**[key=*.token]").steps[1],
+            Step::WhereGlob {
+                member: "key".into(),
+                value: glob("*.token")
+            }
+        );
+        // `*` alone is still any key, and quoted names stay literal.
+        assert_eq!(sel("a.*").steps[1], Step::AnyKey);
+        assert_eq!(sel("\"*_x\"").steps, vec![Step::Key("*_x".into())]);
+        assert_eq!(
+            sel("a[k=\"*\"]").steps[1],
+            Step::Where {
+                member: "k".into(),
+                value: "*".into()
+            }
+        );
+        assert_eq!(glob("a*b*c").text(), "a*b*c");
+    }
+
+    /// The regex a glob stands for: its parts quoted, `.*` between them.
+    fn glob_regex(g: &Glob) -> regex::Regex {
+        let parts: Vec<String> = g.parts.iter().map(|p| regex::escape(p)).collect();
+        regex::Regex::new(&format!("(?s)^{}$", parts.join(".*"))).unwrap()
+    }
+
+    #[test]
+    fn glob_matches_as_its_regex_does() {
+        // Few letters, so that parts repeat and overlap (`*ab*ba*`).
+        let alphabet = ["a", "b", "ab", "é", "*"];
+        let texts = crate::test_texts::from_pieces(0x005e_ed0f_6106, 3_000, (0, 8), &alphabet);
+        let patterns: Vec<Glob> = texts
+            .iter()
+            .filter(|t| t.contains('*') && !t.contains("**"))
+            .take(300)
+            .map(|t| Glob::new(t))
+            .collect();
+        assert!(patterns.len() >= 200, "{}", patterns.len());
+        let (mut hits, mut misses) = (0, 0);
+        for g in &patterns {
+            let re = glob_regex(g);
+            for t in texts.iter().take(400) {
+                let expected = re.is_match(t);
+                assert_eq!(g.matches(t), expected, "{:?} against {t:?}", g.text());
+                if expected {
+                    hits += 1;
+                } else {
+                    misses += 1;
+                }
+            }
+        }
+        assert!(
+            hits > 1_000 && misses > 1_000,
+            "{hits} hits, {misses} misses"
+        );
+    }
+
+    #[test]
+    fn wildcard_names_match_at_any_depth_and_as_values() {
+        use PathElem::Key as K;
+        let ic = MatchMode::IgnoreCase;
+        assert!(matches(
+            "**.*_password",
+            ic,
+            &[K("env"), K("DATABASE_PASSWORD")]
+        ));
+        assert!(matches("**.*_password", ic, &[K("_password")]));
+        assert!(!matches("**.*_password", ic, &[K("password")]));
+        assert!(!matches("**.*_password", ic, &[K("db_password_hash")]));
+        assert!(matches(
+            "**.*password",
+            MatchMode::Loose,
+            &[K("app.db.Password")]
+        ));
+        assert!(matches("**.*Token", MatchMode::Exact, &[K("githubToken")]));
+        assert!(!matches("**.*Token", MatchMode::Exact, &[K("token")]));
+        assert!(matches("a.x*y*z", MatchMode::Exact, &[K("a"), K("xyz")]));
+        assert!(matches(
+            "a.x*y*z",
+            MatchMode::Exact,
+            &[K("a"), K("x_y_y_z")]
+        ));
+        assert!(!matches("a.x*y*z", MatchMode::Exact, &[K("a"), K("xz")]));
+        assert!(!matches("a.x*y*z", MatchMode::Exact, &[K("b"), K("xyz")]));
+        let attr = [("key", "app.user.Password"), ("value", "x")];
+        let other = [("key", "password_length"), ("value", "x")];
+        for (sel, ok) in [
+            ("**[key=*.password]", true),
+            ("**[key=*.password].value", false),
+            ("a[key=*.password]", false),
+        ] {
+            assert_eq!(
+                matches(sel, ic, &[K("x"), PathElem::Index(0, &attr)]),
+                ok,
+                "{sel}"
+            );
+            assert!(
+                !matches(sel, ic, &[K("x"), PathElem::Index(0, &other)]),
+                "{sel}"
+            );
+        }
+        assert!(matches(
+            "a[key=*.password].value",
+            ic,
+            &[K("a"), PathElem::Index(3, &attr), K("value")]
+        ));
+    }
+
+    #[test]
+    fn keys_a_wildcard_name_matches_are_named_and_cached_apart() {
+        let mut m = Matcher::default();
+        m.push(
+            0,
+            Selector::parse("**.*_token", MatchMode::IgnoreCase).unwrap(),
+        );
+        m.push(1, Selector::parse("a.b*", MatchMode::Exact).unwrap());
+        for key in ["github_token", "X_TOKEN", "_token", "b", "bee"] {
+            assert!(m.names(key), "{key}");
+        }
+        for key in ["token", "tokens", "a_tokens", "B", "ab", ""] {
+            assert!(!m.names(key), "{key}");
+        }
+        let mut cache = MatchCache::default();
+        let root = m.cached_start(&mut cache);
+        let a = m.cached_key(&mut cache, root, "a");
+        for from in [root, a] {
+            for key in [
+                "id_1",
+                "github_token",
+                "id_2",
+                "bee",
+                "csrf_Token",
+                "token",
+                "b",
+            ] {
+                let to = m.cached_key(&mut cache, from, key);
+                let mut direct = Vec::new();
+                m.advance(cache.set(from), PathElem::Key(key), &mut direct);
+                assert_eq!(cache.set(to), direct.as_slice(), "{key}");
+                let expected = key.to_ascii_lowercase().ends_with("_token")
+                    || (from == a && key.starts_with('b'));
+                assert_eq!(m.selected(cache.set(to)).is_some(), expected, "{key}");
+            }
+        }
     }
 }

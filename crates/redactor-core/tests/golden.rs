@@ -59,7 +59,13 @@ fn golden(preset: &str) -> String {
 
 #[test]
 fn mixpanel() {
-    golden("mixpanel");
+    let got = golden("mixpanel");
+    // Autocapture: every `$el_attr__<name>` attribute, by a wildcard name.
+    gone_and_kept(
+        &got,
+        &["Alice", "alice-example", "$el_attr__"],
+        &["\"$el_tag_name\":\"a\""],
+    );
 }
 #[test]
 fn segment() {
@@ -112,6 +118,8 @@ fn credentials() {
             "otel-cs-1",
             "har-tok-1",
             "har-sid-1",
+            // Compound names, by their endings.
+            "cmp-",
         ],
         &[
             "\"state\":\"af0ifjsldkj\"",
@@ -119,6 +127,13 @@ fn credentials() {
             "\"token\":\"keep me\"",
             "\"session_id\":1738811382000",
             "\"secret_santa\":\"yes\"",
+            "\"token\":\"keep me too\"",
+            "\"PATH\":\"/usr/bin\"",
+            "\"prompt_tokens\":12",
+            "\"token_count\":3",
+            "\"password_length\":8",
+            "\"value\":\"r-1\"",
+            "\"key\":\"app.password_policy\"",
             "\"passwords_changed\":2",
             "\"amount\":1999",
             "\"http.route\"",
