@@ -155,8 +155,9 @@ fn gone_and_kept(got: &str, gone: &[&str], kept: &[&str]) {
 #[test]
 fn personal() {
     let got = golden("personal");
-    // What does not identify a person stays, and so does the ambiguous
-    // `address` (an IP, a server, a wallet; Segment keeps its country).
+    // What does not identify a person stays, and so do the ambiguous
+    // `address` (an IP, a server, a wallet; Segment keeps its country) and
+    // the country, while the city goes.
     gone_and_kept(
         &got,
         &[
@@ -183,11 +184,21 @@ fn personal() {
             "otel-user-1",
             "987-65-4321",
             "48.8566",
+            "Ann Lee",
+            "annie",
+            "\"Ann\"",
+            "Leeward",
+            "LEEWARD",
+            "Springfield",
+            "Shelbyville",
+            "\"SF\"",
         ],
         &[
             "\"plan\":\"pro\"",
             "\"country\":\"US\"",
-            "\"city\":\"SF\"",
+            // `name` alone is ambiguous (an event's, a product's).
+            "\"name\":\"Checkout\"",
+            "{\"name\":\"plan\",\"value\":\"team\"}",
             "\"accuracy\":10",
             "\"model\":\"Pixel 8\"",
             "\"currency\":\"EUR\"",
