@@ -519,6 +519,8 @@ fn escape_at(b: &[u8], hex: &[u8; 2]) -> bool {
 ///
 /// The name is the run of letters, digits, `_` and `-` before the `=` (or
 /// `%3D`); after a `%XX` escape (`%3F`, `%26`) it starts past the escape.
+/// Spaces and tabs around a plain `=` are skipped (`password = hunter2`,
+/// as configuration dumps and logs write it).
 /// The value runs to whitespace, `&`, `#`, `;`, `,`, a quote, `<`, `>`,
 /// `)`, `]` or `}` (and after a `%3D`, to an encoded `&`, `#` or space:
 /// `%26`, `%23`, `%20`), or is what a pair of quotes right after the `=`
@@ -532,25 +534,34 @@ fn find_named_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
         if at < done {
             continue;
         }
-        let (encoded, value_start) = if b[at] == b'=' {
-            (false, at + 1)
+        let (encoded, name_end, mut value_start) = if b[at] == b'=' {
+            let mut name_end = at;
+            while name_end > 0 && is_blank(b[name_end - 1]) {
+                name_end -= 1;
+            }
+            (false, name_end, at + 1)
         } else if escape_at(&b[at..], b"3d") {
-            (true, at + 3)
+            (true, at, at + 3)
         } else {
             continue;
         };
-        let mut name_start = start_of_name(b, at);
+        let mut name_start = start_of_name(b, name_end);
         if name_start > 0
             && b[name_start - 1] == b'%'
-            && at - name_start >= 2
+            && name_end - name_start >= 2
             && b[name_start..name_start + 2]
                 .iter()
                 .all(u8::is_ascii_hexdigit)
         {
             name_start += 2;
         }
-        if !is_credential_name(&b[name_start..at]) {
+        if !is_credential_name(&b[name_start..name_end]) {
             continue;
+        }
+        if !encoded {
+            while value_start < b.len() && is_blank(b[value_start]) {
+                value_start += 1;
+            }
         }
         let rest = &b[value_start..];
         let (start, len) = match rest.first() {
@@ -3045,14 +3056,19 @@ mod tests {
             ("?r=%2Fcb%3fAUTH%3dz%2523", &["z%2523"]),
             // An `=` inside a value found is part of it.
             ("token=a=b&secret=c", &["a=b", "c"]),
+            // Blanks around a plain `=`, as configuration dumps write it.
+            ("password = hunter2\nuser = bob", &["hunter2"]),
+            ("api_key= x", &["x"]),
+            ("DB_PASSWORD\t=\t's3 cr3t'", &["s3 cr3t"]),
         ] {
             assert_eq!(spans(DetectorKind::Secret, text), values, "{text}");
         }
         for text in [
             "utm_source=newsletter&utm_campaign=winter",
-            "api_key= x",
             "tokens=5 passwords=3 mysecret=1 signatures=2",
             "a == b",
+            "password = \n",
+            "token%3D x",
             "%3D%3D",
             "token",
         ] {
@@ -3079,6 +3095,9 @@ mod tests {
         let name = Regex::new(r"(?:%[0-9A-Fa-f]{2}|%|[^A-Za-z0-9_%-]|^)([A-Za-z0-9_-]*)$").unwrap();
         let credential = credential_name_re();
         let separator = Regex::new("=|%3[dD]").unwrap();
+        // Spaces and tabs around a plain `=` are skipped.
+        let blanks_before = Regex::new("[ \t]*$").unwrap();
+        let blanks_after = Regex::new("^[ \t]*").unwrap();
         // ASCII whitespace ends a value (`u8::is_ascii_whitespace`: no
         // vertical tab), other whitespace does not.
         let plain =
@@ -3121,6 +3140,8 @@ mod tests {
             "?pwd=",
             "%26sig%3D",
             " auth=",
+            " = ",
+            "\t",
             "\u{2003}",
             "\x0b",
             "\n",
@@ -3136,14 +3157,22 @@ mod tests {
                 if sep.start() < done {
                     continue;
                 }
-                let before = &t[..sep.start()];
+                let plain_sep = sep.as_str() == "=";
+                let mut before = &t[..sep.start()];
+                if plain_sep {
+                    before = &before[..blanks_before.find(before).unwrap().start()];
+                }
                 let Some(n) = name.captures(before).and_then(|c| c.get(1)) else {
                     continue;
                 };
                 if !credential.is_match(n.as_str()) {
                     continue;
                 }
-                let rest = &t[sep.end()..];
+                let mut value_at = sep.end();
+                if plain_sep {
+                    value_at += blanks_after.find(&t[value_at..]).unwrap().end();
+                }
+                let rest = &t[value_at..];
                 let c = plain.captures(rest).unwrap();
                 let v = c.get(1).or(c.get(2)).or(c.get(3)).unwrap();
                 let mut end = v.end();
@@ -3153,9 +3182,9 @@ mod tests {
                     }
                 }
                 if end > v.start() {
-                    let start = sep.end() + v.start();
-                    want.push((start, sep.end() + end));
-                    done = sep.end() + end;
+                    let start = value_at + v.start();
+                    want.push((start, value_at + end));
+                    done = value_at + end;
                 }
             }
             assert_eq!(found, want, "{t:?}");

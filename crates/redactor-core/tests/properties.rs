@@ -314,7 +314,7 @@ proptest! {
         // The credential: letters, digits and the punctuation of tokens.
         body in "[A-Za-z0-9._~+/-]{4,16}",
         path in any::<u64>(), mask in any::<u64>(), ws in any::<bool>(),
-        form in 0u8..12,
+        form in 0u8..13,
         name in prop::sample::select(vec![
             "password", "PWD", "access_token", "id_token", "client_secret", "X-Amz-Signature",
             "x-api-key", "db_password", "jsessionid", "sig", "auth",
@@ -330,6 +330,8 @@ proptest! {
             3 => format!("Server=db;User Id={user};{name}={secret};"),
             4 => format!("?next=https%3A%2F%2Fa.io%2Fcb%3F{name}%3D{secret}%26z%3D1"),
             5 => format!("{name}=\"{secret} {secret}\""),
+            // Configuration dumps, blanks around the `=`.
+            6 => format!("[db]\nhost = db1\n{name} = {secret}\nport\t=\t5432"),
             // JSON in text (not one JSON text), and escaped as a string
             // holding it writes it.
             7 => format!(r#"body={{"user":"{user}", "{name}" : "{secret}", "n":1"#),
