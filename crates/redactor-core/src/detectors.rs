@@ -32,15 +32,19 @@ pub enum DetectorKind {
     /// IPv4 addresses, dotted, with dashes inside hostnames, or reversed in
     /// reverse DNS names.
     Ipv4,
-    /// International phone numbers (`+` and 8-15 digits).
+    /// Phone numbers: international (`+` and 8-15 digits), and North
+    /// American ones in their national form (`415-555-0132`,
+    /// `(415) 555-0132`).
     Phone,
     /// MAC addresses (a device's hardware address).
     Mac,
+    /// US social security numbers in their dashed form (`123-45-6789`).
+    Ssn,
 }
 
 impl DetectorKind {
     /// Every kind, in matching priority order.
-    pub const ALL: [DetectorKind; 7] = [
+    pub const ALL: [DetectorKind; 8] = [
         DetectorKind::Secret,
         DetectorKind::Email,
         DetectorKind::CreditCard,
@@ -48,6 +52,7 @@ impl DetectorKind {
         DetectorKind::Ipv4,
         DetectorKind::Phone,
         DetectorKind::Mac,
+        DetectorKind::Ssn,
     ];
 
     /// Policy-file name.
@@ -60,6 +65,7 @@ impl DetectorKind {
             DetectorKind::Ipv4 => "ipv4",
             DetectorKind::Phone => "phone",
             DetectorKind::Mac => "mac",
+            DetectorKind::Ssn => "ssn",
         }
     }
 
@@ -661,6 +667,121 @@ fn find_quoted_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
             out.push((start, start + len));
             done = start + len;
         }
+    }
+}
+
+/// Whether `b[i..i + n]` holds `n` ASCII digits.
+fn digits_at(b: &[u8], i: usize, n: usize) -> bool {
+    b.get(i..i + n)
+        .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+}
+
+/// Whether the number at `s..e` of `b` stands alone: no letter, digit or
+/// `_` glued on either side, nor a `-` or `.` and a digit (a longer
+/// chain: `2024-415-555-0132`, `415-555-0132-7`, `1.415.555.0132.5`).
+fn stands_alone(b: &[u8], s: usize, e: usize) -> bool {
+    let glued = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let chain = |c: u8| matches!(c, b'-' | b'.');
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let before = s == 0 || {
+        let c = b[s - 1];
+        !(glued(c) || (chain(c) && s >= 2 && digit(s - 2)))
+    };
+    let after = b
+        .get(e)
+        .is_none_or(|&c| !(glued(c) || (chain(c) && digit(e + 1))));
+    before && after
+}
+
+/// The shortest North American number in its national form:
+/// `415 555-0132`.
+const NATIONAL_PHONE_LEN: usize = 12;
+
+/// Whether a text of `len` bytes with profile `p` may hold a number for
+/// [`find_national_phones`]: ten digits and a `-` or `.` before the last
+/// four.
+#[inline(always)]
+fn may_hold_national_phone(len: usize, p: Profile) -> bool {
+    len >= NATIONAL_PHONE_LEN && p.has(C_DASH | C_DOT) && p.digits >= 10
+}
+
+/// North American phone numbers in their national form: an area code and
+/// an exchange (three digits each, the first 2-9) and four digits, as
+/// `415-555-0132`, `415.555.0132`, `415 555-0132`, `(415) 555-0132` or
+/// `(415)555-0132` (the last separator a `-` or a `.`), with the country
+/// code `1` and a `-`, `.` or space before it taken too (`1-415-555-0132`),
+/// standing alone ([`stands_alone`]). Each `-` or `.` proposes itself as
+/// the last separator; the rest is read backwards from there.
+fn find_national_phones(text: &str, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    let code = |i: usize| digits_at(b, i, 3) && b[i] >= b'2';
+    let mut next = 0;
+    for i in memchr::memchr2_iter(b'-', b'.', b) {
+        if i < 4 || i < next || !digits_at(b, i + 1, 4) || !code(i - 3) {
+            continue;
+        }
+        let (exchange, e) = (i - 3, i + 5);
+        let sep = b[exchange - 1];
+        let area = if (sep == b[i] || sep == b' ') && exchange >= 4 && code(exchange - 4) {
+            exchange - 4
+        } else if sep == b')' && exchange >= 5 && b[exchange - 5] == b'(' && code(exchange - 4) {
+            exchange - 5
+        } else if sep == b' '
+            && exchange >= 6
+            && b[exchange - 2] == b')'
+            && b[exchange - 6] == b'('
+            && code(exchange - 5)
+        {
+            exchange - 6
+        } else {
+            continue;
+        };
+        let country = area >= 2 && b[area - 2] == b'1' && matches!(b[area - 1], b'-' | b'.' | b' ');
+        let start = if country && stands_alone(b, area - 2, e) {
+            area - 2
+        } else if stands_alone(b, area, e) {
+            area
+        } else {
+            continue;
+        };
+        out.push((start, e));
+        next = e;
+    }
+}
+
+/// The length of a social security number, `123-45-6789`.
+const SSN_LEN: usize = 11;
+
+/// US social security numbers in their dashed form, `AAA-GG-SSSS`, as the
+/// Social Security Administration issues them (the area neither `000`,
+/// `666` nor `9xx`, the group not `00`, the serial not `0000`), standing
+/// alone ([`stands_alone`]). Each `-` proposes itself as the second.
+fn find_ssns(text: &str, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    let mut next = 0;
+    for i in memchr::memchr_iter(b'-', b) {
+        if i < 6
+            || i - 6 < next
+            || b[i - 3] != b'-'
+            || !digits_at(b, i - 2, 2)
+            || !digits_at(b, i - 6, 3)
+            || !digits_at(b, i + 1, 4)
+        {
+            continue;
+        }
+        let (s, e) = (i - 6, i + 5);
+        let area = &b[s..s + 3];
+        if area == b"000"
+            || area == b"666"
+            || area[0] == b'9'
+            || &b[i - 2..i] == b"00"
+            || &b[i + 1..e] == b"0000"
+            || !stands_alone(b, s, e)
+        {
+            continue;
+        }
+        out.push((s, e));
+        next = e;
     }
 }
 
@@ -1554,8 +1675,9 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
         p.digits >= 13,                       // CreditCard
         colon,                                // Ipv6
         len >= 7 && p.has(C_DOT | C_DASH) && p.digits >= 4, // Ipv4
-        p.has(C_PLUS),                        // Phone
+        p.has(C_PLUS) || may_hold_national_phone(len, p), // Phone
         len >= MAC_LEN && p.has(C_COLON_OR_EQUALS | C_DASH), // Mac
+        len >= SSN_LEN && p.has(C_DASH) && p.digits >= 9, // Ssn
     ];
     const _: () = assert!(
         DetectorKind::Secret as u32 == 0
@@ -1565,6 +1687,7 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
             && DetectorKind::Ipv4 as u32 == 4
             && DetectorKind::Phone as u32 == 5
             && DetectorKind::Mac as u32 == 6
+            && DetectorKind::Ssn as u32 == 7
     );
     let mut m = 0;
     for (i, b) in bits.into_iter().enumerate() {
@@ -1614,8 +1737,21 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
         DetectorKind::CreditCard => find_cards(text, out),
         DetectorKind::Ipv6 => find_ipv6(text, out),
         DetectorKind::Ipv4 => find_ipv4(text, p, out),
-        DetectorKind::Phone => find_phones(text, out),
+        DetectorKind::Phone => {
+            if p.has(C_PLUS) {
+                find_phones(text, out);
+            }
+            if may_hold_national_phone(text.len(), p) {
+                let international = out.len();
+                find_national_phones(text, out);
+                // `+1 415-555-0132` is found by both.
+                if international > 0 && out.len() > international {
+                    merge_overlaps(out);
+                }
+            }
+        }
         DetectorKind::Mac => find_macs(text, out),
+        DetectorKind::Ssn => find_ssns(text, out),
     }
 }
 
@@ -2913,6 +3049,206 @@ mod tests {
         );
         assert_eq!(spans(DetectorKind::Phone, "+15555550123"), ["+15555550123"]);
         assert!(spans(DetectorKind::Phone, "555-0123, +12, v+1234567").is_empty());
+    }
+
+    #[test]
+    fn national_phones() {
+        assert_eq!(
+            spans(
+                DetectorKind::Phone,
+                "call 415-555-0132, 415.555.0132 or (415) 555-0132; fax (415)555.0132, \
+                 cell 415 555-0132, toll 1-800-555-0199, 1 (212) 555-0100."
+            ),
+            [
+                "415-555-0132",
+                "415.555.0132",
+                "(415) 555-0132",
+                "(415)555.0132",
+                "415 555-0132",
+                "1-800-555-0199",
+                "1 (212) 555-0100"
+            ]
+        );
+        // Both finders, one span.
+        assert_eq!(
+            spans(DetectorKind::Phone, "+1 415-555-0132"),
+            ["+1 415-555-0132"]
+        );
+        // Codes that start with 0 or 1, mixed separators, longer chains,
+        // glued letters, other shapes.
+        assert!(spans(
+            DetectorKind::Phone,
+            "015-555-0132 415-155-0132 415-555.0132 415.555-0132 2024-415-555-0132 \
+             415-555-0132-7 x415-555-0132 415-555-01325 415 555 0132 41-555-0132 \
+             2026-12-04 10.20.30.40 v4.15.555.0132 123e4567-e89b-12d3"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn national_phones_are_what_a_regex_finds_at_each_start() {
+        // At each position in turn, the pattern anchored there and the
+        // boundaries checked by hand; matches taken left to right.
+        let shape = Regex::new(concat!(
+            r"^(?:1[-. ])?(?:[2-9]\d\d-[2-9]\d\d-|[2-9]\d\d\.[2-9]\d\d\.",
+            r"|(?:[2-9]\d\d |\([2-9]\d\d\) ?)[2-9]\d\d[-.])\d{4}"
+        ))
+        .unwrap();
+        let pieces = [
+            "1",
+            "0",
+            "2",
+            "5",
+            "9",
+            "-",
+            ".",
+            " ",
+            "(",
+            ")",
+            "_",
+            "a",
+            "+",
+            "415",
+            "555",
+            "0132",
+            "415-",
+            "555-",
+            "415.",
+            "555.",
+            "(415) ",
+            "(415)",
+            "1-",
+            "1 ",
+            "é",
+            "415-555-0132",
+            "415.555.0132",
+            "(415) 555-0132",
+            "415 555-0132",
+            "1-415-555-0132",
+            "155-",
+        ];
+        let texts =
+            crate::test_texts::from_pieces(0x9e1e_7a1c_0ddb_a115, 200_000, (1, 14), &pieces);
+        let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
+        for t in &texts {
+            found.clear();
+            find_national_phones(t, &mut found);
+            want.clear();
+            let b = t.as_bytes();
+            let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+            let mut s = 0;
+            while s < b.len() {
+                if let Some(m) = t.get(s..).and_then(|rest| shape.find(rest)) {
+                    let e = s + m.end();
+                    let glued_before = s > 0
+                        && (b[s - 1].is_ascii_alphanumeric()
+                            || b[s - 1] == b'_'
+                            || (matches!(b[s - 1], b'-' | b'.') && s > 1 && digit(s - 2)));
+                    let glued_after = b.get(e).is_some_and(|&c| {
+                        c.is_ascii_alphanumeric()
+                            || c == b'_'
+                            || (matches!(c, b'-' | b'.') && digit(e + 1))
+                    });
+                    if !glued_before && !glued_after {
+                        want.push((s, e));
+                        s = e;
+                        continue;
+                    }
+                }
+                s += 1;
+            }
+            assert_eq!(found, want, "{t:?}");
+            any += usize::from(!want.is_empty());
+        }
+        assert!(any > 5_000, "{any} texts with numbers");
+    }
+
+    #[test]
+    fn ssns() {
+        assert_eq!(
+            spans(
+                DetectorKind::Ssn,
+                "ssn 123-45-6789, (078-05-1120); id:899-99-9999."
+            ),
+            ["123-45-6789", "078-05-1120", "899-99-9999"]
+        );
+        // Numbers never issued, longer chains, glued letters, other shapes.
+        assert!(spans(
+            DetectorKind::Ssn,
+            "000-12-3456 666-12-3456 900-12-3456 123-00-4567 123-45-0000 1123-45-6789 \
+             123-45-67890 123-45-6789-1 a123-45-6789 123 45 6789 123.45.6789 12-345-6789 \
+             2026-12-04 123e4567-e89b-12d3-a456-426614174000"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn ssns_are_what_a_regex_finds_at_each_start() {
+        let shape = Regex::new(r"^(\d{3})-(\d{2})-(\d{4})").unwrap();
+        let pieces = [
+            "0",
+            "1",
+            "6",
+            "9",
+            "-",
+            ".",
+            " ",
+            "_",
+            "a",
+            "123",
+            "45",
+            "6789",
+            "123-",
+            "45-",
+            "00",
+            "666",
+            "000",
+            "é",
+            "123-45-6789",
+            "-45-6789",
+            "123-45-",
+            "666-",
+            "900-",
+            "-00-",
+            "-0000",
+        ];
+        let texts =
+            crate::test_texts::from_pieces(0x55a0_1234_5678_9abd, 200_000, (1, 14), &pieces);
+        let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
+        for t in &texts {
+            found.clear();
+            find_ssns(t, &mut found);
+            want.clear();
+            let b = t.as_bytes();
+            let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+            let mut s = 0;
+            while s < b.len() {
+                if let Some(c) = t.get(s..).and_then(|rest| shape.captures(rest)) {
+                    let e = s + c.get(0).unwrap().end();
+                    let area: u32 = c[1].parse().unwrap();
+                    let issued =
+                        area != 0 && area != 666 && area < 900 && &c[2] != "00" && &c[3] != "0000";
+                    let glued_before = s > 0
+                        && (b[s - 1].is_ascii_alphanumeric()
+                            || b[s - 1] == b'_'
+                            || (matches!(b[s - 1], b'-' | b'.') && s > 1 && digit(s - 2)));
+                    let glued_after = b.get(e).is_some_and(|&c| {
+                        c.is_ascii_alphanumeric()
+                            || c == b'_'
+                            || (matches!(c, b'-' | b'.') && digit(e + 1))
+                    });
+                    if issued && !glued_before && !glued_after {
+                        want.push((s, e));
+                        s = e;
+                        continue;
+                    }
+                }
+                s += 1;
+            }
+            assert_eq!(found, want, "{t:?}");
+            any += usize::from(!want.is_empty());
+        }
+        assert!(any > 2_000, "{any} texts with numbers");
     }
 
     #[test]

@@ -572,6 +572,7 @@ fn detector_defaults(kind: DetectorKind, keys: &KeyTable) -> Action {
         DetectorKind::CreditCard => Action::Replace(Value::String("[REDACTED-CARD]".into())),
         DetectorKind::Phone => Action::Replace(Value::String("[REDACTED-PHONE]".into())),
         DetectorKind::Mac => Action::Replace(Value::String("[REDACTED-MAC]".into())),
+        DetectorKind::Ssn => Action::Replace(Value::String("[REDACTED-SSN]".into())),
         DetectorKind::Secret => Action::Replace(Value::String("[REDACTED-SECRET]".into())),
     }
 }

@@ -192,6 +192,10 @@ fn personal() {
             "Springfield",
             "Shelbyville",
             "\"SF\"",
+            // Phone and social security numbers in free text.
+            "555-0132",
+            "555-0199",
+            "078-05-1120",
         ],
         &[
             "\"plan\":\"pro\"",
@@ -199,6 +203,9 @@ fn personal() {
             // `name` alone is ambiguous (an event's, a product's).
             "\"name\":\"Checkout\"",
             "{\"name\":\"plan\",\"value\":\"team\"}",
+            // Numbers of other shapes.
+            "T-2026-0412-7781",
+            "415.555.01325",
             "\"accuracy\":10",
             "\"model\":\"Pixel 8\"",
             "\"currency\":\"EUR\"",
