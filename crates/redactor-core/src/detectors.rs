@@ -836,8 +836,9 @@ fn find_macs(text: &str, out: &mut Vec<(usize, usize)>) {
 
 /// The values of credentials written `name: value`, as HTTP header lines
 /// (`Authorization: Token …`, `Cookie: sid=…; theme=dark`) and logs
-/// (`password: hunter2`) write them: a name of [`CREDENTIAL_NAMES`] (or
-/// `cookie`) right before the `:`, then at least one space or tab. The
+/// (`password: hunter2`, `password : hunter2`) write them: a name of
+/// [`CREDENTIAL_NAMES`] (or `cookie`) before the `:`, with nothing or
+/// spaces and tabs between, then at least one space or tab. The
 /// value of an authorization or cookie header is the rest of the line (its
 /// scheme and every cookie in it); any other runs to whitespace, `,`, `;`,
 /// `&`, a quote, `<`, `>`, `)`, `]` or `}`. As in
@@ -849,7 +850,11 @@ fn find_header_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
         if at < done || !b.get(at + 1).copied().is_some_and(is_blank) {
             continue;
         }
-        let name = &b[start_of_name(b, at)..at];
+        let mut end = at;
+        while end > 0 && is_blank(b[end - 1]) {
+            end -= 1;
+        }
+        let name = &b[start_of_name(b, end)..end];
         if !is_credential_name(name) {
             continue;
         }
@@ -3845,6 +3850,8 @@ mod tests {
             ("set-cookie:\tsid=zz; Path=/", &["sid=zz; Path=/"]),
             ("login failed, password: hunter2 (user: bob)", &["hunter2"]),
             ("X-Api-Key: k-123, next", &["k-123"]),
+            ("password : hunter2", &["hunter2"]),
+            ("api_key\t:\tk-9 ok", &["k-9"]),
         ] {
             assert_eq!(spans(DetectorKind::Secret, text), values, "{text}");
         }
@@ -3854,6 +3861,8 @@ mod tests {
             "tokens: 5",
             "Password:",
             "host: x",
+            "password\n: x",
+            "tokens : 5",
         ] {
             let mut found = Vec::new();
             find_header_credentials(text, &mut found);
@@ -3865,7 +3874,7 @@ mod tests {
     fn header_credentials_find_what_a_regex_finds() {
         let credential = credential_name_re();
         let line_name = Regex::new("(?i)(?:authorization|cookie)$").unwrap();
-        let name = Regex::new("([A-Za-z0-9_-]*)$").unwrap();
+        let name = Regex::new("([A-Za-z0-9_-]*)[ \t]*$").unwrap();
         let line_value = Regex::new(r"^[ \t]+([^\r\n]*)").unwrap();
         let word_value = Regex::new(r#"^[ \t]+([^\t\n\x0C\r ,;&"'<>)\]}]*)"#).unwrap();
         let pieces = [
@@ -3888,6 +3897,7 @@ mod tests {
             ": ",
             "token: ",
             "Authorization: Basic ",
+            "secret :",
         ];
         let texts = crate::test_texts::from_pieces(0x4ead_e5c0_0c1e_0001, 100_000, (1, 9), &pieces);
         let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
