@@ -465,7 +465,57 @@ fn entry<K: PartialEq, V: Default>(list: &mut Vec<(K, V)>, key: K) -> &mut V {
 
 /// Globs of floating selectors (each with its selector), grouped by what
 /// normalises the text they are compared with.
-type GlobsBy<K> = Vec<(K, Vec<(Glob, u32)>)>;
+type GlobsBy<K> = Vec<(K, GlobSet<u32>)>;
+
+/// Globs, each with a value, indexed by the byte their text must end with:
+/// a text is tested only against the globs whose last part ends with its
+/// last byte and those that end with `*`, not against all of them (the
+/// preset globs are name endings, `*password`, `*_token`: most keys end
+/// with a byte none of them does).
+#[derive(Debug, Clone)]
+pub(crate) struct GlobSet<T> {
+    globs: Vec<(Glob, T)>,
+    /// Per byte value: the indices into `globs` of the globs whose last
+    /// part ends with it.
+    by_last: Vec<Vec<u32>>,
+    /// The indices of the globs whose last part is empty (they end with a
+    /// `*`, so any last byte will do).
+    open_end: Vec<u32>,
+}
+
+impl<T> Default for GlobSet<T> {
+    fn default() -> Self {
+        GlobSet {
+            globs: Vec::new(),
+            by_last: vec![Vec::new(); 256],
+            open_end: Vec::new(),
+        }
+    }
+}
+
+impl<T> GlobSet<T> {
+    fn push(&mut self, glob: Glob, value: T) {
+        let i = self.globs.len() as u32;
+        match glob.parts[glob.parts.len() - 1].as_bytes().last() {
+            Some(&b) => self.by_last[usize::from(b)].push(i),
+            None => self.open_end.push(i),
+        }
+        self.globs.push((glob, value));
+    }
+
+    /// The value of every glob that `text` matches, in no particular order.
+    fn matching<'s>(&'s self, text: &'s str) -> impl Iterator<Item = &'s T> + 's {
+        let tail: &[u32] = match text.as_bytes().last() {
+            Some(&b) => &self.by_last[usize::from(b)],
+            None => &[],
+        };
+        tail.iter()
+            .chain(&self.open_end)
+            .map(|&i| &self.globs[i as usize])
+            .filter(move |(g, _)| g.matches(text))
+            .map(|(_, v)| v)
+    }
+}
 
 /// A fast hash of a normalised key, compared before the key itself.
 fn key_hash(k: &str) -> u64 {
@@ -520,7 +570,7 @@ pub struct Matcher {
     key_words: Vec<(MatchMode, rustc_hash::FxHashSet<u64>)>,
     /// Per mode: every `KeyGlob` step's name. A key one of them matches
     /// is named too.
-    key_globs: Vec<(MatchMode, Vec<Glob>)>,
+    key_globs: Vec<(MatchMode, GlobSet<()>)>,
     /// The start state set, computed once.
     start: std::sync::OnceLock<Vec<State>>,
     /// Whether the index is used (false only in tests of the naive path).
@@ -662,7 +712,8 @@ impl Matcher {
             .any(|&(mode, ref words)| words.contains(&word_hash(mode.normalized_bytes(key))))
             || self.key_globs.iter().any(|(mode, globs)| {
                 let key = mode.normalize(key);
-                globs.iter().any(|g| g.matches(&key))
+                let found = globs.matching(&key).next().is_some();
+                found
             })
     }
 
@@ -800,7 +851,7 @@ impl Matcher {
                 Step::Key(k) => {
                     entry(&mut self.key_words, sel.mode).insert(word_hash(k.bytes()));
                 }
-                Step::KeyGlob(g) => entry(&mut self.key_globs, sel.mode).push(g.clone()),
+                Step::KeyGlob(g) => entry(&mut self.key_globs, sel.mode).push(g.clone(), ()),
                 Step::Where { member, .. } | Step::WhereGlob { member, .. } => {
                     self.has_where = true;
                     let m = (sel.mode, member.clone());
@@ -825,12 +876,10 @@ impl Matcher {
                         .or_default()
                         .push(id);
                 }
-                Step::KeyGlob(g) => {
-                    entry(&mut self.float_key_globs, sel.mode).push((g.clone(), id))
-                }
+                Step::KeyGlob(g) => entry(&mut self.float_key_globs, sel.mode).push(g.clone(), id),
                 Step::WhereGlob { member, value } => {
                     entry(&mut self.float_where_globs, (sel.mode, member.clone()))
-                        .push((value.clone(), id));
+                        .push(value.clone(), id);
                 }
                 Step::AnyKey => self.float_any_key.push(id),
                 Step::AnyIndex => self.float_any_index.push(id),
@@ -956,10 +1005,8 @@ impl Matcher {
                     }
                     for (mode, globs) in &self.float_key_globs {
                         let key = mode.normalize(key);
-                        for (glob, s) in globs {
-                            if glob.matches(&key) {
-                                self.close(out, *s, 2);
-                            }
+                        for &s in globs.matching(&key) {
+                            self.close(out, s, 2);
                         }
                     }
                     for &s in &self.float_any_key {
@@ -985,10 +1032,8 @@ impl Matcher {
                         for (mk, sv) in fields {
                             if mode.normalizes_to(mk, member) {
                                 let sv = mode.normalize(sv);
-                                for (glob, s) in globs {
-                                    if glob.matches(&sv) {
-                                        self.close(out, *s, 2);
-                                    }
+                                for &s in globs.matching(&sv) {
+                                    self.close(out, s, 2);
                                 }
                             }
                         }
@@ -1367,6 +1412,38 @@ mod tests {
             hits > 1_000 && misses > 1_000,
             "{hits} hits, {misses} misses"
         );
+    }
+
+    /// The indexed set finds exactly the globs that testing each one finds
+    /// (globs ending with `*` and with a multi-byte character included).
+    #[test]
+    fn glob_set_finds_what_testing_every_glob_finds() {
+        let alphabet = ["a", "b", "ab", "é", "*", "_"];
+        let texts = crate::test_texts::from_pieces(0x0610_b5e7, 3_000, (0, 8), &alphabet);
+        let globs: Vec<Glob> = texts
+            .iter()
+            .filter(|t| t.contains('*') && !t.contains("**"))
+            .take(200)
+            .map(|t| Glob::new(t))
+            .collect();
+        assert!(
+            globs.iter().any(|g| g.parts.last().unwrap().is_empty())
+                && globs.iter().any(|g| g.parts.last().unwrap().ends_with('é')),
+            "both kinds of endings are generated"
+        );
+        let mut set = GlobSet::default();
+        for (i, g) in globs.iter().enumerate() {
+            set.push(g.clone(), i);
+        }
+        let mut hits = 0;
+        for t in texts.iter().take(1_000) {
+            let mut got: Vec<usize> = set.matching(t).copied().collect();
+            got.sort_unstable();
+            let want: Vec<usize> = (0..globs.len()).filter(|&i| globs[i].matches(t)).collect();
+            assert_eq!(got, want, "{t:?}");
+            hits += want.len();
+        }
+        assert!(hits > 1_000, "{hits} hits");
     }
 
     #[test]
