@@ -21,8 +21,8 @@ mod filter;
 /// Redacts JSON telemetry (NDJSON) before it reaches third-party vendors.
 ///
 /// Identifying fields are dropped, generalised, masked or replaced by keyed
-/// tokens; free text is scanned for emails, IPs, card numbers, phone numbers,
-/// social security numbers, MAC addresses and credentials. Invalid lines are
+/// tokens; free text is scanned for emails, IPs, card numbers, IBANs, phone
+/// numbers, social security numbers, MAC addresses and credentials. Invalid lines are
 /// never forwarded: they are quarantined with a reason. With no --config, a built-in policy applies
 /// every preset (mixpanel, segment, amplitude, posthog, otel, and credentials
 /// and personal for fields under their usual names in any payload) and every

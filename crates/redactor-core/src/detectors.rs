@@ -41,13 +41,17 @@ pub enum DetectorKind {
     Mac,
     /// US social security numbers in their dashed form (`123-45-6789`).
     Ssn,
+    /// International bank account numbers (IBAN): a country's length,
+    /// valid check digits, written whole or in groups of four.
+    Iban,
 }
 
 impl DetectorKind {
     /// Every kind, in matching priority order.
-    pub const ALL: [DetectorKind; 8] = [
+    pub const ALL: [DetectorKind; 9] = [
         DetectorKind::Secret,
         DetectorKind::Email,
+        DetectorKind::Iban,
         DetectorKind::CreditCard,
         DetectorKind::Ipv6,
         DetectorKind::Ipv4,
@@ -67,6 +71,7 @@ impl DetectorKind {
             DetectorKind::Phone => "phone",
             DetectorKind::Mac => "mac",
             DetectorKind::Ssn => "ssn",
+            DetectorKind::Iban => "iban",
         }
     }
 
@@ -783,6 +788,108 @@ fn find_ssns(text: &str, out: &mut Vec<(usize, usize)>) {
         }
         out.push((s, e));
         next = e;
+    }
+}
+
+/// The length of the shortest IBAN (Norway's).
+const IBAN_MIN_LEN: usize = 15;
+
+/// The length of a country's IBANs, by its ISO 3166 code, as the IBAN
+/// registry (ISO 13616) gives it; `None` for a country without IBANs.
+fn iban_length(country: [u8; 2]) -> Option<usize> {
+    let n = match &country {
+        b"NO" => 15,
+        b"BE" => 16,
+        b"DK" | b"FI" | b"FK" | b"FO" | b"GL" | b"NL" | b"SD" => 18,
+        b"MK" | b"SI" => 19,
+        b"AT" | b"BA" | b"EE" | b"KZ" | b"LT" | b"LU" | b"MN" | b"XK" => 20,
+        b"CH" | b"HR" | b"LI" | b"LV" => 21,
+        b"BG" | b"BH" | b"CR" | b"DE" | b"GB" | b"GE" | b"IE" | b"ME" | b"RS" | b"VA" => 22,
+        b"AE" | b"GI" | b"IL" | b"IQ" | b"OM" | b"SO" | b"TL" => 23,
+        b"AD" | b"CZ" | b"ES" | b"MD" | b"PK" | b"RO" | b"SA" | b"SE" | b"SK" | b"TN" | b"VG" => 24,
+        b"LY" | b"PT" | b"ST" => 25,
+        b"IS" | b"TR" => 26,
+        b"BI" | b"DJ" | b"FR" | b"GR" | b"IT" | b"MC" | b"MR" | b"SM" => 27,
+        b"AL" | b"AZ" | b"BY" | b"CY" | b"DO" | b"GT" | b"HN" | b"HU" | b"LB" | b"NI" | b"PL"
+        | b"SV" => 28,
+        b"BR" | b"EG" | b"PS" | b"QA" | b"UA" => 29,
+        b"JO" | b"KW" | b"MU" | b"YE" => 30,
+        b"MT" | b"SC" => 31,
+        b"LC" => 32,
+        b"RU" => 33,
+        _ => return None,
+    };
+    Some(n)
+}
+
+/// Whether `chars` (an IBAN's characters, no spaces: uppercase letters
+/// and digits) pass the ISO 7064 MOD 97-10 check: the first four moved to
+/// the end, each letter read as two digits (`A` = 10 ... `Z` = 35), the
+/// number is 1 modulo 97.
+fn iban_checks(chars: impl Iterator<Item = u8> + Clone) -> bool {
+    let rotated = chars.clone().skip(4).chain(chars.take(4));
+    let rest = rotated.fold(0u32, |r, c| match c {
+        b'0'..=b'9' => (r * 10 + u32::from(c - b'0')) % 97,
+        _ => (r * 100 + u32::from(c - b'A') + 10) % 97,
+    });
+    rest == 1
+}
+
+/// The end of the IBAN starting at `s` of `b`, where a country code (two
+/// uppercase letters) and two digits stand: exactly the country's length
+/// of uppercase letters and digits, written whole
+/// (`DE89370400440532013000`) or in groups of four joined by single spaces
+/// (`DE89 3704 0044 0532 0130 00`, the last group shorter), with valid
+/// check digits and no letter, digit or `_` glued on after it.
+fn iban_at(b: &[u8], s: usize) -> Option<usize> {
+    let len = iban_length([b[s], b[s + 1]])?;
+    let grouped = b.get(s + 4) == Some(&b' ');
+    // In the grouped form, character k (k > 0, a multiple of 4) follows a
+    // space: it sits at s + k + k / 4 - 1 + 1.
+    let at = |k: usize| if grouped { s + k + k / 4 } else { s + k };
+    let e = at(len - 1) + 1;
+    if e > b.len() {
+        return None;
+    }
+    let well_formed = (4..len).all(|k| {
+        let c = b[at(k)];
+        (c.is_ascii_uppercase() || c.is_ascii_digit())
+            && (!grouped || k % 4 != 0 || b[at(k) - 1] == b' ')
+    });
+    let glued = b
+        .get(e)
+        .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_');
+    (well_formed && !glued && iban_checks((0..len).map(|k| b[at(k)]))).then_some(e)
+}
+
+/// International bank account numbers ([`iban_at`]) not glued to a letter,
+/// digit or `_` before them. Candidates are found by their check digits: a
+/// digit pair after two uppercase letters. The fourth byte from a start
+/// decides how far to move on: a start there needs a digit, and the next
+/// two starts need it to be a digit or an uppercase letter.
+fn find_ibans(text: &str, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    let mut s = 0;
+    while s + IBAN_MIN_LEN <= b.len() {
+        let fourth = b[s + 3];
+        if !fourth.is_ascii_digit() {
+            // Not `s`, nor `s + 1` (their check digits); `s + 2` and
+            // `s + 3` only when it is a country code's letter.
+            s += if fourth.is_ascii_uppercase() { 2 } else { 4 };
+            continue;
+        }
+        if b[s + 2].is_ascii_digit()
+            && b[s].is_ascii_uppercase()
+            && b[s + 1].is_ascii_uppercase()
+            && (s == 0 || !(b[s - 1].is_ascii_alphanumeric() || b[s - 1] == b'_'))
+        {
+            if let Some(e) = iban_at(b, s) {
+                out.push((s, e));
+                s = e;
+                continue;
+            }
+        }
+        s += 1;
     }
 }
 
@@ -1702,7 +1809,8 @@ const NOT_IN_UUIDS: u32 = 1 << DetectorKind::CreditCard as u32
     | 1 << DetectorKind::Ipv4 as u32
     | 1 << DetectorKind::Phone as u32
     | 1 << DetectorKind::Mac as u32
-    | 1 << DetectorKind::Ssn as u32;
+    | 1 << DetectorKind::Ssn as u32
+    | 1 << DetectorKind::Iban as u32;
 
 /// [`may_match`] of every kind at once, as a bit set indexed by
 /// `DetectorKind as u32`: straight-line code, no branch per detector.
@@ -1719,6 +1827,7 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
         p.has(C_PLUS) || may_hold_national_phone(len, p), // Phone
         len >= MAC_LEN && p.has(C_COLON_OR_EQUALS | C_DASH), // Mac
         len >= SSN_LEN && p.has(C_DASH) && p.digits >= 9, // Ssn
+        len >= IBAN_MIN_LEN && p.digits >= 2 && p.has(C_NOT_HEX), // Iban
     ];
     const _: () = assert!(
         DetectorKind::Secret as u32 == 0
@@ -1729,6 +1838,7 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
             && DetectorKind::Phone as u32 == 5
             && DetectorKind::Mac as u32 == 6
             && DetectorKind::Ssn as u32 == 7
+            && DetectorKind::Iban as u32 == 8
     );
     let mut m = 0;
     for (i, b) in bits.into_iter().enumerate() {
@@ -1793,6 +1903,7 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
         }
         DetectorKind::Mac => find_macs(text, out),
         DetectorKind::Ssn => find_ssns(text, out),
+        DetectorKind::Iban => find_ibans(text, out),
     }
 }
 
@@ -3297,6 +3408,191 @@ mod tests {
             any += usize::from(!want.is_empty());
         }
         assert!(any > 5_000, "{any} texts with numbers");
+    }
+
+    /// The IBAN of country `cc` and account `bban`, its check digits
+    /// computed as ISO 13616 describes them: 98 minus the number
+    /// `bban + cc + "00"` (letters as two digits) modulo 97, in chunks.
+    fn iban_of(cc: &str, bban: &str) -> String {
+        let rest = mod97_of(&format!("{bban}{cc}00"));
+        format!("{cc}{:02}{bban}", 98 - rest)
+    }
+
+    /// `text` (digits and uppercase letters) read as one number, letters
+    /// as two digits each, modulo 97: nine digits at a time.
+    fn mod97_of(text: &str) -> u64 {
+        let digits: String = text
+            .chars()
+            .map(|c| c.to_digit(36).unwrap().to_string())
+            .collect();
+        digits.as_bytes().chunks(9).fold(0, |r, chunk| {
+            let n: u64 = format!("{r}{}", std::str::from_utf8(chunk).unwrap())
+                .parse()
+                .unwrap();
+            n % 97
+        })
+    }
+
+    /// `iban` in groups of four joined by spaces.
+    fn grouped(iban: &str) -> String {
+        let groups: Vec<&str> = iban
+            .as_bytes()
+            .chunks(4)
+            .map(|g| std::str::from_utf8(g).unwrap())
+            .collect();
+        groups.join(" ")
+    }
+
+    #[test]
+    fn ibans() {
+        let text = "pay DE89 3704 0044 0532 0130 00 or GB29NWBK60161331926819; \
+                    (NO9386011117947), BE68 5390 0754 7034.";
+        assert_eq!(
+            spans(DetectorKind::Iban, text),
+            [
+                "DE89 3704 0044 0532 0130 00",
+                "GB29NWBK60161331926819",
+                "NO9386011117947",
+                "BE68 5390 0754 7034"
+            ]
+        );
+        // The default action replaces it, whatever the other detectors see
+        // in its digits.
+        let ds = crate::policy::Policy::builtin().unwrap().detectors;
+        assert_eq!(
+            ds.rewrite("iban: DE89 3704 0044 0532 0130 00", |_| {})
+                .as_deref(),
+            Some("iban: [REDACTED-IBAN]")
+        );
+        // A wrong check, a wrong length, glued on, lowercase, groups other
+        // than of four, a country without IBANs.
+        assert!(spans(
+            DetectorKind::Iban,
+            "DE88 3704 0044 0532 0130 00 DE89 3704 0044 0532 0130 0 \
+             xDE89370400440532013000 DE89370400440532013000x DE89370400440532013000_ \
+             de89370400440532013000 DE89 37040044 0532 0130 00 DE89  3704 0044 0532 0130 00 \
+             DE89 3704.0044.0532.0130.00 US64 SVBK US6S 3300 9673 86 GB29-NWBK-6016-1331-9268-19"
+        )
+        .is_empty());
+    }
+
+    /// Every country of the registry, an account of its length in both
+    /// forms, found whole; the same with its last digit changed, not found.
+    #[test]
+    fn ibans_of_every_registry_country() {
+        let mut next = crate::test_texts::xorshift(0x1ba0_5eed);
+        let mut countries = 0;
+        for a in b'A'..=b'Z' {
+            for b in b'A'..=b'Z' {
+                let Some(len) = iban_length([a, b]) else {
+                    continue;
+                };
+                countries += 1;
+                let cc = String::from_utf8(vec![a, b]).unwrap();
+                let bban: String = (4..len)
+                    .map(|i| {
+                        // Letters where a few countries put a bank code.
+                        if i < 8 && next() % 3 == 0 {
+                            (b'A' + (next() % 26) as u8) as char
+                        } else {
+                            (b'0' + (next() % 10) as u8) as char
+                        }
+                    })
+                    .collect();
+                let iban = iban_of(&cc, &bban);
+                assert_eq!(iban.len(), len);
+                for form in [iban.clone(), grouped(&iban)] {
+                    let text = format!("to {form}, thanks");
+                    assert_eq!(spans(DetectorKind::Iban, &text), [form.as_str()], "{text}");
+                    let last = form.as_bytes()[form.len() - 1];
+                    let changed = if last == b'9' {
+                        '0'
+                    } else {
+                        (last + 1) as char
+                    };
+                    let wrong = format!("to {}{changed}, thanks", &form[..form.len() - 1]);
+                    if !last.is_ascii_digit() {
+                        continue;
+                    }
+                    assert!(spans(DetectorKind::Iban, &wrong).is_empty(), "{wrong}");
+                }
+            }
+        }
+        assert!(countries >= 80, "{countries} countries");
+    }
+
+    #[test]
+    fn ibans_are_what_a_regex_finds_at_each_start() {
+        let valid = [
+            iban_of("DE", "370400440532013000"),
+            iban_of("NO", "86011117947"),
+            iban_of("GB", "NWBK60161331926819"),
+            iban_of("MT", "MALT011000012345MTLCAST001S"),
+        ];
+        let mut pieces: Vec<String> = ["0", "1", " ", "A", "a", "_", "-", "é", "DE", "89", "3704"]
+            .map(String::from)
+            .to_vec();
+        for v in &valid {
+            pieces.push(v.clone());
+            pieces.push(grouped(v));
+            // Its check digits off by one, and its head alone.
+            let mut off = v.clone().into_bytes();
+            off[3] = if off[3] == b'9' { b'0' } else { off[3] + 1 };
+            pieces.push(String::from_utf8(off).unwrap());
+            pieces.push(grouped(&v[..12]));
+        }
+        let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+        let texts = crate::test_texts::from_pieces(0x1ba0_0f_5eed, 100_000, (1, 8), &pieces);
+        let mut shapes: std::collections::HashMap<usize, (Regex, Regex)> = Default::default();
+        let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
+        for t in &texts {
+            found.clear();
+            find_ibans(t, &mut found);
+            want.clear();
+            let b = t.as_bytes();
+            let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+            let mut s = 0;
+            while s < b.len() {
+                let len = b
+                    .get(s..s + 2)
+                    .filter(|cc| cc.iter().all(u8::is_ascii_uppercase))
+                    .and_then(|cc| iban_length([cc[0], cc[1]]));
+                if let (Some(len), Some(rest), true) = (len, t.get(s..), s == 0 || !word(b[s - 1]))
+                {
+                    let (whole, groups) = shapes.entry(len).or_insert_with(|| {
+                        let (q, r) = ((len - 4) / 4, (len - 4) % 4);
+                        let last = if r > 0 {
+                            format!("( [A-Z0-9]{{{r}}})")
+                        } else {
+                            String::new()
+                        };
+                        (
+                            Regex::new(&format!("^[A-Z]{{2}}[0-9]{{2}}[A-Z0-9]{{{}}}", len - 4))
+                                .unwrap(),
+                            Regex::new(&format!(
+                                "^[A-Z]{{2}}[0-9]{{2}}( [A-Z0-9]{{4}}){{{q}}}{last}"
+                            ))
+                            .unwrap(),
+                        )
+                    });
+                    let m = whole.find(rest).or_else(|| groups.find(rest));
+                    if let Some(m) = m {
+                        let e = s + m.end();
+                        let chars: String = m.as_str().replace(' ', "");
+                        let checked = mod97_of(&format!("{}{}", &chars[4..], &chars[..4])) == 1;
+                        if checked && !b.get(e).is_some_and(|&c| word(c)) {
+                            want.push((s, e));
+                            s = e;
+                            continue;
+                        }
+                    }
+                }
+                s += 1;
+            }
+            assert_eq!(found, want, "{t:?}");
+            any += usize::from(!want.is_empty());
+        }
+        assert!(any > 2_000, "{any} texts with IBANs");
     }
 
     #[test]

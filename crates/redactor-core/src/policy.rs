@@ -573,6 +573,7 @@ fn detector_defaults(kind: DetectorKind, keys: &KeyTable) -> Action {
         DetectorKind::Phone => Action::Replace(Value::String("[REDACTED-PHONE]".into())),
         DetectorKind::Mac => Action::Replace(Value::String("[REDACTED-MAC]".into())),
         DetectorKind::Ssn => Action::Replace(Value::String("[REDACTED-SSN]".into())),
+        DetectorKind::Iban => Action::Replace(Value::String("[REDACTED-IBAN]".into())),
         DetectorKind::Secret => Action::Replace(Value::String("[REDACTED-SECRET]".into())),
     }
 }

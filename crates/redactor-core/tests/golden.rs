@@ -196,6 +196,10 @@ fn personal() {
             "555-0132",
             "555-0199",
             "078-05-1120",
+            // Bank account numbers in free text.
+            "NL91",
+            "0417 1643",
+            "DE89370400440532013000",
         ],
         &[
             "\"plan\":\"pro\"",
@@ -206,6 +210,8 @@ fn personal() {
             // Numbers of other shapes.
             "T-2026-0412-7781",
             "415.555.01325",
+            // An IBAN's shape with wrong check digits.
+            "DE12 3456 7890 1234 5678 90",
             "\"accuracy\":10",
             "\"model\":\"Pixel 8\"",
             "\"currency\":\"EUR\"",
