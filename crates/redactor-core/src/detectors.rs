@@ -33,7 +33,8 @@ pub enum DetectorKind {
     /// IPv4 addresses, dotted, with dashes inside hostnames, or reversed in
     /// reverse DNS names.
     Ipv4,
-    /// Phone numbers: international (`+` and 8-15 digits), and North
+    /// Phone numbers: international (`+` and 8-15 digits, not a UTC offset
+    /// and a year after a clock time), and North
     /// American ones in their national form (`415-555-0132`,
     /// `(415) 555-0132`).
     Phone,
@@ -1548,10 +1549,17 @@ fn find_ipv6(text: &str, out: &mut Vec<(usize, usize)>) {
     }
 }
 
+/// International phone numbers: `+`, a country code (which never starts
+/// with 0) and 8-15 digits in all, with spaces, dots, dashes or
+/// parentheses; not a UTC offset after a clock time ([`is_utc_offset`]).
 fn find_phones(text: &str, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
     for m in phone_re().find_iter(text) {
+        // A match holds no other `+`: skipping one hides no other number.
         if before_is(text, m.start(), |b| b.is_ascii_alphanumeric())
             || after_is(text, m.end(), |b| b.is_ascii_digit())
+            || b[m.start() + 1] == b'0'
+            || is_utc_offset(b, m.start(), m.end())
         {
             continue;
         }
@@ -1560,6 +1568,45 @@ fn find_phones(text: &str, out: &mut Vec<(usize, usize)>) {
             out.push((m.start(), m.end()));
         }
     }
+}
+
+/// Whether `plus..end` of `b` is a UTC offset and a year after a clock
+/// time rather than a phone number, as in `Sun Aug 31 00:29:15 +1000 2014`
+/// (the timestamps of many APIs and logs, whose offset and year read as a
+/// number of eight digits): a time (`HH:MM`, then `:SS` and a fraction if
+/// any) and at most one space before the `+`, then four digits that are an
+/// offset (hours to 14, minutes 00, 15, 30 or 45), a space and four digits,
+/// and nothing more. No phone number is lost: one of eight digits that
+/// starts with 1 (`+1` and seven) is too short for the North American plan,
+/// the only one whose country code starts with 1, and a number that goes on
+/// (`10:30 +1415 555 0132`) is not an offset and a year.
+fn is_utc_offset(b: &[u8], plus: usize, end: usize) -> bool {
+    if end - plus != 10
+        || !digits_at(b, plus + 1, 4)
+        || b[plus + 5] != b' '
+        || !digits_at(b, plus + 6, 4)
+    {
+        return false;
+    }
+    let mut e = plus;
+    if e > 0 && b[e - 1] == b' ' {
+        e -= 1;
+    }
+    // A fraction of a second.
+    let digits_before = b[..e]
+        .iter()
+        .rev()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if digits_before > 0 && digits_before < e && b[e - digits_before - 1] == b'.' {
+        e -= digits_before + 1;
+    }
+    let clock = e >= 5 && digits_at(b, e - 5, 2) && b[e - 3] == b':' && digits_at(b, e - 2, 2);
+    if !clock {
+        return false;
+    }
+    let two = |i: usize| (b[i] - b'0') * 10 + (b[i + 1] - b'0');
+    two(plus + 1) <= 14 && matches!(two(plus + 3), 0 | 15 | 30 | 45)
 }
 
 /// Bytes that can be part of an email match: the ASCII bytes of
@@ -3378,6 +3425,31 @@ mod tests {
         );
         assert_eq!(spans(DetectorKind::Phone, "+15555550123"), ["+15555550123"]);
         assert!(spans(DetectorKind::Phone, "555-0123, +12, v+1234567").is_empty());
+        // No country code starts with 0; a UTC offset after a clock time
+        // and the year after it are not a number.
+        assert!(spans(
+            DetectorKind::Phone,
+            "+0000 2014, +0044 20 7946 0958, Sun Aug 31 00:29:15 +0000 2014, \
+             00:29:15 +1000 2014, 10:30+1345 2024, 00:29:15.123 +1400 2014"
+        )
+        .is_empty());
+        // Other numbers after a clock time are numbers.
+        assert_eq!(
+            spans(
+                DetectorKind::Phone,
+                "at 10:30 +14155550123, 10:30 +1000 555 0123, 10:30 +1415 555 0132, \
+                 10:30 +1000 2014 5678, 10:30 +1500 2014, 10:30 +1010 2014, 10 30 +1000 2014"
+            ),
+            [
+                "+14155550123",
+                "+1000 555 0123",
+                "+1415 555 0132",
+                "+1000 2014 5678",
+                "+1500 2014",
+                "+1010 2014",
+                "+1000 2014"
+            ]
+        );
     }
 
     #[test]
