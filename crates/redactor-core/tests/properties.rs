@@ -214,6 +214,26 @@ fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
+/// The German IBAN of the 18-digit `account` (check digits by ISO 7064
+/// MOD 97-10), whole or in groups of four.
+fn iban_de(account: u64, grouped: bool) -> String {
+    let bban = format!("{account:018}");
+    // `bban`, then D = 13, E = 14 and 00, modulo 97.
+    let rest = format!("{bban}131400")
+        .bytes()
+        .fold(0u64, |r, d| (r * 10 + u64::from(d - b'0')) % 97);
+    let iban = format!("DE{:02}{bban}", 98 - rest);
+    if !grouped {
+        return iban;
+    }
+    let groups: Vec<&str> = iban
+        .as_bytes()
+        .chunks(4)
+        .map(|g| std::str::from_utf8(g).unwrap())
+        .collect();
+    groups.join(" ")
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
 
@@ -226,6 +246,8 @@ proptest! {
         v6 in 1u16..=0xfffe,
         // A device's hardware address, in either form.
         mac in any::<[u8; 6]>(), dashes in any::<bool>(),
+        // A German account number (an IBAN), whole or in groups of four.
+        account in 0u64..1_000_000_000_000_000_000, grouped in any::<bool>(),
         path in any::<u64>(), mask in any::<u64>(), ws in any::<bool>(), wrap in any::<bool>(),
         // Octets padded with zeros, as some logs write them.
         pad in any::<bool>(),
@@ -284,11 +306,15 @@ proptest! {
         } else {
             format!("{m0:02x}:{m1:02x}:{m2:02x}:{m3:02x}:{m4:02x}:{m5:02x}")
         };
+        let iban = w(iban_de(account, grouped));
         let mut j = if wrap { J::Obj(vec![("wrap".into(), j)]) } else { j };
         plant(&mut j, &format!("{glue}{email}{glue}"), path, true);
         plant(&mut j, &glued_ip4, path.rotate_left(17), false);
         plant(&mut j, &format!("{glue}{ip6}{glue}"), path.rotate_left(31), true);
         plant(&mut j, &format!("{glue}{mac}{glue}"), path.rotate_left(43), true);
+        // Set off by punctuation: a letter or digit glued on makes it
+        // another word.
+        plant(&mut j, &format!("({iban})"), path.rotate_left(53), false);
         let (text, all) = redacted_strings(&j, mask, ws);
         for s in &all {
             prop_assert!(!s.contains(&email), "email survived in {s:?}\ninput {text}");
@@ -304,6 +330,7 @@ proptest! {
             }
             prop_assert!(!s.contains(&ip6), "ipv6 survived in {s:?}\ninput {text}");
             prop_assert!(!s.contains(&mac), "mac survived in {s:?}\ninput {text}");
+            prop_assert!(!s.contains(&iban), "iban survived in {s:?}\ninput {text}");
         }
     }
 
