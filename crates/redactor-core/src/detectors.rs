@@ -1850,17 +1850,49 @@ fn in_uuid(b: &[u8], s: usize, e: usize) -> bool {
 /// not a payment card's printed groups: read as a card, one UUID in about
 /// 6 000 was cut in two (also inside a text, see [`in_uuid`]). A test runs
 /// the five over such texts to hold this true.
+///
+/// Every byte is looked up and compared with what its place wants, with no
+/// branch and no early exit: most texts of this length are UUIDs, and the
+/// loop of a test per byte that this replaced cost about 2% of the engine.
 #[inline]
 fn is_uuid(b: &[u8]) -> bool {
-    b.len() == UUID_LEN
-        && b.iter().enumerate().all(|(i, &c)| {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                c == b'-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        })
+    let Ok(b) = <&[u8; UUID_LEN]>::try_from(b) else {
+        return false;
+    };
+    let mut wrong = 0u8;
+    for (&c, &want) in b.iter().zip(&UUID_LAYOUT) {
+        wrong |= UUID_CLASS[usize::from(c)] ^ want;
+    }
+    wrong == 0
 }
+
+/// Per byte value: 1 for a hex digit (either case), 2 for `-`, 0 otherwise.
+static UUID_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = if b.is_ascii_hexdigit() {
+            1
+        } else if b == b'-' {
+            2
+        } else {
+            0
+        };
+        c += 1;
+    }
+    t
+};
+
+/// The class ([`UUID_CLASS`]) each place of a UUID wants.
+const UUID_LAYOUT: [u8; UUID_LEN] = {
+    let mut t = [1u8; UUID_LEN];
+    t[8] = 2;
+    t[13] = 2;
+    t[18] = 2;
+    t[23] = 2;
+    t
+};
 
 /// The length of a UUID's canonical form.
 const UUID_LEN: usize = 36;
