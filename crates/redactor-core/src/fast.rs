@@ -422,15 +422,17 @@ impl<'a> Pass<'a, '_> {
             Kind::String => {
                 let text = self.text(i);
                 let policy = self.w.policy;
-                let t = text.trim_start();
                 // Strings such as "[Amplitude] Page Viewed" start like JSON
                 // but are not: found out by their last character or by a
                 // scanner, they go straight to the detectors, as in the
                 // reference engine, whose parse attempt would allocate.
+                // Only JSON's whitespace is skipped at either end (the
+                // reference trims Unicode's, but then parses the whole
+                // string, which JSON text with other blanks around is not).
                 let max_depth = policy.limits.max_depth;
                 let nested = policy.nested_json
-                    && (t.starts_with('{') || t.starts_with('['))
-                    && t.trim_end().ends_with(['}', ']'])
+                    && matches!(first_non_blank(text.bytes()), Some(b'{' | b'['))
+                    && matches!(first_non_blank(text.bytes().rev()), Some(b'}' | b']'))
                     && depth < max_depth
                     && self.bufs.is_json(&text, max_depth - depth);
                 let mut new = std::mem::take(&mut self.bufs.value);
@@ -614,6 +616,12 @@ impl<'a> Pass<'a, '_> {
         }
         self.bufs.quoted = quoted;
     }
+}
+
+/// The first byte of `bytes` that is not JSON whitespace.
+#[inline]
+fn first_non_blank(mut bytes: impl Iterator<Item = u8>) -> Option<u8> {
+    bytes.find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
 }
 
 /// Hands each string-valued member of the object at tape index `i` (name
