@@ -3535,6 +3535,43 @@ mod tests {
         .is_empty());
     }
 
+    /// The spans a reference finds in `t` taking each start in turn:
+    /// `end_at(start)` gives the end of its match there, if any; a match is
+    /// taken and the next start is its end, as a finder takes its matches
+    /// left to right without overlaps.
+    fn from_each_start(
+        t: &str,
+        mut end_at: impl FnMut(usize) -> Option<usize>,
+    ) -> Vec<(usize, usize)> {
+        let mut spans = Vec::new();
+        let mut s = 0;
+        while s < t.len() {
+            match end_at(s) {
+                Some(e) => {
+                    assert!(e > s, "an empty match at {s} of {t:?}");
+                    spans.push((s, e));
+                    s = e;
+                }
+                None => s += 1,
+            }
+        }
+        spans
+    }
+
+    /// [`stands_alone`], by hand: no letter, digit or `_` glued on either
+    /// side of `s..e`, nor a `-` or `.` and a digit.
+    fn alone_by_hand(b: &[u8], s: usize, e: usize) -> bool {
+        let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+        let glued_before = s > 0
+            && (b[s - 1].is_ascii_alphanumeric()
+                || b[s - 1] == b'_'
+                || (matches!(b[s - 1], b'-' | b'.') && s > 1 && digit(s - 2)));
+        let glued_after = b.get(e).is_some_and(|&c| {
+            c.is_ascii_alphanumeric() || c == b'_' || (matches!(c, b'-' | b'.') && digit(e + 1))
+        });
+        !glued_before && !glued_after
+    }
+
     #[test]
     fn national_phones_are_what_a_regex_finds_at_each_start() {
         // At each position in turn, the pattern anchored there and the
@@ -3579,34 +3616,14 @@ mod tests {
         ];
         let texts =
             crate::test_texts::from_pieces(0x9e1e_7a1c_0ddb_a115, 200_000, (1, 14), &pieces);
-        let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
+        let (mut found, mut any) = (Vec::new(), 0);
         for t in &texts {
             found.clear();
             find_national_phones(t, &mut found);
-            want.clear();
-            let b = t.as_bytes();
-            let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
-            let mut s = 0;
-            while s < b.len() {
-                if let Some(m) = t.get(s..).and_then(|rest| shape.find(rest)) {
-                    let e = s + m.end();
-                    let glued_before = s > 0
-                        && (b[s - 1].is_ascii_alphanumeric()
-                            || b[s - 1] == b'_'
-                            || (matches!(b[s - 1], b'-' | b'.') && s > 1 && digit(s - 2)));
-                    let glued_after = b.get(e).is_some_and(|&c| {
-                        c.is_ascii_alphanumeric()
-                            || c == b'_'
-                            || (matches!(c, b'-' | b'.') && digit(e + 1))
-                    });
-                    if !glued_before && !glued_after {
-                        want.push((s, e));
-                        s = e;
-                        continue;
-                    }
-                }
-                s += 1;
-            }
+            let want = from_each_start(t, |s| {
+                let e = s + t.get(s..).and_then(|rest| shape.find(rest))?.end();
+                alone_by_hand(t.as_bytes(), s, e).then_some(e)
+            });
             assert_eq!(found, want, "{t:?}");
             any += usize::from(!want.is_empty());
         }
@@ -3747,51 +3764,40 @@ mod tests {
         let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
         let texts = crate::test_texts::from_pieces(0x1ba0_0f_5eed, 100_000, (1, 8), &pieces);
         let mut shapes: std::collections::HashMap<usize, (Regex, Regex)> = Default::default();
-        let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
+        let (mut found, mut any) = (Vec::new(), 0);
         for t in &texts {
             found.clear();
             find_ibans(t, &mut found);
-            want.clear();
             let b = t.as_bytes();
             let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-            let mut s = 0;
-            while s < b.len() {
+            let want = from_each_start(t, |s| {
                 let len = b
                     .get(s..s + 2)
                     .filter(|cc| cc.iter().all(u8::is_ascii_uppercase))
-                    .and_then(|cc| iban_length([cc[0], cc[1]]));
-                if let (Some(len), Some(rest), true) = (len, t.get(s..), s == 0 || !word(b[s - 1]))
-                {
-                    let (whole, groups) = shapes.entry(len).or_insert_with(|| {
-                        let (q, r) = ((len - 4) / 4, (len - 4) % 4);
-                        let last = if r > 0 {
-                            format!("( [A-Z0-9]{{{r}}})")
-                        } else {
-                            String::new()
-                        };
-                        (
-                            Regex::new(&format!("^[A-Z]{{2}}[0-9]{{2}}[A-Z0-9]{{{}}}", len - 4))
-                                .unwrap(),
-                            Regex::new(&format!(
-                                "^[A-Z]{{2}}[0-9]{{2}}( [A-Z0-9]{{4}}){{{q}}}{last}"
-                            ))
+                    .and_then(|cc| iban_length([cc[0], cc[1]]))?;
+                let rest = t.get(s..).filter(|_| s == 0 || !word(b[s - 1]))?;
+                let (whole, groups) = shapes.entry(len).or_insert_with(|| {
+                    let (q, r) = ((len - 4) / 4, (len - 4) % 4);
+                    let last = if r > 0 {
+                        format!("( [A-Z0-9]{{{r}}})")
+                    } else {
+                        String::new()
+                    };
+                    (
+                        Regex::new(&format!("^[A-Z]{{2}}[0-9]{{2}}[A-Z0-9]{{{}}}", len - 4))
                             .unwrap(),
-                        )
-                    });
-                    let m = whole.find(rest).or_else(|| groups.find(rest));
-                    if let Some(m) = m {
-                        let e = s + m.end();
-                        let chars: String = m.as_str().replace(' ', "");
-                        let checked = mod97_of(&format!("{}{}", &chars[4..], &chars[..4])) == 1;
-                        if checked && !b.get(e).is_some_and(|&c| word(c)) {
-                            want.push((s, e));
-                            s = e;
-                            continue;
-                        }
-                    }
-                }
-                s += 1;
-            }
+                        Regex::new(&format!(
+                            "^[A-Z]{{2}}[0-9]{{2}}( [A-Z0-9]{{4}}){{{q}}}{last}"
+                        ))
+                        .unwrap(),
+                    )
+                });
+                let m = whole.find(rest).or_else(|| groups.find(rest))?;
+                let e = s + m.end();
+                let chars: String = m.as_str().replace(' ', "");
+                let checked = mod97_of(&format!("{}{}", &chars[4..], &chars[..4])) == 1;
+                (checked && !b.get(e).is_some_and(|&c| word(c))).then_some(e)
+            });
             assert_eq!(found, want, "{t:?}");
             any += usize::from(!want.is_empty());
         }
@@ -3849,37 +3855,18 @@ mod tests {
         ];
         let texts =
             crate::test_texts::from_pieces(0x55a0_1234_5678_9abd, 200_000, (1, 14), &pieces);
-        let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
+        let (mut found, mut any) = (Vec::new(), 0);
         for t in &texts {
             found.clear();
             find_ssns(t, &mut found);
-            want.clear();
-            let b = t.as_bytes();
-            let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
-            let mut s = 0;
-            while s < b.len() {
-                if let Some(c) = t.get(s..).and_then(|rest| shape.captures(rest)) {
-                    let e = s + c.get(0).unwrap().end();
-                    let area: u32 = c[1].parse().unwrap();
-                    let issued =
-                        area != 0 && area != 666 && area < 900 && &c[2] != "00" && &c[3] != "0000";
-                    let glued_before = s > 0
-                        && (b[s - 1].is_ascii_alphanumeric()
-                            || b[s - 1] == b'_'
-                            || (matches!(b[s - 1], b'-' | b'.') && s > 1 && digit(s - 2)));
-                    let glued_after = b.get(e).is_some_and(|&c| {
-                        c.is_ascii_alphanumeric()
-                            || c == b'_'
-                            || (matches!(c, b'-' | b'.') && digit(e + 1))
-                    });
-                    if issued && !glued_before && !glued_after {
-                        want.push((s, e));
-                        s = e;
-                        continue;
-                    }
-                }
-                s += 1;
-            }
+            let want = from_each_start(t, |s| {
+                let c = t.get(s..).and_then(|rest| shape.captures(rest))?;
+                let e = s + c.get(0).unwrap().end();
+                let area: u32 = c[1].parse().unwrap();
+                let issued =
+                    area != 0 && area != 666 && area < 900 && &c[2] != "00" && &c[3] != "0000";
+                (issued && alone_by_hand(t.as_bytes(), s, e)).then_some(e)
+            });
             assert_eq!(found, want, "{t:?}");
             any += usize::from(!want.is_empty());
         }
@@ -4322,30 +4309,20 @@ mod tests {
         ];
         let texts =
             crate::test_texts::from_pieces(0x3ac0_ad0d_e5e5_0001, 200_000, (1, 14), &pieces);
-        let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
+        let (mut found, mut any) = (Vec::new(), 0);
         for t in &texts {
             found.clear();
             find_macs(t, &mut found);
-            want.clear();
             let b = t.as_bytes();
             let hex = |i: usize| b.get(i).is_some_and(u8::is_ascii_hexdigit);
-            let mut s = 0;
-            while s < b.len() {
-                let m = t.get(s..).and_then(|rest| shape.find(rest));
-                if let Some(m) = m {
-                    let e = s + m.end();
-                    let sep = b[s + 2];
-                    let glued_before =
-                        s > 0 && (hex(s - 1) || (b[s - 1] == sep && s > 1 && hex(s - 2)));
-                    let glued_after = hex(e) || (b.get(e) == Some(&sep) && hex(e + 1));
-                    if !glued_before && !glued_after {
-                        want.push((s, e));
-                        s = e;
-                        continue;
-                    }
-                }
-                s += 1;
-            }
+            let want = from_each_start(t, |s| {
+                let e = s + t.get(s..).and_then(|rest| shape.find(rest))?.end();
+                let sep = b[s + 2];
+                let glued_before =
+                    s > 0 && (hex(s - 1) || (b[s - 1] == sep && s > 1 && hex(s - 2)));
+                let glued_after = hex(e) || (b.get(e) == Some(&sep) && hex(e + 1));
+                (!glued_before && !glued_after).then_some(e)
+            });
             assert_eq!(found, want, "{t:?}");
             any += usize::from(!want.is_empty());
         }
