@@ -949,13 +949,13 @@ impl Matcher {
             }
             (Step::Where { member, value }, PathElem::Index(_, fields)) => {
                 fields.iter().any(|(mk, sv)| {
-                    sel.mode.normalize(mk) == member.as_str()
+                    sel.mode.normalizes_to(mk, member)
                         && sel.mode.normalize(sv) == value.as_str()
                 })
             }
             (Step::WhereGlob { member, value }, PathElem::Index(_, fields)) => {
                 fields.iter().any(|(mk, sv)| {
-                    sel.mode.normalize(mk) == member.as_str()
+                    sel.mode.normalizes_to(mk, member)
                         && value.matches(&sel.mode.normalize(sv))
                 })
             }
@@ -1019,7 +1019,7 @@ impl Matcher {
                     }
                     for ((mode, member), by_value) in &self.float_where {
                         for (mk, sv) in fields {
-                            if mode.normalize(mk) == member.as_str() {
+                            if mode.normalizes_to(mk, member) {
                                 if let Some(ids) = by_value.get(mode.normalize(sv).as_ref()) {
                                     for &s in ids {
                                         self.close(out, s, 2);
