@@ -949,14 +949,12 @@ impl Matcher {
             }
             (Step::Where { member, value }, PathElem::Index(_, fields)) => {
                 fields.iter().any(|(mk, sv)| {
-                    sel.mode.normalizes_to(mk, member)
-                        && sel.mode.normalize(sv) == value.as_str()
+                    sel.mode.normalizes_to(mk, member) && sel.mode.normalize(sv) == value.as_str()
                 })
             }
             (Step::WhereGlob { member, value }, PathElem::Index(_, fields)) => {
                 fields.iter().any(|(mk, sv)| {
-                    sel.mode.normalizes_to(mk, member)
-                        && value.matches(&sel.mode.normalize(sv))
+                    sel.mode.normalizes_to(mk, member) && value.matches(&sel.mode.normalize(sv))
                 })
             }
             _ => false,
