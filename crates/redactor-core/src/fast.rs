@@ -621,7 +621,7 @@ impl<'a> Pass<'a, '_> {
 /// The first byte of `bytes` that is not JSON whitespace.
 #[inline]
 fn first_non_blank(mut bytes: impl Iterator<Item = u8>) -> Option<u8> {
-    bytes.find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+    bytes.find(|&b| !json::is_ws(b))
 }
 
 /// Hands each string-valued member of the object at tape index `i` (name
