@@ -503,6 +503,11 @@ impl<T> GlobSet<T> {
         self.globs.push((glob, value));
     }
 
+    /// Whether `text` matches some glob.
+    fn any_matches(&self, text: &str) -> bool {
+        self.matching(text).next().is_some()
+    }
+
     /// The value of every glob that `text` matches, in no particular order.
     fn matching<'s>(&'s self, text: &'s str) -> impl Iterator<Item = &'s T> + 's {
         let tail: &[u32] = match text.as_bytes().last() {
@@ -710,11 +715,10 @@ impl Matcher {
         self.key_words
             .iter()
             .any(|&(mode, ref words)| words.contains(&word_hash(mode.normalized_bytes(key))))
-            || self.key_globs.iter().any(|(mode, globs)| {
-                let key = mode.normalize(key);
-                let found = globs.matching(&key).next().is_some();
-                found
-            })
+            || self
+                .key_globs
+                .iter()
+                .any(|(mode, globs)| globs.any_matches(&mode.normalize(key)))
     }
 
     /// Whether some `[member=value]` step names a field called `name`
