@@ -2563,7 +2563,7 @@ mod tests {
     fn uuids_are_not_looked_inside() {
         // Random UUIDs, some of digits only (the shapes closest to a phone
         // number or a hostname's address), some upper case: nothing is
-        // found in them, and the four detectors that cannot match one find
+        // found in them, and the five detectors that cannot match one find
         // nothing when asked.
         let ds = Detectors {
             list: DetectorKind::ALL
