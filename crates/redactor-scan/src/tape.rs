@@ -286,13 +286,23 @@ fn walk(
             }
         }};
     }
-    // A key at `pos` (already known to be a quote), then its colon.
+    // A key at `pos` (already known to be a quote), then its colon; then,
+    // when the value is a string (the most common value of a member), that
+    // string too. Evaluates to whether it did: the value is complete.
     macro_rules! key_and_colon {
         ($pos:expr) => {{
             nodes.push(string!($pos, Kind::Key));
             let (cpos, c) = next!();
             if c != b':' {
                 return Err(ScanError::syntax(cpos, "':' expected"));
+            }
+            match rest.as_slice().first() {
+                Some(&vpos) if s[vpos as usize] == b'"' => {
+                    rest.next();
+                    nodes.push(string!(vpos as usize, Kind::String));
+                    true
+                }
+                _ => false,
             }
         }};
     }
@@ -334,8 +344,9 @@ fn walk(
                     if kc != b'"' {
                         return Err(ScanError::syntax(kpos, "key must be a string"));
                     }
-                    key_and_colon!(kpos);
-                    continue 'value;
+                    if !key_and_colon!(kpos) {
+                        continue 'value;
+                    }
                 } else {
                     continue 'value;
                 }
@@ -395,8 +406,9 @@ fn walk(
                     if kc != b'"' {
                         return Err(ScanError::syntax(kpos, "key must be a string"));
                     }
-                    key_and_colon!(kpos);
-                    continue 'value;
+                    if !key_and_colon!(kpos) {
+                        continue 'value;
+                    }
                 }
                 (b',', false) => continue 'value,
                 (b'}', true) => in_object = close(&mut nodes, stack, pos, Kind::ObjectEnd),
