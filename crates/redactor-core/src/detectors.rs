@@ -705,25 +705,33 @@ fn stands_alone(b: &[u8], s: usize, e: usize) -> bool {
 const NATIONAL_PHONE_LEN: usize = 12;
 
 /// Whether a text of `len` bytes with profile `p` may hold a number for
-/// [`find_national_phones`]: ten digits and a `-` or `.` before the last
-/// four.
+/// [`find_national_phones`]: ten digits, and a `-`, a `.` or another byte
+/// that is not a lowercase hex digit (the census has no class for the
+/// space, which may be the only separator; ids in lowercase hex are left
+/// out).
 #[inline(always)]
 fn may_hold_national_phone(len: usize, p: Profile) -> bool {
-    len >= NATIONAL_PHONE_LEN && p.has(C_DASH | C_DOT) && p.digits >= 10
+    len >= NATIONAL_PHONE_LEN && p.digits >= 10 && p.has(C_DASH | C_DOT | C_NOT_HEX)
 }
 
 /// North American phone numbers in their national form: an area code and
 /// an exchange (three digits each, the first 2-9) and four digits, as
 /// `415-555-0132`, `415.555.0132`, `415 555-0132`, `(415) 555-0132` or
-/// `(415)555-0132` (the last separator a `-` or a `.`), with the country
-/// code `1` and a `-`, `.` or space before it taken too (`1-415-555-0132`),
-/// standing alone ([`stands_alone`]). Each `-` or `.` proposes itself as
-/// the last separator; the rest is read backwards from there.
+/// `(415)555-0132` (the last separator a `-` or a `.`), or with spaces
+/// only, `415 555 0132` and `(415) 555 0132`; with the country code `1`
+/// and a `-`, `.` or space before it taken too (`1-415-555-0132`),
+/// standing alone ([`stands_alone`]; with spaces only, not in a chain of
+/// groups of digits and spaces either: `100 415 555 0132`,
+/// `415 555 0132 7`). Each `-`, `.` or space proposes itself as the last
+/// separator; the rest is read backwards from there.
 fn find_national_phones(text: &str, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
     let code = |i: usize| digits_at(b, i, 3) && b[i] >= b'2';
+    let alone = |s: usize, e: usize, spaced: bool| {
+        stands_alone(b, s, e) && !(spaced && in_spaced_chain(b, s, e))
+    };
     let mut next = 0;
-    for i in memchr::memchr2_iter(b'-', b'.', b) {
+    for i in memchr::memchr3_iter(b'-', b'.', b' ', b) {
         if i < 4 || i < next || !digits_at(b, i + 1, 4) || !code(i - 3) {
             continue;
         }
@@ -743,10 +751,11 @@ fn find_national_phones(text: &str, out: &mut Vec<(usize, usize)>) {
         } else {
             continue;
         };
+        let spaced = b[i] == b' ';
         let country = area >= 2 && b[area - 2] == b'1' && matches!(b[area - 1], b'-' | b'.' | b' ');
-        let start = if country && stands_alone(b, area - 2, e) {
+        let start = if country && alone(area - 2, e, spaced) {
             area - 2
-        } else if stands_alone(b, area, e) {
+        } else if alone(area, e, spaced) {
             area
         } else {
             continue;
@@ -754,6 +763,14 @@ fn find_national_phones(text: &str, out: &mut Vec<(usize, usize)>) {
         out.push((start, e));
         next = e;
     }
+}
+
+/// Whether the number at `s..e` of `b` is one of a chain of groups of
+/// digits joined by spaces: a digit and a space right before it, or a
+/// space and a digit right after it (`100 415 555 0132`).
+fn in_spaced_chain(b: &[u8], s: usize, e: usize) -> bool {
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    (s >= 2 && b[s - 1] == b' ' && digit(s - 2)) || (b.get(e) == Some(&b' ') && digit(e + 1))
 }
 
 /// The length of a social security number, `123-45-6789`.
@@ -3519,6 +3536,20 @@ mod tests {
                 "1 (212) 555-0100"
             ]
         );
+        // Spaces only, standing alone.
+        assert_eq!(
+            spans(
+                DetectorKind::Phone,
+                "call 415 555 0132, (415) 555 0132 or 1 800 555 0199 (ext. 12)"
+            ),
+            ["415 555 0132", "(415) 555 0132", "1 800 555 0199"]
+        );
+        // Spaces only, in a chain of groups of digits: not a number alone.
+        assert!(spans(
+            DetectorKind::Phone,
+            "100 415 555 0132; 415 555 0132 7; 2 1 415 555 0132; 415 555 01325"
+        )
+        .is_empty());
         // Both finders, one span.
         assert_eq!(
             spans(DetectorKind::Phone, "+1 415-555-0132"),
@@ -3529,7 +3560,7 @@ mod tests {
         assert!(spans(
             DetectorKind::Phone,
             "015-555-0132 415-155-0132 415-555.0132 415.555-0132 2024-415-555-0132 \
-             415-555-0132-7 x415-555-0132 415-555-01325 415 555 0132 41-555-0132 \
+             415-555-0132-7 x415-555-0132 415-555-01325 415-555 0132 41-555-0132 \
              2026-12-04 10.20.30.40 v4.15.555.0132 123e4567-e89b-12d3"
         )
         .is_empty());
@@ -3578,7 +3609,7 @@ mod tests {
         // boundaries checked by hand; matches taken left to right.
         let shape = Regex::new(concat!(
             r"^(?:1[-. ])?(?:[2-9]\d\d-[2-9]\d\d-|[2-9]\d\d\.[2-9]\d\d\.",
-            r"|(?:[2-9]\d\d |\([2-9]\d\d\) ?)[2-9]\d\d[-.])\d{4}"
+            r"|(?:[2-9]\d\d |\([2-9]\d\d\) ?)[2-9]\d\d[-. ])\d{4}"
         ))
         .unwrap();
         let pieces = [
@@ -3613,6 +3644,9 @@ mod tests {
             "415 555-0132",
             "1-415-555-0132",
             "155-",
+            "415 555 0132",
+            "(415) 555 0132",
+            "555 ",
         ];
         let texts =
             crate::test_texts::from_pieces(0x9e1e_7a1c_0ddb_a115, 200_000, (1, 14), &pieces);
@@ -3622,7 +3656,14 @@ mod tests {
             find_national_phones(t, &mut found);
             let want = from_each_start(t, |s| {
                 let e = s + t.get(s..).and_then(|rest| shape.find(rest))?.end();
-                alone_by_hand(t.as_bytes(), s, e).then_some(e)
+                let b = t.as_bytes();
+                // With a space before the last four digits, the separators
+                // are all spaces: no group of digits may join on either side.
+                let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+                let chained = b[e - 5] == b' '
+                    && ((s > 1 && b[s - 1] == b' ' && digit(s - 2))
+                        || (b.get(e) == Some(&b' ') && digit(e + 1)));
+                (alone_by_hand(b, s, e) && !chained).then_some(e)
             });
             assert_eq!(found, want, "{t:?}");
             any += usize::from(!want.is_empty());

@@ -195,6 +195,7 @@ fn personal() {
             // Phone and social security numbers in free text.
             "555-0132",
             "555-0199",
+            "555 0143",
             "078-05-1120",
             // Bank account numbers in free text.
             "NL91",
@@ -210,6 +211,8 @@ fn personal() {
             // Numbers of other shapes.
             "T-2026-0412-7781",
             "415.555.01325",
+            // Groups of digits and spaces in a longer chain.
+            "100 200 300 4000 5000",
             // An IBAN's shape with wrong check digits.
             "DE12 3456 7890 1234 5678 90",
             "\"accuracy\":10",

@@ -248,6 +248,8 @@ proptest! {
         mac in any::<[u8; 6]>(), dashes in any::<bool>(),
         // A German account number (an IBAN), whole or in groups of four.
         account in 0u64..1_000_000_000_000_000_000, grouped in any::<bool>(),
+        // A North American phone number in one of its national forms.
+        area in 200u16..1000, exchange in 200u16..1000, line in 0u16..10_000, dial in 0u8..5,
         path in any::<u64>(), mask in any::<u64>(), ws in any::<bool>(), wrap in any::<bool>(),
         // Octets padded with zeros, as some logs write them.
         pad in any::<bool>(),
@@ -307,6 +309,13 @@ proptest! {
             format!("{m0:02x}:{m1:02x}:{m2:02x}:{m3:02x}:{m4:02x}:{m5:02x}")
         };
         let iban = w(iban_de(account, grouped));
+        let phone = w(match dial {
+            0 => format!("{area}-{exchange}-{line:04}"),
+            1 => format!("{area}.{exchange}.{line:04}"),
+            2 => format!("({area}) {exchange}-{line:04}"),
+            3 => format!("{area} {exchange} {line:04}"),
+            _ => format!("({area}) {exchange} {line:04}"),
+        });
         let mut j = if wrap { J::Obj(vec![("wrap".into(), j)]) } else { j };
         plant(&mut j, &format!("{glue}{email}{glue}"), path, true);
         plant(&mut j, &glued_ip4, path.rotate_left(17), false);
@@ -315,6 +324,7 @@ proptest! {
         // Set off by punctuation: a letter or digit glued on makes it
         // another word.
         plant(&mut j, &format!("({iban})"), path.rotate_left(53), false);
+        plant(&mut j, &format!("call {phone}."), path.rotate_left(59), false);
         let (text, all) = redacted_strings(&j, mask, ws);
         for s in &all {
             prop_assert!(!s.contains(&email), "email survived in {s:?}\ninput {text}");
@@ -331,6 +341,7 @@ proptest! {
             prop_assert!(!s.contains(&ip6), "ipv6 survived in {s:?}\ninput {text}");
             prop_assert!(!s.contains(&mac), "mac survived in {s:?}\ninput {text}");
             prop_assert!(!s.contains(&iban), "iban survived in {s:?}\ninput {text}");
+            prop_assert!(!s.contains(&phone), "phone survived in {s:?}\ninput {text}");
         }
     }
 
