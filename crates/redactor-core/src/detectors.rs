@@ -812,6 +812,15 @@ fn find_ssns(text: &str, out: &mut Vec<(usize, usize)>) {
 /// The length of the shortest IBAN (Norway's).
 const IBAN_MIN_LEN: usize = 15;
 
+/// The fewest digits of an IBAN written with hex digits and dashes only
+/// (the census's `NOT_HEX` class unseen): a lowercase country code of
+/// letters `a`-`f` (`ad`, `ae`, `ba`, `be`, `de`) and digits alone after
+/// it, since [`iban_at`] takes a hex digit string with a letter past the
+/// check digits for a hex id. Belgium's, 16 characters, has 14. Such a
+/// text also has letters: fewer digits than bytes (which leaves out
+/// strings of digits alone, as OpenTelemetry's nanosecond times).
+const IBAN_HEX_DIGITS: usize = 14;
+
 /// The length of a country's IBANs, by its ISO 3166 code, as the IBAN
 /// registry (ISO 13616) gives it; `None` for a country without IBANs.
 fn iban_length(country: [u8; 2]) -> Option<usize> {
@@ -840,51 +849,66 @@ fn iban_length(country: [u8; 2]) -> Option<usize> {
     Some(n)
 }
 
-/// Whether `chars` (an IBAN's characters, no spaces: uppercase letters
-/// and digits) pass the ISO 7064 MOD 97-10 check: the first four moved to
-/// the end, each letter read as two digits (`A` = 10 ... `Z` = 35), the
-/// number is 1 modulo 97.
+/// Whether `chars` (an IBAN's characters, no separators: letters and
+/// digits) pass the ISO 7064 MOD 97-10 check: the first four moved to the
+/// end, each letter read as two digits (`A` or `a` = 10 ... `Z` or `z` =
+/// 35), the number is 1 modulo 97.
 fn iban_checks(chars: impl Iterator<Item = u8> + Clone) -> bool {
     let rotated = chars.clone().skip(4).chain(chars.take(4));
     let rest = rotated.fold(0u32, |r, c| match c {
         b'0'..=b'9' => (r * 10 + u32::from(c - b'0')) % 97,
-        _ => (r * 100 + u32::from(c - b'A') + 10) % 97,
+        _ => (r * 100 + u32::from(c.to_ascii_uppercase() - b'A') + 10) % 97,
     });
     rest == 1
 }
 
 /// The end of the IBAN starting at `s` of `b`, where a country code (two
-/// uppercase letters) and two digits stand: exactly the country's length
-/// of uppercase letters and digits, written whole
-/// (`DE89370400440532013000`) or in groups of four joined by single spaces
-/// (`DE89 3704 0044 0532 0130 00`, the last group shorter), with valid
-/// check digits and no letter, digit or `_` glued on after it.
+/// letters of one case) and two digits stand: exactly the country's
+/// length of letters (of the country code's case) and digits, written
+/// whole (`DE89370400440532013000`, `nl91abna0417164300`) or in groups of
+/// four joined by single spaces or single dashes, the same throughout
+/// (`DE89 3704 0044 0532 0130 00`, `NL91-ABNA-0417-1643-00`, the last group
+/// shorter), with valid check digits and no letter, digit or `_` glued on
+/// after it (nor, with dashes, a dash and one). In lowercase, a candidate
+/// made of hex digits only with a letter past its check digits is taken
+/// for what it looks like, a hex id (`be12a4f0c9d37e15`), not an IBAN.
 fn iban_at(b: &[u8], s: usize) -> Option<usize> {
-    let len = iban_length([b[s], b[s + 1]])?;
-    let grouped = b.get(s + 4) == Some(&b' ');
+    let lower = b[s].is_ascii_lowercase();
+    let len = iban_length([b[s].to_ascii_uppercase(), b[s + 1].to_ascii_uppercase()])?;
+    let sep = b.get(s + 4).copied().filter(|&c| c == b' ' || c == b'-');
     // In the grouped form, character k (k > 0, a multiple of 4) follows a
-    // space: it sits at s + k + k / 4 - 1 + 1.
-    let at = |k: usize| if grouped { s + k + k / 4 } else { s + k };
+    // separator: it sits at s + k + k / 4 - 1 + 1.
+    let at = |k: usize| if sep.is_some() { s + k + k / 4 } else { s + k };
     let e = at(len - 1) + 1;
     if e > b.len() {
         return None;
     }
+    let letter = |c: u8| {
+        if lower {
+            c.is_ascii_lowercase()
+        } else {
+            c.is_ascii_uppercase()
+        }
+    };
     let well_formed = (4..len).all(|k| {
         let c = b[at(k)];
-        (c.is_ascii_uppercase() || c.is_ascii_digit())
-            && (!grouped || k % 4 != 0 || b[at(k) - 1] == b' ')
+        (letter(c) || c.is_ascii_digit()) && (k % 4 != 0 || sep.is_none_or(|d| b[at(k) - 1] == d))
     });
-    let glued = b
-        .get(e)
-        .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_');
-    (well_formed && !glued && iban_checks((0..len).map(|k| b[at(k)]))).then_some(e)
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let glued = b.get(e).is_some_and(|&c| {
+        word(c) || (sep == Some(b'-') && c == b'-' && b.get(e + 1).is_some_and(|&d| word(d)))
+    });
+    let hex_id = lower
+        && (0..len).all(|k| matches!(b[at(k)], b'0'..=b'9' | b'a'..=b'f'))
+        && (4..len).any(|k| b[at(k)].is_ascii_alphabetic());
+    (well_formed && !glued && !hex_id && iban_checks((0..len).map(|k| b[at(k)]))).then_some(e)
 }
 
 /// International bank account numbers ([`iban_at`]) not glued to a letter,
 /// digit or `_` before them. Candidates are found by their check digits: a
-/// digit pair after two uppercase letters. The fourth byte from a start
-/// decides how far to move on: a start there needs a digit, and the next
-/// two starts need it to be a digit or an uppercase letter.
+/// digit pair after two letters. The fourth byte from a start decides how
+/// far to move on: a start there needs a digit, and the next two starts
+/// need it to be a letter and the sixth byte to be a digit.
 fn find_ibans(text: &str, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
     let mut s = 0;
@@ -892,13 +916,19 @@ fn find_ibans(text: &str, out: &mut Vec<(usize, usize)>) {
         let fourth = b[s + 3];
         if !fourth.is_ascii_digit() {
             // Not `s`, nor `s + 1` (their check digits); `s + 2` and
-            // `s + 3` only when it is a country code's letter.
-            s += if fourth.is_ascii_uppercase() { 2 } else { 4 };
+            // `s + 3` only when it is a country code's letter and a check
+            // digit follows where theirs would be.
+            s += if fourth.is_ascii_alphabetic() && b[s + 5].is_ascii_digit() {
+                2
+            } else {
+                4
+            };
             continue;
         }
+        let (c0, c1) = (b[s], b[s + 1]);
         if b[s + 2].is_ascii_digit()
-            && b[s].is_ascii_uppercase()
-            && b[s + 1].is_ascii_uppercase()
+            && ((c0.is_ascii_uppercase() && c1.is_ascii_uppercase())
+                || (c0.is_ascii_lowercase() && c1.is_ascii_lowercase()))
             && (s == 0 || !(b[s - 1].is_ascii_alphanumeric() || b[s - 1] == b'_'))
         {
             if let Some(e) = iban_at(b, s) {
@@ -1955,7 +1985,9 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
         p.has(C_PLUS) || may_hold_national_phone(len, p), // Phone
         len >= MAC_LEN && p.has(C_COLON_OR_EQUALS | C_DASH), // Mac
         len >= SSN_LEN && p.has(C_DASH) && p.digits >= 9, // Ssn
-        len >= IBAN_MIN_LEN && p.digits >= 2 && p.has(C_NOT_HEX), // Iban
+        len >= IBAN_MIN_LEN
+            && p.digits >= 2
+            && (p.has(C_NOT_HEX) || (p.digits >= IBAN_HEX_DIGITS && p.digits < len)), // Iban
     ];
     const _: () = assert!(
         DetectorKind::Secret as u32 == 0
@@ -3696,12 +3728,17 @@ mod tests {
 
     /// `iban` in groups of four joined by spaces.
     fn grouped(iban: &str) -> String {
+        grouped_by(iban, " ")
+    }
+
+    /// `iban` in groups of four joined by `sep`.
+    fn grouped_by(iban: &str, sep: &str) -> String {
         let groups: Vec<&str> = iban
             .as_bytes()
             .chunks(4)
             .map(|g| std::str::from_utf8(g).unwrap())
             .collect();
-        groups.join(" ")
+        groups.join(sep)
     }
 
     #[test]
@@ -3725,16 +3762,41 @@ mod tests {
                 .as_deref(),
             Some("iban: [REDACTED-IBAN]")
         );
-        // A wrong check, a wrong length, glued on, lowercase, groups other
-        // than of four, a country without IBANs.
-        assert!(spans(
-            DetectorKind::Iban,
+        // In lowercase, with dashes.
+        assert_eq!(
+            spans(
+                DetectorKind::Iban,
+                "iban nl91abna0417164300, de89370400440532013000 or \
+                 NL91-ABNA-0417-1643-00; gb29-nwbk-6016-1331-9268-19."
+            ),
+            [
+                "nl91abna0417164300",
+                "de89370400440532013000",
+                "NL91-ABNA-0417-1643-00",
+                "gb29-nwbk-6016-1331-9268-19"
+            ]
+        );
+        // A wrong check, a wrong length, glued on, cases mixed, groups
+        // other than of four or joined by both separators, a longer chain
+        // of dashed groups, a country without IBANs, and a hex id that
+        // passes the check (`be` and sixteen characters, as Belgium's).
+        let hex_id = (0u64..)
+            .map(|n| format!("be{:014x}", 0x1a2b_3c4d_5e6f + n * 7919))
+            .find(|t| t.as_bytes()[2..4].iter().all(u8::is_ascii_digit) && iban_checks(t.bytes()))
+            .unwrap();
+        let text = format!(
             "DE88 3704 0044 0532 0130 00 DE89 3704 0044 0532 0130 0 \
              xDE89370400440532013000 DE89370400440532013000x DE89370400440532013000_ \
-             de89370400440532013000 DE89 37040044 0532 0130 00 DE89  3704 0044 0532 0130 00 \
-             DE89 3704.0044.0532.0130.00 US64 SVBK US6S 3300 9673 86 GB29-NWBK-6016-1331-9268-19"
-        )
-        .is_empty());
+             De89370400440532013000 NL91abna0417164300 nl91ABNA0417164300 \
+             DE89 37040044 0532 0130 00 DE89  3704 0044 0532 0130 00 \
+             DE89 3704-0044 0532 0130 00 NL91-ABNA-0417-1643-00-12 \
+             DE89 3704.0044.0532.0130.00 US64 SVBK US6S 3300 9673 86 {hex_id}"
+        );
+        assert!(spans(DetectorKind::Iban, &text).is_empty(), "{text}");
+        // The same id in uppercase is an IBAN's shape (letters may stand
+        // anywhere past the check digits).
+        let upper = hex_id.to_ascii_uppercase();
+        assert_eq!(spans(DetectorKind::Iban, &upper), [upper.as_str()]);
     }
 
     /// Every country of the registry, an account of its length in both
@@ -3762,7 +3824,15 @@ mod tests {
                     .collect();
                 let iban = iban_of(&cc, &bban);
                 assert_eq!(iban.len(), len);
-                for form in [iban.clone(), grouped(&iban)] {
+                let lower = iban.to_ascii_lowercase();
+                let forms = [
+                    iban.clone(),
+                    grouped(&iban),
+                    grouped_by(&iban, "-"),
+                    lower.clone(),
+                    grouped_by(&lower, "-"),
+                ];
+                for form in forms {
                     let text = format!("to {form}, thanks");
                     assert_eq!(spans(DetectorKind::Iban, &text), [form.as_str()], "{text}");
                     let last = form.as_bytes()[form.len() - 1];
@@ -3789,23 +3859,33 @@ mod tests {
             iban_of("NO", "86011117947"),
             iban_of("GB", "NWBK60161331926819"),
             iban_of("MT", "MALT011000012345MTLCAST001S"),
+            // Hex digits only, with letters past the check digits.
+            iban_of("BE", "ABCDEF012345"),
         ];
-        let mut pieces: Vec<String> = ["0", "1", " ", "A", "a", "_", "-", "é", "DE", "89", "3704"]
-            .map(String::from)
-            .to_vec();
+        let mut pieces: Vec<String> = [
+            "0", "1", " ", "A", "a", "_", "-", "é", "DE", "89", "3704", "de", "be",
+        ]
+        .map(String::from)
+        .to_vec();
         for v in &valid {
+            let lower = v.to_ascii_lowercase();
             pieces.push(v.clone());
             pieces.push(grouped(v));
+            pieces.push(grouped_by(v, "-"));
+            pieces.push(lower.clone());
+            pieces.push(grouped_by(&lower, "-"));
             // Its check digits off by one, and its head alone.
             let mut off = v.clone().into_bytes();
             off[3] = if off[3] == b'9' { b'0' } else { off[3] + 1 };
             pieces.push(String::from_utf8(off).unwrap());
             pieces.push(grouped(&v[..12]));
+            pieces.push(grouped_by(&lower[..12], "-"));
         }
         let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
         let texts = crate::test_texts::from_pieces(0x1ba0_0f5e_ed00, 100_000, (1, 8), &pieces);
-        let mut shapes: std::collections::HashMap<usize, (Regex, Regex)> = Default::default();
-        let (mut found, mut any) = (Vec::new(), 0);
+        // By length: the whole form and the forms in groups, in each case.
+        let mut shapes: std::collections::HashMap<usize, Vec<Regex>> = Default::default();
+        let (mut found, mut any, mut lower_or_dashed) = (Vec::new(), 0, 0);
         for t in &texts {
             found.clear();
             find_ibans(t, &mut found);
@@ -3814,35 +3894,56 @@ mod tests {
             let want = from_each_start(t, |s| {
                 let len = b
                     .get(s..s + 2)
-                    .filter(|cc| cc.iter().all(u8::is_ascii_uppercase))
+                    .map(|cc| cc.to_ascii_uppercase())
                     .and_then(|cc| iban_length([cc[0], cc[1]]))?;
                 let rest = t.get(s..).filter(|_| s == 0 || !word(b[s - 1]))?;
-                let (whole, groups) = shapes.entry(len).or_insert_with(|| {
+                let forms = shapes.entry(len).or_insert_with(|| {
                     let (q, r) = ((len - 4) / 4, (len - 4) % 4);
-                    let last = if r > 0 {
-                        format!("( [A-Z0-9]{{{r}}})")
-                    } else {
-                        String::new()
-                    };
-                    (
-                        Regex::new(&format!("^[A-Z]{{2}}[0-9]{{2}}[A-Z0-9]{{{}}}", len - 4))
-                            .unwrap(),
-                        Regex::new(&format!(
-                            "^[A-Z]{{2}}[0-9]{{2}}( [A-Z0-9]{{4}}){{{q}}}{last}"
-                        ))
-                        .unwrap(),
-                    )
+                    let mut forms = Vec::new();
+                    for (letter, chars) in [("A-Z", "A-Z0-9"), ("a-z", "a-z0-9")] {
+                        let whole = format!("^[{letter}]{{2}}[0-9]{{2}}[{chars}]{{{}}}", len - 4);
+                        forms.push(Regex::new(&whole).unwrap());
+                        for sep in [" ", "-"] {
+                            let last = if r > 0 {
+                                format!("({sep}[{chars}]{{{r}}})")
+                            } else {
+                                String::new()
+                            };
+                            let groups = format!(
+                                "^[{letter}]{{2}}[0-9]{{2}}({sep}[{chars}]{{4}}){{{q}}}{last}"
+                            );
+                            forms.push(Regex::new(&groups).unwrap());
+                        }
+                    }
+                    forms
                 });
-                let m = whole.find(rest).or_else(|| groups.find(rest))?;
+                let m = forms.iter().find_map(|f| f.find(rest))?;
                 let e = s + m.end();
-                let chars: String = m.as_str().replace(' ', "");
+                let chars: String = m.as_str().replace([' ', '-'], "").to_ascii_uppercase();
                 let checked = mod97_of(&format!("{}{}", &chars[4..], &chars[..4])) == 1;
-                (checked && !b.get(e).is_some_and(|&c| word(c))).then_some(e)
+                let dashed = m.as_str().as_bytes()[4] == b'-';
+                let glued = b.get(e).is_some_and(|&c| word(c))
+                    || (dashed
+                        && b.get(e) == Some(&b'-')
+                        && b.get(e + 1).is_some_and(|&c| word(c)));
+                let lower = m.as_str().as_bytes()[0].is_ascii_lowercase();
+                let hex_id = lower
+                    && chars.bytes().all(|c| c.is_ascii_hexdigit())
+                    && chars[4..].bytes().any(|c| c.is_ascii_alphabetic());
+                (checked && !glued && !hex_id).then_some(e)
             });
             assert_eq!(found, want, "{t:?}");
             any += usize::from(!want.is_empty());
+            lower_or_dashed += usize::from(
+                want.iter()
+                    .any(|&(s, e)| t[s..e].contains('-') || t.as_bytes()[s].is_ascii_lowercase()),
+            );
         }
         assert!(any > 2_000, "{any} texts with IBANs");
+        assert!(
+            lower_or_dashed > 500,
+            "{lower_or_dashed} in lowercase or with dashes"
+        );
     }
 
     #[test]

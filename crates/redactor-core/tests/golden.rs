@@ -201,6 +201,8 @@ fn personal() {
             "NL91",
             "0417 1643",
             "DE89370400440532013000",
+            "gb29",
+            "be68",
         ],
         &[
             "\"plan\":\"pro\"",
@@ -215,6 +217,8 @@ fn personal() {
             "100 200 300 4000 5000",
             // An IBAN's shape with wrong check digits.
             "DE12 3456 7890 1234 5678 90",
+            // A hex id is not taken for a lowercase IBAN (its check digits pass).
+            "be76a4f0c9d37e15",
             "\"accuracy\":10",
             "\"model\":\"Pixel 8\"",
             "\"currency\":\"EUR\"",

@@ -215,23 +215,30 @@ fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
 }
 
 /// The German IBAN of the 18-digit `account` (check digits by ISO 7064
-/// MOD 97-10), whole or in groups of four.
-fn iban_de(account: u64, grouped: bool) -> String {
+/// MOD 97-10) as people write it (`written`): whole, in groups of four
+/// joined by spaces or by dashes, and each in lowercase too.
+fn iban_de(account: u64, written: u8) -> String {
     let bban = format!("{account:018}");
     // `bban`, then D = 13, E = 14 and 00, modulo 97.
     let rest = format!("{bban}131400")
         .bytes()
         .fold(0u64, |r, d| (r * 10 + u64::from(d - b'0')) % 97);
     let iban = format!("DE{:02}{bban}", 98 - rest);
-    if !grouped {
-        return iban;
-    }
     let groups: Vec<&str> = iban
         .as_bytes()
         .chunks(4)
         .map(|g| std::str::from_utf8(g).unwrap())
         .collect();
-    groups.join(" ")
+    let form = match written % 3 {
+        0 => iban.clone(),
+        1 => groups.join(" "),
+        _ => groups.join("-"),
+    };
+    if written >= 3 {
+        form.to_ascii_lowercase()
+    } else {
+        form
+    }
 }
 
 proptest! {
@@ -246,8 +253,9 @@ proptest! {
         v6 in 1u16..=0xfffe,
         // A device's hardware address, in either form.
         mac in any::<[u8; 6]>(), dashes in any::<bool>(),
-        // A German account number (an IBAN), whole or in groups of four.
-        account in 0u64..1_000_000_000_000_000_000, grouped in any::<bool>(),
+        // A German account number (an IBAN), whole or in groups of four,
+        // in either case.
+        account in 0u64..1_000_000_000_000_000_000, iban_written in 0u8..6,
         // A North American phone number in one of its national forms.
         area in 200u16..1000, exchange in 200u16..1000, line in 0u16..10_000, dial in 0u8..5,
         path in any::<u64>(), mask in any::<u64>(), ws in any::<bool>(), wrap in any::<bool>(),
@@ -308,7 +316,7 @@ proptest! {
         } else {
             format!("{m0:02x}:{m1:02x}:{m2:02x}:{m3:02x}:{m4:02x}:{m5:02x}")
         };
-        let iban = w(iban_de(account, grouped));
+        let iban = w(iban_de(account, iban_written));
         let phone = w(match dial {
             0 => format!("{area}-{exchange}-{line:04}"),
             1 => format!("{area}.{exchange}.{line:04}"),
