@@ -203,6 +203,20 @@ fn personal() {
             "DE89370400440532013000",
             "gb29",
             "be68",
+            // Fields under the names of contact data, documents, cards,
+            // request logs and photos.
+            "020 7946",
+            "06-1234",
+            "X7654321",
+            "QQ123456C",
+            "4111 11",
+            "198.51.100.23",
+            "2001:db8:1:2::7",
+            "pic-42",
+            "AB-123-C",
+            "Downing",
+            "ann.scr.99",
+            "203.0.113.9",
         ],
         &[
             "\"plan\":\"pro\"",
@@ -217,6 +231,12 @@ fn personal() {
             "100 200 300 4000 5000",
             // An IBAN's shape with wrong check digits.
             "DE12 3456 7890 1234 5678 90",
+            // Segment's user-agent hint of that name is a boolean; IP
+            // addresses keep their network.
+            "\"mobile\":true",
+            "\"ip_address\":\"198.51.100.0\"",
+            "\"value\":\"203.0.113.0\"",
+            "{\"name\":\"Accept\",\"value\":\"*/*\"}",
             // A hex id is not taken for a lowercase IBAN (its check digits pass).
             "be76a4f0c9d37e15",
             "\"accuracy\":10",
