@@ -78,10 +78,11 @@ pub fn print_rules(p: &Policy, out: &mut impl Write) -> io::Result<()> {
     for (i, r) in p.rules.iter().enumerate() {
         writeln!(
             out,
-            "  {i:>3}  {}  [{}]  {}",
+            "  {i:>3}  {}  [{}]  {}{}",
             r.label(),
             r.mode.name(),
-            r.action.describe()
+            r.action.describe(),
+            literals_note(r)
         )?;
         for s in &r.selectors {
             writeln!(out, "         {s}")?;
@@ -104,6 +105,15 @@ fn describe_generic(p: &Policy, a: &redactor_core::actions::Action) -> String {
     d
 }
 
+/// What a rule's `keep_literals` adds to its action's description.
+fn literals_note(r: &redactor_core::policy::Rule) -> &'static str {
+    if r.keep_literals {
+        " (true, false and null kept)"
+    } else {
+        ""
+    }
+}
+
 /// Every preset rule as Markdown (the body of `docs/presets.md`).
 pub fn print_markdown(p: &Policy, out: &mut impl Write) -> io::Result<()> {
     let mut current = String::new();
@@ -121,10 +131,11 @@ pub fn print_markdown(p: &Policy, out: &mut impl Write) -> io::Result<()> {
             .collect();
         writeln!(
             out,
-            "| **{}**: {} | {} | {} | {} |",
+            "| **{}**: {} | {}{} | {} | {} |",
             r.name,
             r.description,
             describe_generic(p, &r.action),
+            literals_note(r),
             r.mode.name(),
             fields.join(", ")
         )?;

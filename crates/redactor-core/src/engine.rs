@@ -426,6 +426,9 @@ impl<'a> Walk<'a> {
     ) -> Fate {
         let allow = self.policy.mode == Mode::Allowlist;
         if let Some(r) = self.choose(states) {
+            if self.policy.rules[r].keep_literals && matches!(v, Value::Bool(_) | Value::Null) {
+                return Fate::Stay;
+            }
             let action = &self.policy.rules[r].action;
             let name = action.name();
             match action {

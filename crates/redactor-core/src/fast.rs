@@ -329,6 +329,11 @@ impl<'a> Pass<'a, '_> {
         let scalar = !matches!(kind, Kind::ObjectStart | Kind::ArrayStart);
         let w = &self.w;
         if let Some(r) = self.cache.choice(set, |st| w.choose(st)) {
+            if policy.rules[r].keep_literals
+                && matches!(kind, Kind::True | Kind::False | Kind::Null)
+            {
+                return Fate::Stay;
+            }
             let action = &policy.rules[r].action;
             let name = action.name();
             match action {

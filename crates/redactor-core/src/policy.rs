@@ -61,6 +61,10 @@ pub struct Rule {
     pub mode: MatchMode,
     /// What it does.
     pub action: Action,
+    /// Leave `true`, `false` and `null` as they are (`keep_literals`):
+    /// they hold no secret, and a flag such as `has_password` stays a
+    /// boolean.
+    pub keep_literals: bool,
 }
 
 impl Rule {
@@ -176,6 +180,8 @@ struct RuleHead {
     select: Vec<String>,
     #[serde(rename = "match")]
     match_mode: Option<String>,
+    #[serde(default)]
+    keep_literals: bool,
 }
 
 struct RuleSpec {
@@ -183,10 +189,11 @@ struct RuleSpec {
     description: Option<String>,
     select: Vec<String>,
     match_mode: Option<String>,
+    keep_literals: bool,
     action: ActionSpec,
 }
 
-const HEAD_FIELDS: [&str; 4] = ["name", "description", "select", "match"];
+const HEAD_FIELDS: [&str; 5] = ["name", "description", "select", "match", "keep_literals"];
 
 /// Splits a rule table into its head (name, selectors, match) and its action
 /// parameters, each deserialised with `deny_unknown_fields`.
@@ -213,6 +220,7 @@ fn rule_spec(v: &toml::Value) -> Result<RuleSpec, String> {
         description: head.description,
         select: head.select,
         match_mode: head.match_mode,
+        keep_literals: head.keep_literals,
         action,
     })
 }
@@ -1033,6 +1041,7 @@ fn compile_rule(
         selectors: spec.select.clone(),
         mode,
         action: action?,
+        keep_literals: spec.keep_literals,
     })
 }
 
@@ -1109,6 +1118,22 @@ colour = "red"
             "{joined}"
         );
         assert_eq!(p.len(), 5, "{joined}");
+    }
+
+    #[test]
+    fn keep_literals_is_a_boolean_of_the_rule_head() {
+        let rule = |extra: &str| {
+            format!("[[rules]]\nname = \"pw\"\nselect = [\"pw\"]\n{extra}action = \"drop\"\n")
+        };
+        let p = Policy::from_toml(&rule("keep_literals = true\n"), "p.toml").unwrap();
+        assert!(p.rules[0].keep_literals);
+        let p = Policy::from_toml(&rule(""), "p.toml").unwrap();
+        assert!(!p.rules[0].keep_literals, "off unless asked for");
+        let wrong = problems(&rule("keep_literals = \"yes\"\n")).join("\n");
+        assert!(
+            wrong.contains("rules[0]") && wrong.contains("expected a boolean"),
+            "{wrong}"
+        );
     }
 
     #[test]

@@ -120,6 +120,7 @@ fn credentials() {
             "har-sid-1",
             // Compound names, by their endings.
             "cmp-",
+            "tk-flag-1",
         ],
         &[
             "\"state\":\"af0ifjsldkj\"",
@@ -138,6 +139,11 @@ fn credentials() {
             "\"amount\":1999",
             "\"http.route\"",
             "\"Accept\"",
+            // Flags under credential names stay booleans (`keep_literals`).
+            "\"has_password\":true",
+            "\"remember_password\":false",
+            "\"password\":null",
+            "\"session_cookie\":true",
         ],
     );
 }
@@ -247,6 +253,45 @@ fn personal() {
             "{\"key\":\"username\",\"value\":{\"stringValue\":\"tok_",
         ],
     );
+}
+
+/// A rule with `keep_literals` leaves `true`, `false` and `null` alone,
+/// whatever its action, in both engines and in allowlist mode, and rewrites
+/// strings, numbers and containers as before; without it, they are
+/// rewritten too.
+#[test]
+fn keep_literals_leaves_true_false_and_null() {
+    let line = r#"{"a":true,"b":false,"c":null,"d":"s3cret","e":42,"f":{"x":true},"g":[null]}"#;
+    for (action, literals_kept, rewritten) in [
+        (
+            "action = \"replace\"\nvalue = \"[R]\"",
+            r#"{"a":true,"b":false,"c":null,"d":"[R]","e":"[R]","f":"[R]","g":"[R]"}"#,
+            r#"{"a":"[R]","b":"[R]","c":"[R]","d":"[R]","e":"[R]","f":"[R]","g":"[R]"}"#,
+        ),
+        (
+            "action = \"drop\"",
+            r#"{"a":true,"b":false,"c":null}"#,
+            "{}",
+        ),
+        (
+            "action = \"mask\"",
+            r#"{"a":true,"b":false,"c":null,"d":"******","e":"**","f":{"x":true},"g":[null]}"#,
+            r#"{"a":true,"b":false,"c":null,"d":"******","e":"**","f":{"x":true},"g":[null]}"#,
+        ),
+    ] {
+        for (keep, want) in [("keep_literals = true\n", literals_kept), ("", rewritten)] {
+            for mode in ["denylist", "allowlist"] {
+                let src = format!(
+                    "mode = \"{mode}\"\ndetectors = \"off\"\n[[rules]]\nname = \"all\"\n\
+                     select = [\"*\"]\n{keep}{action}\n"
+                );
+                let p = std::sync::Arc::new(
+                    redactor_core::policy::Policy::from_toml(&src, "p.toml").unwrap(),
+                );
+                assert_eq!(common::redact_both(&p, line), want, "{src}");
+            }
+        }
+    }
 }
 
 /// The default policy (every preset) redacts credentials under their usual
