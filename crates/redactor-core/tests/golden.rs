@@ -121,6 +121,13 @@ fn credentials() {
             // Compound names, by their endings.
             "cmp-",
             "tk-flag-1",
+            // One-time codes, security answers, numbered passwords, keys.
+            "493027",
+            "fluffy-cat",
+            "p4ss-two",
+            "sk-sign-9",
+            "hdr.payload",
+            "rc-7788",
         ],
         &[
             "\"state\":\"af0ifjsldkj\"",
@@ -144,6 +151,8 @@ fn credentials() {
             "\"remember_password\":false",
             "\"password\":null",
             "\"session_cookie\":true",
+            "\"mfa_enabled\":true",
+            "\"service.name\"",
         ],
     );
 }
