@@ -471,13 +471,17 @@ type GlobsBy<K> = Vec<(K, GlobSet<u32>)>;
 /// a text is tested only against the globs whose last part ends with its
 /// last byte and those that end with `*`, not against all of them (the
 /// preset globs are name endings, `*password`, `*_token`: most keys end
-/// with a byte none of them does).
+/// with a byte none of them does), and of those, only against the globs
+/// whose last part's last eight bytes it ends with (`name` and `*otpcode`
+/// share the `e`, not the `de`).
 #[derive(Debug, Clone)]
 pub(crate) struct GlobSet<T> {
     globs: Vec<(Glob, T)>,
-    /// Per byte value: the indices into `globs` of the globs whose last
-    /// part ends with it.
-    by_last: Vec<Vec<u32>>,
+    /// Per byte value: the globs whose last part ends with it, each as the
+    /// last (up to) eight bytes of that part ([`tail_word`]) and its index
+    /// into `globs`: a text whose own last bytes differ is turned away
+    /// with one comparison, before any call to compare the whole part.
+    by_last: Vec<Vec<(TailWord, u32)>>,
     /// The indices of the globs whose last part is empty (they end with a
     /// `*`, so any last byte will do).
     open_end: Vec<u32>,
@@ -496,8 +500,9 @@ impl<T> Default for GlobSet<T> {
 impl<T> GlobSet<T> {
     fn push(&mut self, glob: Glob, value: T) {
         let i = self.globs.len() as u32;
-        match glob.parts[glob.parts.len() - 1].as_bytes().last() {
-            Some(&b) => self.by_last[usize::from(b)].push(i),
+        let last = glob.parts[glob.parts.len() - 1].as_bytes();
+        match last.last() {
+            Some(&b) => self.by_last[usize::from(b)].push((tail_word(last), i)),
             None => self.open_end.push(i),
         }
         self.globs.push((glob, value));
@@ -510,15 +515,39 @@ impl<T> GlobSet<T> {
 
     /// The value of every glob that `text` matches, in no particular order.
     fn matching<'s>(&'s self, text: &'s str) -> impl Iterator<Item = &'s T> + 's {
-        let tail: &[u32] = match text.as_bytes().last() {
+        let tail: &[(TailWord, u32)] = match text.as_bytes().last() {
             Some(&b) => &self.by_last[usize::from(b)],
             None => &[],
         };
+        let (word, len) = tail_word(text.as_bytes());
         tail.iter()
-            .chain(&self.open_end)
-            .map(|&i| &self.globs[i as usize])
+            .filter(move |&&((w, n), _)| n <= len && (word ^ w) & tail_mask(n) == 0)
+            .map(|&(_, i)| i)
+            .chain(self.open_end.iter().copied())
+            .map(|i| &self.globs[i as usize])
             .filter(move |(g, _)| g.matches(text))
             .map(|(_, v)| v)
+    }
+}
+
+/// The last (up to) eight bytes of a text, right-aligned in a word (the
+/// last byte in the top byte), and how many there are.
+type TailWord = (u64, usize);
+
+/// The [`TailWord`] of `b`.
+fn tail_word(b: &[u8]) -> TailWord {
+    let n = b.len().min(8);
+    let w = b[b.len() - n..]
+        .iter()
+        .fold(0u64, |w, &c| (w >> 8) | (u64::from(c) << 56));
+    (w, n)
+}
+
+/// The bits of the top `n` bytes of a word (`n` at most 8).
+fn tail_mask(n: usize) -> u64 {
+    match n {
+        0 => 0,
+        n => u64::MAX << (64 - 8 * n),
     }
 }
 
