@@ -22,7 +22,8 @@ mod filter;
 ///
 /// Identifying fields are dropped, generalised, masked or replaced by keyed
 /// tokens; free text is scanned for emails, IPs, card numbers, IBANs, phone
-/// numbers, social security numbers, MAC addresses and credentials. Invalid lines are
+/// numbers, social security numbers, MAC addresses, credentials and
+/// personal data in `name=value` parameters (URL queries). Invalid lines are
 /// never forwarded: they are quarantined with a reason. With no --config, a built-in policy applies
 /// every preset (mixpanel, segment, amplitude, posthog, otel, and credentials
 /// and personal for fields under their usual names in any payload) and every

@@ -45,11 +45,15 @@ pub enum DetectorKind {
     /// International bank account numbers (IBAN): a country's length,
     /// valid check digits, written whole or in groups of four.
     Iban,
+    /// The values of parameters named like personal data in `name=value`
+    /// text: URL queries and fragments, `key=value` logs
+    /// (`?first_name=Ann&phone=4155550132`).
+    PersonalParam,
 }
 
 impl DetectorKind {
     /// Every kind, in matching priority order.
-    pub const ALL: [DetectorKind; 9] = [
+    pub const ALL: [DetectorKind; 10] = [
         DetectorKind::Secret,
         DetectorKind::Email,
         DetectorKind::Iban,
@@ -59,6 +63,7 @@ impl DetectorKind {
         DetectorKind::Phone,
         DetectorKind::Mac,
         DetectorKind::Ssn,
+        DetectorKind::PersonalParam,
     ];
 
     /// Policy-file name.
@@ -73,6 +78,7 @@ impl DetectorKind {
             DetectorKind::Mac => "mac",
             DetectorKind::Ssn => "ssn",
             DetectorKind::Iban => "iban",
+            DetectorKind::PersonalParam => "personal_param",
         }
     }
 
@@ -513,6 +519,90 @@ fn is_credential_name(name: &[u8]) -> bool {
     })
 }
 
+/// The names whose values are personal data, in lowercase without
+/// separators: contact data, a person's names, dates of birth, identity,
+/// postal and bank data, coordinates. A parameter's name is one of them as
+/// [`is_personal_name`] reads it.
+const PERSONAL_NAMES: &[&[u8]] = &[
+    b"email",
+    b"emailaddress",
+    b"phone",
+    b"phonenumber",
+    b"tel",
+    b"telephone",
+    b"mobilenumber",
+    b"cellphone",
+    b"firstname",
+    b"lastname",
+    b"fullname",
+    b"middlename",
+    b"displayname",
+    b"surname",
+    b"givenname",
+    b"familyname",
+    b"username",
+    b"dob",
+    b"dateofbirth",
+    b"birthdate",
+    b"birthday",
+    b"ssn",
+    b"nationalid",
+    b"passport",
+    b"passportnumber",
+    b"address",
+    b"address1",
+    b"address2",
+    b"street",
+    b"streetaddress",
+    b"zip",
+    b"zipcode",
+    b"postcode",
+    b"postalcode",
+    b"iban",
+    b"cardnumber",
+    b"lat",
+    b"lng",
+    b"lon",
+    b"latitude",
+    b"longitude",
+];
+
+/// Whether `name` is a personal-data name (see [`PERSONAL_NAMES`]): with
+/// its `_` and `-` removed, it equals one or ends with one that started a
+/// word in it: after a `_` or `-` (`billing_address`, `contact-phone`) or
+/// at a capital letter after a lowercase one (`billingAddress`,
+/// `userEmail`). Letter case aside: `First_Name` and `FIRSTNAME` are
+/// `firstname`.
+fn is_personal_name(name: &[u8]) -> bool {
+    // The name without separators, lowercased, and where each of its
+    // bytes starts a word; names are short (a query parameter's).
+    let mut flat = [0u8; 64];
+    let mut starts = 0u64;
+    let mut n = 0;
+    for (i, &c) in name.iter().enumerate() {
+        if c == b'_' || c == b'-' {
+            starts |= 1 << n.min(63);
+            continue;
+        }
+        if n == flat.len() {
+            return false;
+        }
+        let camel = c.is_ascii_uppercase() && i > 0 && name[i - 1].is_ascii_lowercase();
+        if camel {
+            starts |= 1 << n;
+        }
+        flat[n] = c.to_ascii_lowercase();
+        n += 1;
+    }
+    let flat = &flat[..n];
+    PERSONAL_NAMES.iter().any(|w| {
+        flat.ends_with(w) && {
+            let cut = n - w.len();
+            cut == 0 || starts >> cut & 1 == 1
+        }
+    })
+}
+
 /// A space or a tab, around the `:` of a credential written `name: value`.
 fn is_blank(c: u8) -> bool {
     c == b' ' || c == b'\t'
@@ -541,6 +631,12 @@ fn escape_at(b: &[u8], hex: &[u8; 2]) -> bool {
 /// `=` inside a value found is part of it: every byte is looked at a
 /// bounded number of times, whatever the text.
 fn find_named_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
+    find_named_values(text, is_credential_name, out);
+}
+
+/// The values of the parameters whose names `is_name` accepts, read as
+/// [`find_named_credentials`] describes.
+fn find_named_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
     let mut done = 0;
     for at in memchr::memchr2_iter(b'=', b'%', b) {
@@ -568,7 +664,7 @@ fn find_named_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
         {
             name_start += 2;
         }
-        if !is_credential_name(&b[name_start..name_end]) {
+        if !is_name(&b[name_start..name_end]) {
             continue;
         }
         if !encoded {
@@ -1988,6 +2084,7 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
         len >= IBAN_MIN_LEN
             && p.digits >= 2
             && (p.has(C_NOT_HEX) || (p.digits >= IBAN_HEX_DIGITS && p.digits < len)), // Iban
+        colon || p.has(C_PERCENT_OR_AMPERSAND), // PersonalParam
     ];
     const _: () = assert!(
         DetectorKind::Secret as u32 == 0
@@ -1999,6 +2096,7 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
             && DetectorKind::Mac as u32 == 6
             && DetectorKind::Ssn as u32 == 7
             && DetectorKind::Iban as u32 == 8
+            && DetectorKind::PersonalParam as u32 == 9
     );
     let mut m = 0;
     for (i, b) in bits.into_iter().enumerate() {
@@ -2080,6 +2178,7 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
         DetectorKind::Mac => find_macs(text, out),
         DetectorKind::Ssn => find_ssns(text, out),
         DetectorKind::Iban => find_ibans(text, out),
+        DetectorKind::PersonalParam => find_named_values(text, is_personal_name, out),
     }
 }
 
@@ -4125,6 +4224,92 @@ mod tests {
             colons += usize::from(want);
         }
         assert!(colons > 1_000, "{colons}");
+    }
+
+    #[test]
+    fn personal_params() {
+        let text = "https://x.test/a?first_name=Ann&lastName=Lee&Phone=4155550132&q=shoes\
+                    &billing-address=1+Main+St&DOB=1990-01-02#zip=94107 \
+                    log: userEmail=bob tel = 020-7946 lat=52.37 %3Fssn%3D078-05-1120%26x \
+                    passport=\"X 123\"";
+        assert_eq!(
+            spans(DetectorKind::PersonalParam, text),
+            [
+                "Ann",
+                "Lee",
+                "4155550132",
+                "1+Main+St",
+                "1990-01-02",
+                "94107",
+                "bob",
+                "020-7946",
+                "52.37",
+                "078-05-1120",
+                "X 123"
+            ]
+        );
+        // Other names, names that only contain or start with one, words
+        // that end like one without starting a word there, empty values.
+        assert!(spans(
+            DetectorKind::PersonalParam,
+            "?name=checkout&q=ann&email_verified=true&emails=2&hotel=x&telescope=y\
+             &nozip=1&Updatedob=2&zipcode_hint=3&phone=&ssn=#"
+        )
+        .is_empty());
+        // The default action replaces the value and keeps the name; an
+        // email value is the email detector's (tokenized, as everywhere).
+        let ds = crate::policy::Policy::builtin().unwrap().detectors;
+        let out = ds
+            .rewrite("/signup?first_name=Ann&email=ann%40example.com", |_| {})
+            .unwrap();
+        assert!(
+            out.starts_with("/signup?first_name=[REDACTED]&email="),
+            "{out}"
+        );
+        assert!(
+            !out.contains("ann%40example.com") && !out.contains("[REDACTED]&email=[REDACTED]"),
+            "{out}"
+        );
+    }
+
+    /// [`is_personal_name`] by its definition: the name split into words
+    /// (at `_` and `-`, and before a capital letter that follows a
+    /// lowercase one), and some run of its last words, joined and
+    /// lowercased, is a name of the list.
+    #[test]
+    fn personal_names_are_read_word_by_word() {
+        fn by_words(name: &str) -> bool {
+            let mut words: Vec<String> = Vec::new();
+            let mut prev_lower = false;
+            for c in name.chars() {
+                if c == '_' || c == '-' {
+                    words.push(String::new());
+                    prev_lower = false;
+                    continue;
+                }
+                if words.is_empty() || (c.is_ascii_uppercase() && prev_lower) {
+                    words.push(String::new());
+                }
+                words.last_mut().unwrap().push(c.to_ascii_lowercase());
+                prev_lower = c.is_ascii_lowercase();
+            }
+            (0..words.len()).any(|k| {
+                let tail: String = words[k..].concat();
+                !tail.is_empty() && PERSONAL_NAMES.contains(&tail.as_bytes())
+            })
+        }
+        let pieces = [
+            "first", "First", "name", "Name", "_", "-", "e", "mail", "Mail", "user", "address",
+            "x", "A", "zip", "code", "Code", "tel", "ho", "DOB", "dob", "lat", "p",
+        ];
+        let names = crate::test_texts::from_pieces(0x9e75_0a1e, 50_000, (1, 5), &pieces);
+        let mut hits = 0;
+        for name in &names {
+            let want = by_words(name);
+            assert_eq!(is_personal_name(name.as_bytes()), want, "{name:?}");
+            hits += usize::from(want);
+        }
+        assert!(hits > 2_000, "{hits} names hit");
     }
 
     #[test]

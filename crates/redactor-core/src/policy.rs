@@ -582,6 +582,7 @@ fn detector_defaults(kind: DetectorKind, keys: &KeyTable) -> Action {
         DetectorKind::Mac => Action::Replace(Value::String("[REDACTED-MAC]".into())),
         DetectorKind::Ssn => Action::Replace(Value::String("[REDACTED-SSN]".into())),
         DetectorKind::Iban => Action::Replace(Value::String("[REDACTED-IBAN]".into())),
+        DetectorKind::PersonalParam => Action::Replace(Value::String("[REDACTED]".into())),
         DetectorKind::Secret => Action::Replace(Value::String("[REDACTED-SECRET]".into())),
     }
 }

@@ -232,6 +232,12 @@ fn personal() {
             "Downing",
             "ann.scr.99",
             "203.0.113.9",
+            // Personal data in name=value text (URL queries, logs).
+            "Noor",
+            "Haddad",
+            "10115",
+            "030-901820",
+            "52.52",
         ],
         &[
             "\"plan\":\"pro\"",
@@ -249,6 +255,8 @@ fn personal() {
             // Segment's user-agent hint of that name is a boolean; IP
             // addresses keep their network.
             "\"mobile\":true",
+            "first_name=[REDACTED]&last_name=[REDACTED]&zip_code=[REDACTED]&plan=team",
+            "source=ads",
             "\"ip_address\":\"198.51.100.0\"",
             "\"value\":\"203.0.113.0\"",
             "{\"name\":\"Accept\",\"value\":\"*/*\"}",
