@@ -796,9 +796,10 @@ fn stands_alone(b: &[u8], s: usize, e: usize) -> bool {
     before && after
 }
 
-/// The shortest North American number in its national form:
+/// The shortest national number looked for: `06-12345678` (a trunk
+/// prefix, [`find_trunk_phones`]); a North American one is at least
 /// `415 555-0132`.
-const NATIONAL_PHONE_LEN: usize = 12;
+const NATIONAL_PHONE_LEN: usize = 11;
 
 /// Whether a text of `len` bytes with profile `p` may hold a number for
 /// [`find_national_phones`]: ten digits, and a `-`, a `.` or another byte
@@ -857,6 +858,59 @@ fn find_national_phones(text: &str, out: &mut Vec<(usize, usize)>) {
             continue;
         };
         out.push((start, e));
+        next = e;
+    }
+}
+
+/// Phone numbers in the national form of the countries that dial a trunk
+/// prefix `0` (most of Europe, the UK, Australia and others): a `0`, a
+/// digit other than `0` (`00` opens an international number), 10 to 12
+/// digits in all, written in groups of at least two digits joined by
+/// single spaces or by single dashes, the same throughout, the first group
+/// of two to five digits: `06 12 34 56 78`, `07700 900123`,
+/// `020 7946 0958`, `06-12345678`, `0151 12345678`. Standing alone
+/// ([`stands_alone`]) and not one of a longer chain of digit groups
+/// (`DE89 3704 0044 0532 0130 00`, `1 0612 3456 78`). Written without a
+/// separator (`0612345678`), a number is not told from an id padded with a
+/// zero, and is not looked for.
+fn find_trunk_phones(text: &str, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let mut next = 0;
+    for s in memchr::memchr_iter(b'0', b) {
+        if s < next || !b.get(s + 1).is_some_and(|c| (b'1'..=b'9').contains(c)) {
+            continue;
+        }
+        if s > 0 && (digit(s - 1) || (matches!(b[s - 1], b' ' | b'-') && s > 1 && digit(s - 2))) {
+            continue;
+        }
+        // The first group, then groups after one separator each.
+        let mut e = s;
+        while digit(e) {
+            e += 1;
+        }
+        if e - s > 5 {
+            continue;
+        }
+        let Some(&sep) = b.get(e).filter(|&&c| c == b' ' || c == b'-') else {
+            continue;
+        };
+        let (mut digits, mut groups) = (e - s, 1);
+        while b.get(e) == Some(&sep) && digit(e + 1) && digit(e + 2) {
+            let mut g = e + 1;
+            while digit(g) {
+                g += 1;
+            }
+            digits += g - e - 1;
+            groups += 1;
+            e = g;
+        }
+        // A digit after a separator left over: a group of one, a chain.
+        let chained = matches!(b.get(e), Some(b' ' | b'-')) && digit(e + 1);
+        if groups < 2 || !(10..=12).contains(&digits) || chained || !stands_alone(b, s, e) {
+            continue;
+        }
+        out.push((s, e));
         next = e;
     }
 }
@@ -2167,12 +2221,11 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
                 find_phones(text, out);
             }
             if may_hold_national_phone(text.len(), p) {
-                let international = out.len();
                 find_national_phones(text, out);
-                // `+1 415-555-0132` is found by both.
-                if international > 0 && out.len() > international {
-                    merge_overlaps(out);
-                }
+                find_trunk_phones(text, out);
+                // `+1 415-555-0132` is found by two finders, and each
+                // finder's spans are in order but not the three lists.
+                merge_overlaps(out);
             }
         }
         DetectorKind::Mac => find_macs(text, out),
@@ -3695,6 +3748,83 @@ mod tests {
              2026-12-04 10.20.30.40 v4.15.555.0132 123e4567-e89b-12d3"
         )
         .is_empty());
+    }
+
+    #[test]
+    fn trunk_phones() {
+        assert_eq!(
+            spans(
+                DetectorKind::Phone,
+                "call 06 12 34 56 78, 07700 900123 or 020 7946 0958; (06-12345678) \
+                 0151 12345678."
+            ),
+            [
+                "06 12 34 56 78",
+                "07700 900123",
+                "020 7946 0958",
+                "06-12345678",
+                "0151 12345678"
+            ]
+        );
+        // No separator, too few or too many digits, `00`, mixed or doubled
+        // separators, a group of one digit, a longer first group, glued
+        // on, chains of groups (an IBAN's, a list, a date).
+        assert!(spans(
+            DetectorKind::Phone,
+            "0612345678 030 901820 0151 1234 5678 90 0044 20 7946 0958 06 12-34 56 78 \
+             06  12 34 56 78 06 1 234 567 89 061234 56789 x06 12 34 56 78 06 12 34 56 78x \
+             DE89 3704 0044 0532 0130 00 7 06 12 34 56 78 06 12 34 56 78 9 05-12-2024"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn trunk_phones_are_what_a_regex_finds_at_each_start() {
+        // The shape anchored at each start (greedy: every group that
+        // follows), its digits counted and its boundaries checked by hand.
+        let shape = Regex::new(r"^0[1-9]\d{0,3}(?:(?: \d{2,})+|(?:-\d{2,})+)").unwrap();
+        let pieces = [
+            "0",
+            "06",
+            "07700",
+            "1",
+            "12",
+            "34",
+            "900123",
+            " ",
+            "-",
+            "  ",
+            "x",
+            "_",
+            "é",
+            "+",
+            "06 12 34 56 78",
+            "020 7946 0958",
+            "06-12345678",
+            "(",
+            ".",
+        ];
+        let texts = crate::test_texts::from_pieces(0x7e0a_11e5, 150_000, (1, 12), &pieces);
+        let (mut found, mut any) = (Vec::new(), 0);
+        for t in &texts {
+            found.clear();
+            find_trunk_phones(t, &mut found);
+            let b = t.as_bytes();
+            let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+            let want = from_each_start(t, |s| {
+                let m = t.get(s..).and_then(|rest| shape.find(rest))?;
+                let e = s + m.end();
+                let digits = m.as_str().bytes().filter(u8::is_ascii_digit).count();
+                let before = s > 0
+                    && (digit(s - 1) || (matches!(b[s - 1], b' ' | b'-') && s > 1 && digit(s - 2)));
+                let after = matches!(b.get(e), Some(b' ' | b'-')) && digit(e + 1);
+                ((10..=12).contains(&digits) && !before && !after && alone_by_hand(b, s, e))
+                    .then_some(e)
+            });
+            assert_eq!(found, want, "{t:?}");
+            any += usize::from(!want.is_empty());
+        }
+        assert!(any > 3_000, "{any} texts with numbers");
     }
 
     /// The spans a reference finds in `t` taking each start in turn:

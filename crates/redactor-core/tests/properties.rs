@@ -256,8 +256,9 @@ proptest! {
         // A German account number (an IBAN), whole or in groups of four,
         // in either case.
         account in 0u64..1_000_000_000_000_000_000, iban_written in 0u8..6,
-        // A North American phone number in one of its national forms.
-        area in 200u16..1000, exchange in 200u16..1000, line in 0u16..10_000, dial in 0u8..5,
+        // A phone number in a national form: North American, or with a
+        // trunk prefix (European style).
+        area in 200u16..1000, exchange in 200u16..1000, line in 0u16..10_000, dial in 0u8..7,
         path in any::<u64>(), mask in any::<u64>(), ws in any::<bool>(), wrap in any::<bool>(),
         // Octets padded with zeros, as some logs write them.
         pad in any::<bool>(),
@@ -322,7 +323,9 @@ proptest! {
             1 => format!("{area}.{exchange}.{line:04}"),
             2 => format!("({area}) {exchange}-{line:04}"),
             3 => format!("{area} {exchange} {line:04}"),
-            _ => format!("({area}) {exchange} {line:04}"),
+            4 => format!("({area}) {exchange} {line:04}"),
+            5 => format!("0{area} {exchange} {line:04}"),
+            _ => format!("0{area}-{exchange}{line:04}"),
         });
         let mut j = if wrap { J::Obj(vec![("wrap".into(), j)]) } else { j };
         plant(&mut j, &format!("{glue}{email}{glue}"), path, true);
