@@ -870,18 +870,16 @@ fn find_national_phones(text: &str, out: &mut Vec<(usize, usize)>) {
 /// of two to five digits: `06 12 34 56 78`, `07700 900123`,
 /// `020 7946 0958`, `06-12345678`, `0151 12345678`. Standing alone
 /// ([`stands_alone`]) and not one of a longer chain of digit groups
-/// (`DE89 3704 0044 0532 0130 00`, `1 0612 3456 78`). Written without a
-/// separator (`0612345678`), a number is not told from an id padded with a
-/// zero, and is not looked for.
+/// ([`in_spaced_chain`]: `DE89 3704 0044 0532 0130 00`, `1 0612 3456 78`;
+/// with dashes, `stands_alone` already turns such chains away). Written
+/// without a separator (`0612345678`), a number is not told from an id
+/// padded with a zero, and is not looked for.
 fn find_trunk_phones(text: &str, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
-    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let digit = |i: usize| digits_at(b, i, 1);
     let mut next = 0;
     for s in memchr::memchr_iter(b'0', b) {
         if s < next || !b.get(s + 1).is_some_and(|c| (b'1'..=b'9').contains(c)) {
-            continue;
-        }
-        if s > 0 && (digit(s - 1) || (matches!(b[s - 1], b' ' | b'-') && s > 1 && digit(s - 2))) {
             continue;
         }
         // The first group, then groups after one separator each.
@@ -905,9 +903,11 @@ fn find_trunk_phones(text: &str, out: &mut Vec<(usize, usize)>) {
             groups += 1;
             e = g;
         }
-        // A digit after a separator left over: a group of one, a chain.
-        let chained = matches!(b.get(e), Some(b' ' | b'-')) && digit(e + 1);
-        if groups < 2 || !(10..=12).contains(&digits) || chained || !stands_alone(b, s, e) {
+        if groups < 2
+            || !(10..=12).contains(&digits)
+            || !stands_alone(b, s, e)
+            || in_spaced_chain(b, s, e)
+        {
             continue;
         }
         out.push((s, e));
@@ -919,8 +919,8 @@ fn find_trunk_phones(text: &str, out: &mut Vec<(usize, usize)>) {
 /// digits joined by spaces: a digit and a space right before it, or a
 /// space and a digit right after it (`100 415 555 0132`).
 fn in_spaced_chain(b: &[u8], s: usize, e: usize) -> bool {
-    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
-    (s >= 2 && b[s - 1] == b' ' && digit(s - 2)) || (b.get(e) == Some(&b' ') && digit(e + 1))
+    (s >= 2 && b[s - 1] == b' ' && digits_at(b, s - 2, 1))
+        || (b.get(e) == Some(&b' ') && digits_at(b, e + 1, 1))
 }
 
 /// The length of a social security number, `123-45-6789`.
