@@ -46,6 +46,34 @@ fn main() {
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
         .collect();
+    if let Ok(n) = std::env::var("HOT_THREADS") {
+        let n: usize = n.parse().unwrap();
+        let e: &dyn Redactor = &*e;
+        let lines = &lines;
+        let policy = &policy;
+        std::thread::scope(|s| {
+            for _ in 0..n {
+                s.spawn(move || {
+                    let mut out = Vec::new();
+                    let mut stats = Stats::new(policy);
+                    let start = Instant::now();
+                    let mut done = 0u64;
+                    while start.elapsed() < Duration::from_secs_f64(secs) {
+                        for l in lines {
+                            out.clear();
+                            let _ = e.process(l, &mut out, &mut stats, None);
+                            done += l.len() as u64;
+                        }
+                    }
+                    println!(
+                        "thread: {:.1} MB/s",
+                        done as f64 / start.elapsed().as_secs_f64() / 1e6
+                    );
+                });
+            }
+        });
+        return;
+    }
     let mut out = Vec::new();
     let mut stats = Stats::new(&policy);
     let mut scanner = redactor_scan::Scanner::new(redactor_scan::Limits::default());
