@@ -164,23 +164,28 @@ fn validate_escapes(s: &[u8], start: usize, end: usize) -> Result<(), ScanError>
 }
 
 /// Whether `s[start..end]` holds a backslash, from stage 1's block masks
-/// (`masks[block]` is a block's backslash mask).
+/// (`masks[block]` is a block's backslash mask; blocks past the end of
+/// `masks` hold none). Most strings lie in one or two blocks: those are
+/// read without a loop.
 #[inline(always)]
 fn has_backslash(masks: &[u64], start: usize, end: usize) -> bool {
     if start >= end {
         return false;
     }
     let (first, last) = (start / 64, (end - 1) / 64);
-    (first..=last).any(|b| {
-        let mut m = masks.get(b).copied().unwrap_or(0);
-        if b == first {
-            m &= u64::MAX << (start % 64);
-        }
-        if b == last {
-            m &= u64::MAX >> (63 - (end - 1) % 64);
-        }
-        m != 0
-    })
+    let from_start = u64::MAX << (start % 64);
+    let to_end = u64::MAX >> (63 - (end - 1) % 64);
+    let block = |b: usize| masks.get(b).copied().unwrap_or(0);
+    if first == last {
+        return block(first) & from_start & to_end != 0;
+    }
+    if block(first) & from_start != 0 || block(last) & to_end != 0 {
+        return true;
+    }
+    let mid_end = last.min(masks.len());
+    masks[(first + 1).min(mid_end)..mid_end]
+        .iter()
+        .any(|&m| m != 0)
 }
 
 /// The node of the key or string whose opening quote is at `pos` and
@@ -457,4 +462,63 @@ fn close(nodes: &mut Fill<'_, Node>, stack: &mut Vec<u32>, pos: usize, kind: Kin
     opening.end = pos as u32 + 1;
     opening.link = here;
     stack.last().is_some_and(|&e| e & OBJECT_FLAG != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_backslash;
+
+    /// The block masks of `s`: bit `i % 64` of block `i / 64` set where
+    /// byte `i` is a backslash.
+    fn masks_of(s: &[u8]) -> Vec<u64> {
+        let mut m = vec![0u64; s.len().div_ceil(64)];
+        for (i, &c) in s.iter().enumerate() {
+            if c == b'\\' {
+                m[i / 64] |= 1 << (i % 64);
+            }
+        }
+        m
+    }
+
+    #[test]
+    fn has_backslash_agrees_with_a_byte_search() {
+        // Backslashes at block edges and inside, spans of every length
+        // from every start, over one to four blocks and past the masks.
+        let n = 200;
+        for marks in [
+            &[][..],
+            &[0][..],
+            &[63][..],
+            &[64][..],
+            &[127, 128][..],
+            &[100][..],
+            &[191][..],
+            &[199][..],
+        ] {
+            let mut s = vec![b'a'; n];
+            for &i in marks {
+                s[i] = b'\\';
+            }
+            let masks = masks_of(&s);
+            for start in 0..n {
+                for end in start..=n {
+                    assert_eq!(
+                        has_backslash(&masks, start, end),
+                        s[start..end].contains(&b'\\'),
+                        "marks {marks:?}, {start}..{end}"
+                    );
+                }
+            }
+            // Blocks past the masks hold no backslash.
+            let short = &masks[..masks.len() - 1];
+            let kept = short.len() * 64;
+            for start in (0..n).step_by(7) {
+                assert_eq!(
+                    has_backslash(short, start, n),
+                    s[start.min(kept)..kept].contains(&b'\\'),
+                    "short masks, marks {marks:?}, {start}..{n}"
+                );
+            }
+        }
+    }
 }
