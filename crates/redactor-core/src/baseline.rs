@@ -229,8 +229,12 @@ impl Round<'_, '_> {
                 }
             }
         }
-        if let Some(new) = self.w.detect(s, false) {
-            *s = Cow::Owned(new);
+        if self.cache.is_clean_value(s) {
+            return;
+        }
+        match self.w.detect(s, false) {
+            Some(new) => *s = Cow::Owned(new),
+            None => self.cache.note_clean_value(s),
         }
     }
 

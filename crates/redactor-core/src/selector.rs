@@ -647,8 +647,83 @@ pub struct MatchCache {
     entries: usize,
     /// Bytes of the `by_where` lookup keys.
     where_bytes: usize,
-    /// Who owns the notes on keys ([`MatchCache::claim`]).
+    /// Who owns the notes on keys and values ([`MatchCache::claim`]).
     owner: u64,
+    /// Strings the owner's detectors found nothing in.
+    clean_values: CleanValues,
+}
+
+/// Short strings the detectors found nothing in, noted so that the same
+/// string met again (an event name, a browser, a library version: most of
+/// the strings no rule handles recur from event to event) is not searched
+/// again. A direct-mapped table: each string has one slot, by its hash,
+/// holding the last string noted there, compared whole on lookup. Fixed
+/// size, allocated on the first note.
+#[derive(Default)]
+struct CleanValues {
+    slots: Vec<CleanSlot>,
+}
+
+/// Not the strings: only how many slots there are.
+impl std::fmt::Debug for CleanValues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CleanValues")
+            .field("slots", &self.slots.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One slot of [`CleanValues`]: a string of 1 to [`CleanValues::MAX_LEN`]
+/// bytes, or none (`len` 0). One cache line.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct CleanSlot {
+    len: u8,
+    bytes: [u8; CleanValues::MAX_LEN],
+}
+
+impl CleanValues {
+    /// The longest string noted (bytes).
+    const MAX_LEN: usize = 63;
+    /// Slots (a power of two).
+    const SLOTS: usize = 4096;
+
+    #[inline]
+    fn slot_of(text: &[u8]) -> usize {
+        use std::hash::BuildHasher;
+        let h = rustc_hash::FxBuildHasher.hash_one(text);
+        // The high bits: FxHash mixes into those best.
+        (h >> (64 - Self::SLOTS.trailing_zeros())) as usize
+    }
+
+    #[inline]
+    fn contains(&self, text: &[u8]) -> bool {
+        let n = text.len();
+        if n == 0 || n > Self::MAX_LEN || self.slots.is_empty() {
+            return false;
+        }
+        let slot = &self.slots[Self::slot_of(text)];
+        usize::from(slot.len) == n && slot.bytes[..n] == *text
+    }
+
+    fn note(&mut self, text: &[u8]) {
+        let n = text.len();
+        if n == 0 || n > Self::MAX_LEN {
+            return;
+        }
+        if self.slots.is_empty() {
+            self.slots = vec![
+                CleanSlot {
+                    len: 0,
+                    bytes: [0; Self::MAX_LEN],
+                };
+                Self::SLOTS
+            ];
+        }
+        let slot = &mut self.slots[Self::slot_of(text)];
+        slot.len = n as u8;
+        slot.bytes[..n].copy_from_slice(text);
+    }
 }
 
 /// In a `by_key` value: the owner noted that the key is clean.
@@ -677,8 +752,8 @@ impl MatchCache {
 
     /// Makes `owner` (a number unique to one user of the cache, such as
     /// one engine instance) the owner of the notes on keys
-    /// ([`Matcher::note_key`]); another owner's notes are forgotten, with
-    /// everything else.
+    /// ([`Matcher::note_key`]) and values ([`MatchCache::note_clean_value`]);
+    /// another owner's notes are forgotten, with everything else.
     pub fn claim(&mut self, owner: u64) {
         if self.owner != owner {
             *self = MatchCache {
@@ -700,6 +775,20 @@ impl MatchCache {
         self.by_other_key.push(None);
         self.by_where.push(Default::default());
         id
+    }
+
+    /// Whether the owner noted `text` with
+    /// [`MatchCache::note_clean_value`] (and the note is still kept: one
+    /// string per slot, strings of up to 63 bytes).
+    #[inline]
+    pub fn is_clean_value(&self, text: &str) -> bool {
+        self.clean_values.contains(text.as_bytes())
+    }
+
+    /// Notes, for the owner, who gives the note its meaning (its detectors
+    /// found nothing in `text`), that `text` is clean.
+    pub fn note_clean_value(&mut self, text: &str) {
+        self.clean_values.note(text.as_bytes());
     }
 
     /// The states of set `id`.
@@ -1093,6 +1182,36 @@ impl Matcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clean_values_hold_one_string_per_slot_compared_whole() {
+        let mut v = CleanValues::default();
+        assert!(!v.contains(b"Chrome"), "nothing before a note");
+        v.note(b"Chrome");
+        assert!(v.contains(b"Chrome"));
+        for other in [&b"chrome"[..], b"Chrom", b"Chromes", b""] {
+            assert!(!v.contains(other), "{other:?}");
+        }
+        // The longest string noted, and one byte longer (not noted).
+        let long = [b'x'; CleanValues::MAX_LEN + 1];
+        v.note(&long[..CleanValues::MAX_LEN]);
+        assert!(v.contains(&long[..CleanValues::MAX_LEN]));
+        v.note(&long);
+        assert!(!v.contains(&long));
+        // Two strings of one slot and one length: the second note takes the
+        // slot, the first is no longer taken for clean, nor is either for
+        // the other.
+        let slot = CleanValues::slot_of(b"v000000");
+        let twin = (1..1_000_000)
+            .map(|i| format!("v{i:06}"))
+            .find(|t| CleanValues::slot_of(t.as_bytes()) == slot)
+            .expect("a string of the same slot");
+        v.note(b"v000000");
+        assert!(!v.contains(twin.as_bytes()), "{twin} shares the slot only");
+        v.note(twin.as_bytes());
+        assert!(v.contains(twin.as_bytes()));
+        assert!(!v.contains(b"v000000"), "replaced by {twin}");
+    }
 
     #[test]
     fn normalizes_to_is_normalize_then_compare() {

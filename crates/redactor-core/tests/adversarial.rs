@@ -468,3 +468,60 @@ fn policy_and_engine_are_send_and_sync() {
     shared::<Reference>();
     shared::<std::sync::Arc<dyn Redactor>>();
 }
+
+/// The fast engine and the round-trip baseline note, per thread, the
+/// strings their detectors found nothing in, and do not search them again.
+/// A note is only true for the engine that left it: another engine on the
+/// same thread, with other detectors, searches the same string afresh.
+#[test]
+fn strings_noted_clean_by_one_engine_are_searched_by_another() {
+    let without_email = common::policy("[detectors]\nemail = \"off\"\n");
+    let with_email = common::policy("");
+    let line = br#"{"note":"bob@example.com","n":["bob@example.com"]}"#;
+    let fast = |p: &std::sync::Arc<redactor_core::Policy>| {
+        let p = p.clone();
+        let e = redactor_core::Fast::new(p.clone());
+        move || {
+            let mut out = Vec::new();
+            e.redact(line, &mut out, &mut Stats::new(&p))
+                .expect("valid line");
+            String::from_utf8(out).expect("UTF-8")
+        }
+    };
+    let baseline = |p: &std::sync::Arc<redactor_core::Policy>| {
+        let p = p.clone();
+        let e = redactor_core::baseline::SimdJsonRoundTrip::new(p.clone());
+        move || {
+            let (mut scratch, mut out) = (Vec::new(), Vec::new());
+            e.redact(line, &mut scratch, &mut out, &mut Stats::new(&p))
+                .expect("valid line");
+            String::from_utf8(out).expect("UTF-8")
+        }
+    };
+    for (mut off, mut on) in [
+        (
+            Box::new(fast(&without_email)) as Box<dyn FnMut() -> String>,
+            Box::new(fast(&with_email)) as Box<dyn FnMut() -> String>,
+        ),
+        (
+            Box::new(baseline(&without_email)),
+            Box::new(baseline(&with_email)),
+        ),
+        (
+            Box::new(fast(&without_email)),
+            Box::new(baseline(&with_email)),
+        ),
+    ] {
+        for _ in 0..3 {
+            // Twice each: the second run meets its own notes.
+            for _ in 0..2 {
+                assert!(off().contains("bob@example.com"), "email detector off");
+            }
+            for _ in 0..2 {
+                let out = on();
+                assert!(!out.contains("bob@example.com"), "{out}");
+                assert!(out.contains(".token.invalid"), "{out}");
+            }
+        }
+    }
+}
