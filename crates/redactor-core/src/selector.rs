@@ -682,6 +682,30 @@ struct CleanSlot {
     bytes: [u8; CleanValues::MAX_LEN],
 }
 
+/// Whether `a` and `b`, of the same length (at most 63 bytes), are equal:
+/// a word at a time, the last word overlapping the one before (two
+/// overlapping halves below eight bytes), inline instead of a `memcmp`
+/// call.
+#[inline(always)]
+fn same_short(a: &[u8], b: &[u8]) -> bool {
+    use redactor_scan::bytes::{half, word};
+    let n = a.len();
+    debug_assert_eq!(n, b.len());
+    if n >= 8 {
+        let mut diff = word(a, n - 8) ^ word(b, n - 8);
+        let mut i = 0;
+        while i + 8 < n {
+            diff |= word(a, i) ^ word(b, i);
+            i += 8;
+        }
+        diff == 0
+    } else if n >= 4 {
+        (half(a, 0) ^ half(b, 0)) | (half(a, n - 4) ^ half(b, n - 4)) == 0
+    } else {
+        a == b
+    }
+}
+
 impl CleanValues {
     /// The longest string noted (bytes).
     const MAX_LEN: usize = 63;
@@ -703,7 +727,7 @@ impl CleanValues {
             return false;
         }
         let slot = &self.slots[Self::slot_of(text)];
-        usize::from(slot.len) == n && slot.bytes[..n] == *text
+        usize::from(slot.len) == n && same_short(&slot.bytes[..n], text)
     }
 
     fn note(&mut self, text: &[u8]) {
@@ -1182,6 +1206,20 @@ impl Matcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_strings_compare_as_slices_do() {
+        // Every length up to 63, equal and differing in each byte.
+        for n in 0..64usize {
+            let a: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(same_short(&a, &a.clone()), "len {n}");
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 0x01;
+                assert!(!same_short(&a, &b), "len {n}, byte {at}");
+            }
+        }
+    }
 
     #[test]
     fn clean_values_hold_one_string_per_slot_compared_whole() {
