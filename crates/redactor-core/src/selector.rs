@@ -101,6 +101,24 @@ fn loose_ignores(b: u8) -> bool {
     matches!(b, b'$' | b'_' | b'-' | b'.' | b' ')
 }
 
+/// The first bytes of the names that `mode` normalises to `member` (a
+/// normalised name): its first byte, in both cases unless `mode` is exact,
+/// and the bytes [`MatchMode::Loose`] ignores; every byte for an empty
+/// member (a name of ignored bytes only normalises to it).
+fn where_first_bytes(mode: MatchMode, member: &str) -> Vec<u8> {
+    let Some(&first) = member.as_bytes().first() else {
+        return (0..=255).collect();
+    };
+    let mut bytes = vec![first];
+    if mode != MatchMode::Exact {
+        bytes.extend([first.to_ascii_lowercase(), first.to_ascii_uppercase()]);
+    }
+    if mode == MatchMode::Loose {
+        bytes.extend((0..=255).filter(|&b| loose_ignores(b)));
+    }
+    bytes
+}
+
 impl MatchMode {
     /// Whether `key` normalises to `normalized` under this mode:
     /// `self.normalize(key) == normalized`, without building the
@@ -596,6 +614,10 @@ pub struct Matcher {
     /// Every `[member=value]` member name, with its selector's mode
     /// (normalised): an element field named otherwise never matters.
     where_members: Vec<(MatchMode, String)>,
+    /// The bytes a field name that is one of `where_members` can start
+    /// with (bit `b % 64` of word `b / 64`): a name starting otherwise is
+    /// none of them, told without normalising it.
+    where_first: [u64; 4],
     /// Per selector, per step: the hash of a `Key` step's name (0 otherwise).
     step_hash: Vec<Vec<u64>>,
     /// Per mode: the [`word_hash`] of every `Key` step's name. A key whose
@@ -866,6 +888,13 @@ impl Matcher {
     /// Whether some `[member=value]` step names a field called `name`
     /// (other fields of an array element never affect matching).
     pub fn is_where_member(&self, name: &str) -> bool {
+        // Most fields of an element are named otherwise from their first
+        // byte on (an empty name is left to the comparison).
+        if let Some(&b) = name.as_bytes().first() {
+            if self.where_first[usize::from(b / 64)] >> (b % 64) & 1 == 0 {
+                return false;
+            }
+        }
         self.where_members
             .iter()
             .any(|(mode, member)| mode.normalizes_to(name, member))
@@ -1003,6 +1032,9 @@ impl Matcher {
                     let m = (sel.mode, member.clone());
                     if !self.where_members.contains(&m) {
                         self.where_members.push(m);
+                    }
+                    for b in where_first_bytes(sel.mode, member) {
+                        self.where_first[usize::from(b / 64)] |= 1 << (b % 64);
                     }
                 }
                 Step::AnyKey | Step::AnyDepth | Step::AnyIndex => {}
@@ -1357,6 +1389,43 @@ mod tests {
                 "{bad:?} should be rejected"
             );
         }
+    }
+
+    #[test]
+    fn where_members_are_told_apart_by_their_first_byte_as_by_comparison() {
+        // Members in every mode, names built from their letters, the bytes
+        // `loose` ignores and others: the filtered test is the comparison.
+        let mut m = Matcher::default();
+        for (r, (t, mode)) in [
+            ("**[key=k].value", MatchMode::Loose),
+            ("x[Name=n]", MatchMode::IgnoreCase),
+            ("y[Type=t]", MatchMode::Exact),
+            ("z[éclair=e]", MatchMode::Loose),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            m.push(r, Selector::parse(t, mode).unwrap());
+        }
+        let names = crate::test_texts::from_pieces(
+            0x5eed_0001,
+            20_000,
+            (0, 6),
+            &[
+                "k", "K", "ey", "EY", "name", "NAME", "N", "Type", "type", "é", "É", "clair", "$",
+                "_", "-", ".", " ", "x", "0",
+            ],
+        );
+        let mut members = 0;
+        for name in &names {
+            let want = m
+                .where_members
+                .iter()
+                .any(|(mode, member)| mode.normalizes_to(name, member));
+            assert_eq!(m.is_where_member(name), want, "{name:?}");
+            members += usize::from(want);
+        }
+        assert!(members > 100, "{members} names are members");
     }
 
     #[test]
