@@ -1391,22 +1391,25 @@ mod tests {
         }
     }
 
+    /// A matcher of one rule per selector, in order.
+    fn matcher_of(selectors: &[(&str, MatchMode)]) -> Matcher {
+        let mut m = Matcher::default();
+        for (r, &(t, mode)) in selectors.iter().enumerate() {
+            m.push(r, Selector::parse(t, mode).unwrap());
+        }
+        m
+    }
+
     #[test]
     fn where_members_are_told_apart_by_their_first_byte_as_by_comparison() {
         // Members in every mode, names built from their letters, the bytes
         // `loose` ignores and others: the filtered test is the comparison.
-        let mut m = Matcher::default();
-        for (r, (t, mode)) in [
+        let m = matcher_of(&[
             ("**[key=k].value", MatchMode::Loose),
             ("x[Name=n]", MatchMode::IgnoreCase),
             ("y[Type=t]", MatchMode::Exact),
             ("z[éclair=e]", MatchMode::Loose),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            m.push(r, Selector::parse(t, mode).unwrap());
-        }
+        ]);
         let names = crate::test_texts::from_pieces(
             0x5eed_0001,
             20_000,
@@ -1461,18 +1464,12 @@ mod tests {
 
     #[test]
     fn keys_no_selector_names_share_one_transition() {
-        let mut m = Matcher::default();
-        for (r, (t, mode)) in [
+        let m = matcher_of(&[
             ("a.b", MatchMode::Exact),
             ("**.first_name", MatchMode::Loose),
             ("x.*.Y", MatchMode::IgnoreCase),
             ("**.ip", MatchMode::Exact),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            m.push(r, Selector::parse(t, mode).unwrap());
-        }
+        ]);
         // Every spelling a mode folds onto a named key is named.
         for key in [
             "a",
