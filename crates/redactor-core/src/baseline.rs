@@ -229,7 +229,9 @@ impl Round<'_, '_> {
                 }
             }
         }
-        if self.cache.is_clean_value(s) {
+        // As the fast engine does: without detectors there is nothing to
+        // search, nor to note.
+        if self.w.policy.detectors.list.is_empty() || self.cache.is_clean_value(s) {
             return;
         }
         match self.w.detect(s, false) {
