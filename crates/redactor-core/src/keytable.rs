@@ -12,27 +12,46 @@ use std::sync::OnceLock;
 
 use redactor_scan::bytes::{half, word};
 
-/// One cached transition. A key's length and first words (see [`Probe`])
-/// are kept inline, so that keys of up to 16 bytes are compared without
-/// following a pointer.
-#[derive(Debug)]
-struct Entry {
-    hash: u64,
+/// One cached transition, in 32 bytes (two to a cache line). A key's
+/// length and first words (see [`words`]) are kept inline, so that keys of
+/// up to 16 bytes are compared without following a pointer; longer keys
+/// are also held whole in the table's arena.
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(32))]
+struct Slot {
     words: [u64; 2],
+    /// The set, or [`EMPTY`] in a free slot.
     from: u32,
     len: u32,
     value: u32,
-    /// The whole key, for keys longer than 16 bytes.
-    long: Option<Box<[u8]>>,
+    /// Where a key longer than 16 bytes starts in the arena.
+    at: u32,
 }
 
-/// Maps (set id, key bytes) to a `u32`.
+/// `from` of a free slot (no set has this id: the cache starts afresh
+/// long before).
+const EMPTY: u32 = u32::MAX;
+
+const FREE: Slot = Slot {
+    words: [0, 0],
+    from: EMPTY,
+    len: 0,
+    value: 0,
+    at: 0,
+};
+
+/// Maps (set id, key bytes) to a `u32`: open addressing with linear
+/// probing, at most half full, so that a lookup nearly always reads one
+/// slot, found from the hash alone.
 #[derive(Debug)]
 pub(crate) struct KeyTable {
     seed: [u64; 2],
-    table: hashbrown::HashTable<Entry>,
-    /// Bytes of the keys held in full (those over 16 bytes).
-    long_bytes: usize,
+    slots: Vec<Slot>,
+    /// `64 - log2(slots.len())`: a hash's top bits pick its first slot.
+    shift: u32,
+    used: usize,
+    /// The keys longer than 16 bytes, end to end.
+    long: Vec<u8>,
 }
 
 impl Default for KeyTable {
@@ -44,94 +63,131 @@ impl Default for KeyTable {
         });
         KeyTable {
             seed,
-            table: hashbrown::HashTable::new(),
-            long_bytes: 0,
+            slots: Vec::new(),
+            shift: 64,
+            used: 0,
+            long: Vec::new(),
         }
     }
 }
 
-/// A key ready to be looked up: its hash and the words it is compared by.
-struct Probe<'k> {
-    hash: u64,
-    words: [u64; 2],
-    from: u32,
-    key: &'k [u8],
-}
-
-impl Probe<'_> {
-    #[inline(always)]
-    fn matches(&self, e: &Entry) -> bool {
-        e.from == self.from
-            && e.len as usize == self.key.len()
-            && e.words == self.words
-            && e.long.as_deref().is_none_or(|l| l == self.key)
-    }
-}
-
 impl KeyTable {
+    /// The hash of (`from`, a key of `len` bytes whose [`words`] are
+    /// `words`). `key` is the whole key when it is longer than 16 bytes,
+    /// and is not read otherwise: up to 16 bytes, the words and the length
+    /// are the key.
     #[inline(always)]
-    fn probe<'k>(&self, from: u32, key: &'k [u8]) -> Probe<'k> {
-        let words = words(key);
-        let meta = u64::from(from) << 32 | key.len() as u64;
+    fn hash(&self, from: u32, len: usize, words: [u64; 2], key: &[u8]) -> u64 {
+        let meta = u64::from(from) << 32 | len as u64;
         let mut hash = fold_mul(words[0] ^ self.seed[0] ^ meta, words[1] ^ self.seed[1]);
         // Longer keys: every further 16 bytes (the last 16 overlapping the
         // ones before) go through one more multiplication.
-        let n = key.len();
         let mut at = 16;
-        while at < n {
-            let from_end = (at + 16).min(n) - 16;
+        while at < len {
+            let from_end = (at + 16).min(len) - 16;
             hash = fold_mul(
                 word(key, from_end) ^ hash,
                 word(key, from_end + 8) ^ self.seed[1],
             );
             at += 16;
         }
-        Probe {
-            hash,
-            words,
-            from,
-            key,
+        hash
+    }
+
+    /// The slot that holds (`from`, `key`), or the free slot where it
+    /// would go. The table must have a free slot.
+    #[inline(always)]
+    fn find(&self, from: u32, key: &[u8]) -> usize {
+        let words = words(key);
+        let mask = self.slots.len() - 1;
+        let mut i = (self.hash(from, key.len(), words, key) >> self.shift) as usize;
+        loop {
+            let s = &self.slots[i];
+            if s.from == EMPTY
+                || (s.from == from
+                    && s.len as usize == key.len()
+                    && s.words == words
+                    && (key.len() <= 16 || self.long_key(s) == key))
+            {
+                return i;
+            }
+            i = (i + 1) & mask;
         }
+    }
+
+    fn long_key(&self, s: &Slot) -> &[u8] {
+        &self.long[s.at as usize..s.at as usize + s.len as usize]
     }
 
     /// The value of (`from`, `key`), if present.
     #[inline]
     pub(crate) fn get(&self, from: u32, key: &[u8]) -> Option<u32> {
-        let p = self.probe(from, key);
-        self.table.find(p.hash, |e| p.matches(e)).map(|e| e.value)
+        if self.slots.is_empty() {
+            return None;
+        }
+        let s = &self.slots[self.find(from, key)];
+        (s.from != EMPTY).then_some(s.value)
     }
 
     /// The value of (`from`, `key`), to change in place, if present.
     pub(crate) fn get_mut(&mut self, from: u32, key: &[u8]) -> Option<&mut u32> {
-        let p = self.probe(from, key);
-        self.table
-            .find_mut(p.hash, |e| p.matches(e))
-            .map(|e| &mut e.value)
+        if self.slots.is_empty() {
+            return None;
+        }
+        let i = self.find(from, key);
+        let s = &mut self.slots[i];
+        (s.from != EMPTY).then_some(&mut s.value)
     }
 
     /// Bytes held for keys longer than 16 bytes.
     pub(crate) fn long_key_bytes(&self) -> usize {
-        self.long_bytes
+        self.long.len()
     }
 
-    /// Sets the value of (`from`, `key`).
+    /// Sets the value of (`from`, `key`). `from` is a set id, never
+    /// `u32::MAX`.
     pub(crate) fn insert(&mut self, from: u32, key: &[u8], value: u32) {
-        let p = self.probe(from, key);
-        match self.table.entry(p.hash, |e| p.matches(e), |e| e.hash) {
-            hashbrown::hash_table::Entry::Occupied(mut o) => o.get_mut().value = value,
-            hashbrown::hash_table::Entry::Vacant(v) => {
-                if key.len() > 16 {
-                    self.long_bytes += key.len();
-                }
-                v.insert(Entry {
-                    hash: p.hash,
-                    words: p.words,
-                    from,
-                    len: key.len() as u32,
-                    value,
-                    long: (key.len() > 16).then(|| key.into()),
-                });
+        assert!(from != EMPTY, "set id out of range");
+        if (self.used + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let i = self.find(from, key);
+        if self.slots[i].from != EMPTY {
+            self.slots[i].value = value;
+            return;
+        }
+        let at = if key.len() > 16 {
+            let at = self.long.len();
+            self.long.extend_from_slice(key);
+            at as u32
+        } else {
+            0
+        };
+        self.slots[i] = Slot {
+            words: words(key),
+            from,
+            len: key.len() as u32,
+            value,
+            at,
+        };
+        self.used += 1;
+    }
+
+    /// Doubles the slots (64 to start with) and places every entry again.
+    #[cold]
+    fn grow(&mut self) {
+        let n = (self.slots.len() * 2).max(64);
+        let old = std::mem::replace(&mut self.slots, vec![FREE; n]);
+        self.shift = 64 - n.trailing_zeros();
+        let mask = n - 1;
+        for s in old.into_iter().filter(|s| s.from != EMPTY) {
+            let key = if s.len > 16 { self.long_key(&s) } else { &[] };
+            let hash = self.hash(s.from, s.len as usize, s.words, key);
+            let mut i = (hash >> self.shift) as usize;
+            while self.slots[i].from != EMPTY {
+                i = (i + 1) & mask;
             }
+            self.slots[i] = s;
         }
     }
 }
@@ -191,6 +247,31 @@ mod tests {
             longer.push(0);
             assert_eq!(t.get(1, &longer), None, "len {n} vs {}", n + 1);
         }
+    }
+
+    #[test]
+    fn slots_are_half_a_cache_line_and_at_most_half_used() {
+        assert_eq!(std::mem::size_of::<Slot>(), 32);
+        let mut t = KeyTable::default();
+        for n in 0..1000u32 {
+            let key = format!("key-{n}-of-a-longer-name");
+            t.insert(n % 7, key.as_bytes(), n);
+            assert!(
+                t.used * 2 <= t.slots.len(),
+                "{} of {}",
+                t.used,
+                t.slots.len()
+            );
+            assert!(t.slots.len().is_power_of_two());
+        }
+        let bytes: usize = (0..1000)
+            .map(|n| format!("key-{n}-of-a-longer-name").len())
+            .sum();
+        assert_eq!(t.long_key_bytes(), bytes);
+        // Setting a value again adds nothing.
+        t.insert(0, b"key-0-of-a-longer-name", 5);
+        assert_eq!(t.get(0, b"key-0-of-a-longer-name"), Some(5));
+        assert_eq!((t.used, t.long_key_bytes()), (1000, bytes));
     }
 
     #[test]
