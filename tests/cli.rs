@@ -1,18 +1,20 @@
 //! End-to-end tests of the `redactor` binary.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use base64::Engine as _;
 
+mod common;
+use common::TempPath;
+
 const BIN: &str = env!("CARGO_BIN_EXE_redactor");
 const KEY: &str = "cli-test-key-0123456789abcdef";
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("redactor-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+fn tmp(name: &str) -> TempPath {
+    let p = std::env::temp_dir().join(format!("redactor-cli-{}-{name}", std::process::id()));
+    TempPath(p)
 }
 
 /// Starts `redactor ARGS` with the test key and piped stdin, stdout and
@@ -70,7 +72,7 @@ fn quarantine_records(path: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn write_policy(name: &str, body: &str) -> PathBuf {
+fn write_policy(name: &str, body: &str) -> TempPath {
     let p = tmp(name);
     std::fs::write(&p, body).unwrap();
     p

@@ -14,6 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::TempPath;
 use redactor_core::{Fast, Policy, Redactor, Stats};
 use redactor_kafka::rdkafka::message::{Message, OwnedMessage};
 use redactor_kafka::tools::{self, Outgoing};
@@ -345,10 +347,11 @@ fn produce_while_running(
     })
 }
 
-fn tempdir(name: &str) -> PathBuf {
+/// A fresh directory, removed with what it holds when the test is done.
+fn tempdir(name: &str) -> TempPath {
     let d = std::env::temp_dir().join(unique(&format!("redactor-e2e-{name}")));
     std::fs::create_dir_all(&d).unwrap();
-    d
+    TempPath(d)
 }
 
 #[test]
@@ -386,7 +389,8 @@ fn gen_produces_events_to_a_topic() {
 #[test]
 fn bench_kafka_smoke_run() {
     let Some(brokers) = brokers() else { return };
-    let json = tempdir("bench").join("kafka-bench.json");
+    let dir = tempdir("bench");
+    let json = dir.join("kafka-bench.json");
     let out = Command::new(env!("CARGO_BIN_EXE_redactor"))
         .args([
             "bench",
