@@ -145,9 +145,15 @@ impl KeyTable {
     }
 
     /// Sets the value of (`from`, `key`). `from` is a set id, never
-    /// `u32::MAX`.
+    /// `u32::MAX`. A key the slot's 32-bit length and arena offset cannot
+    /// hold (texts are at most `u32::MAX` bytes, but one event's keys could
+    /// push the arena past that before the cache starts afresh) is not
+    /// cached: its lookups miss.
     pub(crate) fn insert(&mut self, from: u32, key: &[u8], value: u32) {
         assert!(from != EMPTY, "set id out of range");
+        if key.len() > 16 && self.long.len() + key.len() > u32::MAX as usize {
+            return;
+        }
         if (self.used + 1) * 2 > self.slots.len() {
             self.grow();
         }
