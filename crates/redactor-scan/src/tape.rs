@@ -163,34 +163,20 @@ fn validate_escapes(s: &[u8], start: usize, end: usize) -> Result<(), ScanError>
     Ok(())
 }
 
-/// Whether `s[start..end]` holds a backslash, from stage 1's block masks
-/// (`masks[block]` is a block's backslash mask; blocks past the end of
-/// `masks` hold none). Most strings lie in one or two blocks: those are
-/// read without a loop.
+/// Whether the string closed by the quote at `end` holds a backslash:
+/// bit `end % 64` of stage 1's mask of block `end / 64` (see
+/// `arch::generic::escaped_string_ends`). No loop and no branch: one load.
 #[inline(always)]
-fn has_backslash(masks: &[u64], start: usize, end: usize) -> bool {
-    if start >= end {
-        return false;
-    }
-    let (first, last) = (start / 64, (end - 1) / 64);
-    let from_start = u64::MAX << (start % 64);
-    let to_end = u64::MAX >> (63 - (end - 1) % 64);
-    let block = |b: usize| masks.get(b).copied().unwrap_or(0);
-    if first == last {
-        return block(first) & from_start & to_end != 0;
-    }
-    if block(first) & from_start != 0 || block(last) & to_end != 0 {
-        return true;
-    }
-    let mid_end = last.min(masks.len());
-    masks[(first + 1).min(mid_end)..mid_end]
-        .iter()
-        .any(|&m| m != 0)
+fn ends_escaped_string(masks: &[u64], end: usize) -> bool {
+    masks
+        .get(end / 64)
+        .is_some_and(|&m| m >> (end % 64) & 1 != 0)
 }
 
 /// The node of the key or string whose opening quote is at `pos` and
-/// closing quote at `end`: its content span, its escapes (validated)
-/// flagged in `link`.
+/// closing quote at `end` (the structural after an opening quote is always
+/// its closing quote: stage 1 keeps none inside strings): its content
+/// span, its escapes (validated) flagged in `link`.
 #[inline(always)]
 fn string_node(
     s: &[u8],
@@ -200,7 +186,7 @@ fn string_node(
     kind: Kind,
     any_backslash: bool,
 ) -> Result<Node, ScanError> {
-    let has_esc = any_backslash && has_backslash(masks, pos + 1, end);
+    let has_esc = any_backslash && ends_escaped_string(masks, end);
     if has_esc {
         validate_escapes(s, pos + 1, end)?;
     }
@@ -219,7 +205,8 @@ pub(crate) struct Walk<'a> {
     pub s: &'a [u8],
     /// Stage 1's structural offsets.
     pub structurals: &'a [u32],
-    /// Stage 1's backslash mask of every 64-byte block.
+    /// Stage 1's mask of every 64-byte block's closing quotes of strings
+    /// that hold a backslash.
     pub masks: &'a [u64],
     /// The nesting limit.
     pub max_depth: usize,
@@ -249,8 +236,8 @@ impl Walk<'_> {
 }
 
 /// Walks `structurals` of `s`, validating, and fills `tape`. `masks` holds
-/// stage 1's backslash mask of every 64-byte block; `any_backslash` is
-/// false when none of them has a bit set.
+/// stage 1's mask of every 64-byte block's closing quotes of strings with
+/// a backslash; `any_backslash` is false when the text has none.
 ///
 /// The loops follow the grammar (a value; then, inside a container, a comma
 /// or the container's end) instead of dispatching on a state variable, so
@@ -462,63 +449,4 @@ fn close(nodes: &mut Fill<'_, Node>, stack: &mut Vec<u32>, pos: usize, kind: Kin
     opening.end = pos as u32 + 1;
     opening.link = here;
     stack.last().is_some_and(|&e| e & OBJECT_FLAG != 0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::has_backslash;
-
-    /// The block masks of `s`: bit `i % 64` of block `i / 64` set where
-    /// byte `i` is a backslash.
-    fn masks_of(s: &[u8]) -> Vec<u64> {
-        let mut m = vec![0u64; s.len().div_ceil(64)];
-        for (i, &c) in s.iter().enumerate() {
-            if c == b'\\' {
-                m[i / 64] |= 1 << (i % 64);
-            }
-        }
-        m
-    }
-
-    #[test]
-    fn has_backslash_agrees_with_a_byte_search() {
-        // Backslashes at block edges and inside, spans of every length
-        // from every start, over one to four blocks and past the masks.
-        let n = 200;
-        for marks in [
-            &[][..],
-            &[0][..],
-            &[63][..],
-            &[64][..],
-            &[127, 128][..],
-            &[100][..],
-            &[191][..],
-            &[199][..],
-        ] {
-            let mut s = vec![b'a'; n];
-            for &i in marks {
-                s[i] = b'\\';
-            }
-            let masks = masks_of(&s);
-            for start in 0..n {
-                for end in start..=n {
-                    assert_eq!(
-                        has_backslash(&masks, start, end),
-                        s[start..end].contains(&b'\\'),
-                        "marks {marks:?}, {start}..{end}"
-                    );
-                }
-            }
-            // Blocks past the masks hold no backslash.
-            let short = &masks[..masks.len() - 1];
-            let kept = short.len() * 64;
-            for start in (0..n).step_by(7) {
-                assert_eq!(
-                    has_backslash(short, start, n),
-                    s[start.min(kept)..kept].contains(&b'\\'),
-                    "short masks, marks {marks:?}, {start}..{n}"
-                );
-            }
-        }
-    }
 }

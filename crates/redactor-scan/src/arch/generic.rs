@@ -97,6 +97,9 @@ pub(crate) struct Carry {
     pub prev_in_string: u64,
     /// 1 when the previous block ended with a scalar (number/literal) byte.
     pub prev_scalar: u64,
+    /// 1 when the previous block ended inside a string that holds a
+    /// backslash (the carry out of [`escaped_string_ends`]).
+    pub prev_backslash_in_string: u64,
 }
 
 /// The bytes escaped by a backslash (the byte after an odd-length run).
@@ -113,6 +116,26 @@ pub(crate) fn escaped(backslash: u64, prev_escaped: &mut u64) -> u64 {
     *prev_escaped = u64::from(overflow);
     let invert_mask = sequences_starting_on_even_bits << 1;
     (EVEN_BITS ^ invert_mask) & follows_escape
+}
+
+/// The closing quotes of strings whose content holds a backslash.
+///
+/// `in_string` has the bits of each string's opening quote and content,
+/// and not its closing quote; its runs of ones are the strings. Adding the
+/// backslashes inside strings to it sets no bit outside a run except the
+/// one just past a run holding a backslash: the carry out of the lowest
+/// such backslash runs through the rest of the run (every bit of which is
+/// one) and stops at the closing quote (a zero, where nothing is added).
+/// Strings without one add nothing and carry nothing. A run that reaches
+/// past the block carries into the next one through `prev`.
+#[inline(always)]
+pub(crate) fn escaped_string_ends(in_string: u64, backslash: u64, prev: &mut u64) -> u64 {
+    let (sum, first) = in_string.overflowing_add(backslash & in_string);
+    // `sum` is at most 2^64 - 2 when `first` carried, so at most one of
+    // the two additions carries out.
+    let (sum, second) = sum.overflowing_add(*prev);
+    *prev = u64::from(first | second);
+    sum & !in_string
 }
 
 /// What stage 1 found besides the structural indices.
@@ -132,8 +155,9 @@ pub(crate) struct Stage1 {
 /// `{ } [ ] : ,` outside strings, every unescaped quote (opening and
 /// closing: nothing between them is structural, so a string's end is the
 /// structural after its start), and the first byte of every number or
-/// literal. `masks` gets every block's backslash mask, so stage 2 knows
-/// which strings have escapes without scanning them again.
+/// literal. `masks` gets every block's mask of the closing quotes of
+/// strings that hold a backslash (see [`escaped_string_ends`]), so stage 2
+/// knows which strings have escapes without scanning them again.
 ///
 /// # Safety
 ///
@@ -170,7 +194,6 @@ pub(crate) unsafe fn stage1<B: Block64>(
         };
         // SAFETY: forwarded from this function's contract.
         let m = unsafe { B::classify(block) };
-        masks.push(m.backslash);
         high |= m.high;
         backslash |= m.backslash;
         let esc = escaped(m.backslash, &mut carry.prev_escaped);
@@ -178,6 +201,11 @@ pub(crate) unsafe fn stage1<B: Block64>(
         // SAFETY: forwarded from this function's contract.
         let in_string = unsafe { B::prefix_xor(quote) } ^ carry.prev_in_string;
         carry.prev_in_string = ((in_string as i64) >> 63) as u64;
+        masks.push(escaped_string_ends(
+            in_string,
+            m.backslash,
+            &mut carry.prev_backslash_in_string,
+        ));
         let bad = m.control & in_string;
         if bad != 0 {
             // Never taken in valid JSON: a branch that always predicts,

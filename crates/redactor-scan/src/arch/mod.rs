@@ -288,6 +288,84 @@ mod tests {
         }
     }
 
+    /// The closing quotes of strings holding a backslash, byte at a time:
+    /// a backslash escapes the next byte, inside strings or not (as in
+    /// stage 1), and an unescaped quote opens or closes a string.
+    fn naive_escaped_string_ends(bytes: &[u8]) -> Vec<usize> {
+        let (mut ends, mut in_string, mut escape, mut seen) = (Vec::new(), false, false, false);
+        for (i, &b) in bytes.iter().enumerate() {
+            if escape {
+                escape = false;
+            } else if b == b'\\' {
+                escape = true;
+                seen |= in_string;
+            } else if b == b'"' {
+                if in_string && seen {
+                    ends.push(i);
+                }
+                in_string = !in_string;
+                seen = false;
+            }
+        }
+        ends
+    }
+
+    /// Every backend's masks of escaped strings' closing quotes, against the
+    /// byte-at-a-time model: strings of every length around block edges,
+    /// backslashes at their first and last content byte and in the byte
+    /// before a block edge, escaped quotes and backslashes, strings
+    /// spanning several blocks, and random texts.
+    #[test]
+    fn escaped_string_masks_match_the_bytes_on_every_backend() {
+        let mut next = crate::xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut texts: Vec<Vec<u8>> = Vec::new();
+        for start in 50..70 {
+            for len in [0usize, 1, 2, 13, 14, 15, 64, 70, 130, 200] {
+                for at in [None, Some(0), Some(len / 2), Some(len.saturating_sub(1))] {
+                    let mut t = vec![b' '; start];
+                    t.push(b'"');
+                    let mut content = vec![b'a'; len];
+                    if let (Some(at), true) = (at, len > 0) {
+                        // An escaped backslash, or a backslash escaping the
+                        // next byte: both mark the string.
+                        content[at] = b'\\';
+                        if at + 1 < len {
+                            content[at + 1] = if len % 2 == 0 { b'\\' } else { b'"' };
+                        } else {
+                            content.push(b'n');
+                        }
+                    }
+                    t.extend_from_slice(&content);
+                    t.extend_from_slice(b"\" , \"x\" ");
+                    texts.push(t);
+                }
+            }
+        }
+        for _ in 0..3000 {
+            let len = (next() % 400) as usize;
+            texts.push(
+                (0..len)
+                    .map(|_| b"aaa\"\"\\ :,{"[next() as usize % 10])
+                    .collect(),
+            );
+        }
+        let (mut out, mut masks) = (Vec::new(), Vec::new());
+        for backend in Backend::available() {
+            for text in &texts {
+                backend.stage1(text, &mut out, &mut masks);
+                let got: Vec<usize> = (0..text.len())
+                    .filter(|&i| masks.get(i / 64).is_some_and(|m| m >> (i % 64) & 1 == 1))
+                    .collect();
+                assert_eq!(
+                    got,
+                    naive_escaped_string_ends(text),
+                    "{backend:?} on {:?}",
+                    String::from_utf8_lossy(text)
+                );
+            }
+        }
+    }
+
     #[test]
     fn ascii_and_backslash_flags_match_the_bytes_on_every_backend() {
         let mut next = crate::xorshift(0x2545_f491_4f6c_dd1du64);
