@@ -2,6 +2,8 @@
 //! and instantiated per backend. A backend supplies only [`Block64`]: the
 //! classification of 64 bytes into bit masks, and a prefix XOR.
 
+use super::fill::Fill;
+
 /// Bit masks of one 64-byte block; bit `i` describes byte `i`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Masks {
@@ -169,33 +171,70 @@ pub(crate) unsafe fn stage1<B: Block64>(
     masks: &mut Vec<u64>,
 ) -> Stage1 {
     out.clear();
-    masks.clear();
-    masks.reserve(input.len() / 64 + 1);
     // One structural per byte at most, plus a block of slack for the
     // unconditional writes of `flatten`.
     out.reserve(input.len() + 64);
-    let mut carry = Carry::default();
-    let mut result = Stage1::default();
-    let mut tail = [b' '; 64];
-    let mut base = 0;
-    let (mut high, mut backslash) = (0u64, 0u64);
-    while base < input.len() {
+    let mut masks = Fill::new(masks, input.len().div_ceil(64));
+    let mut walk = Blocks::default();
+    // Whole blocks straight from the input, and the last partial one (if
+    // any) from a copy padded with spaces, after the loop: no copy call in
+    // the loop, whose vector constants and carries then stay in registers.
+    let (whole, rest) = input.as_chunks::<64>();
+    for block in whole {
         // Lines come one after another in memory (a read buffer, a
         // corpus): the block this far ahead, often in the next line, is
         // on its way when its turn comes.
-        super::prefetch(input.as_ptr().wrapping_add(base + PREFETCH_AHEAD));
-        let block: &[u8; 64] = match input.get(base..base + 64) {
-            Some(b) => b.try_into().unwrap_or(&tail),
-            None => {
-                let rest = &input[base..];
-                tail[..rest.len()].copy_from_slice(rest);
-                &tail
-            }
-        };
+        super::prefetch(block.as_ptr().wrapping_add(PREFETCH_AHEAD));
+        // SAFETY: forwarded from this function's contract; `out` keeps 64
+        // slots of spare room (reserved above, one offset per byte).
+        unsafe { walk.block::<B>(block, out, &mut masks) };
+    }
+    if !rest.is_empty() {
+        let mut tail = [b' '; 64];
+        tail[..rest.len()].copy_from_slice(rest);
+        // SAFETY: as above.
+        unsafe { walk.block::<B>(&tail, out, &mut masks) };
+    }
+    masks.finish();
+    let mut result = walk.result;
+    result.unterminated = walk.carry.prev_in_string != 0;
+    result.ascii = walk.high == 0;
+    result.backslash = walk.backslash != 0;
+    result
+}
+
+/// The state of stage 1 from one block to the next.
+#[derive(Debug, Default)]
+struct Blocks {
+    carry: Carry,
+    /// The offset of the next block.
+    base: usize,
+    /// The OR of every block's non-ASCII and backslash masks.
+    high: u64,
+    backslash: u64,
+    result: Stage1,
+}
+
+impl Blocks {
+    /// Classifies the next block, appends its structurals to `out` and its
+    /// mask of escaped strings' ends to `masks`.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support `B`'s target features, and `out` must have 64
+    /// slots of spare capacity.
+    #[inline(always)]
+    unsafe fn block<B: Block64>(
+        &mut self,
+        block: &[u8; 64],
+        out: &mut Vec<u32>,
+        masks: &mut Fill<'_, u64>,
+    ) {
+        let carry = &mut self.carry;
         // SAFETY: forwarded from this function's contract.
         let m = unsafe { B::classify(block) };
-        high |= m.high;
-        backslash |= m.backslash;
+        self.high |= m.high;
+        self.backslash |= m.backslash;
         let esc = escaped(m.backslash, &mut carry.prev_escaped);
         let quote = m.quote & !esc;
         // SAFETY: forwarded from this function's contract.
@@ -211,24 +250,23 @@ pub(crate) unsafe fn stage1<B: Block64>(
             // Never taken in valid JSON: a branch that always predicts,
             // instead of the selects that would keep the first offset in
             // registers on every block.
-            note_control(&mut result, base, bad);
+            note_control(&mut self.result, self.base, bad);
         }
         let outside = !in_string & !quote;
         let op = m.op & outside;
         let scalar = outside & !(m.op | m.ws);
         let follows_scalar = (scalar << 1) | carry.prev_scalar;
         carry.prev_scalar = scalar >> 63;
-        // SAFETY: forwarded from this function's contract; `out` keeps 64
-        // slots of spare room (reserved above, one offset per byte).
+        // SAFETY: forwarded from this function's contract.
         unsafe {
-            B::flatten(out, base as u32, op | quote | (scalar & !follows_scalar));
+            B::flatten(
+                out,
+                self.base as u32,
+                op | quote | (scalar & !follows_scalar),
+            );
         }
-        base += 64;
+        self.base += 64;
     }
-    result.unterminated = carry.prev_in_string != 0;
-    result.ascii = high == 0;
-    result.backslash = backslash != 0;
-    result
 }
 
 /// Records the first control character inside a string, at bit
