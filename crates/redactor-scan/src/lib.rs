@@ -75,7 +75,7 @@ impl Default for Limits {
 pub struct Scanner {
     backend: Backend,
     limits: Limits,
-    structurals: Vec<u32>,
+    structurals: arch::Structurals,
     masks: Vec<u64>,
     tape: Vec<Node>,
     stack: Vec<u32>,
@@ -87,7 +87,7 @@ impl Scanner {
         Scanner {
             backend: Backend::detect(),
             limits,
-            structurals: Vec::new(),
+            structurals: arch::Structurals::default(),
             masks: Vec::new(),
             tape: Vec::new(),
             stack: Vec::new(),
@@ -177,7 +177,7 @@ impl Scanner {
 
     /// The structural offsets of the last scanned text (for tests and tools).
     pub fn structurals(&self) -> &[u32] {
-        &self.structurals
+        self.structurals.as_slice()
     }
 }
 

@@ -2,6 +2,7 @@
 //! flat tape of [`Node`]s (spans into the input, no copies).
 
 use crate::arch::fill::Fill;
+use crate::arch::Structurals;
 use crate::error::ScanError;
 
 /// What a [`Node`] is.
@@ -204,7 +205,7 @@ pub(crate) struct Walk<'a> {
     /// The text.
     pub s: &'a [u8],
     /// Stage 1's structural offsets.
-    pub structurals: &'a [u32],
+    pub structurals: &'a Structurals,
     /// Stage 1's mask of every 64-byte block's closing quotes of strings
     /// that hold a backslash.
     pub masks: &'a [u64],
@@ -245,7 +246,7 @@ impl Walk<'_> {
 #[inline(always)]
 fn walk(
     s: &[u8],
-    structurals: &[u32],
+    structurals: &Structurals,
     masks: &[u64],
     max_depth: usize,
     any_backslash: bool,
@@ -254,15 +255,23 @@ fn walk(
 ) -> Result<(), ScanError> {
     stack.clear();
     // A string takes two structurals; every other node at least one.
-    let mut nodes = Fill::new(tape, structurals.len());
-    let mut rest = structurals.iter();
+    let mut nodes = Fill::new(tape, structurals.as_slice().len());
+    // Stage 1 only records offsets inside its text: the cursor checks
+    // that it ran on `s`, and then reads the byte at each offset without a
+    // check of its own.
+    let Some(mut rest) = structurals.cursor(s) else {
+        return Err(ScanError::syntax(
+            s.len(),
+            "internal error: structural past the end",
+        ));
+    };
     // Whether the innermost open container is an object (mirrors the top
     // of `stack`, whose entries carry it in `OBJECT_FLAG`).
     let mut in_object = false;
     macro_rules! next {
         () => {{
             match rest.next() {
-                Some(&p) => (p as usize, s[p as usize]),
+                Some(found) => found,
                 None => return Err(ScanError::syntax(s.len(), "unexpected end of input")),
             }
         }};
@@ -272,8 +281,8 @@ fn walk(
     macro_rules! string {
         ($pos:expr, $kind:expr) => {{
             let pos = $pos;
-            match rest.next() {
-                Some(&end) => string_node(s, masks, pos, end as usize, $kind, any_backslash)?,
+            match rest.next_offset() {
+                Some(end) => string_node(s, masks, pos, end, $kind, any_backslash)?,
                 None => return Err(ScanError::syntax(pos, "unterminated string")),
             }
         }};
@@ -288,10 +297,10 @@ fn walk(
             if c != b':' {
                 return Err(ScanError::syntax(cpos, "':' expected"));
             }
-            match rest.as_slice().first() {
-                Some(&vpos) if s[vpos as usize] == b'"' => {
+            match rest.peek() {
+                Some((vpos, b'"')) => {
                     rest.next();
-                    nodes.push(string!(vpos as usize, Kind::String));
+                    nodes.push(string!(vpos, Kind::String));
                     true
                 }
                 _ => false,
@@ -319,11 +328,9 @@ fn walk(
                     link: 0,
                 });
                 let close_at = rest
-                    .as_slice()
-                    .first()
-                    .filter(|&&p| s[p as usize] == if in_object { b'}' } else { b']' });
-                if let Some(&end_pos) = close_at {
-                    let end_pos = end_pos as usize;
+                    .peek()
+                    .filter(|&(_, b)| b == if in_object { b'}' } else { b']' });
+                if let Some((end_pos, _)) = close_at {
                     rest.next();
                     let kind = if in_object {
                         Kind::ObjectEnd
@@ -380,9 +387,9 @@ fn walk(
         // A value is complete: a comma or the end of its container follows.
         loop {
             if stack.is_empty() {
-                return match rest.next() {
-                    Some(&p) => Err(ScanError::syntax(
-                        p as usize,
+                return match rest.next_offset() {
+                    Some(p) => Err(ScanError::syntax(
+                        p,
                         "trailing characters after the JSON value",
                     )),
                     None => {

@@ -8,12 +8,14 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 #[cfg(target_arch = "aarch64")]
 pub(crate) mod aarch64;
+pub(crate) mod cursor;
 pub(crate) mod fill;
 pub(crate) mod generic;
 pub(crate) mod scalar;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86_64;
 
+pub(crate) use cursor::Structurals;
 pub(crate) use generic::Stage1;
 
 /// A stage-1 implementation.
@@ -113,10 +115,15 @@ impl Backend {
     pub(crate) fn stage1<'i>(
         self,
         input: &'i [u8],
-        out: &mut Vec<u32>,
+        out: &mut Structurals,
         masks: &mut Vec<u64>,
     ) -> (Stage1, Option<&'i str>) {
-        let found = self.stage1_of(input, out, masks);
+        // Every backend appends, for each 64-byte block in order, the
+        // offsets of the block's structural bytes, lowest first; the last
+        // block is padded with spaces, which are never structural. So every
+        // offset is below `input.len()`, as `Structurals` promises.
+        let found = self.stage1_of(input, &mut out.offsets, masks);
+        out.text_len = input.len();
         let text = found.ascii.then(|| {
             debug_assert!(input.is_ascii());
             // SAFETY: stage 1 classified every byte of `input` and none had
@@ -349,7 +356,7 @@ mod tests {
                     .collect(),
             );
         }
-        let (mut out, mut masks) = (Vec::new(), Vec::new());
+        let (mut out, mut masks) = (super::Structurals::default(), Vec::new());
         for backend in Backend::available() {
             for text in &texts {
                 backend.stage1(text, &mut out, &mut masks);
@@ -369,7 +376,7 @@ mod tests {
     #[test]
     fn ascii_and_backslash_flags_match_the_bytes_on_every_backend() {
         let mut next = crate::xorshift(0x2545_f491_4f6c_dd1du64);
-        let (mut out, mut masks) = (Vec::new(), Vec::new());
+        let (mut out, mut masks) = (super::Structurals::default(), Vec::new());
         for backend in Backend::available() {
             for len in (0..300).chain([4095, 4096, 4097]) {
                 let mut input: Vec<u8> = (0..len)
@@ -383,6 +390,14 @@ mod tests {
                     input[at] = b;
                 }
                 let (found, text) = backend.stage1(&input, &mut out, &mut masks);
+                // The contract `Structurals` rests on: ascending offsets,
+                // all inside the text.
+                let offsets = out.as_slice();
+                assert!(
+                    offsets.windows(2).all(|w| w[0] < w[1])
+                        && offsets.iter().all(|&p| (p as usize) < input.len()),
+                    "{backend:?} len {len}: {offsets:?}"
+                );
                 assert_eq!(found.ascii, input.is_ascii(), "{backend:?} len {len}");
                 assert_eq!(text.is_some(), input.is_ascii(), "{backend:?} len {len}");
                 assert_eq!(
