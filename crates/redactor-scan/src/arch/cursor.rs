@@ -11,6 +11,9 @@ pub(crate) struct Structurals {
     pub(super) offsets: Vec<u32>,
     /// The length of the text stage 1 last ran on.
     pub(super) text_len: usize,
+    /// Scratch for stage 1: each block's structural bits, between its
+    /// classification pass and the pass that turns them into offsets.
+    pub(super) blocks: Vec<u64>,
 }
 
 impl Structurals {
@@ -106,6 +109,7 @@ mod tests {
         let broken = Structurals {
             offsets: vec![0, 7],
             text_len: 7,
+            blocks: Vec::new(),
         };
         assert!(broken.cursor(text).is_none());
         assert!(Structurals::default().cursor(b"").is_some());

@@ -122,7 +122,7 @@ impl Backend {
         // offsets of the block's structural bytes, lowest first; the last
         // block is padded with spaces, which are never structural. So every
         // offset is below `input.len()`, as `Structurals` promises.
-        let found = self.stage1_of(input, &mut out.offsets, masks);
+        let found = self.stage1_of(input, &mut out.offsets, &mut out.blocks, masks);
         out.text_len = input.len();
         let text = found.ascii.then(|| {
             debug_assert!(input.is_ascii());
@@ -146,19 +146,25 @@ impl Backend {
         }
     }
 
-    fn stage1_of(self, input: &[u8], out: &mut Vec<u32>, masks: &mut Vec<u64>) -> Stage1 {
+    fn stage1_of(
+        self,
+        input: &[u8],
+        out: &mut Vec<u32>,
+        blocks: &mut Vec<u64>,
+        masks: &mut Vec<u64>,
+    ) -> Stage1 {
         match self {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: a `Scanner` only holds a backend whose `is_available()`
             // was true.
-            Backend::Avx2 => unsafe { x86_64::avx2::stage1(input, out, masks) },
+            Backend::Avx2 => unsafe { x86_64::avx2::stage1(input, out, blocks, masks) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: as above.
-            Backend::Avx512 => unsafe { x86_64::avx512::stage1(input, out, masks) },
+            Backend::Avx512 => unsafe { x86_64::avx512::stage1(input, out, blocks, masks) },
             #[cfg(target_arch = "aarch64")]
             // SAFETY: as above.
-            Backend::Neon => unsafe { aarch64::neon::stage1(input, out, masks) },
-            _ => scalar::stage1(input, out, masks),
+            Backend::Neon => unsafe { aarch64::neon::stage1(input, out, blocks, masks) },
+            _ => scalar::stage1(input, out, blocks, masks),
         }
     }
 }

@@ -39,8 +39,9 @@ impl Block64 for Scalar {
 pub(crate) fn stage1(
     input: &[u8],
     out: &mut Vec<u32>,
+    blocks: &mut Vec<u64>,
     masks: &mut Vec<u64>,
 ) -> super::generic::Stage1 {
     // SAFETY: the scalar backend uses no target features.
-    unsafe { super::generic::stage1::<Scalar>(input, out, masks) }
+    unsafe { super::generic::stage1::<Scalar>(input, out, blocks, masks) }
 }

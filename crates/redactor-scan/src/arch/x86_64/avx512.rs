@@ -111,8 +111,9 @@ impl Block64 for Avx512 {
 pub(crate) unsafe fn stage1(
     input: &[u8],
     out: &mut Vec<u32>,
+    blocks: &mut Vec<u64>,
     masks: &mut Vec<u64>,
 ) -> crate::arch::generic::Stage1 {
     // SAFETY: this function's target features are those the backend needs.
-    unsafe { crate::arch::generic::stage1::<Avx512>(input, out, masks) }
+    unsafe { crate::arch::generic::stage1::<Avx512>(input, out, blocks, masks) }
 }
