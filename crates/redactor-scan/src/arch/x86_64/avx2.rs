@@ -125,12 +125,12 @@ impl Block64 for Avx2 {
     /// Eight offsets at a time from a table: each byte of `bits` selects
     /// the positions of its set bits (packed bytes), widened to 32 bits,
     /// offset and stored whole; no chain of bit clears from one offset to
-    /// the next.
+    /// the next. No branch on an empty mask either (the blocks inside long
+    /// strings): its stores land in the spare room and count nothing, and
+    /// the branch they replace was mispredicted often enough to cost more
+    /// (+1.5% in `hot scan`).
     #[inline(always)]
     unsafe fn flatten(out: &mut Vec<u32>, base: u32, bits: u64) {
-        if bits == 0 {
-            return;
-        }
         let count = bits.count_ones() as usize;
         let len = out.len();
         // Each store writes 8 slots from the running count: at most
