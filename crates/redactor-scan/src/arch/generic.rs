@@ -23,6 +23,25 @@ pub(crate) struct Masks {
     pub high: u64,
 }
 
+impl Masks {
+    /// The masks of the last `64 - by` bytes of the block, as if followed
+    /// by `by` spaces (`0 < by < 64`): every mask shifted down by `by`,
+    /// whitespace bits shifted in. `high` stays as it is: backends may fold
+    /// positions into it, and every byte it covers is a byte of the text.
+    #[inline(always)]
+    pub(crate) fn shifted(self, by: usize) -> Masks {
+        debug_assert!(0 < by && by < 64);
+        Masks {
+            quote: self.quote >> by,
+            backslash: self.backslash >> by,
+            op: self.op >> by,
+            ws: (self.ws >> by) | !(u64::MAX >> by),
+            control: self.control >> by,
+            high: self.high,
+        }
+    }
+}
+
 /// The primitives of one backend.
 pub(crate) trait Block64 {
     /// Classifies 64 bytes.
@@ -189,7 +208,16 @@ pub(crate) unsafe fn stage1<B: Block64>(
         // SAFETY: forwarded from this function's contract.
         unsafe { walk.block::<B>(block, &mut bits, &mut masks) };
     }
-    if !rest.is_empty() {
+    if let (false, Some(last)) = (rest.is_empty(), input.last_chunk::<64>()) {
+        // The last 64 bytes of the text, whose first ones were classified
+        // with the block before: their bits are shifted out, and the bits
+        // shifted in stand for spaces, as in a padded copy. No copy (of a
+        // length that changes from one text to the next) and no branch.
+        // SAFETY: forwarded from this function's contract.
+        let m = unsafe { B::classify(last) }.shifted(64 - rest.len());
+        // SAFETY: as above.
+        unsafe { walk.masks::<B>(m, &mut bits, &mut masks) };
+    } else if !rest.is_empty() {
         let mut tail = [b' '; 64];
         tail[..rest.len()].copy_from_slice(rest);
         // SAFETY: as above.
@@ -242,9 +270,23 @@ impl Blocks {
         bits: &mut Fill<'_, u64>,
         masks: &mut Fill<'_, u64>,
     ) {
-        let carry = &mut self.carry;
         // SAFETY: forwarded from this function's contract.
-        let m = unsafe { B::classify(block) };
+        unsafe { self.masks::<B>(B::classify(block), bits, masks) }
+    }
+
+    /// [`Blocks::block`] from the block's classification.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support `B`'s target features.
+    #[inline(always)]
+    unsafe fn masks<B: Block64>(
+        &mut self,
+        m: Masks,
+        bits: &mut Fill<'_, u64>,
+        masks: &mut Fill<'_, u64>,
+    ) {
+        let carry = &mut self.carry;
         self.high |= m.high;
         self.backslash |= m.backslash;
         let esc = escaped(m.backslash, &mut carry.prev_escaped);

@@ -379,6 +379,39 @@ mod tests {
         }
     }
 
+    /// A text whose length is not a multiple of 64 ends in a block read
+    /// from its last 64 bytes with the bits of the bytes already classified
+    /// shifted out (or, under 64 bytes, from a padded copy). Every backend
+    /// must find what it finds in the same text padded with spaces to whole
+    /// blocks, which only takes the whole-block path: the same offsets,
+    /// escaped-string masks and flags. Every length from 0 to 200, texts
+    /// ending inside strings, after escapes, numbers and control bytes.
+    #[test]
+    fn last_partial_block_reads_like_a_padded_copy_on_every_backend() {
+        let mut next = crate::xorshift(0x51_7cc1_b727_220a);
+        let alphabet = b"aa\"\"\\ :,{}[]1-\t\x01\xc3\xa9";
+        let (mut a, mut b) = (super::Structurals::default(), super::Structurals::default());
+        let (mut ma, mut mb) = (Vec::new(), Vec::new());
+        for backend in Backend::available() {
+            for len in 0..=200usize {
+                for _ in 0..12 {
+                    let text: Vec<u8> = (0..len)
+                        .map(|_| alphabet[next() as usize % alphabet.len()])
+                        .collect();
+                    let mut padded = text.clone();
+                    padded.resize(len.div_ceil(64) * 64, b' ');
+                    let (fa, ta) = backend.stage1(&text, &mut a, &mut ma);
+                    let (fb, _) = backend.stage1(&padded, &mut b, &mut mb);
+                    let what = format!("{backend:?} on {:?}", String::from_utf8_lossy(&text));
+                    assert_eq!(a.as_slice(), b.as_slice(), "offsets: {what}");
+                    assert_eq!(ma, mb, "escaped-string masks: {what}");
+                    assert_eq!(fa, fb, "flags: {what}");
+                    assert_eq!(ta.is_some(), text.is_ascii(), "ASCII: {what}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn ascii_and_backslash_flags_match_the_bytes_on_every_backend() {
         let mut next = crate::xorshift(0x2545_f491_4f6c_dd1du64);
