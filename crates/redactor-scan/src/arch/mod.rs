@@ -119,8 +119,9 @@ impl Backend {
         masks: &mut Vec<u64>,
     ) -> (Stage1, Option<&'i str>) {
         // Every backend appends, for each 64-byte block in order, the
-        // offsets of the block's structural bytes, lowest first; the last
-        // block is padded with spaces, which are never structural. So every
+        // offsets of the block's structural bytes, lowest first; past the
+        // end of the text, the last block holds spaces (a padded copy, or
+        // whitespace bits shifted in), which are never structural. So every
         // offset is below `input.len()`, as `Structurals` promises.
         let found = self.stage1_of(input, &mut out.offsets, &mut out.blocks, masks);
         out.text_len = input.len();
