@@ -211,7 +211,7 @@ pub(crate) struct Walk<'a> {
     pub masks: &'a [u64],
     /// The nesting limit.
     pub max_depth: usize,
-    /// False when none of the backslash masks has a bit set.
+    /// False when the text holds no backslash (then no string has escapes).
     pub any_backslash: bool,
     /// Filled with the nodes.
     pub tape: &'a mut Vec<Node>,
