@@ -139,24 +139,12 @@ impl Scanner {
         if input.len() > max {
             return Err(ScanError::too_large(input.len(), max));
         }
-        let (found, ascii) = self
+        let (found, text) = self
             .backend
             .stage1(input, &mut self.structurals, &mut self.masks);
-        // An all-ASCII text is valid UTF-8; others get SIMD validation (the
-        // slower std check only runs to locate an error). A UTF-8 error is
-        // reported before any other, whatever stage 1 found.
-        let text = match ascii {
-            Some(t) => t,
-            None => match simdutf8::basic::from_utf8(input) {
-                Ok(t) => t,
-                Err(_) => {
-                    let at = std::str::from_utf8(input)
-                        .err()
-                        .map_or(0, |e| e.valid_up_to());
-                    return Err(ScanError::utf8(at));
-                }
-            },
-        };
+        // A UTF-8 error is reported before any other, whatever stage 1
+        // found.
+        let text = text.map_err(ScanError::utf8)?;
         if let Some(at) = found.control_in_string {
             return Err(ScanError::syntax(at, "control character in string"));
         }

@@ -69,6 +69,28 @@ pub(crate) trait Block64 {
     unsafe fn flatten(out: &mut Vec<u32>, base: u32, bits: u64) {
         flatten(out, base, bits);
     }
+
+    /// Validates the UTF-8 of `blocks`, the first bytes of a text, or
+    /// returns `None` when the backend does not (the default).
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support the backend's target features.
+    #[inline(always)]
+    unsafe fn utf8(blocks: &[[u8; 64]]) -> Option<Utf8Blocks> {
+        let _ = blocks;
+        None
+    }
+}
+
+/// A backend's UTF-8 verdict on a text's whole blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Utf8Blocks {
+    /// An invalid sequence lies inside them.
+    pub invalid: bool,
+    /// The last of them ends inside a character (its lead byte is one of
+    /// their last three bytes; the bytes after must finish it).
+    pub unfinished: bool,
 }
 
 /// Whitespace by table lookup on a byte's low nibble (`vpshufb` on AVX2,
@@ -170,6 +192,14 @@ pub(crate) struct Stage1 {
     pub ascii: bool,
     /// The text holds a backslash somewhere.
     pub backslash: bool,
+    /// The text's first `utf8_valid` bytes are valid UTF-8 and end at a
+    /// character boundary: only the rest needs validating. 0 when the text
+    /// is all ASCII (see `ascii`), is under 64 bytes, or the backend does
+    /// not validate UTF-8; the backends that do cover the whole blocks,
+    /// and the bytes after them when those are ASCII.
+    pub utf8_valid: usize,
+    /// Stage 1 found an invalid UTF-8 sequence (then `utf8_valid` is 0).
+    pub utf8_invalid: bool,
 }
 
 /// Appends the offsets of every structural byte of `input` to `out`:
@@ -208,6 +238,8 @@ pub(crate) unsafe fn stage1<B: Block64>(
         // SAFETY: forwarded from this function's contract.
         unsafe { walk.block::<B>(block, &mut bits, &mut masks) };
     }
+    // Whether the bytes after the whole blocks are all ASCII.
+    let mut ascii_after = rest.is_empty();
     if let (false, Some(last)) = (rest.is_empty(), input.last_chunk::<64>()) {
         // The last 64 bytes of the text, whose first ones were classified
         // with the block before: their bits are shifted out, and the bits
@@ -216,6 +248,7 @@ pub(crate) unsafe fn stage1<B: Block64>(
         // mispredicted): +3.8% in `hot scan`. Shorter texts are copied.
         // SAFETY: forwarded from this function's contract.
         let m = unsafe { B::classify(last) }.shifted(64 - rest.len());
+        ascii_after = m.high == 0;
         // SAFETY: as above.
         unsafe { walk.masks::<B>(m, &mut bits, &mut masks) };
     } else if !rest.is_empty() {
@@ -242,6 +275,33 @@ pub(crate) unsafe fn stage1<B: Block64>(
     result.unterminated = walk.carry.prev_in_string != 0;
     result.ascii = walk.high == 0;
     result.backslash = walk.backslash != 0;
+    if !result.ascii {
+        // A pass of its own over the blocks, for the texts that need it
+        // (about half the lines of the telemetry corpus, and few of their
+        // blocks), rather than a branch on every block of the loop above,
+        // which measured slower.
+        // SAFETY: forwarded from this function's contract.
+        if let Some(found) = unsafe { B::utf8(whole) } {
+            let end = whole.len() * 64;
+            result.utf8_invalid = found.invalid;
+            result.utf8_valid = if found.invalid {
+                0
+            } else if found.unfinished {
+                // The check found no error, so the character's lead byte
+                // is there; the caller validates from it.
+                (end.saturating_sub(3)..end)
+                    .rev()
+                    .find(|&i| input[i] >= 0xC0)
+                    .unwrap_or(0)
+            } else if ascii_after {
+                // After a character left unfinished would come a
+                // continuation byte: the whole text is valid.
+                input.len()
+            } else {
+                end
+            };
+        }
+    }
     result
 }
 

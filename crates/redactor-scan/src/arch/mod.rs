@@ -109,15 +109,15 @@ impl Backend {
         b
     }
 
-    /// Runs stage 1, and returns `input` as text when stage 1 found every
-    /// byte of it to be ASCII (then no UTF-8 validation is needed). The
-    /// backend must be available (checked by the caller when it was chosen).
+    /// Runs stage 1, and returns `input` as text when it is valid UTF-8, or
+    /// else the offset of its first invalid byte. The backend must be
+    /// available (checked by the caller when it was chosen).
     pub(crate) fn stage1<'i>(
         self,
         input: &'i [u8],
         out: &mut Structurals,
         masks: &mut Vec<u64>,
-    ) -> (Stage1, Option<&'i str>) {
+    ) -> (Stage1, Result<&'i str, usize>) {
         // Every backend appends, for each 64-byte block in order, the
         // offsets of the block's structural bytes, lowest first; past the
         // end of the text, the last block holds spaces (a padded copy, or
@@ -125,14 +125,7 @@ impl Backend {
         // offset is below `input.len()`, as `Structurals` promises.
         let found = self.stage1_of(input, &mut out.offsets, &mut out.blocks, masks);
         out.text_len = input.len();
-        let text = found.ascii.then(|| {
-            debug_assert!(input.is_ascii());
-            // SAFETY: stage 1 classified every byte of `input` and none had
-            // its high bit set (`Masks::high`, the same on every backend,
-            // tested against `<[u8]>::is_ascii`): ASCII text is UTF-8.
-            unsafe { std::str::from_utf8_unchecked(input) }
-        });
-        (found, text)
+        (found, utf8(input, &found))
     }
 
     /// Runs stage 2, compiled for this backend's CPUs. The backend must be
@@ -168,6 +161,30 @@ impl Backend {
             _ => scalar::stage1(input, out, blocks, masks),
         }
     }
+}
+
+/// `input` as text when it is valid UTF-8, from stage 1's findings, or
+/// else the offset of its first invalid byte.
+fn utf8<'i>(input: &'i [u8], found: &Stage1) -> Result<&'i str, usize> {
+    if found.ascii {
+        debug_assert!(input.is_ascii());
+        // SAFETY: stage 1 classified every byte of `input` and none had
+        // its high bit set (`Masks::high`, the same on every backend,
+        // tested against `<[u8]>::is_ascii`): ASCII text is UTF-8.
+        return Ok(unsafe { std::str::from_utf8_unchecked(input) });
+    }
+    if !found.utf8_invalid {
+        let (checked, rest) = input.split_at(found.utf8_valid.min(input.len()));
+        if rest.is_empty() || simdutf8::basic::from_utf8(rest).is_ok() {
+            debug_assert!(std::str::from_utf8(checked).is_ok());
+            // SAFETY: stage 1 validated `checked` (tested against
+            // `std::str::from_utf8` on every backend), which ends at a
+            // character boundary, and simdutf8 validated the rest.
+            return Ok(unsafe { std::str::from_utf8_unchecked(input) });
+        }
+    }
+    // The slower standard check locates the error, and has the last word.
+    std::str::from_utf8(input).map_err(|e| e.valid_up_to())
 }
 
 /// Asks the CPU to bring the cache line holding `p` into its caches. Any
@@ -366,7 +383,7 @@ mod tests {
         let (mut out, mut masks) = (super::Structurals::default(), Vec::new());
         for backend in Backend::available() {
             for text in &texts {
-                backend.stage1(text, &mut out, &mut masks);
+                let _ = backend.stage1(text, &mut out, &mut masks);
                 let got: Vec<usize> = (0..text.len())
                     .filter(|&i| masks.get(i / 64).is_some_and(|m| m >> (i % 64) & 1 == 1))
                     .collect();
@@ -406,8 +423,21 @@ mod tests {
                     let what = format!("{backend:?} on {:?}", String::from_utf8_lossy(&text));
                     assert_eq!(a.as_slice(), b.as_slice(), "offsets: {what}");
                     assert_eq!(ma, mb, "escaped-string masks: {what}");
-                    assert_eq!(fa, fb, "flags: {what}");
-                    assert_eq!(ta.is_some(), text.is_ascii(), "ASCII: {what}");
+                    // The UTF-8 check covers whole blocks only, which the
+                    // two texts split differently.
+                    let flags = |f: super::Stage1| super::Stage1 {
+                        utf8_valid: 0,
+                        utf8_invalid: false,
+                        ..f
+                    };
+                    assert_eq!(flags(fa), flags(fb), "flags: {what}");
+                    assert_eq!(
+                        ta.map(|_| ()),
+                        std::str::from_utf8(&text)
+                            .map(|_| ())
+                            .map_err(|e| e.valid_up_to()),
+                        "UTF-8: {what}"
+                    );
                 }
             }
         }
@@ -439,12 +469,147 @@ mod tests {
                     "{backend:?} len {len}: {offsets:?}"
                 );
                 assert_eq!(found.ascii, input.is_ascii(), "{backend:?} len {len}");
-                assert_eq!(text.is_some(), input.is_ascii(), "{backend:?} len {len}");
+                assert_eq!(text.is_ok(), input.is_ascii(), "{backend:?} len {len}");
                 assert_eq!(
                     found.backslash,
                     input.contains(&b'\\'),
                     "{backend:?} len {len}"
                 );
+            }
+        }
+    }
+
+    /// Every backend's UTF-8 verdict, against the standard library's: the
+    /// whole text's, and stage 1's own on its whole blocks (the AVX2 check,
+    /// also on the AVX-512 backend), which must flag every invalid
+    /// sequence inside them and prove the rest valid. Every kind of error
+    /// (truncated, overlong, surrogate, past U+10FFFF, stray continuation
+    /// and byte that never occurs) and valid characters of every length,
+    /// at every offset around the first block edges, after ASCII blocks,
+    /// and in random texts with bytes flipped, inserted and cut.
+    #[test]
+    fn utf8_verdicts_match_the_standard_library_on_every_backend() {
+        let pieces: [&[u8]; 30] = [
+            "é".as_bytes(),
+            "€".as_bytes(),
+            "😀".as_bytes(),
+            b"\xed\x9f\xbf",
+            b"\xf4\x8f\xbf\xbf",
+            b"\xee\x80\x80",
+            b"\xc3",
+            b"\xe2\x82",
+            b"\xf0\x9f\x98",
+            b"\xc0\x80",
+            b"\xc1\xbf",
+            b"\xe0\x80\x80",
+            b"\xe0\x9f\xbf",
+            b"\xf0\x80\x80\x80",
+            b"\xf0\x8f\xbf\xbf",
+            b"\xed\xa0\x80",
+            b"\xed\xbf\xbf",
+            b"\xf4\x90\x80\x80",
+            b"\xf5\x80\x80\x80",
+            b"\xf8\x88\x80\x80\x80",
+            b"\xff",
+            b"\x80",
+            b"\xbf",
+            b"\xc3\xa9\xa9",
+            b"\xe2\x82\xac\xac",
+            b"\xc3\x28",
+            b"\xe2\x28\xa1",
+            b"\xf0\x28\x8c\xbc",
+            b"\xf0\x90\x28\xbc",
+            b"\xf0\x90\x8c\x28",
+        ];
+        let mut texts: Vec<Vec<u8>> = Vec::new();
+        for piece in pieces {
+            for len in [64usize, 100, 128, 131, 200, 256] {
+                for at in (0..8).chain(52..76).chain(120..136).chain(190..200) {
+                    if at + piece.len() <= len {
+                        let mut t = vec![b'a'; len];
+                        t[at..at + piece.len()].copy_from_slice(piece);
+                        texts.push(t);
+                    }
+                }
+            }
+            // At the end of a block, then only ASCII blocks, or an ASCII
+            // block and one with a valid character (an unfinished one must
+            // be flagged either way).
+            let mut t = vec![b'a'; 320];
+            t[64 - piece.len()..64].copy_from_slice(piece);
+            texts.push(t.clone());
+            t[200..202].copy_from_slice("é".as_bytes());
+            texts.push(t);
+        }
+        let mut next = crate::xorshift(0x6a09_e667_f3bc_c908);
+        for _ in 0..4000 {
+            let len = (next() % 400) as usize;
+            let mut t: Vec<u8> = Vec::with_capacity(len + 4);
+            while t.len() < len {
+                match next() % 8 {
+                    0 => t.extend_from_slice(pieces[(next() % 6) as usize]),
+                    _ => t.push(b"ab \"{}:,"[next() as usize % 8]),
+                }
+            }
+            if !t.is_empty() {
+                match next() % 4 {
+                    0 => {
+                        let at = next() as usize % t.len();
+                        t[at] = next() as u8;
+                    }
+                    1 => {
+                        let at = next() as usize % t.len();
+                        t.insert(at, 0x80 | next() as u8);
+                    }
+                    2 => t.truncate(next() as usize % t.len()),
+                    _ => {}
+                }
+            }
+            texts.push(t);
+        }
+        let (mut out, mut masks) = (super::Structurals::default(), Vec::new());
+        for backend in Backend::available() {
+            let fused = matches!(backend, Backend::Avx2 | Backend::Avx512);
+            for text in &texts {
+                let (found, got) = backend.stage1(text, &mut out, &mut masks);
+                let want = std::str::from_utf8(text);
+                let what = format!("{backend:?} on {text:?}");
+                assert_eq!(
+                    got.map(|_| ()),
+                    want.map(|_| ()).map_err(|e| e.valid_up_to()),
+                    "{what}"
+                );
+                let whole = text.len() / 64 * 64;
+                if found.utf8_invalid {
+                    assert!(want.is_err(), "a valid text flagged: {what}");
+                    assert_eq!(found.utf8_valid, 0, "{what}");
+                } else {
+                    assert!(
+                        std::str::from_utf8(&text[..found.utf8_valid]).is_ok(),
+                        "an invalid prefix passed: {what}"
+                    );
+                }
+                if !fused || found.ascii {
+                    assert!(!found.utf8_invalid, "{what}");
+                    continue;
+                }
+                match want {
+                    // An error whose bytes lie in the whole blocks is found.
+                    Err(e) if e.valid_up_to() + 4 <= whole => {
+                        assert!(found.utf8_invalid, "an error missed: {what}");
+                    }
+                    _ if !found.utf8_invalid => assert!(
+                        found.utf8_valid + 3 >= whole,
+                        "only {} bytes checked: {what}",
+                        found.utf8_valid
+                    ),
+                    _ => {}
+                }
+                // A valid text whose last 64 bytes are ASCII: nothing is
+                // left to validate after stage 1.
+                if whole > 0 && want.is_ok() && text[text.len() - 64..].is_ascii() {
+                    assert_eq!(found.utf8_valid, text.len(), "{what}");
+                }
             }
         }
     }

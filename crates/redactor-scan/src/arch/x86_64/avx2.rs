@@ -163,6 +163,12 @@ impl Block64 for Avx2 {
     }
 
     #[inline(always)]
+    unsafe fn utf8(blocks: &[[u8; 64]]) -> Option<crate::arch::generic::Utf8Blocks> {
+        // SAFETY: the caller guarantees AVX2.
+        Some(unsafe { super::utf8::validate(blocks) })
+    }
+
+    #[inline(always)]
     unsafe fn prefix_xor(x: u64) -> u64 {
         // SAFETY: the caller guarantees PCLMULQDQ. Carry-less multiplication
         // by all ones XORs every bit into all higher positions.

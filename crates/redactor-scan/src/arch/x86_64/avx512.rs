@@ -64,6 +64,13 @@ impl Block64 for Avx512 {
     }
 
     #[inline(always)]
+    unsafe fn utf8(blocks: &[[u8; 64]]) -> Option<crate::arch::generic::Utf8Blocks> {
+        // SAFETY: the caller guarantees this backend's CPU features, which
+        // include AVX2 (`Avx512::is_available` checks it).
+        Some(unsafe { super::utf8::validate(blocks) })
+    }
+
+    #[inline(always)]
     unsafe fn prefix_xor(x: u64) -> u64 {
         // SAFETY: the caller guarantees PCLMULQDQ.
         unsafe { super::avx2::Avx2::prefix_xor(x) }
