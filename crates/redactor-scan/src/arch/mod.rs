@@ -372,6 +372,16 @@ mod tests {
                 }
             }
         }
+        // A backslash outside strings at a block's end, escaping the quote
+        // that opens the next block, which holds no backslash: the blocks
+        // after must still see that quote as escaped.
+        for at in [62usize, 63, 64] {
+            let mut t = vec![b' '; at];
+            t.extend_from_slice(b"\\\"");
+            t.extend_from_slice(&[b'a'; 70]);
+            t.extend_from_slice(b" \"b\\n\" \"c\" ");
+            texts.push(t);
+        }
         for _ in 0..3000 {
             let len = (next() % 400) as usize;
             texts.push(
