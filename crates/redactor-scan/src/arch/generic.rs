@@ -2,8 +2,6 @@
 //! and instantiated per backend. A backend supplies only [`Block64`]: the
 //! classification of 64 bytes into bit masks, and a prefix XOR.
 
-use super::fill::Fill;
-
 /// Bit masks of one 64-byte block; bit `i` describes byte `i`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Masks {
@@ -223,42 +221,68 @@ pub(crate) unsafe fn stage1<B: Block64>(
     masks: &mut Vec<u64>,
 ) -> Stage1 {
     let count = input.len().div_ceil(64);
-    let mut masks = Fill::new(masks, count);
-    let mut bits = Fill::new(blocks, count);
+    blocks.clear();
+    blocks.reserve(count);
+    masks.clear();
+    masks.reserve(count);
     let mut walk = Blocks::default();
     // Whole blocks straight from the input, and the last partial one (if
     // any) after the loop: no copy call in the loop, whose vector
-    // constants then stay in registers.
+    // constants then stay in registers. Each block's two masks go to the
+    // slot of its index in the vectors' spare room, all of which is
+    // written: no length and no bounds check per block, which the loop
+    // had no registers left to keep.
     let (whole, rest) = input.as_chunks::<64>();
-    for block in whole {
+    let bits_out = &mut blocks.spare_capacity_mut()[..count];
+    let ends_out = &mut masks.spare_capacity_mut()[..count];
+    for (i, ((block, bits), ends)) in whole
+        .iter()
+        .zip(bits_out.iter_mut())
+        .zip(ends_out.iter_mut())
+        .enumerate()
+    {
         // Lines come one after another in memory (a read buffer, a
         // corpus): the block this far ahead, often in the next line, is
         // on its way when its turn comes.
         super::prefetch(block.as_ptr().wrapping_add(PREFETCH_AHEAD));
         // SAFETY: forwarded from this function's contract.
-        unsafe { walk.block::<B>(block, &mut bits, &mut masks) };
+        let (b, e) = unsafe { walk.masks::<B>(B::classify(block), i * 64) };
+        bits.write(b);
+        ends.write(e);
     }
     // Whether the bytes after the whole blocks are all ASCII.
     let mut ascii_after = rest.is_empty();
-    if let (false, Some(last)) = (rest.is_empty(), input.last_chunk::<64>()) {
-        // The last 64 bytes of the text, whose first ones were classified
-        // with the block before: their bits are shifted out, and the bits
-        // shifted in stand for spaces, as in a padded copy. No copy of a
-        // length that changes from one text to the next (its calls were
-        // mispredicted): +3.8% in `hot scan`. Shorter texts are copied.
-        // SAFETY: forwarded from this function's contract.
-        let m = unsafe { B::classify(last) }.shifted(64 - rest.len());
-        ascii_after = m.high == 0;
+    if !rest.is_empty() {
+        let m = if let Some(last) = input.last_chunk::<64>() {
+            // The last 64 bytes of the text, whose first ones were
+            // classified with the block before: their bits are shifted
+            // out, and the bits shifted in stand for spaces, as in a padded
+            // copy. No copy of a length that changes from one text to the
+            // next (its calls were mispredicted): +3.8% in `hot scan`.
+            // SAFETY: forwarded from this function's contract.
+            let m = unsafe { B::classify(last) }.shifted(64 - rest.len());
+            ascii_after = m.high == 0;
+            m
+        } else {
+            // Shorter texts are copied.
+            let mut tail = [b' '; 64];
+            tail[..rest.len()].copy_from_slice(rest);
+            // SAFETY: as above.
+            unsafe { B::classify(&tail) }
+        };
         // SAFETY: as above.
-        unsafe { walk.masks::<B>(m, &mut bits, &mut masks) };
-    } else if !rest.is_empty() {
-        let mut tail = [b' '; 64];
-        tail[..rest.len()].copy_from_slice(rest);
-        // SAFETY: as above.
-        unsafe { walk.block::<B>(&tail, &mut bits, &mut masks) };
+        let (b, e) = unsafe { walk.masks::<B>(m, whole.len() * 64) };
+        // `count` is `whole.len() + 1` here: this is the last slot.
+        bits_out[whole.len()].write(b);
+        ends_out[whole.len()].write(e);
     }
-    masks.finish();
-    bits.finish();
+    // SAFETY: the loop wrote the first `whole.len()` slots of both
+    // vectors' spare room, and the last partial block, if any, the one
+    // after: `count` slots, within the capacity reserved above.
+    unsafe {
+        blocks.set_len(count);
+        masks.set_len(count);
+    }
     // The second pass: the offsets of the structural bits. Apart, each
     // loop keeps its own values in registers; together they spilled the
     // carries between blocks to the stack (+5.5% in `hot scan`).
@@ -309,8 +333,6 @@ pub(crate) unsafe fn stage1<B: Block64>(
 #[derive(Debug, Default)]
 struct Blocks {
     carry: Carry,
-    /// The offset of the next block.
-    base: usize,
     /// The OR of every block's non-ASCII and backslash masks.
     high: u64,
     backslash: u64,
@@ -318,43 +340,25 @@ struct Blocks {
 }
 
 impl Blocks {
-    /// Classifies the next block, appends its structural bits to `bits`
-    /// and its mask of escaped strings' ends to `masks`.
+    /// The structural bits of the block at offset `at`, and its mask of
+    /// the closing quotes of strings holding a backslash, from its
+    /// classification.
     ///
     /// # Safety
     ///
     /// The CPU must support `B`'s target features.
     #[inline(always)]
-    unsafe fn block<B: Block64>(
-        &mut self,
-        block: &[u8; 64],
-        bits: &mut Fill<'_, u64>,
-        masks: &mut Fill<'_, u64>,
-    ) {
-        // SAFETY: forwarded from this function's contract.
-        unsafe { self.masks::<B>(B::classify(block), bits, masks) }
-    }
-
-    /// [`Blocks::block`] from the block's classification.
-    ///
-    /// # Safety
-    ///
-    /// The CPU must support `B`'s target features.
-    #[inline(always)]
-    unsafe fn masks<B: Block64>(
-        &mut self,
-        m: Masks,
-        bits: &mut Fill<'_, u64>,
-        masks: &mut Fill<'_, u64>,
-    ) {
+    unsafe fn masks<B: Block64>(&mut self, m: Masks, at: usize) -> (u64, u64) {
         let carry = &mut self.carry;
         self.high |= m.high;
-        self.backslash |= m.backslash;
         // No backslash in the block, and none whose effect reaches into it
         // (about 95% of the telemetry corpus's blocks): nothing is escaped
         // and no string here holds one.
         let backslashes = (m.backslash | carry.prev_escaped | carry.prev_backslash_in_string) != 0;
         let esc = if backslashes {
+            // Here rather than beside `high`, whose OR it was vectorized
+            // with, through memory.
+            self.backslash |= m.backslash;
             escaped(m.backslash, &mut carry.prev_escaped)
         } else {
             0
@@ -363,25 +367,24 @@ impl Blocks {
         // SAFETY: forwarded from this function's contract.
         let in_string = unsafe { B::prefix_xor(quote) } ^ carry.prev_in_string;
         carry.prev_in_string = ((in_string as i64) >> 63) as u64;
-        masks.push(if backslashes {
+        let ends = if backslashes {
             escaped_string_ends(in_string, m.backslash, &mut carry.prev_backslash_in_string)
         } else {
             0
-        });
+        };
         let bad = m.control & in_string;
         if bad != 0 {
             // Never taken in valid JSON: a branch that always predicts,
             // instead of the selects that would keep the first offset in
             // registers on every block.
-            note_control(&mut self.result, self.base, bad);
+            note_control(&mut self.result, at, bad);
         }
         let outside = !in_string & !quote;
         let op = m.op & outside;
         let scalar = outside & !(m.op | m.ws);
         let follows_scalar = (scalar << 1) | carry.prev_scalar;
         carry.prev_scalar = scalar >> 63;
-        bits.push(op | quote | (scalar & !follows_scalar));
-        self.base += 64;
+        (op | quote | (scalar & !follows_scalar), ends)
     }
 }
 
