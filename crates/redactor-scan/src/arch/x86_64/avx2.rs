@@ -3,9 +3,10 @@
 
 use core::arch::x86_64::{
     __m256i, _mm256_add_epi32, _mm256_broadcastsi128_si256, _mm256_cmpeq_epi8,
-    _mm256_cvtepu8_epi32, _mm256_loadu_si256, _mm256_max_epu8, _mm256_movemask_epi8,
-    _mm256_or_si256, _mm256_set1_epi32, _mm256_set1_epi8, _mm256_shuffle_epi8, _mm256_storeu_si256,
-    _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_loadl_epi64, _mm_loadu_si128, _mm_set_epi64x,
+    _mm256_cvtepu8_epi32, _mm256_loadu_si256, _mm256_max_epu8, _mm256_min_epu8,
+    _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi32, _mm256_set1_epi8,
+    _mm256_shuffle_epi8, _mm256_storeu_si256, _mm256_testz_si256, _mm_clmulepi64_si128,
+    _mm_cvtsi128_si64, _mm_loadl_epi64, _mm_loadu_si128, _mm_set_epi64x,
 };
 
 use crate::arch::generic::{Block64, Masks, OP_TABLE, WS_TABLE};
@@ -75,14 +76,14 @@ static BIT_POSITIONS: [[u8; 8]; 256] = {
     table
 };
 
-/// The operator, whitespace and control-byte vector masks of `v` (the
-/// operator mask still holds 0x0c and 0x1a).
+/// The operator and whitespace vector masks of `v` (the operator mask
+/// still holds 0x0c and 0x1a).
 ///
 /// # Safety
 ///
 /// AVX2 must be available.
 #[inline(always)]
-unsafe fn op_ws_control(v: __m256i) -> (__m256i, __m256i, __m256i) {
+unsafe fn op_ws(v: __m256i) -> (__m256i, __m256i) {
     // SAFETY: the caller guarantees AVX2; the tables are 16 readable bytes,
     // loaded unaligned.
     unsafe {
@@ -91,9 +92,22 @@ unsafe fn op_ws_control(v: __m256i) -> (__m256i, __m256i, __m256i) {
         let ws = _mm256_cmpeq_epi8(v, _mm256_shuffle_epi8(ws_table, v));
         let lower = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
         let op = _mm256_cmpeq_epi8(lower, _mm256_shuffle_epi8(op_table, v));
+        (op, ws)
+    }
+}
+
+/// The bytes of `v` below 0x20, as a vector mask.
+///
+/// # Safety
+///
+/// AVX2 must be available.
+#[inline(always)]
+unsafe fn below_0x20(v: __m256i) -> __m256i {
+    // SAFETY: the caller guarantees AVX2.
+    unsafe {
         // x <= 0x1f  <=>  max(x, 0x1f) == 0x1f (unsigned).
         let low = _mm256_set1_epi8(0x1f);
-        (op, ws, _mm256_cmpeq_epi8(_mm256_max_epu8(v, low), low))
+        _mm256_cmpeq_epi8(_mm256_max_epu8(v, low), low)
     }
 }
 
@@ -106,13 +120,24 @@ impl Block64 for Avx2 {
         unsafe {
             let lo = _mm256_loadu_si256(block.as_ptr().cast::<__m256i>());
             let hi = _mm256_loadu_si256(block.as_ptr().add(32).cast::<__m256i>());
-            let (op_lo, ws_lo, ctl_lo) = op_ws_control(lo);
-            let (op_hi, ws_hi, ctl_hi) = op_ws_control(hi);
-            let control = join(ctl_lo, ctl_hi);
+            let (op_lo, ws_lo) = op_ws(lo);
+            let (op_hi, ws_hi) = op_ws(hi);
+            let mut op = join(op_lo, op_hi);
+            // Bytes below 0x20 are rare in compact JSON: one test for
+            // both halves (their bytewise minimum) and the masks only
+            // when there is one.
+            let any_control = below_0x20(_mm256_min_epu8(lo, hi));
+            let control = if _mm256_testz_si256(any_control, any_control) != 0 {
+                0
+            } else {
+                let control = join(below_0x20(lo), below_0x20(hi));
+                op &= !control;
+                control
+            };
             Masks {
                 quote: join(eq(lo, b'"'), eq(hi, b'"')),
                 backslash: join(eq(lo, b'\\'), eq(hi, b'\\')),
-                op: join(op_lo, op_hi) & !control,
+                op,
                 ws: join(ws_lo, ws_hi),
                 control,
                 // The sign bit of each byte is set exactly for non-ASCII;
