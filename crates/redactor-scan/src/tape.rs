@@ -292,7 +292,7 @@ fn walk(
     // string too. Evaluates to whether it did: the value is complete.
     macro_rules! key_and_colon {
         ($pos:expr) => {{
-            nodes.push(string!($pos, Kind::Key));
+            let key = string!($pos, Kind::Key);
             let (cpos, c) = next!();
             if c != b':' {
                 return Err(ScanError::syntax(cpos, "':' expected"));
@@ -300,10 +300,14 @@ fn walk(
             match rest.peek() {
                 Some((vpos, b'"')) => {
                     rest.next();
-                    nodes.push(string!(vpos, Kind::String));
+                    // Both nodes with one check of the room.
+                    nodes.push2(key, string!(vpos, Kind::String));
                     true
                 }
-                _ => false,
+                _ => {
+                    nodes.push(key);
+                    false
+                }
             }
         }};
     }

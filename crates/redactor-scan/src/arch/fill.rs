@@ -44,6 +44,21 @@ impl<'v, T: Copy> Fill<'v, T> {
         self.len += 1;
     }
 
+    /// Appends `a`, then `b`, with one check of the room. Panics when there
+    /// is no room for both.
+    #[inline(always)]
+    pub(crate) fn push2(&mut self, a: T, b: T) {
+        assert!(self.room - self.len >= 2, "fill past its room");
+        // SAFETY: `len + 2 <= room`, the vector's capacity (`len <= room`
+        // always, so the subtraction does not wrap): both slots are inside
+        // its buffer, which nothing else uses while `self` borrows it.
+        unsafe {
+            self.ptr.add(self.len).write(a);
+            self.ptr.add(self.len + 1).write(b);
+        }
+        self.len += 2;
+    }
+
     /// The value written at `i`. Panics unless `i < len()`.
     #[inline(always)]
     pub(crate) fn get_mut(&mut self, i: usize) -> &mut T {
@@ -82,6 +97,36 @@ mod tests {
             f.push(1);
         }
         assert!(v.is_empty(), "an unfinished fill leaves the vector empty");
+    }
+
+    #[test]
+    fn pairs_land_in_order_up_to_the_room() {
+        let mut v: Vec<u32> = Vec::new();
+        let mut f = Fill::new(&mut v, 4);
+        let room = f.room;
+        f.push(1);
+        let mut want = vec![1];
+        while room - want.len() >= 2 {
+            let n = want.len() as u32;
+            f.push2(n * 10, n * 10 + 1);
+            want.extend([n * 10, n * 10 + 1]);
+        }
+        assert_eq!(f.len(), want.len());
+        f.finish();
+        assert_eq!(v, want);
+        assert!(v.len() >= 3 && v.len() + 1 >= room);
+    }
+
+    #[test]
+    #[should_panic(expected = "fill past its room")]
+    fn a_pair_needs_room_for_both() {
+        let mut v: Vec<u8> = Vec::new();
+        let mut f = Fill::new(&mut v, 1);
+        let room = f.room;
+        for _ in 1..room {
+            f.push(0);
+        }
+        f.push2(1, 2);
     }
 
     #[test]
