@@ -1,6 +1,7 @@
 //! The stage-1 block loop and the quote/backslash bit algebra, written once
 //! and instantiated per backend. A backend supplies only [`Block64`]: the
-//! classification of 64 bytes into bit masks, and a prefix XOR.
+//! classification of 64 bytes into bit masks and a prefix XOR, and
+//! optionally its own offset writer and a UTF-8 check of whole blocks.
 
 /// Bit masks of one 64-byte block; bit `i` describes byte `i`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
