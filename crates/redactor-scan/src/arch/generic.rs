@@ -57,16 +57,18 @@ pub(crate) trait Block64 {
     /// The CPU must support the backend's target features.
     unsafe fn prefix_xor(x: u64) -> u64;
 
-    /// Appends `base + i` for every set bit `i` of `bits` to `out`, whose
-    /// spare capacity is at least 64 (writes past the new length may
-    /// clobber that spare room).
+    /// Writes `base + i` for every set bit `i` of `bits`, lowest first, to
+    /// `out[..n]`, where `n` is the number of set bits. May write anything
+    /// to `out[n..64]`.
     ///
     /// # Safety
     ///
-    /// The CPU must support the backend's target features.
+    /// The CPU must support the backend's target features, and `out` must
+    /// be valid for writes of 64 values.
     #[inline(always)]
-    unsafe fn flatten(out: &mut Vec<u32>, base: u32, bits: u64) {
-        flatten(out, base, bits);
+    unsafe fn flatten(out: *mut u32, base: u32, bits: u64) {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { flatten(out, base, bits) }
     }
 
     /// Validates the UTF-8 of `blocks`, the first bytes of a text, or
@@ -287,15 +289,29 @@ pub(crate) unsafe fn stage1<B: Block64>(
     // The second pass: the offsets of the structural bits. Apart, each
     // loop keeps its own values in registers; together they spilled the
     // carries between blocks to the stack (+5.5% in `hot scan`).
+    // The offsets go straight to the vector's spare room: one reservation
+    // for the text rather than a check per block, and its length set once.
     out.clear();
-    // One structural per byte at most, plus a block of slack for the
-    // unconditional writes of `flatten`.
     out.reserve(input.len() + 64);
+    let start = out.as_mut_ptr();
+    let mut written = 0;
     for (base, &bits) in (0..).step_by(64).zip(blocks.iter()) {
-        // SAFETY: forwarded from this function's contract; `out` keeps 64
-        // slots of spare room (reserved above, one offset per byte).
-        unsafe { B::flatten(out, base, bits) };
+        // SAFETY: forwarded from this function's contract. A block adds
+        // the number of its set bits, at most 64, so the `k`th block (from
+        // 0) starts at `written <= 64 * k`, and its writes stay below
+        // `64 * (k + 1) <= 64 * count`, which is below `input.len() + 64`:
+        // inside the capacity reserved above.
+        unsafe { B::flatten(start.add(written), base, bits) };
+        // From the mask, not from the writer's running count: the next
+        // block's writes wait on this sum alone.
+        written += bits.count_ones() as usize;
     }
+    // One structural per byte at most: the bits past the text's end stand
+    // for spaces, never structural.
+    debug_assert!(written <= input.len());
+    // SAFETY: `flatten` wrote the first `written` slots (each block its
+    // set bits' offsets), within the capacity.
+    unsafe { out.set_len(written) };
     let mut result = walk.result;
     result.unterminated = walk.carry.prev_in_string != 0;
     result.ascii = walk.high == 0;
@@ -400,36 +416,29 @@ fn note_control(result: &mut Stage1, base: usize, bad: u64) {
     }
 }
 
-/// Appends `base + i` for every set bit `i` of `bits`, eight at a time
-/// without per-element capacity checks.
+/// [`Block64::flatten`] without SIMD: eight offsets at a time, each from
+/// the lowest bit left.
+///
+/// # Safety
+///
+/// `out` must be valid for writes of 64 values.
 #[inline(always)]
-pub(crate) fn flatten(out: &mut Vec<u32>, base: u32, mut bits: u64) {
+pub(crate) unsafe fn flatten(out: *mut u32, base: u32, mut bits: u64) {
     let count = bits.count_ones() as usize;
-    if count == 0 {
-        return;
-    }
-    let len = out.len();
-    // Writes go up to a multiple of 8 past `len + count` (at most 64 past
-    // `len`); `stage1` reserved `input.len() + 64` and never pushes more
-    // than one offset per input byte.
-    assert!(out.capacity() >= len + 64);
-    let p = out.as_mut_ptr();
     let mut k = 0;
     while k < count {
         for j in 0..8 {
-            // SAFETY: `len + k + j < len + 64 <= capacity` (asserted above):
-            // the slot is allocated; slots past `len + count` hold garbage
-            // that `set_len` does not expose.
+            // SAFETY: `k + j < 64` (`k` is a multiple of 8 below `count`,
+            // at most 64): inside the 64 slots the caller guarantees.
+            // Slots past `count` get garbage, which the contract allows.
             unsafe {
-                p.add(len + k + j)
+                out.add(k + j)
                     .write(base.wrapping_add(bits.trailing_zeros()))
             };
             bits &= bits.wrapping_sub(1);
         }
         k += 8;
     }
-    // SAFETY: the first `count` new slots were written above.
-    unsafe { out.set_len(len + count) };
 }
 
 #[cfg(test)]

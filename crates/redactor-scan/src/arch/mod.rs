@@ -233,18 +233,22 @@ mod tests {
         use super::generic::Block64;
         fn flatten(backend: Backend, out: &mut Vec<u32>, base: u32, bits: u64) {
             out.reserve(64);
+            let len = out.len();
             // SAFETY: only called with backends this CPU runs, with 64 slots
-            // of spare room (reserved above).
+            // of spare room (reserved above); the writer writes the offsets
+            // of the mask's set bits first, which the length then covers.
             unsafe {
+                let p = out.as_mut_ptr().add(len);
                 match backend {
                     #[cfg(target_arch = "x86_64")]
-                    Backend::Avx2 => super::x86_64::avx2::Avx2::flatten(out, base, bits),
+                    Backend::Avx2 => super::x86_64::avx2::Avx2::flatten(p, base, bits),
                     #[cfg(target_arch = "x86_64")]
-                    Backend::Avx512 => super::x86_64::avx512::Avx512::flatten(out, base, bits),
+                    Backend::Avx512 => super::x86_64::avx512::Avx512::flatten(p, base, bits),
                     #[cfg(target_arch = "aarch64")]
-                    Backend::Neon => super::aarch64::neon::Neon::flatten(out, base, bits),
-                    _ => super::generic::flatten(out, base, bits),
+                    Backend::Neon => super::aarch64::neon::Neon::flatten(p, base, bits),
+                    _ => super::generic::flatten(p, base, bits),
                 }
+                out.set_len(len + bits.count_ones() as usize);
             }
         }
         let mut next = crate::xorshift(0x9e37_79b9_7f4a_7c15);

@@ -155,18 +155,12 @@ impl Block64 for Avx2 {
     /// the branch they replace was mispredicted often enough to cost more
     /// (+1.5% in `hot scan`).
     #[inline(always)]
-    unsafe fn flatten(out: &mut Vec<u32>, base: u32, bits: u64) {
-        let count = bits.count_ones() as usize;
-        let len = out.len();
-        // Each store writes 8 slots from the running count: at most
-        // 56 + 8 = 64 slots past `len`.
-        assert!(out.capacity() >= len + 64);
-        // SAFETY: the caller guarantees AVX2 and POPCNT; every store stays
-        // within `len + 64 <= capacity` (asserted above); slots past
-        // `len + count` hold values that `set_len` does not expose; each
-        // table load reads 8 bytes of a `[u8; 8]`.
+    unsafe fn flatten(out: *mut u32, base: u32, bits: u64) {
+        // SAFETY: the caller guarantees AVX2 and POPCNT, and 64 writable
+        // slots at `out`: each store writes 8 slots from the running
+        // count, at most 56 + 8 = 64; each table load reads the 8 bytes of
+        // a `[u8; 8]`.
         unsafe {
-            let p = out.as_mut_ptr().add(len);
             let mut at = 0usize;
             // The offset of byte `j`'s first bit, in every lane: one
             // broadcast per block, then one addition per byte.
@@ -179,11 +173,10 @@ impl Block64 for Avx2 {
                     _mm256_cvtepu8_epi32(_mm_loadl_epi64(positions.cast())),
                     byte_base,
                 );
-                _mm256_storeu_si256(p.add(at).cast::<__m256i>(), offsets);
+                _mm256_storeu_si256(out.add(at).cast::<__m256i>(), offsets);
                 at += byte.count_ones() as usize;
                 byte_base = _mm256_add_epi32(byte_base, eight);
             }
-            out.set_len(len + count);
         }
     }
 

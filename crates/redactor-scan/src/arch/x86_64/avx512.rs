@@ -80,20 +80,14 @@ impl Block64 for Avx512 {
     /// the offsets of its set bits into the low lanes of a vector (register
     /// form; the store form is slow on some CPUs), stored whole.
     #[inline(always)]
-    unsafe fn flatten(out: &mut Vec<u32>, base: u32, bits: u64) {
-        let count = bits.count_ones() as usize;
-        if count == 0 {
+    unsafe fn flatten(out: *mut u32, base: u32, bits: u64) {
+        if bits == 0 {
             return;
         }
-        let len = out.len();
-        // Each store writes 16 slots from the running count: at most
-        // 48 + 16 = 64 slots past `len`.
-        assert!(out.capacity() >= len + 64);
-        // SAFETY: the caller guarantees AVX-512F; every store stays within
-        // `len + 64 <= capacity` (asserted above); slots past
-        // `len + count` hold values that `set_len` does not expose.
+        // SAFETY: the caller guarantees AVX-512F and 64 writable slots at
+        // `out`: each store writes 16 slots from the running count, at
+        // most 48 + 16 = 64.
         unsafe {
-            let p = out.as_mut_ptr().add(len);
             let iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
             let mut at = 0usize;
             for q in 0..4u32 {
@@ -101,10 +95,9 @@ impl Block64 for Avx512 {
                 let offsets =
                     _mm512_add_epi32(iota, _mm512_set1_epi32(base.wrapping_add(16 * q) as i32));
                 let packed = _mm512_maskz_compress_epi32(m, offsets);
-                _mm512_storeu_si512(p.add(at).cast::<__m512i>(), packed);
+                _mm512_storeu_si512(out.add(at).cast::<__m512i>(), packed);
                 at += m.count_ones() as usize;
             }
-            out.set_len(len + count);
         }
     }
 }
