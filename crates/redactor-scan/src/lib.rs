@@ -76,7 +76,6 @@ pub struct Scanner {
     backend: Backend,
     limits: Limits,
     structurals: arch::Structurals,
-    masks: Vec<u64>,
     tape: Vec<Node>,
     stack: Vec<u32>,
 }
@@ -88,7 +87,6 @@ impl Scanner {
             backend: Backend::detect(),
             limits,
             structurals: arch::Structurals::default(),
-            masks: Vec::new(),
             tape: Vec::new(),
             stack: Vec::new(),
         }
@@ -139,9 +137,7 @@ impl Scanner {
         if input.len() > max {
             return Err(ScanError::too_large(input.len(), max));
         }
-        let (found, text) = self
-            .backend
-            .stage1(input, &mut self.structurals, &mut self.masks);
+        let (found, text) = self.backend.stage1(input, &mut self.structurals);
         // A UTF-8 error is reported before any other, whatever stage 1
         // found.
         let text = text.map_err(ScanError::utf8)?;
@@ -151,7 +147,6 @@ impl Scanner {
         self.backend.stage2(tape::Walk {
             s: input,
             structurals: &self.structurals,
-            masks: &self.masks,
             max_depth: self.limits.max_depth,
             any_backslash: found.backslash,
             tape: &mut self.tape,

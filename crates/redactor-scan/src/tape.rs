@@ -204,11 +204,9 @@ fn string_node(
 pub(crate) struct Walk<'a> {
     /// The text.
     pub s: &'a [u8],
-    /// Stage 1's structural offsets.
+    /// Stage 1's structural offsets, and its masks of escaped strings'
+    /// closing quotes.
     pub structurals: &'a Structurals,
-    /// Stage 1's mask of every 64-byte block's closing quotes of strings
-    /// that hold a backslash.
-    pub masks: &'a [u64],
     /// The nesting limit.
     pub max_depth: usize,
     /// False when the text holds no backslash (then no string has escapes).
@@ -227,7 +225,6 @@ impl Walk<'_> {
         walk(
             self.s,
             self.structurals,
-            self.masks,
             self.max_depth,
             self.any_backslash,
             self.tape,
@@ -236,9 +233,10 @@ impl Walk<'_> {
     }
 }
 
-/// Walks `structurals` of `s`, validating, and fills `tape`. `masks` holds
-/// stage 1's mask of every 64-byte block's closing quotes of strings with
-/// a backslash; `any_backslash` is false when the text has none.
+/// Walks `structurals` of `s`, validating, and fills `tape`. Stage 1's
+/// masks of every 64-byte block's closing quotes of strings with a
+/// backslash come with the offsets; `any_backslash` is false when the text
+/// has none.
 ///
 /// The loops follow the grammar (a value; then, inside a container, a comma
 /// or the container's end) instead of dispatching on a state variable, so
@@ -247,13 +245,13 @@ impl Walk<'_> {
 fn walk(
     s: &[u8],
     structurals: &Structurals,
-    masks: &[u64],
     max_depth: usize,
     any_backslash: bool,
     tape: &mut Vec<Node>,
     stack: &mut Vec<u32>,
 ) -> Result<(), ScanError> {
     stack.clear();
+    let masks = structurals.escaped_ends();
     // A string takes two structurals; every other node at least one.
     let mut nodes = Fill::new(tape, structurals.as_slice().len());
     // Stage 1 only records offsets inside its text: the cursor checks

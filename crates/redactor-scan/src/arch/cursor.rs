@@ -14,12 +14,21 @@ pub(crate) struct Structurals {
     /// Scratch for stage 1: each block's structural bits, between its
     /// classification pass and the pass that turns them into offsets.
     pub(super) blocks: Vec<u64>,
+    /// Each 64-byte block's mask of the closing quotes of strings that
+    /// hold a backslash (see `generic::escaped_string_ends`).
+    pub(super) escaped_ends: Vec<u64>,
 }
 
 impl Structurals {
     /// The offsets.
     pub(crate) fn as_slice(&self) -> &[u32] {
         &self.offsets
+    }
+
+    /// Each block's mask of the closing quotes of strings that hold a
+    /// backslash: bit `i % 64` of entry `i / 64` for the byte at `i`.
+    pub(crate) fn escaped_ends(&self) -> &[u64] {
+        &self.escaped_ends
     }
 
     /// A cursor over the offsets into `text`, or `None` unless `text` has
@@ -93,7 +102,7 @@ mod tests {
         let text = b"{\"a\":1}";
         let mut found = Structurals::default();
         for backend in Backend::available() {
-            let _ = backend.stage1(text, &mut found, &mut Vec::new());
+            let _ = backend.stage1(text, &mut found);
             assert_eq!(found.as_slice(), [0, 1, 3, 4, 5, 6], "{backend:?}");
             let mut c = found.cursor(text).expect("the text stage 1 ran on");
             assert_eq!(c.peek(), Some((0, b'{')));
@@ -109,7 +118,7 @@ mod tests {
         let broken = Structurals {
             offsets: vec![0, 7],
             text_len: 7,
-            blocks: Vec::new(),
+            ..Structurals::default()
         };
         assert!(broken.cursor(text).is_none());
         assert!(Structurals::default().cursor(b"").is_some());

@@ -116,14 +116,18 @@ impl Backend {
         self,
         input: &'i [u8],
         out: &mut Structurals,
-        masks: &mut Vec<u64>,
     ) -> (Stage1, Result<&'i str, usize>) {
         // Every backend appends, for each 64-byte block in order, the
         // offsets of the block's structural bytes, lowest first; past the
         // end of the text, the last block holds spaces (a padded copy, or
         // whitespace bits shifted in), which are never structural. So every
         // offset is below `input.len()`, as `Structurals` promises.
-        let found = self.stage1_of(input, &mut out.offsets, &mut out.blocks, masks);
+        let found = self.stage1_of(
+            input,
+            &mut out.offsets,
+            &mut out.blocks,
+            &mut out.escaped_ends,
+        );
         out.text_len = input.len();
         (found, utf8(input, &found))
     }
@@ -394,10 +398,11 @@ mod tests {
                     .collect(),
             );
         }
-        let (mut out, mut masks) = (super::Structurals::default(), Vec::new());
+        let mut out = super::Structurals::default();
         for backend in Backend::available() {
             for text in &texts {
-                let _ = backend.stage1(text, &mut out, &mut masks);
+                let _ = backend.stage1(text, &mut out);
+                let masks = out.escaped_ends();
                 let got: Vec<usize> = (0..text.len())
                     .filter(|&i| masks.get(i / 64).is_some_and(|m| m >> (i % 64) & 1 == 1))
                     .collect();
@@ -423,7 +428,6 @@ mod tests {
         let mut next = crate::xorshift(0x51_7cc1_b727_220a);
         let alphabet = b"aa\"\"\\ :,{}[]1-\t\x01\xc3\xa9";
         let (mut a, mut b) = (super::Structurals::default(), super::Structurals::default());
-        let (mut ma, mut mb) = (Vec::new(), Vec::new());
         for backend in Backend::available() {
             for len in 0..=200usize {
                 for _ in 0..12 {
@@ -432,11 +436,15 @@ mod tests {
                         .collect();
                     let mut padded = text.clone();
                     padded.resize(len.div_ceil(64) * 64, b' ');
-                    let (fa, ta) = backend.stage1(&text, &mut a, &mut ma);
-                    let (fb, _) = backend.stage1(&padded, &mut b, &mut mb);
+                    let (fa, ta) = backend.stage1(&text, &mut a);
+                    let (fb, _) = backend.stage1(&padded, &mut b);
                     let what = format!("{backend:?} on {:?}", String::from_utf8_lossy(&text));
                     assert_eq!(a.as_slice(), b.as_slice(), "offsets: {what}");
-                    assert_eq!(ma, mb, "escaped-string masks: {what}");
+                    assert_eq!(
+                        a.escaped_ends(),
+                        b.escaped_ends(),
+                        "escaped-string masks: {what}"
+                    );
                     // The UTF-8 check covers whole blocks only, which the
                     // two texts split differently.
                     let flags = |f: super::Stage1| super::Stage1 {
@@ -460,7 +468,7 @@ mod tests {
     #[test]
     fn ascii_and_backslash_flags_match_the_bytes_on_every_backend() {
         let mut next = crate::xorshift(0x2545_f491_4f6c_dd1du64);
-        let (mut out, mut masks) = (super::Structurals::default(), Vec::new());
+        let mut out = super::Structurals::default();
         for backend in Backend::available() {
             for len in (0..300).chain([4095, 4096, 4097]) {
                 let mut input: Vec<u8> = (0..len)
@@ -473,7 +481,7 @@ mod tests {
                     let at = next() as usize % input.len();
                     input[at] = b;
                 }
-                let (found, text) = backend.stage1(&input, &mut out, &mut masks);
+                let (found, text) = backend.stage1(&input, &mut out);
                 // The contract `Structurals` rests on: ascending offsets,
                 // all inside the text.
                 let offsets = out.as_slice();
@@ -581,11 +589,11 @@ mod tests {
             }
             texts.push(t);
         }
-        let (mut out, mut masks) = (super::Structurals::default(), Vec::new());
+        let mut out = super::Structurals::default();
         for backend in Backend::available() {
             let fused = matches!(backend, Backend::Avx2 | Backend::Avx512);
             for text in &texts {
-                let (found, got) = backend.stage1(text, &mut out, &mut masks);
+                let (found, got) = backend.stage1(text, &mut out);
                 let want = std::str::from_utf8(text);
                 let what = format!("{backend:?} on {text:?}");
                 assert_eq!(
