@@ -144,6 +144,10 @@ impl Backend {
         }
     }
 
+    /// Stage 1 on this backend. The three vectors go in apart rather than
+    /// as one `&mut Structurals`: as separate arguments each is known not
+    /// to alias the others, and passing the struct measured 0.98-0.985 in
+    /// `hot scan` (138 M instructions against 139 M, but slower).
     fn stage1_of(
         self,
         input: &[u8],
