@@ -189,6 +189,9 @@ impl KeyTable {
         for s in old.into_iter().filter(|s| s.from != EMPTY) {
             let key = if s.len > 16 { self.long_key(&s) } else { &[] };
             let hash = self.hash(s.from, s.len as usize, s.words, key);
+            // Its own probe loop: a probe shared with `find` through a
+            // closure measured 0.984 in `hot fast` (1 041 -> 1 046 M
+            // instructions per pass).
             let mut i = (hash >> self.shift) as usize;
             while self.slots[i].from != EMPTY {
                 i = (i + 1) & mask;
