@@ -19,6 +19,7 @@ use simd_json::prelude::*;
 use simd_json::{BorrowedValue as Value, StaticNode};
 
 use crate::actions::Action;
+use crate::detectors::Scratch;
 use crate::engine::{leaf, Leaf, Walk};
 use crate::error::Reject;
 use crate::json;
@@ -229,14 +230,13 @@ impl Round<'_, '_> {
                 }
             }
         }
-        // As the fast engine does: without detectors there is nothing to
-        // search, nor to note.
-        if self.w.policy.detectors.list.is_empty() || self.cache.is_clean_value(s) {
-            return;
-        }
-        match self.w.detect(s, false) {
-            Some(new) => *s = Cow::Owned(new),
-            None => self.cache.note_clean_value(s),
+        // As the fast engine does, with the same notes.
+        let mut new = String::new();
+        if self
+            .w
+            .detect_value(s, self.cache, &mut Scratch::default(), &mut new)
+        {
+            *s = Cow::Owned(new);
         }
     }
 

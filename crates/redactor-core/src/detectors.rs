@@ -2613,6 +2613,8 @@ pub struct Scratch {
     canon: String,
     /// Its replacement, before it is written as the match was.
     piece: String,
+    /// For callers: the detectors that matched in a text, in order.
+    pub(crate) matched: Vec<usize>,
 }
 
 /// Appends the replacement for one detected substring to `out`.

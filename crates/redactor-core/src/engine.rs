@@ -13,7 +13,7 @@ use crate::detectors::Scratch;
 use crate::error::Reject;
 use crate::json::{self, Value};
 use crate::policy::{Mode, Policy};
-use crate::selector::{PathElem, State};
+use crate::selector::{MatchCache, PathElem, State};
 
 /// Counters kept by an engine; merge per-thread copies with [`Stats::merge`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -317,11 +317,57 @@ impl<'a> Walk<'a> {
         if self.policy.detectors.list.is_empty() {
             return false;
         }
+        self.policy
+            .detectors
+            .rewrite_into(text, scratch, out, |d| self.note_detection(d, in_key))
+    }
+
+    /// Counts (and explains) a match of detector `d`.
+    #[inline]
+    fn note_detection(&mut self, d: usize, in_key: bool) {
+        let name = self.policy.detectors.list[d].action.name();
+        self.note(Cause::Detector(d), name, in_key);
+    }
+
+    /// Rewrites string value `text`, which no rule handled, with the
+    /// detectors, appending the result to `out`; false (and `out`
+    /// unchanged) when nothing matched. `cache` holds the owner's notes: a
+    /// string found clean before is not searched, and one rewritten before
+    /// is rewritten from its note, each of its matches counted as a search
+    /// would count it. What a search finds is noted there.
+    #[inline(always)]
+    pub(crate) fn detect_value(
+        &mut self,
+        text: &str,
+        cache: &mut MatchCache,
+        scratch: &mut Scratch,
+        out: &mut String,
+    ) -> bool {
         let policy = self.policy;
-        policy.detectors.rewrite_into(text, scratch, out, |d| {
-            let name = policy.detectors.list[d].action.name();
-            self.note(Cause::Detector(d), name, in_key);
-        })
+        if policy.detectors.list.is_empty() || cache.is_clean_value(text) {
+            return false;
+        }
+        if let Some((rewritten, detectors)) = cache.rewrite_of(text) {
+            out.push_str(rewritten);
+            for &d in detectors {
+                self.note_detection(usize::from(d), false);
+            }
+            return true;
+        }
+        let start = out.len();
+        let mut matched = std::mem::take(&mut scratch.matched);
+        matched.clear();
+        let found = policy.detectors.rewrite_into(text, scratch, out, |d| {
+            matched.push(d);
+            self.note_detection(d, false);
+        });
+        if found {
+            cache.note_rewrite(text, &out[start..], &matched);
+        } else {
+            cache.note_clean_value(text);
+        }
+        scratch.matched = matched;
+        found
     }
 
     /// A walker over `policy` recording into `stats` (and `events`).

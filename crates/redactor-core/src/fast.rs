@@ -451,16 +451,9 @@ impl<'a> Pass<'a, '_> {
                     self.w.scan_string(&mut s, &states, depth, kept);
                     new.push_str(&s);
                     self.w.changes != before
-                } else if policy.detectors.list.is_empty() || self.cache.is_clean_value(&text) {
-                    false
                 } else {
-                    let found = self
-                        .w
-                        .detect_into(&text, false, &mut self.bufs.detect, &mut new);
-                    if !found {
-                        self.cache.note_clean_value(&text);
-                    }
-                    found
+                    self.w
+                        .detect_value(&text, self.cache, &mut self.bufs.detect, &mut new)
                 };
                 self.recycle(text);
                 if rewritten {

@@ -226,6 +226,60 @@ fn one_engine_over_a_stream() {
     }
 }
 
+/// Short strings the detectors rewrite, recurring within lines and from
+/// line to line on one engine: the fast engine rewrites them again from its
+/// per-thread notes, and must write, count and explain each match as a
+/// search does. Explained and plain runs alternate, so that notes made by
+/// one are used by the other.
+#[test]
+fn recurring_rewritten_strings() {
+    let strings = [
+        "ip-10-0-1-23",
+        "10.1.2.3",
+        "a.b@example.com",
+        "a@x.io b@y.io",
+        "+1 415 555 0132",
+        // Full-width digits: rewritten through the folded forms.
+        "１０.１.２.３",
+        // More matches than a note holds.
+        "1.1.1.1 2.2.2.2 3.3.3.3 4.4.4.4 5.5.5.5 6.6.6.6 7.7.7.7",
+        "4111 1111 1111 1111",
+    ];
+    let mut lines = Vec::new();
+    for k in 0..40usize {
+        let a = strings[k % strings.len()];
+        let b = strings[(k * 7 + 3) % strings.len()];
+        let line = serde_json::json!({
+            "event": "e",
+            "properties": {"note": a, "other": b, "list": [a, b, a], "k": k},
+            "resource": {"attributes": [{"key": "host.name", "value": {"stringValue": a}}]},
+        });
+        lines.push(line.to_string().into_bytes());
+    }
+    for (name, p) in policies() {
+        let (fast, slow) = (Fast::new(p.clone()), Reference::new(p.clone()));
+        let (mut sa, mut sb) = (Stats::new(&p), Stats::new(&p));
+        for (i, line) in lines.iter().enumerate() {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            if i % 2 == 0 {
+                let (mut ea, mut eb) = (Vec::new(), Vec::new());
+                fast.explain(line, &mut a, &mut sa, &mut ea).unwrap();
+                slow.explain(line, &mut b, &mut sb, &mut eb).unwrap();
+                assert_eq!(ea, eb, "{name}: explanations of line {i}");
+            } else {
+                fast.redact(line, &mut a, &mut sa).unwrap();
+                slow.redact(line, &mut b, &mut sb).unwrap();
+            }
+            same_output(name, "", line, &a, &b);
+            assert_eq!(
+                (&sa.rules, &sa.detectors),
+                (&sb.rules, &sb.detectors),
+                "{name}: counters after line {i}"
+            );
+        }
+    }
+}
+
 #[test]
 fn adversarial_and_edge_lines() {
     let lines: &[&str] = &[
