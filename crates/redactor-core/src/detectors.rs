@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 use redactor_scan::bytes::word;
 use redactor_scan::census;
+use redactor_scan::pairs::PairSet;
 use regex::Regex;
 
 use crate::actions::Action;
@@ -181,54 +182,34 @@ const AUTH_SCHEMES: [&[u8]; 2] = [b"bearer", b"basic"];
 const SECRET_MIN_LEN: usize = 14;
 
 /// The first two bytes of every [`SECRET_PREFIXES`] entry and of `bearer`
-/// and `basic` in every letter case, as a bit set over all 65 536 byte
-/// pairs (8 KiB).
-static SECRET_BIGRAMS: [u64; 1024] = {
-    // Indexed by the pair read as a little-endian `u16`: the second byte high.
-    const fn set(t: &mut [u64; 1024], a: u8, b: u8) {
-        let i = (b as usize) << 8 | a as usize;
-        t[i / 64] |= 1 << (i % 64);
-    }
-    let mut t = [0u64; 1024];
-    let mut i = 0;
-    while i < SECRET_PREFIXES.len() {
-        let p = SECRET_PREFIXES[i].as_bytes();
-        set(&mut t, p[0], p[1]);
-        i += 1;
-    }
-    let mut k = 0;
-    while k < AUTH_SCHEMES.len() {
-        let (a, b) = (AUTH_SCHEMES[k][0], AUTH_SCHEMES[k][1]);
-        let (ua, ub) = (a.to_ascii_uppercase(), b.to_ascii_uppercase());
-        set(&mut t, a, b);
-        set(&mut t, a, ub);
-        set(&mut t, ua, b);
-        set(&mut t, ua, ub);
-        k += 1;
-    }
-    t
+/// and `basic` in every letter case: where an exact comparison is worth
+/// making. Most strings long enough for a secret (URLs, messages) hold
+/// none, or a few.
+static SECRET_PAIRS: PairSet = {
+    const N: usize = SECRET_PREFIXES.len() + 4 * AUTH_SCHEMES.len();
+    const LIST: [[u8; 2]; N] = {
+        let mut t = [[0u8; 2]; N];
+        let mut i = 0;
+        while i < SECRET_PREFIXES.len() {
+            let p = SECRET_PREFIXES[i].as_bytes();
+            t[i] = [p[0], p[1]];
+            i += 1;
+        }
+        let mut k = 0;
+        while k < AUTH_SCHEMES.len() {
+            let (a, b) = (AUTH_SCHEMES[k][0], AUTH_SCHEMES[k][1]);
+            let (ua, ub) = (a.to_ascii_uppercase(), b.to_ascii_uppercase());
+            let at = SECRET_PREFIXES.len() + 4 * k;
+            t[at] = [a, b];
+            t[at + 1] = [a, ub];
+            t[at + 2] = [ua, b];
+            t[at + 3] = [ua, ub];
+            k += 1;
+        }
+        t
+    };
+    PairSet::new(&LIST)
 };
-
-/// Whether a byte pair that starts a secret prefix, `bearer` or `basic`
-/// occurs in `b`: a table lookup per byte, before the multi-pattern
-/// search. Most strings long enough for a secret (timestamps, URLs) have
-/// none.
-fn has_secret_bigram(b: &[u8]) -> bool {
-    // No early exit: the loop is a straight run of loads and ORs.
-    let mut hit = 0u64;
-    for w in b.windows(2) {
-        hit |= bigram_bits(w);
-    }
-    hit & 1 != 0
-}
-
-/// The word of [`SECRET_BIGRAMS`] that holds the bit of the pair `w` (two
-/// bytes), shifted so that the pair's bit is bit 0.
-#[inline(always)]
-fn bigram_bits(w: &[u8]) -> u64 {
-    let i = usize::from(u16::from_le_bytes([w[0], w[1]]));
-    SECRET_BIGRAMS[i / 64] >> (i % 64)
-}
 
 /// Whether one of [`SECRET_PREFIXES`], or one of [`AUTH_SCHEMES`] in any
 /// letter case, starts at byte `i` of `b`.
@@ -245,24 +226,22 @@ fn secret_prefix_at(b: &[u8], i: usize) -> bool {
 }
 
 /// Whether one of [`SECRET_PREFIXES`] or [`AUTH_SCHEMES`] (in any letter
-/// case) occurs in `b`: the exact test at each byte pair that
-/// [`SECRET_BIGRAMS`] admits. The pairs are rare enough (a few per text
-/// that has one at all) that a comparison per prefix there costs less than
-/// starting a multi-pattern search ([`secret_prefilter`] and
-/// [`has_scheme`], the reference it is tested against, took about 700
-/// instructions per call on texts this short).
+/// case) occurs in `b`: the exact test at each of [`SECRET_PAIRS`] (the
+/// scanner crate's SIMD search finds them). The pairs are rare enough (a
+/// few per text that has one at all) that a comparison per prefix there
+/// costs less than starting a multi-pattern search ([`secret_prefilter`]
+/// and [`has_scheme`], the reference it is tested against, took about 700
+/// instructions per call on texts this short). The byte-pair table that
+/// the search replaced, read at every byte, took about two thirds of this
+/// detector's instructions.
 fn has_secret_prefix(b: &[u8]) -> bool {
-    b.windows(2)
-        .enumerate()
-        .any(|(i, w)| bigram_bits(w) & 1 != 0 && secret_prefix_at(b, i))
+    SECRET_PAIRS.any(b, |i| secret_prefix_at(b, i))
 }
 
 /// Whether [`secret_re`] can match `text` at all: one of its literal
 /// prefixes occurs (the userinfo form is searched separately).
 fn may_hold_secret(text: &str) -> bool {
-    text.len() >= SECRET_MIN_LEN
-        && has_secret_bigram(text.as_bytes())
-        && has_secret_prefix(text.as_bytes())
+    text.len() >= SECRET_MIN_LEN && has_secret_prefix(text.as_bytes())
 }
 
 /// Credential shapes. Their word characters are ASCII (`(?-u:\w)`), as
@@ -3070,39 +3049,30 @@ mod tests {
     }
 
     #[test]
-    fn secret_bigrams_admit_every_prefix_and_scheme() {
-        // Random texts over the letters of the prefixes: the byte-pair
-        // table must let through every text the exact checks accept.
+    fn secret_prefixes_are_found_as_the_multi_pattern_search_finds_them() {
+        // Random texts over the letters of the prefixes, of every length
+        // the SIMD search treats apart (below 33 bytes, and longer).
         let alphabet = b"skAKISBC3ghilxaorpnfGey-_.bBeErR EAascSiC";
-        let (mut admitted, mut exact) = (0, 0);
+        let mut exact = 0;
         for t in strings(alphabet, 200_000) {
             let b = t.as_bytes();
             let reference = secret_prefilter().is_match(&t) || has_scheme(b);
-            // The search at the admitted pairs is exact: it finds what the
-            // multi-pattern search and the schemes' scan find.
             assert_eq!(has_secret_prefix(b), reference, "{t:?}");
-            if reference {
-                exact += 1;
-                assert!(has_secret_bigram(b), "{t:?}");
-            }
-            admitted += usize::from(has_secret_bigram(b));
+            exact += usize::from(reference);
         }
         assert!(exact > 2_000, "{exact}");
-        // And it is a filter: some texts are turned away.
-        assert!(admitted < 200_000, "{admitted}");
-        for p in SECRET_PREFIXES {
-            assert!(has_secret_bigram(p.as_bytes()), "{p}");
-            // At the start, the end, and cut short by one byte.
-            assert!(has_secret_prefix(p.as_bytes()), "{p}");
-            assert!(has_secret_prefix(format!("x {p}").as_bytes()), "{p}");
-            assert!(!has_secret_prefix(&p.as_bytes()[..p.len() - 1]), "{p}");
+        let filler = "Clicked upgrade, then the settings page. ";
+        for p in SECRET_PREFIXES.iter().chain(&["bearer", "BASIC", "bAsIc"]) {
+            // At the start, the end, and cut short by one byte, in texts
+            // short and long.
+            for pad in ["", filler, &filler.repeat(3)] {
+                assert!(has_secret_prefix(format!("{pad}{p}").as_bytes()), "{p}");
+                assert!(has_secret_prefix(format!("{p}{pad}").as_bytes()), "{p}");
+                let cut = &p[..p.len() - 1];
+                assert!(!has_secret_prefix(format!("{pad}{cut}").as_bytes()), "{p}");
+            }
         }
-        for s in ["bearer", "BASIC", "bAsIc"] {
-            assert!(has_secret_prefix(s.as_bytes()), "{s}");
-        }
-        // Hex ids without `ba` pass this table, and the census stops
-        // the others first (they hold no byte outside lowercase hex).
-        assert!(!has_secret_bigram(b"934caa3a-279a-4011-ac45-35c786292caa"));
+        assert!(!has_secret_prefix(b"934caa3a-279a-4011-ac45-35c786292caa"));
     }
 
     #[test]

@@ -45,6 +45,7 @@ pub mod census;
 mod decode;
 mod error;
 pub mod lines;
+pub mod pairs;
 mod tape;
 
 pub use arch::Backend;

@@ -229,6 +229,27 @@ pub(crate) fn census_with(backend: Backend, text: &[u8]) -> crate::census::Censu
     }
 }
 
+/// [`crate::pairs::PairSet::any`] on `backend`, which must be available.
+#[inline]
+pub(crate) fn pairs_any(
+    backend: Backend,
+    set: &crate::pairs::PairSet,
+    text: &[u8],
+    accept: impl FnMut(usize) -> bool,
+) -> bool {
+    match backend {
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx2 | Backend::Avx512 => {
+            let mut accept = accept;
+            // SAFETY: `backend` is available, and both of these check AVX2
+            // and BMI1.
+            unsafe { x86_64::pairs::any(set, text, &mut accept) }
+        }
+        // NEON too, as for the census.
+        _ => set.any_portable(text, accept),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Backend;

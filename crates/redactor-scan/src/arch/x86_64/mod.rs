@@ -3,6 +3,7 @@
 pub(crate) mod avx2;
 pub(crate) mod avx512;
 pub(crate) mod census;
+pub(crate) mod pairs;
 pub(crate) mod utf8;
 
 /// POPCNT, BMI1, BMI2 and LZCNT: the bit instructions that the stage-1 block
