@@ -947,7 +947,11 @@ const IBAN_MIN_LEN: usize = 15;
 /// it, since [`iban_at`] takes a hex digit string with a letter past the
 /// check digits for a hex id. Belgium's, 16 characters, has 14. Such a
 /// text also has letters: fewer digits than bytes (which leaves out
-/// strings of digits alone, as OpenTelemetry's nanosecond times).
+/// strings of digits alone, as OpenTelemetry's nanosecond times). Without
+/// a dash, nothing but letters and digits is around such an IBAN, so it is
+/// the whole text (no letter or digit may be glued to it): exactly two
+/// letters, its country code (which leaves out hex ids, as
+/// OpenTelemetry's trace and span ids).
 const IBAN_HEX_DIGITS: usize = 14;
 
 /// The length of a country's IBANs, by its ISO 3166 code, as the IBAN
@@ -2144,7 +2148,10 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
         len >= SSN_LEN && p.has(C_DASH) && p.digits >= 9, // Ssn
         len >= IBAN_MIN_LEN
             && p.digits >= 2
-            && (p.has(C_NOT_HEX) || (p.digits >= IBAN_HEX_DIGITS && p.digits < len)), // Iban
+            && (p.has(C_NOT_HEX)
+                || (p.digits >= IBAN_HEX_DIGITS
+                    && p.digits < len
+                    && (p.has(C_DASH) || p.digits + 2 == len))), // Iban
         colon || p.has(C_PERCENT_OR_AMPERSAND), // PersonalParam
     ];
     const _: () = assert!(
@@ -2205,6 +2212,15 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             }
         }
         DetectorKind::CreditCard => {
+            // In a text of digits alone, a card number is the whole text
+            // (no digit may be glued to one), and starts with 2 to 6 (see
+            // `card_at`): epoch times in milliseconds and nanoseconds
+            // (OpenTelemetry's `timeUnixNano` as a string) are left out.
+            if p.digits == text.len()
+                && !(text.len() <= 19 && matches!(text.as_bytes().first(), Some(b'2'..=b'6')))
+            {
+                return;
+            }
             let before = out.len();
             find_cards(text, out);
             if out.len() > before {
@@ -4082,6 +4098,89 @@ mod tests {
             }
         }
         assert!(countries >= 80, "{countries} countries");
+    }
+
+    /// The gates of texts of hex digits alone (trace and span ids, lowercase
+    /// IBANs) and of digits alone (epoch times, card numbers) turn away
+    /// nothing their finders find there: the finders run behind the gates
+    /// and before them.
+    #[test]
+    fn hex_and_digit_texts_turned_away_hold_no_iban_or_card() {
+        let mut pieces: Vec<String> = ["0", "7", "1", "a", "f", "-", "de", "be", "4111", "5500"]
+            .map(String::from)
+            .to_vec();
+        for iban in [
+            iban_of("DE", "370400440532013000"),
+            iban_of("BE", "539007547034"),
+            iban_of("AD", "00012030200359100100"),
+            iban_of("BE", "ABCDEF012345"),
+        ] {
+            let lower = iban.to_ascii_lowercase();
+            pieces.push(grouped_by(&lower, "-"));
+            pieces.push(lower);
+        }
+        for card in [
+            "4111111111111111",
+            "5500005555555559",
+            "378282246310005",
+            "6011000990139424",
+        ] {
+            pieces.push(card.to_string());
+        }
+        // Whole card numbers of each first digit, 13 to 19 digits long:
+        // each brand head, then digits, then the Luhn check digit.
+        for head in ["4", "2221", "51", "34", "3528", "6011"] {
+            for len in 13..=19 {
+                let mut t: Vec<u8> = head.bytes().collect();
+                t.extend((t.len()..len - 1).map(|k| b'0' + (k * 3 % 10) as u8));
+                let check = (b'0'..=b'9')
+                    .find(|&d| luhn(&[&t[..], &[d]].concat()))
+                    .unwrap();
+                t.push(check);
+                pieces.push(String::from_utf8(t).unwrap());
+            }
+        }
+        let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+        let mut texts = crate::test_texts::from_pieces(0x4e5a_0001, 200_000, (1, 6), &pieces);
+        // Whole numbers of every length, starting with every digit.
+        for len in 1..=40 {
+            for first in b'0'..=b'9' {
+                let mut t = vec![first];
+                t.extend((1..len).map(|k| b'0' + (k * 7 % 10) as u8));
+                texts.push(String::from_utf8(t).unwrap());
+            }
+        }
+        let (mut ibans, mut cards) = (0, 0);
+        for t in texts.iter().map(String::as_str) {
+            let p = profile(t);
+            let hex = !p.has(C_NOT_HEX);
+            for (kind, seen) in [
+                (DetectorKind::Iban, &mut ibans),
+                (DetectorKind::CreditCard, &mut cards),
+            ] {
+                let mut bare = Vec::new();
+                match kind {
+                    DetectorKind::Iban => find_ibans(t, &mut bare),
+                    _ => find_cards(t, &mut bare),
+                }
+                if bare.is_empty() {
+                    continue;
+                }
+                *seen += usize::from(hex);
+                let mut gated = Vec::new();
+                find_kind(kind, t, &mut gated);
+                if kind == DetectorKind::Iban {
+                    assert_eq!(gated, bare, "{kind:?} in {t:?}");
+                } else {
+                    // Cards in UUID-like texts are dropped after the finder.
+                    assert!(!gated.is_empty() || t.contains('-'), "{kind:?} in {t:?}");
+                }
+            }
+        }
+        assert!(
+            ibans > 500 && cards > 500,
+            "{ibans} IBANs, {cards} cards in hex texts"
+        );
     }
 
     #[test]
