@@ -263,7 +263,7 @@ impl Round<'_, '_> {
                 }
                 Action::Tokenize(_) | Action::Mask(_) | Action::Generalize(_) => {
                     let stays = transform(v, action);
-                    scan_keys_below(self.w, v);
+                    scan_keys_below(self.w, self.cache, v);
                     return stays;
                 }
             }
@@ -294,7 +294,9 @@ impl Round<'_, '_> {
     }
 }
 
-fn scan_keys_below(w: &mut Walk<'_>, v: &mut Value<'_>) {
+/// Scans the keys below a rewritten container, as the fast engine does:
+/// strings found clean before (keys or values) are not searched again.
+fn scan_keys_below(w: &mut Walk<'_>, cache: &mut MatchCache, v: &mut Value<'_>) {
     if w.policy.detectors.list.is_empty() {
         return;
     }
@@ -302,15 +304,22 @@ fn scan_keys_below(w: &mut Walk<'_>, v: &mut Value<'_>) {
         Value::Object(members) => {
             let old = std::mem::take(&mut **members);
             for (k, mut child) in old {
-                scan_keys_below(w, &mut child);
-                let key = match w.detect(&k, true) {
-                    Some(new) => Cow::Owned(new),
-                    None => k,
+                scan_keys_below(w, cache, &mut child);
+                let key = if cache.is_clean_value(&k) {
+                    k
+                } else {
+                    match w.detect(&k, true) {
+                        Some(new) => Cow::Owned(new),
+                        None => {
+                            cache.note_clean_value(&k);
+                            k
+                        }
+                    }
                 };
                 members.insert(key, child);
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|x| scan_keys_below(w, x)),
+        Value::Array(items) => items.iter_mut().for_each(|x| scan_keys_below(w, cache, x)),
         _ => {}
     }
 }

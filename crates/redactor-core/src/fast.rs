@@ -554,15 +554,24 @@ impl<'a> Pass<'a, '_> {
             let scan = !matches!(note, KeyNote::Clean) && !self.w.policy.detectors.list.is_empty();
             if stays && is_object && scan {
                 let key = self.text(i);
+                // Keys below a rewritten container have no transition to
+                // hold a note: the strings found clean hold theirs (the
+                // detectors find in a key what they find in a value).
+                let known_clean =
+                    matches!(note, KeyNote::Unknown) && self.cache.is_clean_value(&key);
                 let mut new_key = std::mem::take(&mut self.bufs.value);
                 new_key.clear();
-                if self
-                    .w
-                    .detect_into(&key, true, &mut self.bufs.detect, &mut new_key)
-                {
-                    self.rewrite_key(member_mark, i, &new_key);
-                } else if let KeyNote::Unnoted(set) = note {
-                    self.w.policy.matcher.note_key(self.cache, set, &key);
+                if !known_clean {
+                    if self
+                        .w
+                        .detect_into(&key, true, &mut self.bufs.detect, &mut new_key)
+                    {
+                        self.rewrite_key(member_mark, i, &new_key);
+                    } else if let KeyNote::Unnoted(set) = note {
+                        self.w.policy.matcher.note_key(self.cache, set, &key);
+                    } else {
+                        self.cache.note_clean_value(&key);
+                    }
                 }
                 self.bufs.value = new_key;
                 self.recycle(key);

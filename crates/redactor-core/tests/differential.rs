@@ -249,10 +249,15 @@ fn recurring_rewritten_strings() {
     for k in 0..40usize {
         let a = strings[k % strings.len()];
         let b = strings[(k * 7 + 3) % strings.len()];
+        // Keys too, below containers a rule rewrites (the custom policy
+        // tokenizes `user`, the presets an attribute's `value` object),
+        // where no transition holds a note on them.
         let line = serde_json::json!({
             "event": "e",
             "properties": {"note": a, "other": b, "list": [a, b, a], "k": k},
             "resource": {"attributes": [{"key": "host.name", "value": {"stringValue": a}}]},
+            "user": {a: 1, "plain": {b: a, "plain": 2}},
+            "attributes": [{"key": "user.email", "value": {b: a, "stringValue": b}}],
         });
         lines.push(line.to_string().into_bytes());
     }
