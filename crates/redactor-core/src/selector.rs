@@ -1035,10 +1035,18 @@ impl Matcher {
 
     /// [`Matcher::cached_key`], and whether the cache's owner noted the
     /// key with [`Matcher::note_key`] (in the same lookup).
+    #[inline]
     pub fn cached_key_noted(&self, cache: &mut MatchCache, from: u32, key: &str) -> (u32, bool) {
-        if let Some(to) = cache.by_key.get(from, key.as_bytes()) {
-            return (to & !KEY_NOTED, to & KEY_NOTED != 0);
+        match cache.by_key.get(from, key.as_bytes()) {
+            Some(to) => (to & !KEY_NOTED, to & KEY_NOTED != 0),
+            None => (self.cache_key(cache, from, key), false),
         }
+    }
+
+    /// Computes and caches the transition of `key` from set `from` (not
+    /// cached yet): the lookups' slow path, kept out of their callers.
+    #[inline(never)]
+    fn cache_key(&self, cache: &mut MatchCache, from: u32, key: &str) -> u32 {
         // A key no selector names (ids used as keys, most custom fields)
         // leads where every other such key does: the set is derived once.
         // The key is still cached, so that notes on it can be kept.
@@ -1057,7 +1065,7 @@ impl Matcher {
         };
         cache.by_key.insert(from, key.as_bytes(), to);
         cache.entries += 1;
-        (to, false)
+        to
     }
 
     /// Notes the transition of `key` from set `from` (already cached) for
