@@ -343,10 +343,26 @@ impl<'a> Walk<'a> {
         scratch: &mut Scratch,
         out: &mut String,
     ) -> bool {
+        !self.is_known_clean(text, cache) && self.detect_unknown(text, cache, scratch, out)
+    }
+
+    /// Whether string value `text` is clean without a search: there are no
+    /// detectors, or the owner noted it clean in `cache`.
+    #[inline(always)]
+    pub(crate) fn is_known_clean(&self, text: &str, cache: &MatchCache) -> bool {
+        self.policy.detectors.list.is_empty() || cache.is_clean_value(text)
+    }
+
+    /// [`Walk::detect_value`] for a `text` that is not known clean.
+    #[inline(always)]
+    pub(crate) fn detect_unknown(
+        &mut self,
+        text: &str,
+        cache: &mut MatchCache,
+        scratch: &mut Scratch,
+        out: &mut String,
+    ) -> bool {
         let policy = self.policy;
-        if policy.detectors.list.is_empty() || cache.is_clean_value(text) {
-            return false;
-        }
         if let Some((rewritten, detectors)) = cache.rewrite_of(text) {
             out.push_str(rewritten);
             for &d in detectors {

@@ -440,6 +440,12 @@ impl<'a> Pass<'a, '_> {
                     && matches!(first_non_blank(text.bytes().rev()), Some(b'}' | b']'))
                     && depth < max_depth
                     && self.bufs.is_json(&text, max_depth - depth);
+                // Most strings recur and were found clean before: done
+                // before any buffer is taken.
+                if !nested && self.w.is_known_clean(&text, self.cache) {
+                    self.recycle(text);
+                    return Fate::Stay;
+                }
                 let mut new = std::mem::take(&mut self.bufs.value);
                 new.clear();
                 let rewritten = if nested {
@@ -453,7 +459,7 @@ impl<'a> Pass<'a, '_> {
                     self.w.changes != before
                 } else {
                     self.w
-                        .detect_value(&text, self.cache, &mut self.bufs.detect, &mut new)
+                        .detect_unknown(&text, self.cache, &mut self.bufs.detect, &mut new)
                 };
                 self.recycle(text);
                 if rewritten {
