@@ -446,31 +446,48 @@ impl<'a> Pass<'a, '_> {
                     self.recycle(text);
                     return Fate::Stay;
                 }
-                let mut new = std::mem::take(&mut self.bufs.value);
-                new.clear();
-                let rewritten = if nested {
-                    // The reference engine's code, which allocates (and
-                    // replaces the string it is given: not the reused one).
-                    let mut s = text.to_string();
-                    let before = self.w.changes;
-                    let states = self.cache.set(set).to_vec();
-                    self.w.scan_string(&mut s, &states, depth, kept);
-                    new.push_str(&s);
-                    self.w.changes != before
-                } else {
-                    self.w
-                        .detect_unknown(&text, self.cache, &mut self.bufs.detect, &mut new)
-                };
-                self.recycle(text);
-                if rewritten {
-                    let (start, end, _) = self.span(i);
-                    self.replace_with(start, end, |out| json::write_str(out, &new));
-                }
-                self.bufs.value = new;
+                self.rewrite_string(i, text, nested, set, depth, kept);
                 Fate::Stay
             }
             _ => Fate::Stay,
         }
+    }
+
+    /// The string at `i`, whose decoded text is `text`, which no rule
+    /// handled and which is not known clean: its nested JSON is walked
+    /// (`nested`) or the detectors search it. Out of line: most strings
+    /// are known clean, and the walk's frames stay small without this.
+    #[inline(never)]
+    fn rewrite_string(
+        &mut self,
+        i: usize,
+        text: Cow<'a, str>,
+        nested: bool,
+        set: u32,
+        depth: usize,
+        kept: bool,
+    ) {
+        let mut new = std::mem::take(&mut self.bufs.value);
+        new.clear();
+        let rewritten = if nested {
+            // The reference engine's code, which allocates (and replaces
+            // the string it is given: not the reused one).
+            let mut s = text.to_string();
+            let before = self.w.changes;
+            let states = self.cache.set(set).to_vec();
+            self.w.scan_string(&mut s, &states, depth, kept);
+            new.push_str(&s);
+            self.w.changes != before
+        } else {
+            self.w
+                .detect_unknown(&text, self.cache, &mut self.bufs.detect, &mut new)
+        };
+        self.recycle(text);
+        if rewritten {
+            let (start, end, _) = self.span(i);
+            self.replace_with(start, end, |out| json::write_str(out, &new));
+        }
+        self.bufs.value = new;
     }
 
     /// The members or elements of the container at tape index `ci`.
