@@ -454,9 +454,10 @@ impl<'a> Pass<'a, '_> {
     }
 
     /// The string at `i`, whose decoded text is `text`, which no rule
-    /// handled and which is not known clean: its nested JSON is walked
-    /// (`nested`) or the detectors search it. Out of line: most strings
-    /// are known clean, and the walk's frames stay small without this.
+    /// handled: its nested JSON is walked (`nested`), or else (the string
+    /// is not known clean) the detectors search it. Out of line: most
+    /// strings are known clean, and the walk's frames stay small without
+    /// this.
     #[inline(never)]
     fn rewrite_string(
         &mut self,
