@@ -166,6 +166,7 @@ impl Redactor for Fast {
                 cache,
                 bufs,
                 key: KeyNote::Unknown,
+                known: None,
             };
             let set = policy.matcher.cached_start(f.cache);
             let root = tape[0];
@@ -210,6 +211,9 @@ struct Pass<'a, 'w> {
     bufs: &'a mut Buffers,
     /// What is known of the key of the member just visited.
     key: KeyNote,
+    /// The transition of the key of the member about to be visited, and
+    /// whether it is noted clean, when [`Pass::quiet_member`] looked it up.
+    known: Option<(u32, bool)>,
 }
 
 /// What the match cache says of an object key: the detectors found
@@ -411,7 +415,7 @@ impl<'a> Pass<'a, '_> {
     /// stay and are scanned by the detectors (the reference's `transform`
     /// and `scan_keys_below`).
     fn transform_container(&mut self, ci: usize, action: &Action) {
-        self.members(ci, false, |p, _, vi| match p.tape[vi].kind {
+        self.members(ci, false, None, |p, _, vi| match p.tape[vi].kind {
             Kind::ObjectStart | Kind::ArrayStart => {
                 p.transform_container(vi, action);
                 Fate::Stay
@@ -495,11 +499,20 @@ impl<'a> Pass<'a, '_> {
     fn container(&mut self, ci: usize, set: u32, depth: usize, kept: bool, root: bool) -> Fate {
         let (out_mark, last_mark) = (self.out.len(), self.last);
         let is_object = self.tape[ci].kind == Kind::ObjectStart;
-        let emitted_any = self.members(ci, true, |p, index, vi| {
+        // Members nothing can change take the quiet path (not when
+        // explaining, which tracks paths, nor where unhandled scalars are
+        // dropped).
+        let policy = self.w.policy;
+        let quiet = (self.w.events.is_none() && (policy.mode == Mode::Denylist || kept))
+            .then_some((set, depth, kept));
+        let emitted_any = self.members(ci, true, quiet, |p, index, vi| {
             let mut note = KeyNote::Unknown;
             let child = if is_object {
                 let key = p.text(vi - 1);
-                let (child, clean) = p.w.policy.matcher.cached_key_noted(p.cache, set, &key);
+                let (child, clean) = match p.known.take() {
+                    Some(known) => known,
+                    None => p.w.policy.matcher.cached_key_noted(p.cache, set, &key),
+                };
                 note = if clean {
                     KeyNote::Clean
                 } else {
@@ -543,12 +556,15 @@ impl<'a> Pass<'a, '_> {
     /// `ci` with `each(pass, position, value index)`, then scans the keys
     /// of the members that stay, and removes the members that do not with
     /// exactly one separating comma. With `tracks_path`, `each` pushed one
-    /// path segment (when explaining) that is popped here. Returns whether
-    /// any member stayed.
+    /// path segment (when explaining) that is popped here. With `quiet`
+    /// (the container's state set, depth and whether it is kept), a member
+    /// that [`Pass::quiet_member`] finds nothing can change is passed over
+    /// without `each`. Returns whether any member stayed.
     fn members(
         &mut self,
         ci: usize,
         tracks_path: bool,
+        quiet: Option<(u32, usize, bool)>,
         mut each: impl FnMut(&mut Self, usize, usize) -> Fate,
     ) -> bool {
         let node = self.tape[ci];
@@ -561,6 +577,15 @@ impl<'a> Pass<'a, '_> {
         let mut i = ci + 1;
         let mut index = 0usize;
         while i < end_index {
+            if let Some(at) = quiet {
+                if let Some((value_end, after)) = self.quiet_member(i, is_object, at) {
+                    emitted_any = true;
+                    prev_end = value_end;
+                    i = after;
+                    index += 1;
+                    continue;
+                }
+            }
             let member_mark = (self.out.len(), self.last);
             let (item_start, vi) = if is_object {
                 (self.tape[i].start as usize - 1, i + 1)
@@ -628,6 +653,101 @@ impl<'a> Pass<'a, '_> {
             index += 1;
         }
         emitted_any
+    }
+
+    /// The member (or element) at tape index `i` of a container whose state
+    /// set is `set`, when the match cache shows that nothing can change it:
+    /// its key's transition is cached (and noted clean, when the detectors
+    /// would scan the key), the set it leads to chooses no rule or a
+    /// `keep` rule (counted here), and its value is a literal, a number or
+    /// a string noted clean that cannot be nested JSON. Returns the end of
+    /// its value and the tape index after it. None leaves the member to the
+    /// full path, which gives the same output for it (and computes and
+    /// notes what this reads); a key transition found is left for it in
+    /// `known`.
+    #[inline(always)]
+    fn quiet_member(
+        &mut self,
+        i: usize,
+        is_object: bool,
+        (set, depth, kept): (u32, usize, bool),
+    ) -> Option<(usize, usize)> {
+        let policy = self.w.policy;
+        let no_detectors = policy.detectors.list.is_empty();
+        let (child, noted, vi) = if is_object {
+            let key = self.tape[i];
+            if key.has_escapes() {
+                return None;
+            }
+            let (child, noted) = self.cache.known_key(set, self.input.get(key.span())?)?;
+            if !noted && !no_detectors {
+                self.known = Some((child, noted));
+                return None;
+            }
+            (child, noted, i + 1)
+        } else {
+            // An object element's fields may decide its set.
+            if policy.matcher.has_where && self.tape[i].kind == Kind::ObjectStart {
+                return None;
+            }
+            (self.cache.plain_index(set)?, false, i)
+        };
+        let keep = match self.cache.known_choice(child) {
+            Some(None) => None,
+            Some(Some(r)) if matches!(policy.rules[r].action, Action::Keep) => Some(r),
+            _ => return self.not_quiet(is_object, child, noted),
+        };
+        let value = self.tape[vi];
+        // Kinds are told apart by comparisons, not a `match`: its jump
+        // table costs a mispredicted indirect jump whenever the kind
+        // differs from the last member's.
+        let kind = value.kind;
+        let end = if kind == Kind::String {
+            if value.has_escapes() {
+                return self.not_quiet(is_object, child, noted);
+            }
+            let text = self.input.get(value.span()).unwrap_or_default();
+            // Anything nested JSON could start with goes the full way.
+            let nests = policy.nested_json
+                && matches!(
+                    text.first(),
+                    Some(b'{' | b'[' | b' ' | b'\t' | b'\n' | b'\r')
+                );
+            if nests || !(no_detectors || self.cache.is_clean_bytes(text)) {
+                return self.not_quiet(is_object, child, noted);
+            }
+            value.end as usize + 1
+        } else if kind as u8 >= Kind::Number as u8 {
+            value.end as usize
+        } else {
+            // An object or an array (the only other kinds a value has):
+            // what `node` and `unhandled` do with it (a container stays
+            // where the quiet path is taken).
+            if let Some(r) = keep {
+                self.w.note(Cause::Rule(r), "keep", false);
+            }
+            self.container(vi, child, depth + 1, kept || keep.is_some(), false);
+            return Some((value.end as usize, value.link as usize + 1));
+        };
+        if let Some(r) = keep {
+            // As `node` does: a rule that keeps literals keeps them
+            // without counting.
+            let literal = kind as u8 >= Kind::True as u8;
+            if !(policy.rules[r].keep_literals && literal) {
+                self.w.note(Cause::Rule(r), "keep", false);
+            }
+        }
+        Some((end, vi + 1))
+    }
+
+    /// Leaves a member to the full path: the key transition that
+    /// [`Pass::quiet_member`] found is handed to it.
+    #[inline(always)]
+    fn not_quiet(&mut self, is_object: bool, child: u32, noted: bool) -> Option<(usize, usize)> {
+        if is_object {
+            self.known = Some((child, noted));
+        }
+        None
     }
 
     /// Replaces key `ki` (already copied or about to be) with `new_key`.

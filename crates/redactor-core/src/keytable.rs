@@ -120,7 +120,7 @@ impl KeyTable {
     }
 
     /// The value of (`from`, `key`), if present.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get(&self, from: u32, key: &[u8]) -> Option<u32> {
         if self.slots.is_empty() {
             return None;

@@ -943,6 +943,12 @@ impl MatchCache {
         self.clean_values.contains(text.as_bytes())
     }
 
+    /// [`MatchCache::is_clean_value`] of the bytes of a string.
+    #[inline]
+    pub fn is_clean_bytes(&self, text: &[u8]) -> bool {
+        self.clean_values.contains(text)
+    }
+
     /// Notes, for the owner, who gives the note its meaning (its detectors
     /// found nothing in `text`), that `text` is clean.
     pub fn note_clean_value(&mut self, text: &str) {
@@ -968,6 +974,29 @@ impl MatchCache {
     /// The states of set `id`.
     pub fn set(&self, id: u32) -> &[State] {
         &self.sets[id as usize]
+    }
+
+    /// The rule choice of set `id` when [`MatchCache::choice`] computed it.
+    #[inline]
+    pub fn known_choice(&self, id: u32) -> Option<Option<usize>> {
+        self.choice[id as usize]
+    }
+
+    /// The set reached from set `from` by object key `key`, and whether
+    /// the owner noted the key clean ([`Matcher::note_key`]), when the
+    /// transition is cached; None otherwise (nothing is computed).
+    #[inline(always)]
+    pub fn known_key(&self, from: u32, key: &[u8]) -> Option<(u32, bool)> {
+        self.by_key
+            .get(from, key)
+            .map(|to| (to & !KEY_NOTED, to & KEY_NOTED != 0))
+    }
+
+    /// The set reached from set `from` by an array element with no string
+    /// fields, when cached ([`Matcher::cached_index`]).
+    #[inline]
+    pub fn plain_index(&self, from: u32) -> Option<u32> {
+        self.by_plain_index[from as usize]
     }
 
     /// The rule choice of set `id`, computed by `choose` on first use.
@@ -1037,8 +1066,8 @@ impl Matcher {
     /// key with [`Matcher::note_key`] (in the same lookup).
     #[inline]
     pub fn cached_key_noted(&self, cache: &mut MatchCache, from: u32, key: &str) -> (u32, bool) {
-        match cache.by_key.get(from, key.as_bytes()) {
-            Some(to) => (to & !KEY_NOTED, to & KEY_NOTED != 0),
+        match cache.known_key(from, key.as_bytes()) {
+            Some(known) => known,
             None => (self.cache_key(cache, from, key), false),
         }
     }

@@ -285,6 +285,94 @@ fn recurring_rewritten_strings() {
     }
 }
 
+/// Lines met again on one engine, so that its cache holds every key,
+/// choice and clean string that lets a member pass unchanged without the
+/// full walk: literals a `keep` rule keeps with or without counting them,
+/// containers below kept and unruled keys, arrays of scalars and of
+/// arrays, elements that `[member=value]` selectors decide by their
+/// fields, escaped keys and strings, and strings noted clean where they
+/// are too deep to be nested JSON but that are nested JSON higher up.
+/// The outputs and every counter must stay the reference's.
+#[test]
+fn members_met_again() {
+    let mut all = policies();
+    all.push((
+        "keeps",
+        common::policy(
+            r#"
+presets = ["otel"]
+[limits]
+max_depth = 5
+[[rules]]
+name = "flags"
+select = ["**.flag"]
+action = "keep"
+keep_literals = true
+[[rules]]
+name = "ctx"
+select = ["**.ctx"]
+action = "keep"
+[[rules]]
+name = "elements"
+select = ["**.s[*]"]
+action = "replace"
+value = 0
+"#,
+        ),
+    ));
+    all.push((
+        "keeps, allowlist",
+        common::policy(
+            "mode = \"allowlist\"\npresets = []\n[[rules]]\nname = \"flags\"\n\
+             select = [\"**.flag\"]\naction = \"keep\"\nkeep_literals = true\n\
+             [[rules]]\nname = \"ctx\"\nselect = [\"**.ctx\"]\naction = \"keep\"\n",
+        ),
+    ));
+    // Nested JSON that a rule rewrites when it is walked, noted clean
+    // where it would pass the depth limit (5 in the "keeps" policy): the
+    // string is not JSON there. With no quotes in it, so that it has no
+    // escapes; the other policies walk it everywhere.
+    let nested = " [1,[2,[3]]]";
+    let lines: Vec<String> = [
+        serde_json::json!({
+            "flag": true, "ctx": {"flag": null, "n": 1, "s": "plain", "a": [1, "b", [2, "c"]]},
+            "n": [1, "a", [2, "b"], {"k": "v"}], "e\u{e9}": "v\u{e9}", "x": {"flag": false},
+            "list": [{"name": "x-forwarded-for", "value": "203.0.113.7"}, {"name": "y", "value": "1"}],
+        }),
+        serde_json::json!({"a": {"b": {"c": {"s": nested}}}, "s": nested}),
+        serde_json::json!({"s": nested, "a": {"b": {"c": {"s": nested}}}}),
+        serde_json::json!({
+            "resourceLogs": [{"scopeLogs": [{"logRecords": [{"attributes": [
+                {"key": "user.email", "value": {"stringValue": "a@b.co"}},
+                {"key": "plan", "value": {"stringValue": "pro"}},
+            ]}]}]}],
+        }),
+    ]
+    .iter()
+    .map(|v| v.to_string().replace("\u{e9}", "\\u00e9"))
+    .collect();
+    for (name, p) in all {
+        let (fast, slow) = (Fast::new(p.clone()), Reference::new(p.clone()));
+        let (mut sa, mut sb) = (Stats::new(&p), Stats::new(&p));
+        for round in 0..3 {
+            for line in &lines {
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                let ra = fast.redact(line.as_bytes(), &mut a, &mut sa);
+                let rb = slow.redact(line.as_bytes(), &mut b, &mut sb);
+                assert_eq!(ra.is_ok(), rb.is_ok(), "{name}: verdicts on {line}");
+                if rb.is_ok() {
+                    same_output(name, " (met again)", line.as_bytes(), &a, &b);
+                }
+                assert_eq!(
+                    (&sa.rules, &sa.detectors, sa.allowlist_dropped),
+                    (&sb.rules, &sb.detectors, sb.allowlist_dropped),
+                    "{name}: counters in round {round} after {line}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn adversarial_and_edge_lines() {
     let lines: &[&str] = &[
