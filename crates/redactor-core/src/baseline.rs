@@ -24,7 +24,7 @@ use crate::engine::{leaf, Leaf, Walk};
 use crate::error::Reject;
 use crate::json;
 use crate::policy::{Mode, Policy};
-use crate::selector::MatchCache;
+use crate::selector::{ElementFields, MatchCache};
 use crate::{Cause, Stats};
 
 thread_local! {
@@ -147,16 +147,20 @@ impl Validators {
     }
 }
 
-fn string_fields<'v>(v: &'v Value<'_>) -> Vec<(&'v str, &'v str)> {
-    match v {
-        Value::Object(m) => m
-            .iter()
-            .filter_map(|(k, x)| match x {
-                Value::String(s) => Some((k.as_ref(), s.as_ref())),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
+/// An array element of a parsed document.
+struct ValueFields<'a, 'v>(&'a Value<'v>);
+
+/// Each string-valued member of the element; none when it is not an
+/// object.
+impl ElementFields for ValueFields<'_, '_> {
+    fn each(&self, mut sink: impl FnMut(&str, &str)) {
+        if let Value::Object(m) = self.0 {
+            for (k, x) in m.iter() {
+                if let Value::String(s) = x {
+                    sink(k, s);
+                }
+            }
+        }
     }
 }
 
@@ -198,11 +202,7 @@ impl Round<'_, '_> {
             Value::Array(items) => {
                 let mut i = 0;
                 items.retain_mut(|child| {
-                    let child_set = matcher.cached_index(self.cache, set, i, |sink| {
-                        for (k, x) in string_fields(child) {
-                            sink(k, x);
-                        }
-                    });
+                    let child_set = matcher.cached_index(self.cache, set, i, &ValueFields(child));
                     let stays = self.node(child, child_set, depth + 1, kept);
                     i += 1;
                     stays

@@ -22,7 +22,7 @@ use crate::engine::{leaf_into, Cause, Explained, Fate, LeafKind, Redactor, Seg, 
 use crate::error::Reject;
 use crate::json;
 use crate::policy::{Mode, Policy};
-use crate::selector::MatchCache;
+use crate::selector::{ElementFields, MatchCache};
 
 /// The zero-copy, tape-driven engine.
 #[derive(Debug, Clone)]
@@ -525,13 +525,15 @@ impl<'a> Pass<'a, '_> {
                 child
             } else {
                 let matcher = &p.w.policy.matcher;
-                let (tape, text) = (p.tape, p.text);
                 let child = if matcher.has_where {
-                    matcher.cached_index(p.cache, set, index, |sink| {
-                        string_fields(tape, text, vi, sink);
-                    })
+                    let element = TapeElement {
+                        tape: p.tape,
+                        text: p.text,
+                        i: vi,
+                    };
+                    matcher.cached_index(p.cache, set, index, &element)
                 } else {
-                    matcher.cached_index(p.cache, set, index, |_| {})
+                    matcher.cached_index(p.cache, set, index, &())
                 };
                 if p.w.events.is_some() {
                     p.w.path.push(Seg::Index(index));
@@ -780,44 +782,54 @@ fn first_non_blank(mut bytes: impl Iterator<Item = u8>) -> Option<u8> {
     bytes.find(|&b| !json::is_ws(b))
 }
 
-/// Hands each string-valued member of the object at tape index `i` (name
-/// and value, decoded) to `sink`; nothing when `i` is not an object.
-fn string_fields(tape: &[Node], text: &str, i: usize, sink: &mut dyn FnMut(&str, &str)) {
-    let n = tape[i];
-    if n.kind != Kind::ObjectStart {
-        return;
-    }
-    // Escaped names and values are decoded into these (allocated only then).
-    let (mut name_buf, mut value_buf) = (String::new(), String::new());
-    let decoded = |node: Node, buf: &mut String| -> bool {
-        if node.has_escapes() {
-            buf.clear();
-            redactor_scan::unescape_str(text.get(node.span()).unwrap_or(""), buf);
-            true
-        } else {
-            false
+/// The array element at tape index `i` of a tape of `text`.
+struct TapeElement<'t> {
+    tape: &'t [Node],
+    text: &'t str,
+    i: usize,
+}
+
+/// Each string-valued member of the element (name and value, decoded);
+/// none when it is not an object.
+impl ElementFields for TapeElement<'_> {
+    fn each(&self, mut sink: impl FnMut(&str, &str)) {
+        let (tape, text, i) = (self.tape, self.text, self.i);
+        let n = tape[i];
+        if n.kind != Kind::ObjectStart {
+            return;
         }
-    };
-    let mut k = i + 1;
-    while k < n.link as usize {
-        let (name, value) = (tape[k], tape[k + 1]);
-        if value.kind == Kind::String {
-            let name_escaped = decoded(name, &mut name_buf);
-            let value_escaped = decoded(value, &mut value_buf);
-            // Spans start and end at ASCII quotes: always char boundaries.
-            let plain = |node: Node| text.get(node.span()).unwrap_or("");
-            sink(
-                if name_escaped { &name_buf } else { plain(name) },
-                if value_escaped {
-                    &value_buf
-                } else {
-                    plain(value)
-                },
-            );
-        }
-        k = match value.kind {
-            Kind::ObjectStart | Kind::ArrayStart => value.link as usize + 1,
-            _ => k + 2,
+        // Escaped names and values are decoded into these (allocated only then).
+        let (mut name_buf, mut value_buf) = (String::new(), String::new());
+        let decoded = |node: Node, buf: &mut String| -> bool {
+            if node.has_escapes() {
+                buf.clear();
+                redactor_scan::unescape_str(text.get(node.span()).unwrap_or(""), buf);
+                true
+            } else {
+                false
+            }
         };
+        let mut k = i + 1;
+        while k < n.link as usize {
+            let (name, value) = (tape[k], tape[k + 1]);
+            if value.kind == Kind::String {
+                let name_escaped = decoded(name, &mut name_buf);
+                let value_escaped = decoded(value, &mut value_buf);
+                // Spans start and end at ASCII quotes: always char boundaries.
+                let plain = |node: Node| text.get(node.span()).unwrap_or("");
+                sink(
+                    if name_escaped { &name_buf } else { plain(name) },
+                    if value_escaped {
+                        &value_buf
+                    } else {
+                        plain(value)
+                    },
+                );
+            }
+            k = match value.kind {
+                Kind::ObjectStart | Kind::ArrayStart => value.link as usize + 1,
+                _ => k + 2,
+            };
+        }
     }
 }

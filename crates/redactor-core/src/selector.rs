@@ -575,6 +575,20 @@ fn key_hash(k: &str) -> u64 {
     rustc_hash::FxBuildHasher.hash_one(k)
 }
 
+/// The string-valued fields of an array element, as
+/// [`Matcher::cached_index`] reads them.
+pub trait ElementFields {
+    /// Hands each string-valued field (name, value) to `sink`, in order;
+    /// none when the element is not an object.
+    fn each(&self, sink: impl FnMut(&str, &str));
+}
+
+/// An element whose fields are not read (the policy has no
+/// `[member=value]` step).
+impl ElementFields for () {
+    fn each(&self, _: impl FnMut(&str, &str)) {}
+}
+
 /// A state of the selector automaton: (selector index, step index).
 pub type State = (u32, u16);
 
@@ -659,9 +673,10 @@ pub struct MatchCache {
     by_plain_index: Vec<Option<u32>>,
     /// Per set: the set reached by a key no selector names.
     by_other_key: Vec<Option<u32>>,
-    /// Per set: the set reached by an element, by its fields that
-    /// `[member=value]` steps name (each name and value after its length).
-    by_where: Vec<rustc_hash::FxHashMap<Box<[u8]>, u32>>,
+    /// The set reached from a set by an element, by the element's fields
+    /// that `[member=value]` steps name (each name and value after its
+    /// length, the bytes looked up as a key is).
+    by_where: crate::keytable::KeyTable,
     /// Reused to build `by_where` lookup keys.
     scratch: Vec<u8>,
     /// The root's set, once interned.
@@ -931,7 +946,6 @@ impl MatchCache {
         self.choice.push(None);
         self.by_plain_index.push(None);
         self.by_other_key.push(None);
-        self.by_where.push(Default::default());
         id
     }
 
@@ -1106,8 +1120,8 @@ impl Matcher {
     }
 
     /// The set reached from set `from` by array element number `index`,
-    /// whose string-valued fields (name, value) `fields` hands to its sink:
-    /// once to build the cache's lookup key, and again on a miss. Cached
+    /// whose string-valued fields (name, value) `fields` hands over: once
+    /// to build the cache's lookup key, and again on a miss. Cached
     /// per set unless the element has a field some `[member=value]` step
     /// names: then the transition depends on the field's value. Nothing is
     /// allocated on a hit.
@@ -1116,7 +1130,7 @@ impl Matcher {
         cache: &mut MatchCache,
         from: u32,
         index: usize,
-        fields: impl Fn(&mut dyn FnMut(&str, &str)),
+        fields: &impl ElementFields,
     ) -> u32 {
         // Without fields that a `[member=value]` step names, the element's
         // position is all that matters, and `[*]` ignores it: cache per set.
@@ -1124,7 +1138,7 @@ impl Matcher {
         // name and value after its length (so no two lists share a key).
         let mut scratch = std::mem::take(&mut cache.scratch);
         scratch.clear();
-        fields(&mut |k, v| {
+        fields.each(|k, v| {
             if self.is_where_member(k) {
                 for part in [k, v] {
                     scratch.extend_from_slice(&(part.len() as u64).to_le_bytes());
@@ -1136,14 +1150,14 @@ impl Matcher {
         let hit = if plain {
             cache.by_plain_index[from as usize]
         } else {
-            cache.by_where[from as usize].get(&scratch[..]).copied()
+            cache.by_where.get(from, &scratch)
         };
         if let Some(to) = hit {
             cache.scratch = scratch;
             return to;
         }
         let mut named: Vec<(String, String)> = Vec::new();
-        fields(&mut |k, v| {
+        fields.each(|k, v| {
             if self.is_where_member(k) {
                 named.push((k.to_string(), v.to_string()));
             }
@@ -1161,7 +1175,7 @@ impl Matcher {
             cache.by_plain_index[from as usize] = Some(to);
         } else {
             cache.where_bytes += scratch.len();
-            cache.by_where[from as usize].insert(scratch[..].into(), to);
+            cache.by_where.insert(from, &scratch, to);
         }
         cache.scratch = scratch;
         to
