@@ -216,6 +216,17 @@ struct Pass<'a, 'w> {
     known: Option<(u32, bool)>,
 }
 
+/// What [`Pass::quiet_member`] did with a member.
+enum Quiet {
+    /// It stays, its value ending at `.0`; the next member is at tape
+    /// index `.1`.
+    Stays(usize, usize),
+    /// Its rule removes it (nothing was written for it).
+    Removed,
+    /// It is left to the full path.
+    Full,
+}
+
 /// What the match cache says of an object key: the detectors found
 /// nothing in it before (so they are not run again), or not yet.
 #[derive(Debug, Clone, Copy, Default)]
@@ -579,57 +590,32 @@ impl<'a> Pass<'a, '_> {
         let mut i = ci + 1;
         let mut index = 0usize;
         while i < end_index {
-            if let Some(at) = quiet {
-                if let Some((value_end, after)) = self.quiet_member(i, is_object, at) {
+            let quiet = match quiet {
+                Some(at) => self.quiet_member(i, is_object, at),
+                None => Quiet::Full,
+            };
+            // Taken after the quiet path, which writes nothing for a
+            // member it does not keep.
+            let member_mark = (self.out.len(), self.last);
+            let stays = match quiet {
+                Quiet::Stays(value_end, after) => {
                     emitted_any = true;
                     prev_end = value_end;
                     i = after;
                     index += 1;
                     continue;
                 }
-            }
-            let member_mark = (self.out.len(), self.last);
+                Quiet::Removed => false,
+                Quiet::Full => {
+                    self.full_member(i, is_object, index, tracks_path, member_mark, &mut each)
+                }
+            };
             let (item_start, vi) = if is_object {
                 (self.tape[i].start as usize - 1, i + 1)
             } else {
                 (self.span(i).0, i)
             };
             let (_, value_end, after) = self.span(vi);
-            self.key = KeyNote::Unknown;
-            let stays = matches!(each(self, index, vi), Fate::Stay);
-            let note = std::mem::take(&mut self.key);
-            // Keys survive: scan them too (after the value, as the reference
-            // does; the key precedes the value in the output, so rewrite it
-            // in place in `out`). A key found clean before is not scanned
-            // again.
-            let scan = !matches!(note, KeyNote::Clean) && !self.w.policy.detectors.list.is_empty();
-            if stays && is_object && scan {
-                let key = self.text(i);
-                // Keys below a rewritten container have no transition to
-                // hold a note: the strings found clean hold theirs (the
-                // detectors find in a key what they find in a value).
-                let known_clean =
-                    matches!(note, KeyNote::Unknown) && self.cache.is_clean_value(&key);
-                let mut new_key = std::mem::take(&mut self.bufs.value);
-                new_key.clear();
-                if !known_clean {
-                    if self
-                        .w
-                        .detect_into(&key, true, &mut self.bufs.detect, &mut new_key)
-                    {
-                        self.rewrite_key(member_mark, i, &new_key);
-                    } else if let KeyNote::Unnoted(set) = note {
-                        self.w.policy.matcher.note_key(self.cache, set, &key);
-                    } else {
-                        self.cache.note_clean_value(&key);
-                    }
-                }
-                self.bufs.value = new_key;
-                self.recycle(key);
-            }
-            if tracks_path && self.w.events.is_some() {
-                self.w.path.pop();
-            }
             if stays {
                 emitted_any = true;
                 prev_end = value_end;
@@ -657,53 +643,156 @@ impl<'a> Pass<'a, '_> {
         emitted_any
     }
 
+    /// The member (or element) at tape index `i`, number `index`, the full
+    /// way: `each` with it, then its key scanned when it stays (and its path
+    /// segment popped with `tracks_path`). Returns whether it stays.
+    #[inline(always)]
+    fn full_member(
+        &mut self,
+        i: usize,
+        is_object: bool,
+        index: usize,
+        tracks_path: bool,
+        member_mark: (usize, usize),
+        each: &mut impl FnMut(&mut Self, usize, usize) -> Fate,
+    ) -> bool {
+        let vi = if is_object { i + 1 } else { i };
+        self.key = KeyNote::Unknown;
+        let stays = matches!(each(self, index, vi), Fate::Stay);
+        let note = std::mem::take(&mut self.key);
+        // Keys survive: scan them too (after the value, as the reference
+        // does; the key precedes the value in the output, so rewrite it
+        // in place in `out`). A key found clean before is not scanned
+        // again.
+        let scan = !matches!(note, KeyNote::Clean) && !self.w.policy.detectors.list.is_empty();
+        if stays && is_object && scan {
+            let key = self.text(i);
+            // Keys below a rewritten container have no transition to
+            // hold a note: the strings found clean hold theirs (the
+            // detectors find in a key what they find in a value).
+            let known_clean = matches!(note, KeyNote::Unknown) && self.cache.is_clean_value(&key);
+            let mut new_key = std::mem::take(&mut self.bufs.value);
+            new_key.clear();
+            if !known_clean {
+                if self
+                    .w
+                    .detect_into(&key, true, &mut self.bufs.detect, &mut new_key)
+                {
+                    self.rewrite_key(member_mark, i, &new_key);
+                } else if let KeyNote::Unnoted(set) = note {
+                    self.w.policy.matcher.note_key(self.cache, set, &key);
+                } else {
+                    self.cache.note_clean_value(&key);
+                }
+            }
+            self.bufs.value = new_key;
+            self.recycle(key);
+        }
+        if tracks_path && self.w.events.is_some() {
+            self.w.path.pop();
+        }
+        stays
+    }
+
     /// The member (or element) at tape index `i` of a container whose state
-    /// set is `set`, when the match cache shows that nothing can change it:
-    /// its key's transition is cached (and noted clean, when the detectors
-    /// would scan the key), the set it leads to chooses no rule or a
-    /// `keep` rule (counted here), and its value is a literal, a number or
-    /// a string noted clean that cannot be nested JSON. Returns the end of
-    /// its value and the tape index after it. None leaves the member to the
-    /// full path, which gives the same output for it (and computes and
-    /// notes what this reads); a key transition found is left for it in
-    /// `known`.
+    /// set is `set`, at `depth`, kept or not, when the match cache shows
+    /// what to do with it without the full path: its key's transition is
+    /// cached (and noted clean, when the detectors would scan the key of a
+    /// member that stays), and the set it leads to chooses
+    ///
+    /// - no rule or a `keep` rule (counted here), and its value is a
+    ///   literal, a number, a string noted clean that cannot be nested
+    ///   JSON, or a container (walked from here): it stays as it is;
+    /// - or a rule that drops, replaces or rewrites it, and its value is
+    ///   a literal, a number or a string: the rule is applied here.
+    ///
+    /// Anything else is left to the full path ([`Quiet::Full`]), which
+    /// gives the same output (and computes and notes what this reads); a
+    /// key transition found is left for it in `known`.
     #[inline(always)]
     fn quiet_member(
         &mut self,
         i: usize,
         is_object: bool,
         (set, depth, kept): (u32, usize, bool),
-    ) -> Option<(usize, usize)> {
+    ) -> Quiet {
         let policy = self.w.policy;
         let no_detectors = policy.detectors.list.is_empty();
         let (child, noted, vi) = if is_object {
             let key = self.tape[i];
             if key.has_escapes() {
-                return None;
+                return Quiet::Full;
             }
-            let (child, noted) = self.cache.known_key(set, self.input.get(key.span())?)?;
-            if !noted && !no_detectors {
-                self.known = Some((child, noted));
-                return None;
-            }
-            (child, noted, i + 1)
+            let Some(key) = self.input.get(key.span()) else {
+                return Quiet::Full;
+            };
+            let Some((child, noted)) = self.cache.known_key(set, key) else {
+                return Quiet::Full;
+            };
+            (child, noted || no_detectors, i + 1)
         } else {
             // An object element's fields may decide its set.
             if policy.matcher.has_where && self.tape[i].kind == Kind::ObjectStart {
-                return None;
+                return Quiet::Full;
             }
-            (self.cache.plain_index(set)?, false, i)
+            let Some(child) = self.cache.plain_index(set) else {
+                return Quiet::Full;
+            };
+            (child, true, i)
         };
-        let keep = match self.cache.known_choice(child) {
-            Some(None) => None,
-            Some(Some(r)) if matches!(policy.rules[r].action, Action::Keep) => Some(r),
-            _ => return self.not_quiet(is_object, child, noted),
+        let Some(choice) = self.cache.known_choice(child) else {
+            return self.not_quiet(is_object, child, noted);
         };
         let value = self.tape[vi];
         // Kinds are told apart by comparisons, not a `match`: its jump
         // table costs a mispredicted indirect jump whenever the kind
         // differs from the last member's.
         let kind = value.kind;
+        let scalar = kind as u8 >= Kind::String as u8;
+        let literal = kind as u8 >= Kind::True as u8;
+        let keep = match choice {
+            None => None,
+            Some(r) if matches!(policy.rules[r].action, Action::Keep) => Some(r),
+            Some(r) => {
+                // What `node` does with a scalar a rule rewrites (a
+                // container's rewrite is left to it). A member dropped has
+                // no key to scan.
+                let rule = &policy.rules[r];
+                let drops = matches!(rule.action, Action::Drop);
+                if !scalar || !(noted || drops) {
+                    return self.not_quiet(is_object, child, noted);
+                }
+                let end = if kind == Kind::String {
+                    value.end as usize + 1
+                } else {
+                    value.end as usize
+                };
+                if rule.keep_literals && literal {
+                    return Quiet::Stays(end, vi + 1);
+                }
+                self.w.note(Cause::Rule(r), rule.action.name(), false);
+                let fate = match &rule.action {
+                    Action::Drop => Fate::Remove,
+                    Action::Replace(c) => {
+                        let start = if kind == Kind::String {
+                            value.start as usize - 1
+                        } else {
+                            value.start as usize
+                        };
+                        self.replace_with(start, end, |out| json::write(out, c));
+                        Fate::Stay
+                    }
+                    action => self.transform_scalar(vi, action),
+                };
+                return match fate {
+                    Fate::Stay => Quiet::Stays(end, vi + 1),
+                    Fate::Remove => Quiet::Removed,
+                };
+            }
+        };
+        if !noted {
+            return self.not_quiet(is_object, child, noted);
+        }
         let end = if kind == Kind::String {
             if value.has_escapes() {
                 return self.not_quiet(is_object, child, noted);
@@ -719,7 +808,7 @@ impl<'a> Pass<'a, '_> {
                 return self.not_quiet(is_object, child, noted);
             }
             value.end as usize + 1
-        } else if kind as u8 >= Kind::Number as u8 {
+        } else if scalar {
             value.end as usize
         } else {
             // An object or an array (the only other kinds a value has):
@@ -729,27 +818,26 @@ impl<'a> Pass<'a, '_> {
                 self.w.note(Cause::Rule(r), "keep", false);
             }
             self.container(vi, child, depth + 1, kept || keep.is_some(), false);
-            return Some((value.end as usize, value.link as usize + 1));
+            return Quiet::Stays(value.end as usize, value.link as usize + 1);
         };
         if let Some(r) = keep {
             // As `node` does: a rule that keeps literals keeps them
             // without counting.
-            let literal = kind as u8 >= Kind::True as u8;
             if !(policy.rules[r].keep_literals && literal) {
                 self.w.note(Cause::Rule(r), "keep", false);
             }
         }
-        Some((end, vi + 1))
+        Quiet::Stays(end, vi + 1)
     }
 
     /// Leaves a member to the full path: the key transition that
     /// [`Pass::quiet_member`] found is handed to it.
     #[inline(always)]
-    fn not_quiet(&mut self, is_object: bool, child: u32, noted: bool) -> Option<(usize, usize)> {
+    fn not_quiet(&mut self, is_object: bool, child: u32, noted: bool) -> Quiet {
         if is_object {
             self.known = Some((child, noted));
         }
-        None
+        Quiet::Full
     }
 
     /// Replaces key `ki` (already copied or about to be) with `new_key`.

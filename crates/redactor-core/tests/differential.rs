@@ -286,8 +286,11 @@ fn recurring_rewritten_strings() {
 }
 
 /// Lines met again on one engine, so that its cache holds every key,
-/// choice and clean string that lets a member pass unchanged without the
-/// full walk: literals a `keep` rule keeps with or without counting them,
+/// choice and clean string that lets a member pass without the full walk:
+/// scalars that rules drop, replace (but for literals, when they keep
+/// them) and generalise (dropping what is not an address), under keys the
+/// detectors rewrite (so never noted clean), literals a
+/// `keep` rule keeps with or without counting them,
 /// containers below kept and unruled keys, arrays of scalars and of
 /// arrays, elements that `[member=value]` selectors decide by their
 /// fields, escaped keys and strings, and strings noted clean where they
@@ -317,6 +320,27 @@ name = "elements"
 select = ["**.s[*]"]
 action = "replace"
 value = 0
+[[rules]]
+name = "gone"
+select = ["**.gone"]
+action = "drop"
+[[rules]]
+name = "hidden"
+select = ["**.hidden"]
+action = "replace"
+value = "x"
+keep_literals = true
+[[rules]]
+name = "mailbox keys"
+select = ["**.*@*"]
+action = "replace"
+value = "x"
+[[rules]]
+name = "address"
+select = ["**.addr"]
+action = "generalize"
+kind = "ip"
+on_invalid = "drop"
 "#,
         ),
     ));
@@ -334,6 +358,11 @@ value = 0
     // escapes; the other policies walk it everywhere.
     let nested = " [1,[2,[3]]]";
     let lines: Vec<String> = [
+        serde_json::json!({
+            "gone": 1, "hidden": null, "addr": "nope", "x": {"gone": "a", "hidden": "b", "addr": "203.0.113.9"},
+            "y": [{"hidden": true, "addr": 7, "gone": [1]}, {"k": 1, "gone": null}],
+            "bob@example.com": "v", "z": {"ann@example.org": 5},
+        }),
         serde_json::json!({
             "flag": true, "ctx": {"flag": null, "n": 1, "s": "plain", "a": [1, "b", [2, "c"]]},
             "n": [1, "a", [2, "b"], {"k": "v"}], "e\u{e9}": "v\u{e9}", "x": {"flag": false},
