@@ -701,8 +701,8 @@ impl<'a> Pass<'a, '_> {
     /// member that stays), and the set it leads to chooses
     ///
     /// - no rule or a `keep` rule (counted here), and its value is a
-    ///   literal, a number, a string noted clean that cannot be nested
-    ///   JSON, or a container (walked from here): it stays as it is;
+    ///   literal, a number, a string that cannot be nested JSON (searched
+    ///   from here unless noted clean), or a container (walked from here);
     /// - or a rule that drops, replaces or rewrites it, and its value is
     ///   a literal, a number or a string: the rule is applied here.
     ///
@@ -793,6 +793,8 @@ impl<'a> Pass<'a, '_> {
         if !noted {
             return self.not_quiet(is_object, child, noted);
         }
+        // A string to search, as `unhandled` would.
+        let mut search = false;
         let end = if kind == Kind::String {
             if value.has_escapes() {
                 return self.not_quiet(is_object, child, noted);
@@ -804,9 +806,10 @@ impl<'a> Pass<'a, '_> {
                     text.first(),
                     Some(b'{' | b'[' | b' ' | b'\t' | b'\n' | b'\r')
                 );
-            if nests || !(no_detectors || self.cache.is_clean_bytes(text)) {
+            if nests {
                 return self.not_quiet(is_object, child, noted);
             }
+            search = !(no_detectors || self.cache.is_clean_bytes(text));
             value.end as usize + 1
         } else if scalar {
             value.end as usize
@@ -826,6 +829,11 @@ impl<'a> Pass<'a, '_> {
             if !(policy.rules[r].keep_literals && literal) {
                 self.w.note(Cause::Rule(r), "keep", false);
             }
+        }
+        if search {
+            // Spans start and end at ASCII quotes: always char boundaries.
+            let text: &'a str = self.text.get(value.span()).unwrap_or("");
+            self.rewrite_string(vi, Cow::Borrowed(text), false, child, depth + 1, kept);
         }
         Quiet::Stays(end, vi + 1)
     }
