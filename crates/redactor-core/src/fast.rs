@@ -211,8 +211,9 @@ struct Pass<'a, 'w> {
     bufs: &'a mut Buffers,
     /// What is known of the key of the member just visited.
     key: KeyNote,
-    /// The transition of the key of the member about to be visited, and
-    /// whether it is noted clean, when [`Pass::quiet_member`] looked it up.
+    /// The transition of the key (or element) of the member about to be
+    /// visited, and whether the key is noted clean, when
+    /// [`Pass::quiet_member`] looked it up.
     known: Option<(u32, bool)>,
 }
 
@@ -536,7 +537,9 @@ impl<'a> Pass<'a, '_> {
                 child
             } else {
                 let matcher = &p.w.policy.matcher;
-                let child = if matcher.has_where {
+                let child = if let Some((child, _)) = p.known.take() {
+                    child
+                } else if matcher.has_where {
                     let element = TapeElement {
                         tape: p.tape,
                         text: p.text,
@@ -732,16 +735,23 @@ impl<'a> Pass<'a, '_> {
             (child, noted || no_detectors, i + 1)
         } else {
             // An object element's fields may decide its set.
-            if policy.matcher.has_where && self.tape[i].kind == Kind::ObjectStart {
-                return Quiet::Full;
-            }
-            let Some(child) = self.cache.plain_index(set) else {
+            let child = if policy.matcher.has_where && self.tape[i].kind == Kind::ObjectStart {
+                let element = TapeElement {
+                    tape: self.tape,
+                    text: self.text,
+                    i,
+                };
+                policy.matcher.known_index(self.cache, set, &element)
+            } else {
+                self.cache.plain_index(set)
+            };
+            let Some(child) = child else {
                 return Quiet::Full;
             };
             (child, true, i)
         };
         let Some(choice) = self.cache.known_choice(child) else {
-            return self.not_quiet(is_object, child, noted);
+            return self.not_quiet(child, noted);
         };
         let value = self.tape[vi];
         // Kinds are told apart by comparisons, not a `match`: its jump
@@ -760,7 +770,7 @@ impl<'a> Pass<'a, '_> {
                 let rule = &policy.rules[r];
                 let drops = matches!(rule.action, Action::Drop);
                 if !scalar || !(noted || drops) {
-                    return self.not_quiet(is_object, child, noted);
+                    return self.not_quiet(child, noted);
                 }
                 let end = if kind == Kind::String {
                     value.end as usize + 1
@@ -791,13 +801,13 @@ impl<'a> Pass<'a, '_> {
             }
         };
         if !noted {
-            return self.not_quiet(is_object, child, noted);
+            return self.not_quiet(child, noted);
         }
         // A string to search, as `unhandled` would.
         let mut search = false;
         let end = if kind == Kind::String {
             if value.has_escapes() {
-                return self.not_quiet(is_object, child, noted);
+                return self.not_quiet(child, noted);
             }
             let text = self.input.get(value.span()).unwrap_or_default();
             // Anything nested JSON could start with goes the full way.
@@ -807,7 +817,7 @@ impl<'a> Pass<'a, '_> {
                     Some(b'{' | b'[' | b' ' | b'\t' | b'\n' | b'\r')
                 );
             if nests {
-                return self.not_quiet(is_object, child, noted);
+                return self.not_quiet(child, noted);
             }
             search = !(no_detectors || self.cache.is_clean_bytes(text));
             value.end as usize + 1
@@ -841,10 +851,8 @@ impl<'a> Pass<'a, '_> {
     /// Leaves a member to the full path: the key transition that
     /// [`Pass::quiet_member`] found is handed to it.
     #[inline(always)]
-    fn not_quiet(&mut self, is_object: bool, child: u32, noted: bool) -> Quiet {
-        if is_object {
-            self.known = Some((child, noted));
-        }
+    fn not_quiet(&mut self, child: u32, noted: bool) -> Quiet {
+        self.known = Some((child, noted));
         Quiet::Full
     }
 

@@ -1132,30 +1132,12 @@ impl Matcher {
         index: usize,
         fields: &impl ElementFields,
     ) -> u32 {
-        // Without fields that a `[member=value]` step names, the element's
-        // position is all that matters, and `[*]` ignores it: cache per set.
-        // Otherwise the named fields' values decide: cache by them, each
-        // name and value after its length (so no two lists share a key).
-        let mut scratch = std::mem::take(&mut cache.scratch);
-        scratch.clear();
-        fields.each(|k, v| {
-            if self.is_where_member(k) {
-                for part in [k, v] {
-                    scratch.extend_from_slice(&(part.len() as u64).to_le_bytes());
-                    scratch.extend_from_slice(part.as_bytes());
-                }
-            }
-        });
-        let plain = scratch.is_empty();
-        let hit = if plain {
-            cache.by_plain_index[from as usize]
-        } else {
-            cache.by_where.get(from, &scratch)
-        };
-        if let Some(to) = hit {
-            cache.scratch = scratch;
+        if let Some(to) = self.known_index(cache, from, fields) {
             return to;
         }
+        // The lookup key that `known_index` built.
+        let scratch = std::mem::take(&mut cache.scratch);
+        let plain = scratch.is_empty();
         let mut named: Vec<(String, String)> = Vec::new();
         fields.each(|k, v| {
             if self.is_where_member(k) {
@@ -1183,6 +1165,39 @@ impl Matcher {
 }
 
 impl Matcher {
+    /// [`Matcher::cached_index`] when the transition is cached; None
+    /// otherwise (nothing is computed, and the element's lookup key is
+    /// left in the cache's scratch buffer).
+    #[inline]
+    pub fn known_index(
+        &self,
+        cache: &mut MatchCache,
+        from: u32,
+        fields: &impl ElementFields,
+    ) -> Option<u32> {
+        // Without fields that a `[member=value]` step names, the element's
+        // position is all that matters, and `[*]` ignores it: cache per set.
+        // Otherwise the named fields' values decide: cache by them, each
+        // name and value after its length (so no two lists share a key).
+        let mut scratch = std::mem::take(&mut cache.scratch);
+        scratch.clear();
+        fields.each(|k, v| {
+            if self.is_where_member(k) {
+                for part in [k, v] {
+                    scratch.extend_from_slice(&(part.len() as u64).to_le_bytes());
+                    scratch.extend_from_slice(part.as_bytes());
+                }
+            }
+        });
+        let hit = if scratch.is_empty() {
+            cache.by_plain_index[from as usize]
+        } else {
+            cache.by_where.get(from, &scratch)
+        };
+        cache.scratch = scratch;
+        hit
+    }
+
     /// Adds `sel` as a selector of rule `rule`.
     pub fn push(&mut self, rule: usize, sel: Selector) {
         let id = self.sels.len() as u32;
