@@ -772,11 +772,7 @@ impl<'a> Pass<'a, '_> {
                 if !scalar || !(noted || drops) {
                     return self.not_quiet(child, noted);
                 }
-                let end = if kind == Kind::String {
-                    value.end as usize + 1
-                } else {
-                    value.end as usize
-                };
+                let (start, end) = scalar_span(value);
                 if rule.keep_literals && literal {
                     return Quiet::Stays(end, vi + 1);
                 }
@@ -784,11 +780,6 @@ impl<'a> Pass<'a, '_> {
                 let fate = match &rule.action {
                     Action::Drop => Fate::Remove,
                     Action::Replace(c) => {
-                        let start = if kind == Kind::String {
-                            value.start as usize - 1
-                        } else {
-                            value.start as usize
-                        };
                         self.replace_with(start, end, |out| json::write(out, c));
                         Fate::Stay
                     }
@@ -803,49 +794,43 @@ impl<'a> Pass<'a, '_> {
         if !noted {
             return self.not_quiet(child, noted);
         }
-        // A string to search, as `unhandled` would.
-        let mut search = false;
-        let end = if kind == Kind::String {
+        // A string without escapes that cannot be nested JSON (anything
+        // nested JSON could start with goes the full way).
+        let mut text: &'a str = "";
+        if kind == Kind::String {
             if value.has_escapes() {
                 return self.not_quiet(child, noted);
             }
-            let text = self.input.get(value.span()).unwrap_or_default();
-            // Anything nested JSON could start with goes the full way.
+            // Spans start and end at ASCII quotes: always char boundaries.
+            text = self.text.get(value.span()).unwrap_or("");
             let nests = policy.nested_json
                 && matches!(
-                    text.first(),
+                    text.as_bytes().first(),
                     Some(b'{' | b'[' | b' ' | b'\t' | b'\n' | b'\r')
                 );
             if nests {
                 return self.not_quiet(child, noted);
             }
-            search = !(no_detectors || self.cache.is_clean_bytes(text));
-            value.end as usize + 1
-        } else if scalar {
-            value.end as usize
-        } else {
-            // An object or an array (the only other kinds a value has):
-            // what `node` and `unhandled` do with it (a container stays
-            // where the quiet path is taken).
-            if let Some(r) = keep {
-                self.w.note(Cause::Rule(r), "keep", false);
-            }
-            self.container(vi, child, depth + 1, kept || keep.is_some(), false);
-            return Quiet::Stays(value.end as usize, value.link as usize + 1);
-        };
+        }
+        // As `node` does: a rule that keeps literals keeps them without
+        // counting.
         if let Some(r) = keep {
-            // As `node` does: a rule that keeps literals keeps them
-            // without counting.
             if !(policy.rules[r].keep_literals && literal) {
                 self.w.note(Cause::Rule(r), "keep", false);
             }
         }
-        if search {
-            // Spans start and end at ASCII quotes: always char boundaries.
-            let text: &'a str = self.text.get(value.span()).unwrap_or("");
+        if !scalar {
+            // An object or an array (the only other kinds a value has):
+            // what `unhandled` does with it (a container stays where the
+            // quiet path is taken).
+            self.container(vi, child, depth + 1, kept || keep.is_some(), false);
+            return Quiet::Stays(value.end as usize, value.link as usize + 1);
+        }
+        if kind == Kind::String && !(no_detectors || self.cache.is_clean_value(text)) {
+            // Searched as `unhandled` would.
             self.rewrite_string(vi, Cow::Borrowed(text), false, child, depth + 1, kept);
         }
-        Quiet::Stays(end, vi + 1)
+        Quiet::Stays(scalar_span(value).1, vi + 1)
     }
 
     /// Leaves a member to the full path: the key transition that
@@ -878,6 +863,14 @@ impl<'a> Pass<'a, '_> {
         }
         self.bufs.quoted = quoted;
     }
+}
+
+/// The input span of scalar node `n`, a string's with its quotes (told by
+/// a comparison, not by [`Pass::span`]'s `match`).
+#[inline(always)]
+fn scalar_span(n: Node) -> (usize, usize) {
+    let quote = usize::from(n.kind == Kind::String);
+    (n.start as usize - quote, n.end as usize + quote)
 }
 
 /// The first byte of `bytes` that is not JSON whitespace.

@@ -957,12 +957,6 @@ impl MatchCache {
         self.clean_values.contains(text.as_bytes())
     }
 
-    /// [`MatchCache::is_clean_value`] of the bytes of a string.
-    #[inline]
-    pub fn is_clean_bytes(&self, text: &[u8]) -> bool {
-        self.clean_values.contains(text)
-    }
-
     /// Notes, for the owner, who gives the note its meaning (its detectors
     /// found nothing in `text`), that `text` is clean.
     pub fn note_clean_value(&mut self, text: &str) {
