@@ -826,7 +826,7 @@ impl<'a> Pass<'a, '_> {
             self.container(vi, child, depth + 1, kept || keep.is_some(), false);
             return Quiet::Stays(value.end as usize, value.link as usize + 1);
         }
-        if kind == Kind::String && !(no_detectors || self.cache.is_clean_value(text)) {
+        if kind == Kind::String && !self.w.is_known_clean(text, self.cache) {
             // Searched as `unhandled` would.
             self.rewrite_string(vi, Cow::Borrowed(text), false, child, depth + 1, kept);
         }
