@@ -165,7 +165,6 @@ impl Redactor for Fast {
                 last: 0,
                 cache,
                 bufs,
-                key: KeyNote::Unknown,
                 known: None,
             };
             let set = policy.matcher.cached_start(f.cache);
@@ -209,8 +208,6 @@ struct Pass<'a, 'w> {
     last: usize,
     cache: &'a mut MatchCache,
     bufs: &'a mut Buffers,
-    /// What is known of the key of the member just visited.
-    key: KeyNote,
     /// The transition of the key (or element) of the member about to be
     /// visited, and whether the key is noted clean, when
     /// [`Pass::quiet_member`] looked it up.
@@ -427,12 +424,15 @@ impl<'a> Pass<'a, '_> {
     /// stay and are scanned by the detectors (the reference's `transform`
     /// and `scan_keys_below`).
     fn transform_container(&mut self, ci: usize, action: &Action) {
-        self.members(ci, false, None, |p, _, vi| match p.tape[vi].kind {
-            Kind::ObjectStart | Kind::ArrayStart => {
-                p.transform_container(vi, action);
-                Fate::Stay
-            }
-            _ => p.transform_scalar(vi, action),
+        self.members(ci, false, None, |p, _, vi| {
+            let fate = match p.tape[vi].kind {
+                Kind::ObjectStart | Kind::ArrayStart => {
+                    p.transform_container(vi, action);
+                    Fate::Stay
+                }
+                _ => p.transform_scalar(vi, action),
+            };
+            (fate, KeyNote::Unknown)
         });
     }
 
@@ -518,23 +518,22 @@ impl<'a> Pass<'a, '_> {
         let quiet = (self.w.events.is_none() && (policy.mode == Mode::Denylist || kept))
             .then_some((set, depth, kept));
         let emitted_any = self.members(ci, true, quiet, |p, index, vi| {
-            let mut note = KeyNote::Unknown;
-            let child = if is_object {
+            let (child, note) = if is_object {
                 let key = p.text(vi - 1);
                 let (child, clean) = match p.known.take() {
                     Some(known) => known,
                     None => p.w.policy.matcher.cached_key_noted(p.cache, set, &key),
                 };
-                note = if clean {
-                    KeyNote::Clean
-                } else {
-                    KeyNote::Unnoted(set)
-                };
                 if p.w.events.is_some() {
                     p.w.path.push(Seg::Key(key.to_string()));
                 }
                 p.recycle(key);
-                child
+                let note = if clean {
+                    KeyNote::Clean
+                } else {
+                    KeyNote::Unnoted(set)
+                };
+                (child, note)
             } else {
                 let matcher = &p.w.policy.matcher;
                 let child = if let Some((child, _)) = p.known.take() {
@@ -552,12 +551,9 @@ impl<'a> Pass<'a, '_> {
                 if p.w.events.is_some() {
                     p.w.path.push(Seg::Index(index));
                 }
-                child
+                (child, KeyNote::Unknown)
             };
-            let fate = p.node(vi, child, depth + 1, kept);
-            // Set after the value: members below set their own.
-            p.key = note;
-            fate
+            (p.node(vi, child, depth + 1, kept), note)
         });
         if !root && self.w.policy.mode == Mode::Allowlist && !kept && !emitted_any {
             self.out.truncate(out_mark);
@@ -569,8 +565,9 @@ impl<'a> Pass<'a, '_> {
     }
 
     /// Visits the members (or elements) of the container at tape index
-    /// `ci` with `each(pass, position, value index)`, then scans the keys
-    /// of the members that stay, and removes the members that do not with
+    /// `ci` with `each(pass, position, value index)`, which returns the
+    /// member's fate and what the match cache says of its key; then scans
+    /// the keys of the members that stay, and removes the members that do not with
     /// exactly one separating comma. With `tracks_path`, `each` pushed one
     /// path segment (when explaining) that is popped here. With `quiet`
     /// (the container's state set, depth and whether it is kept), a member
@@ -581,7 +578,7 @@ impl<'a> Pass<'a, '_> {
         ci: usize,
         tracks_path: bool,
         quiet: Option<(u32, usize, bool)>,
-        mut each: impl FnMut(&mut Self, usize, usize) -> Fate,
+        mut each: impl FnMut(&mut Self, usize, usize) -> (Fate, KeyNote),
     ) -> bool {
         let node = self.tape[ci];
         let is_object = node.kind == Kind::ObjectStart;
@@ -657,12 +654,11 @@ impl<'a> Pass<'a, '_> {
         index: usize,
         tracks_path: bool,
         member_mark: (usize, usize),
-        each: &mut impl FnMut(&mut Self, usize, usize) -> Fate,
+        each: &mut impl FnMut(&mut Self, usize, usize) -> (Fate, KeyNote),
     ) -> bool {
         let vi = if is_object { i + 1 } else { i };
-        self.key = KeyNote::Unknown;
-        let stays = matches!(each(self, index, vi), Fate::Stay);
-        let note = std::mem::take(&mut self.key);
+        let (fate, note) = each(self, index, vi);
+        let stays = matches!(fate, Fate::Stay);
         // Keys survive: scan them too (after the value, as the reference
         // does; the key precedes the value in the output, so rewrite it
         // in place in `out`). A key found clean before is not scanned
