@@ -726,9 +726,21 @@ pub fn print(r: &Report, out: &mut impl Write) -> io::Result<()> {
             .iter()
             .filter(|x| x.group == "filter" && x.threads > 1)
         {
+            // The in-memory engine's own ratio on as many threads, from
+            // the same rounds: the most the filter could give, before its
+            // reader and writer take their share of the CPUs.
+            let in_memory = match (
+                find(r, &format!("fast engine, {} thread", row.threads)),
+                find(r, "fast engine, 1 thread"),
+            ) {
+                (Some(many), Some(single)) => {
+                    format!(" (the in-memory engine: {:.2}x)", many.ratio_to(single))
+                }
+                _ => String::new(),
+            };
             writeln!(
                 out,
-                "filter end to end, {} threads: {:.2}x one thread",
+                "filter end to end, {} threads: {:.2}x one thread{in_memory}",
                 row.threads,
                 row.ratio_to(one)
             )?;

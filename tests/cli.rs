@@ -831,6 +831,18 @@ fn bench_smoke_run_writes_table_json_and_plot() {
     ] {
         assert!(table.contains(row), "{row} missing:\n{table}");
     }
+    // The two-thread filter line names the in-memory engine's own ratio
+    // on two threads, from the same round.
+    let line = table
+        .lines()
+        .find(|l| l.starts_with("filter end to end, 2 threads: "))
+        .unwrap();
+    let in_memory = line
+        .split("(the in-memory engine: ")
+        .nth(1)
+        .and_then(|r| r.strip_suffix("x)"))
+        .and_then(|x| x.parse::<f64>().ok());
+    assert!(in_memory.is_some_and(|x| x > 0.0), "{line}");
     assert!(stderr(&out).contains("outputs checked against the reference engine"));
     assert!(stderr(&out).contains("filter output checked against the engine's"));
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
