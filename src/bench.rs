@@ -727,11 +727,11 @@ pub fn print(r: &Report, out: &mut impl Write) -> io::Result<()> {
             .filter(|x| x.group == "filter" && x.threads > 1)
         {
             // The in-memory engine's own ratio on as many threads, from
-            // the same rounds: the most the filter could give, before its
-            // reader and writer take their share of the CPUs.
+            // the same rounds: what the filter's ratio is read against
+            // (its reader and writer take a share of the same CPUs).
             let in_memory = match (
-                find(r, &format!("fast engine, {} thread", row.threads)),
-                find(r, "fast engine, 1 thread"),
+                find(r, &format!("fast engine, {} thread(s)", row.threads)),
+                find(r, "fast engine, 1 thread(s)"),
             ) {
                 (Some(many), Some(single)) => {
                     format!(" (the in-memory engine: {:.2}x)", many.ratio_to(single))

@@ -567,12 +567,12 @@ impl<'a> Pass<'a, '_> {
     /// Visits the members (or elements) of the container at tape index
     /// `ci` with `each(pass, position, value index)`, which returns the
     /// member's fate and what the match cache says of its key; then scans
-    /// the keys of the members that stay, and removes the members that do not with
-    /// exactly one separating comma. With `tracks_path`, `each` pushed one
-    /// path segment (when explaining) that is popped here. With `quiet`
-    /// (the container's state set, depth and whether it is kept), a member
-    /// that [`Pass::quiet_member`] finds nothing can change is passed over
-    /// without `each`. Returns whether any member stayed.
+    /// the keys of the members that stay, and removes the members that do
+    /// not with exactly one separating comma. With `tracks_path`, `each`
+    /// pushed one path segment (when explaining) that is popped here. With
+    /// `quiet` (the container's state set, depth and whether it is kept), a
+    /// member that [`Pass::quiet_member`] finds nothing can change is
+    /// passed over without `each`. Returns whether any member stayed.
     fn members(
         &mut self,
         ci: usize,
