@@ -721,17 +721,18 @@ pub fn print(r: &Report, out: &mut impl Write) -> io::Result<()> {
             "filter end to end, 1 thread: {:.0}% of the in-memory engine",
             one.ratio_to(engine) * 100.0
         )?;
+        // The in-memory engine's own ratio on as many threads, from the
+        // same rounds: what each filter ratio is read against (its reader
+        // and writer take a share of the same CPUs).
+        let single = find(r, "fast engine, 1 thread(s)");
         for row in r
             .rows
             .iter()
             .filter(|x| x.group == "filter" && x.threads > 1)
         {
-            // The in-memory engine's own ratio on as many threads, from
-            // the same rounds: what the filter's ratio is read against
-            // (its reader and writer take a share of the same CPUs).
             let in_memory = match (
                 find(r, &format!("fast engine, {} thread(s)", row.threads)),
-                find(r, "fast engine, 1 thread(s)"),
+                single,
             ) {
                 (Some(many), Some(single)) => {
                     format!(" (the in-memory engine: {:.2}x)", many.ratio_to(single))

@@ -146,11 +146,11 @@ enum Command {
     /// with the policy, each preset alone, detectors off and only,
     /// allowlist mode, each wire format; the fast engine on 1..N threads;
     /// and `redactor filter` end to end on 1..N threads (the corpus from a
-    /// temporary file to a new temporary file each run, in this process), with its ratios
-    /// to the in-memory engine (and, beside the ratio of N threads to one,
-    /// the in-memory engine's own ratio on N threads). Ratios are the median over the rounds of
-    /// the ratio within each round, so that a machine whose speed drifts
-    /// moves both sides alike. Every engine's output is checked against the
+    /// temporary file to a new temporary file each run, in this process),
+    /// with its ratios to the in-memory engine (and, beside the ratio of N
+    /// threads to one, the in-memory engine's own ratio on N threads).
+    /// Ratios are the median over the rounds of the ratio within each
+    /// round, so that a machine whose speed drifts moves both sides alike. Every engine's output is checked against the
     /// reference first. `bench kafka` measures the Kafka stage through a
     /// broker.
     #[command(args_conflicts_with_subcommands = true)]

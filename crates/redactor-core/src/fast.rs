@@ -539,11 +539,7 @@ impl<'a> Pass<'a, '_> {
                 let child = if let Some((child, _)) = p.known.take() {
                     child
                 } else if matcher.has_where {
-                    let element = TapeElement {
-                        tape: p.tape,
-                        text: p.text,
-                        i: vi,
-                    };
+                    let element = p.element(vi);
                     matcher.cached_index(p.cache, set, index, &element)
                 } else {
                     matcher.cached_index(p.cache, set, index, &())
@@ -732,11 +728,7 @@ impl<'a> Pass<'a, '_> {
         } else {
             // An object element's fields may decide its set.
             let child = if policy.matcher.has_where && self.tape[i].kind == Kind::ObjectStart {
-                let element = TapeElement {
-                    tape: self.tape,
-                    text: self.text,
-                    i,
-                };
+                let element = self.element(i);
                 policy.matcher.known_index(self.cache, set, &element)
             } else {
                 self.cache.plain_index(set)
@@ -827,6 +819,17 @@ impl<'a> Pass<'a, '_> {
             self.rewrite_string(vi, Cow::Borrowed(text), false, child, depth + 1, kept);
         }
         Quiet::Stays(scalar_span(value).1, vi + 1)
+    }
+
+    /// The array element at tape index `i`, for its `[member=value]`
+    /// fields.
+    #[inline(always)]
+    fn element(&self, i: usize) -> TapeElement<'a> {
+        TapeElement {
+            tape: self.tape,
+            text: self.text,
+            i,
+        }
     }
 
     /// Leaves a member to the full path: the key transition that
