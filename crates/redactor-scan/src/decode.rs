@@ -48,7 +48,7 @@ pub fn unescape_str(raw: &str, out: &mut String) {
 fn decode(raw: &[u8], out: &mut String, run: impl Fn(usize, usize, &mut String)) {
     let mut i = 0;
     while i < raw.len() {
-        let Some(off) = memchr::memchr(b'\\', &raw[i..]) else {
+        let Some(off) = crate::bytes::find(&raw[i..], b'\\') else {
             run(i, raw.len(), out);
             return;
         };

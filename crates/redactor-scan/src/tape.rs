@@ -134,7 +134,7 @@ fn hex4(s: &[u8], i: usize) -> Result<u16, ScanError> {
 /// least one backslash). Control characters were rejected by stage 1.
 fn validate_escapes(s: &[u8], start: usize, end: usize) -> Result<(), ScanError> {
     let mut i = start;
-    while let Some(off) = memchr::memchr(b'\\', &s[i..end]) {
+    while let Some(off) = crate::bytes::find(&s[i..end], b'\\') {
         i += off + 1;
         match s[i] {
             b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 1,
