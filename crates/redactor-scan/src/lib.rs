@@ -16,7 +16,7 @@
 //! and literals).
 //! Stage 2 walks those offsets with an explicit stack: no recursion per
 //! nesting level, a depth limit and a size limit with their own errors.
-//! Backends: AVX2 and AVX-512BW (x86-64, with PCLMULQDQ), NEON (aarch64)
+//! Backends: AVX2 and AVX-512BW with VBMI2 (x86-64, with PCLMULQDQ), NEON (aarch64)
 //! and a scalar fallback that is always compiled; see [`Backend`].
 //!
 //! ```
