@@ -78,7 +78,7 @@ impl Backend {
     ///
     /// AVX-512 (BW and VBMI2) is preferred when present: it measured faster
     /// than AVX2 on the telemetry corpus (+4% before its offsets were
-    /// written with VBMI2's byte compress, +14% after, on a Xeon) and on
+    /// written with VBMI2's byte compress, +13% after, on a Xeon) and on
     /// `citm_catalog.json` (+12%), and within noise on twitter statuses
     /// (see `docs/benchmarks.md`).
     pub fn detect() -> Backend {

@@ -85,7 +85,7 @@ impl Block64 for Avx512 {
     /// sixteen offsets at a time: two stores, which hold the block's
     /// offsets unless it has more than 32 (rare: a branch that predicts),
     /// then two more. Against four 32-bit compresses and four stores for
-    /// every block: +8.9% in `hot scan` on a Xeon with VBMI2; storing all
+    /// every block: +7-9% in `hot scan` on a Xeon with VBMI2; storing all
     /// four groups measured 3.5% slower than this, and a branch per group
     /// 3.2% slower again (it mispredicts).
     #[inline(always)]
