@@ -529,8 +529,8 @@ mod tests {
     }
 
     /// Every backend's UTF-8 verdict, against the standard library's: the
-    /// whole text's, and stage 1's own on its whole blocks (the AVX2 check,
-    /// also on the AVX-512 backend), which must flag every invalid
+    /// whole text's, and stage 1's own on its whole blocks (the AVX2 check
+    /// and its AVX-512 form), which must flag every invalid
     /// sequence inside them and prove the rest valid. Every kind of error
     /// (truncated, overlong, surrogate, past U+10FFFF, stray continuation
     /// and byte that never occurs) and valid characters of every length,

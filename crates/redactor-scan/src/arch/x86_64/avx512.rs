@@ -70,8 +70,8 @@ impl Block64 for Avx512 {
     #[inline(always)]
     unsafe fn utf8(blocks: &[[u8; 64]]) -> Option<crate::arch::generic::Utf8Blocks> {
         // SAFETY: the caller guarantees this backend's CPU features, which
-        // include AVX2 (`Avx512::is_available` checks it).
-        Some(unsafe { super::utf8::validate(blocks) })
+        // include AVX-512F and BW.
+        Some(unsafe { super::utf8::validate512(blocks) })
     }
 
     #[inline(always)]
