@@ -491,13 +491,7 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
         }));
     }
     for t in 1..=o.max_threads {
-        add(
-            &mut rows,
-            format!("fast engine, {t} thread(s)"),
-            m,
-            "threads",
-            t,
-        );
+        add(&mut rows, engine_row(t), m, "threads", t);
         jobs.push(Box::new(move || threaded_run(f, m, t)));
     }
 
@@ -667,6 +661,12 @@ fn find<'r>(r: &'r Report, name_prefix: &str) -> Option<&'r Row> {
     r.rows.iter().find(|x| x.name.starts_with(name_prefix))
 }
 
+/// The name of the in-memory engine's row on `threads` threads, where the
+/// rows are made and where the summary looks them up.
+fn engine_row(threads: usize) -> String {
+    format!("fast engine, {threads} thread(s)")
+}
+
 /// The table.
 pub fn print(r: &Report, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "machine: {} (scanner backend {})", r.cpu, r.simd)?;
@@ -724,16 +724,13 @@ pub fn print(r: &Report, out: &mut impl Write) -> io::Result<()> {
         // The in-memory engine's own ratio on as many threads, from the
         // same rounds: what each filter ratio is read against (its reader
         // and writer take a share of the same CPUs).
-        let single = find(r, "fast engine, 1 thread(s)");
+        let single = find(r, &engine_row(1));
         for row in r
             .rows
             .iter()
             .filter(|x| x.group == "filter" && x.threads > 1)
         {
-            let in_memory = match (
-                find(r, &format!("fast engine, {} thread(s)", row.threads)),
-                single,
-            ) {
+            let in_memory = match (find(r, &engine_row(row.threads)), single) {
                 (Some(many), Some(single)) => {
                     format!(" (the in-memory engine: {:.2}x)", many.ratio_to(single))
                 }

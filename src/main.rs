@@ -150,9 +150,9 @@ enum Command {
     /// with its ratios to the in-memory engine (and, beside the ratio of N
     /// threads to one, the in-memory engine's own ratio on N threads).
     /// Ratios are the median over the rounds of the ratio within each
-    /// round, so that a machine whose speed drifts moves both sides alike. Every engine's output is checked against the
-    /// reference first. `bench kafka` measures the Kafka stage through a
-    /// broker.
+    /// round, so that a machine whose speed drifts moves both sides alike.
+    /// Every engine's output is checked against the reference first.
+    /// `bench kafka` measures the Kafka stage through a broker.
     #[command(args_conflicts_with_subcommands = true)]
     Bench {
         #[command(subcommand)]

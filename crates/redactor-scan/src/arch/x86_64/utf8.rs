@@ -1,8 +1,9 @@
 //! UTF-8 validation of stage 1's whole blocks with AVX2 ([`validate`], two
 //! 32-byte halves per block) or AVX-512BW ([`validate512`], one vector per
 //! block: +2.5% in `hot scan` against the AVX2 check on the AVX-512
-//! backend), for texts that are not all ASCII: a block holding only ASCII bytes costs a test, and the
-//! others (about one in eighteen in the telemetry corpus) the full check.
+//! backend), for texts that are not all ASCII: a block holding only ASCII
+//! bytes costs a test, and the others (about one in eighteen in the
+//! telemetry corpus) the full check.
 //! Stage 1 has classified every block by then, so that texts that are all
 //! ASCII are not passed at all, and the bytes after the last whole block
 //! are validated only when they are not ASCII.
