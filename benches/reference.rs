@@ -1,7 +1,8 @@
 //! Baseline figures: the reference (DOM) engine and the `filter` command on
 //! `redactor gen --format mixed` output, against a plain copy (the physical
 //! floor) and a `serde_json` parse + serialise round trip of the same lines,
-//! all with `Throughput::Bytes`, measured in one run.
+//! all with `Throughput::Bytes`, measured in one run; and the cost of one
+//! keyed token (`tokens`, per token), the default policy's costliest action.
 //!
 //! Run: `cargo bench --bench reference`. Every measured path checks its
 //! output on the corpus before it is timed.
@@ -308,5 +309,64 @@ fn ids_as_keys(cr: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(reference, benches, long_text, ids_as_keys);
+/// One keyed token of an id (the default policy's `tokenize` action on a
+/// value): made afresh, for a new id each time (the per-thread memo
+/// misses: one HMAC-SHA256, two SHA-256 compressions), and for an id that
+/// recurs (the memo hits). Both are checked against the token made without
+/// the memo before they are timed.
+fn tokens(cr: &mut Criterion) {
+    use redactor_core::actions::{Normalize, Shape, Tokenize};
+    use redactor_core::keys::Key;
+    use std::fmt::Write as _;
+    let tokenize = Tokenize {
+        key: Arc::new(Key::from_bytes("bench", KEY.as_bytes())),
+        normalize: Normalize::None,
+        shape: Shape::Opaque,
+        bytes: 16,
+        keep_prefixes: Vec::new(),
+    };
+    // Each timed path's token is checked first: the base64 (URL alphabet,
+    // no padding) of the first 16 bytes of the id's HMAC-SHA256, after
+    // `tok_<key id>_`, made afresh and again from the memo.
+    let check = |id: &str| {
+        use base64::Engine as _;
+        let mac = redactor_core::actions::hmac(KEY.as_bytes(), id.as_bytes());
+        let expected = format!(
+            "tok_bench_{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&mac[..16])
+        );
+        for _ in 0..2 {
+            let mut token = String::new();
+            tokenize.token_into(id, &mut token);
+            assert_eq!(token, expected);
+        }
+    };
+    check("u_1");
+    check("u_12345");
+    let mut g = cr.benchmark_group("tokens");
+    g.throughput(Throughput::Elements(1));
+    let mut out = String::new();
+    let mut id = String::new();
+    let mut n = 0u64;
+    g.bench_function("token of a new id each time (HMAC-SHA256)", |b| {
+        b.iter(|| {
+            n += 1;
+            id.clear();
+            let _ = write!(id, "u_{n}");
+            out.clear();
+            tokenize.token_into(&id, &mut out);
+            black_box(out.len())
+        })
+    });
+    g.bench_function("token of a recurring id (memo)", |b| {
+        b.iter(|| {
+            out.clear();
+            tokenize.token_into(black_box("u_12345"), &mut out);
+            black_box(out.len())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(reference, benches, long_text, ids_as_keys, tokens);
 criterion_main!(reference);
