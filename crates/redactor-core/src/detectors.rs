@@ -10,7 +10,7 @@
 
 use std::sync::OnceLock;
 
-use redactor_scan::bytes::word;
+use redactor_scan::bytes::{digit_mask, eq_mask, mask_bits, word};
 use redactor_scan::census;
 use redactor_scan::pairs::PairSet;
 use regex::Regex;
@@ -1352,8 +1352,8 @@ fn has_chain_of_13(w: &[u8]) -> bool {
 fn digit_and_separator_bits(w: &[u8]) -> (u64, u64) {
     let (mut digit, mut sep) = (0u64, 0u64);
     let mut put = |at: usize, x: u64| {
-        digit |= u64::from(word_bits(word_digits(x))) << at;
-        sep |= u64::from(word_bits(word_eq(x, b' ') | word_eq(x, b'-'))) << at;
+        digit |= u64::from(mask_bits(digit_mask(x))) << at;
+        sep |= u64::from(mask_bits(eq_mask(x, b' ') | eq_mask(x, b'-'))) << at;
     };
     let full = w.len().min(64) / 8;
     for k in 0..full {
@@ -1374,38 +1374,6 @@ fn digit_and_separator_bits(w: &[u8]) -> (u64, u64) {
         put(8 * full, tail);
     }
     (digit, sep)
-}
-
-const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-const ONES: u64 = 0x0101_0101_0101_0101;
-
-/// The high bit of each byte of `w` that is an ASCII digit.
-#[inline(always)]
-fn word_digits(w: u64) -> u64 {
-    // With the high bits cleared no byte carries into the next: the sums
-    // set a byte's high bit when it is at least '0' (0x80 - 0x30 = 0x50)
-    // or past '9' (0x80 - 0x3a = 0x46).
-    let low = w & LOW7;
-    let at_least_0 = low + 0x50 * ONES;
-    let past_9 = low + 0x46 * ONES;
-    at_least_0 & !past_9 & !w & HIGH
-}
-
-/// The high bit of each byte of `w` equal to `c`.
-#[inline(always)]
-fn word_eq(w: u64, c: u8) -> u64 {
-    let x = w ^ (u64::from(c) * ONES);
-    // A byte of `x` is zero exactly when neither its low seven bits carry
-    // into the high bit nor its high bit is set.
-    !(((x & LOW7) + LOW7) | x) & HIGH
-}
-
-/// One bit per byte from the high bits of `w`: bit i for byte i.
-#[inline(always)]
-fn word_bits(w: u64) -> u8 {
-    // Bit 8i moves to bit 56 + i; no two partial products overlap.
-    ((w >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8
 }
 
 /// Whether `b` holds 13 or more digits in a row, consecutive digits
@@ -3089,41 +3057,6 @@ mod tests {
             }
         }
         assert!(!has_secret_prefix(b"934caa3a-279a-4011-ac45-35c786292caa"));
-    }
-
-    #[test]
-    fn word_masks_are_exact_for_every_byte_in_every_lane() {
-        for c in 0..=255u8 {
-            for lane in 0..8 {
-                // The byte among neighbours that are each of the classes.
-                for fill in [b'0', b' ', b'-', b'x', 0xb5, 0x00] {
-                    let mut bytes = [fill; 8];
-                    bytes[lane] = c;
-                    let w = u64::from_le_bytes(bytes);
-                    let want = |f: &dyn Fn(u8) -> bool| {
-                        bytes
-                            .iter()
-                            .enumerate()
-                            .fold(0u8, |m, (i, &b)| m | (u8::from(f(b)) << i))
-                    };
-                    assert_eq!(
-                        word_bits(word_digits(w)),
-                        want(&|b: u8| b.is_ascii_digit()),
-                        "{bytes:?}"
-                    );
-                    assert_eq!(
-                        word_bits(word_eq(w, b'-')),
-                        want(&|b| b == b'-'),
-                        "{bytes:?}"
-                    );
-                    assert_eq!(
-                        word_bits(word_eq(w, b' ')),
-                        want(&|b| b == b' '),
-                        "{bytes:?}"
-                    );
-                }
-            }
-        }
     }
 
     #[test]

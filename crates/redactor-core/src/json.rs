@@ -474,18 +474,11 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
 /// or `\`. Exact (bytes from 0x80 up are never taken for control bytes).
 #[inline(always)]
 fn needs_escape(x: u64) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    /// Whether some byte of `x` is below `n` (`n <= 128`); exact.
-    #[inline(always)]
-    fn has_less(x: u64, n: u8) -> bool {
-        x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS != 0
-    }
-    #[inline(always)]
-    fn has_byte(x: u64, b: u8) -> bool {
-        has_less(x ^ (ONES * u64::from(b)), 1)
-    }
-    has_less(x, 0x20) || has_byte(x, b'"') || has_byte(x, b'\\')
+    use redactor_scan::bytes::{below_mask, splat};
+    // A byte below 0x20, or a zero byte where `x` holds `"` or `\`.
+    below_mask(x, 0x20) != 0
+        || below_mask(x ^ splat(b'"'), 1) != 0
+        || below_mask(x ^ splat(b'\\'), 1) != 0
 }
 
 /// The content of [`write_str`] for a string that needs escapes.
