@@ -1126,11 +1126,11 @@ impl Matcher {
         index: usize,
         fields: &impl ElementFields,
     ) -> u32 {
-        if let Some(to) = self.known_index(cache, from, fields) {
+        let scratch = self.index_lookup_key(cache, fields);
+        if let Some(to) = Self::find_index(cache, from, &scratch) {
+            cache.scratch = scratch;
             return to;
         }
-        // The lookup key that `known_index` built.
-        let scratch = std::mem::take(&mut cache.scratch);
         let plain = scratch.is_empty();
         let mut named: Vec<(String, String)> = Vec::new();
         fields.each(|k, v| {
@@ -1160,8 +1160,7 @@ impl Matcher {
 
 impl Matcher {
     /// [`Matcher::cached_index`] when the transition is cached; None
-    /// otherwise (nothing is computed, and the element's lookup key is
-    /// left in the cache's scratch buffer).
+    /// otherwise (nothing is computed).
     #[inline]
     pub fn known_index(
         &self,
@@ -1169,10 +1168,21 @@ impl Matcher {
         from: u32,
         fields: &impl ElementFields,
     ) -> Option<u32> {
-        // Without fields that a `[member=value]` step names, the element's
-        // position is all that matters, and `[*]` ignores it: cache per set.
-        // Otherwise the named fields' values decide: cache by them, each
-        // name and value after its length (so no two lists share a key).
+        let scratch = self.index_lookup_key(cache, fields);
+        let hit = Self::find_index(cache, from, &scratch);
+        cache.scratch = scratch;
+        hit
+    }
+
+    /// The cache's lookup key of an element (built in the cache's scratch
+    /// buffer, taken out: the caller puts it back). Without fields that a
+    /// `[member=value]` step names, the element's position is all that
+    /// matters, and `[*]` ignores it: the key is empty and the transition
+    /// is cached per set. Otherwise the named fields' values decide: the
+    /// key holds each name and value after its length (so no two lists
+    /// share a key).
+    #[inline(always)]
+    fn index_lookup_key(&self, cache: &mut MatchCache, fields: &impl ElementFields) -> Vec<u8> {
         let mut scratch = std::mem::take(&mut cache.scratch);
         scratch.clear();
         fields.each(|k, v| {
@@ -1183,13 +1193,18 @@ impl Matcher {
                 }
             }
         });
-        let hit = if scratch.is_empty() {
+        scratch
+    }
+
+    /// The cached transition from set `from` of an element whose lookup
+    /// key ([`Matcher::index_lookup_key`]) is `key`.
+    #[inline(always)]
+    fn find_index(cache: &MatchCache, from: u32, key: &[u8]) -> Option<u32> {
+        if key.is_empty() {
             cache.by_plain_index[from as usize]
         } else {
-            cache.by_where.get(from, &scratch)
-        };
-        cache.scratch = scratch;
-        hit
+            cache.by_where.get(from, key)
+        }
     }
 
     /// Adds `sel` as a selector of rule `rule`.
