@@ -2281,7 +2281,7 @@ impl Detectors {
     /// replaces matches with a constant that is not a string, and for a
     /// text with characters in other forms).
     ///
-    /// A text with characters in other forms ([`Form`]: full-width forms
+    /// A text with characters in other forms (full-width forms
     /// as typed with an East Asian input method, `０９０－１２３４`,
     /// `ｔａｒｏ＠…`; digits of other scripts) is searched again with each
     /// form folded to ASCII on its own. A match of a folded text that
