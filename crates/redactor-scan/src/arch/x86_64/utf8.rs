@@ -122,16 +122,19 @@ const THIS_HIGH: [u8; 16] = [
     TOO_SHORT,
 ];
 
-/// Per byte of a 32-byte vector, the highest value that leaves no
+/// Per byte of an `N`-byte vector, the highest value that leaves no
 /// character unfinished at its end: a lead in the last byte, a three- or
 /// four-byte lead in the second last, a four-byte lead in the third last.
-const COMPLETE_BELOW: [u8; 32] = {
-    let mut t = [0xFF; 32];
-    t[29] = 0xF0 - 1;
-    t[30] = 0xE0 - 1;
-    t[31] = 0xC0 - 1;
+const fn complete_below<const N: usize>() -> [u8; N] {
+    let mut t = [0xFF; N];
+    t[N - 3] = 0xF0 - 1;
+    t[N - 2] = 0xE0 - 1;
+    t[N - 1] = 0xC0 - 1;
     t
-};
+}
+
+/// [`complete_below`] for a 32-byte vector.
+const COMPLETE_BELOW: [u8; 32] = complete_below();
 
 /// The 16 bytes of `table` in both lanes.
 ///
@@ -237,15 +240,8 @@ pub(crate) unsafe fn validate(blocks: &[[u8; 64]]) -> Utf8Blocks {
     }
 }
 
-/// [`COMPLETE_BELOW`] for a 64-byte vector: the same limits in its last
-/// three bytes.
-const COMPLETE_BELOW_64: [u8; 64] = {
-    let mut t = [0xFF; 64];
-    t[61] = 0xF0 - 1;
-    t[62] = 0xE0 - 1;
-    t[63] = 0xC0 - 1;
-    t
-};
+/// [`complete_below`] for a 64-byte vector.
+const COMPLETE_BELOW_64: [u8; 64] = complete_below();
 
 /// The 16 bytes of `table` in all four lanes.
 ///
