@@ -181,6 +181,13 @@ fn engine_run(e: &dyn Redactor, c: &Corpus, out: &mut Vec<u8>, stats: &mut Stats
     out.len()
 }
 
+/// The job of an engine row: [`engine_run`] over `c` into the first of
+/// the shared output buffers, with counters of its own.
+fn engine_job<'a>(e: &'a dyn Redactor, c: &'a Corpus, outs: &'a RefCell<Vec<Vec<u8>>>) -> Job<'a> {
+    let mut st = Stats::default();
+    Box::new(move || engine_run(e, c, &mut outs.borrow_mut()[0], &mut st))
+}
+
 /// Fast engine over one thread per buffer of `outs` (each cleared first),
 /// lines split in contiguous chunks.
 fn threaded_run(e: &Fast, c: &Corpus, outs: &mut [Vec<u8>]) -> usize {
@@ -433,10 +440,7 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
 
     add(&mut rows, "reference engine (DOM)".into(), m, "baseline", 1);
     let r = &reference;
-    let mut st = Stats::default();
-    jobs.push(Box::new(move || {
-        engine_run(r, m, &mut outs.borrow_mut()[0], &mut st)
-    }));
+    jobs.push(engine_job(r, m, outs));
     add(
         &mut rows,
         "simd-json parse, mutate, serialize".into(),
@@ -490,16 +494,10 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
         "engine",
         1,
     );
-    let mut st = Stats::default();
-    jobs.push(Box::new(move || {
-        engine_run(f, m, &mut outs.borrow_mut()[0], &mut st)
-    }));
+    jobs.push(engine_job(f, m, outs));
     for (name, e) in &variant_engines {
         add(&mut rows, name.clone(), m, "engine", 1);
-        let mut st = Stats::default();
-        jobs.push(Box::new(move || {
-            engine_run(e, m, &mut outs.borrow_mut()[0], &mut st)
-        }));
+        jobs.push(engine_job(e, m, outs));
     }
     for c in &formats {
         add(
@@ -509,10 +507,7 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
             "format",
             1,
         );
-        let mut st = Stats::default();
-        jobs.push(Box::new(move || {
-            engine_run(f, c, &mut outs.borrow_mut()[0], &mut st)
-        }));
+        jobs.push(engine_job(f, c, outs));
     }
     for t in 1..=o.max_threads {
         add(&mut rows, engine_row(t), m, "threads", t);
