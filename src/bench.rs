@@ -117,15 +117,29 @@ impl Row {
     /// seconds of each other, so a machine whose speed drifts from round
     /// to round moves both sides of each ratio alike.
     pub fn ratio_to(&self, base: &Row) -> f64 {
-        let n = self.secs.len().min(base.secs.len());
-        if n == 0 {
-            return 0.0;
+        let v = self.round_ratios(base);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    }
+
+    /// The lowest and highest of the ratios within one round that
+    /// [`Row::ratio_to`] takes the median of: how far the host's pace
+    /// moved the ratio from round to round.
+    pub fn ratio_range(&self, base: &Row) -> (f64, f64) {
+        let v = self.round_ratios(base);
+        match (v.first(), v.last()) {
+            (Some(&lo), Some(&hi)) => (lo, hi),
+            _ => (0.0, 0.0),
         }
+    }
+
+    /// This row's speed over `base`'s in each round both ran, sorted.
+    fn round_ratios(&self, base: &Row) -> Vec<f64> {
+        let n = self.secs.len().min(base.secs.len());
         let mut v: Vec<f64> = (0..n)
             .map(|k| self.mb_in(self.secs[k]) / base.mb_in(base.secs[k]))
             .collect();
         v.sort_by(f64::total_cmp);
-        v[n / 2]
+        v
     }
 
     /// Median events per second.
@@ -688,13 +702,32 @@ fn engine_row(threads: usize) -> String {
     format!("fast engine, {threads} thread(s)")
 }
 
+/// `row`'s ratio to `base` as the summary gives it: the median over the
+/// rounds of the ratio within each round, then its lowest and highest
+/// round in brackets; as a percentage when `percent`.
+fn ratio_text(row: &Row, base: &Row, percent: bool) -> String {
+    let (lo, hi) = row.ratio_range(base);
+    let median = row.ratio_to(base);
+    if percent {
+        format!(
+            "{:.0}% [{:.0}..{:.0}]",
+            median * 100.0,
+            lo * 100.0,
+            hi * 100.0
+        )
+    } else {
+        format!("{median:.2}x [{lo:.2}..{hi:.2}]")
+    }
+}
+
 /// The table.
 pub fn print(r: &Report, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "machine: {} (scanner backend {})", r.cpu, r.simd)?;
     writeln!(
         out,
         "rounds: {} (median MB/s; spread = slowest..fastest round; x ref, x simd and % floor: \
-         median over the rounds of the ratio within each round)",
+         median over the rounds of the ratio within each round; [a..b] after a ratio below: \
+         its lowest and highest round)",
         r.options.rounds
     )?;
     let floor = find(r, "copy (floor)");
@@ -728,19 +761,28 @@ pub fn print(r: &Report, out: &mut impl Write) -> io::Result<()> {
     {
         writeln!(
             out,
-            "scanner: {:.2}x simd-json tape, {:.2}x serde_json IgnoredAny",
-            scan.ratio_to(tape),
-            scan.ratio_to(serde)
+            "scanner: {} simd-json tape, {} serde_json IgnoredAny",
+            ratio_text(scan, tape, false),
+            ratio_text(scan, serde, false)
         )?;
     }
     let engine =
         find(r, "fast engine, default policy").or_else(|| find(r, "fast engine, your policy"));
+    if let (Some(engine), Some(reference), Some(simd)) = (engine, reference, simd) {
+        writeln!(
+            out,
+            "{}: {} the reference engine, {} the simd-json round trip",
+            engine.name,
+            ratio_text(engine, reference, false),
+            ratio_text(engine, simd, false)
+        )?;
+    }
     let one = find(r, "filter end to end, 1 thread");
     if let (Some(engine), Some(one)) = (engine, one) {
         writeln!(
             out,
-            "filter end to end, 1 thread: {:.0}% of the in-memory engine",
-            one.ratio_to(engine) * 100.0
+            "filter end to end, 1 thread: {} of the in-memory engine",
+            ratio_text(one, engine, true)
         )?;
         // The in-memory engine's own ratio on as many threads, from the
         // same rounds: what each filter ratio is read against (its reader
@@ -759,9 +801,9 @@ pub fn print(r: &Report, out: &mut impl Write) -> io::Result<()> {
             };
             writeln!(
                 out,
-                "filter end to end, {} threads: {:.2}x one thread{in_memory}",
+                "filter end to end, {} threads: {} one thread{in_memory}",
                 row.threads,
-                row.ratio_to(one)
+                ratio_text(row, one, false)
             )?;
         }
     }
@@ -930,7 +972,7 @@ pub fn write(path: &Path, text: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{engine_run, threaded_run, Corpus, Row};
+    use super::{engine_run, ratio_text, threaded_run, Corpus, Row};
     use redactor_core::gen::{Format, Generator};
     use redactor_core::{Fast, Policy, Stats};
     use std::sync::Arc;
@@ -978,5 +1020,17 @@ mod tests {
         // Bytes count: the same seconds over three times the bytes.
         assert_eq!(row(30, &[1.0, 2.0]).ratio_to(&row(10, &[1.0, 2.0])), 3.0);
         assert_eq!(row(10, &[]).ratio_to(&base), 0.0);
+    }
+
+    #[test]
+    fn ratio_ranges_name_the_lowest_and_highest_round() {
+        // Rounds of 2x, 2x and 0.1x: the median and both ends.
+        let (fast, base) = (row(10, &[1.0, 10.0, 10.0]), row(10, &[2.0, 20.0, 1.0]));
+        assert_eq!(fast.ratio_range(&base), (0.1, 2.0));
+        assert_eq!(ratio_text(&fast, &base, false), "2.00x [0.10..2.00]");
+        assert_eq!(ratio_text(&fast, &base, true), "200% [10..200]");
+        // Only the rounds both rows ran count.
+        assert_eq!(row(10, &[1.0]).ratio_range(&base), (2.0, 2.0));
+        assert_eq!(row(10, &[]).ratio_range(&base), (0.0, 0.0));
     }
 }

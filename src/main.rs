@@ -151,6 +151,9 @@ enum Command {
     /// threads to one, the in-memory engine's own ratio on N threads).
     /// Ratios are the median over the rounds of the ratio within each
     /// round, so that a machine whose speed drifts moves both sides alike.
+    /// Beneath the table, the ratios the speed targets name (scanner to
+    /// baselines, engine to baselines, filter to engine, threads to one),
+    /// each with its lowest and highest round in brackets.
     /// Every engine's output is checked against the reference first.
     /// `bench kafka` measures the Kafka stage through a broker.
     #[command(args_conflicts_with_subcommands = true)]

@@ -826,11 +826,43 @@ fn bench_smoke_run_writes_table_json_and_plot() {
         "fast engine, 2 thread(s)",
         "filter end to end, 1 thread(s)",
         "filter end to end, 2 thread(s)",
+        "fast engine, default policy: ",
         "filter end to end, 1 thread: ",
         "filter end to end, 2 threads: ",
     ] {
         assert!(table.contains(row), "{row} missing:\n{table}");
     }
+    // Each target ratio of the summary comes with its lowest and highest
+    // round, which hold the median between them.
+    let mut summary = 0;
+    for line in table.lines().filter(|l| {
+        [
+            "scanner: ",
+            "fast engine, default policy: ",
+            "filter end to end, ",
+        ]
+        .iter()
+        .any(|p| l.starts_with(p))
+            && !l.contains("thread(s)")
+    }) {
+        let ratios: Vec<(f64, f64, f64)> = line
+            .split(" [")
+            .collect::<Vec<_>>()
+            .windows(2)
+            .map(|w| {
+                let number = |t: &str| t.trim_end_matches(['x', '%']).parse::<f64>().unwrap();
+                let median = number(w[0].rsplit(' ').next().unwrap());
+                let (lo, hi) = w[1].split_once(']').unwrap().0.split_once("..").unwrap();
+                (number(lo), median, number(hi))
+            })
+            .collect();
+        assert!(!ratios.is_empty(), "{line}");
+        for (lo, median, hi) in ratios {
+            assert!(0.0 < lo && lo <= median && median <= hi, "{line}");
+        }
+        summary += 1;
+    }
+    assert_eq!(summary, 4, "{table}");
     // The two-thread filter line names the in-memory engine's own ratio
     // on two threads, from the same round.
     let line = table
