@@ -117,29 +117,23 @@ impl Row {
     /// seconds of each other, so a machine whose speed drifts from round
     /// to round moves both sides of each ratio alike.
     pub fn ratio_to(&self, base: &Row) -> f64 {
-        let v = self.round_ratios(base);
-        v.get(v.len() / 2).copied().unwrap_or(0.0)
+        self.ratios_to(base).1
     }
 
-    /// The lowest and highest of the ratios within one round that
-    /// [`Row::ratio_to`] takes the median of: how far the host's pace
-    /// moved the ratio from round to round.
-    pub fn ratio_range(&self, base: &Row) -> (f64, f64) {
-        let v = self.round_ratios(base);
-        match (v.first(), v.last()) {
-            (Some(&lo), Some(&hi)) => (lo, hi),
-            _ => (0.0, 0.0),
-        }
-    }
-
-    /// This row's speed over `base`'s in each round both ran, sorted.
-    fn round_ratios(&self, base: &Row) -> Vec<f64> {
+    /// The lowest, median and highest of this row's speed over `base`'s
+    /// within one round, over the rounds both ran (all 0 when none): the
+    /// median is [`Row::ratio_to`], the ends show how far the host's pace
+    /// moved it from round to round.
+    pub fn ratios_to(&self, base: &Row) -> (f64, f64, f64) {
         let n = self.secs.len().min(base.secs.len());
         let mut v: Vec<f64> = (0..n)
             .map(|k| self.mb_in(self.secs[k]) / base.mb_in(base.secs[k]))
             .collect();
         v.sort_by(f64::total_cmp);
-        v
+        match (v.first(), v.last()) {
+            (Some(&lo), Some(&hi)) => (lo, v[n / 2], hi),
+            _ => (0.0, 0.0, 0.0),
+        }
     }
 
     /// Median events per second.
@@ -706,8 +700,7 @@ fn engine_row(threads: usize) -> String {
 /// rounds of the ratio within each round, then its lowest and highest
 /// round in brackets; as a percentage when `percent`.
 fn ratio_text(row: &Row, base: &Row, percent: bool) -> String {
-    let (lo, hi) = row.ratio_range(base);
-    let median = row.ratio_to(base);
+    let (lo, median, hi) = row.ratios_to(base);
     if percent {
         format!(
             "{:.0}% [{:.0}..{:.0}]",
@@ -1026,11 +1019,11 @@ mod tests {
     fn ratio_ranges_name_the_lowest_and_highest_round() {
         // Rounds of 2x, 2x and 0.1x: the median and both ends.
         let (fast, base) = (row(10, &[1.0, 10.0, 10.0]), row(10, &[2.0, 20.0, 1.0]));
-        assert_eq!(fast.ratio_range(&base), (0.1, 2.0));
+        assert_eq!(fast.ratios_to(&base), (0.1, 2.0, 2.0));
         assert_eq!(ratio_text(&fast, &base, false), "2.00x [0.10..2.00]");
         assert_eq!(ratio_text(&fast, &base, true), "200% [10..200]");
         // Only the rounds both rows ran count.
-        assert_eq!(row(10, &[1.0]).ratio_range(&base), (2.0, 2.0));
-        assert_eq!(row(10, &[]).ratio_range(&base), (0.0, 0.0));
+        assert_eq!(row(10, &[1.0]).ratios_to(&base), (2.0, 2.0, 2.0));
+        assert_eq!(row(10, &[]).ratios_to(&base), (0.0, 0.0, 0.0));
     }
 }
