@@ -394,7 +394,7 @@ impl Blocks {
             // Never taken in valid JSON: a branch that always predicts,
             // instead of the selects that would keep the first offset in
             // registers on every block.
-            note_control(&mut self.result, at, bad);
+            self.result.control_in_string = first_control(self.result.control_in_string, at, bad);
         }
         let outside = !in_string & !quote;
         let op = m.op & outside;
@@ -405,15 +405,14 @@ impl Blocks {
     }
 }
 
-/// Records the first control character inside a string, at bit
-/// `bad.trailing_zeros()` of the block at `base`, unless one was found in
-/// an earlier block.
+/// The first control character inside a string: `found`, from an earlier
+/// block, or else bit `bad.trailing_zeros()` of the block at `base`. Takes
+/// and returns values, so that no reference to stage 1's state escapes
+/// into a call and the state stays in registers.
 #[cold]
 #[inline(never)]
-fn note_control(result: &mut Stage1, base: usize, bad: u64) {
-    if result.control_in_string.is_none() {
-        result.control_in_string = Some(base + bad.trailing_zeros() as usize);
-    }
+fn first_control(found: Option<usize>, base: usize, bad: u64) -> Option<usize> {
+    found.or(Some(base + bad.trailing_zeros() as usize))
 }
 
 /// [`Block64::flatten`] without SIMD: eight offsets at a time, each from
