@@ -152,12 +152,12 @@ impl Block64 for Avx2 {
 
     /// Eight offsets at a time from a table: each byte of `bits` selects
     /// the positions of its set bits (already 32 bits wide: loading them
-    /// as bytes and widening cost 3% of `hot scan` on Zen 1), offset and
-    /// stored whole; no chain of bit clears from one offset to
-    /// the next. No branch on an empty mask either (the blocks inside long
-    /// strings): its stores land in the spare room and count nothing, and
-    /// the branch they replace was mispredicted often enough to cost more
-    /// (+1.5% in `hot scan`).
+    /// as bytes and widening cost 3% of `hot scan` on Zen 1 in its host's
+    /// slow spells, 1% in its steady ones), offset and stored whole; no
+    /// chain of bit clears from one offset to the next. No branch on an
+    /// empty mask either (the blocks inside long strings): its stores land
+    /// in the spare room and count nothing, and the branch they replace
+    /// was mispredicted often enough to cost more (+1.5% in `hot scan`).
     #[inline(always)]
     unsafe fn flatten(out: *mut u32, base: u32, bits: u64) {
         // SAFETY: the caller guarantees AVX2 and POPCNT, and 64 writable
