@@ -25,45 +25,7 @@ fn policies() -> Vec<(&'static str, Arc<Policy>)> {
         ),
         (
             "custom",
-            common::policy(
-                r#"
-presets = ["otel"]
-[[rules]]
-name = "obj-tok"
-select = ["**.user"]
-action = "tokenize"
-[[rules]]
-name = "mask-all"
-select = ["**.card"]
-action = "mask"
-keep_last = 4
-[[rules]]
-name = "const"
-select = ["**.secret_obj", "**.note_const"]
-action = "replace"
-value = "X"
-[[rules]]
-name = "nullip"
-select = ["**.ip2"]
-action = "generalize"
-kind = "ip"
-on_invalid = "null"
-[[rules]]
-name = "ts"
-select = ["**.time", "**.ts"]
-action = "generalize"
-kind = "timestamp"
-unit = "day"
-[[rules]]
-name = "keep-ctx"
-select = ["context"]
-action = "keep"
-[[rules]]
-name = "drop-attr"
-select = ["**[name=x-forwarded-for]"]
-action = "drop"
-"#,
-            ),
+            common::policy(include_str!("policies/custom.toml")),
         ),
     ];
     for name in redactor_core::presets::NAMES {
