@@ -15,32 +15,15 @@ use std::sync::{Arc, OnceLock};
 use libfuzzer_sys::fuzz_target;
 use redactor_core::{json, Fast, Policy, Redactor, Reference, Stats};
 
-/// Each policy with both engines on it.
+include!("../../crates/redactor-core/tests/policies/families.rs");
+
+/// Each policy family with both engines on it.
 fn engines() -> &'static [(&'static str, Fast, Reference)] {
     static E: OnceLock<Vec<(&'static str, Fast, Reference)>> = OnceLock::new();
     E.get_or_init(|| {
         // A fixed key, so that a failure reproduces with the same tokens.
         std::env::set_var("REDACTOR_TOKEN_KEY", "fuzz-key-0123456789abcdef");
-        let mut sources: Vec<(&'static str, String)> = vec![
-            ("default", redactor_core::policy::DEFAULT_POLICY.to_string()),
-            (
-                "allowlist",
-                "mode = \"allowlist\"\npresets = \"all\"\n".to_string(),
-            ),
-            ("detectors only", String::new()),
-            (
-                "nothing",
-                "detectors = \"off\"\nnested_json = false\n".to_string(),
-            ),
-            (
-                "custom",
-                include_str!("../../crates/redactor-core/tests/policies/custom.toml").to_string(),
-            ),
-        ];
-        for name in redactor_core::presets::NAMES {
-            sources.push((name, format!("presets = [\"{name}\"]\n")));
-        }
-        sources
+        policy_families()
             .into_iter()
             .map(|(name, src)| {
                 let p = Policy::from_toml(&src, name).unwrap_or_else(|e| panic!("{name}: {e}"));

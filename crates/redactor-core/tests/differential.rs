@@ -11,27 +11,14 @@ use proptest::prelude::*;
 use redactor_core::gen::{Format, Generator};
 use redactor_core::{json, Fast, Policy, Redactor, Reference, Stats};
 
+include!("policies/families.rs");
+
+/// Every policy family, compiled with the test key.
 fn policies() -> Vec<(&'static str, Arc<Policy>)> {
-    let mut v = vec![
-        ("default", common::default_policy()),
-        (
-            "allowlist",
-            common::policy("mode = \"allowlist\"\npresets = \"all\"\n"),
-        ),
-        ("detectors only", common::policy("")),
-        (
-            "nothing",
-            common::policy("detectors = \"off\"\nnested_json = false\n"),
-        ),
-        (
-            "custom",
-            common::policy(include_str!("policies/custom.toml")),
-        ),
-    ];
-    for name in redactor_core::presets::NAMES {
-        v.push((name, common::policy(&format!("presets = [\"{name}\"]\n"))));
-    }
-    v
+    policy_families()
+        .into_iter()
+        .map(|(name, src)| (name, common::policy(&src)))
+        .collect()
 }
 
 /// Asserts that the fast engine's output `fast` (made `how`) parses to the
