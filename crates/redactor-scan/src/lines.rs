@@ -514,6 +514,79 @@ mod tests {
         assert_eq!(r.r.1, 4);
     }
 
+    /// The lines of `input` by the definition in this module's docs,
+    /// byte by byte: each over-long line as `Err` with its content.
+    fn naive_lines(input: &[u8], max: usize) -> Vec<Result<Vec<u8>, Vec<u8>>> {
+        let mut lines: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
+        // No line after the last newline, and none in an empty input.
+        if input.is_empty() || input.ends_with(b"\n") {
+            lines.pop();
+        }
+        lines
+            .into_iter()
+            .map(|l| {
+                let l = l.strip_suffix(b"\r").unwrap_or(l).to_vec();
+                if l.len() > max {
+                    Err(l)
+                } else {
+                    Ok(l)
+                }
+            })
+            .collect()
+    }
+
+    /// The lines of `input` read `step` bytes at a time, each over-long
+    /// line as `Err` with what [`LineReader::drain_long`] streamed of it.
+    fn drained_lines(input: &[u8], max: usize, step: usize) -> Vec<Result<Vec<u8>, Vec<u8>>> {
+        let mut r = LineReader::new(Trickle(input, step), max);
+        let mut out = Vec::new();
+        loop {
+            match r.next_line().unwrap() {
+                Next::Line(l) => out.push(Ok(l.to_vec())),
+                Next::TooLong => {
+                    let mut got = Vec::new();
+                    r.drain_long(|b| {
+                        got.extend_from_slice(b);
+                        Ok(())
+                    })
+                    .unwrap();
+                    out.push(Err(got));
+                }
+                Next::Eof => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn random_streams_split_as_the_byte_by_byte_definition_says() {
+        // Bytes drawn mostly from newlines and carriage returns, so that
+        // CRLF pairs, lone CRs, blank lines and lines at or just over the
+        // cap all occur, read in pieces of every size around them.
+        let mut next = crate::xorshift(0x6c69_6e65_7321);
+        for case in 0..3_000 {
+            let len = (next() % 160) as usize;
+            let input: Vec<u8> = (0..len)
+                .map(|_| match next() % 10 {
+                    0..=4 => b'a',
+                    5 | 6 => b'\n',
+                    7 | 8 => b'\r',
+                    _ => b' ',
+                })
+                .collect();
+            let max = (next() % 12) as usize;
+            let step = 1 + (next() % 70) as usize;
+            let want = naive_lines(&input, max);
+            let what = || format!("case {case}: max {max}, step {step}, input {input:?}");
+            assert_eq!(drained_lines(&input, max, step), want, "{}", what());
+            // Every other way of asking gives the same lines.
+            let counted: Vec<Result<Vec<u8>, u64>> = want
+                .iter()
+                .map(|l| l.clone().map_err(|long| long.len() as u64))
+                .collect();
+            assert_eq!(split(&input, max, step), counted, "{}", what());
+        }
+    }
+
     #[test]
     fn lines_crlf_blank_and_last_line() {
         let input = b"{\"a\":1}\r\n\n  \n[2]\n{\"b\":3}";
