@@ -529,6 +529,30 @@ fn usage_and_policy_errors_exit_2_listing_every_problem() {
     let missing = redactor(&["check", "-c", "/nonexistent/policy.toml"], b"");
     assert_eq!(missing.status.code(), Some(2));
     assert!(stderr(&missing).contains("cannot read policy /nonexistent/policy.toml"));
+    // A policy or key file that never ends (a device named by mistake) is
+    // refused at its cap, not read without end.
+    if Path::new("/dev/zero").exists() {
+        let endless = redactor(&["check", "-c", "/dev/zero"], b"");
+        assert_eq!(endless.status.code(), Some(2));
+        let err = stderr(&endless);
+        assert!(
+            err.contains("cannot read policy /dev/zero: larger than 16777216 bytes"),
+            "{err}"
+        );
+        let p = write_policy(
+            "endless-key.toml",
+            "[[keys]]\nid = \"k\"\nfile = \"/dev/zero\"\n",
+        );
+        let endless_key = redactor(&["check", "-c", p.0.to_str().unwrap()], b"");
+        assert_eq!(endless_key.status.code(), Some(2));
+        let err = stderr(&endless_key);
+        assert!(
+            err.contains("cannot read key file /dev/zero: larger than 65536 bytes"),
+            "{err}"
+        );
+    } else {
+        println!("no /dev/zero here: the endless-file cases are skipped");
+    }
 }
 
 #[test]

@@ -22,7 +22,8 @@ pub struct Key {
 pub enum KeySource {
     /// An environment variable holding the key.
     Env(String),
-    /// A file holding the key (one trailing newline is ignored).
+    /// A file holding the key (one trailing newline is ignored), of at
+    /// most [`crate::files::MAX_SECRET_FILE_BYTES`] bytes.
     File(String),
 }
 
@@ -42,8 +43,11 @@ impl Key {
                 None => return Err(format!("environment variable {var} is not set")),
             },
             KeySource::File(path) => {
-                let mut bytes =
-                    std::fs::read(path).map_err(|e| format!("cannot read key file {path}: {e}"))?;
+                let mut bytes = crate::files::read_capped(
+                    std::path::Path::new(path),
+                    crate::files::MAX_SECRET_FILE_BYTES,
+                )
+                .map_err(|e| format!("cannot read key file {path}: {e}"))?;
                 if bytes.last() == Some(&b'\n') {
                     bytes.pop();
                     if bytes.last() == Some(&b'\r') {
@@ -271,6 +275,17 @@ mod tests {
         std::fs::write(&dir, b"short\n").unwrap();
         let e = Key::load("a", &KeySource::File(dir.display().to_string())).unwrap_err();
         assert!(e.contains("at least 16") && !e.contains("short"));
+        // Up to the cap a file is a key; one byte more is refused, and
+        // the error shows none of it.
+        let cap = crate::files::MAX_SECRET_FILE_BYTES as usize;
+        std::fs::write(&dir, vec![b'x'; cap]).unwrap();
+        assert!(Key::load("a", &KeySource::File(dir.display().to_string())).is_ok());
+        std::fs::write(&dir, vec![b'x'; cap + 1]).unwrap();
+        let e = Key::load("a", &KeySource::File(dir.display().to_string())).unwrap_err();
+        assert!(
+            e.ends_with(": larger than 65536 bytes") && !e.contains("xx"),
+            "{e}"
+        );
         std::fs::remove_file(&dir).unwrap();
         assert!(valid_id("k2024") && !valid_id("K1") && !valid_id("") && !valid_id("a_b"));
         assert_ne!(

@@ -38,6 +38,7 @@ pub mod detectors;
 pub mod engine;
 pub mod error;
 pub mod fast;
+pub mod files;
 pub mod gen;
 pub mod json;
 pub mod keys;

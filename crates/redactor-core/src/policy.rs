@@ -587,16 +587,18 @@ fn detector_defaults(kind: DetectorKind, keys: &KeyTable) -> Action {
     }
 }
 
-/// Reads a policy file and compiles it.
+/// Reads a policy file (at most [`crate::files::MAX_CONFIG_FILE_BYTES`]
+/// bytes) and compiles it.
 ///
 /// # Errors
 ///
 /// [`PolicyError::Io`] or [`PolicyError::Invalid`] with every problem found.
 pub fn load_file(path: &std::path::Path) -> Result<Policy, PolicyError> {
-    let src = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let src = crate::files::read_capped_to_string(path, crate::files::MAX_CONFIG_FILE_BYTES)
+        .map_err(|source| PolicyError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
     Policy::from_toml(&src, &path.display().to_string())
 }
 

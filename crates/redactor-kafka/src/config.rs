@@ -412,8 +412,11 @@ impl StageConfig {
     ///
     /// Every problem found, each naming the file and the field.
     pub fn load(path: &Path) -> Result<StageConfig, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+        let text = redactor_core::files::read_capped_to_string(
+            path,
+            redactor_core::files::MAX_CONFIG_FILE_BYTES,
+        )
+        .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
         let base = path.parent().unwrap_or(Path::new("."));
         StageConfig::parse(&text, &path.display().to_string(), base)
     }
@@ -679,9 +682,12 @@ fn resolve_property(value: &PropertyValue, base: &Path) -> Result<String, String
                     .map_err(|_| format!("environment variable {var} is not set")),
                 (None, Some(file)) => {
                     let path = base.join(file);
-                    std::fs::read_to_string(&path)
-                        .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
-                        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+                    redactor_core::files::read_capped_to_string(
+                        &path,
+                        redactor_core::files::MAX_SECRET_FILE_BYTES,
+                    )
+                    .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))
                 }
                 _ => Err("a secret names exactly one of `env` or `file`".into()),
             }
@@ -732,6 +738,35 @@ mod tests {
             .properties
             .contains(&("linger.ms".to_string(), "7".to_string())));
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn secret_files_are_read_up_to_their_cap() {
+        let dir = std::env::temp_dir();
+        let name = format!("redactor-kafka-secret-{}", std::process::id());
+        let path = dir.join(&name);
+        let with_file = |file: &str| {
+            StageConfig::parse(
+                &format!("{BASE}[kafka.properties]\n\"sasl.password\" = {{ file = \"{file}\" }}\n"),
+                "stage.toml",
+                &dir,
+            )
+        };
+        // One trailing newline (or CRLF) is not part of the secret.
+        std::fs::write(&path, "hunter2-secret\r\n").unwrap();
+        let c = with_file(&name).unwrap();
+        assert!(c
+            .properties
+            .contains(&("sasl.password".to_string(), "hunter2-secret".to_string())));
+        // A file larger than a secret can be (a device named by mistake)
+        // is refused at the cap, and the error shows none of it.
+        std::fs::write(&path, vec![b'x'; 64 * 1024 + 1]).unwrap();
+        let e = with_file(&name).unwrap_err().to_string();
+        assert!(
+            e.contains("larger than 65536 bytes") && !e.contains("xx"),
+            "{e}"
+        );
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]
