@@ -752,7 +752,7 @@ mod tests {
                 &dir,
             )
         };
-        // One trailing newline (or CRLF) is not part of the secret.
+        // Trailing newlines (CR or LF) are not part of the secret.
         std::fs::write(&path, "hunter2-secret\r\n").unwrap();
         let c = with_file(&name).unwrap();
         assert!(c

@@ -322,20 +322,29 @@ mod tests {
         }
     }
 
-    /// The lines of `input` read `step` bytes at a time, each line asked
-    /// for twice: once after [`LineReader::ready`], once without (both ways
-    /// must agree).
+    /// The lines of `input` read `step` bytes at a time, each over-long
+    /// one as `Err` with its length, asked for in every way: with and
+    /// without [`LineReader::ready`] first, and lent (all must agree).
     fn split(input: &[u8], max: usize, step: usize) -> Vec<Result<Vec<u8>, u64>> {
         let plain = split_asking(input, max, step, false);
         assert_eq!(split_asking(input, max, step, true), plain, "step {step}");
+        let counted = long_lengths(plain);
         for every in [None, Some(1), Some(3)] {
             assert_eq!(
                 split_lending(input, max, step, every),
-                plain,
+                counted,
                 "step {step}, lending, swap every {every:?} lines"
             );
         }
-        plain
+        counted
+    }
+
+    /// `lines` with each over-long line's content replaced by its length.
+    fn long_lengths(lines: Vec<Result<Vec<u8>, Vec<u8>>>) -> Vec<Result<Vec<u8>, u64>> {
+        lines
+            .into_iter()
+            .map(|l| l.map_err(|long| long.len() as u64))
+            .collect()
     }
 
     /// [`split_asking`] through lent lines: the buffer is swapped after
@@ -403,12 +412,15 @@ mod tests {
         }
     }
 
+    /// The lines of `input` read `step` bytes at a time (after
+    /// [`LineReader::ready`] when `ask_ready`), each over-long one as `Err`
+    /// with what [`LineReader::drain_long`] streamed of it.
     fn split_asking(
         input: &[u8],
         max: usize,
         step: usize,
         ask_ready: bool,
-    ) -> Vec<Result<Vec<u8>, u64>> {
+    ) -> Vec<Result<Vec<u8>, Vec<u8>>> {
         let mut r = LineReader::new(Trickle(input, step), max);
         let mut out = Vec::new();
         loop {
@@ -426,7 +438,7 @@ mod tests {
                         })
                         .unwrap();
                     assert_eq!(n as usize, got.len());
-                    out.push(Err(n));
+                    out.push(Err(got));
                 }
                 Next::Eof => return out,
             }
@@ -535,28 +547,6 @@ mod tests {
             .collect()
     }
 
-    /// The lines of `input` read `step` bytes at a time, each over-long
-    /// line as `Err` with what [`LineReader::drain_long`] streamed of it.
-    fn drained_lines(input: &[u8], max: usize, step: usize) -> Vec<Result<Vec<u8>, Vec<u8>>> {
-        let mut r = LineReader::new(Trickle(input, step), max);
-        let mut out = Vec::new();
-        loop {
-            match r.next_line().unwrap() {
-                Next::Line(l) => out.push(Ok(l.to_vec())),
-                Next::TooLong => {
-                    let mut got = Vec::new();
-                    r.drain_long(|b| {
-                        got.extend_from_slice(b);
-                        Ok(())
-                    })
-                    .unwrap();
-                    out.push(Err(got));
-                }
-                Next::Eof => return out,
-            }
-        }
-    }
-
     #[test]
     fn random_streams_split_as_the_byte_by_byte_definition_says() {
         // Bytes drawn mostly from newlines and carriage returns, so that
@@ -577,13 +567,10 @@ mod tests {
             let step = 1 + (next() % 70) as usize;
             let want = naive_lines(&input, max);
             let what = || format!("case {case}: max {max}, step {step}, input {input:?}");
-            assert_eq!(drained_lines(&input, max, step), want, "{}", what());
+            // Over-long lines with what `drain_long` streamed of them.
+            assert_eq!(split_asking(&input, max, step, false), want, "{}", what());
             // Every other way of asking gives the same lines.
-            let counted: Vec<Result<Vec<u8>, u64>> = want
-                .iter()
-                .map(|l| l.clone().map_err(|long| long.len() as u64))
-                .collect();
-            assert_eq!(split(&input, max, step), counted, "{}", what());
+            assert_eq!(split(&input, max, step), long_lengths(want), "{}", what());
         }
     }
 
