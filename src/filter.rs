@@ -21,6 +21,8 @@ use redactor_core::{json, Policy, Redactor, Reject, Stats};
 
 use redactor_scan::lines::{LineReader, Span};
 
+use crate::same_file::{self, Named};
+
 /// Options of `redactor filter`.
 #[derive(Debug)]
 pub struct Options {
@@ -568,20 +570,45 @@ impl Writer {
 pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Result<Outcome> {
     let started = Instant::now();
     let threads = opts.threads.max(1);
-    let out: Box<dyn Write + Send> = match &opts.output {
-        Some(p) => Box::new(
-            File::create(p).with_context(|| format!("cannot create output {}", p.display()))?,
-        ),
-        None => Box::new(io::stdout()),
+    // Nothing is truncated before it is known that no input would be.
+    let reads: Vec<Named> = if opts.inputs.is_empty() {
+        vec![Named::stdin()]
+    } else {
+        opts.inputs
+            .iter()
+            .map(|p| Named::path("input", p))
+            .collect()
+    };
+    let mut writes = vec![match &opts.output {
+        Some(p) => Named::path("--output", p),
+        None => Named::stdout(),
+    }];
+    writes.extend(
+        opts.quarantine
+            .iter()
+            .map(|p| Named::path("--quarantine", p)),
+    );
+    same_file::refuse_overwrite(&reads, &writes)?;
+    let (out, out_named): (Box<dyn Write + Send>, Named) = match &opts.output {
+        Some(p) => {
+            let f =
+                File::create(p).with_context(|| format!("cannot create output {}", p.display()))?;
+            let named = Named::file("--output", p, &f);
+            (Box::new(f), named)
+        }
+        None => (Box::new(io::stdout()), Named::stdout()),
     };
     let out = BufWriter::with_capacity(256 * 1024, out);
     let quarantine = match &opts.quarantine {
-        Some(p) => Some(Arc::new(Mutex::new(Quarantine {
-            w: BufWriter::new(
-                File::create(p)
-                    .with_context(|| format!("cannot create quarantine {}", p.display()))?,
-            ),
-        }))),
+        Some(p) => {
+            let f = File::create(p)
+                .with_context(|| format!("cannot create quarantine {}", p.display()))?;
+            // Only now can two new files' names be told apart.
+            same_file::refuse_shared(&[out_named, Named::file("--quarantine", p, &f)])?;
+            Some(Arc::new(Mutex::new(Quarantine {
+                w: BufWriter::new(f),
+            })))
+        }
         None => None,
     };
     // Four per worker: batches finish out of order, and the writer keeps

@@ -14,9 +14,12 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::same_file::Named;
+
 mod bench;
 mod commands;
 mod filter;
+mod same_file;
 
 /// Redacts JSON telemetry (NDJSON) before it reaches third-party vendors.
 ///
@@ -53,7 +56,9 @@ enum Command {
     /// are redacted, without waiting for more input. SIGINT or SIGTERM stops
     /// the reading: every line already read is still written or rejected,
     /// stderr names the last line read, and the status is 130 or 143 (a
-    /// second signal ends at once).
+    /// second signal ends at once). An output, quarantine or stdout that is
+    /// one of the inputs (also through a link) is refused with status 2
+    /// before anything is written.
     Filter {
         /// Policy file (TOML); the built-in default policy when omitted.
         #[arg(short, long, value_name = "FILE")]
@@ -288,7 +293,7 @@ fn parse_format(s: &str) -> Result<redactor_core::gen::Format, String> {
 
 /// An error that exits with status 2 (usage or policy).
 #[derive(Debug)]
-struct UsageError(String);
+pub(crate) struct UsageError(pub(crate) String);
 
 impl std::fmt::Display for UsageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -382,6 +387,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let policy = load_policy(config.as_deref())?;
             let engine = engine_for(engine, policy);
+            let read = input
+                .as_ref()
+                .map_or_else(Named::stdin, |p| Named::path("input", p));
+            same_file::refuse_overwrite(&[read], &[Named::stdout()])?;
             let stop = filter::stop_on_signals().context("cannot watch for signals")?;
             let (rejected, stopped) =
                 commands::explain(engine.as_ref(), input.as_ref(), Some(&stop))?;
@@ -441,6 +450,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             plot,
         } => {
             let loaded = load_policy(policy.as_deref())?;
+            if let Some(i) = &input {
+                let mut writes = vec![Named::stdout()];
+                writes.extend(json.iter().map(|p| Named::path("--json", p)));
+                writes.extend(plot.iter().map(|p| Named::path("--plot", p)));
+                same_file::refuse_overwrite(&[Named::path("--input", i)], &writes)?;
+            }
             let options = bench::Options {
                 events,
                 rounds,

@@ -318,6 +318,134 @@ fn files_in_file_out_and_crlf() {
     );
 }
 
+/// Runs `redactor ARGS` with the test key, stdin and stdout as given, and
+/// stderr captured.
+fn redactor_with(args: &[&str], stdin: Stdio, stdout: Stdio) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("REDACTOR_TOKEN_KEY", KEY)
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn a_run_never_writes_over_what_it_reads() {
+    let events = gen("mixed", 50, 9);
+    let input = tmp("own-input.ndjson");
+    let other = tmp("own-other.ndjson");
+    let link = tmp("own-link.ndjson");
+    let fresh = tmp("own-fresh.ndjson");
+    std::fs::write(&input, &events).unwrap();
+    std::fs::write(&other, &events).unwrap();
+    std::os::unix::fs::symlink(&input.0, &link.0).unwrap();
+    let (i, o, l, f) = (
+        input.to_str().unwrap(),
+        other.to_str().unwrap(),
+        link.to_str().unwrap(),
+        fresh.to_str().unwrap(),
+    );
+    let open = |p: &Path| std::fs::File::open(p).unwrap();
+    let append = |p: &Path| std::fs::OpenOptions::new().append(true).open(p).unwrap();
+    let refused = |args: &[&str], stdin: Stdio, stdout: Stdio, says: &str| {
+        let out = redactor_with(args, stdin, stdout);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        // Before the check the first truncated the input and the
+        // appending ones doubled it (or, on inputs longer than the output
+        // buffer, re-read their own output without end).
+        assert_eq!(std::fs::read(&input.0).unwrap(), events, "{args:?}");
+        assert_eq!(std::fs::read(&other.0).unwrap(), events, "{args:?}");
+    };
+    let same = "is the same file as";
+    refused(
+        &["filter", "-o", i, i],
+        Stdio::null(),
+        Stdio::null(),
+        &format!("--output {i} {same} input {i}"),
+    );
+    refused(
+        &["filter", "-o", l, i],
+        Stdio::null(),
+        Stdio::null(),
+        &format!("--output {l} {same} input {i}"),
+    );
+    refused(
+        &["filter", "-o", f, "-q", o, i, o],
+        Stdio::null(),
+        Stdio::null(),
+        &format!("--quarantine {o} {same} input {o}"),
+    );
+    refused(
+        &["filter", "-o", i],
+        open(&input).into(),
+        Stdio::null(),
+        &format!("--output {i} {same} standard input"),
+    );
+    refused(
+        &["filter", i],
+        Stdio::null(),
+        append(&input).into(),
+        &format!("standard output {same} input {i}"),
+    );
+    refused(
+        &["filter"],
+        open(&input).into(),
+        append(&input).into(),
+        &format!("standard output {same} standard input"),
+    );
+    refused(
+        &["explain", l],
+        Stdio::null(),
+        append(&input).into(),
+        &format!("standard output {same} input {l}"),
+    );
+    refused(
+        &["bench", "--input", i, "--json", l],
+        Stdio::null(),
+        Stdio::null(),
+        &format!("--json {l} {same} --input {i}"),
+    );
+    assert!(!fresh.exists(), "nothing is created before the check");
+    // Two outputs in one file are refused once they are open.
+    refused(
+        &["filter", "-o", f, "-q", f, o],
+        Stdio::null(),
+        Stdio::null(),
+        &format!("--output {f} and --quarantine {f} are the same file"),
+    );
+    refused(
+        &["filter", "-q", f, o],
+        Stdio::null(),
+        append(&fresh).into(),
+        &format!("standard output and --quarantine {f} are the same file"),
+    );
+    // Devices are read and written in one run without harm.
+    if Path::new("/dev/null").exists() {
+        let out = redactor_with(
+            &["filter", "-o", "/dev/null", "/dev/null"],
+            Stdio::null(),
+            Stdio::null(),
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    // A file that is only written is still written.
+    let out = redactor_with(&["filter", "-o", f, o], Stdio::null(), Stdio::null());
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(&fresh.0)
+            .unwrap()
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count(),
+        50
+    );
+}
+
 #[test]
 fn closed_stdout_pipe_ends_quietly() {
     let input = gen("mixed", 30_000, 3);
