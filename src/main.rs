@@ -72,7 +72,7 @@ enum Command {
         /// Print counts per rule, detector and reject reason to stderr at the end.
         #[arg(long)]
         stats: bool,
-        /// Worker threads (default: the number of CPUs).
+        /// Worker threads, at most 1024 (default: the number of CPUs).
         #[arg(short = 'j', long, value_name = "N")]
         threads: Option<usize>,
         /// Never show a progress bar.
@@ -178,7 +178,8 @@ enum Command {
         /// Rounds; the median and the spread are reported.
         #[arg(long, default_value_t = 5)]
         rounds: usize,
-        /// Highest thread count of the scaling curve (default: the CPUs).
+        /// Highest thread count of the scaling curve, at most 1024 (default:
+        /// the CPUs).
         #[arg(short = 'j', long, value_name = "N")]
         threads: Option<usize>,
         /// Also write the results here as JSON.
@@ -251,7 +252,8 @@ enum BenchWhat {
         /// Partitions of the benchmark topics.
         #[arg(long, default_value_t = 4)]
         partitions: i32,
-        /// Redaction threads of the stage (default: one per core).
+        /// Redaction threads of the stage, at most 1024 (default: one per
+        /// core).
         #[arg(short = 'j', long, default_value_t = 0)]
         workers: usize,
         /// Events per second in the latency phase (0 skips it).
@@ -303,6 +305,22 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// `--threads` as given, or one per core: from 1 to
+/// [`redactor_core::MAX_THREADS`].
+fn thread_count(threads: Option<usize>) -> Result<usize, UsageError> {
+    let max = redactor_core::MAX_THREADS;
+    let n = threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(max)
+    });
+    if (1..=max).contains(&n) {
+        Ok(n)
+    } else {
+        Err(UsageError(format!("--threads must be between 1 and {max}")))
+    }
+}
+
 fn load_policy(config: Option<&std::path::Path>) -> anyhow::Result<Arc<redactor_core::Policy>> {
     let policy = match config {
         Some(p) => redactor_core::policy::load_file(p),
@@ -327,13 +345,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             engine,
             inputs,
         } => {
+            let threads = thread_count(threads)?;
             let policy = load_policy(config.as_deref())?;
             let engine = engine_for(engine, policy.clone());
-            let threads = threads
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            if threads == 0 {
-                return Err(UsageError("--threads must be at least 1".into()).into());
-            }
             let opts = filter::Options {
                 inputs,
                 output,
@@ -449,6 +463,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             plot,
         } => {
+            let max_threads = thread_count(threads)?;
             let loaded = load_policy(policy.as_deref())?;
             if let Some(i) = &input {
                 let mut writes = vec![Named::stdout()];
@@ -459,8 +474,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let options = bench::Options {
                 events,
                 rounds,
-                max_threads: threads
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+                max_threads,
                 policy,
                 input,
                 seed: 1,
@@ -492,6 +506,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }),
             ..
         } => {
+            if workers > redactor_core::MAX_THREADS {
+                return Err(UsageError(format!(
+                    "--workers must be at most {}",
+                    redactor_core::MAX_THREADS
+                ))
+                .into());
+            }
             let policy = load_policy(policy.as_deref())?;
             let engine: Arc<dyn redactor_core::Redactor> =
                 Arc::new(redactor_core::Fast::new(policy));

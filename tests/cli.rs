@@ -650,10 +650,30 @@ fn usage_and_policy_errors_exit_2_listing_every_problem() {
         );
     }
     assert_eq!(redactor(&["filter", "--bogus"], b"").status.code(), Some(2));
-    assert_eq!(
-        redactor(&["filter", "--threads", "0"], b"").status.code(),
-        Some(2)
-    );
+    // Thread counts from 1 to 1024; above, starting the threads would
+    // exhaust the process's memory or thread limit and panic.
+    for args in [
+        &["filter", "--threads", "0"][..],
+        &["filter", "-j", "1025"],
+        &["bench", "-j", "100000"],
+        &[
+            "bench",
+            "kafka",
+            "--brokers",
+            "127.0.0.1:9",
+            "--workers",
+            "1025",
+        ],
+    ] {
+        let out = redactor(args, b"");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("redactor: --threads must be between 1 and 1024\n")
+                || err.starts_with("redactor: --workers must be at most 1024\n"),
+            "{args:?}: {err}"
+        );
+    }
     let missing = redactor(&["check", "-c", "/nonexistent/policy.toml"], b"");
     assert_eq!(missing.status.code(), Some(2));
     assert!(stderr(&missing).contains("cannot read policy /nonexistent/policy.toml"));

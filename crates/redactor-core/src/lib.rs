@@ -53,3 +53,10 @@ pub use engine::{Cause, Explained, Redactor, Reference, Stats};
 pub use error::{PolicyError, Problem, Reject};
 pub use fast::Fast;
 pub use policy::{Limits, Mode, Policy};
+
+/// The most redaction threads a front end starts (`redactor filter
+/// --threads`, the Kafka stage's `workers`): more than a machine has cores,
+/// and few enough that each thread's stack and buffers stay in memory. A
+/// larger count is a usage error, and a default of one per core is capped
+/// here.
+pub const MAX_THREADS: usize = 1024;

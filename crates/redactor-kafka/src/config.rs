@@ -572,6 +572,12 @@ impl StageConfig {
                 problem(field, "must be at least 1".into());
             }
         }
+        if s.workers > redactor_core::MAX_THREADS {
+            problem(
+                "stage.workers",
+                format!("must be at most {}", redactor_core::MAX_THREADS),
+            );
+        }
         if s.delivery_timeout_ms == 0 {
             problem("stage.delivery_timeout_ms", "must be at least 1".into());
         }
@@ -773,7 +779,7 @@ mod tests {
     fn every_problem_is_reported_with_its_field() {
         let text = "[kafka]\nbrokers = \"\"\n[kafka.properties]\n\"group.id\" = \"x\"\n\"sasl.password\" = { env = \"REDACTOR_TEST_UNSET_VAR\" }\n\
                     [topics]\ninput = [\"raw\"]\noutput = \"raw\"\ndead_letter = \"raw\"\n\
-                    [stage]\nbatch_records = 0\ntransactional_id = \"t\"\n\
+                    [stage]\nbatch_records = 0\ntransactional_id = \"t\"\nworkers = 1025\n\
                     [[record.header]]\nname = \"A\"\naction = \"drop\"\n[[record.header]]\nname = \"a\"\naction = \"keep\"\n\
                     [metrics]\nlisten = \"nowhere\"\n";
         let e = parse(text).unwrap_err().0;
@@ -784,6 +790,7 @@ mod tests {
             "also an input topic",
             "topics.dead_letter",
             "stage.batch_records",
+            "stage.workers: must be at most 1024",
             "stage.transactional_id",
             "listed twice",
             "metrics.listen",
