@@ -736,6 +736,31 @@ fn docs_presets_md_matches_the_code() {
 }
 
 #[test]
+fn docs_name_the_default_limits_the_code_has() {
+    let out = redactor(&["check"], b"");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let limits = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("limits"))
+        .unwrap_or_else(|| panic!("no limits line in\n{text}"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config = std::fs::read_to_string(root.join("docs/configuration.md")).unwrap();
+    for part in limits.split(',') {
+        let (name, value) = part.trim().split_once(' ').unwrap();
+        // The reference table's row: | `limits.NAME` | range | default | ...
+        let row = config
+            .lines()
+            .find(|l| l.starts_with(&format!("| `limits.{name}` |")))
+            .unwrap_or_else(|| panic!("docs/configuration.md has no row for limits.{name}"));
+        let default = row.split('|').nth(3).unwrap().trim();
+        assert!(
+            default.split(' ').next() == Some(value),
+            "docs/configuration.md gives limits.{name} the default {default:?}; the code has {value}"
+        );
+    }
+}
+
+#[test]
 fn explain_shows_paths_and_causes_never_values() {
     let input = b"{\"batch\":[{\"traits\":{\"email\":\"alice@example.com\"},\"note\":\"from 203.0.113.7\"}]}\n{bad\n";
     let out = redactor(&["explain"], input);

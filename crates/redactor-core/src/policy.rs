@@ -33,7 +33,7 @@ pub enum Mode {
 pub struct Limits {
     /// Maximum nesting depth of a line (default 128).
     pub max_depth: usize,
-    /// Maximum bytes in a line, excluding the newline (default 4 MiB).
+    /// Maximum bytes in a line, excluding the newline (default 8 MiB).
     pub max_line_bytes: usize,
 }
 
