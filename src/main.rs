@@ -73,7 +73,7 @@ enum Command {
         #[arg(long)]
         stats: bool,
         /// Worker threads, at most 1024 (default: the number of CPUs).
-        #[arg(short = 'j', long, value_name = "N")]
+        #[arg(short = 'j', long, value_name = "N", value_parser = count(1..=MAX_THREADS))]
         threads: Option<usize>,
         /// Never show a progress bar.
         #[arg(long)]
@@ -173,14 +173,14 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         input: Option<PathBuf>,
         /// Events per generated corpus (each format and mixed).
-        #[arg(short = 'n', long, default_value_t = 20_000)]
+        #[arg(short = 'n', long, default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..))]
         events: u64,
         /// Rounds; the median and the spread are reported.
-        #[arg(long, default_value_t = 5)]
+        #[arg(long, default_value_t = 5, value_parser = count(1..))]
         rounds: usize,
         /// Highest thread count of the scaling curve, at most 1024 (default:
         /// the CPUs).
-        #[arg(short = 'j', long, value_name = "N")]
+        #[arg(short = 'j', long, value_name = "N", value_parser = count(1..=MAX_THREADS))]
         threads: Option<usize>,
         /// Also write the results here as JSON.
         #[arg(long, value_name = "FILE")]
@@ -244,17 +244,17 @@ enum BenchWhat {
         #[arg(short, long, value_name = "FILE")]
         policy: Option<PathBuf>,
         /// Events in the throughput corpus (`gen --format mixed`).
-        #[arg(long, default_value_t = 200_000)]
+        #[arg(long, default_value_t = 200_000, value_parser = count(1..))]
         events: usize,
         /// Rounds; each runs both stages.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 3, value_parser = count(1..))]
         rounds: usize,
         /// Partitions of the benchmark topics.
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(i32).range(1..))]
         partitions: i32,
         /// Redaction threads of the stage, at most 1024 (default: one per
         /// core).
-        #[arg(short = 'j', long, default_value_t = 0)]
+        #[arg(short = 'j', long, default_value_t = 0, value_parser = count(0..=MAX_THREADS))]
         workers: usize,
         /// Events per second in the latency phase (0 skips it).
         #[arg(long, default_value_t = 5000)]
@@ -305,20 +305,23 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// `--threads` as given, or one per core: from 1 to
+/// The most threads a command starts, as a bound of [`count`].
+const MAX_THREADS: u64 = redactor_core::MAX_THREADS as u64;
+
+/// Parses a count in `range`; clap reports one outside it as a usage error
+/// (status 2) before anything runs.
+fn count(range: impl std::ops::RangeBounds<u64>) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(range)
+}
+
+/// `--threads` as given, or one per core up to
 /// [`redactor_core::MAX_THREADS`].
-fn thread_count(threads: Option<usize>) -> Result<usize, UsageError> {
-    let max = redactor_core::MAX_THREADS;
-    let n = threads.unwrap_or_else(|| {
+fn thread_count(threads: Option<usize>) -> usize {
+    threads.unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map_or(1, |n| n.get())
-            .min(max)
-    });
-    if (1..=max).contains(&n) {
-        Ok(n)
-    } else {
-        Err(UsageError(format!("--threads must be between 1 and {max}")))
-    }
+            .min(redactor_core::MAX_THREADS)
+    })
 }
 
 fn load_policy(config: Option<&std::path::Path>) -> anyhow::Result<Arc<redactor_core::Policy>> {
@@ -345,7 +348,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             engine,
             inputs,
         } => {
-            let threads = thread_count(threads)?;
+            let threads = thread_count(threads);
             let policy = load_policy(config.as_deref())?;
             let engine = engine_for(engine, policy.clone());
             let opts = filter::Options {
@@ -463,7 +466,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             plot,
         } => {
-            let max_threads = thread_count(threads)?;
+            let max_threads = thread_count(threads);
             let loaded = load_policy(policy.as_deref())?;
             if let Some(i) = &input {
                 let mut writes = vec![Named::stdout()];
@@ -506,13 +509,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }),
             ..
         } => {
-            if workers > redactor_core::MAX_THREADS {
-                return Err(UsageError(format!(
-                    "--workers must be at most {}",
-                    redactor_core::MAX_THREADS
-                ))
-                .into());
-            }
             let policy = load_policy(policy.as_deref())?;
             let engine: Arc<dyn redactor_core::Redactor> =
                 Arc::new(redactor_core::Fast::new(policy));

@@ -650,27 +650,50 @@ fn usage_and_policy_errors_exit_2_listing_every_problem() {
         );
     }
     assert_eq!(redactor(&["filter", "--bogus"], b"").status.code(), Some(2));
-    // Thread counts from 1 to 1024; above, starting the threads would
-    // exhaust the process's memory or thread limit and panic.
-    for args in [
-        &["filter", "--threads", "0"][..],
-        &["filter", "-j", "1025"],
-        &["bench", "-j", "100000"],
-        &[
-            "bench",
-            "kafka",
-            "--brokers",
-            "127.0.0.1:9",
-            "--workers",
-            "1025",
-        ],
+    // Counts out of range are refused as the arguments are parsed: thread
+    // counts from 1 to 1024 (above, starting the threads exhausted the
+    // process's memory or thread limit and panicked), and at least one
+    // round, event and partition in the benches.
+    for (args, says) in [
+        (
+            &["filter", "--threads", "0"][..],
+            "'0' for '--threads <N>': 0 is not in 1..=1024",
+        ),
+        (
+            &["filter", "-j", "1025"],
+            "'1025' for '--threads <N>': 1025 is not in 1..=1024",
+        ),
+        (&["bench", "-j", "100000"], "'100000' for '--threads <N>'"),
+        (&["bench", "--rounds", "0"], "'0' for '--rounds <ROUNDS>'"),
+        (&["bench", "-n", "0"], "'0' for '--events <EVENTS>'"),
+        (
+            &[
+                "bench",
+                "kafka",
+                "--brokers",
+                "127.0.0.1:9",
+                "--workers",
+                "1025",
+            ],
+            "'1025' for '--workers <WORKERS>': 1025 is not in 0..=1024",
+        ),
+        (
+            &[
+                "bench",
+                "kafka",
+                "--brokers",
+                "127.0.0.1:9",
+                "--partitions",
+                "0",
+            ],
+            "'0' for '--partitions <PARTITIONS>'",
+        ),
     ] {
         let out = redactor(args, b"");
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = stderr(&out);
         assert!(
-            err.starts_with("redactor: --threads must be between 1 and 1024\n")
-                || err.starts_with("redactor: --workers must be at most 1024\n"),
+            err.starts_with(&format!("error: invalid value {says}")),
             "{args:?}: {err}"
         );
     }
