@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -334,6 +334,24 @@ impl Source {
     }
 }
 
+/// Checks that the input `p` can be read, so that a missing or unreadable
+/// file in a list of inputs ends the run before any output rather than
+/// midway. A regular file is opened and closed; anything else (a FIFO
+/// would block in its open until a writer comes) only has to exist.
+fn check_input(p: &Path) -> Result<Named> {
+    let meta =
+        std::fs::metadata(p).with_context(|| format!("cannot open input {}", p.display()))?;
+    if meta.is_dir() {
+        anyhow::bail!("cannot read input {}: it is a directory", p.display());
+    }
+    Ok(if meta.is_file() {
+        let f = File::open(p).with_context(|| format!("cannot open input {}", p.display()))?;
+        Named::file("input", p, &f)
+    } else {
+        Named::path("input", p)
+    })
+}
+
 /// Whether a read of the input `watch` watches would give input at once:
 /// then the lines read so far can wait for more. False when not known.
 fn has_input(watch: Option<&File>) -> bool {
@@ -570,14 +588,15 @@ impl Writer {
 pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Result<Outcome> {
     let started = Instant::now();
     let threads = opts.threads.max(1);
-    // Nothing is truncated before it is known that no input would be.
+    // Nothing is created or truncated before it is known that every input
+    // can be read and that none would be written over.
     let reads: Vec<Named> = if opts.inputs.is_empty() {
         vec![Named::stdin()]
     } else {
         opts.inputs
             .iter()
-            .map(|p| Named::path("input", p))
-            .collect()
+            .map(|p| check_input(p))
+            .collect::<Result<_>>()?
     };
     let mut writes = vec![match &opts.output {
         Some(p) => Named::path("--output", p),

@@ -309,13 +309,43 @@ fn files_in_file_out_and_crlf() {
         std::fs::read_to_string(&o).unwrap(),
         "{}\n{\"context\":{\"ip\":\"203.0.113.0\"}}\n"
     );
-    let missing = redactor(&["filter", "/nonexistent/input.ndjson"], b"");
-    assert_eq!(missing.status.code(), Some(1));
-    assert!(
-        stderr(&missing).contains("cannot open input /nonexistent/input.ndjson"),
-        "{}",
-        stderr(&missing)
-    );
+    // A missing input or a directory anywhere in the list ends the run
+    // before any output (before, the inputs ahead of it were written).
+    let fresh = tmp("never-created.ndjson");
+    let dir = std::env::temp_dir();
+    for (bad, says) in [
+        (
+            Path::new("/nonexistent/input.ndjson"),
+            "cannot open input /nonexistent/input.ndjson: ",
+        ),
+        (
+            dir.as_path(),
+            &*format!("cannot read input {}: it is a directory", dir.display()),
+        ),
+    ] {
+        let args = [
+            a.to_str().unwrap(),
+            bad.to_str().unwrap(),
+            b.to_str().unwrap(),
+        ];
+        for out in [
+            &["filter", args[0], args[1], args[2]][..],
+            &[
+                "filter",
+                "-o",
+                fresh.to_str().unwrap(),
+                args[0],
+                args[1],
+                args[2],
+            ],
+        ] {
+            let run = redactor(out, b"");
+            assert_eq!(run.status.code(), Some(1), "{out:?}");
+            assert!(stderr(&run).contains(says), "{}", stderr(&run));
+            assert!(run.stdout.is_empty(), "{out:?}");
+            assert!(!fresh.exists(), "{out:?}");
+        }
+    }
 }
 
 /// Runs `redactor ARGS` with the test key, stdin and stdout as given, and
