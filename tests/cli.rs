@@ -833,6 +833,37 @@ fn explain_shows_paths_and_causes_never_values() {
         !text.contains("alice") && !text.contains("203.0.113.7"),
         "{text}"
     );
+    // Data used as keys: the paths name those keys as the output writes
+    // them, also in the paths below them (before, they printed the email
+    // and the address as the input had them).
+    let keyed = b"{\"users\":{\"alice@example.com\":{\"plan\":\"pro\",\"email\":\"a@b.example\"},\"203.0.113.7\":1}}\n";
+    for engine in ["fast", "reference"] {
+        let out = redactor(&["explain", "--engine", engine], keyed);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = String::from_utf8(out.stdout).unwrap();
+        let filtered = redactor(&["filter", "--engine", engine], keyed);
+        let v: serde_json::Value = serde_json::from_slice(&filtered.stdout).unwrap();
+        let keys: Vec<&String> = v["users"].as_object().unwrap().keys().collect();
+        let token = keys.iter().find(|k| k.ends_with("@default.token.invalid"));
+        let (Some(token), true) = (token, keys.contains(&&"203.0.113.0".to_string())) else {
+            panic!("{engine}: {keys:?}");
+        };
+        let ip = "203.0.113.0";
+        for line in [
+            format!("users.\"{token}\".email  drop"),
+            format!("users.\"{token}\" (key)  tokenize"),
+            format!("users.\"{ip}\" (key)"),
+        ] {
+            assert!(
+                text.contains(&line),
+                "{engine}: {line:?} missing from\n{text}"
+            );
+        }
+        assert!(
+            !text.contains("alice") && !text.contains("203.0.113.7"),
+            "{engine}: {text}"
+        );
+    }
 }
 
 #[test]

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use crate::actions::{Action, GeneralizeKind, OnInvalid};
-use crate::detectors::Scratch;
+use crate::detectors::{Detectors, Scratch};
 use crate::error::Reject;
 use crate::json::{self, Value};
 use crate::policy::{Mode, Policy};
@@ -87,7 +87,9 @@ pub enum Cause {
 /// One rewrite, for `redactor explain`. Never holds a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Explained {
-    /// JSON path of the field, e.g. `batch[0].traits.email`.
+    /// JSON path of the field, e.g. `batch[0].traits.email`. Keys that the
+    /// detectors rewrite (an email address used as a key) appear as the
+    /// output writes them, never as the input had them.
     pub path: String,
     /// What fired.
     pub cause: Cause,
@@ -207,8 +209,13 @@ pub(crate) enum Seg {
     Index(usize),
 }
 
-fn render_path(path: &[Seg]) -> String {
+/// The path as `explain` prints it. A key that the detectors rewrite is
+/// named as the output writes it, not as the input had it: its text is
+/// what redaction removes (an email address used as a key), and a path
+/// below it would otherwise print it too.
+fn render_path(path: &[Seg], detectors: &Detectors) -> String {
     let mut s = String::new();
+    let mut rewritten = String::new();
     for seg in path {
         match seg {
             Seg::Index(i) => s.push_str(&format!("[{i}]")),
@@ -216,6 +223,14 @@ fn render_path(path: &[Seg]) -> String {
                 if !s.is_empty() {
                     s.push('.');
                 }
+                rewritten.clear();
+                let k = if !detectors.list.is_empty()
+                    && detectors.rewrite_into(k, &mut Scratch::default(), &mut rewritten, |_| {})
+                {
+                    &rewritten
+                } else {
+                    k
+                };
                 let plain = !k.is_empty()
                     && k.chars().all(|c| {
                         !matches!(c, '.' | '[' | ']' | '"' | '*' | '=' | '\\') && !c.is_whitespace()
@@ -272,7 +287,7 @@ impl<'a> Walk<'a> {
     fn explain(&mut self, cause: Cause, action: &'static str, in_key: bool) {
         if let Some(ev) = self.events.as_deref_mut() {
             ev.push(Explained {
-                path: render_path(&self.path),
+                path: render_path(&self.path, &self.policy.detectors),
                 cause,
                 action,
                 in_key,
