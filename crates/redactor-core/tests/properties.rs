@@ -5,7 +5,7 @@
 mod common;
 
 use proptest::prelude::*;
-use redactor_core::{Redactor, Reference, Stats};
+use redactor_core::{Fast, Redactor, Reference, Stats};
 
 /// A JSON value written as text, with random escapes and whitespace.
 #[derive(Debug, Clone)]
@@ -180,9 +180,10 @@ fn in_form(s: &str, zero: Option<u32>) -> String {
         .collect()
 }
 
-/// Every string and key in a parsed value.
 /// `j` written as text (escapes by `mask`, whitespace when `ws`), and every
-/// string (values and keys) of its redaction by the default policy.
+/// string (values and keys) of its redaction by the default policy, then
+/// every path that each engine's explanation of it prints: what no string
+/// of the output may hold, no path may either.
 fn redacted_strings(j: &J, mask: u64, ws: bool) -> (String, Vec<String>) {
     let mut text = String::new();
     j.write(&mut text, mask, ws);
@@ -194,6 +195,21 @@ fn redacted_strings(j: &J, mask: u64, ws: bool) -> (String, Vec<String>) {
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     let mut all = Vec::new();
     strings(&v, &mut all);
+    let engines: [Box<dyn Redactor>; 2] = [
+        Box::new(Reference::new(p.clone())),
+        Box::new(Fast::new(p.clone())),
+    ];
+    for e in engines {
+        let mut events = Vec::new();
+        e.process_append(
+            text.as_bytes(),
+            &mut Vec::new(),
+            &mut Stats::new(&p),
+            Some(&mut events),
+        )
+        .unwrap();
+        all.extend(events.into_iter().map(|x| x.path));
+    }
     (text, all)
 }
 
