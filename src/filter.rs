@@ -334,6 +334,18 @@ impl Source {
     }
 }
 
+/// Creates (or truncates) `p` for the quarantine, which holds the
+/// original, unredacted lines: a new file is readable and writable by its
+/// owner only (mode 0600 before the umask), not by everyone as a plain
+/// create would make it; an existing file keeps its permissions.
+fn create_private(p: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(p)
+}
+
 /// Checks that the input `p` can be read, so that a missing or unreadable
 /// file in a list of inputs ends the run before any output rather than
 /// midway. A regular file is opened and closed; anything else (a FIFO
@@ -620,7 +632,7 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
     let out = BufWriter::with_capacity(256 * 1024, out);
     let quarantine = match &opts.quarantine {
         Some(p) => {
-            let f = File::create(p)
+            let f = create_private(p)
                 .with_context(|| format!("cannot create quarantine {}", p.display()))?;
             // Only now can two new files' names be told apart.
             same_file::refuse_shared(&[out_named, Named::file("--quarantine", p, &f)])?;

@@ -66,7 +66,8 @@ enum Command {
         /// Write redacted lines here instead of stdout.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
-        /// Write rejected lines here (NDJSON, original bytes in base64).
+        /// Write rejected lines here (NDJSON, original bytes in base64; a
+        /// new file is readable by its owner only).
         #[arg(short, long, value_name = "FILE")]
         quarantine: Option<PathBuf>,
         /// Print counts per rule, detector and reject reason to stderr at the end.

@@ -244,6 +244,13 @@ fn quarantine_keeps_every_rejected_line_and_exits_0() {
         b64.decode(recs[1]["raw_base64"].as_str().unwrap()).unwrap(),
         b"\xff"
     );
+    // It holds the original lines: only its owner may read it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&q).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "quarantine mode {mode:o}");
+    }
     let err = stderr(&out);
     assert!(
         err.contains("lines redacted")
