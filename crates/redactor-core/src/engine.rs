@@ -209,13 +209,26 @@ pub(crate) enum Seg {
     Index(usize),
 }
 
-/// The path as `explain` prints it. A key that the detectors rewrite is
-/// named as the output writes it, not as the input had it: its text is
-/// what redaction removes (an email address used as a key), and a path
-/// below it would otherwise print it too.
-fn render_path(path: &[Seg], detectors: &Detectors) -> String {
+impl Seg {
+    /// The segment of key `k` in `explain`'s paths: as the output writes the
+    /// key, not as the input had it, when the detectors rewrite it. Its
+    /// text is what redaction removes (an email address used as a key), and
+    /// every path below it would print it too. Found once per key, as the
+    /// walk enters it, not once per path printed.
+    pub(crate) fn key(k: &str, detectors: &Detectors) -> Seg {
+        let mut rewritten = String::new();
+        if !detectors.list.is_empty()
+            && detectors.rewrite_into(k, &mut Scratch::default(), &mut rewritten, |_| {})
+        {
+            Seg::Key(rewritten)
+        } else {
+            Seg::Key(k.to_string())
+        }
+    }
+}
+
+fn render_path(path: &[Seg]) -> String {
     let mut s = String::new();
-    let mut rewritten = String::new();
     for seg in path {
         match seg {
             Seg::Index(i) => s.push_str(&format!("[{i}]")),
@@ -223,14 +236,6 @@ fn render_path(path: &[Seg], detectors: &Detectors) -> String {
                 if !s.is_empty() {
                     s.push('.');
                 }
-                rewritten.clear();
-                let k = if !detectors.list.is_empty()
-                    && detectors.rewrite_into(k, &mut Scratch::default(), &mut rewritten, |_| {})
-                {
-                    &rewritten
-                } else {
-                    k
-                };
                 let plain = !k.is_empty()
                     && k.chars().all(|c| {
                         !matches!(c, '.' | '[' | ']' | '"' | '*' | '=' | '\\') && !c.is_whitespace()
@@ -287,7 +292,7 @@ impl<'a> Walk<'a> {
     fn explain(&mut self, cause: Cause, action: &'static str, in_key: bool) {
         if let Some(ev) = self.events.as_deref_mut() {
             ev.push(Explained {
-                path: render_path(&self.path, &self.policy.detectors),
+                path: render_path(&self.path),
                 cause,
                 action,
                 in_key,
@@ -468,7 +473,8 @@ impl<'a> Walk<'a> {
                         .matcher
                         .advance(states, PathElem::Key(k), &mut next);
                     let child_states = std::mem::take(&mut next);
-                    self.enter(|| Seg::Key(k.clone()));
+                    let policy = self.policy;
+                    self.enter(|| Seg::key(k, &policy.detectors));
                     let stays =
                         matches!(self.node(child, &child_states, depth + 1, kept), Fate::Stay);
                     if stays {

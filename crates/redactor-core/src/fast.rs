@@ -525,7 +525,7 @@ impl<'a> Pass<'a, '_> {
                     None => p.w.policy.matcher.cached_key_noted(p.cache, set, &key),
                 };
                 if p.w.events.is_some() {
-                    p.w.path.push(Seg::Key(key.to_string()));
+                    p.w.path.push(Seg::key(&key, &p.w.policy.detectors));
                 }
                 p.recycle(key);
                 let note = if clean {
