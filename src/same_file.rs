@@ -40,38 +40,33 @@ impl Named {
 
     /// Standard input.
     pub(crate) fn stdin() -> Named {
-        #[cfg(unix)]
-        let id = descriptor_id(std::io::stdin().as_fd());
-        #[cfg(not(unix))]
-        let id = None;
         Named {
             label: "standard input".into(),
-            id,
+            id: descriptor_id(std::io::stdin()),
         }
     }
 
     /// Standard output.
     pub(crate) fn stdout() -> Named {
-        #[cfg(unix)]
-        let id = descriptor_id(std::io::stdout().as_fd());
-        #[cfg(not(unix))]
-        let id = None;
         Named {
             label: "standard output".into(),
-            id,
+            id: descriptor_id(std::io::stdout()),
         }
     }
 }
 
-/// The identity of the file open on `fd` (through a duplicate of it).
+/// The identity of the file open on a standard stream's descriptor
+/// (through a duplicate of it).
 #[cfg(unix)]
-fn descriptor_id(fd: std::os::fd::BorrowedFd<'_>) -> Option<(u64, u64)> {
-    let file = File::from(fd.try_clone_to_owned().ok()?);
+fn descriptor_id(stream: impl std::os::fd::AsFd) -> Option<(u64, u64)> {
+    let file = File::from(stream.as_fd().try_clone_to_owned().ok()?);
     identity(&file.metadata().ok()?)
 }
 
-#[cfg(unix)]
-use std::os::fd::AsFd as _;
+#[cfg(not(unix))]
+fn descriptor_id<T>(_: T) -> Option<(u64, u64)> {
+    None
+}
 
 /// Device and inode of a regular file; `None` for anything else, and on
 /// systems without inodes (where nothing is compared).
