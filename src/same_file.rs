@@ -49,11 +49,14 @@ impl Named {
     /// Standard output.
     pub(crate) fn stdout() -> Named {
         Named {
-            label: "standard output".into(),
+            label: STDOUT.into(),
             id: descriptor_id(std::io::stdout()),
         }
     }
 }
+
+/// How messages name standard output.
+const STDOUT: &str = "standard output";
 
 /// The identity of the file open on a standard stream's descriptor
 /// (through a duplicate of it).
@@ -92,8 +95,14 @@ fn identity(meta: &Metadata) -> Option<(u64, u64)> {
 pub(crate) fn refuse_overwrite(reads: &[Named], writes: &[Named]) -> Result<(), UsageError> {
     for w in writes {
         if let Some(r) = reads.iter().find(|r| r.id.is_some() && r.id == w.id) {
+            // A shell's `>` has emptied the file before the run began.
+            let shell = if w.label == STDOUT {
+                " by redactor (a shell's `>` empties the file before redactor starts)"
+            } else {
+                ""
+            };
             return Err(UsageError(format!(
-                "{} is the same file as {}: writing it would destroy or endlessly re-read the input; nothing was read or written",
+                "{} is the same file as {}: writing it would destroy or endlessly re-read the input; nothing was read or written{shell}",
                 w.label, r.label
             )));
         }
