@@ -627,7 +627,8 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
             let named = Named::file("--output", p, &f);
             (Box::new(f), named)
         }
-        None => (Box::new(io::stdout()), Named::stdout()),
+        // Already looked up for the check above: the first of `writes`.
+        None => (Box::new(io::stdout()), writes.swap_remove(0)),
     };
     let out = BufWriter::with_capacity(256 * 1024, out);
     let quarantine = match &opts.quarantine {
