@@ -602,7 +602,7 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
     let threads = opts.threads.max(1);
     // Nothing is created or truncated before it is known that every input
     // can be read and that none would be written over.
-    let reads: Vec<Named> = if opts.inputs.is_empty() {
+    let mut reads: Vec<Named> = if opts.inputs.is_empty() {
         vec![Named::stdin()]
     } else {
         opts.inputs
@@ -610,6 +610,7 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
             .map(|p| check_input(p))
             .collect::<Result<_>>()?
     };
+    reads.extend(Named::policy_files(&policy));
     let mut writes = vec![match &opts.output {
         Some(p) => Named::path("--output", p),
         None => Named::stdout(),

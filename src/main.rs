@@ -404,11 +404,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             input,
         } => {
             let policy = load_policy(config.as_deref())?;
-            let engine = engine_for(engine, policy);
-            let read = input
+            let mut reads = vec![input
                 .as_ref()
-                .map_or_else(Named::stdin, |p| Named::path("input", p));
-            same_file::refuse_overwrite(&[read], &[Named::stdout()])?;
+                .map_or_else(Named::stdin, |p| Named::path("input", p))];
+            reads.extend(Named::policy_files(&policy));
+            same_file::refuse_overwrite(&reads, &[Named::stdout()])?;
+            let engine = engine_for(engine, policy);
             let stop = filter::stop_on_signals().context("cannot watch for signals")?;
             let (rejected, stopped) =
                 commands::explain(engine.as_ref(), input.as_ref(), Some(&stop))?;
@@ -469,12 +470,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let max_threads = thread_count(threads);
             let loaded = load_policy(policy.as_deref())?;
-            if let Some(i) = &input {
-                let mut writes = vec![Named::stdout()];
-                writes.extend(json.iter().map(|p| Named::path("--json", p)));
-                writes.extend(plot.iter().map(|p| Named::path("--plot", p)));
-                same_file::refuse_overwrite(&[Named::path("--input", i)], &writes)?;
-            }
+            let mut reads: Vec<Named> = input.iter().map(|i| Named::path("--input", i)).collect();
+            reads.extend(Named::policy_files(&loaded));
+            let mut writes = vec![Named::stdout()];
+            writes.extend(json.iter().map(|p| Named::path("--json", p)));
+            writes.extend(plot.iter().map(|p| Named::path("--plot", p)));
+            same_file::refuse_overwrite(&reads, &writes)?;
             let options = bench::Options {
                 events,
                 rounds,

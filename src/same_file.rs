@@ -38,6 +38,14 @@ impl Named {
         }
     }
 
+    /// The files `policy` was read from (its own file and its key files).
+    pub(crate) fn policy_files(policy: &redactor_core::Policy) -> impl Iterator<Item = Named> + '_ {
+        policy
+            .files
+            .iter()
+            .map(|p| Named::path("the policy's file", p))
+    }
+
     /// Standard input.
     pub(crate) fn stdin() -> Named {
         Named {
@@ -102,7 +110,7 @@ pub(crate) fn refuse_overwrite(reads: &[Named], writes: &[Named]) -> Result<(), 
                 ""
             };
             return Err(UsageError(format!(
-                "{} is the same file as {}: writing it would destroy or endlessly re-read the input; nothing was read or written{shell}",
+                "{} is the same file as {}: writing it would destroy it or read it back without end; nothing was written{shell}",
                 w.label, r.label
             )));
         }

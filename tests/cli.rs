@@ -427,7 +427,7 @@ fn a_run_never_writes_over_what_it_reads() {
         &["filter", i],
         Stdio::null(),
         append(&input).into(),
-        &format!("standard output {same} input {i}: writing it would destroy or endlessly re-read the input; nothing was read or written by redactor (a shell's `>` empties the file before redactor starts)"),
+        &format!("standard output {same} input {i}: writing it would destroy it or read it back without end; nothing was written by redactor (a shell's `>` empties the file before redactor starts)"),
     );
     refused(
         &["filter"],
@@ -446,6 +446,52 @@ fn a_run_never_writes_over_what_it_reads() {
         Stdio::null(),
         Stdio::null(),
         &format!("--json {l} {same} --input {i}"),
+    );
+    // The policy file and its key files are read too: overwriting a key
+    // file would lose the key, and with it every token's meaning.
+    let key = tmp("own-key");
+    std::fs::write(&key, b"own-key-material-0123456789abcdef\n").unwrap();
+    let policy = write_policy(
+        "own-policy.toml",
+        &format!(
+            "version = 1\n[[keys]]\nid = \"k\"\nfile = {:?}\n",
+            key.to_str().unwrap()
+        ),
+    );
+    let (k, p) = (key.to_str().unwrap(), policy.to_str().unwrap());
+    let kept = [
+        std::fs::read(&key.0).unwrap(),
+        std::fs::read(&policy.0).unwrap(),
+    ];
+    let owner = "the policy's file";
+    for (args, says) in [
+        (
+            &["filter", "-c", p, "-o", p, o][..],
+            format!("--output {p} {same} {owner} {p}"),
+        ),
+        (
+            &["filter", "-c", p, "-o", f, "-q", k, o],
+            format!("--quarantine {k} {same} {owner} {k}"),
+        ),
+        (
+            &["bench", "-p", p, "--json", k],
+            format!("--json {k} {same} {owner} {k}"),
+        ),
+    ] {
+        refused(args, Stdio::null(), Stdio::null(), &says);
+    }
+    refused(
+        &["explain", "-c", p, o],
+        Stdio::null(),
+        append(&policy).into(),
+        &format!("standard output {same} {owner} {p}"),
+    );
+    assert_eq!(
+        [
+            std::fs::read(&key.0).unwrap(),
+            std::fs::read(&policy.0).unwrap()
+        ],
+        kept
     );
     assert!(!fresh.exists(), "nothing is created before the check");
     // Two outputs in one file are refused once they are open.

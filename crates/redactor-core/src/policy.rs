@@ -106,6 +106,10 @@ pub struct Policy {
     pub presets: Vec<String>,
     /// Warnings to print once (never containing secrets).
     pub warnings: Vec<String>,
+    /// The files the policy was read from: its own file (when loaded by
+    /// [`load_file`]) and each key file it names. A run must not write
+    /// over them.
+    pub files: Vec<std::path::PathBuf>,
 }
 
 /// The environment variable the built-in default policy reads its key from.
@@ -530,6 +534,8 @@ fn compile_action(
 struct KeyTable {
     keys: Vec<Arc<Key>>,
     current: Option<Arc<Key>>,
+    /// The key files read.
+    files: Vec<std::path::PathBuf>,
 }
 
 impl KeyTable {
@@ -599,7 +605,9 @@ pub fn load_file(path: &std::path::Path) -> Result<Policy, PolicyError> {
             path: path.display().to_string(),
             source,
         })?;
-    Policy::from_toml(&src, &path.display().to_string())
+    let mut policy = Policy::from_toml(&src, &path.display().to_string())?;
+    policy.files.insert(0, path.to_path_buf());
+    Ok(policy)
 }
 
 impl Policy {
@@ -752,6 +760,7 @@ impl Policy {
         let mut table = KeyTable {
             keys: Vec::new(),
             current: None,
+            files: Vec::new(),
         };
         let mut current_count = 0;
         for (i, k) in file.keys.iter().flatten().enumerate() {
@@ -787,6 +796,9 @@ impl Policy {
                     };
                     match Key::load(&spec.id, &source) {
                         Ok(key) => {
+                            if let KeySource::File(f) = &source {
+                                table.files.push(f.into());
+                            }
                             let key = Arc::new(key);
                             if spec.current {
                                 current_count += 1;
@@ -988,6 +1000,7 @@ impl Policy {
             keys: table.keys,
             presets: preset_names,
             warnings,
+            files: table.files,
         })
     }
 
@@ -1202,5 +1215,27 @@ key = "old"
         )
         .unwrap();
         assert!(p.warnings[0].contains("ephemeral"));
+    }
+
+    #[test]
+    fn files_lists_the_policy_file_and_its_key_files() {
+        let dir =
+            std::env::temp_dir().join(format!("redactor-policy-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("k.key");
+        std::fs::write(&key, "files-test-key-material-0123456789\n").unwrap();
+        let path = dir.join("p.toml");
+        let src = format!(
+            "version = 1\n[[keys]]\nid = \"b\"\nfile = {:?}\n",
+            key.display().to_string()
+        );
+        std::fs::write(&path, src).unwrap();
+        let p = load_file(&path).unwrap();
+        assert_eq!(p.files, vec![path.clone(), key.clone()]);
+        assert!(Policy::from_toml("version = 1\n", "p.toml")
+            .unwrap()
+            .files
+            .is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
