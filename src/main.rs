@@ -315,16 +315,6 @@ fn count(range: impl std::ops::RangeBounds<u64>) -> clap::builder::RangedU64Valu
     clap::builder::RangedU64ValueParser::new().range(range)
 }
 
-/// `--threads` as given, or one per core up to
-/// [`redactor_core::MAX_THREADS`].
-fn thread_count(threads: Option<usize>) -> usize {
-    threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(redactor_core::MAX_THREADS)
-    })
-}
-
 fn load_policy(config: Option<&std::path::Path>) -> anyhow::Result<Arc<redactor_core::Policy>> {
     let policy = match config {
         Some(p) => redactor_core::policy::load_file(p),
@@ -349,7 +339,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             engine,
             inputs,
         } => {
-            let threads = thread_count(threads);
+            let threads = threads.unwrap_or_else(redactor_core::default_threads);
             let policy = load_policy(config.as_deref())?;
             let engine = engine_for(engine, policy.clone());
             let opts = filter::Options {
@@ -468,7 +458,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             plot,
         } => {
-            let max_threads = thread_count(threads);
+            let max_threads = threads.unwrap_or_else(redactor_core::default_threads);
             let loaded = load_policy(policy.as_deref())?;
             let mut reads: Vec<Named> = input.iter().map(|i| Named::path("--input", i)).collect();
             reads.extend(Named::policy_files(&loaded));

@@ -58,5 +58,13 @@ pub use policy::{Limits, Mode, Policy};
 /// --threads`, the Kafka stage's `workers`): more than a machine has cores,
 /// and few enough that each thread's stack and buffers stay in memory. A
 /// larger count is a usage error, and a default of one per core is capped
-/// here.
+/// here ([`default_threads`]).
 pub const MAX_THREADS: usize = 1024;
+
+/// The redaction threads a front end starts when none is asked for: one
+/// per core, at most [`MAX_THREADS`].
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(MAX_THREADS)
+}

@@ -150,9 +150,7 @@ impl Stage {
         if self.config.workers > 0 {
             self.config.workers
         } else {
-            std::thread::available_parallelism()
-                .map_or(1, usize::from)
-                .min(redactor_core::MAX_THREADS)
+            redactor_core::default_threads()
         }
     }
 
