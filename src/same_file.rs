@@ -61,6 +61,12 @@ impl Named {
             id: descriptor_id(std::io::stdout()),
         }
     }
+
+    /// Whether both are one regular file; never for files without an
+    /// identity (missing, devices, pipes).
+    fn same_file_as(&self, other: &Named) -> bool {
+        self.id.is_some() && self.id == other.id
+    }
 }
 
 /// How messages name standard output.
@@ -102,7 +108,7 @@ fn identity(meta: &Metadata) -> Option<(u64, u64)> {
 /// A [`UsageError`] naming the first such pair.
 pub(crate) fn refuse_overwrite(reads: &[Named], writes: &[Named]) -> Result<(), UsageError> {
     for w in writes {
-        if let Some(r) = reads.iter().find(|r| r.id.is_some() && r.id == w.id) {
+        if let Some(r) = reads.iter().find(|r| r.same_file_as(w)) {
             // A shell's `>` has emptied the file before the run began.
             let shell = if w.label == STDOUT {
                 " by redactor (a shell's `>` empties the file before redactor starts)"
@@ -126,10 +132,7 @@ pub(crate) fn refuse_overwrite(reads: &[Named], writes: &[Named]) -> Result<(), 
 /// A [`UsageError`] naming the first such pair.
 pub(crate) fn refuse_shared(writes: &[Named]) -> Result<(), UsageError> {
     for (i, a) in writes.iter().enumerate() {
-        if let Some(b) = writes[i + 1..]
-            .iter()
-            .find(|b| b.id.is_some() && b.id == a.id)
-        {
+        if let Some(b) = writes[i + 1..].iter().find(|b| b.same_file_as(a)) {
             return Err(UsageError(format!(
                 "{} and {} are the same file: their lines would overwrite each other",
                 a.label, b.label
