@@ -381,7 +381,9 @@ fn compile_action(
             let key = match keys.resolve(spec.key.as_deref()) {
                 Ok(k) => Some(k),
                 Err(e) => {
-                    ctx.at(span.clone(), what, e);
+                    if let Some(e) = e {
+                        ctx.at(span.clone(), what, e);
+                    }
                     None
                 }
             };
@@ -536,13 +538,23 @@ struct KeyTable {
     current: Option<Arc<Key>>,
     /// The key files read.
     files: Vec<std::path::PathBuf>,
+    /// Configured keys that could not be loaded (already reported), by id
+    /// when the entry named a valid one. A rule that needs one of them, or
+    /// needs the current key while one is missing, adds no problem of its
+    /// own: the key's problem is the cause, and anything said about the rule
+    /// ("none is marked current", "unknown key") would be wrong.
+    failed: Vec<Option<String>>,
 }
 
 impl KeyTable {
-    fn resolve(&self, id: Option<&str>) -> Result<Arc<Key>, String> {
+    /// The key a rule names, or the current key. `Err(None)` when the key
+    /// is missing because a configured key could not be loaded.
+    fn resolve(&self, id: Option<&str>) -> Result<Arc<Key>, Option<String>> {
         match id {
             None => self.current.clone().ok_or_else(|| {
-                "several keys are configured and none is marked `current = true`".to_string()
+                self.failed.is_empty().then(|| {
+                    "several keys are configured and none is marked `current = true`".to_string()
+                })
             }),
             Some(id) => self
                 .keys
@@ -550,15 +562,21 @@ impl KeyTable {
                 .find(|k| k.id() == id)
                 .cloned()
                 .ok_or_else(|| {
+                    let unloaded = self
+                        .failed
+                        .iter()
+                        .any(|f| f.as_deref().is_none_or(|f| f == id));
                     let ids: Vec<&str> = self.keys.iter().map(|k| k.id()).collect();
-                    format!(
-                        "unknown key {id:?} (configured keys: {})",
-                        if ids.is_empty() {
-                            "none".into()
-                        } else {
-                            ids.join(", ")
-                        }
-                    )
+                    (!unloaded).then(|| {
+                        format!(
+                            "unknown key {id:?} (configured keys: {})",
+                            if ids.is_empty() {
+                                "none".into()
+                            } else {
+                                ids.join(", ")
+                            }
+                        )
+                    })
                 }),
         }
     }
@@ -761,6 +779,7 @@ impl Policy {
             keys: Vec::new(),
             current: None,
             files: Vec::new(),
+            failed: Vec::new(),
         };
         let mut current_count = 0;
         for (i, k) in file.keys.iter().flatten().enumerate() {
@@ -776,6 +795,7 @@ impl Policy {
                                 spec.id
                             ),
                         );
+                        table.failed.push(None);
                         continue;
                     }
                     if table.keys.iter().any(|x| x.id() == spec.id) {
@@ -791,6 +811,7 @@ impl Policy {
                         (None, Some(f)) => KeySource::File(f),
                         _ => {
                             ctx.at(Some(k.span()), &what, "give exactly one of `env` or `file` (key material never goes in the policy)");
+                            table.failed.push(Some(spec.id));
                             continue;
                         }
                     };
@@ -806,10 +827,16 @@ impl Policy {
                             }
                             table.keys.push(key);
                         }
-                        Err(e) => ctx.at(Some(k.span()), &what, format!("key {:?}: {e}", spec.id)),
+                        Err(e) => {
+                            ctx.at(Some(k.span()), &what, format!("key {:?}: {e}", spec.id));
+                            table.failed.push(Some(spec.id));
+                        }
                     }
                 }
-                Err(e) => ctx.at(Some(k.span()), &what, e.message().to_string()),
+                Err(e) => {
+                    ctx.at(Some(k.span()), &what, e.message().to_string());
+                    table.failed.push(None);
+                }
             }
         }
         if current_count > 1 {
@@ -827,7 +854,10 @@ impl Policy {
                         table.keys.push(k.clone());
                         table.current = Some(k);
                     }
-                    Err(e) => ctx.at(None, DEFAULT_KEY_ENV, e),
+                    Err(e) => {
+                        ctx.at(None, DEFAULT_KEY_ENV, e);
+                        table.failed.push(Some("default".into()));
+                    }
                 }
             } else {
                 let k = Arc::new(Key::ephemeral("eph"));
@@ -1215,6 +1245,31 @@ key = "old"
         )
         .unwrap();
         assert!(p.warnings[0].contains("ephemeral"));
+    }
+
+    #[test]
+    fn a_key_that_cannot_be_loaded_is_the_only_problem_reported() {
+        let env = "REDACTOR_TEST_KEY_THAT_IS_NEVER_SET";
+        assert!(std::env::var_os(env).is_none());
+        let rule = "[[rules]]\nname=\"u\"\nselect=[\"u\"]\naction=\"tokenize\"\n";
+        // The only key is missing: the rule needing the current key says nothing.
+        let one = format!("[[keys]]\nid=\"a\"\nenv=\"{env}\"\n{rule}");
+        let p = problems(&one);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("keys[0]") && p[0].contains(env), "{p:?}");
+        // A rule naming the missing key, or an entry that does not parse.
+        let named = format!("{one}key=\"a\"\n");
+        assert_eq!(problems(&named).len(), 1, "{:?}", problems(&named));
+        let unparsed = format!("[[keys]]\nid=\"a\"\nsecret=\"x\"\n{rule}key=\"a\"\n");
+        let p = problems(&unparsed);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("unknown field"), "{p:?}");
+        // With every key loaded, the rule's own problems are still reported.
+        let typo = "[[keys]]\nid=\"a\"\nenv=\"PATH\"\n[[keys]]\nid=\"b\"\nenv=\"PATH\"\n";
+        let p = problems(&format!("{typo}{rule}"));
+        assert!(p.len() == 1 && p[0].contains("none is marked"), "{p:?}");
+        let p = problems(&format!("{typo}{rule}key=\"c\"\n"));
+        assert!(p.len() == 1 && p[0].contains("unknown key \"c\""), "{p:?}");
     }
 
     #[test]
