@@ -14,6 +14,9 @@ use redactor_scan::lines::{LineReader, Next};
 
 use crate::filter::{stop_requested, Source, Stopped};
 
+/// The context of an error writing standard output.
+pub const STDOUT: &str = "cannot write stdout";
+
 /// One-paragraph summary of a policy.
 pub fn print_summary(p: &Policy, origin: &str, out: &mut impl Write) -> io::Result<()> {
     let own = p.rules.iter().filter(|r| r.origin == "policy").count();
@@ -181,7 +184,7 @@ pub fn explain(
         }
         // What is explained so far goes out before a read that may wait.
         if !lr.ready() {
-            out.flush()?;
+            out.flush().context(STDOUT)?;
         }
         let next = lr
             .next_line()
@@ -201,13 +204,14 @@ pub fn explain(
                         len: n,
                         limit: policy.limits.max_line_bytes
                     }
-                )?;
+                )
+                .context(STDOUT)?;
             }
             Next::Line(l) if l.iter().all(|&b| redactor_core::json::is_ws(b)) => {}
             Next::Line(l) => match engine.explain(l, &mut buf, &mut stats, &mut events) {
                 Err(r) => {
                     rejected += 1;
-                    writeln!(out, "{name}:{line_no}: rejected: {r}")?;
+                    writeln!(out, "{name}:{line_no}: rejected: {r}").context(STDOUT)?;
                 }
                 Ok(()) => {
                     writeln!(
@@ -215,7 +219,8 @@ pub fn explain(
                         "{name}:{line_no}: {} rewrite{}",
                         events.len(),
                         if events.len() == 1 { "" } else { "s" }
-                    )?;
+                    )
+                    .context(STDOUT)?;
                     let width = events
                         .iter()
                         .map(|e| e.path.len())
@@ -235,13 +240,14 @@ pub fn explain(
                         } else {
                             e.path.clone()
                         };
-                        writeln!(out, "  {path:<width$}  {:<10}  {by}", e.action)?;
+                        writeln!(out, "  {path:<width$}  {:<10}  {by}", e.action)
+                            .context(STDOUT)?;
                     }
                 }
             },
         }
     }
-    out.flush()?;
+    out.flush().context(STDOUT)?;
     let signal = stop_signal();
     let stopped = (signal != 0).then_some(Stopped {
         signal,
@@ -272,8 +278,8 @@ pub fn gen(
         }
         None => {
             let mut w = BufWriter::with_capacity(1 << 20, io::stdout().lock());
-            g.write_ndjson(count, &mut w)?;
-            w.flush()?;
+            g.write_ndjson(count, &mut w).context(STDOUT)?;
+            w.flush().context(STDOUT)?;
         }
     }
     Ok(())

@@ -505,6 +505,8 @@ fn worker(
 
 struct Writer {
     out: BufWriter<Box<dyn Write + Send>>,
+    /// What a write error names: `output <path>` or `stdout`.
+    out_name: String,
     quarantine: Option<Arc<Mutex<Quarantine>>>,
     rejected: u64,
     free: Sender<Buffers>,
@@ -551,7 +553,8 @@ impl Writer {
             };
             pending.insert(d.seq, d);
             while let Some(d) = pending.remove(&next) {
-                self.write(&d.out).context("cannot write output")?;
+                self.write(&d.out)
+                    .with_context(|| format!("cannot write {}", self.out_name))?;
                 for r in &d.rejects {
                     self.report(r, &d.batch.data)
                         .context("cannot write quarantine")?;
@@ -588,7 +591,9 @@ impl Writer {
                 .flush()
                 .context("cannot write quarantine")?;
         }
-        self.out.flush().context("cannot write output")
+        self.out
+            .flush()
+            .with_context(|| format!("cannot write {}", self.out_name))
     }
 }
 
@@ -676,6 +681,10 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
     drop(done_tx);
     let writer = Writer {
         out,
+        out_name: opts.output.as_ref().map_or_else(
+            || "stdout".to_string(),
+            |p| format!("output {}", p.display()),
+        ),
         quarantine: quarantine.clone(),
         rejected: 0,
         free: free_tx,

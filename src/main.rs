@@ -378,14 +378,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 });
             let mut out = io::stdout().lock();
             match (print, format) {
-                (true, PrintFormat::Markdown) => commands::print_markdown(&policy, &mut out)?,
-                (true, PrintFormat::Text) => {
-                    commands::print_summary(&policy, &origin, &mut out)?;
-                    commands::print_rules(&policy, &mut out)?;
-                }
-                (false, _) => commands::print_summary(&policy, &origin, &mut out)?,
+                (true, PrintFormat::Markdown) => commands::print_markdown(&policy, &mut out),
+                (true, PrintFormat::Text) => commands::print_summary(&policy, &origin, &mut out)
+                    .and_then(|()| commands::print_rules(&policy, &mut out)),
+                (false, _) => commands::print_summary(&policy, &origin, &mut out),
             }
-            out.flush()?;
+            .and_then(|()| out.flush())
+            .context(commands::STDOUT)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain {
@@ -432,16 +431,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Arc::new(redactor_core::Fast::new(policy.clone()));
             if check {
                 let mut out = io::stdout().lock();
-                commands::print_stage(&stage, &mut out)?;
+                commands::print_stage(&stage, &mut out).context(commands::STDOUT)?;
                 let origin = policy_path
                     .as_ref()
                     .map_or("built-in default policy".to_string(), |p| {
                         p.display().to_string()
                     });
-                commands::print_summary(&policy, &origin, &mut out)?;
+                commands::print_summary(&policy, &origin, &mut out).context(commands::STDOUT)?;
                 // Record rules are checked against the policy too.
                 redactor_kafka::Stage::new(stage, engine).map_err(|e| UsageError(e.to_string()))?;
-                out.flush()?;
+                out.flush().context(commands::STDOUT)?;
                 return Ok(ExitCode::SUCCESS);
             }
             redactor_kafka::init_logging(stage.log_format);

@@ -547,6 +547,53 @@ fn closed_stdout_pipe_ends_quietly() {
     assert!(stderr(&out).is_empty(), "{}", stderr(&out));
 }
 
+#[cfg(unix)]
+#[test]
+fn a_full_output_is_named_and_ends_with_status_1() {
+    let full = Path::new("/dev/full");
+    if !full.exists() {
+        eprintln!("skipped: this system has no /dev/full");
+        return;
+    }
+    let input = tmp("full-input.ndjson");
+    std::fs::write(&input, gen("mixed", 200, 7)).unwrap();
+    let input = input.to_str().unwrap();
+    let to_stdout: [&[&str]; 6] = [
+        &["filter", input],
+        &["explain", input],
+        &["check"],
+        &["check", "--print"],
+        &["check", "--print", "--format", "markdown"],
+        &["gen", "-n", "200"],
+    ];
+    for args in to_stdout {
+        let out = redactor_with(
+            args,
+            Stdio::null(),
+            std::fs::OpenOptions::new().write(true).open(full).unwrap().into(),
+        );
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("redactor: cannot write stdout: "),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    for args in [
+        &["filter", "-o", "/dev/full", input][..],
+        &["gen", "-n", "200", "-o", "/dev/full"],
+    ] {
+        let out = redactor_with(args, Stdio::null(), Stdio::null());
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("cannot write output /dev/full: ")
+                || stderr(&out).contains("cannot write /dev/full: "),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
 /// Starts `redactor ARGS` with piped stdin and stdout; its output lines
 /// arrive on the receiver as they are written.
 fn piped(
