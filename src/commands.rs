@@ -15,7 +15,7 @@ use redactor_scan::lines::{LineReader, Next};
 use crate::filter::{stop_requested, Source, Stopped};
 
 /// The context of an error writing standard output.
-pub const STDOUT: &str = "cannot write stdout";
+pub const WRITE_STDOUT: &str = "cannot write stdout";
 
 /// One-paragraph summary of a policy.
 pub fn print_summary(p: &Policy, origin: &str, out: &mut impl Write) -> io::Result<()> {
@@ -184,7 +184,7 @@ pub fn explain(
         }
         // What is explained so far goes out before a read that may wait.
         if !lr.ready() {
-            out.flush().context(STDOUT)?;
+            out.flush().context(WRITE_STDOUT)?;
         }
         let next = lr
             .next_line()
@@ -205,13 +205,13 @@ pub fn explain(
                         limit: policy.limits.max_line_bytes
                     }
                 )
-                .context(STDOUT)?;
+                .context(WRITE_STDOUT)?;
             }
             Next::Line(l) if l.iter().all(|&b| redactor_core::json::is_ws(b)) => {}
             Next::Line(l) => match engine.explain(l, &mut buf, &mut stats, &mut events) {
                 Err(r) => {
                     rejected += 1;
-                    writeln!(out, "{name}:{line_no}: rejected: {r}").context(STDOUT)?;
+                    writeln!(out, "{name}:{line_no}: rejected: {r}").context(WRITE_STDOUT)?;
                 }
                 Ok(()) => {
                     writeln!(
@@ -220,7 +220,7 @@ pub fn explain(
                         events.len(),
                         if events.len() == 1 { "" } else { "s" }
                     )
-                    .context(STDOUT)?;
+                    .context(WRITE_STDOUT)?;
                     let width = events
                         .iter()
                         .map(|e| e.path.len())
@@ -241,13 +241,13 @@ pub fn explain(
                             e.path.clone()
                         };
                         writeln!(out, "  {path:<width$}  {:<10}  {by}", e.action)
-                            .context(STDOUT)?;
+                            .context(WRITE_STDOUT)?;
                     }
                 }
             },
         }
     }
-    out.flush().context(STDOUT)?;
+    out.flush().context(WRITE_STDOUT)?;
     let signal = stop_signal();
     let stopped = (signal != 0).then_some(Stopped {
         signal,
@@ -278,8 +278,8 @@ pub fn gen(
         }
         None => {
             let mut w = BufWriter::with_capacity(1 << 20, io::stdout().lock());
-            g.write_ndjson(count, &mut w).context(STDOUT)?;
-            w.flush().context(STDOUT)?;
+            g.write_ndjson(count, &mut w).context(WRITE_STDOUT)?;
+            w.flush().context(WRITE_STDOUT)?;
         }
     }
     Ok(())

@@ -384,7 +384,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (false, _) => commands::print_summary(&policy, &origin, &mut out),
             }
             .and_then(|()| out.flush())
-            .context(commands::STDOUT)?;
+            .context(commands::WRITE_STDOUT)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain {
@@ -431,16 +431,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Arc::new(redactor_core::Fast::new(policy.clone()));
             if check {
                 let mut out = io::stdout().lock();
-                commands::print_stage(&stage, &mut out).context(commands::STDOUT)?;
+                commands::print_stage(&stage, &mut out).context(commands::WRITE_STDOUT)?;
                 let origin = policy_path
                     .as_ref()
                     .map_or("built-in default policy".to_string(), |p| {
                         p.display().to_string()
                     });
-                commands::print_summary(&policy, &origin, &mut out).context(commands::STDOUT)?;
+                commands::print_summary(&policy, &origin, &mut out)
+                    .context(commands::WRITE_STDOUT)?;
                 // Record rules are checked against the policy too.
                 redactor_kafka::Stage::new(stage, engine).map_err(|e| UsageError(e.to_string()))?;
-                out.flush().context(commands::STDOUT)?;
+                out.flush().context(commands::WRITE_STDOUT)?;
                 return Ok(ExitCode::SUCCESS);
             }
             redactor_kafka::init_logging(stage.log_format);

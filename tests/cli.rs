@@ -570,7 +570,11 @@ fn a_full_output_is_named_and_ends_with_status_1() {
         let out = redactor_with(
             args,
             Stdio::null(),
-            std::fs::OpenOptions::new().write(true).open(full).unwrap().into(),
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(full)
+                .unwrap()
+                .into(),
         );
         assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
         assert!(
