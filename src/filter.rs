@@ -508,6 +508,8 @@ struct Writer {
     /// What a write error names: `output <path>` or `stdout`.
     out_name: String,
     quarantine: Option<Arc<Mutex<Quarantine>>>,
+    /// What a quarantine write error names: `quarantine <path>`.
+    quarantine_name: String,
     rejected: u64,
     free: Sender<Buffers>,
 }
@@ -557,7 +559,7 @@ impl Writer {
                     .with_context(|| format!("cannot write {}", self.out_name))?;
                 for r in &d.rejects {
                     self.report(r, &d.batch.data)
-                        .context("cannot write quarantine")?;
+                        .with_context(|| format!("cannot write {}", self.quarantine_name))?;
                 }
                 next += 1;
                 let _ = self
@@ -589,7 +591,7 @@ impl Writer {
                 .map_err(|_| anyhow::anyhow!("quarantine lock poisoned"))?
                 .w
                 .flush()
-                .context("cannot write quarantine")?;
+                .with_context(|| format!("cannot write {}", self.quarantine_name))?;
         }
         self.out
             .flush()
@@ -637,6 +639,10 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
         None => (Box::new(io::stdout()), writes.swap_remove(0)),
     };
     let out = BufWriter::with_capacity(256 * 1024, out);
+    let quarantine_name = opts
+        .quarantine
+        .as_ref()
+        .map_or_else(String::new, |p| format!("quarantine {}", p.display()));
     let quarantine = match &opts.quarantine {
         Some(p) => {
             let f = create_private(p)
@@ -686,6 +692,7 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
             |p| format!("output {}", p.display()),
         ),
         quarantine: quarantine.clone(),
+        quarantine_name: quarantine_name.clone(),
         rejected: 0,
         free: free_tx,
     };
@@ -792,7 +799,7 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
                                     limit,
                                 };
                                 q.head(&name, line_no, &placeholder, None)
-                                    .context("cannot write quarantine")?;
+                                    .with_context(|| format!("cannot write {quarantine_name}"))?;
                                 let mut st = B64Stream {
                                     w: &mut q.w,
                                     carry: Vec::new(),
@@ -800,10 +807,11 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
                                 let n = lr
                                     .drain_long(|b| st.push(b))
                                     .with_context(|| format!("cannot read {name}"))?;
-                                st.finish().context("cannot write quarantine")?;
+                                st.finish()
+                                    .with_context(|| format!("cannot write {quarantine_name}"))?;
                                 q.w.write_all(format!("\",\"bytes\":{n}}}\n").as_bytes())
                                     .and_then(|()| q.w.flush())
-                                    .context("cannot write quarantine")?;
+                                    .with_context(|| format!("cannot write {quarantine_name}"))?;
                             }
                             None => {
                                 let n = lr

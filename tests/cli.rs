@@ -596,6 +596,24 @@ fn a_full_output_is_named_and_ends_with_status_1() {
             stderr(&out)
         );
     }
+    // A quarantine that cannot be written is named too: for a rejected
+    // line, and for one too long to hold, which is streamed to it.
+    let bad = tmp("full-bad.ndjson");
+    std::fs::write(&bad, "{\"a\":1}\nnot json\n").unwrap();
+    let long = tmp("full-long.ndjson");
+    let mut text = format!("{{\"a\":\"{}\"}}\n", "x".repeat(9 << 20));
+    text.push_str("{\"a\":1}\n");
+    std::fs::write(&long, text).unwrap();
+    for input in [&bad, &long] {
+        let args = ["filter", "-q", "/dev/full", input.to_str().unwrap()];
+        let out = redactor_with(&args, Stdio::null(), Stdio::null());
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("redactor: cannot write quarantine /dev/full: "),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
 }
 
 /// Starts `redactor ARGS` with piped stdin and stdout; its output lines
