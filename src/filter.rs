@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::io::{self, BufWriter, IsTerminal, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -334,16 +334,41 @@ impl Source {
     }
 }
 
-/// Creates (or truncates) `p` for the quarantine, which holds the
-/// original, unredacted lines: a new file is readable and writable by its
-/// owner only (mode 0600 before the umask), not by everyone as a plain
-/// create would make it; an existing file keeps its permissions.
-fn create_private(p: &Path) -> io::Result<File> {
+/// Opens `p` for the quarantine, appending: the records of earlier runs
+/// stay (a filter restarted beside a log shipper must not drop the
+/// rejects it wrote before). It holds the original, unredacted lines, so
+/// a new file is readable and writable by its owner only (mode 0600
+/// before the umask), not by everyone as a plain create would make it;
+/// an existing file keeps its permissions. An existing file whose last
+/// record was cut short (a run killed midway) gets a newline first, so
+/// that the next record starts on a line of its own.
+fn open_quarantine(p: &Path) -> io::Result<File> {
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.append(true).create(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(p)
+    let mut f = options.open(p)?;
+    let meta = f.metadata()?;
+    if meta.is_file() && meta.len() > 0 && !ends_with_newline(p, meta.len()) {
+        f.write_all(b"\n")?;
+    }
+    Ok(f)
+}
+
+/// Whether the regular file `p` of `len` bytes (more than 0) ends with a
+/// newline. One whose last byte cannot be read (write-only for this user,
+/// or cut shorter meanwhile) counts as ending with one: nothing is added.
+fn ends_with_newline(p: &Path, len: u64) -> bool {
+    let mut last = [b'\n'];
+    if let Ok(mut r) = File::open(p) {
+        if r.seek(io::SeekFrom::Start(len - 1))
+            .and_then(|_| r.read_exact(&mut last))
+            .is_err()
+        {
+            last[0] = b'\n';
+        }
+    }
+    last[0] == b'\n'
 }
 
 /// Checks that the input `p` can be read, so that a missing or unreadable
@@ -645,8 +670,8 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
         .map_or_else(String::new, |p| format!("quarantine {}", p.display()));
     let quarantine = match &opts.quarantine {
         Some(p) => {
-            let f = create_private(p)
-                .with_context(|| format!("cannot create quarantine {}", p.display()))?;
+            let f = open_quarantine(p)
+                .with_context(|| format!("cannot open quarantine {}", p.display()))?;
             // Only now can two new files' names be told apart.
             same_file::refuse_shared(&[out_named, Named::file("--quarantine", p, &f)])?;
             Some(Arc::new(Mutex::new(Quarantine {

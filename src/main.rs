@@ -63,11 +63,13 @@ enum Command {
         /// Policy file (TOML); the built-in default policy when omitted.
         #[arg(short, long, value_name = "FILE")]
         config: Option<PathBuf>,
-        /// Write redacted lines here instead of stdout.
+        /// Write redacted lines here instead of stdout (an existing file is
+        /// replaced).
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
-        /// Write rejected lines here (NDJSON, original bytes in base64; a
-        /// new file is readable by its owner only).
+        /// Append rejected lines here (NDJSON, original bytes in base64; the
+        /// records of earlier runs are kept; a new file is readable by its
+        /// owner only).
         #[arg(short, long, value_name = "FILE")]
         quarantine: Option<PathBuf>,
         /// Print counts per rule, detector and reject reason to stderr at the end.

@@ -261,6 +261,37 @@ fn quarantine_keeps_every_rejected_line_and_exits_0() {
 }
 
 #[test]
+fn the_quarantine_keeps_the_records_of_earlier_runs() {
+    let q = tmp("q-append.ndjson");
+    let args = ["filter", "-q", q.to_str().unwrap()];
+    let run = |input: &[u8]| {
+        let out = redactor(&args, input);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    };
+    run(b"{\"a\":1}\nnot json\n");
+    run(b"{\"a\":1,}\n");
+    let lines = |recs: &[serde_json::Value]| -> Vec<u64> {
+        recs.iter().map(|r| r["line"].as_u64().unwrap()).collect()
+    };
+    assert_eq!(lines(&quarantine_records(&q)), [2, 1]);
+    // A record cut short by a run that was killed stays on a line of its
+    // own; the next run's records start on the next line.
+    let mut f = std::fs::OpenOptions::new().append(true).open(&q).unwrap();
+    f.write_all(b"{\"source\":\"<stdin>\",\"li").unwrap();
+    drop(f);
+    run(b"[\n");
+    let text = std::fs::read_to_string(&q).unwrap();
+    let last: Vec<&str> = text.lines().rev().take(2).collect();
+    assert_eq!(last[1], "{\"source\":\"<stdin>\",\"li");
+    let rec: serde_json::Value = serde_json::from_str(last[0]).unwrap();
+    assert_eq!(
+        (rec["line"].as_u64(), rec["reason"].as_str()),
+        (Some(1), Some("invalid_json"))
+    );
+    assert!(text.ends_with('\n'));
+}
+
+#[test]
 fn too_long_lines_are_streamed_to_quarantine() {
     let policy = write_policy(
         "small.toml",
