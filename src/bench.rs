@@ -3,6 +3,7 @@
 //! one run, each engine's output checked before timing.
 
 use std::cell::RefCell;
+use std::fs::File;
 use std::hint::black_box;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -962,9 +963,37 @@ pub fn svg(r: &Report) -> String {
     s
 }
 
-/// Writes `text` to `path`.
-pub fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+/// A report file (`--json`, `--plot`), created before the measuring so
+/// that a path that cannot be written ends the run at once.
+pub struct ReportFile {
+    path: PathBuf,
+    file: File,
+}
+
+/// Creates (or truncates) the report file `path`.
+///
+/// # Errors
+///
+/// The file cannot be created; the error names it.
+pub fn create(path: &Path) -> Result<ReportFile> {
+    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(ReportFile {
+        path: path.to_path_buf(),
+        file,
+    })
+}
+
+impl ReportFile {
+    /// Writes `text` to the file and closes it.
+    ///
+    /// # Errors
+    ///
+    /// The write fails; the error names the file.
+    pub fn write(mut self, text: &str) -> Result<()> {
+        self.file
+            .write_all(text.as_bytes())
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
 }
 
 #[cfg(test)]

@@ -468,6 +468,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             writes.extend(json.iter().map(|p| Named::path("--json", p)));
             writes.extend(plot.iter().map(|p| Named::path("--plot", p)));
             same_file::refuse_overwrite(&reads, &writes)?;
+            // Created now, so that a path that cannot be written ends the
+            // run before the measuring, not after it.
+            let json = json.map(|p| bench::create(&p)).transpose()?;
+            let plot = plot.map(|p| bench::create(&p)).transpose()?;
             let options = bench::Options {
                 events,
                 rounds,
@@ -478,13 +482,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let report = bench::run(&options, loaded, |line| eprintln!("redactor bench: {line}"))?;
             let mut out = io::stdout().lock();
-            bench::print(&report, &mut out)?;
-            out.flush()?;
-            if let Some(p) = json {
-                bench::write(&p, &bench::json(&report))?;
+            bench::print(&report, &mut out)
+                .and_then(|()| out.flush())
+                .context(commands::WRITE_STDOUT)?;
+            if let Some(f) = json {
+                f.write(&bench::json(&report))?;
             }
-            if let Some(p) = plot {
-                bench::write(&p, &bench::svg(&report))?;
+            if let Some(f) = plot {
+                f.write(&bench::svg(&report))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -504,6 +509,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ..
         } => {
             let policy = load_policy(policy.as_deref())?;
+            let json = json.map(|p| bench::create(&p)).transpose()?;
             let engine: Arc<dyn redactor_core::Redactor> =
                 Arc::new(redactor_core::Fast::new(policy));
             let options = redactor_kafka::bench::Options {
@@ -520,10 +526,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("redactor bench: {line}");
             })?;
             let mut out = io::stdout().lock();
-            commands::print_kafka_bench(&report, &mut out)?;
-            if let Some(path) = json {
-                std::fs::write(&path, commands::kafka_bench_json(&report))
-                    .with_context(|| format!("cannot write {}", path.display()))?;
+            commands::print_kafka_bench(&report, &mut out)
+                .and_then(|()| out.flush())
+                .context(commands::WRITE_STDOUT)?;
+            if let Some(f) = json {
+                f.write(&commands::kafka_bench_json(&report))?;
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -589,9 +589,10 @@ fn a_full_output_is_named_and_ends_with_status_1() {
     let input = tmp("full-input.ndjson");
     std::fs::write(&input, gen("mixed", 200, 7)).unwrap();
     let input = input.to_str().unwrap();
-    let to_stdout: [&[&str]; 6] = [
+    let to_stdout: [&[&str]; 7] = [
         &["filter", input],
         &["explain", input],
+        &["bench", "--input", input, "--rounds", "1", "-j", "1"],
         &["check"],
         &["check", "--print"],
         &["check", "--print", "--format", "markdown"],
@@ -1370,4 +1371,18 @@ fn bench_smoke_run_writes_table_json_and_plot() {
     let out = redactor(&["bench", "--input", empty.to_str().unwrap()], b"");
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("has no lines"));
+    // A report file that cannot be created ends the run before the
+    // measuring, naming it.
+    let missing = tmp("bench-no-such-dir");
+    for flag in ["--json", "--plot"] {
+        let path = missing.join("report");
+        let out = redactor(&[&quick[..], &[flag, path.to_str().unwrap()]].concat(), b"");
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("cannot create {}: ", path.display())),
+            "{err}"
+        );
+        assert!(!err.contains("round 1/1 done"), "{err}");
+    }
 }
