@@ -1385,4 +1385,23 @@ fn bench_smoke_run_writes_table_json_and_plot() {
         );
         assert!(!err.contains("round 1/1 done"), "{err}");
     }
+    // The same for `bench kafka`, before any broker is asked.
+    let path = missing.join("kafka-report");
+    let out = redactor(
+        &[
+            "bench",
+            "kafka",
+            "--brokers",
+            "127.0.0.1:1",
+            "--json",
+            path.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("cannot create {}: ", path.display())),
+        "{}",
+        stderr(&out)
+    );
 }
