@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::fs::File;
 use std::hint::black_box;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,7 +26,7 @@ pub struct Options {
     pub max_threads: usize,
     /// The user's policy file (the built-in default policy when `None`).
     pub policy: Option<PathBuf>,
-    /// The user's NDJSON input instead of generated corpora.
+    /// The user's NDJSON input instead of generated corpora (`-`: stdin).
     pub input: Option<PathBuf>,
     /// Generator seed.
     pub seed: u64,
@@ -282,6 +282,14 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
     }
     // Corpora.
     let main = match &o.input {
+        Some(p) if p.as_os_str() == "-" => {
+            let mut bytes = Vec::new();
+            io::stdin()
+                .lock()
+                .read_to_end(&mut bytes)
+                .context("cannot read stdin")?;
+            Corpus::new("<stdin>".into(), bytes)
+        }
         Some(p) => Corpus::new(
             p.display().to_string(),
             std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
@@ -569,7 +577,7 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
             (policy.clone(), fast_arc.clone(), &files, &filter_failure);
         jobs.push(Box::new(move || {
             let opts = crate::filter::Options {
-                inputs: vec![files.input.clone()],
+                inputs: vec![Some(files.input.clone())],
                 output: Some(files.output.clone()),
                 quarantine: None,
                 stats: false,

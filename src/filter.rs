@@ -26,8 +26,8 @@ use crate::same_file::{self, Named};
 /// Options of `redactor filter`.
 #[derive(Debug)]
 pub struct Options {
-    /// Inputs; empty means stdin.
-    pub inputs: Vec<PathBuf>,
+    /// Inputs, read in turn; `None` is stdin.
+    pub inputs: Vec<Option<PathBuf>>,
     /// Output file; `None` means stdout.
     pub output: Option<PathBuf>,
     /// Quarantine file for rejected lines.
@@ -634,14 +634,14 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
     let threads = opts.threads.max(1);
     // Nothing is created or truncated before it is known that every input
     // can be read and that none would be written over.
-    let mut reads: Vec<Named> = if opts.inputs.is_empty() {
-        vec![Named::stdin()]
-    } else {
-        opts.inputs
-            .iter()
-            .map(|p| check_input(p))
-            .collect::<Result<_>>()?
-    };
+    let mut reads: Vec<Named> = opts
+        .inputs
+        .iter()
+        .map(|p| {
+            p.as_ref()
+                .map_or_else(|| Ok(Named::stdin()), |p| check_input(p))
+        })
+        .collect::<Result<_>>()?;
     reads.extend(Named::policy_files(&policy));
     let mut writes = vec![match &opts.output {
         Some(p) => Named::path("--output", p),
@@ -731,11 +731,7 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
     let mut stopped = None;
     let read_result = (|| -> Result<()> {
         let mut seq = 0u64;
-        let sources: Vec<Option<&PathBuf>> = if opts.inputs.is_empty() {
-            vec![None]
-        } else {
-            opts.inputs.iter().map(Some).collect()
-        };
+        let sources: Vec<Option<&PathBuf>> = opts.inputs.iter().map(Option::as_ref).collect();
         let mut done_bytes = 0u64;
         // The signal that asked for a stop, 0 while none did.
         let stop_signal = || stop_requested(opts.stop.as_ref());
@@ -902,12 +898,14 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
 }
 
 fn make_progress(opts: &Options) -> Option<indicatif::ProgressBar> {
-    if !opts.progress || opts.inputs.is_empty() || !io::stderr().is_terminal() {
+    // With stdin among the inputs there is no total to show.
+    if !opts.progress || opts.inputs.iter().any(Option::is_none) || !io::stderr().is_terminal() {
         return None;
     }
     let total: u64 = opts
         .inputs
         .iter()
+        .flatten()
         .filter_map(|p| std::fs::metadata(p).ok())
         .map(|m| m.len())
         .sum();

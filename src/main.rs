@@ -63,8 +63,8 @@ enum Command {
         /// Policy file (TOML); the built-in default policy when omitted.
         #[arg(short, long, value_name = "FILE")]
         config: Option<PathBuf>,
-        /// Write redacted lines here instead of stdout (an existing file is
-        /// replaced).
+        /// Write redacted lines here instead of stdout (`-`: stdout; an
+        /// existing file is replaced).
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
         /// Append rejected lines here (NDJSON, original bytes in base64; the
@@ -85,7 +85,8 @@ enum Command {
         /// `reference` (the DOM engine both are tested against).
         #[arg(long, value_enum, default_value_t = EngineKind::Fast)]
         engine: EngineKind,
-        /// Input files; stdin when none are given.
+        /// Input files, read in turn; `-` is stdin, which is read when none
+        /// are given (`./-` is a file of that name).
         #[arg(value_name = "INPUT")]
         inputs: Vec<PathBuf>,
     },
@@ -114,7 +115,7 @@ enum Command {
         /// Redaction engine (see `filter --help`).
         #[arg(long, value_enum, default_value_t = EngineKind::Fast)]
         engine: EngineKind,
-        /// Input file; stdin when omitted.
+        /// Input file; stdin when omitted or `-`.
         #[arg(value_name = "INPUT")]
         input: Option<PathBuf>,
     },
@@ -172,7 +173,8 @@ enum Command {
         /// preset, detector and allowlist variants are measured too).
         #[arg(short, long, value_name = "FILE")]
         policy: Option<PathBuf>,
-        /// Measure on this NDJSON file instead of generated corpora.
+        /// Measure on this NDJSON file (`-`: stdin) instead of generated
+        /// corpora.
         #[arg(short, long, value_name = "FILE")]
         input: Option<PathBuf>,
         /// Events per generated corpus (each format and mixed).
@@ -204,7 +206,7 @@ enum Command {
         /// Seed; the same seed gives the same bytes.
         #[arg(short, long, default_value_t = 1)]
         seed: u64,
-        /// Write here instead of stdout.
+        /// Write here instead of stdout (`-`: stdout).
         #[arg(short, long, value_name = "FILE", conflicts_with = "kafka_brokers")]
         output: Option<PathBuf>,
         /// Produce the events to a Kafka topic at these brokers instead
@@ -317,6 +319,12 @@ fn count(range: impl std::ops::RangeBounds<u64>) -> clap::builder::RangedU64Valu
     clap::builder::RangedU64ValueParser::new().range(range)
 }
 
+/// `path`, or `None` when it is `-`, which names stdin or stdout as in
+/// most Unix tools (`./-` names a file of that name).
+fn unless_dash(path: Option<PathBuf>) -> Option<PathBuf> {
+    path.filter(|p| p.as_os_str() != "-")
+}
+
 fn load_policy(config: Option<&std::path::Path>) -> anyhow::Result<Arc<redactor_core::Policy>> {
     let policy = match config {
         Some(p) => redactor_core::policy::load_file(p),
@@ -342,11 +350,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             inputs,
         } => {
             let threads = threads.unwrap_or_else(redactor_core::default_threads);
+            if quarantine.as_ref().is_some_and(|q| q.as_os_str() == "-") {
+                return Err(UsageError(
+                    "--quarantine -: the quarantine must be a file, since stdout or the \
+                     output carries the redacted lines (`./-` names a file called -)"
+                        .into(),
+                )
+                .into());
+            }
             let policy = load_policy(config.as_deref())?;
             let engine = engine_for(engine, policy.clone());
+            let inputs = if inputs.is_empty() {
+                vec![None]
+            } else {
+                inputs.into_iter().map(|p| unless_dash(Some(p))).collect()
+            };
             let opts = filter::Options {
                 inputs,
-                output,
+                output: unless_dash(output),
                 quarantine,
                 stats,
                 threads,
@@ -394,6 +415,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             engine,
             input,
         } => {
+            let input = unless_dash(input);
             let policy = load_policy(config.as_deref())?;
             let mut reads = vec![input
                 .as_ref()
@@ -462,7 +484,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let max_threads = threads.unwrap_or_else(redactor_core::default_threads);
             let loaded = load_policy(policy.as_deref())?;
-            let mut reads: Vec<Named> = input.iter().map(|i| Named::path("--input", i)).collect();
+            let mut reads: Vec<Named> = input
+                .iter()
+                .map(|i| match unless_dash(Some(i.clone())) {
+                    Some(i) => Named::path("--input", &i),
+                    None => Named::stdin(),
+                })
+                .collect();
             reads.extend(Named::policy_files(&loaded));
             let mut writes = vec![Named::stdout()];
             writes.extend(json.iter().map(|p| Named::path("--json", p)));
@@ -544,7 +572,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             match (kafka_brokers, kafka_topic) {
                 (Some(b), Some(t)) => commands::gen_to_kafka(format, count, seed, &b, &t)?,
-                _ => commands::gen(format, count, seed, output.as_deref())?,
+                _ => commands::gen(format, count, seed, unless_dash(output).as_deref())?,
             }
             Ok(ExitCode::SUCCESS)
         }

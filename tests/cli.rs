@@ -292,6 +292,70 @@ fn the_quarantine_keeps_the_records_of_earlier_runs() {
 }
 
 #[test]
+fn a_dash_names_stdin_or_stdout() {
+    // Run in an empty directory, where a file named `-` would show.
+    let dir = tmp("dash-dir");
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str], stdin: &[u8]| -> Output {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .current_dir(&dir)
+            .env("REDACTOR_TOKEN_KEY", KEY)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    std::fs::write(dir.join("a.ndjson"), "{\"n\":1}\n").unwrap();
+    // Inputs in turn, stdin among them; `-o -` is stdout.
+    let out = run(
+        &["filter", "a.ndjson", "-", "a.ndjson", "-o", "-"],
+        b"{\"n\":2}\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.stdout, b"{\"n\":1}\n{\"n\":2}\n{\"n\":1}\n");
+    let out = run(&["filter", "-", "a.ndjson"], b"not json\n");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("<stdin>:1: rejected"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&["explain", "-"], b"{\"email\":\"x@example.com\"}\n");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("<stdin>:1: 1 rewrite"));
+    let out = run(&["gen", "-n", "3", "-o", "-"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.stdout.iter().filter(|&&b| b == b'\n').count(), 3);
+    let out = run(
+        &["bench", "-i", "-", "--rounds", "1", "-j", "1"],
+        &gen("segment", 30, 2),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("corpus <stdin>: 30 events"),
+        "{}",
+        stderr(&out)
+    );
+    // The quarantine must be a file.
+    let out = run(&["filter", "-q", "-", "a.ndjson"], b"");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--quarantine -: "),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.join("-").exists());
+    // `./-` is a file of that name.
+    std::fs::write(dir.join("-"), "{\"n\":3}\n").unwrap();
+    let out = run(&["filter", "./-"], b"{\"n\":4}\n");
+    assert_eq!(out.stdout, b"{\"n\":3}\n");
+}
+
+#[test]
 fn too_long_lines_are_streamed_to_quarantine() {
     let policy = write_policy(
         "small.toml",
