@@ -492,8 +492,10 @@ impl StageConfig {
                 Inputs::Pattern(p.clone())
             }
             (list, None) => {
-                if list.iter().any(|t| t.trim().is_empty()) {
-                    problem("topics.input", "holds an empty topic name".into());
+                for t in list {
+                    if let Some(why) = bad_topic_name(t) {
+                        problem("topics.input", why);
+                    }
                 }
                 Inputs::Topics(list.to_vec())
             }
@@ -539,20 +541,32 @@ impl StageConfig {
             Outputs::Fixed(t) => vec![t],
             Outputs::Map(m) => m.values().collect(),
         };
+        if let Some(why) = file.topics.output.as_deref().and_then(bad_topic_name) {
+            problem("topics.output", why);
+        }
+        let map = &file.topics.output_map;
+        for why in map
+            .keys()
+            .chain(map.values())
+            .filter_map(|t| bad_topic_name(t))
+        {
+            problem("topics.output_map", why);
+        }
         let is_input = |t: &str| match &inputs {
             Inputs::Topics(list) => list.iter().any(|i| i == t),
             Inputs::Pattern(p) => regex::Regex::new(p).is_ok_and(|r| r.is_match(t)),
         };
         for t in &all_outputs {
-            if is_input(t) {
+            // An empty name is reported above.
+            if !t.is_empty() && is_input(t) {
                 problem(
                     "topics.output",
                     format!("output topic {t:?} is also an input topic (the stage would read its own output)"),
                 );
             }
         }
-        if file.topics.dead_letter.trim().is_empty() {
-            problem("topics.dead_letter", "is empty".into());
+        if let Some(why) = bad_topic_name(&file.topics.dead_letter) {
+            problem("topics.dead_letter", why);
         } else if is_input(&file.topics.dead_letter)
             || all_outputs.iter().any(|t| **t == file.topics.dead_letter)
         {
@@ -702,6 +716,32 @@ fn resolve_property(value: &PropertyValue, base: &Path) -> Result<String, String
     }
 }
 
+/// Why `t` cannot name a Kafka topic, if it cannot: the broker accepts 1 to
+/// 249 ASCII letters, digits, `.`, `_` and `-`, except `.` and `..`. A name
+/// it would refuse fails every produce or subscription at run time, so it
+/// is refused here, where `--check` sees it.
+fn bad_topic_name(t: &str) -> Option<String> {
+    if t.is_empty() {
+        return Some("a topic name is empty".into());
+    }
+    if t.len() > 249 {
+        return Some(format!(
+            "topic name {t:?} is {} bytes long; Kafka allows at most 249",
+            t.len()
+        ));
+    }
+    if t == "." || t == ".." {
+        return Some(format!("topic name {t:?} is not allowed by Kafka"));
+    }
+    t.chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        .map(|c| {
+            format!(
+                "topic name {t:?} holds {c:?}; Kafka allows only ASCII letters, digits, '.', '_' and '-'"
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -798,6 +838,44 @@ mod tests {
             assert!(e.contains(needle), "{needle:?} missing from:\n{e}");
         }
         assert!(e.lines().all(|l| l.starts_with("stage.toml: ")), "{e}");
+    }
+
+    #[test]
+    fn topic_names_the_broker_would_refuse_are_problems() {
+        let long = "t".repeat(250);
+        let text = format!(
+            "[kafka]\nbrokers = \"b:9092\"\n[topics]\ninput = [\"raw events\", \"\", \"ok.raw_1-x\"]\n\
+             dead_letter = \"..\"\n[topics.output_map]\n\"raw events\" = \"a/b\"\n\"\" = \"{long}\"\n\
+             \"ok.raw_1-x\" = \"ok.out\"\n"
+        );
+        let e = parse(&text).unwrap_err().0;
+        let lines: Vec<&str> = e.lines().collect();
+        for needle in [
+            "stage.toml: topics.input: topic name \"raw events\" holds ' '",
+            "stage.toml: topics.input: a topic name is empty",
+            "stage.toml: topics.output_map: topic name \"raw events\" holds ' '",
+            "stage.toml: topics.output_map: topic name \"a/b\" holds '/'",
+            "stage.toml: topics.output_map: a topic name is empty",
+            "is 250 bytes long; Kafka allows at most 249",
+            "stage.toml: topics.dead_letter: topic name \"..\" is not allowed",
+        ] {
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l.starts_with(needle) || l.contains(needle)),
+                "{needle:?} missing from:\n{e}"
+            );
+        }
+        // Nothing about the legal name, and no second problem for the
+        // empty one.
+        assert!(!e.contains("ok.raw_1-x") && !e.contains("ok.out"), "{e}");
+        assert!(!e.contains("also an input topic"), "{e}");
+        assert_eq!(lines.len(), 7, "{e}");
+        // A name of exactly 249 legal characters is fine.
+        let ok = BASE.replace("\"out\"", &format!("\"{}\"", "o".repeat(249)));
+        assert!(parse(&ok).is_ok());
+        assert!(parse(&BASE.replace("\"out\"", "\".\"")).is_err());
+        assert!(parse(&BASE.replace("\"out\"", "\"\"")).is_err());
     }
 
     #[test]
