@@ -571,7 +571,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             kafka_topic,
         } => {
             match (kafka_brokers, kafka_topic) {
-                (Some(b), Some(t)) => commands::gen_to_kafka(format, count, seed, &b, &t)?,
+                (Some(b), Some(t)) => {
+                    if let Some(why) = redactor_kafka::config::bad_topic_name(&t) {
+                        return Err(UsageError(format!("--kafka-topic: {why}")).into());
+                    }
+                    commands::gen_to_kafka(format, count, seed, &b, &t)?;
+                }
                 _ => commands::gen(format, count, seed, unless_dash(output).as_deref())?,
             }
             Ok(ExitCode::SUCCESS)

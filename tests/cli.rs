@@ -1284,6 +1284,24 @@ fn gen_to_kafka_needs_both_flags() {
     let out = redactor(&["gen", "--kafka-brokers", "127.0.0.1:1"], b"");
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--kafka-topic"));
+    // A topic the broker would refuse is refused before any broker is
+    // asked.
+    let out = redactor(
+        &[
+            "gen",
+            "--kafka-brokers",
+            "127.0.0.1:1",
+            "--kafka-topic",
+            "a b",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--kafka-topic: topic name \"a b\" holds ' '"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

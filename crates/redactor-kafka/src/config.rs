@@ -720,7 +720,7 @@ fn resolve_property(value: &PropertyValue, base: &Path) -> Result<String, String
 /// 249 ASCII letters, digits, `.`, `_` and `-`, except `.` and `..`. A name
 /// it would refuse fails every produce or subscription at run time, so it
 /// is refused here, where `--check` sees it.
-fn bad_topic_name(t: &str) -> Option<String> {
+pub fn bad_topic_name(t: &str) -> Option<String> {
     if t.is_empty() {
         return Some("a topic name is empty".into());
     }
