@@ -319,6 +319,35 @@ fn count(range: impl std::ops::RangeBounds<u64>) -> clap::builder::RangedU64Valu
     clap::builder::RangedU64ValueParser::new().range(range)
 }
 
+/// Warns when `REDACTOR_SIMD` asks for a backend that is not the one in
+/// use: a name the scanner does not know, or a backend this CPU cannot
+/// run. The scanner falls back to the fastest backend then, and a
+/// comparison of backends would silently compare one with itself.
+fn warn_on_unused_simd_request() {
+    let Some(wanted) = std::env::var_os("REDACTOR_SIMD") else {
+        return;
+    };
+    let wanted = wanted.to_string_lossy();
+    if wanted.is_empty() || wanted == "auto" {
+        return;
+    }
+    let used = redactor_scan::Backend::detect();
+    match redactor_scan::Backend::ALL
+        .into_iter()
+        .find(|b| b.name() == wanted)
+    {
+        None => eprintln!(
+            "redactor: warning: REDACTOR_SIMD={wanted:?} names no backend (scalar, avx2, avx512, neon or auto); using {}",
+            used.name()
+        ),
+        Some(b) if b != used => eprintln!(
+            "redactor: warning: REDACTOR_SIMD={wanted}: this CPU cannot run that backend; using {}",
+            used.name()
+        ),
+        Some(_) => {}
+    }
+}
+
 /// `path`, or `None` when it is `-`, which names stdin or stdout as in
 /// most Unix tools (`./-` names a file of that name).
 fn unless_dash(path: Option<PathBuf>) -> Option<PathBuf> {
@@ -593,6 +622,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    warn_on_unused_simd_request();
     match run(cli) {
         Ok(code) => code,
         Err(err) => {

@@ -356,6 +356,39 @@ fn a_dash_names_stdin_or_stdout() {
 }
 
 #[test]
+fn a_simd_backend_that_is_not_used_is_warned_about() {
+    let unavailable = if cfg!(target_arch = "x86_64") {
+        "neon"
+    } else {
+        "avx2"
+    };
+    for (value, warning) in [
+        ("avx-2", Some("REDACTOR_SIMD=\"avx-2\" names no backend")),
+        (unavailable, Some("this CPU cannot run that backend")),
+        ("scalar", None),
+        ("auto", None),
+    ] {
+        let mut child = Command::new(BIN)
+            .args(["filter"])
+            .env("REDACTOR_TOKEN_KEY", KEY)
+            .env("REDACTOR_SIMD", value)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"[1]\n").unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{value}: {}", stderr(&out));
+        assert_eq!(out.stdout, b"[1]\n");
+        match warning {
+            Some(w) => assert!(stderr(&out).contains(w), "{value}: {}", stderr(&out)),
+            None => assert!(!stderr(&out).contains("REDACTOR_SIMD"), "{}", stderr(&out)),
+        }
+    }
+}
+
+#[test]
 fn too_long_lines_are_streamed_to_quarantine() {
     let policy = write_policy(
         "small.toml",
