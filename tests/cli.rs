@@ -1206,6 +1206,63 @@ fn both_engines_give_the_same_redaction() {
     }
 }
 
+/// The stage's log, read by a collector from a pipe, holds no terminal
+/// colour escapes. No broker listens: the stage starts, logs that it cannot
+/// connect, and stops on SIGTERM.
+#[cfg(unix)]
+#[test]
+fn kafka_logs_to_a_pipe_without_colour_escapes() {
+    use std::io::BufRead as _;
+    let stage = tmp("stage-log.toml");
+    std::fs::write(
+        &stage,
+        "[kafka]\nbrokers = \"127.0.0.1:1\"\n[topics]\ninput = [\"raw\"]\noutput = \"out\"\n\
+         dead_letter = \"dlq\"\n[metrics]\nlisten = \"\"\n",
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["kafka", "--config"])
+        .arg(&stage)
+        .env("REDACTOR_TOKEN_KEY", KEY)
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(err).lines() {
+            let line = line.unwrap();
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let started = loop {
+        match rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            Ok(l) if l.contains("stage started") => break true,
+            _ if std::time::Instant::now() > deadline => break false,
+            _ => {}
+        }
+    };
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = wait_ended(child);
+    let log = reader.join().unwrap();
+    assert!(started, "{log}");
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("stage stopped"), "{log}");
+    assert!(!log.contains('\u{1b}'), "{log}");
+}
+
 #[test]
 fn kafka_check_validates_the_stage_and_never_prints_secrets() {
     let policy = write_policy("kafka-policy.toml", "presets = [\"segment\"]\n");
