@@ -537,6 +537,8 @@ struct Writer {
     quarantine_name: String,
     rejected: u64,
     free: Sender<Buffers>,
+    /// The progress bar, which a line on stderr must not write over.
+    progress: Option<indicatif::ProgressBar>,
 }
 
 impl Writer {
@@ -551,9 +553,12 @@ impl Writer {
                 q.record(&r.source, r.line_no, &r.reject, &data[s..e])
             }
             None => {
-                eprintln!(
-                    "redactor: {}:{}: rejected: {}",
-                    r.source, r.line_no, r.reject
+                say(
+                    self.progress.as_ref(),
+                    &format!(
+                        "redactor: {}:{}: rejected: {}",
+                        r.source, r.line_no, r.reject
+                    ),
                 );
                 Ok(())
             }
@@ -710,6 +715,7 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
     }
     drop(work_rx);
     drop(done_tx);
+    let progress = make_progress(opts);
     let writer = Writer {
         out,
         out_name: opts.output.as_ref().map_or_else(
@@ -720,12 +726,12 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
         quarantine_name: quarantine_name.clone(),
         rejected: 0,
         free: free_tx,
+        progress: progress.clone(),
     };
     let writer = std::thread::Builder::new()
         .name("writer".into())
         .spawn(move || writer.run(done_rx))?;
 
-    let progress = make_progress(opts);
     let mut extra_rejects = 0u64;
     let mut blank = 0u64;
     let mut stopped = None;
@@ -838,9 +844,12 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
                                 let n = lr
                                     .drain_long(|_| Ok(()))
                                     .with_context(|| format!("cannot read {name}"))?;
-                                eprintln!(
-                                    "redactor: {name}:{line_no}: rejected: {}",
-                                    Reject::TooLarge { len: n, limit }
+                                say(
+                                    progress.as_ref(),
+                                    &format!(
+                                        "redactor: {name}:{line_no}: rejected: {}",
+                                        Reject::TooLarge { len: n, limit }
+                                    ),
                                 );
                             }
                         }
@@ -888,6 +897,9 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
     stats.rejects[3] += extra_rejects;
     if opts.stats {
         print_stats(&policy, &stats, blank, started.elapsed());
+    } else if progress.is_some() {
+        // The bar is gone: one line says what the run did.
+        print_summary(&stats, started.elapsed());
     }
     Ok(Outcome {
         rejected: rejected + extra_rejects,
@@ -917,6 +929,28 @@ fn make_progress(opts: &Options) -> Option<indicatif::ProgressBar> {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     Some(pb)
+}
+
+/// Prints `line` on stderr, above the progress bar when one is shown.
+fn say(progress: Option<&indicatif::ProgressBar>, line: &str) {
+    match progress {
+        Some(pb) => pb.suspend(|| eprintln!("{line}")),
+        None => eprintln!("{line}"),
+    }
+}
+
+/// The line that replaces the progress bar at the end of a run without
+/// `--stats`.
+fn print_summary(s: &Stats, elapsed: std::time::Duration) {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    eprintln!(
+        "redactor: {} lines redacted, {} rejected, {:.1} MB in {:.2} s ({:.1} MB/s)",
+        s.lines_ok,
+        s.rejects.iter().sum::<u64>(),
+        s.bytes_in as f64 / 1e6,
+        secs,
+        s.bytes_in as f64 / secs / 1e6
+    );
 }
 
 fn print_stats(policy: &Policy, s: &Stats, blank: u64, elapsed: std::time::Duration) {

@@ -58,7 +58,9 @@ enum Command {
     /// stderr names the last line read, and the status is 130 or 143 (a
     /// second signal ends at once). An output, quarantine or stdout that is
     /// one of the inputs (also through a link) is refused with status 2
-    /// before anything is written.
+    /// before anything is written. On a terminal, a run over files shows a
+    /// progress bar and ends with a one-line summary (--stats prints the
+    /// full counts instead).
     Filter {
         /// Policy file (TOML); the built-in default policy when omitted.
         #[arg(short, long, value_name = "FILE")]

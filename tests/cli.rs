@@ -388,6 +388,64 @@ fn a_simd_backend_that_is_not_used_is_warned_about() {
     }
 }
 
+/// On a terminal, a run over files shows a progress bar and ends with one
+/// line saying what it did; without a terminal, or with `--stats`, that
+/// line is not printed. `script` (util-linux) gives the run a terminal.
+#[cfg(unix)]
+#[test]
+fn a_run_on_a_terminal_ends_with_a_summary() {
+    let has_script = Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_script {
+        eprintln!("skipped: no util-linux `script` to give the run a terminal");
+        return;
+    }
+    let input = tmp("summary-input.ndjson");
+    let mut text = gen("mixed", 300, 5);
+    text.extend_from_slice(b"not json\n");
+    std::fs::write(&input, text).unwrap();
+    let output = tmp("summary-output.ndjson");
+    let on_tty = |extra: &str| -> String {
+        let cmd = format!(
+            "{BIN} filter {} -o {} {extra}",
+            input.display(),
+            output.display()
+        );
+        let out = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .env("REDACTOR_TOKEN_KEY", KEY)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{cmd}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let tty = on_tty("");
+    assert!(
+        tty.contains("redactor: 300 lines redacted, 1 rejected, "),
+        "{tty}"
+    );
+    assert!(tty.contains(":301: rejected: invalid JSON"), "{tty}");
+    let tty = on_tty("--stats");
+    assert!(
+        tty.contains("lines redacted") && !tty.contains("300 lines redacted, "),
+        "{tty}"
+    );
+    let out = redactor(
+        &[
+            "filter",
+            input.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(!stderr(&out).contains("lines redacted"), "{}", stderr(&out));
+}
+
 #[test]
 fn too_long_lines_are_streamed_to_quarantine() {
     let policy = write_policy(
