@@ -101,7 +101,7 @@ enum Command {
         #[arg(long)]
         print: bool,
         /// Output format of --print.
-        #[arg(long, value_enum, default_value_t = PrintFormat::Text)]
+        #[arg(long, value_enum, default_value_t = PrintFormat::Text, requires = "print")]
         format: PrintFormat,
     },
     /// Show, per event, the path of each rewritten field, what fired and the

@@ -1004,6 +1004,7 @@ fn usage_and_policy_errors_exit_2_listing_every_problem() {
         ),
         (&["bench", "-j", "100000"], "'100000' for '--threads <N>'"),
         (&["bench", "--rounds", "0"], "'0' for '--rounds <ROUNDS>'"),
+        (&["check", "--format", "markdown"], "--print"),
         (&["bench", "-n", "0"], "'0' for '--events <EVENTS>'"),
         (
             &[
