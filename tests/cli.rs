@@ -1004,7 +1004,6 @@ fn usage_and_policy_errors_exit_2_listing_every_problem() {
         ),
         (&["bench", "-j", "100000"], "'100000' for '--threads <N>'"),
         (&["bench", "--rounds", "0"], "'0' for '--rounds <ROUNDS>'"),
-        (&["check", "--format", "markdown"], "--print"),
         (&["bench", "-n", "0"], "'0' for '--events <EVENTS>'"),
         (
             &[
@@ -1037,6 +1036,14 @@ fn usage_and_policy_errors_exit_2_listing_every_problem() {
             "{args:?}: {err}"
         );
     }
+    // An option that only means something with another one.
+    let alone = redactor(&["check", "--format", "markdown"], b"");
+    assert_eq!(alone.status.code(), Some(2));
+    assert!(
+        stderr(&alone).contains("required arguments were not provided:\n  --print"),
+        "{}",
+        stderr(&alone)
+    );
     let missing = redactor(&["check", "-c", "/nonexistent/policy.toml"], b"");
     assert_eq!(missing.status.code(), Some(2));
     assert!(stderr(&missing).contains("cannot read policy /nonexistent/policy.toml"));
