@@ -292,8 +292,13 @@ pub(crate) struct Source {
 }
 
 impl Source {
-    /// Opens `src` (`None`: stdin).
+    /// Opens `src` (`None`: stdin). Stdin on a terminal gets a hint on
+    /// stderr, since a run started without input would otherwise wait in
+    /// silence.
     pub(crate) fn open(src: Option<&PathBuf>, stop: Option<&Arc<AtomicUsize>>) -> Result<Source> {
+        if src.is_none() && io::stdin().is_terminal() {
+            eprintln!("redactor: reading NDJSON from the terminal; Ctrl-D ends the input");
+        }
         let (name, file): (Arc<str>, File) = match src {
             None => match stdin_file() {
                 Some(file) => ("<stdin>".into(), file),

@@ -60,7 +60,8 @@ enum Command {
     /// one of the inputs (also through a link) is refused with status 2
     /// before anything is written. On a terminal, a run over files shows a
     /// progress bar and ends with a one-line summary (--stats prints the
-    /// full counts instead).
+    /// full counts instead); stdin on a terminal gets a hint that Ctrl-D
+    /// ends the input.
     Filter {
         /// Policy file (TOML); the built-in default policy when omitted.
         #[arg(short, long, value_name = "FILE")]

@@ -428,6 +428,21 @@ fn a_run_on_a_terminal_ends_with_a_summary() {
         "{tty}"
     );
     assert!(tty.contains(":301: rejected: invalid JSON"), "{tty}");
+    // Stdin on a terminal gets a hint instead of a silent wait.
+    let mut child = Command::new("script")
+        .args(["-qec", &format!("{BIN} filter"), "/dev/null"])
+        .env("REDACTOR_TOKEN_KEY", KEY)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"[1]\n").unwrap();
+    let out = wait_ended(child);
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        tty.contains("reading NDJSON from the terminal; Ctrl-D ends the input"),
+        "{tty}"
+    );
     let tty = on_tty("--stats");
     assert!(
         tty.contains("lines redacted") && !tty.contains("300 lines redacted, "),
