@@ -354,6 +354,20 @@ fn open_quarantine(p: &Path) -> io::Result<File> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut f = options.open(p)?;
     let meta = f.metadata()?;
+    // Two runs appending to one file would interleave parts of their
+    // records. The lock ends with the process; a file system without
+    // locks goes without.
+    if meta.is_file() {
+        match f.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::other(
+                    "another run is writing it (two runs appending to one quarantine would interleave their records)",
+                ));
+            }
+            Err(std::fs::TryLockError::Error(_)) => {}
+        }
+    }
     if meta.is_file() && meta.len() > 0 && !ends_with_newline(p, meta.len()) {
         f.write_all(b"\n")?;
     }

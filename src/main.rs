@@ -71,8 +71,8 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
         /// Append rejected lines here (NDJSON, original bytes in base64; the
-        /// records of earlier runs are kept; a new file is readable by its
-        /// owner only).
+        /// records of earlier runs are kept, and a second run is refused
+        /// while one writes it; a new file is readable by its owner only).
         #[arg(short, long, value_name = "FILE")]
         quarantine: Option<PathBuf>,
         /// Print counts per rule, detector and reject reason to stderr at the end.

@@ -289,6 +289,27 @@ fn the_quarantine_keeps_the_records_of_earlier_runs() {
         (Some(1), Some("invalid_json"))
     );
     assert!(text.ends_with('\n'));
+    // While a run appends to it, a second run is refused before it writes
+    // anything; once the first has ended, the file is free again.
+    let (mut first, mut stdin, rx) = piped(&args);
+    stdin.write_all(b"{\"a\":1}\n").unwrap();
+    assert_eq!(next_line(&mut first, &rx), "{\"a\":1}");
+    let second = redactor(&args, b"not json\n");
+    assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains(&format!(
+            "cannot open quarantine {}: another run is writing it",
+            q.display()
+        )),
+        "{}",
+        stderr(&second)
+    );
+    drop(stdin);
+    assert!(wait_ended(first).status.success());
+    let records = || std::fs::read_to_string(&q).unwrap().lines().count();
+    let before = records();
+    run(b"not json\n");
+    assert_eq!(records(), before + 1);
 }
 
 #[test]
