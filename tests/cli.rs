@@ -1186,6 +1186,25 @@ fn explain_shows_paths_and_causes_never_values() {
         !text.contains("alice") && !text.contains("203.0.113.7"),
         "{text}"
     );
+    // Keys with control or formatting characters (a terminal escape, a
+    // newline that would start a false line, a right-to-left override) are
+    // written with `\u{HEX}`, by either engine.
+    let hidden = b"{\"u\":{\"e\\u001b[2J\\nX\":\"a@b.example\",\"r\\u202eq\":\"c@d.example\"}}\n";
+    for engine in ["fast", "reference"] {
+        let out = redactor(&["explain", "--engine", engine], hidden);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains("u.\"e\\u{1b}[2J\\u{a}X\""),
+            "{engine}: {text}"
+        );
+        assert!(text.contains("u.\"r\\u{202e}q\""), "{engine}: {text}");
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 3, "{text}");
+    }
     // Data used as keys: the paths name those keys as the output writes
     // them, also in the paths below them (before, they printed the email
     // and the address as the input had them).

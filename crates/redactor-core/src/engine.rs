@@ -227,7 +227,13 @@ impl Seg {
     }
 }
 
-fn render_path(path: &[Seg]) -> String {
+/// A path as a selector would write it: a key with characters a bare name
+/// cannot hold is quoted. Keys come from the input, so a control or
+/// invisible formatting character (an escape sequence for the terminal, a
+/// newline that would start a false line, a bidirectional override that
+/// reorders what is shown) is written as `\u{HEX}`, which the selector
+/// syntax reads back as that character.
+pub(crate) fn render_path(path: &[Seg]) -> String {
     let mut s = String::new();
     for seg in path {
         match seg {
@@ -238,19 +244,47 @@ fn render_path(path: &[Seg]) -> String {
                 }
                 let plain = !k.is_empty()
                     && k.chars().all(|c| {
-                        !matches!(c, '.' | '[' | ']' | '"' | '*' | '=' | '\\') && !c.is_whitespace()
+                        !matches!(c, '.' | '[' | ']' | '"' | '*' | '=' | '\\')
+                            && !c.is_whitespace()
+                            && !hidden(c)
                     });
                 if plain {
                     s.push_str(k);
                 } else {
                     s.push('"');
-                    s.push_str(&k.replace('\\', "\\\\").replace('"', "\\\""));
+                    for c in k.chars() {
+                        match c {
+                            '\\' | '"' => {
+                                s.push('\\');
+                                s.push(c);
+                            }
+                            c if hidden(c) => s.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+                            c => s.push(c),
+                        }
+                    }
                     s.push('"');
                 }
             }
         }
     }
     s
+}
+
+/// Whether `c` is a control character or one of Unicode's invisible
+/// formatting characters (zero-width spaces and joiners, direction marks,
+/// embeddings, overrides and isolates, word joiners, the byte order mark),
+/// which a path shows as `\u{HEX}`.
+fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{ad}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}'
+        )
 }
 
 pub(crate) struct Walk<'a> {

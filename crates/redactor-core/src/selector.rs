@@ -292,9 +292,18 @@ impl Cursor<'_> {
                             out.push(c);
                             self.i += 1;
                         }
+                        Some('u') => {
+                            let at = self.i;
+                            out.push(self.code_point().ok_or_else(|| {
+                                format!(
+                                    "\\u must be followed by {{1 to 6 hex digits}} naming a character (column {})",
+                                    at + 1
+                                )
+                            })?);
+                        }
                         _ => {
                             return Err(format!(
-                                "only \\\" and \\\\ may be escaped in a quoted name (column {})",
+                                "only \\\", \\\\ and \\u{{HEX}} may be escaped in a quoted name (column {})",
                                 self.i + 1
                             ))
                         }
@@ -306,6 +315,20 @@ impl Cursor<'_> {
                 }
             }
         }
+    }
+    /// After `\`, at its `u`: `u{HEX}` with 1 to 6 hex digits that name a
+    /// character (not a surrogate), as `explain` writes control and format
+    /// characters of a key. Moves past it.
+    fn code_point(&mut self) -> Option<char> {
+        let rest = self.s.get(self.i + 1..)?.strip_prefix('{')?;
+        let end = rest.find('}')?;
+        let hex = &rest[..end];
+        if hex.is_empty() || hex.len() > 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let c = char::from_u32(u32::from_str_radix(hex, 16).ok()?)?;
+        self.i += 1 + 1 + end + 1;
+        Some(c)
     }
     /// A quoted or bare name; with `stars`, a bare name may hold `*`s.
     /// Returns the name and whether it was bare.
@@ -1635,13 +1658,77 @@ mod tests {
             sel("$set.*").steps,
             vec![Step::Key("$set".into()), Step::AnyKey]
         );
+        // `\u{HEX}` in a quoted name, as `explain` writes hidden characters.
+        assert_eq!(
+            sel("\"a\\u{1b}[31m\\u{A}b\\u{10FFFF}\"").steps,
+            vec![Step::Key("a\u{1b}[31m\nb\u{10ffff}".into())]
+        );
+    }
+
+    /// Every key, written as `explain` writes a path, reads back as a
+    /// selector of that one key, and the text shows no control or
+    /// formatting character.
+    #[test]
+    fn paths_explain_writes_read_back_as_the_same_key() {
+        use crate::engine::{render_path, Seg};
+        for key in [
+            "plain",
+            "user.email",
+            "a b",
+            "quote\"back\\slash",
+            "esc\u{1b}[2Jnew\nline\r\t",
+            "nul\u{0}del\u{7f}c1\u{85}",
+            "rtl\u{202e}olleh\u{2066}iso\u{2069}",
+            "zero\u{200b}width\u{feff}bom\u{ad}shy",
+            "é日本\u{1f600}",
+            "*",
+            "[x=y]",
+        ] {
+            let text = render_path(&[Seg::Key(key.into())]);
+            assert!(
+                !text
+                    .chars()
+                    .any(|c| c.is_control() || ('\u{200b}'..='\u{206f}').contains(&c)),
+                "{text:?}"
+            );
+            assert_eq!(
+                Selector::parse(&text, MatchMode::Exact).map(|s| s.steps),
+                Ok(vec![Step::Key(key.into())]),
+                "{key:?} written as {text:?}"
+            );
+        }
     }
 
     #[test]
     fn rejects_ambiguous_forms() {
         for bad in [
-            "", "a.", ".a", "a..b", "**", "a.**", "a**", "**a", "a**b", "a.***", "a[", "a[x]",
-            "a b", "\"open", "a.[*]", "**.**.a", "a]", "a[k=x**]", "a[*k=x]",
+            "",
+            "a.",
+            ".a",
+            "a..b",
+            "**",
+            "a.**",
+            "a**",
+            "**a",
+            "a**b",
+            "a.***",
+            "a[",
+            "a[x]",
+            "a b",
+            "\"open",
+            "a.[*]",
+            "**.**.a",
+            "a]",
+            "a[k=x**]",
+            "a[*k=x]",
+            "\"a\\u{}\"",
+            "\"a\\u{d800}\"",
+            "\"a\\u{110000}\"",
+            "\"a\\u{1234567}\"",
+            "\"a\\u1b\"",
+            "\"a\\u{1b\"",
+            "\"a\\u{+1b}\"",
+            "\"a\\x\"",
         ] {
             assert!(
                 Selector::parse(bad, MatchMode::Exact).is_err(),
