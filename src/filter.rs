@@ -677,6 +677,22 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
             .map(|p| Named::path("--quarantine", p)),
     );
     same_file::refuse_overwrite(&reads, &writes)?;
+    // Two existing files are told apart now, before either is opened.
+    same_file::refuse_shared(&writes)?;
+    // The quarantine first: its open appends and truncates nothing, so a
+    // quarantine that cannot be opened (or that another run holds) leaves
+    // an existing output as it was.
+    let quarantine_name = opts
+        .quarantine
+        .as_ref()
+        .map_or_else(String::new, |p| format!("quarantine {}", p.display()));
+    let quarantine_file = match &opts.quarantine {
+        Some(p) => Some(
+            open_quarantine(p)
+                .with_context(|| format!("cannot open quarantine {}", p.display()))?,
+        ),
+        None => None,
+    };
     let (out, out_named): (Box<dyn Write + Send>, Named) = match &opts.output {
         Some(p) => {
             let f =
@@ -688,21 +704,15 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
         None => (Box::new(io::stdout()), writes.swap_remove(0)),
     };
     let out = BufWriter::with_capacity(256 * 1024, out);
-    let quarantine_name = opts
-        .quarantine
-        .as_ref()
-        .map_or_else(String::new, |p| format!("quarantine {}", p.display()));
-    let quarantine = match &opts.quarantine {
-        Some(p) => {
-            let f = open_quarantine(p)
-                .with_context(|| format!("cannot open quarantine {}", p.display()))?;
+    let quarantine = match (quarantine_file, &opts.quarantine) {
+        (Some(f), Some(p)) => {
             // Only now can two new files' names be told apart.
             same_file::refuse_shared(&[out_named, Named::file("--quarantine", p, &f)])?;
             Some(Arc::new(Mutex::new(Quarantine {
                 w: BufWriter::new(f),
             })))
         }
-        None => None,
+        _ => None,
     };
     // Four per worker: batches finish out of order, and the writer keeps
     // each one until those before it are written. With two per worker the

@@ -304,6 +304,21 @@ fn the_quarantine_keeps_the_records_of_earlier_runs() {
         "{}",
         stderr(&second)
     );
+    // Refused, it leaves an existing output as it was; so does a
+    // quarantine that is the output itself.
+    let output = tmp("q-append-output.ndjson");
+    std::fs::write(&output, "earlier output\n").unwrap();
+    let (o, qs) = (output.to_str().unwrap(), q.to_str().unwrap());
+    for args in [["filter", "-o", o, "-q", qs], ["filter", "-o", o, "-q", o]] {
+        let refused = redactor(&args, b"{}\n");
+        assert_ne!(refused.status.code(), Some(0), "{args:?}");
+        assert_eq!(
+            std::fs::read_to_string(&output).unwrap(),
+            "earlier output\n",
+            "{args:?}: {}",
+            stderr(&refused)
+        );
+    }
     drop(stdin);
     assert!(wait_ended(first).status.success());
     let records = || std::fs::read_to_string(&q).unwrap().lines().count();
