@@ -282,18 +282,7 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
     }
     // Corpora.
     let main = match &o.input {
-        Some(p) if p.as_os_str() == "-" => {
-            let mut bytes = Vec::new();
-            io::stdin()
-                .lock()
-                .read_to_end(&mut bytes)
-                .context("cannot read stdin")?;
-            Corpus::new("<stdin>".into(), bytes)
-        }
-        Some(p) => Corpus::new(
-            p.display().to_string(),
-            std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
-        ),
+        Some(p) => read_input(p)?,
         None => gen_corpus(Format::Mixed, o.events, o.seed),
     };
     if main.lines.is_empty() {
@@ -969,6 +958,48 @@ pub fn svg(r: &Report) -> String {
         line_top + 12.0
     ));
     s
+}
+
+/// The most bytes `--input` may hold: the bench keeps the corpus in
+/// memory several times over (its lines, each engine's output, the
+/// baselines' documents; about 4x in all), so a whole log named by
+/// mistake is refused rather than run into swap.
+pub const MAX_INPUT_BYTES: u64 = 1 << 30;
+
+/// The corpus of `--input` (`-`: stdin), at most [`MAX_INPUT_BYTES`].
+fn read_input(p: &Path) -> Result<Corpus> {
+    let stdin = p.as_os_str() == "-";
+    let name = if stdin {
+        "<stdin>".to_string()
+    } else {
+        p.display().to_string()
+    };
+    let too_large = || {
+        anyhow::anyhow!(
+            "cannot read {name}: larger than {} MiB; the bench holds its corpus in memory \
+             several times over, so measure a sample (the first 200 000 lines: `head -n 200000`)",
+            MAX_INPUT_BYTES >> 20
+        )
+    };
+    let mut bytes = Vec::new();
+    let read = if stdin {
+        io::stdin()
+            .lock()
+            .take(MAX_INPUT_BYTES + 1)
+            .read_to_end(&mut bytes)
+    } else {
+        let f = File::open(p).with_context(|| format!("cannot read {name}"))?;
+        // A regular file's size is known before a byte is read.
+        if f.metadata().is_ok_and(|m| m.len() > MAX_INPUT_BYTES) {
+            return Err(too_large());
+        }
+        f.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)
+    };
+    read.with_context(|| format!("cannot read {name}"))?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(too_large());
+    }
+    Ok(Corpus::new(name, bytes))
 }
 
 /// A report file (`--json`, `--plot`), created before the measuring so

@@ -177,7 +177,7 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         policy: Option<PathBuf>,
         /// Measure on this NDJSON file (`-`: stdin) instead of generated
-        /// corpora.
+        /// corpora; at most 1 GiB, since it is held in memory (about 4x).
         #[arg(short, long, value_name = "FILE")]
         input: Option<PathBuf>,
         /// Events per generated corpus (each format and mixed).

@@ -1679,6 +1679,23 @@ fn bench_smoke_run_writes_table_json_and_plot() {
     let out = redactor(&["bench", "--input", empty.to_str().unwrap()], b"");
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("has no lines"));
+    // An input larger than the bench holds in memory is refused before it
+    // is read (a sparse file: no disk is used).
+    let huge = tmp("bench-huge.ndjson");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len((1 << 30) + 1)
+        .unwrap();
+    let out = redactor(&["bench", "--input", huge.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "cannot read {}: larger than 1024 MiB",
+            huge.display()
+        )),
+        "{}",
+        stderr(&out)
+    );
     // A report file that cannot be created ends the run before the
     // measuring, naming it.
     let missing = tmp("bench-no-such-dir");
