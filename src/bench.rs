@@ -7,6 +7,7 @@ use std::fs::File;
 use std::hint::black_box;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,6 +31,37 @@ pub struct Options {
     pub input: Option<PathBuf>,
     /// Generator seed.
     pub seed: u64,
+    /// Set by a signal (see [`crate::filter::stop_on_signals`]): the run
+    /// ends with [`Interrupted`] before its next measurement.
+    pub stop: Option<Arc<AtomicUsize>>,
+}
+
+/// The error of a run stopped by a signal: nothing is reported, and the
+/// temporary files are removed on the way out.
+#[derive(Debug)]
+pub struct Interrupted {
+    /// The signal.
+    pub signal: usize,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "stopped by {} before the measuring ended: nothing is reported, and the temporary files are removed",
+            crate::filter::signal_name(self.signal)
+        )
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Ends the run with [`Interrupted`] when a stop was asked for.
+fn check_stop(o: &Options) -> Result<()> {
+    match crate::filter::stop_requested(o.stop.as_ref()) {
+        0 => Ok(()),
+        signal => Err(Interrupted { signal }.into()),
+    }
 }
 
 /// A corpus of lines.
@@ -349,6 +381,7 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
         })?;
     }
     progress("outputs checked against the reference engine");
+    check_stop(o)?;
 
     // The corpus as a file, for the end-to-end rows.
     let filter_failure: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
@@ -589,6 +622,7 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
 
     for round in 0..o.rounds {
         for (row, job) in rows.iter_mut().zip(jobs.iter_mut()) {
+            check_stop(o)?;
             if row.group == "filter" {
                 // Each run writes a new output file, as one invocation
                 // does. Overwriting the last run's output would make the

@@ -167,7 +167,9 @@ enum Command {
     /// baselines, engine to baselines, filter to engine, threads to one),
     /// each with its lowest and highest round in brackets.
     /// Every engine's output is checked against the reference first.
-    /// `bench kafka` measures the Kafka stage through a broker.
+    /// SIGINT or SIGTERM stops it at its next measurement, without a
+    /// report, removing its temporary files (status 130 or 143). `bench
+    /// kafka` measures the Kafka stage through a broker.
     #[command(args_conflicts_with_subcommands = true)]
     Bench {
         #[command(subcommand)]
@@ -539,6 +541,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 policy,
                 input,
                 seed: 1,
+                stop: Some(filter::stop_on_signals().context("cannot watch for signals")?),
             };
             let report = bench::run(&options, loaded, |line| eprintln!("redactor bench: {line}"))?;
             let mut out = io::stdout().lock();
@@ -634,6 +637,10 @@ fn main() -> ExitCode {
                     .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
             }) {
                 return ExitCode::SUCCESS;
+            }
+            if let Some(i) = err.downcast_ref::<bench::Interrupted>() {
+                eprintln!("redactor: {i}");
+                return ExitCode::from(128u8.saturating_add(i.signal as u8));
             }
             let mut msg = format!("redactor: {err}");
             for cause in err.chain().skip(1) {

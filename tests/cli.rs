@@ -1399,6 +1399,44 @@ fn kafka_logs_to_a_pipe_without_colour_escapes() {
     assert!(!log.contains('\u{1b}'), "{log}");
 }
 
+/// A signal stops `bench` at its next measurement: nothing is reported,
+/// its temporary files are gone, and the status is the signal's.
+#[cfg(unix)]
+#[test]
+fn a_signal_stops_the_bench_and_its_temporary_files_go() {
+    let scratch = tmp("bench-stop-tmpdir");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let child = Command::new(BIN)
+        .args(["bench", "--rounds", "1000", "-n", "2000", "-j", "1"])
+        .env("REDACTOR_TOKEN_KEY", KEY)
+        .env("TMPDIR", &scratch)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The end-to-end rows' files exist once the measuring has begun.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_dir(&scratch).unwrap().count() == 0 {
+        assert!(std::time::Instant::now() < deadline, "no temporary files");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = wait_ended(child);
+    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("redactor: stopped by SIGTERM before the measuring ended"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
+}
+
 #[test]
 fn kafka_check_validates_the_stage_and_never_prints_secrets() {
     let policy = write_policy("kafka-policy.toml", "presets = [\"segment\"]\n");
