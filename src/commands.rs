@@ -1,7 +1,7 @@
 //! `check`, `explain` and `gen`.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -264,25 +264,71 @@ pub fn gen(
     seed: u64,
     output: Option<&Path>,
 ) -> Result<()> {
-    let mut g = redactor_core::gen::Generator::new(format, seed);
-    match output {
+    let g = redactor_core::gen::Generator::new(format, seed);
+    // A bar on a terminal while the lines go elsewhere: a million lines
+    // take seconds.
+    let shown = io::stderr().is_terminal() && (output.is_some() || !io::stdout().is_terminal());
+    let started = std::time::Instant::now();
+    let written = match output {
         Some(p) => {
-            let mut w = BufWriter::with_capacity(
+            let w = BufWriter::with_capacity(
                 1 << 20,
                 File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
             );
-            g.write_ndjson(count, &mut w)
-                .with_context(|| format!("cannot write {}", p.display()))?;
-            w.flush()
-                .with_context(|| format!("cannot write {}", p.display()))?;
+            write_lines(g, count, w, shown)
+                .with_context(|| format!("cannot write {}", p.display()))?
         }
-        None => {
-            let mut w = BufWriter::with_capacity(1 << 20, io::stdout().lock());
-            g.write_ndjson(count, &mut w).context(WRITE_STDOUT)?;
-            w.flush().context(WRITE_STDOUT)?;
-        }
+        None => write_lines(
+            g,
+            count,
+            BufWriter::with_capacity(1 << 20, io::stdout().lock()),
+            shown,
+        )
+        .context(WRITE_STDOUT)?,
+    };
+    if shown {
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "redactor: {count} lines, {:.1} MB, in {secs:.2} s",
+            written as f64 / 1e6
+        );
     }
     Ok(())
+}
+
+/// Writes `count` lines of `g` to `w` and flushes it, with a progress bar
+/// when `shown`; returns the bytes written.
+fn write_lines(
+    mut g: redactor_core::gen::Generator,
+    count: u64,
+    mut w: impl Write,
+    shown: bool,
+) -> io::Result<u64> {
+    let bar = shown.then(|| {
+        let pb = indicatif::ProgressBar::new(count);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} lines, eta {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    });
+    let (mut done, mut written, mut chunk) = (0, 0u64, Vec::new());
+    while done < count {
+        let n = (count - done).min(1_000);
+        chunk.clear();
+        g.write_ndjson(n, &mut chunk)?;
+        w.write_all(&chunk)?;
+        written += chunk.len() as u64;
+        done += n;
+        if let Some(pb) = &bar {
+            pb.set_position(done);
+        }
+    }
+    w.flush()?;
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    Ok(written)
 }
 
 /// Produces `count` generated events to a Kafka topic, in chunks, each

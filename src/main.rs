@@ -200,6 +200,9 @@ enum Command {
         plot: Option<PathBuf>,
     },
     /// Generate deterministic, realistic synthetic telemetry as NDJSON.
+    ///
+    /// With stderr on a terminal and the lines going to a file or a pipe,
+    /// a progress bar shows, and a one-line summary ends the run.
     Gen {
         /// Wire format of the events: mixpanel, segment, amplitude, posthog,
         /// otel, or mixed (each line from a random one of them).

@@ -464,6 +464,16 @@ fn a_run_on_a_terminal_ends_with_a_summary() {
         "{tty}"
     );
     assert!(tty.contains(":301: rejected: invalid JSON"), "{tty}");
+    // `gen` into a file ends with a summary too, and writes the same bytes.
+    let cmd = format!("{BIN} gen -n 2500 -s 5 -o {}", output.display());
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(tty.contains("redactor: 2500 lines, "), "{tty}");
+    assert_eq!(std::fs::read(&output).unwrap(), gen("mixed", 2500, 5));
     // Stdin on a terminal gets a hint instead of a silent wait.
     let mut child = Command::new("script")
         .args(["-qec", &format!("{BIN} filter"), "/dev/null"])
