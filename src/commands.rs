@@ -312,23 +312,27 @@ fn write_lines(
         );
         pb
     });
-    let (mut done, mut written, mut chunk) = (0, 0u64, Vec::new());
-    while done < count {
-        let n = (count - done).min(1_000);
-        chunk.clear();
-        g.write_ndjson(n, &mut chunk)?;
-        w.write_all(&chunk)?;
-        written += chunk.len() as u64;
-        done += n;
-        if let Some(pb) = &bar {
-            pb.set_position(done);
+    let result = (|| {
+        let (mut done, mut written, mut chunk) = (0, 0u64, Vec::new());
+        while done < count {
+            let n = (count - done).min(1_000);
+            chunk.clear();
+            g.write_ndjson(n, &mut chunk)?;
+            w.write_all(&chunk)?;
+            written += chunk.len() as u64;
+            done += n;
+            if let Some(pb) = &bar {
+                pb.set_position(done);
+            }
         }
-    }
-    w.flush()?;
+        w.flush()?;
+        Ok(written)
+    })();
+    // Also on an error (a closed pipe): no bar is left behind.
     if let Some(pb) = bar {
         pb.finish_and_clear();
     }
-    Ok(written)
+    result
 }
 
 /// Produces `count` generated events to a Kafka topic, in chunks, each
