@@ -17,21 +17,30 @@ fn tmp(name: &str) -> TempPath {
     TempPath(p)
 }
 
-/// Starts `redactor ARGS` with the test key and piped stdin, stdout and
-/// stderr.
-fn spawn(args: &[&str]) -> std::process::Child {
-    Command::new(BIN)
-        .args(args)
+/// `redactor ARGS` with the test key and piped stdin, stdout and stderr,
+/// for a test to set more on before it starts it.
+fn command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
         .env("REDACTOR_TOKEN_KEY", KEY)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Starts [`command`]`(args)`.
+fn spawn(args: &[&str]) -> std::process::Child {
+    command(args).spawn().unwrap()
 }
 
 fn redactor(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = spawn(args);
+    fed(command(args), stdin)
+}
+
+/// Runs `cmd` (from [`command`]) with `stdin` as its input, to its end.
+fn fed(mut cmd: Command, stdin: &[u8]) -> Output {
+    let mut child = cmd.spawn().unwrap();
     let mut input = child.stdin.take().unwrap();
     let data = stdin.to_vec();
     let feeder = std::thread::spawn(move || {
@@ -61,6 +70,18 @@ fn gen(format: &str, n: u64, seed: u64) -> Vec<u8> {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts that a run ended with status `code` and that its stderr says
+/// `says`.
+fn assert_status_says(out: &Output, code: i32, says: impl AsRef<str>) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert!(
+        err.contains(says.as_ref()),
+        "{:?} missing from: {err}",
+        says.as_ref()
+    );
 }
 
 /// The records of a quarantine file, each parsed as JSON.
@@ -110,17 +131,9 @@ fn default_policy_redacts_generated_telemetry() {
 fn ephemeral_key_warns_once_and_tokens_change() {
     let line = b"{\"userId\":\"u_1\"}\n{\"userId\":\"u_1\"}\n";
     let run = || {
-        let out = Command::new(BIN)
-            .args(["filter"])
-            .env_remove("REDACTOR_TOKEN_KEY")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut out = out;
-        out.stdin.take().unwrap().write_all(line).unwrap();
-        out.wait_with_output().unwrap()
+        let mut cmd = command(&["filter"]);
+        cmd.env_remove("REDACTOR_TOKEN_KEY");
+        fed(cmd, line)
     };
     let (a, b) = (run(), run());
     assert!(a.status.success());
@@ -295,14 +308,13 @@ fn the_quarantine_keeps_the_records_of_earlier_runs() {
     stdin.write_all(b"{\"a\":1}\n").unwrap();
     assert_eq!(next_line(&mut first, &rx), "{\"a\":1}");
     let second = redactor(&args, b"not json\n");
-    assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
-    assert!(
-        stderr(&second).contains(&format!(
+    assert_status_says(
+        &second,
+        1,
+        format!(
             "cannot open quarantine {}: another run is writing it",
             q.display()
-        )),
-        "{}",
-        stderr(&second)
+        ),
     );
     // Refused, it leaves an existing output as it was; so does a
     // quarantine that is the output itself.
@@ -333,17 +345,9 @@ fn a_dash_names_stdin_or_stdout() {
     let dir = tmp("dash-dir");
     std::fs::create_dir_all(&dir).unwrap();
     let run = |args: &[&str], stdin: &[u8]| -> Output {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .current_dir(&dir)
-            .env("REDACTOR_TOKEN_KEY", KEY)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
-        child.wait_with_output().unwrap()
+        let mut cmd = command(args);
+        cmd.current_dir(&dir);
+        fed(cmd, stdin)
     };
     std::fs::write(dir.join("a.ndjson"), "{\"n\":1}\n").unwrap();
     // Inputs in turn, stdin among them; `-o -` is stdout.
@@ -354,12 +358,7 @@ fn a_dash_names_stdin_or_stdout() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(out.stdout, b"{\"n\":1}\n{\"n\":2}\n{\"n\":1}\n");
     let out = run(&["filter", "-", "a.ndjson"], b"not json\n");
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("<stdin>:1: rejected"),
-        "{}",
-        stderr(&out)
-    );
+    assert_status_says(&out, 3, "<stdin>:1: rejected");
     let out = run(&["explain", "-"], b"{\"email\":\"x@example.com\"}\n");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("<stdin>:1: 1 rewrite"));
@@ -370,20 +369,10 @@ fn a_dash_names_stdin_or_stdout() {
         &["bench", "-i", "-", "--rounds", "1", "-j", "1"],
         &gen("segment", 30, 2),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("corpus <stdin>: 30 events"),
-        "{}",
-        stderr(&out)
-    );
+    assert_status_says(&out, 0, "corpus <stdin>: 30 events");
     // The quarantine must be a file.
     let out = run(&["filter", "-q", "-", "a.ndjson"], b"");
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("--quarantine -: "),
-        "{}",
-        stderr(&out)
-    );
+    assert_status_says(&out, 2, "--quarantine -: ");
     assert!(!dir.join("-").exists());
     // `./-` is a file of that name.
     std::fs::write(dir.join("-"), "{\"n\":3}\n").unwrap();
@@ -404,17 +393,9 @@ fn a_simd_backend_that_is_not_used_is_warned_about() {
         ("scalar", None),
         ("auto", None),
     ] {
-        let mut child = Command::new(BIN)
-            .args(["filter"])
-            .env("REDACTOR_TOKEN_KEY", KEY)
-            .env("REDACTOR_SIMD", value)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(b"[1]\n").unwrap();
-        let out = child.wait_with_output().unwrap();
+        let mut cmd = command(&["filter"]);
+        cmd.env("REDACTOR_SIMD", value);
+        let out = fed(cmd, b"[1]\n");
         assert_eq!(out.status.code(), Some(0), "{value}: {}", stderr(&out));
         assert_eq!(out.stdout, b"[1]\n");
         match warning {
@@ -961,6 +942,17 @@ fn wait_ended(mut child: std::process::Child) -> Output {
     panic!("the child did not end");
 }
 
+/// Sends SIG`signal` (`TERM`, `INT`) to `child` and waits for its end.
+#[cfg(unix)]
+fn signalled(child: std::process::Child, signal: &str) -> Output {
+    let kill = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    wait_ended(child)
+}
+
 /// Sends SIG`signal` to a [`piped`] child whose input stays open, and checks
 /// that it ends with the status of that signal, saying that it stopped
 /// after line `line` of its stdin.
@@ -971,12 +963,7 @@ fn stopped_by(
     signal: &str,
     line: u64,
 ) {
-    let kill = Command::new("kill")
-        .args([&format!("-{signal}"), &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = wait_ended(child);
+    let out = signalled(child, signal);
     drop(stdin);
     let code = if signal == "INT" { 130 } else { 143 };
     assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
@@ -1099,11 +1086,10 @@ fn usage_and_policy_errors_exit_2_listing_every_problem() {
     }
     // An option that only means something with another one.
     let alone = redactor(&["check", "--format", "markdown"], b"");
-    assert_eq!(alone.status.code(), Some(2));
-    assert!(
-        stderr(&alone).contains("required arguments were not provided:\n  --print"),
-        "{}",
-        stderr(&alone)
+    assert_status_says(
+        &alone,
+        2,
+        "required arguments were not provided:\n  --print",
     );
     let missing = redactor(&["check", "-c", "/nonexistent/policy.toml"], b"");
     assert_eq!(missing.status.code(), Some(2));
@@ -1366,14 +1352,10 @@ fn kafka_logs_to_a_pipe_without_colour_escapes() {
          dead_letter = \"dlq\"\n[metrics]\nlisten = \"\"\n",
     )
     .unwrap();
-    let mut child = Command::new(BIN)
-        .args(["kafka", "--config"])
-        .arg(&stage)
-        .env("REDACTOR_TOKEN_KEY", KEY)
+    let mut child = command(&["kafka", "--config", stage.to_str().unwrap()])
         .env_remove("NO_COLOR")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -1396,12 +1378,7 @@ fn kafka_logs_to_a_pipe_without_colour_escapes() {
             _ => {}
         }
     };
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = wait_ended(child);
+    let out = signalled(child, "TERM");
     let log = reader.join().unwrap();
     assert!(started, "{log}");
     assert!(out.status.success(), "{log}");
@@ -1431,17 +1408,11 @@ fn a_signal_stops_the_bench_and_its_temporary_files_go() {
         assert!(std::time::Instant::now() < deadline, "no temporary files");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = wait_ended(child);
-    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("redactor: stopped by SIGTERM before the measuring ended"),
-        "{}",
-        stderr(&out)
+    let out = signalled(child, "TERM");
+    assert_status_says(
+        &out,
+        143,
+        "redactor: stopped by SIGTERM before the measuring ended",
     );
     assert!(out.stdout.is_empty());
     assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
@@ -1570,12 +1541,7 @@ fn gen_to_kafka_needs_both_flags() {
         ],
         b"",
     );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("--kafka-topic: topic name \"a b\" holds ' '"),
-        "{}",
-        stderr(&out)
-    );
+    assert_status_says(&out, 2, "--kafka-topic: topic name \"a b\" holds ' '");
 }
 
 #[test]
@@ -1735,14 +1701,10 @@ fn bench_smoke_run_writes_table_json_and_plot() {
         .set_len((1 << 30) + 1)
         .unwrap();
     let out = redactor(&["bench", "--input", huge.to_str().unwrap()], b"");
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains(&format!(
-            "cannot read {}: larger than 1024 MiB",
-            huge.display()
-        )),
-        "{}",
-        stderr(&out)
+    assert_status_says(
+        &out,
+        1,
+        format!("cannot read {}: larger than 1024 MiB", huge.display()),
     );
     // A report file that cannot be created ends the run before the
     // measuring, naming it.
@@ -1771,10 +1733,5 @@ fn bench_smoke_run_writes_table_json_and_plot() {
         ],
         b"",
     );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains(&format!("cannot create {}: ", path.display())),
-        "{}",
-        stderr(&out)
-    );
+    assert_status_says(&out, 1, format!("cannot create {}: ", path.display()));
 }
