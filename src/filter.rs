@@ -687,10 +687,11 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
         .as_ref()
         .map_or_else(String::new, |p| format!("quarantine {}", p.display()));
     let quarantine_file = match &opts.quarantine {
-        Some(p) => Some(
+        Some(p) => Some((
+            p,
             open_quarantine(p)
                 .with_context(|| format!("cannot open quarantine {}", p.display()))?,
-        ),
+        )),
         None => None,
     };
     let (out, out_named): (Box<dyn Write + Send>, Named) = match &opts.output {
@@ -704,15 +705,15 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
         None => (Box::new(io::stdout()), writes.swap_remove(0)),
     };
     let out = BufWriter::with_capacity(256 * 1024, out);
-    let quarantine = match (quarantine_file, &opts.quarantine) {
-        (Some(f), Some(p)) => {
+    let quarantine = match quarantine_file {
+        Some((p, f)) => {
             // Only now can two new files' names be told apart.
             same_file::refuse_shared(&[out_named, Named::file("--quarantine", p, &f)])?;
             Some(Arc::new(Mutex::new(Quarantine {
                 w: BufWriter::new(f),
             })))
         }
-        _ => None,
+        None => None,
     };
     // Four per worker: batches finish out of order, and the writer keeps
     // each one until those before it are written. With two per worker the
