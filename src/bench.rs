@@ -1002,7 +1002,7 @@ pub const MAX_INPUT_BYTES: u64 = 1 << 30;
 
 /// The corpus of `--input` (`-`: stdin), at most [`MAX_INPUT_BYTES`].
 fn read_input(p: &Path) -> Result<Corpus> {
-    let stdin = p.as_os_str() == "-";
+    let stdin = crate::is_dash(p);
     let name = if stdin {
         "<stdin>".to_string()
     } else {

@@ -367,9 +367,9 @@ fn open_quarantine(p: &Path) -> io::Result<File> {
             }
             Err(std::fs::TryLockError::Error(_)) => {}
         }
-    }
-    if meta.is_file() && meta.len() > 0 && !ends_with_newline(p, meta.len()) {
-        f.write_all(b"\n")?;
+        if meta.len() > 0 && !ends_with_newline(p, meta.len()) {
+            f.write_all(b"\n")?;
+        }
     }
     Ok(f)
 }

@@ -356,10 +356,15 @@ fn warn_on_unused_simd_request() {
     }
 }
 
-/// `path`, or `None` when it is `-`, which names stdin or stdout as in
-/// most Unix tools (`./-` names a file of that name).
+/// Whether `path` is `-`, which names stdin or stdout as in most Unix
+/// tools (`./-` names a file of that name).
+pub(crate) fn is_dash(path: &std::path::Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// `path`, or `None` when it [`is_dash`].
 fn unless_dash(path: Option<PathBuf>) -> Option<PathBuf> {
-    path.filter(|p| p.as_os_str() != "-")
+    path.filter(|p| !is_dash(p))
 }
 
 fn load_policy(config: Option<&std::path::Path>) -> anyhow::Result<Arc<redactor_core::Policy>> {
@@ -387,7 +392,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             inputs,
         } => {
             let threads = threads.unwrap_or_else(redactor_core::default_threads);
-            if quarantine.as_ref().is_some_and(|q| q.as_os_str() == "-") {
+            if quarantine.as_deref().is_some_and(is_dash) {
                 return Err(UsageError(
                     "--quarantine -: the quarantine must be a file, since stdout or the \
                      output carries the redacted lines (`./-` names a file called -)"
@@ -523,9 +528,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let loaded = load_policy(policy.as_deref())?;
             let mut reads: Vec<Named> = input
                 .iter()
-                .map(|i| match unless_dash(Some(i.clone())) {
-                    Some(i) => Named::path("--input", &i),
-                    None => Named::stdin(),
+                .map(|i| {
+                    if is_dash(i) {
+                        Named::stdin()
+                    } else {
+                        Named::path("--input", i)
+                    }
                 })
                 .collect();
             reads.extend(Named::policy_files(&loaded));
