@@ -248,7 +248,8 @@ enum BenchWhat {
     /// End to end through a Kafka broker: events/s of the redacting stage
     /// against a pass-through stage (same consumer, producer and offset
     /// handling, no redaction), interleaved and repeated, then the latency
-    /// each adds at a fixed rate. Uses fresh `redactor-bench-*` topics.
+    /// each adds at a fixed rate. Uses fresh `redactor-bench-*` topics and
+    /// deletes them at the end, also after a failure or Ctrl-C.
     Kafka {
         /// Bootstrap servers of the broker to use.
         #[arg(long, value_name = "HOST:PORT")]
@@ -275,6 +276,10 @@ enum BenchWhat {
         /// Seconds of the latency phase, per stage.
         #[arg(long, default_value_t = 5)]
         latency_secs: u64,
+        /// Leave the benchmark topics on the broker; by default they are
+        /// deleted at the end, also after a failure or Ctrl-C.
+        #[arg(long)]
+        keep_topics: bool,
         /// Also write the results here as JSON.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
@@ -578,6 +583,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     workers,
                     latency_rate,
                     latency_secs,
+                    keep_topics,
                     json,
                 }),
             ..
@@ -595,6 +601,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 seed: 1,
                 latency_rate,
                 latency_secs,
+                keep_topics,
+                stop: Some(filter::stop_on_signals().context("cannot watch for signals")?),
             };
             let report = redactor_kafka::bench::run(&options, engine, |line| {
                 eprintln!("redactor bench: {line}");
@@ -651,6 +659,13 @@ fn main() -> ExitCode {
             }
             if let Some(i) = err.downcast_ref::<bench::Interrupted>() {
                 eprintln!("redactor: {i}");
+                return ExitCode::from(128u8.saturating_add(i.signal as u8));
+            }
+            if let Some(i) = err.downcast_ref::<redactor_kafka::bench::Interrupted>() {
+                eprintln!(
+                    "redactor: stopped by {} before the measuring ended: nothing is reported",
+                    filter::signal_name(i.signal)
+                );
                 return ExitCode::from(128u8.saturating_add(i.signal as u8));
             }
             let mut msg = format!("redactor: {err}");

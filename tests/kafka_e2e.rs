@@ -386,43 +386,141 @@ fn gen_produces_events_to_a_topic() {
     assert_eq!(produced, expected);
 }
 
+/// `redactor bench kafka` with a small corpus against `brokers`.
+fn bench_kafka(brokers: &str, extra: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_redactor"));
+    c.args([
+        "bench",
+        "kafka",
+        "--brokers",
+        brokers,
+        "--events",
+        "800",
+        "--rounds",
+        "1",
+        "--partitions",
+        "2",
+    ])
+    .args(extra)
+    .env("REDACTOR_TOKEN_KEY", TOKEN_KEY);
+    c
+}
+
+/// The broker's topics that the bench run with process id `pid` created.
+fn bench_topics(brokers: &str, pid: u32) -> Vec<String> {
+    let mine = format!("-{pid}-");
+    tools::topic_names(brokers, Duration::from_secs(10))
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.starts_with("redactor-bench-") && t.contains(&mine))
+        .collect()
+}
+
 #[test]
 fn bench_kafka_smoke_run() {
     let Some(brokers) = brokers() else { return };
     let dir = tempdir("bench");
     let json = dir.join("kafka-bench.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_redactor"))
-        .args([
-            "bench",
-            "kafka",
-            "--brokers",
-            &brokers,
-            "--events",
-            "800",
-            "--rounds",
-            "1",
-            "--partitions",
-            "2",
-            "--latency-rate",
-            "200",
-            "--latency-secs",
-            "1",
-            "--json",
-        ])
-        .arg(&json)
-        .env("REDACTOR_TOKEN_KEY", TOKEN_KEY)
-        .output()
-        .unwrap();
+    let child = bench_kafka(
+        &brokers,
+        &["--latency-rate", "200", "--latency-secs", "1", "--json"],
+    )
+    .arg(&json)
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
         stderr.contains("redacted output verified against the engine"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains("deleted the 11 benchmark topics"),
+        "{stderr}"
+    );
+    assert_eq!(bench_topics(&brokers, pid), Vec::<String>::new());
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("redaction costs"), "{table}");
     assert!(table.contains("added by redaction"), "{table}");
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(v["samples"].as_array().unwrap().len(), 2);
     assert_eq!(v["latency"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn bench_kafka_keeps_its_topics_when_asked() {
+    let Some(brokers) = brokers() else { return };
+    let out = bench_kafka(&brokers, &["--latency-rate", "0", "--keep-topics"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = out.id();
+    let out = out.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("kept the 5 benchmark topics"), "{stderr}");
+    let kept = bench_topics(&brokers, pid);
+    assert_eq!(kept.len(), 5, "{kept:?}");
+    tools::delete_topics(&brokers, &kept).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn bench_kafka_stops_on_sigint_and_deletes_its_topics() {
+    let Some(brokers) = brokers() else { return };
+    // A latency phase of a minute, interrupted once it has begun.
+    let mut child = bench_kafka(&brokers, &["--latency-rate", "50", "--latency-secs", "60"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("redacted output verified") {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(n > 0, "bench kafka ended early: {seen}");
+        seen.push_str(&line);
+    }
+    // Into the latency phase: its topics exist once the first stage runs.
+    wait_until(
+        "the latency phase's topics",
+        Duration::from_secs(30),
+        || {
+            bench_topics(&brokers, pid)
+                .iter()
+                .any(|t| t.contains("-lat-"))
+        },
+    );
+    let started = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    stderr.read_to_string(&mut seen).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?} to stop",
+        started.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(130), "{seen}");
+    assert!(
+        seen.contains("stopped by SIGINT before the measuring ended"),
+        "{seen}"
+    );
+    assert!(seen.contains("deleted the"), "{seen}");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(bench_topics(&brokers, pid), Vec::<String>::new());
 }

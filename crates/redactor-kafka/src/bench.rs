@@ -5,9 +5,12 @@
 //! fixed event rate.
 //!
 //! Everything runs against the given broker with fresh topics and groups
-//! (names start with `redactor-bench-`), and every wait is bounded.
+//! (names start with `redactor-bench-`), and every wait is bounded. The
+//! topics are deleted at the end, also after a failure or a stop request,
+//! unless they are to be kept.
 
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,6 +44,39 @@ pub struct Options {
     pub latency_rate: u64,
     /// Seconds of the latency phase, per stage.
     pub latency_secs: u64,
+    /// Leave the benchmark topics on the broker rather than delete them.
+    pub keep_topics: bool,
+    /// A stop request: a nonzero value (the signal) ends the run with
+    /// [`Interrupted`] within about 100 ms, once the running stage has shut
+    /// down.
+    pub stop: Option<Arc<AtomicUsize>>,
+}
+
+/// The error of a run ended by a stop request: nothing is reported.
+#[derive(Debug, Clone, Copy)]
+pub struct Interrupted {
+    /// The value of the stop request (the signal).
+    pub signal: usize,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "stopped by signal {} before the measuring ended: nothing is reported",
+            self.signal
+        )
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Ends the run with [`Interrupted`] when a stop was asked for.
+fn check_stop(stop: Option<&Arc<AtomicUsize>>) -> anyhow::Result<()> {
+    match stop.map_or(0, |s| s.load(SeqCst)) {
+        0 => Ok(()),
+        signal => Err(Interrupted { signal }.into()),
+    }
 }
 
 /// One throughput measurement.
@@ -109,6 +145,7 @@ fn unique(what: &str) -> String {
 /// dead-letter topics and a fresh group; returns it with its output topic.
 fn bench_stage(
     o: &Options,
+    made: &mut Made,
     input: &str,
     tag: &str,
     redact: bool,
@@ -119,7 +156,7 @@ fn bench_stage(
         unique(&format!("{tag}-dlq")),
         unique(&format!("{tag}-group")),
     );
-    tools::create_topics(&o.brokers, &[(&out, o.partitions), (&dlq, 1)])?;
+    made.create(&o.brokers, &[(&out, o.partitions), (&dlq, 1)])?;
     let mut c = StageConfig::simple(&o.brokers, &group, input, &out, &dlq);
     c.workers = o.workers;
     c.consumer_properties = vec![
@@ -134,6 +171,19 @@ fn bench_stage(
     Ok((stage, out))
 }
 
+/// The topics a run created, to delete at its end.
+#[derive(Default)]
+struct Made(Vec<String>);
+
+impl Made {
+    /// Creates topics, noting them first: a topic whose creation timed
+    /// out may still appear on the broker.
+    fn create(&mut self, brokers: &str, topics: &[(&str, i32)]) -> anyhow::Result<()> {
+        self.0.extend(topics.iter().map(|(t, _)| (*t).to_owned()));
+        tools::create_topics(brokers, topics)
+    }
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     let threads = std::thread::available_parallelism()
         .map_or(2, usize::from)
@@ -146,7 +196,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Runs `stage` until `n` records are accounted for; returns seconds from
 /// the first consumed record to the last acknowledgement.
-fn time_stage(stage: Stage, n: u64) -> anyhow::Result<f64> {
+fn time_stage(stage: Stage, n: u64, stop: Option<&Arc<AtomicUsize>>) -> anyhow::Result<f64> {
     let rt = runtime()?;
     rt.block_on(async move {
         let m = stage.metrics();
@@ -166,6 +216,11 @@ fn time_stage(stage: Stage, n: u64) -> anyhow::Result<f64> {
                 run.await??;
                 bail!("the stage stopped or timed out before forwarding {n} records");
             }
+            if let Err(e) = check_stop(stop) {
+                let _ = tx.send(true);
+                run.await??;
+                return Err(e);
+            }
             tokio::time::sleep(Duration::from_millis(1)).await;
         };
         let _ = tx.send(true);
@@ -174,12 +229,15 @@ fn time_stage(stage: Stage, n: u64) -> anyhow::Result<f64> {
     })
 }
 
-/// Measures; `progress` gets one line per step.
+/// Measures; `progress` gets one line per step. The topics the run
+/// created are deleted at its end, whatever the outcome, unless
+/// [`Options::keep_topics`] is set.
 ///
 /// # Errors
 ///
-/// When the broker cannot be used, a stage fails, or the redacted output
-/// is not the engine's redaction of the input (checked on the first round).
+/// When the broker cannot be used, a stage fails, the redacted output is
+/// not the engine's redaction of the input (checked on the first round),
+/// or a stop is requested ([`Interrupted`]).
 pub fn run(
     o: &Options,
     engine: Arc<dyn Redactor>,
@@ -188,8 +246,39 @@ pub fn run(
     if o.events == 0 || o.rounds == 0 || o.partitions < 1 {
         bail!("events, rounds and partitions must be at least 1");
     }
+    let mut made = Made::default();
+    let result = measure(o, engine, &mut made, &mut progress);
+    let n = match made.0.len() {
+        0 => return result,
+        1 => "the benchmark topic".to_owned(),
+        n => format!("the {n} benchmark topics"),
+    };
+    if o.keep_topics {
+        progress(&format!(
+            "kept {n} (redactor-bench-*-{}-*)",
+            std::process::id()
+        ));
+    } else {
+        match tools::delete_topics(&o.brokers, &made.0) {
+            Ok(()) => progress(&format!("deleted {n}")),
+            Err(e) => progress(&format!(
+                "{n} (redactor-bench-*-{}-*) could not be deleted: {e:#}",
+                std::process::id()
+            )),
+        }
+    }
+    result
+}
+
+fn measure(
+    o: &Options,
+    engine: Arc<dyn Redactor>,
+    made: &mut Made,
+    progress: &mut impl FnMut(&str),
+) -> anyhow::Result<Report> {
+    let stop = o.stop.as_ref();
     let input = unique("in");
-    tools::create_topics(&o.brokers, &[(&input, o.partitions)])
+    made.create(&o.brokers, &[(&input, o.partitions)])
         .with_context(|| format!("cannot create benchmark topics at {}", o.brokers))?;
     let records = tools::numbered_corpus(o.events, o.seed, 1024, |_, ev| ev);
     let corpus_bytes = records.iter().map(|r| r.payload.len()).sum();
@@ -199,6 +288,7 @@ pub fn run(
         corpus_bytes as f64 / 1e6
     ));
     for chunk in records.chunks(20_000) {
+        check_stop(stop)?;
         tools::produce(&o.brokers, &input, chunk, Duration::from_secs(120))?;
     }
     let mut samples = Vec::new();
@@ -212,8 +302,9 @@ pub fn run(
         };
         for redact in order {
             let mode = if redact { "redact" } else { "pass-through" };
-            let (stage, out) = bench_stage(o, &input, mode, redact, engine.clone())?;
-            let secs = time_stage(stage, o.events as u64)?;
+            check_stop(stop)?;
+            let (stage, out) = bench_stage(o, made, &input, mode, redact, engine.clone())?;
+            let secs = time_stage(stage, o.events as u64, stop)?;
             let eps = o.events as f64 / secs.max(1e-9);
             progress(&format!(
                 "round {}: {mode:<12} {:>10.0} events/s ({secs:.2} s)",
@@ -234,7 +325,8 @@ pub fn run(
     let mut latency = Vec::new();
     if o.latency_rate > 0 && o.latency_secs > 0 {
         for redact in [false, true] {
-            let l = measure_latency(o, engine.clone(), redact)?;
+            check_stop(stop)?;
+            let l = measure_latency(o, made, engine.clone(), redact)?;
             progress(&format!(
                 "latency at {} events/s: {:<12} p50 {:.1} ms, p99 {:.1} ms ({} records)",
                 o.latency_rate, l.mode, l.p50_ms, l.p99_ms, l.records
@@ -282,36 +374,23 @@ fn verify(
 
 fn measure_latency(
     o: &Options,
+    made: &mut Made,
     engine: Arc<dyn Redactor>,
     redact: bool,
 ) -> anyhow::Result<Latency> {
     let mode = if redact { "redact" } else { "pass-through" };
     let input = unique(&format!("lat-{mode}-in"));
-    tools::create_topics(&o.brokers, &[(&input, o.partitions)])?;
-    let (stage, out) = bench_stage(o, &input, &format!("lat-{mode}"), redact, engine)?;
+    made.create(&o.brokers, &[(&input, o.partitions)])?;
+    let (stage, out) = bench_stage(o, made, &input, &format!("lat-{mode}"), redact, engine)?;
     let total = (o.latency_rate * o.latency_secs) as usize;
     let metrics = stage.metrics();
     let rt = runtime()?;
     let (tx, rx) = tokio::sync::watch::channel(false);
     let run = rt.spawn(stage.run(rx));
-    // Start the clock only once the stage holds its partitions.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !metrics.ready.load(Relaxed) {
-        if Instant::now() > deadline {
-            bail!("the {mode} stage got no partitions within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let reader = {
-        let (brokers, out) = (o.brokers.clone(), out.clone());
-        std::thread::spawn(move || read_latencies(&brokers, &out, total))
-    };
-    paced_produce(&o.brokers, &input, o.latency_rate, total, o.seed)?;
-    let mut lat = reader
-        .join()
-        .map_err(|_| anyhow::anyhow!("latency reader panicked"))??;
+    let measured = paced_latencies(o, &metrics, &input, &out, total);
     let _ = tx.send(true);
     rt.block_on(run)??;
+    let mut lat = measured.with_context(|| format!("latency of the {mode} stage"))?;
     lat.sort_by(f64::total_cmp);
     if lat.is_empty() {
         bail!("no record reached the output topic in the latency phase");
@@ -325,13 +404,39 @@ fn measure_latency(
     })
 }
 
-fn paced_produce(
-    brokers: &str,
-    topic: &str,
-    rate: u64,
+/// Once the stage holds its partitions, produces `total` records to
+/// `input` at the latency rate and returns how long each took to reach
+/// `out`.
+fn paced_latencies(
+    o: &Options,
+    metrics: &crate::metrics::Metrics,
+    input: &str,
+    out: &str,
     total: usize,
-    seed: u64,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<f64>> {
+    // Start the clock only once the stage holds its partitions.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !metrics.ready.load(Relaxed) {
+        check_stop(o.stop.as_ref())?;
+        if Instant::now() > deadline {
+            bail!("the stage got no partitions within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let reader = {
+        let (brokers, out, stop) = (o.brokers.clone(), out.to_owned(), o.stop.clone());
+        std::thread::spawn(move || read_latencies(&brokers, &out, total, stop.as_ref()))
+    };
+    let produced = paced_produce(o, input, total);
+    let read = reader
+        .join()
+        .map_err(|_| anyhow::anyhow!("latency reader panicked"))?;
+    produced?;
+    read
+}
+
+fn paced_produce(o: &Options, topic: &str, total: usize) -> anyhow::Result<()> {
+    let (brokers, rate, seed) = (&o.brokers, o.latency_rate, o.seed);
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("linger.ms", "1")
@@ -344,6 +449,7 @@ fn paced_produce(
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
+        check_stop(o.stop.as_ref())?;
         let payload = g.event();
         let key = format!("k{}", i % 1024);
         let mut rec: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic)
@@ -365,7 +471,12 @@ fn paced_produce(
 
 /// Latencies in milliseconds: arrival at this reader minus the record's
 /// timestamp (the stage keeps the input record's creation time).
-fn read_latencies(brokers: &str, topic: &str, total: usize) -> anyhow::Result<Vec<f64>> {
+fn read_latencies(
+    brokers: &str,
+    topic: &str,
+    total: usize,
+    stop: Option<&Arc<AtomicUsize>>,
+) -> anyhow::Result<Vec<f64>> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", "redactor-bench-latency")
@@ -382,6 +493,7 @@ fn read_latencies(brokers: &str, topic: &str, total: usize) -> anyhow::Result<Ve
     let mut out = Vec::with_capacity(total);
     let deadline = Instant::now() + Duration::from_secs(600);
     while out.len() < total && Instant::now() < deadline {
+        check_stop(stop)?;
         if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
             let m: OwnedMessage = m.detach();
             if let Some(ts) = m.timestamp().to_millis() {

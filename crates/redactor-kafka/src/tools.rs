@@ -14,24 +14,32 @@ use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 
+/// An admin client for `brokers` and a runtime to drive its requests.
+fn admin(
+    brokers: &str,
+) -> anyhow::Result<(AdminClient<DefaultClientContext>, tokio::runtime::Runtime)> {
+    let admin = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .context("cannot create an admin client")?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    Ok((admin, rt))
+}
+
 /// Creates topics (ignoring "already exists").
 ///
 /// # Errors
 ///
 /// When the admin request fails for another reason.
 pub fn create_topics(brokers: &str, topics: &[(&str, i32)]) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .context("cannot create an admin client")?;
+    let (admin, rt) = admin(brokers)?;
     let new: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|(t, p)| NewTopic::new(t, *p, TopicReplication::Fixed(1)))
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let results = rt.block_on(admin.create_topics(&new, &opts))?;
     for r in results {
         if let Err((topic, code)) = r {
@@ -41,6 +49,46 @@ pub fn create_topics(brokers: &str, topics: &[(&str, i32)]) -> anyhow::Result<()
         }
     }
     Ok(())
+}
+
+/// Deletes topics (ignoring "does not exist").
+///
+/// # Errors
+///
+/// When the admin request fails for another reason, naming the first
+/// topic that could not be deleted.
+pub fn delete_topics(brokers: &str, topics: &[String]) -> anyhow::Result<()> {
+    if topics.is_empty() {
+        return Ok(());
+    }
+    let (admin, rt) = admin(brokers)?;
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let opts = AdminOptions::new()
+        .request_timeout(Some(Duration::from_secs(10)))
+        .operation_timeout(Some(Duration::from_secs(10)));
+    let results = rt.block_on(admin.delete_topics(&names, &opts))?;
+    for r in results {
+        if let Err((topic, code)) = r {
+            if code != rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition {
+                bail!("cannot delete topic {topic}: {code}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The names of the topics the broker has.
+///
+/// # Errors
+///
+/// When the broker does not answer within `timeout`.
+pub fn topic_names(brokers: &str, timeout: Duration) -> anyhow::Result<Vec<String>> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .context("cannot create a consumer")?;
+    let md = consumer.fetch_metadata(None, timeout)?;
+    Ok(md.topics().iter().map(|t| t.name().to_owned()).collect())
 }
 
 /// One record to produce.
