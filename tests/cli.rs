@@ -1338,14 +1338,14 @@ fn both_engines_give_the_same_redaction() {
     }
 }
 
-/// The stage's log, read by a collector from a pipe, holds no terminal
-/// colour escapes. No broker listens: the stage starts, logs that it cannot
-/// connect, and stops on SIGTERM.
+/// Runs the Kafka stage where no broker listens, with its log on a pipe,
+/// until its log has lines holding each of `wanted` (or 30 s passed), then
+/// stops it with SIGTERM; returns the log after checking that the stage
+/// started and stopped cleanly.
 #[cfg(unix)]
-#[test]
-fn kafka_logs_to_a_pipe_without_colour_escapes() {
+fn stage_log_without_broker(name: &str, wanted: &[&str]) -> String {
     use std::io::BufRead as _;
-    let stage = tmp("stage-log.toml");
+    let stage = tmp(name);
     std::fs::write(
         &stage,
         "[kafka]\nbrokers = \"127.0.0.1:1\"\n[topics]\ninput = [\"raw\"]\noutput = \"out\"\n\
@@ -1371,19 +1371,55 @@ fn kafka_logs_to_a_pipe_without_colour_escapes() {
         all
     });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let started = loop {
-        match rx.recv_timeout(std::time::Duration::from_millis(200)) {
-            Ok(l) if l.contains("stage started") => break true,
-            _ if std::time::Instant::now() > deadline => break false,
-            _ => {}
+    let mut missing: Vec<&str> = wanted.to_vec();
+    while !missing.is_empty() && std::time::Instant::now() < deadline {
+        if let Ok(l) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            missing.retain(|w| !l.contains(w));
         }
-    };
+    }
     let out = signalled(child, "TERM");
     let log = reader.join().unwrap();
-    assert!(started, "{log}");
+    assert!(missing.is_empty(), "no line with {missing:?} in\n{log}");
     assert!(out.status.success(), "{log}");
     assert!(log.contains("stage stopped"), "{log}");
+    log
+}
+
+/// The stage's log, read by a collector from a pipe, holds no terminal
+/// colour escapes. No broker listens: the stage starts, logs that it cannot
+/// connect, and stops on SIGTERM.
+#[cfg(unix)]
+#[test]
+fn kafka_logs_to_a_pipe_without_colour_escapes() {
+    let log = stage_log_without_broker("stage-log.toml", &["stage started"]);
     assert!(!log.contains('\u{1b}'), "{log}");
+}
+
+/// A broker that cannot be reached is reported once per client and
+/// attempt, by an error line that names the client; librdkafka's error
+/// events of the same failure, which repeat its text, are not logged again.
+#[cfg(unix)]
+#[test]
+fn kafka_logs_each_connection_failure_once_naming_the_client() {
+    let log = stage_log_without_broker(
+        "stage-failures.toml",
+        &[
+            "stage started",
+            "client=\"consumer\" facility=\"FAIL\"",
+            "client=\"producer\" facility=\"FAIL\"",
+        ],
+    );
+    let failures: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("Connection refused"))
+        .collect();
+    assert!(failures.len() >= 2, "{log}");
+    for line in failures {
+        assert!(line.contains(" ERROR "), "{line}");
+        assert!(line.contains("facility=\"FAIL\""), "{line}");
+    }
+    assert!(!log.contains("kafka client error"), "{log}");
+    assert!(!log.contains("consumer error"), "{log}");
 }
 
 /// A signal stops `bench` at its next measurement: nothing is reported,

@@ -27,7 +27,7 @@
 //! Exactly-once runs batch by batch inside producer transactions, with the
 //! input offsets sent to the transaction.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -222,12 +222,13 @@ impl Stage {
         for (k, v) in c.properties.iter().chain(&c.producer_properties) {
             cfg.set(k, v);
         }
-        cfg.create_with_context(LogContext)
+        cfg.create_with_context(LogContext::new("producer"))
             .context("cannot create the Kafka producer (check [kafka] and [kafka.producer])")
     }
 
     fn context(&self, in_flight: Arc<InFlight>) -> StageContext {
         StageContext {
+            log: LogContext::new("consumer"),
             metrics: self.metrics.clone(),
             in_flight,
             drain_timeout: self.config.drain_timeout,
@@ -286,7 +287,7 @@ impl Stage {
                 m = consumer.recv() => {
                     let m = match m {
                         Ok(m) => m,
-                        Err(e) => { warn!(error = %e, "consumer error"); continue; }
+                        Err(e) => { consumer_error(consumer.context(), &e); continue; }
                     };
                     let rec = owned(&m);
                     drop(m);
@@ -405,7 +406,7 @@ impl Stage {
                                     batch.push(rec, c.linger);
                             if batch.records.len() >= c.batch_records || batch.bytes >= c.batch_bytes { break; }
                         }
-                        Err(e) => warn!(error = %e, "consumer error"),
+                        Err(e) => consumer_error(consumer.context(), &e),
                     }
                 }
             }
@@ -1000,34 +1001,134 @@ async fn acknowledge(
     Ok(())
 }
 
-/// Routes librdkafka's log lines and errors to `tracing`.
-#[derive(Debug, Clone, Copy)]
-pub struct LogContext;
+/// Routes one client's librdkafka log lines and errors to `tracing`, each
+/// naming the client (`consumer` or `producer`).
+///
+/// librdkafka reports a broker failure (connection refused, a TLS or SASL
+/// failure) as an error-level log line and then as one or more error
+/// events with the same text. An event that repeats a line or event of the
+/// last second is logged at debug level only, so that an unreachable
+/// broker costs one line per client and attempt.
+#[derive(Debug)]
+pub struct LogContext {
+    client: &'static str,
+    /// The latest error-level lines and events: when, their text, and the
+    /// code of an event (a line has none).
+    recent: Mutex<VecDeque<Reported>>,
+}
 
-impl ClientContext for LogContext {
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
-        log_client(level, fac, log_message);
+#[derive(Debug)]
+struct Reported {
+    at: Instant,
+    text: String,
+    code: Option<RDKafkaErrorCode>,
+}
+
+/// How many of its latest error texts a [`LogContext`] remembers: the event
+/// of a failure follows its log line within microseconds, but the lines of
+/// other brokers may come between them.
+const RECENT_ERRORS: usize = 16;
+/// How long an error text counts as just reported.
+const REPEAT_WINDOW: Duration = Duration::from_secs(1);
+
+impl LogContext {
+    /// The context of the client named `client` in the log.
+    pub fn new(client: &'static str) -> LogContext {
+        LogContext {
+            client,
+            recent: Mutex::new(VecDeque::with_capacity(RECENT_ERRORS)),
+        }
     }
 
-    fn error(&self, error: KafkaError, reason: &str) {
-        warn!(error = %error, reason, "kafka client error");
+    fn recent(&self) -> std::sync::MutexGuard<'_, VecDeque<Reported>> {
+        self.recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Notes `text` (of an error with `code`) as reported now; returns
+    /// whether the same text was reported within the last [`REPEAT_WINDOW`].
+    fn repeats(&self, text: &str, code: Option<RDKafkaErrorCode>) -> bool {
+        let now = Instant::now();
+        let mut recent = self.recent();
+        let seen = recent
+            .iter()
+            .any(|r| r.text == text && now.duration_since(r.at) < REPEAT_WINDOW);
+        if recent.len() == RECENT_ERRORS {
+            recent.pop_front();
+        }
+        recent.push_back(Reported {
+            at: now,
+            text: text.to_owned(),
+            code,
+        });
+        seen
+    }
+
+    /// Whether an error with `code` was reported within the last
+    /// [`REPEAT_WINDOW`].
+    fn reported(&self, code: RDKafkaErrorCode) -> bool {
+        let now = Instant::now();
+        self.recent()
+            .iter()
+            .any(|r| r.code == Some(code) && now.duration_since(r.at) < REPEAT_WINDOW)
     }
 }
 
-fn log_client(level: RDKafkaLogLevel, fac: &str, message: &str) {
-    match level {
-        RDKafkaLogLevel::Emerg
-        | RDKafkaLogLevel::Alert
-        | RDKafkaLogLevel::Critical
-        | RDKafkaLogLevel::Error => error!(facility = fac, "{message}"),
-        RDKafkaLogLevel::Warning => warn!(facility = fac, "{message}"),
-        RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => info!(facility = fac, "{message}"),
-        RDKafkaLogLevel::Debug => debug!(facility = fac, "{message}"),
+/// The text of a librdkafka log line without its thread tag
+/// (`[thrd:NAME]: `), as its error events carry it.
+fn without_thread_tag(message: &str) -> &str {
+    message
+        .strip_prefix("[thrd:")
+        .and_then(|rest| rest.split_once("]: "))
+        .map_or(message, |(_, text)| text)
+        .trim()
+}
+
+impl ClientContext for LogContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        let client = self.client;
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
+                self.repeats(without_thread_tag(message), None);
+                error!(client, facility = fac, "{message}");
+            }
+            RDKafkaLogLevel::Warning => warn!(client, facility = fac, "{message}"),
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                info!(client, facility = fac, "{message}");
+            }
+            RDKafkaLogLevel::Debug => debug!(client, facility = fac, "{message}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        let client = self.client;
+        if self.repeats(reason.trim(), error.rdkafka_error_code()) {
+            debug!(client, error = %error, reason, "kafka client error (reported just before)");
+        } else {
+            warn!(client, error = %error, reason, "kafka client error");
+        }
+    }
+}
+
+/// Logs an error the consumer's stream returned. When the consumer's context
+/// has just had an error event with the same code, this is a copy of it
+/// without its reason, and is logged at debug level only.
+fn consumer_error(ctx: &StageContext, e: &KafkaError) {
+    let code = e.rdkafka_error_code();
+    if code.is_some_and(|c| ctx.log.reported(c)) {
+        debug!(client = "consumer", error = %e, "consumer error (reported just before)");
+    } else {
+        warn!(client = "consumer", error = %e, "consumer error");
     }
 }
 
 /// The consumer's context: logging, statistics, and rebalance handling.
 struct StageContext {
+    log: LogContext,
     metrics: Arc<Metrics>,
     in_flight: Arc<InFlight>,
     drain_timeout: Duration,
@@ -1035,12 +1136,12 @@ struct StageContext {
 }
 
 impl ClientContext for StageContext {
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
-        log_client(level, fac, log_message);
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        self.log.log(level, fac, message);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        warn!(error = %error, reason, "kafka client error");
+        self.log.error(error, reason);
     }
 
     fn stats_raw(&self, statistics: &[u8]) {
@@ -1095,5 +1196,65 @@ impl ConsumerContext for StageContext {
             Rebalance::Revoke(_) => {}
             Rebalance::Error(e) => warn!(error = %e, "rebalance error"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_line_is_compared_without_its_thread_tag() {
+        assert_eq!(
+            without_thread_tag(
+                "[thrd:127.0.0.1:9/bootstrap]: 127.0.0.1:9/bootstrap: Connect failed "
+            ),
+            "127.0.0.1:9/bootstrap: Connect failed"
+        );
+        assert_eq!(without_thread_tag("no tag here"), "no tag here");
+        assert_eq!(without_thread_tag("[thrd:unclosed"), "[thrd:unclosed");
+    }
+
+    #[test]
+    fn an_error_event_repeating_a_recent_line_is_a_repeat() {
+        let ctx = LogContext::new("producer");
+        ctx.log(
+            RDKafkaLogLevel::Error,
+            "FAIL",
+            "[thrd:b/1]: b/1: Connect to b failed: Connection refused",
+        );
+        // A warning is not remembered.
+        ctx.log(RDKafkaLogLevel::Warning, "X", "[thrd:b/1]: b/1: slow");
+        assert!(ctx.repeats("b/1: Connect to b failed: Connection refused", None));
+        assert!(!ctx.repeats("b/1: slow", None));
+        assert!(!ctx.repeats("b/2: Connect to c failed: Connection refused", None));
+        // The same event again, at once: a repeat too.
+        assert!(ctx.repeats("b/2: Connect to c failed: Connection refused", None));
+    }
+
+    #[test]
+    fn a_repeat_counts_only_within_the_window() {
+        let ctx = LogContext::new("consumer");
+        ctx.recent().push_back(Reported {
+            at: Instant::now() - REPEAT_WINDOW - Duration::from_millis(10),
+            text: "old".into(),
+            code: Some(RDKafkaErrorCode::AllBrokersDown),
+        });
+        assert!(!ctx.repeats("old", None));
+        assert!(!ctx.reported(RDKafkaErrorCode::AllBrokersDown));
+        assert!(!ctx.repeats("new", Some(RDKafkaErrorCode::AllBrokersDown)));
+        assert!(ctx.reported(RDKafkaErrorCode::AllBrokersDown));
+        assert!(!ctx.reported(RDKafkaErrorCode::BrokerTransportFailure));
+    }
+
+    #[test]
+    fn the_memory_of_recent_errors_is_bounded() {
+        let ctx = LogContext::new("consumer");
+        for i in 0..3 * RECENT_ERRORS {
+            ctx.repeats(&format!("error {i}"), None);
+        }
+        assert_eq!(ctx.recent().len(), RECENT_ERRORS);
+        assert!(!ctx.repeats("error 0", None));
+        assert!(ctx.repeats(&format!("error {}", 3 * RECENT_ERRORS - 1), None));
     }
 }
