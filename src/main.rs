@@ -79,6 +79,7 @@ enum Command {
         #[arg(long)]
         stats: bool,
         /// Worker threads, at most 1024 (default: the number of CPUs).
+        /// Memory peaks near 15 MB plus up to 4 MB per thread.
         #[arg(short = 'j', long, value_name = "N", value_parser = count(1..=MAX_THREADS))]
         threads: Option<usize>,
         /// Never show a progress bar.
