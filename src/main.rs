@@ -27,10 +27,10 @@ mod same_file;
 /// tokens; free text is scanned for emails, IPs, card numbers, IBANs, phone
 /// numbers, social security numbers, MAC addresses, credentials and
 /// personal data in `name=value` parameters (URL queries). Invalid lines are
-/// never forwarded: they are quarantined with a reason. With no --config, a built-in policy applies
-/// every preset (mixpanel, segment, amplitude, posthog, otel, and credentials
-/// and personal for fields under their usual names in any payload) and every
-/// detector.
+/// never forwarded: they are quarantined with a reason. With no --policy, a
+/// built-in policy applies every preset (mixpanel, segment, amplitude,
+/// posthog, otel, and credentials and personal for fields under their usual
+/// names in any payload) and every detector.
 #[derive(Debug, Parser)]
 #[command(
     name = "redactor",
@@ -64,8 +64,14 @@ enum Command {
     /// ends the input.
     Filter {
         /// Policy file (TOML); the built-in default policy when omitted.
-        #[arg(short, long, value_name = "FILE")]
-        config: Option<PathBuf>,
+        #[arg(
+            short = 'p',
+            long = "policy",
+            visible_short_alias = 'c',
+            visible_alias = "config",
+            value_name = "FILE"
+        )]
+        policy: Option<PathBuf>,
         /// Write redacted lines here instead of stdout (`-`: stdout; an
         /// existing file is replaced).
         #[arg(short, long, value_name = "FILE")]
@@ -97,8 +103,14 @@ enum Command {
     /// Validate a policy and summarise it; --print lists every compiled rule.
     Check {
         /// Policy file (TOML); the built-in default policy when omitted.
-        #[arg(short, long, value_name = "FILE")]
-        config: Option<PathBuf>,
+        #[arg(
+            short = 'p',
+            long = "policy",
+            visible_short_alias = 'c',
+            visible_alias = "config",
+            value_name = "FILE"
+        )]
+        policy: Option<PathBuf>,
         /// List every rule (presets expanded) and detector.
         #[arg(long)]
         print: bool,
@@ -114,8 +126,14 @@ enum Command {
     /// names the last line read, and the status is 130 or 143.
     Explain {
         /// Policy file (TOML); the built-in default policy when omitted.
-        #[arg(short, long, value_name = "FILE")]
-        config: Option<PathBuf>,
+        #[arg(
+            short = 'p',
+            long = "policy",
+            visible_short_alias = 'c',
+            visible_alias = "config",
+            value_name = "FILE"
+        )]
+        policy: Option<PathBuf>,
         /// Redaction engine (see `filter --help`).
         #[arg(long, value_enum, default_value_t = EngineKind::Fast)]
         engine: EngineKind,
@@ -388,7 +406,7 @@ fn load_policy(config: Option<&std::path::Path>) -> anyhow::Result<Arc<redactor_
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Filter {
-            config,
+            policy,
             output,
             quarantine,
             stats,
@@ -406,7 +424,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 )
                 .into());
             }
-            let policy = load_policy(config.as_deref())?;
+            let policy = load_policy(policy.as_deref())?;
             let engine = engine_for(engine, policy.clone());
             let inputs = if inputs.is_empty() {
                 vec![None]
@@ -437,16 +455,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(code)
         }
         Command::Check {
-            config,
+            policy,
             print,
             format,
         } => {
-            let policy = load_policy(config.as_deref())?;
-            let origin = config
+            let origin = policy
                 .as_ref()
                 .map_or("built-in default policy".to_string(), |p| {
                     p.display().to_string()
                 });
+            let policy = load_policy(policy.as_deref())?;
             let mut out = io::stdout().lock();
             match (print, format) {
                 (true, PrintFormat::Markdown) => commands::print_markdown(&policy, &mut out),
@@ -459,12 +477,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Explain {
-            config,
+            policy,
             engine,
             input,
         } => {
             let input = unless_dash(input);
-            let policy = load_policy(config.as_deref())?;
+            let policy = load_policy(policy.as_deref())?;
             let mut reads = vec![input
                 .as_ref()
                 .map_or_else(Named::stdin, |p| Named::path("input", p))];

@@ -99,6 +99,41 @@ fn write_policy(name: &str, body: &str) -> TempPath {
     p
 }
 
+/// Every command that takes a policy takes it as `-p`/`--policy`, as `bench`
+/// and `kafka` do; `-c`/`--config` is the same option for `filter`,
+/// `explain` and `check`.
+#[test]
+fn the_policy_option_has_one_name_across_commands() {
+    let policy = write_policy(
+        "spellings.toml",
+        "version = 1\ndetectors = \"off\"\n[[rules]]\nname = \"drop-city\"\nselect = [\"city\"]\naction = \"drop\"\n",
+    );
+    let p = policy.to_str().unwrap();
+    let event = b"{\"city\":\"Lyon\",\"n\":1}\n";
+    for (cmd, extra) in [
+        ("filter", None),
+        ("explain", None),
+        ("check", Some("--print")),
+    ] {
+        let outputs: Vec<Vec<u8>> = ["-p", "--policy", "-c", "--config"]
+            .iter()
+            .map(|flag| {
+                let mut args = vec![cmd, flag, p];
+                args.extend(extra);
+                let out = redactor(&args, event);
+                assert!(out.status.success(), "{cmd} {flag}: {}", stderr(&out));
+                out.stdout
+            })
+            .collect();
+        assert!(outputs.windows(2).all(|w| w[0] == w[1]), "{cmd}");
+        let text = String::from_utf8_lossy(&outputs[0]);
+        match cmd {
+            "filter" => assert_eq!(text, "{\"n\":1}\n"),
+            _ => assert!(text.contains("drop-city"), "{cmd}: {text}"),
+        }
+    }
+}
+
 #[test]
 fn default_policy_redacts_generated_telemetry() {
     let input = gen("mixed", 2000, 7);
@@ -151,7 +186,7 @@ fn output_keeps_input_order_with_many_threads() {
     }
     let policy = write_policy("order.toml", "detectors = \"off\"\n");
     let out = redactor(
-        &["filter", "-c", policy.to_str().unwrap(), "--threads", "4"],
+        &["filter", "-p", policy.to_str().unwrap(), "--threads", "4"],
         &input,
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -163,7 +198,7 @@ fn output_keeps_input_order_with_many_threads() {
     let out = redactor(
         &[
             "filter",
-            "-c",
+            "--policy",
             policy.to_str().unwrap(),
             "--threads",
             "3",
@@ -181,7 +216,7 @@ fn output_keeps_input_order_with_many_threads() {
     let out = redactor(
         &[
             "filter",
-            "-c",
+            "-p",
             policy.to_str().unwrap(),
             file.to_str().unwrap(),
         ],
@@ -500,7 +535,7 @@ fn too_long_lines_are_streamed_to_quarantine() {
     let out = redactor(
         &[
             "filter",
-            "-c",
+            "--policy",
             policy.to_str().unwrap(),
             "-q",
             q.to_str().unwrap(),
@@ -694,11 +729,11 @@ fn a_run_never_writes_over_what_it_reads() {
     let owner = "the policy's file";
     for (args, says) in [
         (
-            &["filter", "-c", p, "-o", p, o][..],
+            &["filter", "-p", p, "-o", p, o][..],
             format!("--output {p} {same} {owner} {p}"),
         ),
         (
-            &["filter", "-c", p, "-o", f, "-q", k, o],
+            &["filter", "-p", p, "-o", f, "-q", k, o],
             format!("--quarantine {k} {same} {owner} {k}"),
         ),
         (
@@ -709,7 +744,7 @@ fn a_run_never_writes_over_what_it_reads() {
         refused(args, Stdio::null(), Stdio::null(), &says);
     }
     refused(
-        &["explain", "-c", p, o],
+        &["explain", "--policy", p, o],
         Stdio::null(),
         append(&policy).into(),
         &format!("standard output {same} {owner} {p}"),
@@ -1091,7 +1126,7 @@ fn usage_and_policy_errors_exit_2_listing_every_problem() {
         2,
         "required arguments were not provided:\n  --print",
     );
-    let missing = redactor(&["check", "-c", "/nonexistent/policy.toml"], b"");
+    let missing = redactor(&["check", "--policy", "/nonexistent/policy.toml"], b"");
     assert_eq!(missing.status.code(), Some(2));
     assert!(stderr(&missing).contains("cannot read policy /nonexistent/policy.toml"));
     // A policy or key file that never ends (a device named by mistake) is
