@@ -157,6 +157,22 @@ pub fn print_markdown(p: &Policy, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
+/// The heading of an event's `explain` listing: the fields rewritten, and
+/// those a `keep` rule left as they are (listed too, so that the policy's
+/// reach shows).
+fn explain_heading(events: &[redactor_core::Explained]) -> String {
+    let kept = events.iter().filter(|e| e.action == "keep").count();
+    let rewrites = events.len() - kept;
+    let mut heading = format!("{rewrites} rewrite{}", if rewrites == 1 { "" } else { "s" });
+    if kept > 0 {
+        heading.push_str(&format!(
+            ", {kept} field{} kept by rule",
+            if kept == 1 { "" } else { "s" }
+        ));
+    }
+    heading
+}
+
 /// Prints, per line, each rewrite's path, cause and action. Returns the
 /// number of rejected lines, and the stop when `stop` (see
 /// [`crate::filter::stop_on_signals`]) asked for one: a file stops at a line
@@ -214,13 +230,8 @@ pub fn explain(
                     writeln!(out, "{name}:{line_no}: rejected: {r}").context(WRITE_STDOUT)?;
                 }
                 Ok(()) => {
-                    writeln!(
-                        out,
-                        "{name}:{line_no}: {} rewrite{}",
-                        events.len(),
-                        if events.len() == 1 { "" } else { "s" }
-                    )
-                    .context(WRITE_STDOUT)?;
+                    writeln!(out, "{name}:{line_no}: {}", explain_heading(&events))
+                        .context(WRITE_STDOUT)?;
                     let width = events
                         .iter()
                         .map(|e| e.path.len())

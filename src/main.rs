@@ -118,8 +118,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = PrintFormat::Text, requires = "print")]
         format: PrintFormat,
     },
-    /// Show, per event, the path of each rewritten field, what fired and the
-    /// action. Never prints values.
+    /// Show, per event, the path of each rewritten field (and of each field
+    /// a `keep` rule leaves as it is), what fired and the action. Never
+    /// prints values.
     ///
     /// Lines from a pipe are explained as they arrive. SIGINT or SIGTERM
     /// stops the reading: every line already read is still explained, stderr

@@ -1232,6 +1232,19 @@ fn explain_shows_paths_and_causes_never_values() {
         !text.contains("alice") && !text.contains("203.0.113.7"),
         "{text}"
     );
+    // Fields a `keep` rule leaves as they are are listed, and the heading
+    // counts them apart from the rewrites.
+    let out = redactor(
+        &["explain"],
+        b"{\"event\":\"signup\",\"properties\":{\"distinct_id\":\"u1\",\"time\":1}}\n{\"n\":1}\n",
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("<stdin>:1: 1 rewrite, 2 fields kept by rule\n"),
+        "{text}"
+    );
+    assert!(text.contains("  event  "), "{text}");
+    assert!(text.ends_with("<stdin>:2: 0 rewrites\n"), "{text}");
     // Keys with control or formatting characters (a terminal escape, a
     // newline that would start a false line, a right-to-left override) are
     // written with `\u{HEX}`, by either engine.
