@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::same_file::Named;
 
@@ -63,15 +63,8 @@ enum Command {
     /// full counts instead); stdin on a terminal gets a hint that Ctrl-D
     /// ends the input.
     Filter {
-        /// Policy file (TOML); the built-in default policy when omitted.
-        #[arg(
-            short = 'p',
-            long = "policy",
-            visible_short_alias = 'c',
-            visible_alias = "config",
-            value_name = "FILE"
-        )]
-        policy: Option<PathBuf>,
+        #[command(flatten)]
+        policy: PolicyFile,
         /// Write redacted lines here instead of stdout (`-`: stdout; an
         /// existing file is replaced).
         #[arg(short, long, value_name = "FILE")]
@@ -102,15 +95,8 @@ enum Command {
     },
     /// Validate a policy and summarise it; --print lists every compiled rule.
     Check {
-        /// Policy file (TOML); the built-in default policy when omitted.
-        #[arg(
-            short = 'p',
-            long = "policy",
-            visible_short_alias = 'c',
-            visible_alias = "config",
-            value_name = "FILE"
-        )]
-        policy: Option<PathBuf>,
+        #[command(flatten)]
+        policy: PolicyFile,
         /// List every rule (presets expanded) and detector.
         #[arg(long)]
         print: bool,
@@ -118,23 +104,18 @@ enum Command {
         #[arg(long, value_enum, default_value_t = PrintFormat::Text, requires = "print")]
         format: PrintFormat,
     },
-    /// Show, per event, the path of each rewritten field (and of each field
-    /// a `keep` rule leaves as it is), what fired and the action. Never
-    /// prints values.
+    /// Show, per event, each field a rule or detector acted on: its path,
+    /// what fired and the action. Never prints values.
+    ///
+    /// Fields a `keep` rule leaves as they are are listed too, and the
+    /// heading of each event counts them apart from the rewrites.
     ///
     /// Lines from a pipe are explained as they arrive. SIGINT or SIGTERM
     /// stops the reading: every line already read is still explained, stderr
     /// names the last line read, and the status is 130 or 143.
     Explain {
-        /// Policy file (TOML); the built-in default policy when omitted.
-        #[arg(
-            short = 'p',
-            long = "policy",
-            visible_short_alias = 'c',
-            visible_alias = "config",
-            value_name = "FILE"
-        )]
-        policy: Option<PathBuf>,
+        #[command(flatten)]
+        policy: PolicyFile,
         /// Redaction engine (see `filter --help`).
         #[arg(long, value_enum, default_value_t = EngineKind::Fast)]
         engine: EngineKind,
@@ -261,6 +242,21 @@ fn engine_for(
         EngineKind::Fast => Arc::new(redactor_core::Fast::new(policy)),
         EngineKind::Reference => Arc::new(redactor_core::Reference::new(policy)),
     }
+}
+
+/// The policy option of `filter`, `explain` and `check`: `-p`/`--policy` as
+/// for `bench` and `kafka`, and `-c`/`--config`, its first name.
+#[derive(Debug, Args)]
+struct PolicyFile {
+    /// Policy file (TOML); the built-in default policy when omitted.
+    #[arg(
+        short = 'p',
+        long = "policy",
+        visible_short_alias = 'c',
+        visible_alias = "config",
+        value_name = "FILE"
+    )]
+    path: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -425,7 +421,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 )
                 .into());
             }
-            let policy = load_policy(policy.as_deref())?;
+            let policy = load_policy(policy.path.as_deref())?;
             let engine = engine_for(engine, policy.clone());
             let inputs = if inputs.is_empty() {
                 vec![None]
@@ -461,11 +457,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
         } => {
             let origin = policy
+                .path
                 .as_ref()
                 .map_or("built-in default policy".to_string(), |p| {
                     p.display().to_string()
                 });
-            let policy = load_policy(policy.as_deref())?;
+            let policy = load_policy(policy.path.as_deref())?;
             let mut out = io::stdout().lock();
             match (print, format) {
                 (true, PrintFormat::Markdown) => commands::print_markdown(&policy, &mut out),
@@ -483,7 +480,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             input,
         } => {
             let input = unless_dash(input);
-            let policy = load_policy(policy.as_deref())?;
+            let policy = load_policy(policy.path.as_deref())?;
             let mut reads = vec![input
                 .as_ref()
                 .map_or_else(Named::stdin, |p| Named::path("input", p))];

@@ -386,24 +386,28 @@ fn gen_produces_events_to_a_topic() {
     assert_eq!(produced, expected);
 }
 
-/// `redactor bench kafka` with a small corpus against `brokers`.
-fn bench_kafka(brokers: &str, extra: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_redactor"));
-    c.args([
-        "bench",
-        "kafka",
-        "--brokers",
-        brokers,
-        "--events",
-        "800",
-        "--rounds",
-        "1",
-        "--partitions",
-        "2",
-    ])
-    .args(extra)
-    .env("REDACTOR_TOKEN_KEY", TOKEN_KEY);
-    c
+/// Starts `redactor bench kafka` with a small corpus against `brokers`,
+/// its stdout and stderr piped.
+fn bench_kafka(brokers: &str, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_redactor"))
+        .args([
+            "bench",
+            "kafka",
+            "--brokers",
+            brokers,
+            "--events",
+            "800",
+            "--rounds",
+            "1",
+            "--partitions",
+            "2",
+        ])
+        .args(extra)
+        .env("REDACTOR_TOKEN_KEY", TOKEN_KEY)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 /// The broker's topics that the bench run with process id `pid` created.
@@ -423,13 +427,15 @@ fn bench_kafka_smoke_run() {
     let json = dir.join("kafka-bench.json");
     let child = bench_kafka(
         &brokers,
-        &["--latency-rate", "200", "--latency-secs", "1", "--json"],
-    )
-    .arg(&json)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+        &[
+            "--latency-rate",
+            "200",
+            "--latency-secs",
+            "1",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
     let pid = child.id();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -454,13 +460,9 @@ fn bench_kafka_smoke_run() {
 #[test]
 fn bench_kafka_keeps_its_topics_when_asked() {
     let Some(brokers) = brokers() else { return };
-    let out = bench_kafka(&brokers, &["--latency-rate", "0", "--keep-topics"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = out.id();
-    let out = out.wait_with_output().unwrap();
+    let child = bench_kafka(&brokers, &["--latency-rate", "0", "--keep-topics"]);
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("kept the 5 benchmark topics"), "{stderr}");
@@ -474,11 +476,7 @@ fn bench_kafka_keeps_its_topics_when_asked() {
 fn bench_kafka_stops_on_sigint_and_deletes_its_topics() {
     let Some(brokers) = brokers() else { return };
     // A latency phase of a minute, interrupted once it has begun.
-    let mut child = bench_kafka(&brokers, &["--latency-rate", "50", "--latency-secs", "60"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = bench_kafka(&brokers, &["--latency-rate", "50", "--latency-secs", "60"]);
     let pid = child.id();
     let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut seen = String::new();

@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication, TopicResult};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
 /// An admin client for `brokers` and a runtime to drive its requests.
@@ -41,10 +42,20 @@ pub fn create_topics(brokers: &str, topics: &[(&str, i32)]) -> anyhow::Result<()
         .collect();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let results = rt.block_on(admin.create_topics(&new, &opts))?;
+    each_topic_done(results, "create", RDKafkaErrorCode::TopicAlreadyExists)
+}
+
+/// Fails on the first topic an admin request could not `verb`, unless for
+/// the `expected` reason.
+fn each_topic_done(
+    results: Vec<TopicResult>,
+    verb: &str,
+    expected: RDKafkaErrorCode,
+) -> anyhow::Result<()> {
     for r in results {
         if let Err((topic, code)) = r {
-            if code != rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists {
-                bail!("cannot create topic {topic}: {code}");
+            if code != expected {
+                bail!("cannot {verb} topic {topic}: {code}");
             }
         }
     }
@@ -67,14 +78,7 @@ pub fn delete_topics(brokers: &str, topics: &[String]) -> anyhow::Result<()> {
         .request_timeout(Some(Duration::from_secs(10)))
         .operation_timeout(Some(Duration::from_secs(10)));
     let results = rt.block_on(admin.delete_topics(&names, &opts))?;
-    for r in results {
-        if let Err((topic, code)) = r {
-            if code != rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition {
-                bail!("cannot delete topic {topic}: {code}");
-            }
-        }
-    }
-    Ok(())
+    each_topic_done(results, "delete", RDKafkaErrorCode::UnknownTopicOrPartition)
 }
 
 /// The names of the topics the broker has.
