@@ -355,6 +355,8 @@ pub fn gen_to_kafka(
     brokers: &str,
     topic: &str,
 ) -> Result<()> {
+    // Fail in seconds, not after the 120 s a record may wait.
+    redactor_kafka::tools::reach(brokers)?;
     let mut g = redactor_core::gen::Generator::new(format, seed);
     let mut sent = 0u64;
     while sent < count {

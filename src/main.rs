@@ -219,7 +219,7 @@ enum Command {
         #[arg(short, long, value_name = "FILE", conflicts_with = "kafka_brokers")]
         output: Option<PathBuf>,
         /// Produce the events to a Kafka topic at these brokers instead
-        /// (needs --kafka-topic).
+        /// (needs --kafka-topic); a broker must answer within 10 s.
         #[arg(long, value_name = "HOST:PORT", requires = "kafka_topic")]
         kafka_brokers: Option<String>,
         /// The topic for --kafka-brokers.
@@ -655,6 +655,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// An error and its causes, joined by `: `. A cause whose text the line
+/// already holds is left out: some errors (the Kafka client's) print their
+/// source in their own message.
+fn error_text(err: &anyhow::Error) -> String {
+    let mut msg = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !msg.contains(&cause) {
+            msg.push_str(": ");
+            msg.push_str(&cause);
+        }
+    }
+    msg
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -685,16 +700,46 @@ fn main() -> ExitCode {
                 );
                 return ExitCode::from(128u8.saturating_add(i.signal as u8));
             }
-            let mut msg = format!("redactor: {err}");
-            for cause in err.chain().skip(1) {
-                msg.push_str(&format!(": {cause}"));
-            }
-            eprintln!("{msg}");
+            eprintln!("redactor: {}", error_text(&err));
             if err.downcast_ref::<UsageError>().is_some() {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that prints its source in its own message, as the Kafka
+    /// client's errors do.
+    #[derive(Debug)]
+    struct Wraps(io::Error);
+
+    impl std::fmt::Display for Wraps {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "flush error: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Wraps {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn an_error_line_names_each_cause_once() {
+        let timed_out = || io::Error::new(io::ErrorKind::TimedOut, "timed out");
+        let e = anyhow::Error::new(Wraps(timed_out())).context("cannot produce to t");
+        assert_eq!(
+            error_text(&e),
+            "cannot produce to t: flush error: timed out"
+        );
+        let e = anyhow::Error::new(timed_out()).context("cannot read a.ndjson");
+        assert_eq!(error_text(&e), "cannot read a.ndjson: timed out");
     }
 }

@@ -1628,6 +1628,41 @@ fn gen_to_kafka_needs_both_flags() {
     assert_status_says(&out, 2, "--kafka-topic: topic name \"a b\" holds ' '");
 }
 
+/// `gen` and `bench kafka` ask the broker first: where none answers, they
+/// end with status 1 after the probe's 10 s, naming the brokers, rather
+/// than after the 120 s a record may wait or the admin requests' minutes.
+#[test]
+fn kafka_clients_say_at_once_that_no_broker_answers() {
+    let children: Vec<std::process::Child> = [
+        &[
+            "gen",
+            "--kafka-brokers",
+            "127.0.0.1:1",
+            "--kafka-topic",
+            "t",
+        ][..],
+        &["bench", "kafka", "--brokers", "127.0.0.1:1"][..],
+    ]
+    .iter()
+    .map(|args| {
+        command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+    })
+    .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_status_says(
+            &out,
+            1,
+            "redactor: no Kafka broker at 127.0.0.1:1 answered within 10 s: ",
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
+
 #[test]
 fn bench_smoke_run_writes_table_json_and_plot() {
     let json = tmp("bench.json");

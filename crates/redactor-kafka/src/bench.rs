@@ -246,6 +246,7 @@ pub fn run(
     if o.events == 0 || o.rounds == 0 || o.partitions < 1 {
         bail!("events, rounds and partitions must be at least 1");
     }
+    tools::reach(&o.brokers)?;
     let mut made = Made::default();
     let result = measure(o, engine, &mut made, &mut progress);
     let n = match made.0.len() {

@@ -81,6 +81,26 @@ pub fn delete_topics(brokers: &str, topics: &[String]) -> anyhow::Result<()> {
     each_topic_done(results, "delete", RDKafkaErrorCode::UnknownTopicOrPartition)
 }
 
+/// How long [`reach`] waits for a broker's answer.
+pub const REACH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Checks that a broker at `brokers` answers a metadata request within
+/// [`REACH_TIMEOUT`].
+///
+/// # Errors
+///
+/// When none does, naming the brokers and the client's reason.
+pub fn reach(brokers: &str) -> anyhow::Result<()> {
+    topic_names(brokers, REACH_TIMEOUT)
+        .map(drop)
+        .with_context(|| {
+            format!(
+                "no Kafka broker at {brokers} answered within {} s",
+                REACH_TIMEOUT.as_secs()
+            )
+        })
+}
+
 /// The names of the topics the broker has.
 ///
 /// # Errors
