@@ -46,9 +46,9 @@ pub struct Options {
     pub latency_secs: u64,
     /// Leave the benchmark topics on the broker rather than delete them.
     pub keep_topics: bool,
-    /// A stop request: a nonzero value (the signal) ends the run with
-    /// [`Interrupted`] within about 100 ms, once the running stage has shut
-    /// down.
+    /// A stop request: a nonzero value (the signal) is seen within about
+    /// 100 ms, and the run ends with [`Interrupted`] once the running stage
+    /// has shut down.
     pub stop: Option<Arc<AtomicUsize>>,
 }
 
