@@ -178,6 +178,48 @@ fn ephemeral_key_warns_once_and_tokens_change() {
     assert_ne!(a.stdout, b.stdout, "ephemeral keys differ between runs");
 }
 
+/// `REDACTOR_TOKEN_KEY` is the built-in policy's key. A policy file without
+/// `[[keys]]` tokenizes with an ephemeral key even when it is set, and the
+/// warning says so, with the line that would use it.
+#[test]
+fn a_policy_without_keys_says_that_the_default_key_is_not_its_own() {
+    let policy = write_policy(
+        "no-keys.toml",
+        "version = 1\ndetectors = \"off\"\n[[rules]]\nname = \"ids\"\nselect = [\"userId\"]\naction = \"tokenize\"\n",
+    );
+    let line = b"{\"userId\":\"u_1\"}\n";
+    let with_env = redactor(&["filter", "-p", policy.to_str().unwrap()], line);
+    assert!(with_env.status.success());
+    assert!(
+        stderr(&with_env).contains(
+            "REDACTOR_TOKEN_KEY is set but is the key of the built-in default policy only: add [[keys]] with env = \"REDACTOR_TOKEN_KEY\""
+        ),
+        "{}",
+        stderr(&with_env)
+    );
+    let mut cmd = command(&["filter", "-p", policy.to_str().unwrap()]);
+    cmd.env_remove("REDACTOR_TOKEN_KEY");
+    let without = fed(cmd, line);
+    assert!(without.status.success());
+    let err = stderr(&without);
+    assert!(err.contains("add [[keys]] to the policy"), "{err}");
+    assert!(!err.contains("REDACTOR_TOKEN_KEY"), "{err}");
+    // With the line the warning gives, the tokens are the default policy's
+    // key's: stable, and no warning.
+    let keyed = write_policy(
+        "env-key.toml",
+        "version = 1\ndetectors = \"off\"\n[[keys]]\nid = \"k1\"\nenv = \"REDACTOR_TOKEN_KEY\"\n[[rules]]\nname = \"ids\"\nselect = [\"userId\"]\naction = \"tokenize\"\n",
+    );
+    let a = redactor(&["filter", "-p", keyed.to_str().unwrap()], line);
+    let b = redactor(&["filter", "-p", keyed.to_str().unwrap()], line);
+    assert!(
+        a.status.success() && !stderr(&a).contains("warning"),
+        "{}",
+        stderr(&a)
+    );
+    assert_eq!(a.stdout, b.stdout);
+}
+
 #[test]
 fn output_keeps_input_order_with_many_threads() {
     let mut input = Vec::new();
