@@ -388,16 +388,26 @@ fn unless_dash(path: Option<PathBuf>) -> Option<PathBuf> {
     path.filter(|p| !is_dash(p))
 }
 
-fn load_policy(config: Option<&std::path::Path>) -> anyhow::Result<Arc<redactor_core::Policy>> {
-    let policy = match config {
-        Some(p) => redactor_core::policy::load_file(p),
-        None => redactor_core::Policy::builtin(),
-    };
-    let policy = policy.map_err(|e| UsageError(e.to_string()))?;
+/// Loads the policy at `path` (the built-in default one without), printing
+/// its warnings on stderr.
+fn load_policy(path: Option<&std::path::Path>) -> anyhow::Result<Arc<redactor_core::Policy>> {
+    let policy = load_policy_quietly(path)?;
     for w in &policy.warnings {
         eprintln!("redactor: warning: {w}");
     }
-    Ok(Arc::new(policy))
+    Ok(policy)
+}
+
+/// Loads a policy as [`load_policy`] does, leaving its warnings to the
+/// caller (the Kafka stage logs them).
+fn load_policy_quietly(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<Arc<redactor_core::Policy>> {
+    let policy = match path {
+        Some(p) => redactor_core::policy::load_file(p),
+        None => redactor_core::Policy::builtin(),
+    };
+    Ok(Arc::new(policy.map_err(|e| UsageError(e.to_string()))?))
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -514,7 +524,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 };
             }
             let policy_path = policy.or_else(|| stage.policy.clone());
-            let policy = load_policy(policy_path.as_deref())?;
+            // The stage's warnings go to its log, in its format.
+            let policy = if check {
+                load_policy(policy_path.as_deref())?
+            } else {
+                load_policy_quietly(policy_path.as_deref())?
+            };
             let engine: Arc<dyn redactor_core::Redactor> =
                 Arc::new(redactor_core::Fast::new(policy.clone()));
             if check {
@@ -533,6 +548,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             redactor_kafka::init_logging(stage.log_format);
+            redactor_kafka::log_policy_warnings(&policy.warnings);
             redactor_kafka::run_until_signal(stage, engine)?;
             Ok(ExitCode::SUCCESS)
         }

@@ -1428,12 +1428,17 @@ fn both_engines_give_the_same_redaction() {
     }
 }
 
-/// Runs the Kafka stage where no broker listens, with its log on a pipe,
-/// until its log has lines holding each of `wanted` (or 30 s passed), then
-/// stops it with SIGTERM; returns the log after checking that the stage
-/// started and stopped cleanly.
+/// Runs the Kafka stage, with `extra` arguments, where no broker listens,
+/// with its log on a pipe, until its log has lines holding each of
+/// `wanted` (or 30 s passed), then stops it with SIGTERM; returns the log
+/// after checking that the stage started and stopped cleanly.
 #[cfg(unix)]
-fn stage_log_without_broker(name: &str, wanted: &[&str]) -> String {
+fn stage_log_without_broker(
+    name: &str,
+    extra: &[&str],
+    env_remove: &[&str],
+    wanted: &[&str],
+) -> String {
     use std::io::BufRead as _;
     let stage = tmp(name);
     std::fs::write(
@@ -1442,8 +1447,12 @@ fn stage_log_without_broker(name: &str, wanted: &[&str]) -> String {
          dead_letter = \"dlq\"\n[metrics]\nlisten = \"\"\n",
     )
     .unwrap();
-    let mut child = command(&["kafka", "--config", stage.to_str().unwrap()])
-        .env_remove("NO_COLOR")
+    let mut cmd = command(&["kafka", "--config", stage.to_str().unwrap()]);
+    cmd.args(extra).env_remove("NO_COLOR");
+    for var in env_remove {
+        cmd.env_remove(var);
+    }
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .spawn()
@@ -1481,8 +1490,33 @@ fn stage_log_without_broker(name: &str, wanted: &[&str]) -> String {
 #[cfg(unix)]
 #[test]
 fn kafka_logs_to_a_pipe_without_colour_escapes() {
-    let log = stage_log_without_broker("stage-log.toml", &["stage started"]);
+    let log = stage_log_without_broker("stage-log.toml", &[], &[], &["stage started"]);
     assert!(!log.contains('\u{1b}'), "{log}");
+}
+
+/// With a JSON log, every line the stage writes on stderr is JSON: the
+/// policy's warnings too (here the ephemeral key's), which a plain line
+/// would have hidden from a log collector that parses each line.
+#[cfg(unix)]
+#[test]
+fn kafka_logs_the_policy_warnings_in_its_log_format() {
+    let log = stage_log_without_broker(
+        "stage-json.toml",
+        &["--log-format", "json"],
+        &["REDACTOR_TOKEN_KEY"],
+        &["stage started"],
+    );
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|v| v["level"] == "WARN"
+            && v["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("ephemeral random key"))),
+        "{log}"
+    );
 }
 
 /// A broker that cannot be reached is reported once per client and
@@ -1493,6 +1527,8 @@ fn kafka_logs_to_a_pipe_without_colour_escapes() {
 fn kafka_logs_each_connection_failure_once_naming_the_client() {
     let log = stage_log_without_broker(
         "stage-failures.toml",
+        &[],
+        &[],
         &[
             "stage started",
             "client=\"consumer\" facility=\"FAIL\"",

@@ -48,6 +48,15 @@ pub fn init_logging(format: LogFormat) {
     };
 }
 
+/// Logs the policy's warnings (an ephemeral key, ...), once logging is set
+/// up by [`init_logging`], so that they reach the stage's log collector in
+/// its format.
+pub fn log_policy_warnings(warnings: &[String]) {
+    for w in warnings {
+        tracing::warn!(target: "redactor_kafka::policy", "{w}");
+    }
+}
+
 /// Runs the stage until SIGTERM or SIGINT (then drains and commits), with
 /// the metrics endpoint when configured. Blocks the calling thread.
 ///
