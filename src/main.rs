@@ -549,8 +549,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             redactor_kafka::init_logging(stage.log_format);
             redactor_kafka::log_policy_warnings(&policy.warnings);
-            redactor_kafka::run_until_signal(stage, engine)?;
-            Ok(ExitCode::SUCCESS)
+            // From here on the log is the stage's voice: an error that
+            // stops it is a line of the log, in its format.
+            match redactor_kafka::run_until_signal(stage, engine) {
+                Ok(_) => Ok(ExitCode::SUCCESS),
+                Err(e) => {
+                    redactor_kafka::log_fatal(&error_text(&e));
+                    Ok(ExitCode::from(1))
+                }
+            }
         }
         Command::Bench {
             what: None,

@@ -1519,6 +1519,39 @@ fn kafka_logs_the_policy_warnings_in_its_log_format() {
     );
 }
 
+/// The error that stops the stage is a line of its log too: with a JSON
+/// log, a JSON line naming the cause (here the metrics address, taken).
+#[test]
+fn kafka_logs_the_error_that_stops_it_in_its_log_format() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let stage = tmp("stage-taken.toml");
+    std::fs::write(
+        &stage,
+        format!(
+            "[kafka]\nbrokers = \"127.0.0.1:1\"\n[topics]\ninput = [\"raw\"]\noutput = \"out\"\n\
+             dead_letter = \"dlq\"\n[metrics]\nlisten = \"{addr}\"\nlog_format = \"json\"\n"
+        ),
+    )
+    .unwrap();
+    let out = redactor(&["kafka", "--config", stage.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let log = stderr(&out);
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let last = lines.last().expect("a log line");
+    assert_eq!(last["level"], "ERROR", "{log}");
+    assert!(
+        last["fields"]["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with(&format!("cannot listen on {addr} for /metrics: "))),
+        "{log}"
+    );
+    drop(taken);
+}
+
 /// A broker that cannot be reached is reported once per client and
 /// attempt, by an error line that names the client; librdkafka's error
 /// events of the same failure, which repeat its text, are not logged again.

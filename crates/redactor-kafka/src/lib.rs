@@ -57,6 +57,11 @@ pub fn log_policy_warnings(warnings: &[String]) {
     }
 }
 
+/// Logs the error that stopped the stage (`error` holds it and its causes).
+pub fn log_fatal(error: &str) {
+    tracing::error!(target: "redactor_kafka", error, "the stage stopped on an error");
+}
+
 /// Runs the stage until SIGTERM or SIGINT (then drains and commits), with
 /// the metrics endpoint when configured. Blocks the calling thread.
 ///
