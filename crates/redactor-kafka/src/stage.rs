@@ -1024,6 +1024,11 @@ struct Reported {
     code: Option<RDKafkaErrorCode>,
 }
 
+/// The log target of librdkafka's log lines and error events, so that
+/// `REDACTOR_LOG` can filter them apart from the stage's own lines
+/// (`info,librdkafka=error`).
+pub const LIBRDKAFKA: &str = "librdkafka";
+
 /// How many of its latest error texts a [`LogContext`] remembers: the event
 /// of a failure follows its log line within microseconds, but the lines of
 /// other brokers may come between them.
@@ -1094,22 +1099,26 @@ impl ClientContext for LogContext {
             | RDKafkaLogLevel::Critical
             | RDKafkaLogLevel::Error => {
                 self.repeats(without_thread_tag(message), None);
-                error!(client, facility = fac, "{message}");
+                error!(target: LIBRDKAFKA, client, facility = fac, "{message}");
             }
-            RDKafkaLogLevel::Warning => warn!(client, facility = fac, "{message}"),
+            RDKafkaLogLevel::Warning => {
+                warn!(target: LIBRDKAFKA, client, facility = fac, "{message}")
+            }
             RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
-                info!(client, facility = fac, "{message}");
+                info!(target: LIBRDKAFKA, client, facility = fac, "{message}");
             }
-            RDKafkaLogLevel::Debug => debug!(client, facility = fac, "{message}"),
+            RDKafkaLogLevel::Debug => {
+                debug!(target: LIBRDKAFKA, client, facility = fac, "{message}")
+            }
         }
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
         let client = self.client;
         if self.repeats(reason.trim(), error.rdkafka_error_code()) {
-            debug!(client, error = %error, reason, "kafka client error (reported just before)");
+            debug!(target: LIBRDKAFKA, client, error = %error, reason, "kafka client error (reported just before)");
         } else {
-            warn!(client, error = %error, reason, "kafka client error");
+            warn!(target: LIBRDKAFKA, client, error = %error, reason, "kafka client error");
         }
     }
 }
