@@ -1428,15 +1428,16 @@ fn both_engines_give_the_same_redaction() {
     }
 }
 
-/// Runs the Kafka stage, with `extra` arguments, where no broker listens,
-/// with its log on a pipe, until its log has lines holding each of
-/// `wanted` (or 30 s passed), then stops it with SIGTERM; returns the log
-/// after checking that the stage started and stopped cleanly.
+/// Runs the Kafka stage, with `extra` arguments and `env` set (`None`:
+/// removed), where no broker listens, with its log on a pipe, until its
+/// log has lines holding each of `wanted` (or 30 s passed), then stops it
+/// with SIGTERM; returns the log after checking that the stage started and
+/// stopped cleanly.
 #[cfg(unix)]
 fn stage_log_without_broker(
     name: &str,
     extra: &[&str],
-    env_remove: &[&str],
+    env: &[(&str, Option<&str>)],
     wanted: &[&str],
 ) -> String {
     use std::io::BufRead as _;
@@ -1449,8 +1450,11 @@ fn stage_log_without_broker(
     .unwrap();
     let mut cmd = command(&["kafka", "--config", stage.to_str().unwrap()]);
     cmd.args(extra).env_remove("NO_COLOR");
-    for var in env_remove {
-        cmd.env_remove(var);
+    for (var, value) in env {
+        match value {
+            Some(v) => cmd.env(var, v),
+            None => cmd.env_remove(var),
+        };
     }
     let mut child = cmd
         .stdin(Stdio::null())
@@ -1503,7 +1507,7 @@ fn kafka_logs_the_policy_warnings_in_its_log_format() {
     let log = stage_log_without_broker(
         "stage-json.toml",
         &["--log-format", "json"],
-        &["REDACTOR_TOKEN_KEY"],
+        &[("REDACTOR_TOKEN_KEY", None)],
         &["stage started"],
     );
     let lines: Vec<serde_json::Value> = log
@@ -1517,6 +1521,30 @@ fn kafka_logs_the_policy_warnings_in_its_log_format() {
                 .is_some_and(|m| m.contains("ephemeral random key"))),
         "{log}"
     );
+}
+
+/// A `REDACTOR_LOG` that does not parse is said in the log, which goes on
+/// at level info rather than silently; an empty one is the default.
+#[cfg(unix)]
+#[test]
+fn kafka_says_when_its_log_filter_does_not_parse() {
+    let log = stage_log_without_broker(
+        "stage-bad-filter.toml",
+        &[],
+        &[("REDACTOR_LOG", Some("info,librdkafka=verbose"))],
+        &["stage started"],
+    );
+    assert!(
+        log.contains("REDACTOR_LOG is not a valid filter; logging at level info"),
+        "{log}"
+    );
+    let log = stage_log_without_broker(
+        "stage-empty-filter.toml",
+        &[],
+        &[("REDACTOR_LOG", Some(""))],
+        &["stage started"],
+    );
+    assert!(!log.contains("REDACTOR_LOG"), "{log}");
 }
 
 /// The error that stops the stage is a line of its log too: with a JSON

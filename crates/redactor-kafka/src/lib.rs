@@ -31,8 +31,19 @@ use redactor_core::Redactor;
 /// `REDACTOR_LOG` (e.g. `info`, `debug`, `redactor_kafka=debug`; default
 /// `info`). Does nothing when one is already installed.
 pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("REDACTOR_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Unset or empty is the default, `info`; a value that does not parse
+    // is said, and the default used.
+    let set = std::env::var("REDACTOR_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let (filter, bad) = match set.map(|v| tracing_subscriber::EnvFilter::try_new(v)) {
+        None => (tracing_subscriber::EnvFilter::new("info"), None),
+        Some(Ok(f)) => (f, None),
+        Some(Err(e)) => (
+            tracing_subscriber::EnvFilter::new("info"),
+            Some(e.to_string()),
+        ),
+    };
     // Colours only on a terminal (a log collector stores the escapes as
     // text), and not when `NO_COLOR` is set, which `with_ansi(true)` would
     // override.
@@ -46,6 +57,12 @@ pub fn init_logging(format: LogFormat) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+    if let Some(why) = bad {
+        tracing::warn!(
+            error = why,
+            "REDACTOR_LOG is not a valid filter; logging at level info"
+        );
+    }
 }
 
 /// Logs the policy's warnings (an ephemeral key, ...), once logging is set
