@@ -36,7 +36,7 @@ pub fn init_logging(format: LogFormat) {
     let set = std::env::var("REDACTOR_LOG")
         .ok()
         .filter(|v| !v.trim().is_empty());
-    let (filter, bad) = match set.map(|v| tracing_subscriber::EnvFilter::try_new(v)) {
+    let (filter, bad) = match set.map(tracing_subscriber::EnvFilter::try_new) {
         None => (tracing_subscriber::EnvFilter::new("info"), None),
         Some(Ok(f)) => (f, None),
         Some(Err(e)) => (
