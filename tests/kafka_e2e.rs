@@ -3,8 +3,8 @@
 //! consumer group with one of them killed.
 //!
 //! `.ci/run` starts a Tansu broker on 127.0.0.1 and sets
-//! `REDACTOR_KAFKA_BROKERS`; without it these tests print a notice and pass
-//! without running (`bash .ci/with-broker cargo test --release --test kafka_e2e` runs them by hand).
+//! `REDACTOR_KAFKA_BROKERS`; without it the tests that need a broker print
+//! a notice and pass without running (`bash .ci/with-broker cargo test --release --test kafka_e2e` runs them by hand).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
@@ -329,6 +329,29 @@ fn two_instances_share_the_group_and_one_takes_over_from_the_other() {
         std::io::stderr(),
         "two instances, one killed: {n} records, no loss, {duplicates} duplicate(s)"
     );
+}
+
+/// Without a broker (none is needed here): `/metrics` counts each
+/// client's errors, so an operator can alert on a broker the stage cannot
+/// reach while `redactor_ready` only says it holds no partitions.
+#[test]
+fn metrics_count_each_clients_errors() {
+    let dir = tempdir("client-errors");
+    let t = Topics {
+        input: "raw".into(),
+        output: "out".into(),
+        dlq: "dlq".into(),
+        group: unique("client-errors"),
+    };
+    let port = free_port();
+    let config = write_config(&dir, "127.0.0.1:1", &t, port);
+    let mut stage = StageProcess::start(&config, port, dir.join("stage.log"));
+    wait_until("both clients' errors", Duration::from_secs(30), || {
+        ["consumer", "producer"]
+            .iter()
+            .all(|c| stage.metric(&format!("redactor_kafka_errors_total{{client=\"{c}\"}}")) >= 1)
+    });
+    assert!(stage.terminate().success());
 }
 
 /// Produces `input` in chunks over a few seconds, so the stage is killed

@@ -62,6 +62,28 @@ impl Histogram {
     }
 }
 
+/// The two Kafka clients of a stage, as its log and its metrics name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Client {
+    /// The consumer of the input topics.
+    Consumer = 0,
+    /// The producer of the output and dead-letter topics.
+    Producer = 1,
+}
+
+impl Client {
+    /// Both, in the order of [`Metrics::client_errors`].
+    pub const ALL: [Client; 2] = [Client::Consumer, Client::Producer];
+
+    /// `consumer` or `producer`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Client::Consumer => "consumer",
+            Client::Producer => "producer",
+        }
+    }
+}
+
 /// Everything `/metrics` shows. Shared by the stage's tasks.
 #[derive(Debug)]
 pub struct Metrics {
@@ -94,6 +116,9 @@ pub struct Metrics {
     pub ready: AtomicBool,
     /// Whether the stage is running (false once it stops on an error).
     pub live: AtomicBool,
+    /// Errors each client reported (broker failures, ...), by
+    /// [`Client`]; repeats of one failure count once.
+    pub client_errors: [AtomicU64; 2],
     rules: Vec<String>,
     detectors: Vec<String>,
     redactions: Mutex<Stats>,
@@ -118,6 +143,7 @@ impl Metrics {
             in_flight_bytes: AtomicU64::new(0),
             ready: AtomicBool::new(false),
             live: AtomicBool::new(true),
+            client_errors: Default::default(),
             rules: policy.rule_labels(),
             detectors: policy
                 .detectors
@@ -210,6 +236,18 @@ impl Metrics {
             "Transactions aborted (exactly-once).",
             self.aborts.load(Relaxed),
         );
+        let _ = writeln!(
+            o,
+            "# HELP redactor_kafka_errors_total Errors the Kafka clients reported (an unreachable broker, a failed authentication, ...), by client.\n# TYPE redactor_kafka_errors_total counter"
+        );
+        for c in Client::ALL {
+            let _ = writeln!(
+                o,
+                "redactor_kafka_errors_total{{client=\"{}\"}} {}",
+                c.name(),
+                self.client_errors[c as usize].load(Relaxed)
+            );
+        }
         let _ = writeln!(
             o,
             "# HELP redactor_dead_lettered_total Records acknowledged on the dead-letter topic, by reason.\n# TYPE redactor_dead_lettered_total counter"
@@ -331,6 +369,7 @@ mod tests {
         let m = Metrics::new(&policy);
         m.records_in.fetch_add(3, Relaxed);
         m.dead_lettered[1].fetch_add(2, Relaxed);
+        m.client_errors[Client::Producer as usize].fetch_add(4, Relaxed);
         m.batch_latency.observe(Duration::from_millis(3));
         let mut s = Stats::new(&policy);
         s.rules[0] = 5;
@@ -341,6 +380,8 @@ mod tests {
         let text = m.render();
         assert!(text.contains("redactor_records_in_total 3\n"), "{text}");
         assert!(text.contains("redactor_dead_lettered_total{reason=\"invalid_json\"} 2\n"));
+        assert!(text.contains("redactor_kafka_errors_total{client=\"consumer\"} 0\n"));
+        assert!(text.contains("redactor_kafka_errors_total{client=\"producer\"} 4\n"));
         assert!(text.contains(&format!(
             "redactor_rule_redactions_total{{rule=\"{}\"}} 5\n",
             escape(&policy.rule_labels()[0])

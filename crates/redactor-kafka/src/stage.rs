@@ -47,7 +47,7 @@ use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tracing::{debug, error, info, warn};
 
 use crate::config::{Delivery, Inputs, Partitioning, StageConfig};
-use crate::metrics::{lag_from_statistics, Metrics};
+use crate::metrics::{lag_from_statistics, Client, Metrics};
 use crate::record::{Fate, Incoming, Processed, RecordRules, DEAD_LETTER_REASONS};
 
 /// What a run did, for the closing log line and for tests.
@@ -222,13 +222,16 @@ impl Stage {
         for (k, v) in c.properties.iter().chain(&c.producer_properties) {
             cfg.set(k, v);
         }
-        cfg.create_with_context(LogContext::new("producer"))
-            .context("cannot create the Kafka producer (check [kafka] and [kafka.producer])")
+        cfg.create_with_context(LogContext::new(
+            Client::Producer,
+            Some(self.metrics.clone()),
+        ))
+        .context("cannot create the Kafka producer (check [kafka] and [kafka.producer])")
     }
 
     fn context(&self, in_flight: Arc<InFlight>) -> StageContext {
         StageContext {
-            log: LogContext::new("consumer"),
+            log: LogContext::new(Client::Consumer, Some(self.metrics.clone())),
             metrics: self.metrics.clone(),
             in_flight,
             drain_timeout: self.config.drain_timeout,
@@ -1011,7 +1014,9 @@ async fn acknowledge(
 /// broker costs one line per client and attempt.
 #[derive(Debug)]
 pub struct LogContext {
-    client: &'static str,
+    client: Client,
+    /// Where the client's errors are counted.
+    metrics: Option<Arc<Metrics>>,
     /// The latest error-level lines and events: when, their text, and the
     /// code of an event (a line has none).
     recent: Mutex<VecDeque<Reported>>,
@@ -1037,11 +1042,19 @@ const RECENT_ERRORS: usize = 16;
 const REPEAT_WINDOW: Duration = Duration::from_secs(1);
 
 impl LogContext {
-    /// The context of the client named `client` in the log.
-    pub fn new(client: &'static str) -> LogContext {
+    /// The context of `client`, counting its errors in `metrics`.
+    pub fn new(client: Client, metrics: Option<Arc<Metrics>>) -> LogContext {
         LogContext {
             client,
+            metrics,
             recent: Mutex::new(VecDeque::with_capacity(RECENT_ERRORS)),
+        }
+    }
+
+    /// Counts an error of the client.
+    fn count(&self) {
+        if let Some(m) = &self.metrics {
+            m.client_errors[self.client as usize].fetch_add(1, Relaxed);
         }
     }
 
@@ -1092,13 +1105,15 @@ fn without_thread_tag(message: &str) -> &str {
 
 impl ClientContext for LogContext {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        let client = self.client;
+        let client = self.client.name();
         match level {
             RDKafkaLogLevel::Emerg
             | RDKafkaLogLevel::Alert
             | RDKafkaLogLevel::Critical
             | RDKafkaLogLevel::Error => {
-                self.repeats(without_thread_tag(message), None);
+                if !self.repeats(without_thread_tag(message), None) {
+                    self.count();
+                }
                 error!(target: LIBRDKAFKA, client, facility = fac, "{message}");
             }
             RDKafkaLogLevel::Warning => {
@@ -1114,10 +1129,11 @@ impl ClientContext for LogContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        let client = self.client;
+        let client = self.client.name();
         if self.repeats(reason.trim(), error.rdkafka_error_code()) {
             debug!(target: LIBRDKAFKA, client, error = %error, reason, "kafka client error (reported just before)");
         } else {
+            self.count();
             warn!(target: LIBRDKAFKA, client, error = %error, reason, "kafka client error");
         }
     }
@@ -1131,6 +1147,7 @@ fn consumer_error(ctx: &StageContext, e: &KafkaError) {
     if code.is_some_and(|c| ctx.log.reported(c)) {
         debug!(client = "consumer", error = %e, "consumer error (reported just before)");
     } else {
+        ctx.log.count();
         warn!(client = "consumer", error = %e, "consumer error");
     }
 }
@@ -1226,7 +1243,7 @@ mod tests {
 
     #[test]
     fn an_error_event_repeating_a_recent_line_is_a_repeat() {
-        let ctx = LogContext::new("producer");
+        let ctx = LogContext::new(Client::Producer, None);
         ctx.log(
             RDKafkaLogLevel::Error,
             "FAIL",
@@ -1242,8 +1259,32 @@ mod tests {
     }
 
     #[test]
+    fn a_failure_counts_once_among_the_client_errors() {
+        let metrics = Arc::new(Metrics::new(&redactor_core::Policy::builtin().unwrap()));
+        let ctx = LogContext::new(Client::Producer, Some(metrics.clone()));
+        let errors = || Client::ALL.map(|c| metrics.client_errors[c as usize].load(Relaxed));
+        ctx.log(
+            RDKafkaLogLevel::Error,
+            "FAIL",
+            "[thrd:b/1]: b/1: Connect to b failed: Connection refused",
+        );
+        ctx.error(
+            KafkaError::Global(RDKafkaErrorCode::BrokerTransportFailure),
+            "b/1: Connect to b failed: Connection refused",
+        );
+        assert_eq!(errors(), [0, 1]);
+        ctx.log(RDKafkaLogLevel::Warning, "X", "[thrd:b/1]: b/1: slow");
+        assert_eq!(errors(), [0, 1]);
+        ctx.error(
+            KafkaError::Global(RDKafkaErrorCode::AllBrokersDown),
+            "1/1 brokers are down",
+        );
+        assert_eq!(errors(), [0, 2]);
+    }
+
+    #[test]
     fn a_repeat_counts_only_within_the_window() {
-        let ctx = LogContext::new("consumer");
+        let ctx = LogContext::new(Client::Consumer, None);
         ctx.recent().push_back(Reported {
             at: Instant::now() - REPEAT_WINDOW - Duration::from_millis(10),
             text: "old".into(),
@@ -1258,7 +1299,7 @@ mod tests {
 
     #[test]
     fn the_memory_of_recent_errors_is_bounded() {
-        let ctx = LogContext::new("consumer");
+        let ctx = LogContext::new(Client::Consumer, None);
         for i in 0..3 * RECENT_ERRORS {
             ctx.repeats(&format!("error {i}"), None);
         }
