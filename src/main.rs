@@ -398,6 +398,13 @@ fn load_policy(path: Option<&std::path::Path>) -> anyhow::Result<Arc<redactor_co
     Ok(policy)
 }
 
+/// Where a policy comes from, as `check` names it.
+fn policy_origin(path: Option<&std::path::Path>) -> String {
+    path.map_or("built-in default policy".to_string(), |p| {
+        p.display().to_string()
+    })
+}
+
 /// Loads a policy as [`load_policy`] does, leaving its warnings to the
 /// caller (the Kafka stage logs them).
 fn load_policy_quietly(
@@ -466,12 +473,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print,
             format,
         } => {
-            let origin = policy
-                .path
-                .as_ref()
-                .map_or("built-in default policy".to_string(), |p| {
-                    p.display().to_string()
-                });
+            let origin = policy_origin(policy.path.as_deref());
             let policy = load_policy(policy.path.as_deref())?;
             let mut out = io::stdout().lock();
             match (print, format) {
@@ -535,11 +537,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if check {
                 let mut out = io::stdout().lock();
                 commands::print_stage(&stage, &mut out).context(commands::WRITE_STDOUT)?;
-                let origin = policy_path
-                    .as_ref()
-                    .map_or("built-in default policy".to_string(), |p| {
-                        p.display().to_string()
-                    });
+                let origin = policy_origin(policy_path.as_deref());
                 commands::print_summary(&policy, &origin, &mut out)
                     .context(commands::WRITE_STDOUT)?;
                 // Record rules are checked against the policy too.
