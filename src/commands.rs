@@ -429,7 +429,7 @@ pub fn print_kafka_bench(
     let mb = r.corpus_bytes as f64 / 1e6;
     writeln!(
         out,
-        "Kafka end to end: broker {}, {} partitions, {} events ({mb:.1} MB), {} round(s), {} stage worker(s)",
+        "Kafka end to end: broker {}, {} partitions, {} events ({mb:.1} MB), {} round(s), stage workers: {}",
         o.brokers,
         o.partitions,
         o.events,

@@ -118,7 +118,8 @@ pub struct Report {
 }
 
 impl Report {
-    /// Median events/s of `mode` and the spread (min, max).
+    /// Median events/s of `mode` (of an even count, the mean of the two
+    /// middle samples) and the spread (min, max).
     pub fn median(&self, mode: &str) -> (f64, f64, f64) {
         let mut v: Vec<f64> = self
             .samples
@@ -130,7 +131,13 @@ impl Report {
         if v.is_empty() {
             return (0.0, 0.0, 0.0);
         }
-        (v[v.len() / 2], v[0], v[v.len() - 1])
+        let n = v.len();
+        let median = if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        };
+        (median, v[0], v[n - 1])
     }
 }
 
@@ -506,4 +513,50 @@ fn read_latencies(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(samples: &[(&'static str, f64)]) -> Report {
+        Report {
+            options: Options {
+                brokers: String::new(),
+                events: 1,
+                rounds: 1,
+                partitions: 1,
+                workers: 0,
+                seed: 1,
+                latency_rate: 0,
+                latency_secs: 0,
+                keep_topics: false,
+                stop: None,
+            },
+            corpus_bytes: 0,
+            samples: samples
+                .iter()
+                .map(|&(mode, eps)| Sample {
+                    mode,
+                    secs: 1.0,
+                    events_per_sec: eps,
+                })
+                .collect(),
+            latency: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        let r = report(&[
+            ("redact", 70.0),
+            ("pass-through", 85.0),
+            ("redact", 72.0),
+            ("pass-through", 68.0),
+            ("redact", 90.0),
+        ]);
+        assert_eq!(r.median("pass-through"), (76.5, 68.0, 85.0));
+        assert_eq!(r.median("redact"), (72.0, 70.0, 90.0));
+        assert_eq!(r.median("other"), (0.0, 0.0, 0.0));
+    }
 }
