@@ -121,6 +121,16 @@ pub struct Row {
     pub events: usize,
 }
 
+/// The median of sorted values: of an even count, the mean of the middle
+/// two (0 for none).
+fn median(sorted: &[f64]) -> f64 {
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
 impl Row {
     fn sorted(&self) -> Vec<f64> {
         let mut v = self.secs.clone();
@@ -135,8 +145,9 @@ impl Row {
 
     /// Median MB/s.
     pub fn mb_per_sec(&self) -> f64 {
-        let v = self.sorted();
-        self.mb_in(v[v.len() / 2])
+        let mut v: Vec<f64> = self.secs.iter().map(|&s| self.mb_in(s)).collect();
+        v.sort_by(f64::total_cmp);
+        median(&v)
     }
 
     /// Slowest and fastest round, in MB/s.
@@ -164,7 +175,7 @@ impl Row {
             .collect();
         v.sort_by(f64::total_cmp);
         match (v.first(), v.last()) {
-            (Some(&lo), Some(&hi)) => (lo, v[n / 2], hi),
+            (Some(&lo), Some(&hi)) => (lo, median(&v), hi),
             _ => (0.0, 0.0, 0.0),
         }
     }
@@ -1131,5 +1142,13 @@ mod tests {
         // Only the rounds both rows ran count.
         assert_eq!(row(10, &[1.0]).ratios_to(&base), (2.0, 2.0, 2.0));
         assert_eq!(row(10, &[]).ratios_to(&base), (0.0, 0.0, 0.0));
+        // Of an even number of rounds (1x and 2x), the mean of the middle
+        // two, not the upper one.
+        assert_eq!(
+            row(10, &[2.0, 1.0]).ratios_to(&row(10, &[2.0, 2.0])),
+            (1.0, 1.5, 2.0)
+        );
+        // The median MB/s likewise: rounds of 10 and 5 MB/s give 7.5.
+        assert_eq!(row(10_000_000, &[1.0, 2.0]).mb_per_sec(), 7.5);
     }
 }
