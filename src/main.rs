@@ -398,6 +398,18 @@ fn load_policy(path: Option<&std::path::Path>) -> anyhow::Result<Arc<redactor_co
     Ok(policy)
 }
 
+/// Refuses `-` for a bench report file (`flag`): stdout carries the table.
+fn refuse_dash_report(flag: &str, path: Option<&std::path::Path>) -> anyhow::Result<()> {
+    if path.is_some_and(is_dash) {
+        return Err(UsageError(format!(
+            "{flag} -: the report must be a file, since stdout carries the table \
+             (`./-` names a file called -)"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 /// Where a policy comes from, as `check` names it.
 fn policy_origin(path: Option<&std::path::Path>) -> String {
     path.map_or("built-in default policy".to_string(), |p| {
@@ -567,6 +579,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             plot,
         } => {
+            refuse_dash_report("--json", json.as_deref())?;
+            refuse_dash_report("--plot", plot.as_deref())?;
             let max_threads = threads.unwrap_or_else(redactor_core::default_threads);
             let loaded = load_policy(policy.as_deref())?;
             let mut reads: Vec<Named> = input
@@ -626,6 +640,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }),
             ..
         } => {
+            refuse_dash_report("--json", json.as_deref())?;
             let policy = load_policy(policy.as_deref())?;
             let json = json.map(|p| bench::create(&p)).transpose()?;
             let engine: Arc<dyn redactor_core::Redactor> =

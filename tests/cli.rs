@@ -1803,6 +1803,39 @@ fn kafka_clients_say_at_once_that_no_broker_answers() {
     }
 }
 
+/// `-` is not a report file of `bench` or `bench kafka`: stdout carries
+/// the table. The refusal comes before any policy is loaded or broker
+/// asked, and no file called `-` is left behind.
+#[test]
+fn bench_reports_refuse_dash() {
+    let dir = tmp("bench-dash");
+    std::fs::create_dir_all(&dir).unwrap();
+    for args in [
+        &["bench", "--json", "-"][..],
+        &["bench", "--plot", "-"][..],
+        &["bench", "kafka", "--brokers", "127.0.0.1:1", "--json", "-"][..],
+    ] {
+        let out = fed(
+            {
+                let mut c = command(args);
+                c.current_dir(&dir);
+                c
+            },
+            b"",
+        );
+        let flag = args[args.len() - 2];
+        assert_status_says(
+            &out,
+            2,
+            format!(
+                "redactor: {flag} -: the report must be a file, since stdout carries the table"
+            ),
+        );
+        assert!(out.stdout.is_empty());
+    }
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+}
+
 #[test]
 fn bench_smoke_run_writes_table_json_and_plot() {
     let json = tmp("bench.json");
