@@ -129,7 +129,9 @@ enum Command {
     /// Offsets are committed only after the broker acknowledged the output
     /// (at-least-once), or inside producer transactions (exactly-once).
     /// Serves Prometheus /metrics and /health; stops on SIGTERM or SIGINT
-    /// after draining in-flight records. See docs/kafka.md.
+    /// after draining in-flight records. Logs on stderr, as text or JSON;
+    /// `REDACTOR_LOG` sets the filter (default `info`; the Kafka client's
+    /// own lines have the target `librdkafka`). See docs/kafka.md.
     Kafka {
         /// Stage configuration (TOML): brokers, topics, delivery, record key
         /// and header rules, metrics endpoint.
