@@ -244,7 +244,7 @@ impl Stage {
         let in_flight = Arc::new(InFlight::default());
         let consumer = self.consumer(self.context(in_flight.clone()))?;
         let producer = self.producer()?;
-        let pool = Pool::new(self.workers(), self.rules.clone());
+        let pool = Pool::new(self.workers(), self.rules.clone())?;
         let permits = Arc::new(Semaphore::new(c.max_in_flight_bytes));
         let (batch_tx, batch_rx) =
             mpsc::channel::<oneshot::Receiver<Redacted>>(self.workers() * 2 + 2);
@@ -380,7 +380,7 @@ impl Stage {
         let timeout = c.delivery_timeout;
         blocking(|| producer.init_transactions(timeout))
             .context("cannot initialise transactions (is transactional.id unique per instance?)")?;
-        let pool = Pool::new(self.workers(), self.rules.clone());
+        let pool = Pool::new(self.workers(), self.rules.clone())?;
         let config = Arc::new(c.clone());
         info!(
             brokers = %c.brokers,
@@ -675,7 +675,7 @@ struct Pool {
 }
 
 impl Pool {
-    fn new(workers: usize, rules: Arc<RecordRules>) -> Pool {
+    fn new(workers: usize, rules: Arc<RecordRules>) -> anyhow::Result<Pool> {
         let (tx, rx) = crossbeam_channel::bounded::<Job>(workers * 2);
         for i in 0..workers {
             let rx = rx.clone();
@@ -700,9 +700,9 @@ impl Pool {
                         });
                     }
                 })
-                .expect("a redaction thread can be spawned");
+                .with_context(|| format!("cannot start redaction thread {} of {workers}", i + 1))?;
         }
-        Pool { tx }
+        Ok(Pool { tx })
     }
 
     fn submit(&self, records: Vec<Incoming>) -> oneshot::Receiver<Redacted> {
