@@ -350,32 +350,30 @@ fn count(range: impl std::ops::RangeBounds<u64>) -> clap::builder::RangedU64Valu
     clap::builder::RangedU64ValueParser::new().range(range)
 }
 
-/// Warns when `REDACTOR_SIMD` asks for a backend that is not the one in
-/// use: a name the scanner does not know, or a backend this CPU cannot
-/// run. The scanner falls back to the fastest backend then, and a
+/// The warning due when `REDACTOR_SIMD` asks for a backend that is not
+/// the one in use: a name the scanner does not know, or a backend this CPU
+/// cannot run. The scanner falls back to the fastest backend then, and a
 /// comparison of backends would silently compare one with itself.
-fn warn_on_unused_simd_request() {
-    let Some(wanted) = std::env::var_os("REDACTOR_SIMD") else {
-        return;
-    };
+fn unused_simd_request() -> Option<String> {
+    let wanted = std::env::var_os("REDACTOR_SIMD")?;
     let wanted = wanted.to_string_lossy();
     if wanted.is_empty() || wanted == "auto" {
-        return;
+        return None;
     }
     let used = redactor_scan::Backend::detect();
     match redactor_scan::Backend::ALL
         .into_iter()
         .find(|b| b.name() == wanted)
     {
-        None => eprintln!(
-            "redactor: warning: REDACTOR_SIMD={wanted:?} names no backend (scalar, avx2, avx512, neon or auto); using {}",
+        None => Some(format!(
+            "REDACTOR_SIMD={wanted:?} names no backend (scalar, avx2, avx512, neon or auto); using {}",
             used.name()
-        ),
-        Some(b) if b != used => eprintln!(
-            "redactor: warning: REDACTOR_SIMD={wanted}: this CPU cannot run that backend; using {}",
+        )),
+        Some(b) if b != used => Some(format!(
+            "REDACTOR_SIMD={wanted}: this CPU cannot run that backend; using {}",
             used.name()
-        ),
-        Some(_) => {}
+        )),
+        Some(_) => None,
     }
 }
 
@@ -432,6 +430,13 @@ fn load_policy_quietly(
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // The Kafka stage logs this warning in its log's format; every other
+    // command says it first.
+    let simd_warning = unused_simd_request();
+    let stage_run = matches!(cli.command, Command::Kafka { check: false, .. });
+    if let (Some(w), false) = (&simd_warning, stage_run) {
+        eprintln!("redactor: warning: {w}");
+    }
     match cli.command {
         Command::Filter {
             policy,
@@ -560,7 +565,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             redactor_kafka::init_logging(stage.log_format);
-            redactor_kafka::log_policy_warnings(&policy.warnings);
+            redactor_kafka::log_warnings(simd_warning.iter().chain(&policy.warnings));
             // From here on the log is the stage's voice: an error that
             // stops it is a line of the log, in its format.
             match redactor_kafka::run_until_signal(stage, engine) {
@@ -717,7 +722,6 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    warn_on_unused_simd_request();
     match run(cli) {
         Ok(code) => code,
         Err(err) => {

@@ -1499,15 +1499,19 @@ fn kafka_logs_to_a_pipe_without_colour_escapes() {
 }
 
 /// With a JSON log, every line the stage writes on stderr is JSON: the
-/// policy's warnings too (here the ephemeral key's), which a plain line
-/// would have hidden from a log collector that parses each line.
+/// warnings found before it started too (here the ephemeral key's and an
+/// unknown `REDACTOR_SIMD`'s), which a plain line would have hidden from a
+/// log collector that parses each line.
 #[cfg(unix)]
 #[test]
 fn kafka_logs_the_policy_warnings_in_its_log_format() {
     let log = stage_log_without_broker(
         "stage-json.toml",
         &["--log-format", "json"],
-        &[("REDACTOR_TOKEN_KEY", None)],
+        &[
+            ("REDACTOR_TOKEN_KEY", None),
+            ("REDACTOR_SIMD", Some("avx9")),
+        ],
         &["stage started"],
     );
     let lines: Vec<serde_json::Value> = log
@@ -1519,6 +1523,13 @@ fn kafka_logs_the_policy_warnings_in_its_log_format() {
             && v["fields"]["message"]
                 .as_str()
                 .is_some_and(|m| m.contains("ephemeral random key"))),
+        "{log}"
+    );
+    assert!(
+        lines.iter().any(|v| v["level"] == "WARN"
+            && v["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("REDACTOR_SIMD=\"avx9\" names no backend"))),
         "{log}"
     );
 }

@@ -65,12 +65,13 @@ pub fn init_logging(format: LogFormat) {
     }
 }
 
-/// Logs the policy's warnings (an ephemeral key, ...), once logging is set
-/// up by [`init_logging`], so that they reach the stage's log collector in
-/// its format.
-pub fn log_policy_warnings(warnings: &[String]) {
+/// Logs warnings found before the stage started (the policy's ephemeral
+/// key, an unknown `REDACTOR_SIMD`, ...), once logging is set up by
+/// [`init_logging`], so that they reach the stage's log collector in its
+/// format.
+pub fn log_warnings<'a>(warnings: impl IntoIterator<Item = &'a String>) {
     for w in warnings {
-        tracing::warn!(target: "redactor_kafka::policy", "{w}");
+        tracing::warn!(target: "redactor_kafka", "{w}");
     }
 }
 
