@@ -1022,6 +1022,7 @@ pub struct LogContext {
     recent: Mutex<VecDeque<Reported>>,
 }
 
+/// An error line or event a [`LogContext`] reported.
 #[derive(Debug)]
 struct Reported {
     at: Instant,
