@@ -255,15 +255,19 @@ fn engine_job<'a>(e: &'a dyn Redactor, c: &'a Corpus, outs: &'a RefCell<Vec<Vec<
 
 /// Fast engine over one thread per buffer of `outs` (each cleared first),
 /// lines split in contiguous chunks.
-fn threaded_run(e: &Fast, c: &Corpus, outs: &mut [Vec<u8>]) -> usize {
+///
+/// # Errors
+///
+/// A thread the system will not start.
+fn threaded_run(e: &Fast, c: &Corpus, outs: &mut [Vec<u8>]) -> io::Result<usize> {
     let chunk = c.lines.len().div_ceil(outs.len().max(1)).max(1);
     std::thread::scope(|s| {
-        let handles: Vec<_> = c
+        let handles = c
             .lines
             .chunks(chunk)
             .zip(outs.iter_mut())
             .map(|(part, slot)| {
-                s.spawn(move || {
+                std::thread::Builder::new().spawn_scoped(s, move || {
                     // Taken out while the thread writes: the buffers'
                     // lengths share a cache line in `outs`, which every
                     // append would bounce between the threads (two
@@ -274,8 +278,8 @@ fn threaded_run(e: &Fast, c: &Corpus, outs: &mut [Vec<u8>]) -> usize {
                     n
                 })
             })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(handles.into_iter().map(|h| h.join().unwrap_or(0)).sum())
     })
 }
 
@@ -394,8 +398,17 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
     progress("outputs checked against the reference engine");
     check_stop(o)?;
 
+    // Why a thread or filter row's run failed: a job returns a number, so
+    // it returns usize::MAX and leaves the reason here for the report.
+    let failure: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+    let failure = &failure;
+    let fail = move |why: String| {
+        if let Ok(mut f) = failure.lock() {
+            f.get_or_insert(why);
+        }
+        usize::MAX
+    };
     // The corpus as a file, for the end-to-end rows.
-    let filter_failure: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
     let files = TempFiles::new()?;
     std::fs::write(&files.input, &main.bytes)
         .with_context(|| format!("cannot write {}", files.input.display()))?;
@@ -567,6 +580,7 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
         add(&mut rows, engine_row(t), m, "threads", t);
         jobs.push(Box::new(move || {
             threaded_run(f, m, &mut outs.borrow_mut()[..t])
+                .unwrap_or_else(|e| fail(format!("cannot start a thread: {e}")))
         }));
     }
 
@@ -606,8 +620,7 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
             "filter",
             t,
         );
-        let (policy, engine, files, failure) =
-            (policy.clone(), fast_arc.clone(), &files, &filter_failure);
+        let (policy, engine, files) = (policy.clone(), fast_arc.clone(), &files);
         jobs.push(Box::new(move || {
             let opts = crate::filter::Options {
                 inputs: vec![Some(files.input.clone())],
@@ -620,13 +633,7 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
             };
             match crate::filter::run(policy.clone(), engine.clone(), &opts) {
                 Ok(outcome) => outcome.rejected as usize,
-                Err(e) => {
-                    // A job returns a number: the error is kept for the report.
-                    if let Ok(mut f) = failure.lock() {
-                        f.get_or_insert(format!("{e:#}"));
-                    }
-                    usize::MAX
-                }
+                Err(e) => fail(format!("{e:#}")),
             }
         }));
     }
@@ -644,13 +651,15 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
             let start = Instant::now();
             let result = black_box(job());
             row.secs.push(start.elapsed().as_secs_f64());
-            if row.group == "filter" && result != 0 {
-                let why = filter_failure
-                    .lock()
-                    .ok()
-                    .and_then(|mut f| f.take())
-                    .unwrap_or_else(|| format!("{result} line(s) rejected"));
+            let failed = failure.lock().ok().and_then(|mut f| f.take());
+            if let Some(why) = failed {
                 bail!("the run of `{}` failed: {why}", row.name);
+            }
+            if row.group == "filter" && result != 0 {
+                bail!(
+                    "the run of `{}` failed: {result} line(s) rejected",
+                    row.name
+                );
             }
         }
         progress(&format!("round {}/{} done", round + 1, o.rounds));
@@ -1102,7 +1111,7 @@ mod tests {
         // each is cleared, and the threads' parts follow the lines' order.
         let mut outs = vec![b"stale".to_vec(); 3];
         for threads in [1, 2, 3] {
-            let written = threaded_run(&fast, &c, &mut outs[..threads]);
+            let written = threaded_run(&fast, &c, &mut outs[..threads]).unwrap();
             assert_eq!(written, n, "{threads} thread(s)");
             assert_eq!(outs[..threads].concat(), one, "{threads} thread(s)");
         }
