@@ -879,16 +879,18 @@ impl Policy {
                 }
             };
             let what = format!("rules[{i}] {:?}", spec.name);
+            // Checked whether or not the rule compiles, so that every
+            // problem is reported at once.
+            if spec.name.is_empty() {
+                ctx.at(span.clone(), &what, "`name` must not be empty");
+            } else if let Some(prev) = seen_names.insert(spec.name.clone(), i) {
+                ctx.at(
+                    span.clone(),
+                    &what,
+                    format!("rule name {:?} is already used by rules[{prev}]", spec.name),
+                );
+            }
             if let Some(rule) = compile_rule(&spec, &what, span, "policy", &table, &mut ctx) {
-                if spec.name.is_empty() {
-                    ctx.at(Some(r.span()), &what, "`name` must not be empty");
-                } else if let Some(prev) = seen_names.insert(spec.name.clone(), i) {
-                    ctx.at(
-                        Some(r.span()),
-                        &what,
-                        format!("rule name {:?} is already used by rules[{prev}]", spec.name),
-                    );
-                }
                 rules.push(rule);
             }
         }
@@ -1168,6 +1170,21 @@ colour = "red"
             "{joined}"
         );
         assert_eq!(p.len(), 5, "{joined}");
+    }
+
+    #[test]
+    fn a_duplicate_name_is_reported_beside_the_rules_other_problems() {
+        let src = "[[rules]]\nname = \"x\"\nselect = [\"a\"]\naction = \"tokenise\"\n\
+                   [[rules]]\nname = \"x\"\nselect = [\"b\"]\naction = \"drop\"\n";
+        let p = problems(src);
+        let joined = p.join("\n");
+        assert!(joined.contains("unknown action \"tokenise\""), "{joined}");
+        assert!(
+            joined
+                .contains("p.toml:5: rules[1] \"x\": rule name \"x\" is already used by rules[0]"),
+            "{joined}"
+        );
+        assert_eq!(p.len(), 2, "{joined}");
     }
 
     #[test]
