@@ -435,12 +435,12 @@ fn paced_latencies(
         let (brokers, out, stop) = (o.brokers.clone(), out.to_owned(), o.stop.clone());
         std::thread::spawn(move || read_latencies(&brokers, &out, total, stop.as_ref()))
     };
-    let produced = paced_produce(o, input, total);
-    let read = reader
+    // On a failed produce the reader is not waited for: it would wait for
+    // records that never come, up to its deadline. It ends by itself.
+    paced_produce(o, input, total)?;
+    reader
         .join()
-        .map_err(|_| anyhow::anyhow!("latency reader panicked"))?;
-    produced?;
-    read
+        .map_err(|_| anyhow::anyhow!("latency reader panicked"))?
 }
 
 fn paced_produce(o: &Options, topic: &str, total: usize) -> anyhow::Result<()> {
