@@ -1006,15 +1006,16 @@ impl Policy {
                 .iter()
                 .any(|d| matches!(d.action, Action::Tokenize(_)));
         if uses_tokens && table.keys.iter().any(|k| k.is_ephemeral()) {
-            warnings.push(if builtin {
-                format!("no tokenization key is configured: tokens use an ephemeral random key and are not stable across runs or instances; set {DEFAULT_KEY_ENV} (at least 16 bytes) or configure [[keys]] in a policy file")
+            let what_to_do = if builtin {
+                format!("set {DEFAULT_KEY_ENV} (at least 16 bytes) or configure [[keys]] in a policy file")
             } else if std::env::var_os(DEFAULT_KEY_ENV).is_some() {
                 // Set, but it is the built-in policy's key: say so, or the
                 // operator believes the tokens stable.
-                format!("no tokenization key is configured: tokens use an ephemeral random key and are not stable across runs or instances; {DEFAULT_KEY_ENV} is set but is the key of the built-in default policy only: add [[keys]] with env = \"{DEFAULT_KEY_ENV}\" to the policy to use it")
+                format!("{DEFAULT_KEY_ENV} is set but is the key of the built-in default policy only: add [[keys]] with env = \"{DEFAULT_KEY_ENV}\" to the policy to use it")
             } else {
-                "no tokenization key is configured: tokens use an ephemeral random key and are not stable across runs or instances; add [[keys]] to the policy".to_string()
-            });
+                "add [[keys]] to the policy".to_string()
+            };
+            warnings.push(format!("no tokenization key is configured: tokens use an ephemeral random key and are not stable across runs or instances; {what_to_do}"));
         }
         let mut matcher = Matcher::default();
         for (ri, rule) in rules.iter().enumerate() {
