@@ -483,14 +483,33 @@ fn bench_kafka_smoke_run() {
 #[test]
 fn bench_kafka_keeps_its_topics_when_asked() {
     let Some(brokers) = brokers() else { return };
-    let child = bench_kafka(&brokers, &["--latency-rate", "0", "--keep-topics"]);
+    let child = bench_kafka(
+        &brokers,
+        &[
+            "--latency-rate",
+            "200",
+            "--latency-secs",
+            "1",
+            "--keep-topics",
+        ],
+    );
     let pid = child.id();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("kept the 5 benchmark topics"), "{stderr}");
+    assert!(stderr.contains("kept the 11 benchmark topics"), "{stderr}");
     let kept = bench_topics(&brokers, pid);
-    assert_eq!(kept.len(), 5, "{kept:?}");
+    assert_eq!(kept.len(), 11, "{kept:?}");
+    // The latency phase reads the stages' outputs without committing
+    // offsets under its group.
+    let read = kept
+        .iter()
+        .filter(|t| t.contains("-lat-") && t.contains("-out-"));
+    assert_eq!(read.clone().count(), 2, "{kept:?}");
+    for topic in read {
+        let offsets = tools::committed(&brokers, "redactor-bench-latency", topic).unwrap();
+        assert!(offsets.is_empty(), "{topic}: {offsets:?}");
+    }
     tools::delete_topics(&brokers, &kept).unwrap();
 }
 

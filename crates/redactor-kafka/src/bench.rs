@@ -488,6 +488,8 @@ fn read_latencies(
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", "redactor-bench-latency")
+        // It assigns its partitions itself and leaves no offsets behind.
+        .set("enable.auto.commit", "false")
         .set("fetch.wait.max.ms", "5")
         .create()?;
     let md = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
