@@ -762,7 +762,10 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
         .name("writer".into())
         .spawn(move || writer.run(done_rx))?;
 
+    // Lines over the limit, streamed past the engines: their rejects and
+    // bytes are counted here.
     let mut extra_rejects = 0u64;
+    let mut extra_bytes = 0u64;
     let mut blank = 0u64;
     let mut stopped = None;
     let read_result = (|| -> Result<()> {
@@ -846,7 +849,7 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
                         line_no += 1;
                         extra_rejects += 1;
                         let limit = policy.limits.max_line_bytes;
-                        match &quarantine {
+                        let n = match &quarantine {
                             Some(q) => {
                                 let mut q = q
                                     .lock()
@@ -869,6 +872,7 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
                                 q.w.write_all(format!("\",\"bytes\":{n}}}\n").as_bytes())
                                     .and_then(|()| q.w.flush())
                                     .with_context(|| format!("cannot write {quarantine_name}"))?;
+                                n
                             }
                             None => {
                                 let n = lr
@@ -881,8 +885,10 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
                                         Reject::TooLarge { len: n, limit }
                                     ),
                                 );
+                                n
                             }
-                        }
+                        };
+                        extra_bytes += n;
                     }
                 }
             }
@@ -925,6 +931,7 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
         .map_err(|_| anyhow::anyhow!("stats lock poisoned"))?
         .clone();
     stats.rejects[3] += extra_rejects;
+    stats.bytes_in += extra_bytes;
     if opts.stats {
         print_stats(&policy, &stats, blank, started.elapsed());
     } else if progress.is_some() {

@@ -74,7 +74,8 @@ enum Command {
         /// while one writes it; a new file is readable by its owner only).
         #[arg(short, long, value_name = "FILE")]
         quarantine: Option<PathBuf>,
-        /// Print counts per rule, detector and reject reason to stderr at the end.
+        /// Print counts per rule, detector and reject reason, and the bytes read (rejected lines
+        /// included) and written, to stderr at the end.
         #[arg(long)]
         stats: bool,
         /// Worker threads, at most 1024 (default: the number of CPUs).

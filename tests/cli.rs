@@ -600,6 +600,53 @@ fn too_long_lines_are_streamed_to_quarantine() {
 }
 
 #[test]
+fn stats_count_the_bytes_of_rejected_lines_too() {
+    let policy = write_policy(
+        "small-stats.toml",
+        "detectors = \"off\"\n[limits]\nmax_line_bytes = 1024\n",
+    );
+    let long = format!("[\"{}\"]", "y".repeat(300_000));
+    let mut input = format!("[1]\r\n{long}\nnope\n\n").into_bytes();
+    input.extend_from_slice(b"\"\xff\"\n[22]");
+    let lines = 3 + long.len() + 4 + 3 + 4;
+    for engine in ["fast", "reference"] {
+        let q = tmp(&format!("q-stats-{engine}.ndjson"));
+        let out = redactor(
+            &[
+                "filter",
+                "--stats",
+                "--engine",
+                engine,
+                "--policy",
+                policy.to_str().unwrap(),
+                "-q",
+                q.to_str().unwrap(),
+            ],
+            &input,
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert_eq!(out.stdout, b"[1]\n[22]\n");
+        assert_eq!(quarantine_records(&q).len(), 3);
+        let count = |name: &str| -> usize {
+            let line = err
+                .lines()
+                .find(|l| l.trim_start().starts_with(name))
+                .unwrap_or_else(|| panic!("no {name} in {err}"));
+            line[line.find(name).unwrap() + name.len()..]
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        assert_eq!(count("lines redacted"), 2, "{err}");
+        assert_eq!(count("lines rejected"), 3, "{err}");
+        assert_eq!(count("blank lines"), 1, "{err}");
+        assert_eq!(count("bytes in"), lines, "{engine}: {err}");
+        assert_eq!(count("bytes out"), 3 + 4, "{err}");
+    }
+}
+
+#[test]
 fn files_in_file_out_and_crlf() {
     let a = tmp("a.ndjson");
     let b = tmp("b.ndjson");

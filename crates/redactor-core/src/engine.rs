@@ -28,7 +28,8 @@ pub struct Stats {
     pub detectors: Vec<u64>,
     /// Fields dropped because no rule kept them (allowlist mode).
     pub allowlist_dropped: u64,
-    /// Input bytes of processed lines (without newlines).
+    /// Input bytes of every line given to an engine, rejected ones
+    /// included (without newlines).
     pub bytes_in: u64,
     /// Output bytes (without newlines).
     pub bytes_out: u64,
@@ -178,9 +179,10 @@ pub trait Redactor: Send + Sync {
     }
 }
 
-/// What every engine does first: reject an over-long line, and size the
-/// counters for `policy`.
+/// What every engine does first: count the line's bytes, reject an
+/// over-long line, and size the counters for `policy`.
 pub(crate) fn check_line(policy: &Policy, line: &[u8], stats: &mut Stats) -> Result<(), Reject> {
+    stats.bytes_in += line.len() as u64;
     if line.len() > policy.limits.max_line_bytes {
         let r = Reject::TooLarge {
             len: line.len() as u64,
@@ -791,7 +793,6 @@ impl Redactor for Reference {
         }
         json::write(out, &v);
         stats.lines_ok += 1;
-        stats.bytes_in += line.len() as u64;
         stats.bytes_out += (out.len() - start) as u64;
         Ok(())
     }
