@@ -42,6 +42,19 @@ pub(crate) fn next_engine_id() -> u64 {
     NEXT_ENGINE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
+/// A line longer than this leaves its thread's scanner and rewrite buffers
+/// freed after it, so that a thread keeps what ordinary lines need rather
+/// than what the longest line it met needed (several times that line).
+const RELEASE_AFTER: usize = 1 << 20;
+
+/// Frees `scanner` and `bufs` after a line longer than [`RELEASE_AFTER`].
+fn release_after(line: &[u8], scanner: &mut Scanner, bufs: &mut Buffers) {
+    if line.len() > RELEASE_AFTER {
+        scanner.release();
+        *bufs = Buffers::default();
+    }
+}
+
 thread_local! {
     /// Per thread: the scanner's buffers, the lazily built automaton, and
     /// the buffers that rewrites reuse.
@@ -152,6 +165,7 @@ impl Redactor for Fast {
                 Err(e) => {
                     let r = reject_of(e);
                     stats.reject(&r);
+                    release_after(line, scanner, bufs);
                     return Err(r);
                 }
             };
@@ -184,6 +198,7 @@ impl Redactor for Fast {
             }
             f.flush_to(line.len());
             let produced = (f.out.len() - start) as u64;
+            release_after(line, scanner, bufs);
             stats.lines_ok += 1;
             stats.bytes_out += produced;
             Ok(())

@@ -76,6 +76,41 @@ fn rewritten_values_allocate_nothing_once_warm() {
     assert_eq!(stats.lines_ok - before.lines_ok, 100);
 }
 
+#[test]
+fn a_long_line_leaves_no_buffers_behind() {
+    let e = engine("presets = \"all\"");
+    let mut g = redactor_core::gen::Generator::new(redactor_core::gen::Format::Mixed, 5);
+    let small: Vec<Vec<u8>> = (0..200).map(|_| g.event()).collect();
+    let mut stats = Stats::default();
+    let mut run = |line: &[u8]| {
+        let mut out = Vec::new();
+        e.redact(line, &mut out, &mut stats).is_ok()
+    };
+    // Numbers (a tape node each), and a long escaped text with an email
+    // and a folded form for the detectors' buffers.
+    let text = "caf\\u00e9 a\\u0040example.com ".repeat(50_000);
+    let long = format!(r#"{{"n":[{}0],"note":"{text}"}}"#, "0,".repeat(1 << 20));
+    let invalid = &long.as_bytes()[..long.len() - 1];
+    for l in &small {
+        assert!(run(l));
+    }
+    for (what, line, ok) in [
+        ("redacted", long.as_bytes(), true),
+        ("rejected", invalid, false),
+    ] {
+        let before = counting::live_bytes();
+        assert_eq!(run(line), ok, "{what}");
+        for l in &small {
+            assert!(run(l));
+        }
+        let kept = counting::live_bytes() - before;
+        assert!(
+            kept < 64 << 10,
+            "{what}: {kept} bytes kept after a long line"
+        );
+    }
+}
+
 /// Whether some string in `v` holds a JSON object or array (the engine
 /// hands such strings to the reference engine's code, which allocates).
 fn holds_nested_json(v: &serde_json::Value) -> bool {

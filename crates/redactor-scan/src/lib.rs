@@ -116,6 +116,16 @@ impl Scanner {
         self.limits = limits;
     }
 
+    /// Frees the buffers, which keep the size the longest text scanned so
+    /// far needed (up to about ten times its length); the next scan
+    /// allocates them anew. For callers that keep a scanner after a text
+    /// much longer than their usual ones.
+    pub fn release(&mut self) {
+        self.structurals = arch::Structurals::default();
+        self.tape = Vec::new();
+        self.stack = Vec::new();
+    }
+
     /// Validates `input` as one JSON text and returns its tape.
     ///
     /// # Errors
