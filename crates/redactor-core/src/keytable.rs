@@ -139,6 +139,13 @@ impl KeyTable {
         (s.from != EMPTY).then_some(&mut s.value)
     }
 
+    /// Removes every entry, keeping the slots' allocation.
+    pub(crate) fn clear(&mut self) {
+        self.slots.fill(FREE);
+        self.used = 0;
+        self.long.clear();
+    }
+
     /// Bytes held for keys longer than 16 bytes.
     pub(crate) fn long_key_bytes(&self) -> usize {
         self.long.len()

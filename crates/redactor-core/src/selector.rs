@@ -926,21 +926,29 @@ impl Rewrites {
 const KEY_NOTED: u32 = 1 << 31;
 
 impl MatchCache {
-    /// Transitions kept before the cache starts afresh.
-    pub const MAX_ENTRIES: usize = 1 << 18;
+    /// Transitions kept before the cache starts afresh: a key table of
+    /// 1 MiB. Ordinary telemetry needs a few hundred; ids used as keys
+    /// would otherwise grow it, and the further it grows, the more of its
+    /// lookups miss the CPU's caches.
+    pub const MAX_ENTRIES: usize = 1 << 14;
     /// Bytes of keys held in full (object keys over 16 bytes, and the
     /// field values that `[member=value]` steps compare) kept before the
     /// cache starts afresh.
-    pub const MAX_KEY_BYTES: usize = 64 << 20;
+    pub const MAX_KEY_BYTES: usize = 2 << 20;
 
     fn reset_for(&mut self, m: &Matcher) {
         if self.matcher != m.id
             || self.entries > Self::MAX_ENTRIES
             || self.by_key.long_key_bytes() + self.where_bytes > Self::MAX_KEY_BYTES
         {
+            // The key table's slots are kept: it would grow to the same
+            // size again.
+            let mut by_key = std::mem::take(&mut self.by_key);
+            by_key.clear();
             *self = MatchCache {
                 matcher: m.id,
                 owner: self.owner,
+                by_key,
                 ..MatchCache::default()
             };
         }
@@ -1863,6 +1871,28 @@ mod tests {
             assert_eq!(cache.set(named), direct.as_slice());
             assert_ne!(named, targets[0]);
         }
+    }
+
+    #[test]
+    fn cache_starts_afresh_past_its_entries() {
+        let mut m = Matcher::default();
+        m.push(0, Selector::parse("**.email", MatchMode::Exact).unwrap());
+        let mut cache = MatchCache::default();
+        let root = m.cached_start(&mut cache);
+        let email = m.cached_key(&mut cache, root, "email");
+        let email = cache.set(email).to_vec();
+        for i in 0..MatchCache::MAX_ENTRIES {
+            m.cached_key(&mut cache, root, &format!("id-{i}"));
+        }
+        assert!(cache.entries > MatchCache::MAX_ENTRIES);
+        let root = m.cached_start(&mut cache);
+        assert_eq!(cache.entries, 0, "the cache started afresh");
+        assert_eq!(cache.known_key(root, b"email"), None);
+        assert_eq!(cache.known_key(root, b"id-7"), None);
+        // And answers as before.
+        let again = m.cached_key(&mut cache, root, "email");
+        assert_eq!(cache.set(again), email.as_slice());
+        assert_eq!(cache.known_key(root, b"email"), Some((again, false)));
     }
 
     #[test]

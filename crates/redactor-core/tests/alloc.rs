@@ -111,6 +111,29 @@ fn a_long_line_leaves_no_buffers_behind() {
     }
 }
 
+#[test]
+fn ids_as_keys_keep_the_key_cache_small() {
+    // Every key new: the engine's per-thread cache of key transitions
+    // starts afresh when full rather than grow with them.
+    let e = engine("presets = \"all\"");
+    let mut stats = Stats::default();
+    let mut out = Vec::with_capacity(1 << 16);
+    let line = |i: usize| {
+        let fields: Vec<String> = (0..20)
+            .map(|j| format!(r#""{:012x}":{j}"#, i * 20 + j))
+            .collect();
+        format!(r#"{{"event":"x","properties":{{{}}}}}"#, fields.join(","))
+    };
+    e.redact(line(0).as_bytes(), &mut out, &mut stats).unwrap();
+    let before = counting::live_bytes();
+    for i in 1..15_000 {
+        out.clear();
+        e.redact(line(i).as_bytes(), &mut out, &mut stats).unwrap();
+    }
+    let kept = counting::live_bytes() - before;
+    assert!(kept < 4 << 20, "{kept} bytes kept for 300 000 keys");
+}
+
 /// Whether some string in `v` holds a JSON object or array (the engine
 /// hands such strings to the reference engine's code, which allocates).
 fn holds_nested_json(v: &serde_json::Value) -> bool {
