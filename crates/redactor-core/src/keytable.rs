@@ -146,6 +146,11 @@ impl KeyTable {
         self.long.clear();
     }
 
+    /// The bytes allocated for the slots and the arena.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<Slot>() + self.long.capacity()
+    }
+
     /// Bytes held for keys longer than 16 bytes.
     pub(crate) fn long_key_bytes(&self) -> usize {
         self.long.len()

@@ -935,16 +935,25 @@ impl MatchCache {
     /// field values that `[member=value]` steps compare) kept before the
     /// cache starts afresh.
     pub const MAX_KEY_BYTES: usize = 2 << 20;
+    /// The key table's allocation kept when the cache starts afresh:
+    /// [`MatchCache::MAX_ENTRIES`] transitions take up to 64 Ki slots of
+    /// 32 bytes, and the long keys up to twice [`MatchCache::MAX_KEY_BYTES`].
+    const KEPT_TABLE_BYTES: usize = (2 << 20) + 2 * Self::MAX_KEY_BYTES;
 
     fn reset_for(&mut self, m: &Matcher) {
         if self.matcher != m.id
             || self.entries > Self::MAX_ENTRIES
             || self.by_key.long_key_bytes() + self.where_bytes > Self::MAX_KEY_BYTES
         {
-            // The key table's slots are kept: it would grow to the same
-            // size again.
+            // The key table's allocation is kept, up to the size the
+            // bounds let it reach (one line may take it further): it would
+            // grow to the same size again.
             let mut by_key = std::mem::take(&mut self.by_key);
-            by_key.clear();
+            if by_key.heap_bytes() <= Self::KEPT_TABLE_BYTES {
+                by_key.clear();
+            } else {
+                by_key = crate::keytable::KeyTable::default();
+            }
             *self = MatchCache {
                 matcher: m.id,
                 owner: self.owner,

@@ -86,10 +86,18 @@ fn a_long_line_leaves_no_buffers_behind() {
         let mut out = Vec::new();
         e.redact(line, &mut out, &mut stats).is_ok()
     };
-    // Numbers (a tape node each), and a long escaped text with an email
-    // and a folded form for the detectors' buffers.
+    // Numbers (a tape node each), a long escaped text with an email and a
+    // folded form for the detectors' buffers, and many keys for the key
+    // cache.
     let text = "caf\\u00e9 a\\u0040example.com ".repeat(50_000);
-    let long = format!(r#"{{"n":[{}0],"note":"{text}"}}"#, "0,".repeat(1 << 20));
+    let keys: Vec<String> = (0..100_000)
+        .map(|i| format!(r#""key-{i:024}":{i}"#))
+        .collect();
+    let long = format!(
+        r#"{{"n":[{}0],"note":"{text}","m":{{{}}}}}"#,
+        "0,".repeat(1 << 20),
+        keys.join(",")
+    );
     let invalid = &long.as_bytes()[..long.len() - 1];
     for l in &small {
         assert!(run(l));
