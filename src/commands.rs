@@ -12,7 +12,7 @@ use redactor_core::{Cause, Policy, Redactor, Stats};
 
 use redactor_scan::lines::{LineReader, Next};
 
-use crate::filter::{stop_requested, Source, Stopped};
+use crate::filter::{multiline_hint, stop_requested, Source, Stopped};
 
 /// The context of an error writing standard output.
 pub const WRITE_STDOUT: &str = "cannot write stdout";
@@ -228,6 +228,10 @@ pub fn explain(
                 Err(r) => {
                     rejected += 1;
                     writeln!(out, "{name}:{line_no}: rejected: {r}").context(WRITE_STDOUT)?;
+                    if let Some(hint) = multiline_hint(&name, line_no, &r) {
+                        out.flush().context(WRITE_STDOUT)?;
+                        eprintln!("{hint}");
+                    }
                 }
                 Ok(()) => {
                     writeln!(out, "{name}:{line_no}: {}", explain_heading(&events))

@@ -89,6 +89,25 @@ pub(crate) fn stop_requested(stop: Option<&Arc<AtomicUsize>>) -> usize {
     stop.map_or(0, |s| s.load(Ordering::SeqCst))
 }
 
+/// A hint for an input whose first line ends inside a JSON text, as the
+/// first line of JSON spread over several lines (pretty-printed) does:
+/// without it, such an input is only a reject for each of its lines.
+pub(crate) fn multiline_hint(source: &str, line_no: u64, reject: &Reject) -> Option<String> {
+    match reject {
+        Reject::InvalidJson { what, .. }
+            if line_no == 1 && what.starts_with("unexpected end of input") =>
+        {
+            Some(format!(
+                "redactor: hint: {source}:1 ends inside a JSON text; redactor reads one JSON \
+                 text per line (NDJSON). JSON spread over several lines needs each event put \
+                 on a line of its own first, for example with `jq -c '.[]'` (an array of \
+                 events) or `jq -c .` (one event)"
+            ))
+        }
+        _ => None,
+    }
+}
+
 /// Batch buffers that grew beyond this (for lines of several hundred KiB)
 /// are released rather than kept for the next batch.
 const KEPT_BUFFER_BYTES: usize = 1 << 20;
@@ -569,7 +588,7 @@ impl Writer {
                 let mut q = q
                     .lock()
                     .map_err(|_| io::Error::other("quarantine lock poisoned"))?;
-                q.record(&r.source, r.line_no, &r.reject, &data[s..e])
+                q.record(&r.source, r.line_no, &r.reject, &data[s..e])?;
             }
             None => {
                 say(
@@ -579,9 +598,12 @@ impl Writer {
                         r.source, r.line_no, r.reject
                     ),
                 );
-                Ok(())
             }
         }
+        if let Some(hint) = multiline_hint(&r.source, r.line_no, &r.reject) {
+            say(self.progress.as_ref(), &hint);
+        }
+        Ok(())
     }
 
     fn run(mut self, rx: Receiver<Done>) -> Result<Writer> {

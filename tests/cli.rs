@@ -305,6 +305,43 @@ fn a_byte_order_mark_is_named_in_the_reason() {
 }
 
 #[test]
+fn json_over_several_lines_gets_a_hint() {
+    let pretty = b"[\n  {\n    \"event\": \"a\"\n  },\n  {\"event\": \"b\"}\n]\n";
+    const HINT: &str =
+        "hint: <stdin>:1 ends inside a JSON text; redactor reads one JSON text per line";
+    for engine in ["fast", "reference"] {
+        let out = redactor(&["filter", "--engine", engine], pretty);
+        assert_eq!(out.status.code(), Some(3));
+        let err = stderr(&out);
+        assert_eq!(err.matches(HINT).count(), 1, "{engine}: {err}");
+        assert!(err.contains("jq -c '.[]'"), "{err}");
+        // After line 1's reject, and every line is still named.
+        let at = |s: &str| err.find(s).unwrap_or_else(|| panic!("{s} not in {err}"));
+        assert!(at("<stdin>:1: rejected") < at(HINT), "{err}");
+        assert!(err.contains("<stdin>:6: rejected"), "{err}");
+    }
+    // With a quarantine, where the rejects are not on stderr.
+    let q = tmp("q-pretty.ndjson");
+    let out = redactor(&["filter", "-q", q.to_str().unwrap()], pretty);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stderr(&out).matches(HINT).count(), 1, "{}", stderr(&out));
+    assert_eq!(quarantine_records(&q).len(), 5, "line 5 is a whole event");
+    // explain: the hint on stderr, the rejects on stdout.
+    let out = redactor(&["explain"], pretty);
+    assert_eq!(stderr(&out).matches(HINT).count(), 1, "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("<stdin>:1: rejected"));
+    // Not for a first line that is whole, nor for a later line cut short.
+    let err = filter_rejecting(
+        b"{\"a\":1}\n{\"b\":\n",
+        b"{\"a\":1}\n",
+        &["<stdin>:2: rejected"],
+    );
+    assert!(!err.contains("hint"), "{err}");
+    let err = filter_rejecting(b"{\"a\":1,}\n", b"", &["<stdin>:1: rejected"]);
+    assert!(!err.contains("hint"), "{err}");
+}
+
+#[test]
 fn quarantine_keeps_every_rejected_line_and_exits_0() {
     let q = tmp("q.ndjson");
     let input: &[u8] = b"{\"a\":1}\r\n\r\n{\"a\":1,}\n   \n\xff\n[[[]]]\n{\"b\":2}";
