@@ -111,10 +111,6 @@ pub(crate) fn multiline_hint(source: &str, line_no: u64, reject: &Reject) -> Opt
 /// Batch buffers that grew beyond this (for lines of several hundred KiB)
 /// are released rather than kept for the next batch.
 const KEPT_BUFFER_BYTES: usize = 1 << 20;
-/// Lines above this size are redacted by one worker at a time, so that the
-/// reference engine's document for a pathological line (millions of tiny
-/// values) is never built on several threads at once.
-const BIG_LINE: usize = 1 << 20;
 /// A batch holds the lines of one read of the input (about 256 KiB, see
 /// `LineReader`), and at most this many.
 const BATCH_LINES: usize = 32 * 1024;
@@ -523,7 +519,6 @@ fn worker(
     rx: Receiver<Batch>,
     tx: Sender<Done>,
     stats: Arc<Mutex<Stats>>,
-    big: Arc<Mutex<()>>,
 ) {
     let mut local = Stats::new(engine.policy());
     for mut batch in rx {
@@ -533,11 +528,7 @@ fn worker(
         let mut rejects = Vec::new();
         for l in &batch.lines {
             let line = &batch.data[l.start..l.end];
-            let _gate = if line.len() > BIG_LINE {
-                Some(big.lock().unwrap_or_else(|p| p.into_inner()))
-            } else {
-                None
-            };
+            let _turn = redactor_core::long_line_turn(line.len());
             // Straight into the batch's output: on a reject nothing is added.
             match engine.redact_append(line, &mut out, &mut local) {
                 Ok(()) => out.push(b'\n'),
@@ -750,19 +741,17 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
     let (done_tx, done_rx) = bounded::<Done>(permits);
     let stats = Arc::new(Mutex::new(Stats::new(&policy)));
     let mut workers = Vec::new();
-    let big = Arc::new(Mutex::new(()));
     for i in 0..threads {
-        let (engine, rx, tx, stats, big) = (
+        let (engine, rx, tx, stats) = (
             engine.clone(),
             work_rx.clone(),
             done_tx.clone(),
             stats.clone(),
-            big.clone(),
         );
         workers.push(
             std::thread::Builder::new()
                 .name(format!("redact-{i}"))
-                .spawn(move || worker(engine, rx, tx, stats, big))?,
+                .spawn(move || worker(engine, rx, tx, stats))?,
         );
     }
     drop(work_rx);

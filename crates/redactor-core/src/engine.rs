@@ -179,6 +179,24 @@ pub trait Redactor: Send + Sync {
     }
 }
 
+/// Lines longer than this are long: a process redacts them one at a time
+/// ([`long_line_turn`]), and the fast engine frees the buffers such a line
+/// grew once it is done with it.
+pub const LONG_LINE: usize = 1 << 20;
+
+static LONG_LINES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// For a line longer than [`LONG_LINE`]: waits until no other thread of
+/// the process holds a turn, and returns this line's turn, held until the
+/// guard is dropped. `None` for other lines. An engine needs up to 15 times
+/// a line's length while it redacts it (the fast engine's tape for a line
+/// of tiny values, the reference engine's document), so callers on several
+/// threads take a turn around each line, and memory grows with one long
+/// line at a time rather than one per thread.
+pub fn long_line_turn(len: usize) -> Option<std::sync::MutexGuard<'static, ()>> {
+    (len > LONG_LINE).then(|| LONG_LINES.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
 /// What every engine does first: count the line's bytes, reject an
 /// over-long line, and size the counters for `policy`.
 pub(crate) fn check_line(policy: &Policy, line: &[u8], stats: &mut Stats) -> Result<(), Reject> {

@@ -42,14 +42,12 @@ pub(crate) fn next_engine_id() -> u64 {
     NEXT_ENGINE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-/// A line longer than this leaves its thread's scanner and rewrite buffers
-/// freed after it, so that a thread keeps what ordinary lines need rather
-/// than what the longest line it met needed (several times that line).
-const RELEASE_AFTER: usize = 1 << 20;
-
-/// Frees `scanner` and `bufs` after a line longer than [`RELEASE_AFTER`].
+/// Frees `scanner` and `bufs` after a line longer than
+/// [`LONG_LINE`](crate::LONG_LINE), so that a thread keeps what ordinary
+/// lines need rather than what the longest line it met needed (up to 15
+/// times that line).
 fn release_after(line: &[u8], scanner: &mut Scanner, bufs: &mut Buffers) {
-    if line.len() > RELEASE_AFTER {
+    if line.len() > crate::LONG_LINE {
         scanner.release();
         *bufs = Buffers::default();
     }

@@ -205,10 +205,20 @@ impl RecordRules {
         let payload = match &input.payload {
             None => None,
             Some(p) if !self.redact_payload => Some(p.clone()),
-            Some(p) => match self.engine.redact(p, out, stats) {
-                Ok(()) => Some(out.clone()),
-                Err(r) => return dead(r.code(), r.to_string()),
-            },
+            Some(p) => {
+                let redacted = {
+                    let _turn = redactor_core::long_line_turn(p.len());
+                    self.engine.redact(p, out, stats).map(|()| out.clone())
+                };
+                if out.capacity() > redactor_core::LONG_LINE {
+                    // Not kept at the size of a long record.
+                    *out = Vec::new();
+                }
+                match redacted {
+                    Ok(v) => Some(v),
+                    Err(r) => return dead(r.code(), r.to_string()),
+                }
+            }
         };
         let Ok(key) = self.field(self.key, input.key.clone()) else {
             return dead(
@@ -318,6 +328,30 @@ mod tests {
         assert_eq!(headers[1].0, "traceparent");
         assert_eq!(headers.len(), 2, "cookie is dropped");
         assert_eq!(stats.lines_ok, 1);
+    }
+
+    #[test]
+    fn the_scratch_buffer_is_not_kept_at_a_long_records_size() {
+        let r = rules(FieldAction::Keep, Vec::new(), FieldAction::Keep);
+        let (mut out, mut stats) = (Vec::new(), Stats::default());
+        let long = format!("[{}0]", "0,".repeat(redactor_core::LONG_LINE));
+        for payload in [long.as_bytes(), &long.as_bytes()[1..]] {
+            r.process(incoming(payload), &mut out, &mut stats);
+            assert!(
+                out.capacity() <= redactor_core::LONG_LINE,
+                "{}",
+                out.capacity()
+            );
+        }
+        match r
+            .process(incoming(long.as_bytes()), &mut out, &mut stats)
+            .fate
+        {
+            Fate::Output { payload, .. } => assert_eq!(payload.as_deref(), Some(long.as_bytes())),
+            f => panic!("expected output, got {f:?}"),
+        }
+        assert_eq!(stats.lines_ok, 2);
+        assert_eq!(stats.rejects.iter().sum::<u64>(), 1);
     }
 
     #[test]
