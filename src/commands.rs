@@ -383,7 +383,7 @@ pub fn gen_to_kafka(
 /// Prints what `redactor kafka --check` validated (never property values,
 /// which may be secrets).
 pub fn print_stage(c: &redactor_kafka::StageConfig, out: &mut impl Write) -> io::Result<()> {
-    use redactor_kafka::config::{Inputs, Outputs};
+    use redactor_kafka::config::{Inputs, Outputs, Partitioning};
     writeln!(out, "stage OK")?;
     writeln!(out, "  brokers     {}", c.brokers)?;
     writeln!(out, "  group       {}", c.group)?;
@@ -399,7 +399,37 @@ pub fn print_stage(c: &redactor_kafka::StageConfig, out: &mut impl Write) -> io:
         }
     }
     writeln!(out, "  dead letter {}", c.dead_letter)?;
-    writeln!(out, "  delivery    {}", c.delivery.name())?;
+    write!(out, "  delivery    {}", c.delivery.name())?;
+    if c.delivery == redactor_kafka::Delivery::ExactlyOnce {
+        write!(out, ", transactional id {}", c.transactional_id)?;
+    }
+    let partitioning = match c.partitioning {
+        Partitioning::Key => "by key",
+        Partitioning::Input => "as the input",
+    };
+    writeln!(out, ", output partitions {partitioning}")?;
+    match c.workers {
+        0 => writeln!(
+            out,
+            "  workers     {} (one per core)",
+            redactor_core::default_threads()
+        )?,
+        n => writeln!(out, "  workers     {n}")?,
+    }
+    writeln!(
+        out,
+        "  batches     {} records or {} bytes, linger {} ms; at most {} bytes in flight",
+        c.batch_records,
+        c.batch_bytes,
+        c.linger.as_millis(),
+        c.max_in_flight_bytes
+    )?;
+    writeln!(
+        out,
+        "  timeouts    delivery {} ms, drain {} ms",
+        c.delivery_timeout.as_millis(),
+        c.drain_timeout.as_millis()
+    )?;
     writeln!(
         out,
         "  record      key {}, unlisted headers {}, {} header rule(s)",
@@ -407,19 +437,29 @@ pub fn print_stage(c: &redactor_kafka::StageConfig, out: &mut impl Write) -> io:
         c.headers_default.name(),
         c.header_rules.len()
     )?;
-    let names: Vec<&str> = c
-        .properties
+    let scopes = [
+        ("both clients", &c.properties),
+        ("consumer", &c.consumer_properties),
+        ("producer", &c.producer_properties),
+    ];
+    let named: Vec<String> = scopes
         .iter()
-        .chain(&c.consumer_properties)
-        .chain(&c.producer_properties)
-        .map(|(k, _)| k.as_str())
+        .filter(|(_, props)| !props.is_empty())
+        .map(|(scope, props)| {
+            let names: Vec<&str> = props.iter().map(|(k, _)| k.as_str()).collect();
+            format!("{} ({scope})", names.join(", "))
+        })
         .collect();
-    if !names.is_empty() {
-        writeln!(out, "  properties  {} (values not shown)", names.join(", "))?;
+    if !named.is_empty() {
+        writeln!(out, "  properties  {}; values not shown", named.join("; "))?;
     }
+    let log = match c.log_format {
+        redactor_kafka::LogFormat::Text => "text",
+        redactor_kafka::LogFormat::Json => "json",
+    };
     writeln!(
         out,
-        "  metrics     {}",
+        "  metrics     {}, log {log}",
         c.metrics_listen.as_deref().unwrap_or("off")
     )
 }

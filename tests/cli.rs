@@ -1758,7 +1758,25 @@ fn kafka_check_validates_the_stage_and_never_prints_secrets() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(text.contains("stage OK"), "{text}");
-    assert!(text.contains("sasl.password (values not shown)"), "{text}");
+    assert!(
+        text.contains("sasl.password (both clients); values not shown"),
+        "{text}"
+    );
+    assert!(
+        text.contains("delivery    at-least-once, output partitions by key"),
+        "{text}"
+    );
+    assert!(text.contains("(one per core)"), "{text}");
+    assert!(
+        text.contains(
+            "1000 records or 1048576 bytes, linger 5 ms; at most 67108864 bytes in flight"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("metrics     127.0.0.1:9464, log text"),
+        "{text}"
+    );
     assert!(text.contains("presets: segment"), "{text}");
     assert!(!text.contains("pw-must-not-show") && !stderr(&out).contains("pw-must-not-show"));
 
