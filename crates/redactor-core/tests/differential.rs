@@ -175,6 +175,45 @@ fn one_engine_over_a_stream() {
     }
 }
 
+/// Ids used as keys fill the fast engine's per-thread key cache, which
+/// then starts afresh (past `MatchCache::MAX_ENTRIES` transitions) several
+/// times over the stream; the keys that matter recur throughout, and what
+/// the cache noted about them is lost each time. Nothing in the output or
+/// the counters may change with it.
+#[test]
+fn the_key_cache_starting_afresh() {
+    let lines: Vec<Vec<u8>> = (0..3_000)
+        .map(|i| {
+            let ids: Vec<String> = (0..20).map(|j| format!(r#""{:010x}":{j}"#, i * 20 + j)).collect();
+            format!(
+                r#"{{"event":"e{}","properties":{{"distinct_id":"u{}","email":"a{}@example.com","c{}@example.com":1,"ids":{{{}}}}}}}"#,
+                i % 7,
+                i % 50,
+                i % 13,
+                i % 5,
+                ids.join(",")
+            )
+            .into_bytes()
+        })
+        .collect();
+    assert!(lines.len() * 20 > 3 * redactor_core::selector::MatchCache::MAX_ENTRIES);
+    for (name, p) in policies() {
+        let (fast, slow) = (Fast::new(p.clone()), Reference::new(p.clone()));
+        let (mut sa, mut sb) = (Stats::new(&p), Stats::new(&p));
+        for line in &lines {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            fast.redact(line, &mut a, &mut sa).unwrap();
+            slow.redact(line, &mut b, &mut sb).unwrap();
+            same_output(name, "", line, &a, &b);
+        }
+        assert_eq!(
+            (&sa.rules, &sa.detectors, sa.allowlist_dropped),
+            (&sb.rules, &sb.detectors, sb.allowlist_dropped),
+            "{name}"
+        );
+    }
+}
+
 /// Short strings the detectors rewrite, recurring within lines and from
 /// line to line on one engine: the fast engine rewrites them again from its
 /// per-thread notes, and must write, count and explain each match as a
