@@ -1081,13 +1081,34 @@ impl Matcher {
     /// false one never is) and no glob matches it. Nothing is allocated,
     /// unless a glob is tested against a key that its mode changes.
     pub fn names(&self, key: &str) -> bool {
-        self.key_words
-            .iter()
-            .any(|&(mode, ref words)| words.contains(&word_hash(mode.normalized_bytes(key))))
-            || self
-                .key_globs
-                .iter()
-                .any(|(mode, globs)| globs.any_matches(&mode.normalize(key)))
+        // Most keys no selector names (ids used as keys) are the same in
+        // every mode: they are hashed once, and not copied for the globs.
+        let b = key.as_bytes();
+        // One pass without early exits, which the compiler vectorises.
+        let (upper, ignored) = b.iter().fold((false, false), |(u, i), &c| {
+            (u | c.is_ascii_uppercase(), i | loose_ignores(c))
+        });
+        let ignored = upper | ignored;
+        let changes = |mode| match mode {
+            MatchMode::Exact => false,
+            MatchMode::IgnoreCase => upper,
+            MatchMode::Loose => ignored,
+        };
+        let mut plain = None;
+        self.key_words.iter().any(|&(mode, ref words)| {
+            let hash = if changes(mode) {
+                word_hash(mode.normalized_bytes(key))
+            } else {
+                *plain.get_or_insert_with(|| word_hash(b.iter().copied()))
+            };
+            words.contains(&hash)
+        }) || self.key_globs.iter().any(|&(mode, ref globs)| {
+            if changes(mode) {
+                globs.any_matches(&mode.normalize(key))
+            } else {
+                globs.any_matches(key)
+            }
+        })
     }
 
     /// Whether some `[member=value]` step names a field called `name`
@@ -1838,6 +1859,7 @@ mod tests {
             "a",
             "b",
             "first_name",
+            "firstname",
             "FirstName",
             "$first-Name",
             "first.name",
