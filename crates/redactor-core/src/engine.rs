@@ -180,19 +180,19 @@ pub trait Redactor: Send + Sync {
 }
 
 /// Lines longer than this are long: a process redacts them one at a time
-/// ([`long_line_turn`]), and the fast engine frees the buffers such a line
-/// grew once it is done with it.
+/// ([`long_line_turn`]), whatever the engine and the thread.
 pub const LONG_LINE: usize = 1 << 20;
 
 static LONG_LINES: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// For a line longer than [`LONG_LINE`]: waits until no other thread of
-/// the process holds a turn, and returns this line's turn, held until the
-/// guard is dropped. `None` for other lines. An engine needs up to 15 times
-/// a line's length while it redacts it (the fast engine's tape for a line
-/// of tiny values, the reference engine's document), so callers on several
-/// threads take a turn around each line, and memory grows with one long
-/// line at a time rather than one per thread.
+/// the process holds the turn, and returns this line's turn. `None` for
+/// other lines. An engine needs up to 15 times a line's length while it
+/// redacts it (the fast engine's tape for a line of tiny values, the
+/// reference engine's document); both engines take the turn around each
+/// long line, so that memory grows with one long line at a time rather
+/// than one per thread. A caller that holds a turn must not redact
+/// another long line on the same thread before dropping it.
 pub fn long_line_turn(len: usize) -> Option<std::sync::MutexGuard<'static, ()>> {
     (len > LONG_LINE).then(|| LONG_LINES.lock().unwrap_or_else(|p| p.into_inner()))
 }
@@ -783,6 +783,7 @@ impl Redactor for Reference {
         events: Option<&mut Vec<Explained>>,
     ) -> Result<(), Reject> {
         check_line(&self.policy, line, stats)?;
+        let _turn = long_line_turn(line.len());
         let start = out.len();
         let limits = self.policy.limits;
         let mut v = match json::parse(line, limits.max_depth) {

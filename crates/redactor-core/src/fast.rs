@@ -12,6 +12,8 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use redactor_scan::{ErrorKind, Kind, Limits, Node, ScanError, Scanner};
@@ -42,14 +44,23 @@ pub(crate) fn next_engine_id() -> u64 {
     NEXT_ENGINE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Frees `scanner` and `bufs` after a line longer than
-/// [`LONG_LINE`](crate::LONG_LINE), so that a thread keeps what ordinary
-/// lines need rather than what the longest line it met needed (up to 15
-/// times that line).
-fn release_after(line: &[u8], scanner: &mut Scanner, bufs: &mut Buffers) {
-    if line.len() > crate::LONG_LINE {
-        scanner.release();
-        *bufs = Buffers::default();
+/// The scanner and rewrite buffers of long lines (over
+/// [`LONG_LINE`](crate::LONG_LINE)): one set in the process, used under
+/// the long-line turn ([`crate::engine::long_line_turn`]), so that a
+/// thread's own buffers keep the size ordinary lines need rather than what
+/// the longest line it met needed (up to 15 times that line). They are
+/// kept for the long lines that follow, and freed by the next ordinary
+/// line ([`LONG_BUFFERS_KEPT`]).
+static LONG_BUFFERS: std::sync::Mutex<Option<(Scanner, Buffers)>> = std::sync::Mutex::new(None);
+/// Whether [`LONG_BUFFERS`] holds buffers: one load per ordinary line.
+static LONG_BUFFERS_KEPT: AtomicBool = AtomicBool::new(false);
+
+/// Frees the long-line buffers, unless a long line is using them.
+#[cold]
+fn free_long_buffers() {
+    if let Ok(mut long) = LONG_BUFFERS.try_lock() {
+        *long = None;
+        LONG_BUFFERS_KEPT.store(false, Relaxed);
     }
 }
 
@@ -141,14 +152,13 @@ impl Redactor for Fast {
         events: Option<&mut Vec<Explained>>,
     ) -> Result<(), Reject> {
         crate::engine::check_line(&self.policy, line, stats)?;
-        let start = out.len();
         let limits = self.policy.limits;
+        let scan_limits = Limits {
+            max_depth: limits.max_depth,
+            max_bytes: limits.max_line_bytes,
+        };
         SCANNER.with(|cell| {
             let mut slot = cell.borrow_mut();
-            let scan_limits = Limits {
-                max_depth: limits.max_depth,
-                max_bytes: limits.max_line_bytes,
-            };
             let (scanner, cache, bufs) = slot.get_or_insert_with(|| {
                 (
                     Scanner::new(scan_limits),
@@ -156,55 +166,86 @@ impl Redactor for Fast {
                     Buffers::default(),
                 )
             });
-            scanner.set_limits(scan_limits);
             cache.claim(self.id);
-            let (tape, text) = match scanner.scan_str(line) {
-                Ok(t) => t,
-                Err(e) => {
-                    let r = reject_of(e);
-                    stats.reject(&r);
-                    release_after(line, scanner, bufs);
-                    return Err(r);
+            let Some(_turn) = crate::engine::long_line_turn(line.len()) else {
+                if LONG_BUFFERS_KEPT.load(Relaxed) {
+                    free_long_buffers();
                 }
+                return self.pass(line, out, stats, events, scanner, cache, bufs);
             };
-            let policy = &*self.policy;
-            let mut f = Pass {
-                w: Walk::new(policy, stats, events),
-                input: line,
-                text,
-                tape,
-                out,
-                last: 0,
-                cache,
-                bufs,
-                known: None,
-            };
-            let set = policy.matcher.cached_start(f.cache);
-            let root = tape[0];
-            match root.kind {
-                Kind::ObjectStart | Kind::ArrayStart => {
-                    f.container(0, set, 0, false, true);
-                }
-                _ if policy.mode == Mode::Allowlist => {
-                    f.w.note(Cause::Allowlist, "replace", false);
-                    f.last = line.len();
-                    f.out.extend_from_slice(b"null");
-                }
-                _ => {
-                    f.unhandled(0, set, 0, false);
-                }
-            }
-            f.flush_to(line.len());
-            let produced = (f.out.len() - start) as u64;
-            release_after(line, scanner, bufs);
-            stats.lines_ok += 1;
-            stats.bytes_out += produced;
-            Ok(())
+            let mut long = LONG_BUFFERS.lock().unwrap_or_else(|p| p.into_inner());
+            let (scanner, bufs) = long.get_or_insert_with(|| {
+                LONG_BUFFERS_KEPT.store(true, Relaxed);
+                (Scanner::new(scan_limits), Buffers::default())
+            });
+            self.pass(line, out, stats, events, scanner, cache, bufs)
         })
     }
 
     fn policy(&self) -> &Policy {
         &self.policy
+    }
+}
+
+impl Fast {
+    /// Redacts `line` with the given scanner and buffers.
+    #[allow(clippy::too_many_arguments)]
+    fn pass(
+        &self,
+        line: &[u8],
+        out: &mut Vec<u8>,
+        stats: &mut Stats,
+        events: Option<&mut Vec<Explained>>,
+        scanner: &mut Scanner,
+        cache: &mut MatchCache,
+        bufs: &mut Buffers,
+    ) -> Result<(), Reject> {
+        let start = out.len();
+        let limits = self.policy.limits;
+        scanner.set_limits(Limits {
+            max_depth: limits.max_depth,
+            max_bytes: limits.max_line_bytes,
+        });
+        let (tape, text) = match scanner.scan_str(line) {
+            Ok(t) => t,
+            Err(e) => {
+                let r = reject_of(e);
+                stats.reject(&r);
+                return Err(r);
+            }
+        };
+        let policy = &*self.policy;
+        let mut f = Pass {
+            w: Walk::new(policy, stats, events),
+            input: line,
+            text,
+            tape,
+            out,
+            last: 0,
+            cache,
+            bufs,
+            known: None,
+        };
+        let set = policy.matcher.cached_start(f.cache);
+        let root = tape[0];
+        match root.kind {
+            Kind::ObjectStart | Kind::ArrayStart => {
+                f.container(0, set, 0, false, true);
+            }
+            _ if policy.mode == Mode::Allowlist => {
+                f.w.note(Cause::Allowlist, "replace", false);
+                f.last = line.len();
+                f.out.extend_from_slice(b"null");
+            }
+            _ => {
+                f.unhandled(0, set, 0, false);
+            }
+        }
+        f.flush_to(line.len());
+        let produced = (f.out.len() - start) as u64;
+        stats.lines_ok += 1;
+        stats.bytes_out += produced;
+        Ok(())
     }
 }
 

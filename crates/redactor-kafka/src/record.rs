@@ -206,10 +206,7 @@ impl RecordRules {
             None => None,
             Some(p) if !self.redact_payload => Some(p.clone()),
             Some(p) => {
-                let redacted = {
-                    let _turn = redactor_core::long_line_turn(p.len());
-                    self.engine.redact(p, out, stats).map(|()| out.clone())
-                };
+                let redacted = self.engine.redact(p, out, stats).map(|()| out.clone());
                 if out.capacity() > redactor_core::LONG_LINE {
                     // Not kept at the size of a long record.
                     *out = Vec::new();

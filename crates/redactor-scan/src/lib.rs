@@ -116,17 +116,6 @@ impl Scanner {
         self.limits = limits;
     }
 
-    /// Frees the buffers, which keep the size the longest text scanned so
-    /// far needed (up to 15 times its length, for a text of tiny values:
-    /// two nodes of 16 bytes and three offsets of 4 for each `[],`); the
-    /// next scan allocates them anew. For callers that keep a scanner after
-    /// a text much longer than their usual ones.
-    pub fn release(&mut self) {
-        self.structurals = arch::Structurals::default();
-        self.tape = Vec::new();
-        self.stack = Vec::new();
-    }
-
     /// Validates `input` as one JSON text and returns its tape.
     ///
     /// # Errors
