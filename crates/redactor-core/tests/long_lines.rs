@@ -4,22 +4,15 @@
 //! its test binary, since the allocator counts per thread and another
 //! test's ordinary line would free them on its own thread.
 
+mod common;
 #[path = "../../redactor-scan/tests/counting/mod.rs"]
 mod counting;
 
-use std::sync::Arc;
-
-use redactor_core::{Fast, Policy, Redactor, Stats};
-
-fn engine(src: &str) -> Fast {
-    std::env::set_var("REDACTOR_LONG_TEST_KEY", "long-test-key-0123456789");
-    let p = format!("{src}\n[[keys]]\nid = \"t\"\nenv = \"REDACTOR_LONG_TEST_KEY\"\n");
-    Fast::new(Arc::new(Policy::from_toml(&p, "long line test").unwrap()))
-}
+use redactor_core::{Fast, Redactor, Stats};
 
 #[test]
 fn long_lines_share_buffers_that_the_next_ordinary_line_frees() {
-    let e = engine("presets = \"all\"");
+    let e = Fast::new(common::policy("presets = \"all\""));
     let mut g = redactor_core::gen::Generator::new(redactor_core::gen::Format::Mixed, 5);
     let small: Vec<Vec<u8>> = (0..200).map(|_| g.event()).collect();
     let mut stats = Stats::default();
