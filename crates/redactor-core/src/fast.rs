@@ -152,11 +152,7 @@ impl Redactor for Fast {
         events: Option<&mut Vec<Explained>>,
     ) -> Result<(), Reject> {
         crate::engine::check_line(&self.policy, line, stats)?;
-        let limits = self.policy.limits;
-        let scan_limits = Limits {
-            max_depth: limits.max_depth,
-            max_bytes: limits.max_line_bytes,
-        };
+        let scan_limits = self.scan_limits();
         SCANNER.with(|cell| {
             let mut slot = cell.borrow_mut();
             let (scanner, cache, bufs) = slot.get_or_insert_with(|| {
@@ -188,6 +184,14 @@ impl Redactor for Fast {
 }
 
 impl Fast {
+    /// The scanner's limits: the policy's.
+    fn scan_limits(&self) -> Limits {
+        Limits {
+            max_depth: self.policy.limits.max_depth,
+            max_bytes: self.policy.limits.max_line_bytes,
+        }
+    }
+
     /// Redacts `line` with the given scanner and buffers.
     #[allow(clippy::too_many_arguments)]
     fn pass(
@@ -201,11 +205,7 @@ impl Fast {
         bufs: &mut Buffers,
     ) -> Result<(), Reject> {
         let start = out.len();
-        let limits = self.policy.limits;
-        scanner.set_limits(Limits {
-            max_depth: limits.max_depth,
-            max_bytes: limits.max_line_bytes,
-        });
+        scanner.set_limits(self.scan_limits());
         let (tape, text) = match scanner.scan_str(line) {
             Ok(t) => t,
             Err(e) => {
