@@ -1,7 +1,8 @@
 //! The stage against librdkafka's in-process mock cluster: topic to topic,
 //! order per key, dead-letter routing, commit and resume, a dead-letter
-//! topic that cannot be written, a broker going down and up, backpressure,
-//! and the transactional code path.
+//! topic that cannot be written, a record over the producer's size limit,
+//! a broker going down and up, backpressure, and the transactional code
+//! path.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering::Relaxed;
@@ -354,4 +355,44 @@ fn pattern_subscription_maps_topics_and_dead_letters_unmapped_ones() {
         // Dead letters keep the original key.
         assert_eq!(r.key(), input[seq_of(r)].key.as_deref());
     }
+}
+
+#[test]
+fn a_record_over_the_producers_size_limit_stops_the_stage_until_the_limit_is_raised() {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+    let m = mock(1);
+    // 1.5 MB, over librdkafka's default message.max.bytes of 1 000 000.
+    let big = format!(
+        r#"{{"event":"x","properties":{{"email":"{PLANTED}","pad":"{}"}}}}"#,
+        "y".repeat(1_500_000)
+    );
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", &m.brokers)
+        .set("message.max.bytes", "4000000")
+        .create()
+        .unwrap();
+    producer
+        .send(BaseRecord::<'_, [u8], [u8]>::to("raw").payload(big.as_bytes()))
+        .map_err(|(e, _)| e)
+        .unwrap();
+    producer.flush(Duration::from_secs(30)).unwrap();
+    let mut c = config(&m, "g-big");
+    c.delivery_timeout = Duration::from_secs(3);
+    let err = run_until(Stage::new(c.clone(), engine()).unwrap(), |_| false).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("raw/0 offset 0"), "{msg}");
+    assert!(msg.contains("MessageSizeTooLarge"), "{msg}");
+    assert!(!msg.contains(PLANTED), "{msg}");
+    assert!(tools::committed(&m.brokers, "g-big", "raw")
+        .unwrap()
+        .is_empty());
+    // With the producer's limit raised, as docs/kafka.md says.
+    c.producer_properties = vec![("message.max.bytes".into(), "4000000".into())];
+    run_until(Stage::new(c, engine()).unwrap(), accounted(1)).unwrap();
+    let out = tools::read_topic(&m.brokers, "out", 1, Duration::from_secs(30)).unwrap();
+    assert_eq!(out.len(), 1);
+    let payload = out[0].payload().unwrap();
+    assert!(payload.len() > 1_500_000);
+    assert!(!String::from_utf8_lossy(payload).contains(PLANTED));
 }
