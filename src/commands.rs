@@ -453,14 +453,11 @@ pub fn print_stage(c: &redactor_kafka::StageConfig, out: &mut impl Write) -> io:
     if !named.is_empty() {
         writeln!(out, "  properties  {}; values not shown", named.join("; "))?;
     }
-    let log = match c.log_format {
-        redactor_kafka::LogFormat::Text => "text",
-        redactor_kafka::LogFormat::Json => "json",
-    };
     writeln!(
         out,
-        "  metrics     {}, log {log}",
-        c.metrics_listen.as_deref().unwrap_or("off")
+        "  metrics     {}, log {}",
+        c.metrics_listen.as_deref().unwrap_or("off"),
+        c.log_format.name()
     )
 }
 

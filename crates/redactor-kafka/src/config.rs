@@ -284,6 +284,16 @@ pub enum LogFormat {
     Json,
 }
 
+impl LogFormat {
+    /// Configuration-file name.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
 /// Where input records come from.
 #[derive(Debug, Clone)]
 pub enum Inputs {
