@@ -179,8 +179,9 @@ pub trait Redactor: Send + Sync {
     }
 }
 
-/// Lines longer than this are long: a process redacts them one at a time
-/// ([`long_line_turn`]), whatever the engine and the thread.
+/// Lines longer than this are long: a process redacts them one at a time,
+/// whatever the engine and the thread, each engine taking a process-wide
+/// turn around such a line.
 pub const LONG_LINE: usize = 1 << 20;
 
 static LONG_LINES: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -193,7 +194,7 @@ static LONG_LINES: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// long line, so that memory grows with one long line at a time rather
 /// than one per thread. A caller that holds a turn must not redact
 /// another long line on the same thread before dropping it.
-pub fn long_line_turn(len: usize) -> Option<std::sync::MutexGuard<'static, ()>> {
+pub(crate) fn long_line_turn(len: usize) -> Option<std::sync::MutexGuard<'static, ()>> {
     (len > LONG_LINE).then(|| LONG_LINES.lock().unwrap_or_else(|p| p.into_inner()))
 }
 
@@ -818,5 +819,31 @@ impl Redactor for Reference {
 
     fn policy(&self) -> &Policy {
         &self.policy
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_take_turns() {
+        assert!(long_line_turn(LONG_LINE).is_none());
+        let turn = long_line_turn(LONG_LINE + 1).expect("a turn for a long line");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let other = std::thread::spawn(move || {
+            // A short line does not wait; a long one waits for the turn.
+            assert!(long_line_turn(100).is_none());
+            tx.send("short").unwrap();
+            let _turn = long_line_turn(LONG_LINE + 1);
+            tx.send("long").unwrap();
+        });
+        assert_eq!(rx.recv().unwrap(), "short");
+        assert!(rx
+            .recv_timeout(std::time::Duration::from_millis(200))
+            .is_err());
+        drop(turn);
+        assert_eq!(rx.recv().unwrap(), "long");
+        other.join().unwrap();
     }
 }

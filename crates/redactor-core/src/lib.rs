@@ -49,7 +49,7 @@ pub mod selector;
 #[cfg(test)]
 mod test_texts;
 
-pub use engine::{long_line_turn, Cause, Explained, Redactor, Reference, Stats, LONG_LINE};
+pub use engine::{Cause, Explained, Redactor, Reference, Stats, LONG_LINE};
 pub use error::{PolicyError, Problem, Reject};
 pub use fast::Fast;
 pub use policy::{Limits, Mode, Policy};

@@ -525,25 +525,3 @@ fn strings_noted_clean_by_one_engine_are_searched_by_another() {
         }
     }
 }
-
-#[test]
-fn long_lines_take_turns() {
-    use redactor_core::{long_line_turn, LONG_LINE};
-    assert!(long_line_turn(LONG_LINE).is_none());
-    let turn = long_line_turn(LONG_LINE + 1).expect("a turn for a long line");
-    let (tx, rx) = std::sync::mpsc::channel();
-    let other = std::thread::spawn(move || {
-        // A short line does not wait; a long one waits for the turn.
-        assert!(long_line_turn(100).is_none());
-        tx.send("short").unwrap();
-        let _turn = long_line_turn(LONG_LINE + 1);
-        tx.send("long").unwrap();
-    });
-    assert_eq!(rx.recv().unwrap(), "short");
-    assert!(rx
-        .recv_timeout(std::time::Duration::from_millis(200))
-        .is_err());
-    drop(turn);
-    assert_eq!(rx.recv().unwrap(), "long");
-    other.join().unwrap();
-}
