@@ -197,28 +197,163 @@ struct RuleSpec {
     action: ActionSpec,
 }
 
-const HEAD_FIELDS: [&str; 5] = ["name", "description", "select", "match", "keep_literals"];
+/// What a field of a rule or detector table must hold.
+#[derive(Clone, Copy)]
+enum FieldType {
+    Text,
+    Integer,
+    Boolean,
+    Texts,
+    /// Checked by the action that takes it.
+    Any,
+}
+
+impl FieldType {
+    fn accepts(self, v: &toml::Value) -> bool {
+        match self {
+            FieldType::Text => v.is_str(),
+            FieldType::Integer => v.is_integer(),
+            FieldType::Boolean => v.is_bool(),
+            FieldType::Texts => v
+                .as_array()
+                .is_some_and(|a| a.iter().all(toml::Value::is_str)),
+            FieldType::Any => true,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            FieldType::Text => "a string",
+            FieldType::Integer => "an integer",
+            FieldType::Boolean => "true or false",
+            FieldType::Texts => "a list of strings",
+            FieldType::Any => "a value",
+        }
+    }
+}
+
+/// A rule's own fields, beside its action's.
+const HEAD_FIELDS: [(&str, FieldType); 5] = [
+    ("name", FieldType::Text),
+    ("description", FieldType::Text),
+    ("select", FieldType::Texts),
+    ("match", FieldType::Text),
+    ("keep_literals", FieldType::Boolean),
+];
+
+/// The fields of [`ActionSpec`], in its order.
+const ACTION_FIELDS: [(&str, FieldType); 15] = [
+    ("action", FieldType::Text),
+    ("key", FieldType::Text),
+    ("normalize", FieldType::Text),
+    ("shape", FieldType::Text),
+    ("bytes", FieldType::Integer),
+    ("keep_prefixes", FieldType::Texts),
+    ("value", FieldType::Any),
+    ("keep_domain", FieldType::Boolean),
+    ("keep_last", FieldType::Integer),
+    ("kind", FieldType::Text),
+    ("ipv4_prefix", FieldType::Integer),
+    ("ipv6_prefix", FieldType::Integer),
+    ("query_allow", FieldType::Texts),
+    ("unit", FieldType::Text),
+    ("on_invalid", FieldType::Text),
+];
+
+fn field_names(fields: &[(&str, FieldType)]) -> String {
+    let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
+    names.join(", ")
+}
+
+/// Every field of `t` that `fields` does not list, and every field of the
+/// wrong type, each named; `required` fields that are absent too.
+fn field_problems(
+    t: &toml::Table,
+    required: &[&str],
+    fields: &[&[(&str, FieldType)]],
+    known: impl Fn() -> String,
+) -> Vec<String> {
+    let mut problems: Vec<String> = required
+        .iter()
+        .filter(|f| !t.contains_key(**f))
+        .map(|f| format!("missing field `{f}`"))
+        .collect();
+    for (k, v) in t {
+        match fields.iter().flat_map(|f| f.iter()).find(|(n, _)| n == k) {
+            Some((_, ty)) if !ty.accepts(v) => {
+                let got = match v.as_array().and_then(|a| a.iter().find(|x| !x.is_str())) {
+                    Some(item) => format!("a list holding {}", type_name(item)),
+                    None => type_name(v).to_string(),
+                };
+                problems.push(format!("`{k}` must be {} (got {got})", ty.describe()))
+            }
+            Some(_) => {}
+            None => problems.push(format!("unknown field `{k}` ({})", known())),
+        }
+    }
+    problems
+}
+
+fn type_name(v: &toml::Value) -> &'static str {
+    match v {
+        toml::Value::String(_) => "a string",
+        toml::Value::Integer(_) => "an integer",
+        toml::Value::Float(_) => "a float",
+        toml::Value::Boolean(_) => "a boolean",
+        toml::Value::Datetime(_) => "a date-time",
+        toml::Value::Array(_) => "a list",
+        toml::Value::Table(_) => "a table",
+    }
+}
+
+/// A detector's table: its action and the action's parameters, with every
+/// problem found in it.
+fn detector_spec(t: &toml::Table) -> Result<ActionSpec, Vec<String>> {
+    let problems = field_problems(t, &["action"], &[&ACTION_FIELDS], || {
+        format!("a detector's fields: {}", field_names(&ACTION_FIELDS))
+    });
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    toml::Value::Table(t.clone())
+        .try_into()
+        .map_err(|e: toml::de::Error| vec![e.message().to_string()])
+}
 
 /// Splits a rule table into its head (name, selectors, match) and its action
-/// parameters, each deserialised with `deny_unknown_fields`.
-fn rule_spec(v: &toml::Value) -> Result<RuleSpec, String> {
+/// parameters, each deserialised with `deny_unknown_fields`. On failure it
+/// gives every problem found: each missing required field, each unknown
+/// field and each field of the wrong type.
+fn rule_spec(v: &toml::Value) -> Result<RuleSpec, Vec<String>> {
     let toml::Value::Table(t) = v else {
-        return Err("a rule must be a table".into());
+        return Err(vec!["a rule must be a table".into()]);
     };
+    let problems = field_problems(
+        t,
+        &["name", "select", "action"],
+        &[&HEAD_FIELDS, &ACTION_FIELDS],
+        || {
+            format!(
+                "a rule's fields: {}, and its action's parameters: {}",
+                field_names(&HEAD_FIELDS),
+                field_names(&ACTION_FIELDS)
+            )
+        },
+    );
+    if !problems.is_empty() {
+        return Err(problems);
+    }
     let (mut head, mut rest) = (toml::Table::new(), toml::Table::new());
     for (k, v) in t {
-        if HEAD_FIELDS.contains(&k.as_str()) {
+        if HEAD_FIELDS.iter().any(|(n, _)| n == k) {
             head.insert(k.clone(), v.clone());
         } else {
             rest.insert(k.clone(), v.clone());
         }
     }
-    let head: RuleHead = toml::Value::Table(head)
-        .try_into()
-        .map_err(|e: toml::de::Error| e.message().to_string())?;
-    let action: ActionSpec = toml::Value::Table(rest)
-        .try_into()
-        .map_err(|e: toml::de::Error| e.message().to_string())?;
+    let message = |e: toml::de::Error| vec![e.message().to_string()];
+    let head: RuleHead = toml::Value::Table(head).try_into().map_err(message)?;
+    let action: ActionSpec = toml::Value::Table(rest).try_into().map_err(message)?;
     Ok(RuleSpec {
         name: head.name,
         description: head.description,
@@ -873,8 +1008,14 @@ impl Policy {
             let span = Some(r.span());
             let spec = match rule_spec(r.get_ref()) {
                 Ok(s) => s,
-                Err(e) => {
-                    ctx.at(span, &format!("rules[{i}]"), e);
+                Err(problems) => {
+                    let what = match r.get_ref().get("name").and_then(|n| n.as_str()) {
+                        Some(name) => format!("rules[{i}] {name:?}"),
+                        None => format!("rules[{i}]"),
+                    };
+                    for p in problems {
+                        ctx.at(span.clone(), &what, p);
+                    }
                     continue;
                 }
             };
@@ -917,7 +1058,11 @@ impl Policy {
                             rules.push(rule);
                         }
                     }
-                    Err(e) => pctx.at(Some(r.span()), &format!("rules[{i}]"), e),
+                    Err(problems) => {
+                        for p in problems {
+                            pctx.at(Some(r.span()), &format!("rules[{i}]"), p);
+                        }
+                    }
                 }
             }
             ctx.problems.extend(pctx.problems);
@@ -954,7 +1099,10 @@ impl Policy {
                                 action: s.clone(),
                                 ..ActionSpec::default()
                             }),
-                            other => other.clone().try_into::<ActionSpec>(),
+                            toml::Value::Table(t) => detector_spec(t),
+                            _ => Err(vec![
+                                "must be \"off\", an action name or a table with `action`".into(),
+                            ]),
                         };
                         match spec {
                             Ok(spec) if spec.action == "keep" => {
@@ -972,7 +1120,11 @@ impl Policy {
                                     configured.insert(kind, Some(a));
                                 }
                             }
-                            Err(e) => ctx.at(Some(v.span()), &what, e.message().to_string()),
+                            Err(problems) => {
+                                for p in problems {
+                                    ctx.at(Some(v.span()), &what, p);
+                                }
+                            }
                         }
                     }
                 }
@@ -1199,7 +1351,8 @@ colour = "red"
         assert!(!p.rules[0].keep_literals, "off unless asked for");
         let wrong = problems(&rule("keep_literals = \"yes\"\n")).join("\n");
         assert!(
-            wrong.contains("rules[0]") && wrong.contains("expected a boolean"),
+            wrong.contains("rules[0]")
+                && wrong.contains("`keep_literals` must be true or false (got a string)"),
             "{wrong}"
         );
     }
@@ -1224,6 +1377,80 @@ colour = "red"
         );
         assert!(problems("[detectors]\nemail = \"generalize\"\n")[0]
             .contains("cannot use `generalize`"));
+    }
+
+    #[test]
+    fn every_problem_of_a_rule_or_detector_table_is_reported() {
+        // Each missing field and each unknown one, named, in one run.
+        let p = problems("[[rules]]\npath = \"a.b\"\n");
+        assert_eq!(p.len(), 4, "{p:?}");
+        for field in ["name", "select", "action"] {
+            assert!(
+                p.iter()
+                    .any(|x| x.contains(&format!("missing field `{field}`"))),
+                "{field}: {p:?}"
+            );
+        }
+        assert!(
+            p[3].starts_with("p.toml:1: rules[0]: unknown field `path` (a rule's fields: name,"),
+            "{p:?}"
+        );
+        // Wrong types name their field; the rule is named once it has a name.
+        let p = problems(
+            "[[rules]]\nname = \"x\"\nselect = [\"a\", 1]\naction = 3\nkeep_last = \"2\"\n",
+        );
+        assert_eq!(
+            p,
+            [
+                "p.toml:1: rules[0] \"x\": `action` must be a string (got an integer)",
+                "p.toml:1: rules[0] \"x\": `keep_last` must be an integer (got a string)",
+                "p.toml:1: rules[0] \"x\": `select` must be a list of strings (got a list holding an integer)",
+            ]
+        );
+        assert!(
+            problems("[[rules]]\nname = \"x\"\nselect = \"a\"\naction = \"drop\"\n")[0]
+                .ends_with("`select` must be a list of strings (got a string)")
+        );
+        // A detector's table, and a setting that is neither a string nor a table.
+        let p = problems(
+            "[detectors]\nemail = { action = \"mask\", keep_last = \"3\", colour = 1 }\nmac = 3\n",
+        );
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(
+            p[0].contains("detectors.email: unknown field `colour` (a detector's fields: action,"),
+            "{p:?}"
+        );
+        assert!(
+            p[1].ends_with("detectors.email: `keep_last` must be an integer (got a string)"),
+            "{p:?}"
+        );
+        assert!(
+            p[2].ends_with(
+                "detectors.mac: must be \"off\", an action name or a table with `action`"
+            ),
+            "{p:?}"
+        );
+        assert!(problems("[detectors]\nemail = { keep_last = 3 }\n")[0]
+            .ends_with("detectors.email: missing field `action`"));
+        // The field lists name exactly what the rules accept.
+        let names: Vec<&str> = ACTION_FIELDS.iter().map(|(n, _)| *n).collect();
+        for name in names {
+            let value = match name {
+                "action" => continue,
+                "bytes" | "keep_last" | "ipv4_prefix" | "ipv6_prefix" => "1".to_string(),
+                "keep_domain" => "true".to_string(),
+                "keep_prefixes" | "query_allow" => "[\"a\"]".to_string(),
+                _ => "\"a\"".to_string(),
+            };
+            let p = problems(&format!(
+                "[[rules]]\nname = \"x\"\nselect = [\"a\"]\naction = \"drop\"\n{name} = {value}\n"
+            ));
+            assert!(
+                p.len() == 1
+                    && p[0].contains(&format!("`{name}` is not a parameter of action `drop`")),
+                "{name}: {p:?}"
+            );
+        }
     }
 
     #[test]
