@@ -306,16 +306,39 @@ fn type_name(v: &toml::Value) -> &'static str {
     }
 }
 
-/// A detector's table: its action and the action's parameters, with every
-/// problem found in it.
-fn detector_spec(t: &toml::Table) -> Result<ActionSpec, Vec<String>> {
-    let problems = field_problems(t, &["action"], &[&ACTION_FIELDS], || {
-        format!("a detector's fields: {}", field_names(&ACTION_FIELDS))
+/// The fields of [`KeySpec`].
+const KEY_FIELDS: [(&str, FieldType); 4] = [
+    ("id", FieldType::Text),
+    ("env", FieldType::Text),
+    ("file", FieldType::Text),
+    ("current", FieldType::Boolean),
+];
+
+/// The fields of [`LimitsSpec`].
+const LIMIT_FIELDS: [(&str, FieldType); 2] = [
+    ("max_depth", FieldType::Integer),
+    ("max_line_bytes", FieldType::Integer),
+];
+
+/// Deserialises a table of `fields` (`listed` names them in an unknown
+/// field's problem) once [`field_problems`] finds nothing wrong with it;
+/// otherwise gives every problem found.
+fn table_spec<T: serde::de::DeserializeOwned>(
+    v: &toml::Value,
+    required: &[&str],
+    fields: &[(&str, FieldType)],
+    listed: &str,
+) -> Result<T, Vec<String>> {
+    let Some(t) = v.as_table() else {
+        return Err(vec![format!("must be a table (got {})", type_name(v))]);
+    };
+    let problems = field_problems(t, required, &[fields], || {
+        format!("{listed}: {}", field_names(fields))
     });
     if !problems.is_empty() {
         return Err(problems);
     }
-    toml::Value::Table(t.clone())
+    v.clone()
         .try_into()
         .map_err(|e: toml::de::Error| vec![e.message().to_string()])
 }
@@ -839,7 +862,7 @@ impl Policy {
         };
         let mut limits = Limits::default();
         if let Some(v) = &file.limits {
-            match v.get_ref().clone().try_into::<LimitsSpec>() {
+            match table_spec::<LimitsSpec>(v.get_ref(), &[], &LIMIT_FIELDS, "its fields") {
                 Ok(l) => {
                     if let Some(d) = l.max_depth {
                         if !(1..=1000).contains(&d) {
@@ -862,7 +885,11 @@ impl Policy {
                         limits.max_line_bytes = b.clamp(1024, 1 << 30) as usize;
                     }
                 }
-                Err(e) => ctx.at(Some(v.span()), "limits", e.message().to_string()),
+                Err(problems) => {
+                    for p in problems {
+                        ctx.at(Some(v.span()), "limits", p);
+                    }
+                }
             }
         }
         let preset_names: Vec<String> = match &file.presets {
@@ -919,7 +946,7 @@ impl Policy {
         let mut current_count = 0;
         for (i, k) in file.keys.iter().flatten().enumerate() {
             let what = format!("keys[{i}]");
-            match k.get_ref().clone().try_into::<KeySpec>() {
+            match table_spec::<KeySpec>(k.get_ref(), &["id"], &KEY_FIELDS, "a key's fields") {
                 Ok(spec) => {
                     if !valid_id(&spec.id) {
                         ctx.at(
@@ -968,8 +995,10 @@ impl Policy {
                         }
                     }
                 }
-                Err(e) => {
-                    ctx.at(Some(k.span()), &what, e.message().to_string());
+                Err(problems) => {
+                    for p in problems {
+                        ctx.at(Some(k.span()), &what, p);
+                    }
                     table.failed.push(None);
                 }
             }
@@ -1099,7 +1128,12 @@ impl Policy {
                                 action: s.clone(),
                                 ..ActionSpec::default()
                             }),
-                            toml::Value::Table(t) => detector_spec(t),
+                            table @ toml::Value::Table(_) => table_spec::<ActionSpec>(
+                                table,
+                                &["action"],
+                                &ACTION_FIELDS,
+                                "a detector's fields",
+                            ),
                             _ => Err(vec![
                                 "must be \"off\", an action name or a table with `action`".into(),
                             ]),
@@ -1432,6 +1466,28 @@ colour = "red"
         );
         assert!(problems("[detectors]\nemail = { keep_last = 3 }\n")[0]
             .ends_with("detectors.email: missing field `action`"));
+        // Keys and limits.
+        let p = problems("[[keys]]\nsecret = \"x\"\ncurrent = \"yes\"\n");
+        assert_eq!(
+            p,
+            [
+                "p.toml:1: keys[0]: missing field `id`",
+                "p.toml:1: keys[0]: `current` must be true or false (got a string)",
+                "p.toml:1: keys[0]: unknown field `secret` (a key's fields: id, env, file, current)",
+            ]
+        );
+        let p = problems("[limits]\nmax_depth = \"9\"\nmax_bytes = 1\n");
+        assert_eq!(
+            p,
+            [
+                "p.toml:1: limits: unknown field `max_bytes` (its fields: max_depth, max_line_bytes)",
+                "p.toml:1: limits: `max_depth` must be an integer (got a string)",
+            ]
+        );
+        assert_eq!(
+            problems("limits = 3\n"),
+            ["p.toml:1: limits: must be a table (got an integer)"]
+        );
         // The field lists name exactly what the rules accept.
         let names: Vec<&str> = ACTION_FIELDS.iter().map(|(n, _)| *n).collect();
         for name in names {
