@@ -48,6 +48,7 @@ pub mod presets;
 pub mod selector;
 #[cfg(test)]
 mod test_texts;
+pub mod toml_fields;
 
 pub use engine::{Cause, Explained, Redactor, Reference, Stats, LONG_LINE};
 pub use error::{PolicyError, Problem, Reject};

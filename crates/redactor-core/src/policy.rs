@@ -18,6 +18,7 @@ use crate::json::Value;
 use crate::keys::{valid_id, Key, KeySource};
 use crate::presets;
 use crate::selector::{MatchMode, Matcher, Selector};
+use crate::toml_fields::{self, FieldType, Fields};
 
 /// Denylist or allowlist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,8 +125,7 @@ presets = [
 ]
 "#;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A policy file's top-level fields, each spanning where it is.
 struct FileSpec {
     version: Option<Spanned<toml::Value>>,
     mode: Option<Spanned<toml::Value>>,
@@ -135,6 +135,63 @@ struct FileSpec {
     detectors: Option<Spanned<toml::Value>>,
     keys: Option<Vec<Spanned<toml::Value>>>,
     rules: Option<Vec<Spanned<toml::Value>>>,
+}
+
+/// The top-level fields of a policy; their values are checked one by one.
+const TOP_FIELDS: &Fields = &[
+    ("version", FieldType::Any),
+    ("mode", FieldType::Any),
+    ("presets", FieldType::Any),
+    ("nested_json", FieldType::Any),
+    ("limits", FieldType::Any),
+    ("detectors", FieldType::Any),
+    ("keys", FieldType::Any),
+    ("rules", FieldType::Any),
+];
+
+impl FileSpec {
+    /// Reads the fields of `doc`; every unknown field, and `keys` or `rules`
+    /// that is not a list, goes to `ctx`.
+    fn read(doc: &toml_fields::Located<'_>, ctx: &mut Ctx<'_>) -> FileSpec {
+        for key in doc.table.keys() {
+            if !TOP_FIELDS.iter().any(|(n, _)| n == key) {
+                ctx.at(
+                    doc.span(key),
+                    "",
+                    format!(
+                        "unknown field `{key}` (a policy's top level: {})",
+                        toml_fields::names(TOP_FIELDS)
+                    ),
+                );
+            }
+        }
+        let mut list = |key: &str| {
+            let v = doc.table.get(key)?;
+            let items = doc.items(key);
+            if items.is_none() {
+                ctx.at(
+                    doc.span(key),
+                    key,
+                    format!(
+                        "must be a list of tables, as [[{key}]] makes (got {})",
+                        toml_fields::type_name(v)
+                    ),
+                );
+            }
+            items
+        };
+        let (keys, rules) = (list("keys"), list("rules"));
+        FileSpec {
+            version: doc.field("version"),
+            mode: doc.field("mode"),
+            presets: doc.field("presets"),
+            nested_json: doc.field("nested_json"),
+            limits: doc.field("limits"),
+            detectors: doc.field("detectors"),
+            keys,
+            rules,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -197,43 +254,8 @@ struct RuleSpec {
     action: ActionSpec,
 }
 
-/// What a field of a rule or detector table must hold.
-#[derive(Clone, Copy)]
-enum FieldType {
-    Text,
-    Integer,
-    Boolean,
-    Texts,
-    /// Checked by the action that takes it.
-    Any,
-}
-
-impl FieldType {
-    fn accepts(self, v: &toml::Value) -> bool {
-        match self {
-            FieldType::Text => v.is_str(),
-            FieldType::Integer => v.is_integer(),
-            FieldType::Boolean => v.is_bool(),
-            FieldType::Texts => v
-                .as_array()
-                .is_some_and(|a| a.iter().all(toml::Value::is_str)),
-            FieldType::Any => true,
-        }
-    }
-
-    fn describe(self) -> &'static str {
-        match self {
-            FieldType::Text => "a string",
-            FieldType::Integer => "an integer",
-            FieldType::Boolean => "true or false",
-            FieldType::Texts => "a list of strings",
-            FieldType::Any => "a value",
-        }
-    }
-}
-
 /// A rule's own fields, beside its action's.
-const HEAD_FIELDS: [(&str, FieldType); 5] = [
+const HEAD_FIELDS: &Fields = &[
     ("name", FieldType::Text),
     ("description", FieldType::Text),
     ("select", FieldType::Texts),
@@ -242,7 +264,7 @@ const HEAD_FIELDS: [(&str, FieldType); 5] = [
 ];
 
 /// The fields of [`ActionSpec`], in its order.
-const ACTION_FIELDS: [(&str, FieldType); 15] = [
+const ACTION_FIELDS: &Fields = &[
     ("action", FieldType::Text),
     ("key", FieldType::Text),
     ("normalize", FieldType::Text),
@@ -260,54 +282,8 @@ const ACTION_FIELDS: [(&str, FieldType); 15] = [
     ("on_invalid", FieldType::Text),
 ];
 
-fn field_names(fields: &[(&str, FieldType)]) -> String {
-    let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
-    names.join(", ")
-}
-
-/// Every field of `t` that `fields` does not list, and every field of the
-/// wrong type, each named; `required` fields that are absent too.
-fn field_problems(
-    t: &toml::Table,
-    required: &[&str],
-    fields: &[&[(&str, FieldType)]],
-    known: impl Fn() -> String,
-) -> Vec<String> {
-    let mut problems: Vec<String> = required
-        .iter()
-        .filter(|f| !t.contains_key(**f))
-        .map(|f| format!("missing field `{f}`"))
-        .collect();
-    for (k, v) in t {
-        match fields.iter().flat_map(|f| f.iter()).find(|(n, _)| n == k) {
-            Some((_, ty)) if !ty.accepts(v) => {
-                let got = match v.as_array().and_then(|a| a.iter().find(|x| !x.is_str())) {
-                    Some(item) => format!("a list holding {}", type_name(item)),
-                    None => type_name(v).to_string(),
-                };
-                problems.push(format!("`{k}` must be {} (got {got})", ty.describe()))
-            }
-            Some(_) => {}
-            None => problems.push(format!("unknown field `{k}` ({})", known())),
-        }
-    }
-    problems
-}
-
-fn type_name(v: &toml::Value) -> &'static str {
-    match v {
-        toml::Value::String(_) => "a string",
-        toml::Value::Integer(_) => "an integer",
-        toml::Value::Float(_) => "a float",
-        toml::Value::Boolean(_) => "a boolean",
-        toml::Value::Datetime(_) => "a date-time",
-        toml::Value::Array(_) => "a list",
-        toml::Value::Table(_) => "a table",
-    }
-}
-
 /// The fields of [`KeySpec`].
-const KEY_FIELDS: [(&str, FieldType); 4] = [
+const KEY_FIELDS: &Fields = &[
     ("id", FieldType::Text),
     ("env", FieldType::Text),
     ("file", FieldType::Text),
@@ -315,25 +291,28 @@ const KEY_FIELDS: [(&str, FieldType); 4] = [
 ];
 
 /// The fields of [`LimitsSpec`].
-const LIMIT_FIELDS: [(&str, FieldType); 2] = [
+const LIMIT_FIELDS: &Fields = &[
     ("max_depth", FieldType::Integer),
     ("max_line_bytes", FieldType::Integer),
 ];
 
 /// Deserialises a table of `fields` (`listed` names them in an unknown
-/// field's problem) once [`field_problems`] finds nothing wrong with it;
+/// field's problem) once [`toml_fields::problems`] finds nothing wrong with it;
 /// otherwise gives every problem found.
 fn table_spec<T: serde::de::DeserializeOwned>(
     v: &toml::Value,
     required: &[&str],
-    fields: &[(&str, FieldType)],
+    fields: &Fields,
     listed: &str,
 ) -> Result<T, Vec<String>> {
     let Some(t) = v.as_table() else {
-        return Err(vec![format!("must be a table (got {})", type_name(v))]);
+        return Err(vec![format!(
+            "must be a table (got {})",
+            toml_fields::type_name(v)
+        )]);
     };
-    let problems = field_problems(t, required, &[fields], || {
-        format!("{listed}: {}", field_names(fields))
+    let problems = toml_fields::problems(t, required, &[fields], || {
+        format!("{listed}: {}", toml_fields::names(fields))
     });
     if !problems.is_empty() {
         return Err(problems);
@@ -351,15 +330,15 @@ fn rule_spec(v: &toml::Value) -> Result<RuleSpec, Vec<String>> {
     let toml::Value::Table(t) = v else {
         return Err(vec!["a rule must be a table".into()]);
     };
-    let problems = field_problems(
+    let problems = toml_fields::problems(
         t,
         &["name", "select", "action"],
-        &[&HEAD_FIELDS, &ACTION_FIELDS],
+        &[HEAD_FIELDS, ACTION_FIELDS],
         || {
             format!(
                 "a rule's fields: {}, and its action's parameters: {}",
-                field_names(&HEAD_FIELDS),
-                field_names(&ACTION_FIELDS)
+                toml_fields::names(HEAD_FIELDS),
+                toml_fields::names(ACTION_FIELDS)
             )
         },
     );
@@ -403,10 +382,13 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn at(&mut self, span: Option<std::ops::Range<usize>>, what: &str, message: impl Into<String>) {
-        let location = match span {
-            Some(s) => format!("{}:{}: {what}", self.origin, line_of(self.src, s)),
-            None => format!("{}: {what}", self.origin),
+        let mut location = match span {
+            Some(s) => format!("{}:{}", self.origin, line_of(self.src, s)),
+            None => self.origin.to_string(),
         };
+        if !what.is_empty() {
+            location = format!("{location}: {what}");
+        }
         self.problems.push(Problem {
             location,
             message: message.into(),
@@ -812,21 +794,20 @@ impl Policy {
             src,
             problems: Vec::new(),
         };
-        let file: FileSpec = match toml::from_str(src) {
-            Ok(f) => f,
+        let doc = match toml_fields::Located::parse(src) {
+            Ok(doc) => doc,
             Err(e) => {
-                let line = e.span().map(|s| line_of(src, s));
-                let msg = e.message().to_string();
-                let location = match line {
-                    Some(l) => format!("{origin}:{l}"),
+                let location = match e.span {
+                    Some(span) => format!("{origin}:{}", line_of(src, span)),
                     None => origin.to_string(),
                 };
                 return Err(PolicyError::Invalid(vec![Problem {
                     location,
-                    message: msg,
+                    message: e.message,
                 }]));
             }
         };
+        let file = FileSpec::read(&doc, &mut ctx);
         let mut warnings = Vec::new();
 
         if let Some(v) = &file.version {
@@ -862,7 +843,7 @@ impl Policy {
         };
         let mut limits = Limits::default();
         if let Some(v) = &file.limits {
-            match table_spec::<LimitsSpec>(v.get_ref(), &[], &LIMIT_FIELDS, "its fields") {
+            match table_spec::<LimitsSpec>(v.get_ref(), &[], LIMIT_FIELDS, "its fields") {
                 Ok(l) => {
                     if let Some(d) = l.max_depth {
                         if !(1..=1000).contains(&d) {
@@ -946,7 +927,7 @@ impl Policy {
         let mut current_count = 0;
         for (i, k) in file.keys.iter().flatten().enumerate() {
             let what = format!("keys[{i}]");
-            match table_spec::<KeySpec>(k.get_ref(), &["id"], &KEY_FIELDS, "a key's fields") {
+            match table_spec::<KeySpec>(k.get_ref(), &["id"], KEY_FIELDS, "a key's fields") {
                 Ok(spec) => {
                     if !valid_id(&spec.id) {
                         ctx.at(
@@ -1067,16 +1048,16 @@ impl Policy {
         for name in &preset_names {
             let src = presets::source(name).unwrap_or("");
             let porigin = format!("preset:{name}");
-            let pfile: Result<FileSpec, _> = toml::from_str(src);
-            let Ok(pfile) = pfile else {
-                ctx.at(None, &porigin, "built-in preset does not parse");
-                continue;
-            };
             let mut pctx = Ctx {
                 origin: &porigin,
                 src,
                 problems: Vec::new(),
             };
+            let Ok(pdoc) = toml_fields::Located::parse(src) else {
+                ctx.at(None, &porigin, "built-in preset does not parse");
+                continue;
+            };
+            let pfile = FileSpec::read(&pdoc, &mut pctx);
             for (i, r) in pfile.rules.iter().flatten().enumerate() {
                 match rule_spec(r.get_ref()) {
                     Ok(spec) => {
@@ -1131,7 +1112,7 @@ impl Policy {
                             table @ toml::Value::Table(_) => table_spec::<ActionSpec>(
                                 table,
                                 &["action"],
-                                &ACTION_FIELDS,
+                                ACTION_FIELDS,
                                 "a detector's fields",
                             ),
                             _ => Err(vec![
@@ -1403,6 +1384,20 @@ colour = "red"
             "{misplaced}"
         );
         assert!(problems("colour = 1\n")[0].contains("unknown field `colour`"));
+        // Every unknown top-level field, each on its line, and lists that are not.
+        assert_eq!(
+            problems("colour = 1\nrules = 3\n[shade]\nkeys = { a = 1 }\n"),
+            [
+                "p.toml:1: unknown field `colour` (a policy's top level: version, mode, presets, nested_json, limits, detectors, keys, rules)",
+                "p.toml:3: unknown field `shade` (a policy's top level: version, mode, presets, nested_json, limits, detectors, keys, rules)",
+                "p.toml:2: rules: must be a list of tables, as [[rules]] makes (got an integer)",
+            ]
+        );
+        // A syntax error's message takes one line.
+        assert_eq!(
+            problems("x = [\n"),
+            ["p.toml:2: invalid array: expected `]`"]
+        );
         assert!(problems("[[rules]\n")[0].starts_with("p.toml:1"));
         assert!(problems("presets = [\"mixpanle\"]\n")[0].contains("unknown preset"));
         assert!(
@@ -1507,6 +1502,49 @@ colour = "red"
                 "{name}: {p:?}"
             );
         }
+    }
+
+    /// Tables that dotted keys and dotted headers make are read as any
+    /// other (serde's `Spanned` refused them), and problems in them keep
+    /// their lines.
+    #[test]
+    fn dotted_keys_and_headers_make_tables_as_headers_do() {
+        let p = Policy::from_toml(
+            "limits.max_depth = 9\ndetectors.email = \"off\"\n[detectors.ipv4]\naction = \"drop\"\n",
+            "p.toml",
+        )
+        .unwrap();
+        assert_eq!(p.limits.max_depth, 9);
+        let headed = Policy::from_toml(
+            "[limits]\nmax_depth = 9\n[detectors]\nemail = \"off\"\nipv4 = \"drop\"\n",
+            "p.toml",
+        )
+        .unwrap();
+        let detectors = |p: &Policy| -> Vec<(DetectorKind, std::mem::Discriminant<Action>)> {
+            p.detectors
+                .list
+                .iter()
+                .map(|d| (d.kind, std::mem::discriminant(&d.action)))
+                .collect()
+        };
+        assert_eq!(detectors(&p), detectors(&headed));
+        assert!(!detectors(&p).iter().any(|(k, _)| *k == DetectorKind::Email));
+        assert!(
+            detectors(&p).contains(&(DetectorKind::Ipv4, std::mem::discriminant(&Action::Drop)))
+        );
+        assert_eq!(
+            problems("version = 1\n\n[detectors.email]\naction = \"mask\"\nkeep_last = \"2\"\n"),
+            ["p.toml:3: detectors.email: `keep_last` must be an integer (got a string)"]
+        );
+        assert_eq!(
+            problems("limits.max_dept = 9\n"),
+            ["p.toml:1: limits: unknown field `max_dept` (its fields: max_depth, max_line_bytes)"]
+        );
+        // Inline lists of rules get each rule's own line.
+        assert_eq!(
+            problems("rules = [\n  { name = \"a\", select = [\"a\"], action = \"drop\" },\n  { name = \"b\", select = [\"b\"], action = \"x\" },\n]\n"),
+            ["p.toml:3: rules[1] \"b\": unknown action \"x\" (expected drop, replace, tokenize, mask, generalize or keep)"]
+        );
     }
 
     #[test]

@@ -392,13 +392,24 @@ impl fmt::Debug for StageConfig {
     }
 }
 
-/// A configuration problem, naming the file and the field.
+/// The configuration's problems, one per line, each naming the file and the
+/// field.
 #[derive(Debug)]
 pub struct ConfigError(pub String);
 
 impl fmt::Display for ConfigError {
+    /// One problem as it is; several under a heading that counts them, as
+    /// a policy's are.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        let n = self.0.lines().count();
+        if n <= 1 {
+            return f.write_str(&self.0);
+        }
+        write!(f, "invalid stage configuration ({n} problems):")?;
+        for line in self.0.lines() {
+            write!(f, "\n  {line}")?;
+        }
+        Ok(())
     }
 }
 
@@ -414,6 +425,129 @@ const RESERVED: &[&str] = &[
     "transactional.id",
     "enable.idempotence",
 ];
+
+/// The file's fields, section by section, checked before serde reads them
+/// (see [`redactor_core::toml_fields`]).
+mod fields {
+    use redactor_core::toml_fields::{FieldType::*, Fields};
+
+    pub const TOP: &Fields = &[
+        ("policy", Text),
+        ("kafka", Table),
+        ("topics", Table),
+        ("stage", Table),
+        ("record", Table),
+        ("metrics", Table),
+    ];
+    const ACTIONS: &[&str] = &["keep", "tokenize", "drop"];
+    pub const SECTIONS: [(&str, &[&str], &Fields); 5] = [
+        (
+            "kafka",
+            &["brokers"],
+            &[
+                ("brokers", Text),
+                ("group", Text),
+                ("properties", Table),
+                ("consumer", Table),
+                ("producer", Table),
+            ],
+        ),
+        (
+            "topics",
+            &["dead_letter"],
+            &[
+                ("input", Texts),
+                ("input_pattern", Text),
+                ("output", Text),
+                ("output_map", TextTable),
+                ("dead_letter", Text),
+            ],
+        ),
+        (
+            "stage",
+            &[],
+            &[
+                ("delivery", OneOf(&["at-least-once", "exactly-once"])),
+                ("partitioning", OneOf(&["key", "input"])),
+                ("transactional_id", Text),
+                ("workers", Count),
+                ("batch_records", Count),
+                ("batch_bytes", Count),
+                ("linger_ms", Count),
+                ("max_in_flight_bytes", Count),
+                ("delivery_timeout_ms", Count),
+                ("drain_timeout_ms", Count),
+            ],
+        ),
+        (
+            "record",
+            &[],
+            &[
+                ("key", OneOf(ACTIONS)),
+                ("headers", OneOf(ACTIONS)),
+                ("header", Tables),
+            ],
+        ),
+        (
+            "metrics",
+            &[],
+            &[("listen", Text), ("log_format", OneOf(&["text", "json"]))],
+        ),
+    ];
+    pub const HEADER: &Fields = &[("name", Text), ("action", OneOf(ACTIONS))];
+}
+
+fn line_of(text: &str, at: usize) -> usize {
+    text[..at.min(text.len())].matches('\n').count() + 1
+}
+
+/// The file's fields, once none is missing, unknown or mistyped; otherwise
+/// every such problem, each naming its section and the section's line.
+/// Syntax errors stop at the first.
+fn read_fields(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
+    use redactor_core::toml_fields::{names, problems, Located};
+    let doc = Located::parse(text).map_err(|e| {
+        ConfigError(match e.span {
+            Some(span) => format!("{origin}:{}: {}", line_of(text, span.start), e.message),
+            None => format!("{origin}: {}", e.message),
+        })
+    })?;
+    let top = &doc.table;
+    let mut found: Vec<String> = problems(top, &["kafka", "topics"], &[fields::TOP], || {
+        format!("the file's top level: {}", names(fields::TOP))
+    })
+    .into_iter()
+    .map(|p| format!("{origin}: {p}"))
+    .collect();
+    for (section, required, section_fields) in fields::SECTIONS {
+        let Some(t) = top.get(section).and_then(toml::Value::as_table) else {
+            continue; // absent, or reported above
+        };
+        let at = match doc.span(section) {
+            Some(span) => format!("{origin}:{}: {section}", line_of(text, span.start)),
+            None => format!("{origin}: {section}"),
+        };
+        let listed = || format!("its fields: {}", names(section_fields));
+        for p in problems(t, required, &[section_fields], listed) {
+            found.push(format!("{at}: {p}"));
+        }
+        if section != "record" {
+            continue;
+        }
+        let headers = t.get("header").and_then(toml::Value::as_array);
+        for (i, h) in headers.into_iter().flatten().enumerate() {
+            let Some(h) = h.as_table() else { continue };
+            let listed = || format!("its fields: {}", names(fields::HEADER));
+            for p in problems(h, &["name", "action"], &[fields::HEADER], listed) {
+                found.push(format!("{at}.header[{i}]: {p}"));
+            }
+        }
+    }
+    if !found.is_empty() {
+        return Err(ConfigError(found.join("\n")));
+    }
+    Ok(doc.table)
+}
 
 impl StageConfig {
     /// Reads and validates a configuration file.
@@ -438,16 +572,9 @@ impl StageConfig {
     ///
     /// Every problem found, each naming `origin` and the field.
     pub fn parse(text: &str, origin: &str, base: &Path) -> Result<StageConfig, ConfigError> {
-        let file: File = toml::from_str(text).map_err(|e| {
-            let msg = e.message();
-            match e.span() {
-                Some(span) => {
-                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-                    ConfigError(format!("{origin}:{line}: {msg}"))
-                }
-                None => ConfigError(format!("{origin}: {msg}")),
-            }
-        })?;
+        let file: File = toml::Value::Table(read_fields(text, origin)?)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError(format!("{origin}: {}", e.message())))?;
         let mut problems = Vec::new();
         let mut problem =
             |field: &str, why: String| problems.push(format!("{origin}: {field}: {why}"));
@@ -889,12 +1016,90 @@ mod tests {
     }
 
     #[test]
-    fn unknown_fields_name_the_line() {
+    fn unknown_fields_name_their_section_and_its_line() {
         let e = parse(&format!("{BASE}[stage]\nbatchsize = 3\n"))
             .unwrap_err()
             .0;
-        assert!(e.starts_with("stage.toml:8:"), "{e}");
-        assert!(e.contains("batchsize"), "{e}");
+        assert!(
+            e.starts_with("stage.toml:7: stage: unknown field `batchsize` (its fields: delivery,"),
+            "{e}"
+        );
+        let e = parse(&format!("polcy = \"p.toml\"\n{BASE}")).unwrap_err().0;
+        assert_eq!(
+            e,
+            "stage.toml: unknown field `polcy` (the file's top level: policy, kafka, topics, stage, record, metrics)"
+        );
+    }
+
+    #[test]
+    fn every_missing_unknown_or_mistyped_field_is_reported_at_once() {
+        let text = "[kafka]\nbroker = \"b\"\n[topics]\ninput = \"raw\"\noutput = \"out\"\n\
+                    [stage]\ndelivery = \"sometimes\"\nworkers = \"2\"\nlinger_ms = -1\n\
+                    [record]\nkey = \"hash\"\n[[record.header]]\nname = \"x\"\n\
+                    [[record.header]]\nname = 1\naction = \"drop\"\n\
+                    [metrics]\nlog_format = \"xml\"\n[topics.output_map]\na = 1\n";
+        let e = parse(text).unwrap_err();
+        let want = [
+            "stage.toml:1: kafka: missing field `brokers`",
+            "stage.toml:1: kafka: unknown field `broker` (its fields: brokers, group, properties, consumer, producer)",
+            "stage.toml:3: topics: missing field `dead_letter`",
+            "stage.toml:3: topics: `input` must be a list of strings (got a string)",
+            "stage.toml:3: topics: `output_map` must be a table of strings (got a table holding an integer)",
+            "stage.toml:6: stage: `delivery` must be one of \"at-least-once\", \"exactly-once\" (got \"sometimes\")",
+            "stage.toml:6: stage: `linger_ms` must be an integer of at least 0 (got a negative integer)",
+            "stage.toml:6: stage: `workers` must be an integer of at least 0 (got a string)",
+            "stage.toml:10: record: `key` must be one of \"keep\", \"tokenize\", \"drop\" (got \"hash\")",
+            "stage.toml:10: record.header[0]: missing field `action`",
+            "stage.toml:10: record.header[1]: `name` must be a string (got an integer)",
+            "stage.toml:17: metrics: `log_format` must be one of \"text\", \"json\" (got \"xml\")",
+        ];
+        assert_eq!(e.0.lines().collect::<Vec<_>>(), want);
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with("invalid stage configuration (12 problems):\n  stage.toml:1: kafka:"),
+            "{shown}"
+        );
+        // One problem is shown as it is.
+        let one = parse(&format!("{BASE}[stage]\nworkers = -2\n")).unwrap_err();
+        assert_eq!(
+            one.to_string(),
+            "stage.toml:7: stage: `workers` must be an integer of at least 0 (got a negative integer)"
+        );
+    }
+
+    /// The lists the fields are checked against name just what serde reads:
+    /// a file setting every listed field, each with a value of its type,
+    /// deserialises.
+    #[test]
+    fn the_field_lists_match_the_file_structs() {
+        use redactor_core::toml_fields::FieldType;
+        fn value(ty: FieldType) -> &'static str {
+            match ty {
+                FieldType::Text => "\"x\"",
+                FieldType::Integer | FieldType::Count => "1",
+                FieldType::Boolean => "true",
+                FieldType::Texts => "[\"x\"]",
+                FieldType::OneOf(names) => match names[0] {
+                    "keep" => "\"keep\"",
+                    "text" => "\"text\"",
+                    "key" => "\"key\"",
+                    _ => "\"at-least-once\"",
+                },
+                FieldType::TextTable => "{ a = \"b\" }",
+                FieldType::Table => "{}",
+                FieldType::Tables => "[{ name = \"x\", action = \"keep\" }]",
+                FieldType::Any => "\"x\"",
+            }
+        }
+        let mut text = String::from("policy = \"p.toml\"\n");
+        for (section, _, section_fields) in fields::SECTIONS {
+            text.push_str(&format!("[{section}]\n"));
+            for (name, ty) in section_fields {
+                text.push_str(&format!("{name} = {}\n", value(*ty)));
+            }
+        }
+        let file: Result<File, _> = toml::Value::Table(read_fields(&text, "f").unwrap()).try_into();
+        assert!(file.is_ok(), "{text}\n{:?}", file.err());
     }
 
     #[test]
