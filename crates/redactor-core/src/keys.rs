@@ -24,7 +24,7 @@ pub enum KeySource {
     Env(String),
     /// A file holding the key (one trailing newline is ignored), of at
     /// most [`crate::files::MAX_SECRET_FILE_BYTES`] bytes.
-    File(String),
+    File(std::path::PathBuf),
 }
 
 /// The shortest key material accepted, in bytes.
@@ -43,11 +43,9 @@ impl Key {
                 None => return Err(format!("environment variable {var} is not set")),
             },
             KeySource::File(path) => {
-                let mut bytes = crate::files::read_capped(
-                    std::path::Path::new(path),
-                    crate::files::MAX_SECRET_FILE_BYTES,
-                )
-                .map_err(|e| format!("cannot read key file {path}: {e}"))?;
+                let mut bytes =
+                    crate::files::read_capped(path, crate::files::MAX_SECRET_FILE_BYTES)
+                        .map_err(|e| format!("cannot read key file {}: {e}", path.display()))?;
                 if bytes.last() == Some(&b'\n') {
                     bytes.pop();
                     if bytes.last() == Some(&b'\r') {
@@ -266,22 +264,22 @@ mod tests {
         .contains("not set"));
         let dir = std::env::temp_dir().join(format!("redactor-key-test-{}", std::process::id()));
         std::fs::write(&dir, b"0123456789abcdef\n").unwrap();
-        let k = Key::load("a", &KeySource::File(dir.display().to_string())).unwrap();
+        let k = Key::load("a", &KeySource::File(dir.clone())).unwrap();
         // The trailing newline of the file is not part of the key.
         assert_eq!(
             k.hmac(b"m"),
             crate::actions::hmac(b"0123456789abcdef", b"m")
         );
         std::fs::write(&dir, b"short\n").unwrap();
-        let e = Key::load("a", &KeySource::File(dir.display().to_string())).unwrap_err();
+        let e = Key::load("a", &KeySource::File(dir.clone())).unwrap_err();
         assert!(e.contains("at least 16") && !e.contains("short"));
         // Up to the cap a file is a key; one byte more is refused, and
         // the error shows none of it.
         let cap = crate::files::MAX_SECRET_FILE_BYTES as usize;
         std::fs::write(&dir, vec![b'x'; cap]).unwrap();
-        assert!(Key::load("a", &KeySource::File(dir.display().to_string())).is_ok());
+        assert!(Key::load("a", &KeySource::File(dir.clone())).is_ok());
         std::fs::write(&dir, vec![b'x'; cap + 1]).unwrap();
-        let e = Key::load("a", &KeySource::File(dir.display().to_string())).unwrap_err();
+        let e = Key::load("a", &KeySource::File(dir.clone())).unwrap_err();
         assert!(
             e.ends_with(": larger than 65536 bytes") && !e.contains("xx"),
             "{e}"

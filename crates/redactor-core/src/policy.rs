@@ -752,7 +752,8 @@ fn detector_defaults(kind: DetectorKind, keys: &KeyTable) -> Action {
 }
 
 /// Reads a policy file (at most [`crate::files::MAX_CONFIG_FILE_BYTES`]
-/// bytes) and compiles it.
+/// bytes) and compiles it. A key file named by a relative path is in the
+/// policy file's folder.
 ///
 /// # Errors
 ///
@@ -763,7 +764,8 @@ pub fn load_file(path: &std::path::Path) -> Result<Policy, PolicyError> {
             path: path.display().to_string(),
             source,
         })?;
-    let mut policy = Policy::from_toml(&src, &path.display().to_string())?;
+    let base = path.parent().unwrap_or(std::path::Path::new(""));
+    let mut policy = Policy::compile(&src, &path.display().to_string(), false, Some(base))?;
     policy.files.insert(0, path.to_path_buf());
     Ok(policy)
 }
@@ -776,19 +778,28 @@ impl Policy {
     ///
     /// When `REDACTOR_TOKEN_KEY` is set but shorter than 16 bytes.
     pub fn builtin() -> Result<Policy, PolicyError> {
-        Policy::compile(DEFAULT_POLICY, "built-in default policy", true)
+        Policy::compile(DEFAULT_POLICY, "built-in default policy", true, None)
     }
 
-    /// Compiles policy source text; `origin` names it in errors.
+    /// Compiles policy source text; `origin` names it in errors. A key file
+    /// named by a relative path is relative to the working directory (see
+    /// [`load_file`]).
     ///
     /// # Errors
     ///
     /// [`PolicyError::Invalid`] listing every problem found.
     pub fn from_toml(src: &str, origin: &str) -> Result<Policy, PolicyError> {
-        Policy::compile(src, origin, false)
+        Policy::compile(src, origin, false, None)
     }
 
-    fn compile(src: &str, origin: &str, builtin: bool) -> Result<Policy, PolicyError> {
+    /// `base` is the folder relative key files are in (the policy file's);
+    /// without it they are relative to the working directory.
+    fn compile(
+        src: &str,
+        origin: &str,
+        builtin: bool,
+        base: Option<&std::path::Path>,
+    ) -> Result<Policy, PolicyError> {
         let mut ctx = Ctx {
             origin,
             src,
@@ -951,7 +962,10 @@ impl Policy {
                     }
                     let source = match (spec.env, spec.file) {
                         (Some(e), None) => KeySource::Env(e),
-                        (None, Some(f)) => KeySource::File(f),
+                        (None, Some(f)) => KeySource::File(match base {
+                            Some(base) => base.join(f),
+                            None => f.into(),
+                        }),
                         _ => {
                             ctx.at(Some(k.span()), &what, "give exactly one of `env` or `file` (key material never goes in the policy)");
                             table.failed.push(Some(spec.id));
@@ -961,7 +975,7 @@ impl Policy {
                     match Key::load(&spec.id, &source) {
                         Ok(key) => {
                             if let KeySource::File(f) = &source {
-                                table.files.push(f.into());
+                                table.files.push(f.clone());
                             }
                             let key = Arc::new(key);
                             if spec.current {
@@ -1630,6 +1644,21 @@ key = "old"
         std::fs::write(&path, src).unwrap();
         let p = load_file(&path).unwrap();
         assert_eq!(p.files, vec![path.clone(), key.clone()]);
+        // A relative key file is in the policy file's folder, wherever the
+        // process runs (the tests run in the crate's folder).
+        assert!(!std::path::Path::new("k.key").exists());
+        std::fs::write(&path, "[[keys]]\nid = \"b\"\nfile = \"k.key\"\n").unwrap();
+        let p = load_file(&path).unwrap();
+        assert_eq!(p.files, vec![path.clone(), dir.join("k.key")]);
+        assert_eq!(p.current_key.unwrap().id(), "b");
+        // Text compiled without a file reads it from the working directory.
+        let e = Policy::from_toml("[[keys]]\nid = \"b\"\nfile = \"k.key\"\n", "p.toml");
+        assert!(
+            e.unwrap_err()
+                .to_string()
+                .contains("cannot read key file k.key"),
+            "relative to the working directory"
+        );
         assert!(Policy::from_toml("version = 1\n", "p.toml")
             .unwrap()
             .files
