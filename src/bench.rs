@@ -311,6 +311,10 @@ fn verify(
     Ok(())
 }
 
+/// Below this size (the corpus's bytes), `run` warns that the figures are
+/// not steady throughput.
+const SMALL_CORPUS_BYTES: usize = 10_000_000;
+
 fn variant(src: &str) -> Result<Arc<Policy>> {
     Ok(Arc::new(
         Policy::from_toml(src, "bench").map_err(|e| anyhow::anyhow!("{e}"))?,
@@ -341,6 +345,14 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
         main.lines.len(),
         main.payload_bytes() as f64 / 1e6
     ));
+    if main.payload_bytes() < SMALL_CORPUS_BYTES {
+        progress(&format!(
+            "warning: a round passes over the corpus once, and under {} MB fixed costs \
+             (starting threads, creating files) weigh on the figures, most on the thread and \
+             filter rows; the generated corpus is about 20 MB at the default --events",
+            SMALL_CORPUS_BYTES / 1_000_000
+        ));
+    }
     let formats: Vec<Corpus> = if o.input.is_none() {
         Format::ALL
             .iter()
@@ -1091,7 +1103,9 @@ impl ReportFile {
 
 #[cfg(test)]
 mod tests {
-    use super::{engine_run, ratio_text, threaded_run, Corpus, Row};
+    use super::{
+        engine_run, gen_corpus, ratio_text, threaded_run, Corpus, Row, SMALL_CORPUS_BYTES,
+    };
     use redactor_core::gen::{Format, Generator};
     use redactor_core::{Fast, Policy, Stats};
     use std::sync::Arc;
@@ -1115,6 +1129,18 @@ mod tests {
             assert_eq!(written, n, "{threads} thread(s)");
             assert_eq!(outs[..threads].concat(), one, "{threads} thread(s)");
         }
+    }
+
+    /// The corpus of `--events`' default (20 000, main.rs) is not one the
+    /// run warns about, as its warning says; 5 000 events are.
+    #[test]
+    fn only_corpora_smaller_than_the_default_are_warned_about() {
+        let default = gen_corpus(Format::Mixed, 20_000, 1).payload_bytes();
+        assert!(
+            (SMALL_CORPUS_BYTES..30_000_000).contains(&default),
+            "{default}"
+        );
+        assert!(gen_corpus(Format::Mixed, 5_000, 1).payload_bytes() < SMALL_CORPUS_BYTES);
     }
 
     fn row(bytes: usize, secs: &[f64]) -> Row {

@@ -1968,6 +1968,12 @@ fn bench_smoke_run_writes_table_json_and_plot() {
         b"",
     );
     assert!(out.status.success(), "{}", stderr(&out));
+    // 60 events are far too few for steady figures, and the run says so.
+    assert!(
+        stderr(&out).contains("warning: a round passes over the corpus once, and under 10 MB"),
+        "{}",
+        stderr(&out)
+    );
     let table = String::from_utf8_lossy(&out.stdout);
     for row in [
         "copy (floor)",
