@@ -81,7 +81,42 @@ fn posthog() {
 }
 #[test]
 fn otel() {
-    golden("otel");
+    let got = golden("otel");
+    // Plain JSON log records with the conventions' names as nested (ECS)
+    // or dotted keys lose the same fields as OTLP attributes do.
+    gone_and_kept(
+        &got,
+        &[
+            "u-4711",
+            "carol.jones",
+            "Carol Jones",
+            "e-4712",
+            "p-4713",
+            "laptop-carol",
+            "51234",
+            "48.137",
+            "80331",
+            "dev-4714",
+            "SAVE10",
+            "#pay",
+            "zz-4715",
+            "u-4721",
+            "dave.w",
+            "h-4722",
+            "inst-4723",
+            "40000",
+            "token-4724",
+            "00-1B-63",
+            "?b=c",
+        ],
+        &[
+            "\"country_iso_code\":\"DE\"",
+            "\"path\":\"/cart\"",
+            "\"domain\":\"corp\"",
+            "\"service\":{\"name\":\"auth\"}",
+            "\"status\":200",
+        ],
+    );
 }
 #[test]
 fn credentials() {
