@@ -211,7 +211,9 @@ enum Command {
     /// a progress bar shows, and a one-line summary ends the run.
     Gen {
         /// Wire format of the events: mixpanel, segment, amplitude, posthog,
-        /// otel, or mixed (each line from a random one of them).
+        /// otel, mixed (each line from a random one of those five), or logs
+        /// (structured application and access logs as log shippers carry
+        /// them: ECS-style nested objects, or flat dotted names).
         #[arg(short, long, default_value = "mixed", value_parser = parse_format)]
         format: redactor_core::gen::Format,
         /// Number of lines.

@@ -1431,6 +1431,7 @@ fn gen_is_deterministic_per_seed() {
         "amplitude",
         "posthog",
         "otel",
+        "logs",
         "mixed",
     ] {
         let a = gen(f, 50, 11);

@@ -22,20 +22,28 @@ pub enum Format {
     Posthog,
     /// OTLP/JSON logs and traces.
     Otel,
-    /// Each line from a randomly chosen format.
+    /// Structured application and access logs as log shippers carry them:
+    /// the semantic conventions' names as nested keys (ECS) or dotted keys.
+    Logs,
+    /// Each line from a randomly chosen vendor format (not `Logs`).
     Mixed,
 }
 
 impl Format {
-    /// Every format, `Mixed` last.
-    pub const ALL: [Format; 6] = [
+    /// Every format: the vendors' first (`Mixed` draws from them), then
+    /// `Logs`, `Mixed` last.
+    pub const ALL: [Format; 7] = [
         Format::Mixpanel,
         Format::Segment,
         Format::Amplitude,
         Format::Posthog,
         Format::Otel,
+        Format::Logs,
         Format::Mixed,
     ];
+
+    /// The vendors' formats, which `Mixed` draws its lines from.
+    const VENDORS: usize = 5;
 
     /// CLI name.
     pub fn name(self) -> &'static str {
@@ -45,6 +53,7 @@ impl Format {
             Format::Amplitude => "amplitude",
             Format::Posthog => "posthog",
             Format::Otel => "otel",
+            Format::Logs => "logs",
             Format::Mixed => "mixed",
         }
     }
@@ -874,10 +883,182 @@ impl Generator {
         )])
     }
 
+    /// An application or access log record: ECS-style nested objects (with
+    /// ECS's own dotted `log.level` and `ecs.version`), or, one time in
+    /// three, one flat object of dotted names as OTel-flattened and many
+    /// JSON loggers write it.
+    fn logs(&mut self) -> Value {
+        let p = self.person();
+        let (_, iso) = self.ts();
+        let url = self.url(&p);
+        let page = self.rng.pick(PAGES).to_string();
+        let method = *self.rng.pick(&["GET", "POST", "PUT", "DELETE"]);
+        let status = *self
+            .rng
+            .pick(&[200u32, 200, 200, 201, 204, 302, 400, 401, 404, 500]);
+        let level = if status >= 500 {
+            "error"
+        } else if status >= 400 {
+            "warn"
+        } else {
+            "info"
+        };
+        let ua = self.rng.pick(UAS).to_string();
+        let login = p.email.split('@').next().unwrap_or("").to_string();
+        let port = 1024 + self.rng.below(60_000);
+        let trace = format!("{:016x}{:016x}", self.rng.next_u64(), self.rng.next_u64());
+        let span = format!("{:016x}", self.rng.next_u64());
+        let message = if self.rng.pct(50) {
+            format!("{method} {page} {status}")
+        } else {
+            self.free_text(&p)
+        };
+        let duration = n(self.rng.below(2_000_000_000));
+        let service = *self
+            .rng
+            .pick(&["checkout-api", "auth", "search", "billing-worker"]);
+        if self.rng.pct(33) {
+            let mut members = vec![
+                ("time", s(iso)),
+                ("level", s(level)),
+                ("msg", s(message)),
+                ("service.name", s(service)),
+                ("trace_id", s(trace)),
+                ("user.id", s(&p.user_id)),
+                ("client.address", s(&p.ip4)),
+                ("client.port", n(port)),
+                ("http.request.method", s(method)),
+                ("http.response.status_code", n(status)),
+                ("url.full", s(url)),
+                ("user_agent.original", s(ua)),
+                ("user.name", s(login)),
+                ("enduser.id", s(&p.email)),
+                (
+                    "http.request.header.authorization",
+                    s(format!("Bearer tok{:016x}", self.rng.next_u64())),
+                ),
+                ("network.peer.address", s(&p.ip6)),
+            ];
+            self.thin(&mut members, 7, 50);
+            if level == "error" {
+                members.push((
+                    "error.stack",
+                    s(format!(
+                        "Error: no account for {}\n    at handler (app.js:42)\n    at process (node:internal:1)",
+                        p.email
+                    )),
+                ));
+            }
+            return obj(members);
+        }
+        let city = p.city;
+        let mut client = vec![
+            ("ip", s(&p.ip4)),
+            ("port", n(port)),
+            (
+                "geo",
+                obj(vec![
+                    ("city_name", s(CITIES[city])),
+                    ("region_name", s(REGIONS[city])),
+                    ("country_iso_code", s(COUNTRIES[city])),
+                    (
+                        "location",
+                        obj(vec![
+                            (
+                                "lat",
+                                n(format!(
+                                    "{:.4}",
+                                    40.0 + self.rng.below(10_000) as f64 / 1000.0
+                                )),
+                            ),
+                            (
+                                "lon",
+                                n(format!("{:.4}", self.rng.below(10_000) as f64 / 1000.0)),
+                            ),
+                        ]),
+                    ),
+                ]),
+            ),
+            (
+                "address",
+                s(format!(
+                    "laptop-{}.corp.example.net",
+                    p.first.to_lowercase()
+                )),
+            ),
+        ];
+        self.thin(&mut client, 2, 50);
+        let mut user = vec![
+            ("id", s(&p.user_id)),
+            ("name", s(login)),
+            ("email", s(&p.email)),
+            ("full_name", s(format!("{} {}", p.first, p.last))),
+            ("domain", s("corp")),
+        ];
+        self.thin(&mut user, 1, 50);
+        let mut request = vec![("method", s(method))];
+        if self.rng.pct(30) {
+            request.push((
+                "headers",
+                obj(vec![
+                    (
+                        "cookie",
+                        s(format!("sid={:016x}; theme=dark", self.rng.next_u64())),
+                    ),
+                    ("x-forwarded-for", s(format!("{}, 198.51.100.10", p.ip4))),
+                ]),
+            ));
+        }
+        let mut members = vec![
+            ("@timestamp", s(iso)),
+            ("log.level", s(level)),
+            ("message", s(message)),
+            ("ecs.version", s("8.11.0")),
+            ("service", obj(vec![("name", s(service))])),
+            (
+                "event",
+                obj(vec![
+                    ("dataset", s(format!("{service}.access"))),
+                    ("duration", duration),
+                ]),
+            ),
+            (
+                "http",
+                obj(vec![
+                    ("request", obj(request)),
+                    ("response", obj(vec![("status_code", n(status))])),
+                ]),
+            ),
+            ("url", obj(vec![("full", s(url)), ("path", s(page))])),
+            ("user", obj(user)),
+            ("client", obj(client)),
+            ("user_agent", obj(vec![("original", s(ua))])),
+            ("trace", obj(vec![("id", s(trace))])),
+            ("span", obj(vec![("id", s(span))])),
+            ("host", obj(vec![("name", s("ip-10-0-1-23"))])),
+        ];
+        if level == "error" {
+            members.push((
+                "error",
+                obj(vec![
+                    ("type", s("IllegalStateException")),
+                    (
+                        "stack_trace",
+                        s(format!(
+                            "java.lang.IllegalStateException: no account for {}\n\tat com.example.Handler.step(Handler.java:40)",
+                            p.email
+                        )),
+                    ),
+                ]),
+            ));
+        }
+        obj(members)
+    }
+
     /// One event of this generator's format, as one JSON text (no newline).
     pub fn event(&mut self) -> Vec<u8> {
         let f = if self.format == Format::Mixed {
-            *self.rng.pick(&Format::ALL[..5])
+            *self.rng.pick(&Format::ALL[..Format::VENDORS])
         } else {
             self.format
         };
@@ -886,6 +1067,7 @@ impl Generator {
             Format::Segment => self.segment(),
             Format::Amplitude => self.amplitude(),
             Format::Posthog => self.posthog(),
+            Format::Logs => self.logs(),
             _ => self.otel(),
         };
         let mut out = Vec::with_capacity(1024);

@@ -366,3 +366,76 @@ fn default_policy_replaces_credentials_and_keeps_vendor_keys() {
     assert!(out.contains(r#""writeKey":"WK""#), "{out}");
     assert!(!out.contains("sid=1"), "{out}");
 }
+
+/// `gen --format logs` under the default policy: no identifier of a log
+/// record survives, nested (ECS) or under a dotted name, and what
+/// describes the request rather than the person stays.
+#[test]
+fn default_policy_leaves_no_identifier_in_generated_logs() {
+    use redactor_core::gen::{Format, Generator};
+    let p = common::default_policy();
+    let mut g = Generator::new(Format::Logs, 5);
+    let (mut nested, mut dotted) = (0, 0);
+    for _ in 0..400 {
+        let line = String::from_utf8(g.event()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        // An id, login, email or credential must not survive anywhere; an
+        // address not whole (its network part stays); a name, a place or a
+        // number not under its field's name (the free text of a message may
+        // name the person: no detector finds names in text).
+        let mut needles: Vec<String> = Vec::new();
+        let mut take = |name: &str, x: Option<&serde_json::Value>| match x {
+            Some(serde_json::Value::String(s)) if s.parse::<std::net::IpAddr>().is_ok() => {
+                needles.push(format!("\"{s}\""))
+            }
+            Some(serde_json::Value::String(s)) if !name.ends_with("_name") => {
+                needles.push(s.clone())
+            }
+            Some(x) => needles.push(format!("\"{name}\":{x}")),
+            None => {}
+        };
+        if v.get("user").is_some() {
+            nested += 1;
+            for path in [
+                "/user/id",
+                "/user/name",
+                "/user/email",
+                "/user/full_name",
+                "/client/ip",
+                "/client/address",
+                "/client/port",
+                "/client/geo/city_name",
+                "/client/geo/region_name",
+                "/client/geo/location/lat",
+                "/http/request/headers/cookie",
+            ] {
+                take(path.rsplit('/').next().unwrap(), v.pointer(path));
+            }
+        } else {
+            dotted += 1;
+            for name in [
+                "user.id",
+                "user.name",
+                "enduser.id",
+                "client.address",
+                "client.port",
+                "network.peer.address",
+                "http.request.header.authorization",
+            ] {
+                take(name, v.get(name));
+            }
+        }
+        let out = common::redact_both(&p, &line);
+        for needle in &needles {
+            assert!(
+                !out.contains(needle.as_str()),
+                "{needle} survived in {out}\ninput {line}"
+            );
+        }
+        assert!(out.contains("\"trace"), "the trace id was redacted: {out}");
+    }
+    assert!(
+        nested > 200 && dotted > 80,
+        "{nested} nested, {dotted} dotted"
+    );
+}
