@@ -366,14 +366,6 @@ fn rule_spec(v: &toml::Value) -> Result<RuleSpec, Vec<String>> {
     })
 }
 
-fn line_of(src: &str, span: std::ops::Range<usize>) -> usize {
-    src.as_bytes()[..span.start.min(src.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
 struct Ctx<'a> {
     origin: &'a str,
     src: &'a str,
@@ -383,7 +375,11 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn at(&mut self, span: Option<std::ops::Range<usize>>, what: &str, message: impl Into<String>) {
         let mut location = match span {
-            Some(s) => format!("{}:{}", self.origin, line_of(self.src, s)),
+            Some(s) => format!(
+                "{}:{}",
+                self.origin,
+                toml_fields::line_of(self.src, s.start)
+            ),
             None => self.origin.to_string(),
         };
         if !what.is_empty() {
@@ -809,7 +805,7 @@ impl Policy {
             Ok(doc) => doc,
             Err(e) => {
                 let location = match e.span {
-                    Some(span) => format!("{origin}:{}", line_of(src, span)),
+                    Some(span) => format!("{origin}:{}", toml_fields::line_of(src, span.start)),
                     None => origin.to_string(),
                 };
                 return Err(PolicyError::Invalid(vec![Problem {

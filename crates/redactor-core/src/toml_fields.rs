@@ -1,10 +1,11 @@
 //! The fields a TOML table may hold, checked before serde turns the table
-//! into a struct.
+//! into a struct, and where a text's fields are.
 //!
 //! serde stops at the first problem and names a wrong type without its
 //! field (`invalid type: string "2", expected usize`). [`problems`] reports
 //! every missing, unknown or mistyped field of a table, each by name, so the
-//! policy and the Kafka stage's configuration list them all at once.
+//! policy and the Kafka stage's configuration list them all at once;
+//! [`Located`] gives the lines their problems name.
 
 use std::ops::Range;
 
@@ -93,6 +94,15 @@ impl<'a> Located<'a> {
                 .collect(),
         )
     }
+}
+
+/// The line (from 1) that byte `at` of `text` is on.
+pub fn line_of(text: &str, at: usize) -> usize {
+    text.as_bytes()[..at.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// What a field must hold.
