@@ -884,9 +884,10 @@ impl Generator {
     }
 
     /// An application or access log record: ECS-style nested objects (with
-    /// ECS's own dotted `log.level` and `ecs.version`), or, one time in
-    /// three, one flat object of dotted names as OTel-flattened and many
-    /// JSON loggers write it.
+    /// ECS's own dotted `log.level` and `ecs.version`) half of the time, one
+    /// flat object of dotted names as OTel-flattened and many JSON loggers
+    /// write it a third of the time, otherwise a web server's access log
+    /// line in JSON (nginx's variable names).
     fn logs(&mut self) -> Value {
         let p = self.person();
         let (_, iso) = self.ts();
@@ -917,7 +918,37 @@ impl Generator {
         let service = *self
             .rng
             .pick(&["checkout-api", "auth", "search", "billing-worker"]);
-        if self.rng.pct(33) {
+        let shape = self.rng.below(6);
+        if shape == 5 {
+            let query = url
+                .split_once('?')
+                .map_or(String::new(), |(_, q)| format!("?{q}"));
+            let mut members = vec![
+                ("time_local", s(iso)),
+                ("remote_addr", s(&p.ip4)),
+                ("remote_user", s(login)),
+                ("request", s(format!("{method} {page}{query} HTTP/1.1"))),
+                ("status", n(status)),
+                ("body_bytes_sent", n(self.rng.below(100_000))),
+                (
+                    "request_time",
+                    n(format!("{:.3}", self.rng.below(5_000) as f64 / 1000.0)),
+                ),
+                ("http_referer", s(self.url(&p))),
+                ("http_user_agent", s(ua)),
+                (
+                    "http_x_forwarded_for",
+                    s(format!("{}, 198.51.100.10", p.ip4)),
+                ),
+                (
+                    "http_cookie",
+                    s(format!("sid={:016x}; theme=dark", self.rng.next_u64())),
+                ),
+            ];
+            self.thin(&mut members, 5, 60);
+            return obj(members);
+        }
+        if shape >= 3 {
             let mut members = vec![
                 ("time", s(iso)),
                 ("level", s(level)),

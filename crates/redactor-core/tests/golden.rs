@@ -368,14 +368,15 @@ fn default_policy_replaces_credentials_and_keeps_vendor_keys() {
 }
 
 /// `gen --format logs` under the default policy: no identifier of a log
-/// record survives, nested (ECS) or under a dotted name, and what
-/// describes the request rather than the person stays.
+/// record survives, nested (ECS), under a dotted name or in an access log
+/// line, a referrer loses its query, and what describes the request
+/// rather than the person stays.
 #[test]
 fn default_policy_leaves_no_identifier_in_generated_logs() {
     use redactor_core::gen::{Format, Generator};
     let p = common::default_policy();
     let mut g = Generator::new(Format::Logs, 5);
-    let (mut nested, mut dotted) = (0, 0);
+    let (mut nested, mut dotted, mut access) = (0, 0, 0);
     for _ in 0..400 {
         let line = String::from_utf8(g.event()).unwrap();
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
@@ -411,6 +412,11 @@ fn default_policy_leaves_no_identifier_in_generated_logs() {
             ] {
                 take(path.rsplit('/').next().unwrap(), v.pointer(path));
             }
+        } else if v.get("remote_addr").is_some() {
+            access += 1;
+            for name in ["remote_addr", "remote_user", "http_cookie"] {
+                take(name, v.get(name));
+            }
         } else {
             dotted += 1;
             for name in [
@@ -432,10 +438,23 @@ fn default_policy_leaves_no_identifier_in_generated_logs() {
                 "{needle} survived in {out}\ninput {line}"
             );
         }
-        assert!(out.contains("\"trace"), "the trace id was redacted: {out}");
+        let redacted: serde_json::Value = serde_json::from_str(&out).unwrap();
+        if let Some(referer) = redacted.get("http_referer").and_then(|r| r.as_str()) {
+            assert!(
+                !referer.contains(['?', '#']),
+                "a referrer kept its query: {out}"
+            );
+        }
+        // What describes the request stays: an access log's status, the
+        // other records' trace id.
+        let kept = match v.get("remote_addr") {
+            Some(_) => "\"status\":",
+            None => "\"trace",
+        };
+        assert!(out.contains(kept), "{kept} was redacted: {out}");
     }
     assert!(
-        nested > 200 && dotted > 80,
-        "{nested} nested, {dotted} dotted"
+        nested > 150 && dotted > 100 && access > 40,
+        "{nested} nested, {dotted} dotted, {access} access log lines"
     );
 }
