@@ -213,7 +213,8 @@ enum Command {
         /// Wire format of the events: mixpanel, segment, amplitude, posthog,
         /// otel, mixed (each line from a random one of those five), or logs
         /// (structured application and access logs as log shippers carry
-        /// them: ECS-style nested objects, or flat dotted names).
+        /// them: ECS-style nested objects, flat dotted names, and nginx-style
+        /// access log lines).
         #[arg(short, long, default_value = "mixed", value_parser = parse_format)]
         format: redactor_core::gen::Format,
         /// Number of lines.

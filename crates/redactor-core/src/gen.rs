@@ -23,7 +23,8 @@ pub enum Format {
     /// OTLP/JSON logs and traces.
     Otel,
     /// Structured application and access logs as log shippers carry them:
-    /// the semantic conventions' names as nested keys (ECS) or dotted keys.
+    /// the semantic conventions' names as nested keys (ECS) or dotted keys,
+    /// and web servers' JSON access log lines.
     Logs,
     /// Each line from a randomly chosen vendor format (not `Logs`).
     Mixed,
@@ -177,6 +178,25 @@ fn obj(members: Vec<(&str, Value)>) -> Value {
             .map(|(k, v)| (k.to_string(), v))
             .collect(),
     )
+}
+
+/// What [`Generator::logs`] draws for one request, whatever the record's
+/// shape.
+struct LogRequest {
+    iso: String,
+    url: String,
+    page: String,
+    method: &'static str,
+    status: u32,
+    level: &'static str,
+    ua: String,
+    login: String,
+    port: u64,
+    trace: String,
+    span: String,
+    message: String,
+    duration: u64,
+    service: &'static str,
 }
 
 struct Person {
@@ -897,15 +917,7 @@ impl Generator {
         let status = *self
             .rng
             .pick(&[200u32, 200, 200, 201, 204, 302, 400, 401, 404, 500]);
-        let level = if status >= 500 {
-            "error"
-        } else if status >= 400 {
-            "warn"
-        } else {
-            "info"
-        };
         let ua = self.rng.pick(UAS).to_string();
-        let login = p.email.split('@').next().unwrap_or("").to_string();
         let port = 1024 + self.rng.below(60_000);
         let trace = format!("{:016x}{:016x}", self.rng.next_u64(), self.rng.next_u64());
         let span = format!("{:016x}", self.rng.next_u64());
@@ -914,74 +926,146 @@ impl Generator {
         } else {
             self.free_text(&p)
         };
-        let duration = n(self.rng.below(2_000_000_000));
+        let duration = self.rng.below(2_000_000_000);
         let service = *self
             .rng
             .pick(&["checkout-api", "auth", "search", "billing-worker"]);
-        let shape = self.rng.below(6);
-        if shape == 5 {
-            let query = url
-                .split_once('?')
-                .map_or(String::new(), |(_, q)| format!("?{q}"));
-            let mut members = vec![
-                ("time_local", s(iso)),
-                ("remote_addr", s(&p.ip4)),
-                ("remote_user", s(login)),
-                ("request", s(format!("{method} {page}{query} HTTP/1.1"))),
-                ("status", n(status)),
-                ("body_bytes_sent", n(self.rng.below(100_000))),
-                (
-                    "request_time",
-                    n(format!("{:.3}", self.rng.below(5_000) as f64 / 1000.0)),
-                ),
-                ("http_referer", s(self.url(&p))),
-                ("http_user_agent", s(ua)),
-                (
-                    "http_x_forwarded_for",
-                    s(format!("{}, 198.51.100.10", p.ip4)),
-                ),
-                (
-                    "http_cookie",
-                    s(format!("sid={:016x}; theme=dark", self.rng.next_u64())),
-                ),
-            ];
-            self.thin(&mut members, 5, 60);
-            return obj(members);
+        let r = LogRequest {
+            login: p.email.split('@').next().unwrap_or("").to_string(),
+            level: match status {
+                500.. => "error",
+                400.. => "warn",
+                _ => "info",
+            },
+            iso,
+            url,
+            page,
+            method,
+            status,
+            ua,
+            port,
+            trace,
+            span,
+            message,
+            duration,
+            service,
+        };
+        match self.rng.below(6) {
+            5 => self.access_log(&p, r),
+            3 | 4 => self.flat_log(&p, r),
+            _ => self.ecs_log(&p, r),
         }
-        if shape >= 3 {
-            let mut members = vec![
-                ("time", s(iso)),
-                ("level", s(level)),
-                ("msg", s(message)),
-                ("service.name", s(service)),
-                ("trace_id", s(trace)),
-                ("user.id", s(&p.user_id)),
-                ("client.address", s(&p.ip4)),
-                ("client.port", n(port)),
-                ("http.request.method", s(method)),
-                ("http.response.status_code", n(status)),
-                ("url.full", s(url)),
-                ("user_agent.original", s(ua)),
-                ("user.name", s(login)),
-                ("enduser.id", s(&p.email)),
-                (
-                    "http.request.header.authorization",
-                    s(format!("Bearer tok{:016x}", self.rng.next_u64())),
-                ),
-                ("network.peer.address", s(&p.ip6)),
-            ];
-            self.thin(&mut members, 7, 50);
-            if level == "error" {
-                members.push((
-                    "error.stack",
-                    s(format!(
-                        "Error: no account for {}\n    at handler (app.js:42)\n    at process (node:internal:1)",
-                        p.email
-                    )),
-                ));
-            }
-            return obj(members);
+    }
+
+    /// A web server's access log line in JSON, under nginx's names.
+    fn access_log(&mut self, p: &Person, r: LogRequest) -> Value {
+        let LogRequest {
+            iso,
+            url,
+            page,
+            method,
+            status,
+            ua,
+            login,
+            ..
+        } = r;
+        let query = url
+            .split_once('?')
+            .map_or(String::new(), |(_, q)| format!("?{q}"));
+        let mut members = vec![
+            ("time_local", s(iso)),
+            ("remote_addr", s(&p.ip4)),
+            ("remote_user", s(login)),
+            ("request", s(format!("{method} {page}{query} HTTP/1.1"))),
+            ("status", n(status)),
+            ("body_bytes_sent", n(self.rng.below(100_000))),
+            (
+                "request_time",
+                n(format!("{:.3}", self.rng.below(5_000) as f64 / 1000.0)),
+            ),
+            ("http_referer", s(self.url(p))),
+            ("http_user_agent", s(ua)),
+            (
+                "http_x_forwarded_for",
+                s(format!("{}, 198.51.100.10", p.ip4)),
+            ),
+            (
+                "http_cookie",
+                s(format!("sid={:016x}; theme=dark", self.rng.next_u64())),
+            ),
+        ];
+        self.thin(&mut members, 5, 60);
+        obj(members)
+    }
+
+    /// One flat object of dotted names.
+    fn flat_log(&mut self, p: &Person, r: LogRequest) -> Value {
+        let LogRequest {
+            iso,
+            url,
+            method,
+            status,
+            level,
+            ua,
+            login,
+            port,
+            trace,
+            message,
+            service,
+            ..
+        } = r;
+        let mut members = vec![
+            ("time", s(iso)),
+            ("level", s(level)),
+            ("msg", s(message)),
+            ("service.name", s(service)),
+            ("trace_id", s(trace)),
+            ("user.id", s(&p.user_id)),
+            ("client.address", s(&p.ip4)),
+            ("client.port", n(port)),
+            ("http.request.method", s(method)),
+            ("http.response.status_code", n(status)),
+            ("url.full", s(url)),
+            ("user_agent.original", s(ua)),
+            ("user.name", s(login)),
+            ("enduser.id", s(&p.email)),
+            (
+                "http.request.header.authorization",
+                s(format!("Bearer tok{:016x}", self.rng.next_u64())),
+            ),
+            ("network.peer.address", s(&p.ip6)),
+        ];
+        self.thin(&mut members, 7, 50);
+        if level == "error" {
+            members.push((
+                "error.stack",
+                s(format!(
+                    "Error: no account for {}\n    at handler (app.js:42)\n    at process (node:internal:1)",
+                    p.email
+                )),
+            ));
         }
+        obj(members)
+    }
+
+    /// ECS-style nested objects.
+    fn ecs_log(&mut self, p: &Person, r: LogRequest) -> Value {
+        let LogRequest {
+            iso,
+            url,
+            page,
+            method,
+            status,
+            level,
+            ua,
+            login,
+            port,
+            trace,
+            span,
+            message,
+            duration,
+            service,
+        } = r;
         let city = p.city;
         let mut client = vec![
             ("ip", s(&p.ip4)),
@@ -1050,7 +1134,7 @@ impl Generator {
                 "event",
                 obj(vec![
                     ("dataset", s(format!("{service}.access"))),
-                    ("duration", duration),
+                    ("duration", n(duration)),
                 ]),
             ),
             (
