@@ -500,7 +500,13 @@ mod fields {
 /// The file's fields, once none is missing, unknown or mistyped; otherwise
 /// every such problem, each naming its section and the section's line.
 /// Syntax errors stop at the first.
-fn read_fields(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
+///
+/// With the fields comes `origin:line` of each top-level field (`origin`
+/// alone where the line is unknown), for the problems found later.
+fn read_fields(
+    text: &str,
+    origin: &str,
+) -> Result<(toml::Table, BTreeMap<String, String>), ConfigError> {
     use redactor_core::toml_fields::{line_of, names, problems, Located};
     let doc = Located::parse(text).map_err(|e| {
         ConfigError(match e.span {
@@ -542,7 +548,18 @@ fn read_fields(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
     if !found.is_empty() {
         return Err(ConfigError(found.join("\n")));
     }
-    Ok(doc.table)
+    let at = doc
+        .table
+        .keys()
+        .map(|k| {
+            let at = match doc.span(k) {
+                Some(span) => format!("{origin}:{}", line_of(text, span.start)),
+                None => origin.to_string(),
+            };
+            (k.clone(), at)
+        })
+        .collect();
+    Ok((doc.table, at))
 }
 
 impl StageConfig {
@@ -568,12 +585,17 @@ impl StageConfig {
     ///
     /// Every problem found, each naming `origin` and the field.
     pub fn parse(text: &str, origin: &str, base: &Path) -> Result<StageConfig, ConfigError> {
-        let file: File = toml::Value::Table(read_fields(text, origin)?)
+        let (table, section_at) = read_fields(text, origin)?;
+        let file: File = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError(format!("{origin}: {}", e.message())))?;
         let mut problems = Vec::new();
-        let mut problem =
-            |field: &str, why: String| problems.push(format!("{origin}: {field}: {why}"));
+        // Each problem names the line of its field's section.
+        let mut problem = |field: &str, why: String| {
+            let section = field.split(['.', '[']).next().unwrap_or(field);
+            let at = section_at.get(section).map_or(origin, String::as_str);
+            problems.push(format!("{at}: {field}: {why}"));
+        };
 
         if file.kafka.brokers.trim().is_empty() {
             problem("kafka.brokers", "is empty".into());
@@ -970,7 +992,20 @@ mod tests {
         ] {
             assert!(e.contains(needle), "{needle:?} missing from:\n{e}");
         }
-        assert!(e.lines().all(|l| l.starts_with("stage.toml: ")), "{e}");
+        // Each names the line of its field's section.
+        for (field, line) in [
+            ("kafka.brokers", 1),
+            ("kafka.properties", 1),
+            ("topics.dead_letter", 6),
+            ("stage.workers", 10),
+            ("record.header[1].name", 14),
+            ("metrics.listen", 20),
+        ] {
+            assert!(
+                e.contains(&format!("stage.toml:{line}: {field}")),
+                "{field} at line {line}:\n{e}"
+            );
+        }
     }
 
     #[test]
@@ -984,13 +1019,13 @@ mod tests {
         let e = parse(&text).unwrap_err().0;
         let lines: Vec<&str> = e.lines().collect();
         for needle in [
-            "stage.toml: topics.input: topic name \"raw events\" holds ' '",
-            "stage.toml: topics.input: a topic name is empty",
-            "stage.toml: topics.output_map: topic name \"raw events\" holds ' '",
-            "stage.toml: topics.output_map: topic name \"a/b\" holds '/'",
-            "stage.toml: topics.output_map: a topic name is empty",
+            "stage.toml:3: topics.input: topic name \"raw events\" holds ' '",
+            "stage.toml:3: topics.input: a topic name is empty",
+            "stage.toml:3: topics.output_map: topic name \"raw events\" holds ' '",
+            "stage.toml:3: topics.output_map: topic name \"a/b\" holds '/'",
+            "stage.toml:3: topics.output_map: a topic name is empty",
             "is 250 bytes long; Kafka allows at most 249",
-            "stage.toml: topics.dead_letter: topic name \"..\" is not allowed",
+            "stage.toml:3: topics.dead_letter: topic name \"..\" is not allowed",
         ] {
             assert!(
                 lines
@@ -1088,7 +1123,8 @@ mod tests {
                 text.push_str(&format!("{name} = {}\n", value(*ty)));
             }
         }
-        let file: Result<File, _> = toml::Value::Table(read_fields(&text, "f").unwrap()).try_into();
+        let file: Result<File, _> =
+            toml::Value::Table(read_fields(&text, "f").unwrap().0).try_into();
         assert!(file.is_ok(), "{text}\n{:?}", file.err());
     }
 
