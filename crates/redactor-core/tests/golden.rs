@@ -212,6 +212,8 @@ fn personal() {
         &got,
         &[
             "annlee",
+            "zz-7",
+            "#inbox",
             "AnnLee",
             "123-45-6789",
             "1990-01-02",
