@@ -959,32 +959,26 @@ impl Generator {
 
     /// A web server's access log line in JSON, under nginx's names.
     fn access_log(&mut self, p: &Person, r: LogRequest) -> Value {
-        let LogRequest {
-            iso,
-            url,
-            page,
-            method,
-            status,
-            ua,
-            login,
-            ..
-        } = r;
-        let query = url
+        let query = r
+            .url
             .split_once('?')
             .map_or(String::new(), |(_, q)| format!("?{q}"));
         let mut members = vec![
-            ("time_local", s(iso)),
+            ("time_local", s(r.iso)),
             ("remote_addr", s(&p.ip4)),
-            ("remote_user", s(login)),
-            ("request", s(format!("{method} {page}{query} HTTP/1.1"))),
-            ("status", n(status)),
+            ("remote_user", s(r.login)),
+            (
+                "request",
+                s(format!("{} {}{query} HTTP/1.1", r.method, r.page)),
+            ),
+            ("status", n(r.status)),
             ("body_bytes_sent", n(self.rng.below(100_000))),
             (
                 "request_time",
                 n(format!("{:.3}", self.rng.below(5_000) as f64 / 1000.0)),
             ),
             ("http_referer", s(self.url(p))),
-            ("http_user_agent", s(ua)),
+            ("http_user_agent", s(r.ua)),
             (
                 "http_x_forwarded_for",
                 s(format!("{}, 198.51.100.10", p.ip4)),
@@ -1000,34 +994,20 @@ impl Generator {
 
     /// One flat object of dotted names.
     fn flat_log(&mut self, p: &Person, r: LogRequest) -> Value {
-        let LogRequest {
-            iso,
-            url,
-            method,
-            status,
-            level,
-            ua,
-            login,
-            port,
-            trace,
-            message,
-            service,
-            ..
-        } = r;
         let mut members = vec![
-            ("time", s(iso)),
-            ("level", s(level)),
-            ("msg", s(message)),
-            ("service.name", s(service)),
-            ("trace_id", s(trace)),
+            ("time", s(r.iso)),
+            ("level", s(r.level)),
+            ("msg", s(r.message)),
+            ("service.name", s(r.service)),
+            ("trace_id", s(r.trace)),
             ("user.id", s(&p.user_id)),
             ("client.address", s(&p.ip4)),
-            ("client.port", n(port)),
-            ("http.request.method", s(method)),
-            ("http.response.status_code", n(status)),
-            ("url.full", s(url)),
-            ("user_agent.original", s(ua)),
-            ("user.name", s(login)),
+            ("client.port", n(r.port)),
+            ("http.request.method", s(r.method)),
+            ("http.response.status_code", n(r.status)),
+            ("url.full", s(r.url)),
+            ("user_agent.original", s(r.ua)),
+            ("user.name", s(r.login)),
             ("enduser.id", s(&p.email)),
             (
                 "http.request.header.authorization",
@@ -1036,7 +1016,7 @@ impl Generator {
             ("network.peer.address", s(&p.ip6)),
         ];
         self.thin(&mut members, 7, 50);
-        if level == "error" {
+        if r.level == "error" {
             members.push((
                 "error.stack",
                 s(format!(
@@ -1050,26 +1030,10 @@ impl Generator {
 
     /// ECS-style nested objects.
     fn ecs_log(&mut self, p: &Person, r: LogRequest) -> Value {
-        let LogRequest {
-            iso,
-            url,
-            page,
-            method,
-            status,
-            level,
-            ua,
-            login,
-            port,
-            trace,
-            span,
-            message,
-            duration,
-            service,
-        } = r;
         let city = p.city;
         let mut client = vec![
             ("ip", s(&p.ip4)),
-            ("port", n(port)),
+            ("port", n(r.port)),
             (
                 "geo",
                 obj(vec![
@@ -1105,13 +1069,13 @@ impl Generator {
         self.thin(&mut client, 2, 50);
         let mut user = vec![
             ("id", s(&p.user_id)),
-            ("name", s(login)),
+            ("name", s(r.login)),
             ("email", s(&p.email)),
             ("full_name", s(format!("{} {}", p.first, p.last))),
             ("domain", s("corp")),
         ];
         self.thin(&mut user, 1, 50);
-        let mut request = vec![("method", s(method))];
+        let mut request = vec![("method", s(r.method))];
         if self.rng.pct(30) {
             request.push((
                 "headers",
@@ -1125,34 +1089,34 @@ impl Generator {
             ));
         }
         let mut members = vec![
-            ("@timestamp", s(iso)),
-            ("log.level", s(level)),
-            ("message", s(message)),
+            ("@timestamp", s(r.iso)),
+            ("log.level", s(r.level)),
+            ("message", s(r.message)),
             ("ecs.version", s("8.11.0")),
-            ("service", obj(vec![("name", s(service))])),
+            ("service", obj(vec![("name", s(r.service))])),
             (
                 "event",
                 obj(vec![
-                    ("dataset", s(format!("{service}.access"))),
-                    ("duration", n(duration)),
+                    ("dataset", s(format!("{}.access", r.service))),
+                    ("duration", n(r.duration)),
                 ]),
             ),
             (
                 "http",
                 obj(vec![
                     ("request", obj(request)),
-                    ("response", obj(vec![("status_code", n(status))])),
+                    ("response", obj(vec![("status_code", n(r.status))])),
                 ]),
             ),
-            ("url", obj(vec![("full", s(url)), ("path", s(page))])),
+            ("url", obj(vec![("full", s(r.url)), ("path", s(r.page))])),
             ("user", obj(user)),
             ("client", obj(client)),
-            ("user_agent", obj(vec![("original", s(ua))])),
-            ("trace", obj(vec![("id", s(trace))])),
-            ("span", obj(vec![("id", s(span))])),
+            ("user_agent", obj(vec![("original", s(r.ua))])),
+            ("trace", obj(vec![("id", s(r.trace))])),
+            ("span", obj(vec![("id", s(r.span))])),
             ("host", obj(vec![("name", s("ip-10-0-1-23"))])),
         ];
-        if level == "error" {
+        if r.level == "error" {
             members.push((
                 "error",
                 obj(vec![
