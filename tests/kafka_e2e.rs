@@ -433,6 +433,19 @@ fn bench_kafka(brokers: &str, extra: &[&str]) -> Child {
         .unwrap()
 }
 
+/// A `bench kafka` run with a one-second latency phase, to its end; it
+/// must succeed. Its process id, its output and its stderr.
+fn short_bench_kafka(brokers: &str, extra: &[&str]) -> (u32, std::process::Output, String) {
+    let mut args = vec!["--latency-rate", "200", "--latency-secs", "1"];
+    args.extend_from_slice(extra);
+    let child = bench_kafka(brokers, &args);
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    (pid, out, stderr)
+}
+
 /// The broker's topics that the bench run with process id `pid` created.
 fn bench_topics(brokers: &str, pid: u32) -> Vec<String> {
     let mine = format!("-{pid}-");
@@ -448,21 +461,7 @@ fn bench_kafka_smoke_run() {
     let Some(brokers) = brokers() else { return };
     let dir = tempdir("bench");
     let json = dir.join("kafka-bench.json");
-    let child = bench_kafka(
-        &brokers,
-        &[
-            "--latency-rate",
-            "200",
-            "--latency-secs",
-            "1",
-            "--json",
-            json.to_str().unwrap(),
-        ],
-    );
-    let pid = child.id();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (pid, out, stderr) = short_bench_kafka(&brokers, &["--json", json.to_str().unwrap()]);
     assert!(
         stderr.contains("redacted output verified against the engine"),
         "{stderr}"
@@ -483,20 +482,7 @@ fn bench_kafka_smoke_run() {
 #[test]
 fn bench_kafka_keeps_its_topics_when_asked() {
     let Some(brokers) = brokers() else { return };
-    let child = bench_kafka(
-        &brokers,
-        &[
-            "--latency-rate",
-            "200",
-            "--latency-secs",
-            "1",
-            "--keep-topics",
-        ],
-    );
-    let pid = child.id();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let (pid, _, stderr) = short_bench_kafka(&brokers, &["--keep-topics"]);
     assert!(stderr.contains("kept the 11 benchmark topics"), "{stderr}");
     let kept = bench_topics(&brokers, pid);
     assert_eq!(kept.len(), 11, "{kept:?}");
