@@ -595,6 +595,33 @@ pub fn generalize_ip_into(text: &str, v4_prefix: u8, v6_prefix: u8, out: &mut St
     true
 }
 
+/// [`generalize_ip_into`] on a value that may list several addresses
+/// separated by commas, as `X-Forwarded-For` writes a request's way through
+/// proxies (`198.51.100.4, 10.0.0.1`): each is generalised, and the commas
+/// and the blanks around them are kept. False (and `out` unchanged) when
+/// any element is not an address, so that such a list is invalid as a
+/// whole (see `on_invalid`), never forwarded in part.
+pub fn generalize_ip_list_into(text: &str, v4_prefix: u8, v6_prefix: u8, out: &mut String) -> bool {
+    if memchr::memchr(b',', text.as_bytes()).is_none() {
+        return generalize_ip_into(text, v4_prefix, v6_prefix, out);
+    }
+    let start = out.len();
+    for (i, element) in text.split(',').enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let address = element.trim();
+        let lead = element.len() - element.trim_start().len();
+        out.push_str(&element[..lead]);
+        if !generalize_ip_into(address, v4_prefix, v6_prefix, out) {
+            out.truncate(start);
+            return false;
+        }
+        out.push_str(&element[lead + address.len()..]);
+    }
+    true
+}
+
 /// `b` as a dotted-decimal IPv4 address whose octets may be padded with
 /// leading zeros, as some logs write them (`198.051.100.007`, read in
 /// decimal as people pad, not in octal as `inet_aton` would): what the
@@ -1082,7 +1109,7 @@ impl Generalize {
             GeneralizeKind::Ip {
                 v4_prefix,
                 v6_prefix,
-            } => generalize_ip_into(text, *v4_prefix, *v6_prefix, out),
+            } => generalize_ip_list_into(text, *v4_prefix, *v6_prefix, out),
             GeneralizeKind::Url { query_allow } => {
                 generalize_url_into(text, query_allow, out);
                 true
@@ -1426,6 +1453,44 @@ mod tests {
             "203.0.113.0"
         );
         assert_eq!(generalize_ip("$remote", 24, 48), None);
+        let list = |t: &str| {
+            let mut out = String::from("kept:");
+            let ok = generalize_ip_list_into(t, 24, 48, &mut out);
+            (ok, out)
+        };
+        assert_eq!(
+            list("198.51.100.4, 10.0.0.1,2001:db8:1:2::9 ,  [2001:db8::1]:443"),
+            (
+                true,
+                "kept:198.51.100.0, 10.0.0.0,2001:db8:1:: ,  2001:db8::".into()
+            )
+        );
+        assert_eq!(list(" 203.0.113.7 "), (true, "kept:203.0.113.0".into()));
+        // One element that is not an address makes the whole list invalid,
+        // and nothing of it is written.
+        for bad in [
+            "198.51.100.4, unknown",
+            "198.51.100.4,",
+            ",198.51.100.4",
+            "198.51.100.4,,10.0.0.1",
+            "alice, 10.0.0.1",
+            ",",
+        ] {
+            assert_eq!(list(bad), (false, "kept:".into()), "{bad}");
+        }
+        // Through a rule's action, as both engines apply it.
+        let g = Generalize {
+            kind: GeneralizeKind::Ip {
+                v4_prefix: 16,
+                v6_prefix: 32,
+            },
+            on_invalid: OnInvalid::Drop,
+        };
+        assert_eq!(
+            g.apply("198.51.100.4, 2001:db8:1:2::9", false).as_deref(),
+            Some("198.51.0.0, 2001:db8::")
+        );
+        assert_eq!(g.apply("198.51.100.4, $remote", false), None);
         // The hand-written dotted form is `Display`'s, for every octet value
         // in every position.
         for o in 0..=255u8 {

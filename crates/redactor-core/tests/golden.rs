@@ -277,6 +277,17 @@ fn personal() {
             "10115",
             "030-901820",
             "52.52",
+            // Access logs of proxies (Traefik, Caddy) and Node servers:
+            // logins, client ports, raw User-Agents, request paths'
+            // queries, and an X-Forwarded-For list with a non-address in it.
+            "ann.lee.7",
+            "51234",
+            "40112",
+            "Gecko/",
+            "iPhone OS",
+            "10.0.0.1",
+            "unknown",
+            "x-real-ip",
         ],
         &[
             "\"plan\":\"pro\"",
@@ -305,6 +316,14 @@ fn personal() {
             "\"model\":\"Pixel 8\"",
             "\"currency\":\"EUR\"",
             "\"service.version\"",
+            // Each address of an X-Forwarded-For list keeps its network,
+            // and the list its separators.
+            "\"x-forwarded-for\":\"198.51.100.0,2001:db8:1::\"",
+            "\"request_X-Forwarded-For\":\"198.51.100.0, 10.0.0.0\"",
+            "\"http_user_agent\":\"curl 8 / Other\"",
+            "\"request_User-Agent\":\"Firefox 120 / Linux\"",
+            "{\"name\":\"User-Agent\",\"value\":\"Safari 17 / iOS\"}",
+            "\"DownstreamStatus\":200",
             // The tokenized user name stays an OTLP AnyValue.
             "{\"key\":\"username\",\"value\":{\"stringValue\":\"tok_",
         ],
