@@ -1032,7 +1032,8 @@ pub fn svg(r: &Report) -> String {
 /// mistake is refused rather than run into swap.
 pub const MAX_INPUT_BYTES: u64 = 1 << 30;
 
-/// The corpus of `--input` (`-`: stdin), at most [`MAX_INPUT_BYTES`].
+/// The corpus of `--input` (`-`: stdin; a gzip file is read decompressed),
+/// at most [`MAX_INPUT_BYTES`] of text.
 fn read_input(p: &Path) -> Result<Corpus> {
     let stdin = crate::is_dash(p);
     let name = if stdin {
@@ -1054,12 +1055,31 @@ fn read_input(p: &Path) -> Result<Corpus> {
             .take(MAX_INPUT_BYTES + 1)
             .read_to_end(&mut bytes)
     } else {
-        let f = File::open(p).with_context(|| format!("cannot read {name}"))?;
-        // A regular file's size is known before a byte is read.
-        if f.metadata().is_ok_and(|m| m.len() > MAX_INPUT_BYTES) {
-            return Err(too_large());
+        let mut f = File::open(p).with_context(|| format!("cannot read {name}"))?;
+        let format = if f.metadata().is_ok_and(|m| m.is_file()) {
+            crate::compressed::sniff(&mut f).with_context(|| format!("cannot read {name}"))?
+        } else {
+            None
+        };
+        match format {
+            Some(crate::compressed::Format::Gzip) => crate::compressed::gunzip(f)
+                .0
+                .take(MAX_INPUT_BYTES + 1)
+                .read_to_end(&mut bytes),
+            Some(crate::compressed::Format::Refused {
+                name: format,
+                command,
+            }) => {
+                return Err(crate::compressed::refused(&name, format, command));
+            }
+            None => {
+                // A regular file's size is known before a byte is read.
+                if f.metadata().is_ok_and(|m| m.len() > MAX_INPUT_BYTES) {
+                    return Err(too_large());
+                }
+                f.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)
+            }
         }
-        f.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)
     };
     read.with_context(|| format!("cannot read {name}"))?;
     if bytes.len() as u64 > MAX_INPUT_BYTES {

@@ -12,7 +12,7 @@ use redactor_core::{Cause, Policy, Redactor, Stats};
 
 use redactor_scan::lines::{LineReader, Next};
 
-use crate::filter::{multiline_hint, stop_requested, Source, Stopped};
+use crate::filter::{first_line_hint, stop_requested, Source, Stopped};
 
 /// The context of an error writing standard output.
 pub const WRITE_STDOUT: &str = "cannot write stdout";
@@ -204,7 +204,7 @@ pub fn explain(
         }
         let next = lr
             .next_line()
-            .with_context(|| format!("cannot read {name}"))?;
+            .with_context(|| format!("cannot read {name} after line {line_no}"))?;
         if !matches!(next, Next::Eof) {
             line_no += 1;
         }
@@ -228,7 +228,7 @@ pub fn explain(
                 Err(r) => {
                     rejected += 1;
                     writeln!(out, "{name}:{line_no}: rejected: {r}").context(WRITE_STDOUT)?;
-                    if let Some(hint) = multiline_hint(&name, line_no, &r) {
+                    if let Some(hint) = first_line_hint(&name, line_no, &r, l) {
                         out.flush().context(WRITE_STDOUT)?;
                         eprintln!("{hint}");
                     }

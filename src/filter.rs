@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -21,6 +21,7 @@ use redactor_core::{json, Policy, Redactor, Reject, Stats};
 
 use redactor_scan::lines::{LineReader, Span};
 
+use crate::compressed;
 use crate::same_file::{self, Named};
 
 /// Options of `redactor filter`.
@@ -89,14 +90,25 @@ pub(crate) fn stop_requested(stop: Option<&Arc<AtomicUsize>>) -> usize {
     stop.map_or(0, |s| s.load(Ordering::SeqCst))
 }
 
-/// A hint for an input whose first line ends inside a JSON text, as the
-/// first line of JSON spread over several lines (pretty-printed) does:
-/// without it, such an input is only a reject for each of its lines.
-pub(crate) fn multiline_hint(source: &str, line_no: u64, reject: &Reject) -> Option<String> {
+/// A hint for an input whose first line (`line`) was rejected: one that
+/// starts like compressed data (see [`compressed::compressed_hint`]), or
+/// one that ends inside a JSON text, as the first line of JSON spread over
+/// several lines (pretty-printed) does. Without it, such an input is only
+/// a reject for each of its lines.
+pub(crate) fn first_line_hint(
+    source: &str,
+    line_no: u64,
+    reject: &Reject,
+    line: &[u8],
+) -> Option<String> {
+    if line_no != 1 {
+        return None;
+    }
+    if let Some(hint) = compressed::compressed_hint(source, line) {
+        return Some(hint);
+    }
     match reject {
-        Reject::InvalidJson { what, .. }
-            if line_no == 1 && what.starts_with("unexpected end of input") =>
-        {
+        Reject::InvalidJson { what, .. } if what.starts_with("unexpected end of input") => {
             Some(format!(
                 "redactor: hint: {source}:1 ends inside a JSON text; redactor reads one JSON \
                  text per line (NDJSON). JSON spread over several lines needs each event put \
@@ -304,6 +316,9 @@ pub(crate) struct Source {
     /// For an input that may wait, where possible: its descriptor, to ask
     /// whether more input is already there.
     watch: Option<File>,
+    /// For a gzip file: the compressed bytes read so far (the progress
+    /// bar measures these against the file's size).
+    pub(crate) compressed: Option<Arc<AtomicU64>>,
 }
 
 impl Source {
@@ -324,6 +339,7 @@ impl Source {
                         reader: Box::new(io::stdin().lock()),
                         waits: true,
                         watch: None,
+                        compressed: None,
                     });
                 }
             },
@@ -333,6 +349,30 @@ impl Source {
             ),
         };
         let waits = may_wait(file.metadata());
+        // A regular file may be compressed (a rotated log); a stream is
+        // read as it comes.
+        let mut file = file;
+        if !waits {
+            match compressed::sniff(&mut file).with_context(|| format!("cannot read {name}"))? {
+                Some(compressed::Format::Gzip) => {
+                    let (reader, count) = compressed::gunzip(file);
+                    return Ok(Source {
+                        name,
+                        reader,
+                        waits,
+                        watch: None,
+                        compressed: Some(count),
+                    });
+                }
+                Some(compressed::Format::Refused {
+                    name: format,
+                    command,
+                }) => {
+                    return Err(compressed::refused(&name, format, command));
+                }
+                None => {}
+            }
+        }
         let watch = if waits && cfg!(unix) {
             file.try_clone().ok()
         } else {
@@ -350,6 +390,7 @@ impl Source {
             reader,
             waits,
             watch,
+            compressed: None,
         })
     }
 }
@@ -406,8 +447,9 @@ fn ends_with_newline(p: &Path, len: u64) -> bool {
 }
 
 /// Checks that the input `p` can be read, so that a missing or unreadable
-/// file in a list of inputs ends the run before any output rather than
-/// midway. A regular file is opened and closed; anything else (a FIFO
+/// file in a list of inputs, or one compressed in a format that is not
+/// read, ends the run before any output rather than midway. A regular file
+/// is opened, its first bytes read, and closed; anything else (a FIFO
 /// would block in its open until a writer comes) only has to exist.
 fn check_input(p: &Path) -> Result<Named> {
     let meta =
@@ -416,7 +458,12 @@ fn check_input(p: &Path) -> Result<Named> {
         anyhow::bail!("cannot read input {}: it is a directory", p.display());
     }
     Ok(if meta.is_file() {
-        let f = File::open(p).with_context(|| format!("cannot open input {}", p.display()))?;
+        let mut f = File::open(p).with_context(|| format!("cannot open input {}", p.display()))?;
+        let format = compressed::sniff(&mut f)
+            .with_context(|| format!("cannot read input {}", p.display()))?;
+        if let Some(compressed::Format::Refused { name, command }) = format {
+            return Err(compressed::refused(&p.display().to_string(), name, command));
+        }
         Named::file("input", p, &f)
     } else {
         Named::path("input", p)
@@ -590,7 +637,8 @@ impl Writer {
                 );
             }
         }
-        if let Some(hint) = multiline_hint(&r.source, r.line_no, &r.reject) {
+        let (s, e) = r.raw.unwrap_or((0, 0));
+        if let Some(hint) = first_line_hint(&r.source, r.line_no, &r.reject, &data[s..e]) {
             say(self.progress.as_ref(), &hint);
         }
         Ok(())
@@ -790,7 +838,15 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
                 reader,
                 waits,
                 watch,
+                compressed,
             } = Source::open(src, opts.stop.as_ref())?;
+            // How far into the file the reading is: the compressed bytes of
+            // a gzip file, else the bytes of its lines.
+            let position = |lr: &LineReader<Box<dyn Read>>| {
+                compressed
+                    .as_ref()
+                    .map_or(lr.bytes_read, |c| c.load(Ordering::Relaxed))
+            };
             let mut lr = LineReader::new(reader, policy.limits.max_line_bytes);
             let mut line_no = 0u64;
             // The lines lent by `lr` since the last batch went, the output
@@ -834,12 +890,22 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
                         return Ok(());
                     }
                     if let Some(pb) = &progress {
-                        pb.set_position(done_bytes + lr.bytes_read);
+                        pb.set_position(done_bytes + position(&lr));
                     }
                 }
-                let span = lr
-                    .next_span()
-                    .with_context(|| format!("cannot read {name}"))?;
+                let span = match lr.next_span() {
+                    Ok(span) => span,
+                    Err(e) => {
+                        // The lines read before the error (a gzip file cut
+                        // short, a disk error) are still redacted and
+                        // written; the error names where it came.
+                        if !next.lines.is_empty() {
+                            ship(&mut lr, &mut next);
+                        }
+                        return Err(anyhow::Error::new(e)
+                            .context(format!("cannot read {name} after line {line_no}")));
+                    }
+                };
                 match span {
                     Span::Eof => break,
                     Span::Line(l) => {
@@ -902,7 +968,7 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
                     }
                 }
             }
-            done_bytes += lr.bytes_read;
+            done_bytes += position(&lr);
             if !next.lines.is_empty() && !ship(&mut lr, &mut next) {
                 return Ok(());
             }

@@ -18,6 +18,7 @@ use crate::same_file::Named;
 
 mod bench;
 mod commands;
+mod compressed;
 mod filter;
 mod same_file;
 
@@ -90,7 +91,9 @@ enum Command {
         #[arg(long, value_enum, default_value_t = EngineKind::Fast)]
         engine: EngineKind,
         /// Input files, read in turn; `-` is stdin, which is read when none
-        /// are given (`./-` is a file of that name).
+        /// are given (`./-` is a file of that name). A gzip file (told by its
+        /// first bytes, as rotated logs are) is read decompressed; a zstd,
+        /// xz, bzip2 or lz4 file is refused before anything is written.
         #[arg(value_name = "INPUT")]
         inputs: Vec<PathBuf>,
     },
@@ -120,7 +123,8 @@ enum Command {
         /// Redaction engine (see `filter --help`).
         #[arg(long, value_enum, default_value_t = EngineKind::Fast)]
         engine: EngineKind,
-        /// Input file; stdin when omitted or `-`.
+        /// Input file; stdin when omitted or `-`. A gzip file is read
+        /// decompressed (see `filter --help`).
         #[arg(value_name = "INPUT")]
         input: Option<PathBuf>,
     },
@@ -182,8 +186,9 @@ enum Command {
         /// preset, detector and allowlist variants are measured too).
         #[arg(short, long, value_name = "FILE")]
         policy: Option<PathBuf>,
-        /// Measure on this NDJSON file (`-`: stdin) instead of generated
-        /// corpora; at most 1 GiB, since it is held in memory (about 4x).
+        /// Measure on this NDJSON file (`-`: stdin; a gzip file is read
+        /// decompressed) instead of generated corpora; at most 1 GiB of
+        /// text, since it is held in memory (about 4x).
         /// Under 10 MB fixed costs weigh on the figures, and the run warns.
         #[arg(short, long, value_name = "FILE")]
         input: Option<PathBuf>,

@@ -744,6 +744,132 @@ fn files_in_file_out_and_crlf() {
     }
 }
 
+/// `data` compressed as one gzip member.
+fn gzipped(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn gzip_inputs_are_read_and_other_compressions_refused() {
+    let text = gen("mixed", 300, 11);
+    let (plain, gz) = (tmp("plain.ndjson"), tmp("rotated.ndjson.1.gz"));
+    std::fs::write(&plain, &text).unwrap();
+    // Two members, as `gzip -c a >> b` or a block-wise compressor writes,
+    // cut inside a line: the lines join across them.
+    let cut = text.len() / 2 + 7;
+    let mut two = gzipped(&text[..cut]);
+    two.extend(gzipped(&text[cut..]));
+    std::fs::write(&gz, &two).unwrap();
+    let expected = redactor(&["filter", plain.to_str().unwrap()], b"");
+    assert!(expected.status.success(), "{}", stderr(&expected));
+    assert_eq!(expected.stdout.iter().filter(|&&b| b == b'\n').count(), 300);
+    // Told by its bytes, not its name; beside a plain file in one run.
+    let named_plain = tmp("no-suffix");
+    std::fs::write(&named_plain, &two).unwrap();
+    for input in [&gz, &named_plain] {
+        let out = redactor(&["filter", input.to_str().unwrap()], b"");
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(out.stdout, expected.stdout);
+    }
+    let out = redactor(
+        &["filter", gz.to_str().unwrap(), plain.to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(
+        out.stdout,
+        [&expected.stdout[..], &expected.stdout].concat()
+    );
+    // explain reads it too.
+    let out = redactor(&["explain", gz.to_str().unwrap()], b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let explained = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        explained.contains(&format!("{}:300: ", gz.display())),
+        "{explained}"
+    );
+
+    // A gzip file cut short: the lines before the cut are written, and the
+    // run ends with status 1 naming the input and the line after which the
+    // cut came.
+    let whole = gzipped(&text);
+    std::fs::write(&gz, &whole[..whole.len() / 2]).unwrap();
+    let out = redactor(&["filter", gz.to_str().unwrap()], b"");
+    let says = format!("cannot read {} after line ", gz.display());
+    assert_status_says(&out, 1, &says);
+    let err = stderr(&out);
+    let after: usize = err[err.find(&says).unwrap() + says.len()..]
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(after > 0 && after < 300, "{err}");
+    let written = out.stdout.iter().filter(|&&b| b == b'\n').count();
+    assert_eq!(written, after, "{err}");
+    assert!(expected.stdout.starts_with(&out.stdout));
+
+    // Other formats are refused before anything is written, with the
+    // command that decompresses them.
+    let fresh = tmp("never-created-z.ndjson");
+    for (magic, format, command) in [
+        (&b"\x28\xb5\x2f\xfd\x04\x00"[..], "zstd", "zstd -dc"),
+        (b"\xfd7zXZ\x00\x00\x04", "xz", "xz -dc"),
+        (b"BZh91AY&SY", "bzip2", "bzip2 -dc"),
+        (b"\x04\x22\x4d\x18\x64\x40", "lz4", "lz4 -dc"),
+    ] {
+        let z = tmp(&format!("input.{format}"));
+        std::fs::write(&z, magic).unwrap();
+        let z = z.to_str().unwrap();
+        let says = format!(
+            "cannot read input {z}: it is {format}-compressed, which redactor does not read \
+             (it reads gzip); decompress it into a pipe: {command} {z} | redactor"
+        );
+        let out = redactor(
+            &[
+                "filter",
+                "-o",
+                fresh.to_str().unwrap(),
+                plain.to_str().unwrap(),
+                z,
+            ],
+            b"",
+        );
+        assert_status_says(&out, 1, &says);
+        assert!(!fresh.exists());
+        assert_status_says(&redactor(&["explain", z], b""), 1, &says);
+    }
+
+    // Compressed data on stdin is not decoded: its first line's reject
+    // comes with a hint, once.
+    const HINT: &str = "hint: <stdin> starts like gzip-compressed data";
+    let out = redactor(&["filter"], &two);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(stderr(&out).matches(HINT).count(), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("(zcat FILE | redactor"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty());
+    let out = redactor(&["explain"], &two);
+    assert_eq!(stderr(&out).matches(HINT).count(), 1, "{}", stderr(&out));
+    // bench --input reads a gzip file too (checked by its error on an
+    // empty corpus being the same as the plain file's).
+    let empty_gz = tmp("empty.ndjson.gz");
+    std::fs::write(&empty_gz, gzipped(b"")).unwrap();
+    let empty = tmp("empty.ndjson");
+    std::fs::write(&empty, b"").unwrap();
+    let a = redactor(&["bench", "--input", empty_gz.to_str().unwrap()], b"");
+    let b = redactor(&["bench", "--input", empty.to_str().unwrap()], b"");
+    assert_eq!(a.status.code(), b.status.code());
+    assert_eq!(
+        stderr(&a).replace(empty_gz.to_str().unwrap(), "X"),
+        stderr(&b).replace(empty.to_str().unwrap(), "X")
+    );
+}
+
 /// Runs `redactor ARGS` with the test key, stdin and stdout as given, and
 /// stderr captured.
 fn redactor_with(args: &[&str], stdin: Stdio, stdout: Stdio) -> Output {
