@@ -26,8 +26,9 @@ mod same_file;
 ///
 /// Identifying fields are dropped, generalised, masked or replaced by keyed
 /// tokens; free text is scanned for emails, IPs, card numbers, IBANs, phone
-/// numbers, social security numbers, MAC addresses, credentials and
-/// personal data in `name=value` parameters (URL queries). Invalid lines are
+/// numbers, social security numbers, MAC addresses, credentials, and
+/// personal data and user, device and organisation ids in `name=value`
+/// parameters (URL queries, `key=value` logs). Invalid lines are
 /// never forwarded: they are quarantined with a reason. With no --policy, a
 /// built-in policy applies every preset (mixpanel, segment, amplitude,
 /// posthog, otel, and credentials and personal for fields under their usual

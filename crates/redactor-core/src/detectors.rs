@@ -50,11 +50,17 @@ pub enum DetectorKind {
     /// text: URL queries and fragments, `key=value` logs
     /// (`?first_name=Ann&phone=4155550132`).
     PersonalParam,
+    /// The values of parameters named like the identifier of a person, a
+    /// device or an account in `name=value` text (`user_id=u-42`,
+    /// `?distinct_id=...`), as the vendor presets' identity fields hold
+    /// them: by default tokenized with the same key, so that an id in a log
+    /// message gets the token its field gets.
+    IdParam,
 }
 
 impl DetectorKind {
     /// Every kind, in matching priority order.
-    pub const ALL: [DetectorKind; 10] = [
+    pub const ALL: [DetectorKind; 11] = [
         DetectorKind::Secret,
         DetectorKind::Email,
         DetectorKind::Iban,
@@ -65,6 +71,7 @@ impl DetectorKind {
         DetectorKind::Mac,
         DetectorKind::Ssn,
         DetectorKind::PersonalParam,
+        DetectorKind::IdParam,
     ];
 
     /// Policy-file name.
@@ -80,6 +87,7 @@ impl DetectorKind {
             DetectorKind::Ssn => "ssn",
             DetectorKind::Iban => "iban",
             DetectorKind::PersonalParam => "personal_param",
+            DetectorKind::IdParam => "id_param",
         }
     }
 
@@ -546,13 +554,48 @@ const PERSONAL_NAMES: &[&[u8]] = &[
     b"longitude",
 ];
 
-/// Whether `name` is a personal-data name (see [`PERSONAL_NAMES`]): with
-/// its `_` and `-` removed, it equals one or ends with one that started a
-/// word in it: after a `_` or `-` (`billing_address`, `contact-phone`) or
-/// at a capital letter after a lowercase one (`billingAddress`,
-/// `userEmail`). Letter case aside: `First_Name` and `FIRSTNAME` are
-/// `firstname`.
+/// The names whose values identify a person, a device or an account, in
+/// lowercase without separators: those of the identity and group-id fields
+/// that the vendor presets tokenize (`user_id`, `distinct_id`,
+/// `anonymousId`, `device_id`, `org_id`, `account_id`, ...), so that an id
+/// in text is handled as its field is. A parameter's name is one of them
+/// as [`is_id_name`] reads it. Not `group_id`, which logs write as often
+/// for a consumer group, nor `id`, `uid` (a Unix user's number) or
+/// `client_id` (an OAuth application's).
+const ID_NAMES: &[&[u8]] = &[
+    b"userid",
+    b"distinctid",
+    b"anonymousid",
+    b"anonid",
+    b"identifiedid",
+    b"previousid",
+    b"deviceid",
+    b"accountid",
+    b"companyid",
+    b"orgid",
+    b"organizationid",
+    b"teamid",
+    b"workspaceid",
+];
+
+/// Whether `name` is a personal-data name (see [`PERSONAL_NAMES`]), read
+/// as [`ends_with_word`] says.
 fn is_personal_name(name: &[u8]) -> bool {
+    ends_with_word(name, PERSONAL_NAMES)
+}
+
+/// Whether `name` is an identifier's name (see [`ID_NAMES`]), read as
+/// [`ends_with_word`] says: `user_id`, `actorUserId`, `X-User-Id`.
+fn is_id_name(name: &[u8]) -> bool {
+    ends_with_word(name, ID_NAMES)
+}
+
+/// Whether `name`, with its `_` and `-` removed, equals one of `names` or
+/// ends with one that started a word in it: after a `_` or `-`
+/// (`billing_address`, `contact-phone`) or at a capital letter after a
+/// lowercase one (`billingAddress`, `userEmail`). Letter case aside:
+/// `First_Name` and `FIRSTNAME` are `firstname`.
+fn ends_with_word(name: &[u8], names: &[&[u8]]) -> bool {
     // The name without separators, lowercased, and where each of its
     // bytes starts a word; names are short (a query parameter's).
     let mut flat = [0u8; 64];
@@ -574,7 +617,7 @@ fn is_personal_name(name: &[u8]) -> bool {
         n += 1;
     }
     let flat = &flat[..n];
-    PERSONAL_NAMES.iter().any(|w| {
+    names.iter().any(|w| {
         flat.ends_with(w) && {
             let cut = n - w.len();
             cut == 0 || starts >> cut & 1 == 1
@@ -2121,6 +2164,7 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
                     && p.digits < len
                     && (p.has(C_DASH) || p.digits + 2 == len))), // Iban
         colon || p.has(C_PERCENT_OR_AMPERSAND), // PersonalParam
+        colon || p.has(C_PERCENT_OR_AMPERSAND), // IdParam
     ];
     const _: () = assert!(
         DetectorKind::Secret as u32 == 0
@@ -2133,6 +2177,7 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
             && DetectorKind::Ssn as u32 == 7
             && DetectorKind::Iban as u32 == 8
             && DetectorKind::PersonalParam as u32 == 9
+            && DetectorKind::IdParam as u32 == 10
     );
     let mut m = 0;
     for (i, b) in bits.into_iter().enumerate() {
@@ -2223,6 +2268,7 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
         DetectorKind::Ssn => find_ssns(text, out),
         DetectorKind::Iban => find_ibans(text, out),
         DetectorKind::PersonalParam => find_named_values(text, is_personal_name, out),
+        DetectorKind::IdParam => find_named_values(text, is_id_name, out),
     }
 }
 
@@ -4437,13 +4483,63 @@ mod tests {
         );
     }
 
-    /// [`is_personal_name`] by its definition: the name split into words
-    /// (at `_` and `-`, and before a capital letter that follows a
-    /// lowercase one), and some run of its last words, joined and
-    /// lowercased, is a name of the list.
     #[test]
-    fn personal_names_are_read_word_by_word() {
-        fn by_words(name: &str) -> bool {
+    fn id_params() {
+        let text = "level=info msg=\"login\" user_id=u-42 actorUserId=u-7 X-Device-Id=d-1 \
+                    https://x.test/e?distinct_id=%24device%3A9f&org_id=acme&q=1 \
+                    account_id = 123456789012 anonymousId=\"a 1\"";
+        assert_eq!(
+            spans(DetectorKind::IdParam, text),
+            [
+                "u-42",
+                "u-7",
+                "d-1",
+                "%24device%3A9f",
+                "acme",
+                "123456789012",
+                "a 1"
+            ]
+        );
+        // Ids of other things, names that only contain or start with one,
+        // empty values.
+        assert!(spans(
+            DetectorKind::IdParam,
+            "uid=1000 id=7 client_id=app group_id=redactor request_id=r1 trace_id=t \
+             user_identity=x userids=2 user_id_hint=3 user_id=&device_id=#"
+        )
+        .is_empty());
+        // By default, an id in text gets the token its field gets from a
+        // vendor preset's identity rule.
+        let p = crate::policy::Policy::builtin().unwrap();
+        let out = p
+            .detectors
+            .rewrite("login user_id=u-42 ok", |_| {})
+            .unwrap();
+        let mut field = Vec::new();
+        let stats = &mut crate::Stats::new(&p);
+        crate::Redactor::redact(
+            &crate::Fast::new(std::sync::Arc::new(p)),
+            br#"{"user_id":"u-42"}"#,
+            &mut field,
+            stats,
+        )
+        .unwrap();
+        let field = String::from_utf8(field).unwrap();
+        let token = field
+            .strip_prefix("{\"user_id\":\"")
+            .and_then(|t| t.strip_suffix("\"}"))
+            .unwrap();
+        assert!(token.starts_with("tok_"), "{field}");
+        assert_eq!(out, format!("login user_id={token} ok"));
+    }
+
+    /// [`is_personal_name`] and [`is_id_name`] by their definition: the
+    /// name split into words (at `_` and `-`, and before a capital letter
+    /// that follows a lowercase one), and some run of its last words,
+    /// joined and lowercased, is a name of the list.
+    #[test]
+    fn parameter_names_are_read_word_by_word() {
+        fn by_words(name: &str, list: &[&[u8]]) -> bool {
             let mut words: Vec<String> = Vec::new();
             let mut prev_lower = false;
             for c in name.chars() {
@@ -4460,21 +4556,26 @@ mod tests {
             }
             (0..words.len()).any(|k| {
                 let tail: String = words[k..].concat();
-                !tail.is_empty() && PERSONAL_NAMES.contains(&tail.as_bytes())
+                !tail.is_empty() && list.contains(&tail.as_bytes())
             })
         }
         let pieces = [
             "first", "First", "name", "Name", "_", "-", "e", "mail", "Mail", "user", "address",
-            "x", "A", "zip", "code", "Code", "tel", "ho", "DOB", "dob", "lat", "p",
+            "x", "A", "zip", "code", "Code", "tel", "ho", "DOB", "dob", "lat", "p", "id", "Id",
+            "ID", "User", "device", "org", "Org",
         ];
         let names = crate::test_texts::from_pieces(0x9e75_0a1e, 50_000, (1, 5), &pieces);
-        let mut hits = 0;
+        let (mut personal, mut ids) = (0, 0);
         for name in &names {
-            let want = by_words(name);
+            let want = by_words(name, PERSONAL_NAMES);
             assert_eq!(is_personal_name(name.as_bytes()), want, "{name:?}");
-            hits += usize::from(want);
+            personal += usize::from(want);
+            let want = by_words(name, ID_NAMES);
+            assert_eq!(is_id_name(name.as_bytes()), want, "{name:?}");
+            ids += usize::from(want);
         }
-        assert!(hits > 2_000, "{hits} names hit");
+        assert!(personal > 2_000, "{personal} personal names hit");
+        assert!(ids > 300, "{ids} id names hit");
     }
 
     #[test]

@@ -743,6 +743,17 @@ fn detector_defaults(kind: DetectorKind, keys: &KeyTable) -> Action {
         DetectorKind::Ssn => Action::Replace(Value::String("[REDACTED-SSN]".into())),
         DetectorKind::Iban => Action::Replace(Value::String("[REDACTED-IBAN]".into())),
         DetectorKind::PersonalParam => Action::Replace(Value::String("[REDACTED]".into())),
+        // The token a vendor preset's identity rule gives the same id.
+        DetectorKind::IdParam => match keys.current.clone() {
+            Some(key) => Action::Tokenize(Tokenize {
+                key,
+                normalize: Normalize::None,
+                shape: Shape::Opaque,
+                bytes: 16,
+                keep_prefixes: Vec::new(),
+            }),
+            None => Action::Replace(Value::String("[REDACTED-ID]".into())),
+        },
         DetectorKind::Secret => Action::Replace(Value::String("[REDACTED-SECRET]".into())),
     }
 }
