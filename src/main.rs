@@ -219,8 +219,9 @@ enum Command {
         /// Wire format of the events: mixpanel, segment, amplitude, posthog,
         /// otel, mixed (each line from a random one of those five), or logs
         /// (structured application and access logs as log shippers carry
-        /// them: ECS-style nested objects, flat dotted names, and nginx-style
-        /// access log lines).
+        /// them: ECS-style nested objects, flat dotted names, and nginx- and
+        /// Traefik-style access log lines; messages hold request lines,
+        /// `key=value` lines with ids, and free text).
         #[arg(short, long, default_value = "mixed", value_parser = parse_format)]
         format: redactor_core::gen::Format,
         /// Number of lines.

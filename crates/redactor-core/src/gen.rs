@@ -24,7 +24,7 @@ pub enum Format {
     Otel,
     /// Structured application and access logs as log shippers carry them:
     /// the semantic conventions' names as nested keys (ECS) or dotted keys,
-    /// and web servers' JSON access log lines.
+    /// and web servers' and proxies' JSON access log lines.
     Logs,
     /// Each line from a randomly chosen vendor format (not `Logs`).
     Mixed,
@@ -906,8 +906,10 @@ impl Generator {
     /// An application or access log record: ECS-style nested objects (with
     /// ECS's own dotted `log.level` and `ecs.version`) half of the time, one
     /// flat object of dotted names as OTel-flattened and many JSON loggers
-    /// write it a third of the time, otherwise a web server's access log
-    /// line in JSON (nginx's variable names).
+    /// write it a third of the time, otherwise a web server's or a proxy's
+    /// access log line in JSON (nginx's variable names or Traefik's
+    /// fields). A message is a request line, a `key=value` line naming the
+    /// user by id, or free text.
     fn logs(&mut self) -> Value {
         let p = self.person();
         let (_, iso) = self.ts();
@@ -921,10 +923,15 @@ impl Generator {
         let port = 1024 + self.rng.below(60_000);
         let trace = format!("{:016x}{:016x}", self.rng.next_u64(), self.rng.next_u64());
         let span = format!("{:016x}", self.rng.next_u64());
-        let message = if self.rng.pct(50) {
-            format!("{method} {page} {status}")
-        } else {
-            self.free_text(&p)
+        let message = match self.rng.below(6) {
+            0..=2 => format!("{method} {page} {status}"),
+            3 => format!(
+                "level=info msg=\"session started\" user_id={} org_id={} took={}ms",
+                p.user_id,
+                p.org,
+                self.rng.below(900)
+            ),
+            _ => self.free_text(&p),
         };
         let duration = self.rng.below(2_000_000_000);
         let service = *self
@@ -957,16 +964,21 @@ impl Generator {
         }
     }
 
-    /// A web server's access log line in JSON, under nginx's names.
+    /// A web server's access log line in JSON, under nginx's names, or a
+    /// proxy's, under Traefik's.
     fn access_log(&mut self, p: &Person, r: LogRequest) -> Value {
         let query = r
             .url
             .split_once('?')
             .map_or(String::new(), |(_, q)| format!("?{q}"));
+        if self.rng.pct(40) {
+            return self.proxy_log(p, r, &query);
+        }
         let mut members = vec![
             ("time_local", s(r.iso)),
             ("remote_addr", s(&p.ip4)),
             ("remote_user", s(r.login)),
+            ("remote_port", s(r.port.to_string())),
             (
                 "request",
                 s(format!("{} {}{query} HTTP/1.1", r.method, r.page)),
@@ -988,7 +1000,36 @@ impl Generator {
                 s(format!("sid={:016x}; theme=dark", self.rng.next_u64())),
             ),
         ];
-        self.thin(&mut members, 5, 60);
+        self.thin(&mut members, 6, 60);
+        obj(members)
+    }
+
+    /// A proxy's access log line, under Traefik's field names (request
+    /// headers as `request_<Header>`).
+    fn proxy_log(&mut self, p: &Person, r: LogRequest, query: &str) -> Value {
+        let mut members = vec![
+            ("time", s(r.iso)),
+            ("ClientAddr", s(format!("{}:{}", p.ip4, r.port))),
+            ("ClientHost", s(&p.ip4)),
+            ("ClientPort", s(r.port.to_string())),
+            ("ClientUsername", s(r.login)),
+            ("DownstreamStatus", n(r.status)),
+            ("RequestMethod", s(r.method)),
+            ("RequestPath", s(format!("{}{query}", r.page))),
+            ("RequestProtocol", s("HTTP/2.0")),
+            ("Duration", n(r.duration)),
+            ("request_User-Agent", s(r.ua)),
+            ("request_Referer", s(self.url(p))),
+            (
+                "request_X-Forwarded-For",
+                s(format!("{}, 198.51.100.10", p.ip4)),
+            ),
+            (
+                "request_Cookie",
+                s(format!("sid={:016x}; theme=dark", self.rng.next_u64())),
+            ),
+        ];
+        self.thin(&mut members, 10, 60);
         obj(members)
     }
 

@@ -389,15 +389,16 @@ fn default_policy_replaces_credentials_and_keeps_vendor_keys() {
 }
 
 /// `gen --format logs` under the default policy: no identifier of a log
-/// record survives, nested (ECS), under a dotted name or in an access log
-/// line, a referrer loses its query, and what describes the request
-/// rather than the person stays.
+/// record survives, nested (ECS), under a dotted name, in an access log
+/// line (nginx's or Traefik's) or as `user_id=` in a message; a referrer
+/// loses its query, a raw User-Agent is reduced, and what describes the
+/// request rather than the person stays.
 #[test]
 fn default_policy_leaves_no_identifier_in_generated_logs() {
     use redactor_core::gen::{Format, Generator};
     let p = common::default_policy();
     let mut g = Generator::new(Format::Logs, 5);
-    let (mut nested, mut dotted, mut access) = (0, 0, 0);
+    let (mut nested, mut dotted, mut access, mut proxy, mut ids) = (0, 0, 0, 0, 0);
     for _ in 0..400 {
         let line = String::from_utf8(g.event()).unwrap();
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
@@ -435,7 +436,18 @@ fn default_policy_leaves_no_identifier_in_generated_logs() {
             }
         } else if v.get("remote_addr").is_some() {
             access += 1;
-            for name in ["remote_addr", "remote_user", "http_cookie"] {
+            for name in ["remote_addr", "remote_user", "remote_port", "http_cookie"] {
+                take(name, v.get(name));
+            }
+        } else if v.get("ClientAddr").is_some() {
+            proxy += 1;
+            for name in [
+                "ClientAddr",
+                "ClientHost",
+                "ClientPort",
+                "ClientUsername",
+                "request_Cookie",
+            ] {
                 take(name, v.get(name));
             }
         } else {
@@ -452,7 +464,18 @@ fn default_policy_leaves_no_identifier_in_generated_logs() {
                 take(name, v.get(name));
             }
         }
+        // A user's and an organisation's id in a message's `key=value` text.
+        for name in ["user_id=", "org_id="] {
+            if let Some((_, rest)) = line.split_once(name) {
+                ids += 1;
+                needles.push(format!("{name}{}", rest.split(' ').next().unwrap()));
+            }
+        }
         let out = common::redact_both(&p, &line);
+        assert!(
+            !out.contains("Mozilla/"),
+            "a raw User-Agent survived in {out}"
+        );
         for needle in &needles {
             assert!(
                 !out.contains(needle.as_str()),
@@ -460,22 +483,25 @@ fn default_policy_leaves_no_identifier_in_generated_logs() {
             );
         }
         let redacted: serde_json::Value = serde_json::from_str(&out).unwrap();
-        if let Some(referer) = redacted.get("http_referer").and_then(|r| r.as_str()) {
-            assert!(
-                !referer.contains(['?', '#']),
-                "a referrer kept its query: {out}"
-            );
+        for name in ["http_referer", "request_Referer", "RequestPath"] {
+            if let Some(url) = redacted.get(name).and_then(|r| r.as_str()) {
+                assert!(!url.contains(['?', '#']), "{name} kept its query: {out}");
+            }
         }
         // What describes the request stays: an access log's status, the
         // other records' trace id.
-        let kept = match v.get("remote_addr") {
-            Some(_) => "\"status\":",
-            None => "\"trace",
+        let kept = if v.get("remote_addr").is_some() {
+            "\"status\":"
+        } else if v.get("ClientAddr").is_some() {
+            "\"DownstreamStatus\":"
+        } else {
+            "\"trace"
         };
         assert!(out.contains(kept), "{kept} was redacted: {out}");
     }
     assert!(
-        nested > 150 && dotted > 100 && access > 40,
-        "{nested} nested, {dotted} dotted, {access} access log lines"
+        nested > 150 && dotted > 100 && access > 20 && proxy > 15 && ids > 30,
+        "{nested} nested, {dotted} dotted, {access} nginx and {proxy} proxy access log lines, \
+         {ids} ids in messages"
     );
 }
