@@ -324,6 +324,11 @@ fn personal() {
             "\"request_User-Agent\":\"Firefox 120 / Linux\"",
             "{\"name\":\"User-Agent\",\"value\":\"Safari 17 / iOS\"}",
             "\"DownstreamStatus\":200",
+            // Request URLs of GCP, pino and Kong records lose only their
+            // query; parsed query parameters go.
+            "\"requestUrl\":\"https://app.example.com/inbox\"",
+            "\"req\":{\"method\":\"GET\",\"url\":\"/reset\"}",
+            "\"url\":\"http://kong:8000/api\"",
             // The tokenized user name stays an OTLP AnyValue.
             "{\"key\":\"username\",\"value\":{\"stringValue\":\"tok_",
         ],
