@@ -274,19 +274,20 @@ impl B64Stream<'_> {
     }
 }
 
-/// Watches SIGINT and SIGTERM for a run of the filter: the first sets the
-/// returned flag to its number ([`Options::stop`]: reading stops, what was
-/// read is finished and written); a second one ends the process at once,
-/// with status 128 + its number, as the signal would have.
+/// Watches SIGINT, SIGTERM and SIGHUP (the terminal of a pipeline closed)
+/// for a run of the filter: the first sets the returned flag to its number
+/// ([`Options::stop`]: reading stops, what was read is finished and
+/// written, where SIGHUP's default would lose it); a second one ends the
+/// process at once, with status 128 + its number, as the signal would have.
 ///
 /// # Errors
 ///
 /// When a handler cannot be installed.
 pub fn stop_on_signals() -> io::Result<Arc<AtomicUsize>> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let stop = Arc::new(AtomicUsize::new(0));
     let armed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for signal in [SIGINT, SIGTERM] {
+    for signal in [SIGINT, SIGTERM, SIGHUP] {
         // The shutdown goes first: it sees `armed` as the signal before
         // this one left it.
         signal_hook::flag::register_conditional_shutdown(signal, 128 + signal, armed.clone())?;
@@ -298,10 +299,11 @@ pub fn stop_on_signals() -> io::Result<Arc<AtomicUsize>> {
 
 /// The name of a signal [`stop_on_signals`] watches.
 pub fn signal_name(signal: usize) -> &'static str {
-    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     match i32::try_from(signal) {
         Ok(SIGINT) => "SIGINT",
         Ok(SIGTERM) => "SIGTERM",
+        Ok(SIGHUP) => "SIGHUP",
         _ => "a signal",
     }
 }

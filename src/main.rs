@@ -55,10 +55,10 @@ enum Command {
     /// original bytes; without --quarantine it is reported on stderr by line
     /// number and reason only, and the exit status is 3. Lines from a pipe
     /// (`tail -F app.ndjson | redactor filter`) are written as soon as they
-    /// are redacted, without waiting for more input. SIGINT or SIGTERM stops
-    /// the reading: every line already read is still written or rejected,
-    /// stderr names the last line read, and the status is 130 or 143 (a
-    /// second signal ends at once). An output, quarantine or stdout that is
+    /// are redacted, without waiting for more input. SIGINT, SIGTERM or
+    /// SIGHUP stops the reading: every line already read is still written
+    /// or rejected, stderr names the last line read, and the status is 130,
+    /// 143 or 129 (a second signal ends at once). An output, quarantine or stdout that is
     /// one of the inputs (also through a link) is refused with status 2
     /// before anything is written. On a terminal, a run over files shows a
     /// progress bar and ends with a one-line summary (--stats prints the
@@ -115,9 +115,9 @@ enum Command {
     /// Fields a `keep` rule leaves as they are are listed too, and the
     /// heading of each event counts them apart from the rewrites.
     ///
-    /// Lines from a pipe are explained as they arrive. SIGINT or SIGTERM
-    /// stops the reading: every line already read is still explained, stderr
-    /// names the last line read, and the status is 130 or 143.
+    /// Lines from a pipe are explained as they arrive. SIGINT, SIGTERM or
+    /// SIGHUP stops the reading: every line already read is still explained,
+    /// stderr names the last line read, and the status is 130, 143 or 129.
     Explain {
         #[command(flatten)]
         policy: PolicyFile,
@@ -176,8 +176,8 @@ enum Command {
     /// baselines, engine to baselines, filter to engine, threads to one),
     /// each with its lowest and highest round in brackets.
     /// Every engine's output is checked against the reference first.
-    /// SIGINT or SIGTERM stops it at its next measurement, without a
-    /// report, removing its temporary files (status 130 or 143). `bench
+    /// SIGINT, SIGTERM or SIGHUP stops it at its next measurement, without
+    /// a report, removing its temporary files (status 130, 143 or 129). `bench
     /// kafka` measures the Kafka stage through a broker.
     #[command(args_conflicts_with_subcommands = true)]
     Bench {

@@ -1252,7 +1252,11 @@ fn stopped_by(
 ) {
     let out = signalled(child, signal);
     drop(stdin);
-    let code = if signal == "INT" { 130 } else { 143 };
+    let code = match signal {
+        "INT" => 130,
+        "HUP" => 129,
+        _ => 143,
+    };
     assert_eq!(out.status.code(), Some(code), "{}", stderr(&out));
     assert!(
         stderr(&out).contains(&format!(
@@ -1306,6 +1310,15 @@ fn a_signal_stops_reading_and_everything_read_is_handled() {
         "{rest:?}"
     );
     assert!(rest[1].starts_with("<stdin>:2: rejected: "), "{rest:?}");
+
+    // SIGHUP, as a closed terminal sends it to a pipeline, stops the
+    // filter the same way instead of ending it with the lines in flight.
+    let (mut child, mut stdin, rx) = piped(&["filter"]);
+    stdin.write_all(b"{\"userId\":\"u_sig_4\"}\n").unwrap();
+    stdin.flush().unwrap();
+    let line = next_line(&mut child, &rx);
+    assert!(line.contains("tok_") && !line.contains("u_sig"), "{line}");
+    stopped_by(child, stdin, "HUP", 1);
 }
 
 #[test]
