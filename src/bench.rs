@@ -637,6 +637,7 @@ pub fn run(o: &Options, policy: Arc<Policy>, mut progress: impl FnMut(&str)) -> 
             let opts = crate::filter::Options {
                 inputs: vec![Some(files.input.clone())],
                 output: Some(files.output.clone()),
+                append: false,
                 quarantine: None,
                 stats: false,
                 threads: t,

@@ -31,6 +31,8 @@ pub struct Options {
     pub inputs: Vec<Option<PathBuf>>,
     /// Output file; `None` means stdout.
     pub output: Option<PathBuf>,
+    /// Append to the output file instead of replacing it.
+    pub append: bool,
     /// Quarantine file for rejected lines.
     pub quarantine: Option<PathBuf>,
     /// Print counters at the end.
@@ -397,19 +399,24 @@ impl Source {
     }
 }
 
-/// Opens `p` for the quarantine, appending: the records of earlier runs
-/// stay (a filter restarted beside a log shipper must not drop the
-/// rejects it wrote before). It holds the original, unredacted lines, so
-/// a new file is readable and writable by its owner only (mode 0600
-/// before the umask), not by everyone as a plain create would make it;
-/// an existing file keeps its permissions. An existing file whose last
-/// record was cut short (a run killed midway) gets a newline first, so
-/// that the next record starts on a line of its own.
-fn open_quarantine(p: &Path) -> io::Result<File> {
+/// Opens `p` for appending: the lines of earlier runs stay (a filter
+/// restarted beside a log shipper must not drop what it wrote before). The
+/// quarantine always is; the output with `--append`. The quarantine holds
+/// the original, unredacted lines, so with `private` a new file is
+/// readable and writable by its owner only (mode 0600 before the umask),
+/// not by everyone as a plain create would make it; an existing file keeps
+/// its permissions. An existing file whose last line was cut short (a run
+/// killed midway) gets a newline first, so that the next line starts on a
+/// line of its own.
+fn open_appending(p: &Path, private: bool) -> io::Result<File> {
     let mut options = std::fs::OpenOptions::new();
     options.append(true).create(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    if private {
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
     let mut f = options.open(p)?;
     let meta = f.metadata()?;
     // Two runs appending to one file would interleave parts of their
@@ -420,7 +427,7 @@ fn open_quarantine(p: &Path) -> io::Result<File> {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 return Err(io::Error::other(
-                    "another run is writing it (two runs appending to one quarantine would interleave their records)",
+                    "another run is writing it (two runs appending to one file would interleave their lines)",
                 ));
             }
             Err(std::fs::TryLockError::Error(_)) => {}
@@ -751,12 +758,18 @@ pub fn run(policy: Arc<Policy>, engine: Arc<dyn Redactor>, opts: &Options) -> Re
     let quarantine_file = match &opts.quarantine {
         Some(p) => Some((
             p,
-            open_quarantine(p)
+            open_appending(p, true)
                 .with_context(|| format!("cannot open quarantine {}", p.display()))?,
         )),
         None => None,
     };
     let (out, out_named): (Box<dyn Write + Send>, Named) = match &opts.output {
+        Some(p) if opts.append => {
+            let f = open_appending(p, false)
+                .with_context(|| format!("cannot open output {}", p.display()))?;
+            let named = Named::file("--output", p, &f);
+            (Box::new(f), named)
+        }
         Some(p) => {
             let f =
                 File::create(p).with_context(|| format!("cannot create output {}", p.display()))?;

@@ -58,9 +58,9 @@ enum Command {
     /// are redacted, without waiting for more input. SIGINT, SIGTERM or
     /// SIGHUP stops the reading: every line already read is still written
     /// or rejected, stderr names the last line read, and the status is 130,
-    /// 143 or 129 (a second signal ends at once). An output, quarantine or stdout that is
-    /// one of the inputs (also through a link) is refused with status 2
-    /// before anything is written. On a terminal, a run over files shows a
+    /// 143 or 129 (a second signal ends at once). An output, quarantine or
+    /// stdout that is one of the inputs (also through a link) is refused
+    /// with status 2 before anything is written. On a terminal, a run over files shows a
     /// progress bar and ends with a one-line summary (--stats prints the
     /// full counts instead); stdin on a terminal gets a hint that Ctrl-D
     /// ends the input.
@@ -68,9 +68,15 @@ enum Command {
         #[command(flatten)]
         policy: PolicyFile,
         /// Write redacted lines here instead of stdout (`-`: stdout; an
-        /// existing file is replaced).
+        /// existing file is replaced, unless --append).
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Append to the --output file instead of replacing it, as a filter
+        /// restarted beside a log shipper must (a line a killed run cut
+        /// short is ended with a newline first; a second run is refused
+        /// while one appends, since their lines would interleave).
+        #[arg(short, long, requires = "output")]
+        append: bool,
         /// Append rejected lines here (NDJSON, original bytes in base64; the
         /// records of earlier runs are kept, and a second run is refused
         /// while one writes it; a new file is readable by its owner only).
@@ -454,6 +460,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Filter {
             policy,
             output,
+            append,
             quarantine,
             stats,
             threads,
@@ -480,6 +487,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let opts = filter::Options {
                 inputs,
                 output: unless_dash(output),
+                append,
                 quarantine,
                 stats,
                 threads,

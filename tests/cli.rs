@@ -454,6 +454,70 @@ fn the_quarantine_keeps_the_records_of_earlier_runs() {
 }
 
 #[test]
+fn append_keeps_the_output_of_earlier_runs() {
+    let o = tmp("append-output.ndjson");
+    let args = ["filter", "-o", o.to_str().unwrap(), "--append"];
+    let run = |args: &[&str], input: &[u8]| {
+        let out = redactor(args, input);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    };
+    run(&args, b"{\"userId\":\"u_app_1\"}\n");
+    run(&args, b"{\"a\":2}\n");
+    let text = std::fs::read_to_string(&o).unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.starts_with("{\"userId\":\"tok_") && text.ends_with("\n{\"a\":2}\n"));
+    // A line a killed run cut short stays on a line of its own.
+    let mut f = std::fs::OpenOptions::new().append(true).open(&o).unwrap();
+    f.write_all(b"{\"cut\":").unwrap();
+    drop(f);
+    run(&["filter", "-o", o.to_str().unwrap(), "-a"], b"{\"a\":3}\n");
+    let text = std::fs::read_to_string(&o).unwrap();
+    assert!(
+        text.ends_with("\n{\"a\":2}\n{\"cut\":\n{\"a\":3}\n"),
+        "{text}"
+    );
+    // While a run appends, a second one is refused before it writes.
+    let (mut first, mut stdin, _) = piped(&args);
+    stdin.write_all(b"{\"a\":4}\n").unwrap();
+    stdin.flush().unwrap();
+    wait_for_tail(&o, &mut first, "{\"a\":3}\n{\"a\":4}\n");
+    let second = redactor(&args, b"{\"a\":5}\n");
+    assert_status_says(
+        &second,
+        1,
+        format!(
+            "cannot open output {}: another run is writing it",
+            o.display()
+        ),
+    );
+    drop(stdin);
+    assert!(wait_ended(first).status.success());
+    let text = std::fs::read_to_string(&o).unwrap();
+    assert!(text.ends_with("{\"a\":3}\n{\"a\":4}\n"), "{text}");
+    assert!(!text.contains("{\"a\":5}"), "{text}");
+    // Without --append the output is replaced; --append needs one.
+    run(&["filter", "-o", o.to_str().unwrap()], b"{\"a\":6}\n");
+    assert_eq!(std::fs::read_to_string(&o).unwrap(), "{\"a\":6}\n");
+    let out = redactor(&["filter", "--append"], b"{}\n");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--output"), "{}", stderr(&out));
+}
+
+/// Waits (up to 30 s) until the file `path`, which the running `child`
+/// writes, ends with `tail`.
+fn wait_for_tail(path: &Path, child: &mut std::process::Child, tail: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_to_string(path).is_ok_and(|t| t.ends_with(tail)) {
+        assert!(child.try_wait().unwrap().is_none(), "the run ended first");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{tail} not written in 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
 fn a_dash_names_stdin_or_stdout() {
     // Run in an empty directory, where a file named `-` would show.
     let dir = tmp("dash-dir");
