@@ -209,7 +209,23 @@ impl Round<'_, '_> {
                 });
             }
             Value::String(s) => self.scan_string(s, set, depth, kept),
-            Value::Static(_) => {}
+            Value::Static(n) => {
+                // A whole number long enough to hold a card number, as the
+                // engines search it (`engine::scans_number`).
+                let whole = match *n {
+                    StaticNode::U64(u) => Some(u),
+                    StaticNode::I64(i) => u64::try_from(i).ok(),
+                    _ => None,
+                };
+                if let Some(u) = whole.filter(|&u| u >= 1_000_000_000_000) {
+                    let text = u.to_string();
+                    if crate::engine::scans_number(&text) {
+                        if let Some(new) = self.w.detect(&text, false) {
+                            *v = Value::String(Cow::Owned(new));
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -414,8 +430,14 @@ mod tests {
         let (mut a, mut b, mut scratch) = (Vec::new(), Vec::new(), Vec::new());
         // Literals under credential names stay (`keep_literals`).
         let flags = br#"{"has_password":true,"password":null,"api_token":false,"secret":"x"}"#;
-        for i in 0..3001 {
-            let line = if i == 3000 { flags.to_vec() } else { g.event() };
+        // Card numbers written as numbers are found; other numbers stay.
+        let numbers = br#"{"pan":4111111111111111,"l":[5555555555554444,1732000000000,-4111111111111111,12345678901234567890]}"#;
+        for i in 0..3002 {
+            let line = match i {
+                3000 => flags.to_vec(),
+                3001 => numbers.to_vec(),
+                _ => g.event(),
+            };
             reference
                 .redact(&line, &mut a, &mut Stats::default())
                 .unwrap();
@@ -429,6 +451,7 @@ mod tests {
                 String::from_utf8_lossy(&b)
             );
         }
+        assert!(String::from_utf8_lossy(&b).contains("\"pan\":\"[REDACTED-CARD]\""));
         assert!(!same_value(b"{\"a\":1}", b"{\"a\":2}"));
         // Without a policy, the value goes through unchanged.
         let line = g.event();

@@ -2186,6 +2186,19 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
     m
 }
 
+/// Whether a text of ASCII digits alone may hold any detector's match.
+/// Only a card number can be found in digits alone (the other detectors
+/// need a separator, a sign, a letter or an `=`), and it is then the whole
+/// text (no digit may be glued to one): 13 to 19 digits starting with 2 to
+/// 6 (see `card_at`), which leaves out epoch times in milliseconds and
+/// nanoseconds (OpenTelemetry's `timeUnixNano` as a string). The engines
+/// search a whole number only when this holds
+/// ([`crate::engine::scans_number`]); a test checks it on digit runs.
+#[inline(always)]
+pub(crate) fn digits_may_match(digits: &[u8]) -> bool {
+    (13..=19).contains(&digits.len()) && matches!(digits.first(), Some(b'2'..=b'6'))
+}
+
 /// The spans of `kind` in `text`, in order, possibly overlapping others'.
 pub fn find_kind(kind: DetectorKind, text: &str, out: &mut Vec<(usize, usize)>) {
     let p = profile(text);
@@ -2225,13 +2238,7 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             }
         }
         DetectorKind::CreditCard => {
-            // In a text of digits alone, a card number is the whole text
-            // (no digit may be glued to one), and starts with 2 to 6 (see
-            // `card_at`): epoch times in milliseconds and nanoseconds
-            // (OpenTelemetry's `timeUnixNano` as a string) are left out.
-            if p.digits == text.len()
-                && !(text.len() <= 19 && matches!(text.as_bytes().first(), Some(b'2'..=b'6')))
-            {
+            if p.digits == text.len() && !digits_may_match(text.as_bytes()) {
                 return;
             }
             let before = out.len();
@@ -4481,6 +4488,67 @@ mod tests {
             !out.contains("ann%40example.com") && !out.contains("[REDACTED]&email=[REDACTED]"),
             "{out}"
         );
+    }
+
+    /// The engines search a whole number only when [`digits_may_match`]
+    /// holds (`engine::scans_number`): in a text of digits alone no
+    /// detector but the card detector finds anything, and it nothing else.
+    #[test]
+    fn digits_alone_hold_only_card_numbers() {
+        let kinds: Vec<DetectorKind> = DetectorKind::ALL.to_vec();
+        let mut texts: Vec<String> = (1..=25)
+            .flat_map(|n| {
+                (0..10u8).map(move |d| std::iter::repeat_n(char::from(b'0' + d), n).collect())
+            })
+            .collect();
+        // Card numbers of every length and brand prefix, with valid check
+        // digits, and random digit runs.
+        for len in 12..=20 {
+            for prefix in ["2", "34", "37", "4", "51", "55", "6011", "65", "3528"] {
+                let mut d: Vec<u8> = prefix.bytes().map(|b| b - b'0').collect();
+                d.resize(len - 1, 7);
+                let sum: u32 = d
+                    .iter()
+                    .rev()
+                    .enumerate()
+                    .map(|(i, &x)| {
+                        let x = u32::from(x);
+                        if i % 2 == 0 {
+                            if x * 2 > 9 {
+                                x * 2 - 9
+                            } else {
+                                x * 2
+                            }
+                        } else {
+                            x
+                        }
+                    })
+                    .sum();
+                d.push(((10 - sum % 10) % 10) as u8);
+                texts.push(d.iter().map(|&x| char::from(b'0' + x)).collect());
+            }
+        }
+        texts.extend(crate::test_texts::from_pieces(
+            0x5eed_d161,
+            20_000,
+            (1, 8),
+            &[
+                "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "41", "4111", "5555", "0000",
+            ],
+        ));
+        let mut cards = 0;
+        for t in &texts {
+            for &k in &kinds {
+                let found = spans(k, t);
+                if k == DetectorKind::CreditCard {
+                    assert!(found.is_empty() || digits_may_match(t.as_bytes()), "{t}");
+                    cards += usize::from(!found.is_empty());
+                } else {
+                    assert!(found.is_empty(), "{} found {found:?} in {t}", k.name());
+                }
+            }
+        }
+        assert!(cards > 30, "{cards} card numbers found");
     }
 
     #[test]

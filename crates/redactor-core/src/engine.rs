@@ -562,6 +562,11 @@ impl<'a> Walk<'a> {
                 });
             }
             Value::String(s) => self.scan_string(s, states, depth, kept),
+            Value::Number(n) if scans_number(n.as_str()) => {
+                if let Some(new) = self.detect(n.as_str(), false) {
+                    *v = Value::String(new);
+                }
+            }
             _ => {}
         }
     }
@@ -653,6 +658,17 @@ impl<'a> Walk<'a> {
         }
         Fate::Stay
     }
+}
+
+/// Whether the detectors search a number of text `text` that no rule
+/// handled: a whole number in which they may find something
+/// ([`crate::detectors::digits_may_match`]: one shaped like a payment card
+/// number, as a card number written as a JSON number is, `"pan":
+/// 4111111111111111`). A number a detector rewrites becomes a string of
+/// the rewritten text.
+#[inline(always)]
+pub(crate) fn scans_number(text: &str) -> bool {
+    crate::detectors::digits_may_match(text.as_bytes()) && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The string-valued members of an object element, for `[member=value]`.

@@ -518,8 +518,41 @@ impl<'a> Pass<'a, '_> {
                 self.rewrite_string(i, text, nested, set, depth, kept);
                 Fate::Stay
             }
+            Kind::Number => {
+                self.rewrite_number(i);
+                Fate::Stay
+            }
             _ => Fate::Stay,
         }
+    }
+
+    /// The number at `i`, which no rule handled: the detectors search it
+    /// when it has a card number's shape ([`crate::engine::scans_number`]);
+    /// one they rewrite becomes a string. Not noted in the match cache:
+    /// such numbers rarely recur.
+    #[inline(always)]
+    fn rewrite_number(&mut self, i: usize) {
+        let text = self.text.get(self.tape[i].span()).unwrap_or("");
+        if self.w.policy.detectors.list.is_empty() || !crate::engine::scans_number(text) {
+            return;
+        }
+        self.rewrite_long_number(i, text);
+    }
+
+    /// [`Pass::rewrite_number`] for a number the detectors search; out of
+    /// line, as most numbers are not.
+    #[inline(never)]
+    fn rewrite_long_number(&mut self, i: usize, text: &str) {
+        let mut new = std::mem::take(&mut self.bufs.value);
+        new.clear();
+        if self
+            .w
+            .detect_into(text, false, &mut self.bufs.detect, &mut new)
+        {
+            let (start, end, _) = self.span(i);
+            self.replace_with(start, end, |out| json::write_str(out, &new));
+        }
+        self.bufs.value = new;
     }
 
     /// The string at `i`, whose decoded text is `text`, which no rule
@@ -870,6 +903,8 @@ impl<'a> Pass<'a, '_> {
         if kind == Kind::String && !self.w.is_known_clean(text, self.cache) {
             // Searched as `unhandled` would.
             self.rewrite_string(vi, Cow::Borrowed(text), false, child, depth + 1, kept);
+        } else if kind == Kind::Number {
+            self.rewrite_number(vi);
         }
         Quiet::Stays(scalar_span(value).1, vi + 1)
     }

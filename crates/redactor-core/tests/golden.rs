@@ -510,3 +510,42 @@ fn default_policy_leaves_no_identifier_in_generated_logs() {
          {ids} ids in messages"
     );
 }
+
+/// A payment card number written as a JSON number is found as one written
+/// as a string: in a member, an element, a line of its own, below a `keep`
+/// and in nested JSON, by both engines, and it becomes a string. Epoch
+/// times in milliseconds, longer numbers, negative numbers and fractions
+/// stay numbers.
+#[test]
+fn card_numbers_written_as_numbers_are_found() {
+    let line = r#"{"pan":4111111111111111,"cards":[5555555555554444,{"n":378282246310005}],"time":1732000000000,"ns":1732000000000000000,"big":12345678901234567890,"neg":-4111111111111111,"f":4111111111111111.0,"short":411111111111,"nested":"{\"pan\":4111111111111111}"}"#;
+    let p = common::default_policy();
+    let out = common::redact_both(&p, line);
+    assert_eq!(
+        out,
+        r#"{"pan":"[REDACTED-CARD]","cards":["[REDACTED-CARD]",{"n":"[REDACTED-CARD]"}],"time":1732000000000,"ns":1732000000000000000,"big":12345678901234567890,"neg":-4111111111111111,"f":4111111111111111.0,"short":411111111111,"nested":"{\"pan\":\"[REDACTED-CARD]\"}"}"#
+    );
+    assert_eq!(
+        common::redact_both(&p, "4111111111111111"),
+        "\"[REDACTED-CARD]\""
+    );
+    // The detector's own action, and below a `keep` (which detectors still
+    // scan), in allowlist mode too.
+    for mode in ["denylist", "allowlist"] {
+        let p = common::policy(&format!(
+            "mode = \"{mode}\"\n[[rules]]\nname = \"k\"\nselect = [\"order\"]\naction = \"keep\"\n\
+             [detectors]\ncredit_card = {{ action = \"mask\", keep_last = 4 }}\n"
+        ));
+        let out = common::redact_both(&p, r#"{"order":{"pan":4111111111111111,"qty":2}}"#);
+        assert_eq!(
+            out, r#"{"order":{"pan":"************1111","qty":2}}"#,
+            "{mode}"
+        );
+    }
+    // Without detectors a number is never touched.
+    let p = common::policy("detectors = \"off\"\n");
+    assert_eq!(
+        common::redact_both(&p, r#"{"pan":4111111111111111}"#),
+        r#"{"pan":4111111111111111}"#
+    );
+}
