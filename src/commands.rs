@@ -92,8 +92,15 @@ pub fn print_rules(p: &Policy, out: &mut impl Write) -> io::Result<()> {
         }
     }
     writeln!(out, "\ndetectors (earlier ones win overlapping matches):")?;
+    let width = p
+        .detectors
+        .list
+        .iter()
+        .map(|d| d.kind.name().len())
+        .max()
+        .unwrap_or(0);
     for d in &p.detectors.list {
-        writeln!(out, "  {:<12} {}", d.kind.name(), d.action.describe())?;
+        writeln!(out, "  {:<width$} {}", d.kind.name(), d.action.describe())?;
     }
     Ok(())
 }

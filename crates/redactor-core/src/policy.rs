@@ -719,17 +719,21 @@ impl KeyTable {
 }
 
 fn detector_defaults(kind: DetectorKind, keys: &KeyTable) -> Action {
+    let replace = |text: &str| Action::Replace(Value::String(text.into()));
+    // A token with the current key (as the presets' identity rules make
+    // it), or `fallback` when the policy has no key.
+    let tokenize = |normalize, shape, fallback| match keys.current.clone() {
+        Some(key) => Action::Tokenize(Tokenize {
+            key,
+            normalize,
+            shape,
+            bytes: 16,
+            keep_prefixes: Vec::new(),
+        }),
+        None => replace(fallback),
+    };
     match kind {
-        DetectorKind::Email => match keys.current.clone() {
-            Some(key) => Action::Tokenize(Tokenize {
-                key,
-                normalize: Normalize::Email,
-                shape: Shape::Email,
-                bytes: 16,
-                keep_prefixes: Vec::new(),
-            }),
-            None => Action::Replace(Value::String("[REDACTED-EMAIL]".into())),
-        },
+        DetectorKind::Email => tokenize(Normalize::Email, Shape::Email, "[REDACTED-EMAIL]"),
         DetectorKind::Ipv4 | DetectorKind::Ipv6 => Action::Generalize(Generalize {
             kind: GeneralizeKind::Ip {
                 v4_prefix: 24,
@@ -737,24 +741,15 @@ fn detector_defaults(kind: DetectorKind, keys: &KeyTable) -> Action {
             },
             on_invalid: OnInvalid::Drop,
         }),
-        DetectorKind::CreditCard => Action::Replace(Value::String("[REDACTED-CARD]".into())),
-        DetectorKind::Phone => Action::Replace(Value::String("[REDACTED-PHONE]".into())),
-        DetectorKind::Mac => Action::Replace(Value::String("[REDACTED-MAC]".into())),
-        DetectorKind::Ssn => Action::Replace(Value::String("[REDACTED-SSN]".into())),
-        DetectorKind::Iban => Action::Replace(Value::String("[REDACTED-IBAN]".into())),
-        DetectorKind::PersonalParam => Action::Replace(Value::String("[REDACTED]".into())),
+        DetectorKind::CreditCard => replace("[REDACTED-CARD]"),
+        DetectorKind::Phone => replace("[REDACTED-PHONE]"),
+        DetectorKind::Mac => replace("[REDACTED-MAC]"),
+        DetectorKind::Ssn => replace("[REDACTED-SSN]"),
+        DetectorKind::Iban => replace("[REDACTED-IBAN]"),
+        DetectorKind::PersonalParam => replace("[REDACTED]"),
         // The token a vendor preset's identity rule gives the same id.
-        DetectorKind::IdParam => match keys.current.clone() {
-            Some(key) => Action::Tokenize(Tokenize {
-                key,
-                normalize: Normalize::None,
-                shape: Shape::Opaque,
-                bytes: 16,
-                keep_prefixes: Vec::new(),
-            }),
-            None => Action::Replace(Value::String("[REDACTED-ID]".into())),
-        },
-        DetectorKind::Secret => Action::Replace(Value::String("[REDACTED-SECRET]".into())),
+        DetectorKind::IdParam => tokenize(Normalize::None, Shape::Opaque, "[REDACTED-ID]"),
+        DetectorKind::Secret => replace("[REDACTED-SECRET]"),
     }
 }
 
