@@ -288,6 +288,8 @@ fn personal() {
             "10.0.0.1",
             "unknown",
             "x-real-ip",
+            // Error reports (Sentry): a device's user-assigned name.
+            "Ann's Pixel",
         ],
         &[
             "\"plan\":\"pro\"",
@@ -329,6 +331,7 @@ fn personal() {
             "\"requestUrl\":\"https://app.example.com/inbox\"",
             "\"req\":{\"method\":\"GET\",\"url\":\"/reset\"}",
             "\"url\":\"http://kong:8000/api\"",
+            "{\"device\":{\"model\":\"Pixel 8\"}}",
             // The tokenized user name stays an OTLP AnyValue.
             "{\"key\":\"username\",\"value\":{\"stringValue\":\"tok_",
         ],
