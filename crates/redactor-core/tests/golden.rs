@@ -332,6 +332,8 @@ fn personal() {
             "\"req\":{\"method\":\"GET\",\"url\":\"/reset\"}",
             "\"url\":\"http://kong:8000/api\"",
             "{\"device\":{\"model\":\"Pixel 8\"}}",
+            // Datadog's standard user id is tokenized, not dropped.
+            "\"usr\":{\"id\":\"tok_",
             // The tokenized user name stays an OTLP AnyValue.
             "{\"key\":\"username\",\"value\":{\"stringValue\":\"tok_",
         ],
