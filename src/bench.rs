@@ -1056,24 +1056,17 @@ fn read_input(p: &Path) -> Result<Corpus> {
             .take(MAX_INPUT_BYTES + 1)
             .read_to_end(&mut bytes)
     } else {
-        let mut f = File::open(p).with_context(|| format!("cannot read {name}"))?;
-        let format = if f.metadata().is_ok_and(|m| m.is_file()) {
-            crate::compressed::sniff(&mut f).with_context(|| format!("cannot read {name}"))?
+        let f = File::open(p).with_context(|| format!("cannot read {name}"))?;
+        let opened = if f.metadata().is_ok_and(|m| m.is_file()) {
+            crate::compressed::open(f, &name)?
         } else {
-            None
+            crate::compressed::Opened::Plain(f)
         };
-        match format {
-            Some(crate::compressed::Format::Gzip) => crate::compressed::gunzip(f)
-                .0
-                .take(MAX_INPUT_BYTES + 1)
-                .read_to_end(&mut bytes),
-            Some(crate::compressed::Format::Refused {
-                name: format,
-                command,
-            }) => {
-                return Err(crate::compressed::refused(&name, format, command));
+        match opened {
+            crate::compressed::Opened::Gzip(r, _) => {
+                r.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes)
             }
-            None => {
+            crate::compressed::Opened::Plain(f) => {
                 // A regular file's size is known before a byte is read.
                 if f.metadata().is_ok_and(|m| m.len() > MAX_INPUT_BYTES) {
                     return Err(too_large());

@@ -44,7 +44,7 @@ fn detect(head: &[u8]) -> Option<(&'static str, &'static str)> {
 
 /// The compression of the regular file `file`, told by its first bytes;
 /// its position is back at the start afterwards.
-pub(crate) fn sniff(file: &mut File) -> io::Result<Option<Format>> {
+fn sniff(file: &mut File) -> io::Result<Option<Format>> {
     let mut head = [0u8; 6];
     let mut n = 0;
     while n < head.len() {
@@ -62,8 +62,33 @@ pub(crate) fn sniff(file: &mut File) -> io::Result<Option<Format>> {
     }))
 }
 
+/// A regular file opened for reading, as it is read.
+pub(crate) enum Opened {
+    /// Not compressed: the file itself.
+    Plain(File),
+    /// Gzip: its decompressed text, and the counter of the compressed
+    /// bytes read so far.
+    Gzip(Box<dyn Read>, Arc<AtomicU64>),
+}
+
+/// The regular file `file`, named `input` in errors, as it is read: told by
+/// its first bytes, decompressed when it is gzip; an error for a format
+/// that is not read (or a first read that fails).
+pub(crate) fn open(mut file: File, input: &str) -> anyhow::Result<Opened> {
+    use anyhow::Context as _;
+    let format = sniff(&mut file).with_context(|| format!("cannot read input {input}"))?;
+    Ok(match format {
+        None => Opened::Plain(file),
+        Some(Format::Gzip) => {
+            let (reader, count) = gunzip(file);
+            Opened::Gzip(reader, count)
+        }
+        Some(Format::Refused { name, command }) => return Err(refused(input, name, command)),
+    })
+}
+
 /// The error for an input of a format that is not read.
-pub(crate) fn refused(input: &str, name: &str, command: &str) -> anyhow::Error {
+fn refused(input: &str, name: &str, command: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "cannot read input {input}: it is {name}-compressed, which redactor does not read \
          (it reads gzip); decompress it into a pipe: {command} {input} | redactor ..."
@@ -73,7 +98,7 @@ pub(crate) fn refused(input: &str, name: &str, command: &str) -> anyhow::Error {
 /// A reader that counts the bytes read through it into a shared counter:
 /// the compressed bytes of a gzip input, which the progress bar measures
 /// against the file's size.
-pub(crate) struct Counted<R> {
+struct Counted<R> {
     inner: R,
     count: Arc<AtomicU64>,
 }
@@ -88,7 +113,7 @@ impl<R: Read> Read for Counted<R> {
 
 /// `file` (gzip, every member of it) read decompressed, and the counter of
 /// the compressed bytes read so far.
-pub(crate) fn gunzip(file: File) -> (Box<dyn Read>, Arc<AtomicU64>) {
+fn gunzip(file: File) -> (Box<dyn Read>, Arc<AtomicU64>) {
     let count = Arc::new(AtomicU64::new(0));
     let counted = Counted {
         inner: file,

@@ -355,11 +355,12 @@ impl Source {
         let waits = may_wait(file.metadata());
         // A regular file may be compressed (a rotated log); a stream is
         // read as it comes.
-        let mut file = file;
-        if !waits {
-            match compressed::sniff(&mut file).with_context(|| format!("cannot read {name}"))? {
-                Some(compressed::Format::Gzip) => {
-                    let (reader, count) = compressed::gunzip(file);
+        let file = if waits {
+            file
+        } else {
+            match compressed::open(file, &name)? {
+                compressed::Opened::Plain(file) => file,
+                compressed::Opened::Gzip(reader, count) => {
                     return Ok(Source {
                         name,
                         reader,
@@ -368,15 +369,8 @@ impl Source {
                         compressed: Some(count),
                     });
                 }
-                Some(compressed::Format::Refused {
-                    name: format,
-                    command,
-                }) => {
-                    return Err(compressed::refused(&name, format, command));
-                }
-                None => {}
             }
-        }
+        };
         let watch = if waits && cfg!(unix) {
             file.try_clone().ok()
         } else {
@@ -467,13 +461,11 @@ fn check_input(p: &Path) -> Result<Named> {
         anyhow::bail!("cannot read input {}: it is a directory", p.display());
     }
     Ok(if meta.is_file() {
-        let mut f = File::open(p).with_context(|| format!("cannot open input {}", p.display()))?;
-        let format = compressed::sniff(&mut f)
-            .with_context(|| format!("cannot read input {}", p.display()))?;
-        if let Some(compressed::Format::Refused { name, command }) = format {
-            return Err(compressed::refused(&p.display().to_string(), name, command));
-        }
-        Named::file("input", p, &f)
+        let f = File::open(p).with_context(|| format!("cannot open input {}", p.display()))?;
+        let named = Named::file("input", p, &f);
+        // A format that is not read is refused here.
+        compressed::open(f, &p.display().to_string())?;
+        named
     } else {
         Named::path("input", p)
     })
