@@ -454,7 +454,7 @@ fn ends_with_newline(p: &Path, len: u64) -> bool {
 /// read, ends the run before any output rather than midway. A regular file
 /// is opened, its first bytes read, and closed; anything else (a FIFO
 /// would block in its open until a writer comes) only has to exist.
-fn check_input(p: &Path) -> Result<Named> {
+pub(crate) fn check_input(p: &Path) -> Result<Named> {
     let meta =
         std::fs::metadata(p).with_context(|| format!("cannot open input {}", p.display()))?;
     if meta.is_dir() {

@@ -130,10 +130,11 @@ enum Command {
         /// Redaction engine (see `filter --help`).
         #[arg(long, value_enum, default_value_t = EngineKind::Fast)]
         engine: EngineKind,
-        /// Input file; stdin when omitted or `-`. A gzip file is read
-        /// decompressed (see `filter --help`).
+        /// Input files, read in turn; `-` is stdin, which is read when none
+        /// are given. A gzip file is read decompressed (see `filter
+        /// --help`); every input is checked before any is explained.
         #[arg(value_name = "INPUT")]
-        input: Option<PathBuf>,
+        inputs: Vec<PathBuf>,
     },
     /// Run as a Kafka pipeline stage: input topics to a redacted output
     /// topic, with a dead-letter topic for records that cannot be redacted.
@@ -529,21 +530,35 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Explain {
             policy,
             engine,
-            input,
+            inputs,
         } => {
-            let input = unless_dash(input);
+            let inputs: Vec<Option<PathBuf>> = if inputs.is_empty() {
+                vec![None]
+            } else {
+                inputs.into_iter().map(|p| unless_dash(Some(p))).collect()
+            };
             let policy = load_policy(policy.path.as_deref())?;
-            let mut reads = vec![input
-                .as_ref()
-                .map_or_else(Named::stdin, |p| Named::path("input", p))];
+            // Every input is checked before the first is explained, as
+            // `filter` checks them before it writes.
+            let mut reads = inputs
+                .iter()
+                .map(|p| {
+                    p.as_ref()
+                        .map_or_else(|| Ok(Named::stdin()), |p| filter::check_input(p))
+                })
+                .collect::<anyhow::Result<Vec<Named>>>()?;
             reads.extend(Named::policy_files(&policy));
             same_file::refuse_overwrite(&reads, &[Named::stdout()])?;
             let engine = engine_for(engine, policy);
             let stop = filter::stop_on_signals().context("cannot watch for signals")?;
-            let (rejected, stopped) =
-                commands::explain(engine.as_ref(), input.as_ref(), Some(&stop))?;
-            if let Some(s) = stopped {
-                return Ok(s.report("explained"));
+            let mut rejected = 0;
+            for input in &inputs {
+                let (rejects, stopped) =
+                    commands::explain(engine.as_ref(), input.as_ref(), Some(&stop))?;
+                rejected += rejects;
+                if let Some(s) = stopped {
+                    return Ok(s.report("explained"));
+                }
             }
             Ok(if rejected > 0 {
                 ExitCode::from(3)

@@ -1624,6 +1624,29 @@ fn explain_shows_paths_and_causes_never_values() {
             "{engine}: {text}"
         );
     }
+    // Several inputs are explained in turn, each line named by its input;
+    // a missing one anywhere in the list ends the run before any output.
+    let (a, b) = (tmp("explain-a.ndjson"), tmp("explain-b.ndjson"));
+    std::fs::write(&a, b"{\"userId\":\"u_1\"}\n").unwrap();
+    std::fs::write(&b, b"{\"password\":\"hunter2\"}\nnot json\n").unwrap();
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let out = redactor(&["explain", a, "-", b], b"{\"email\":\"x@example.com\"}\n");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let headings: Vec<&str> = text.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert_eq!(
+        headings,
+        [
+            format!("{a}:1: 1 rewrite"),
+            "<stdin>:1: 1 rewrite".to_string(),
+            format!("{b}:1: 1 rewrite"),
+            format!("{b}:2: rejected: invalid JSON at byte 0: invalid literal"),
+        ],
+        "{text}"
+    );
+    let out = redactor(&["explain", a, "/nonexistent/explain.ndjson"], b"");
+    assert_status_says(&out, 1, "cannot open input /nonexistent/explain.ndjson");
+    assert!(out.stdout.is_empty());
 }
 
 #[test]
