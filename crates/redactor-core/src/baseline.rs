@@ -240,7 +240,7 @@ impl Round<'_, '_> {
                     let before = self.w.changes;
                     self.container(&mut inner, set, depth, kept);
                     if self.w.changes != before {
-                        *s = Cow::Owned(inner.encode());
+                        *s = Cow::Owned(crate::json::with_blank_ends(s, &inner.encode()));
                     }
                     return;
                 }
@@ -432,10 +432,13 @@ mod tests {
         let flags = br#"{"has_password":true,"password":null,"api_token":false,"secret":"x"}"#;
         // Card numbers written as numbers are found; other numbers stay.
         let numbers = br#"{"pan":4111111111111111,"l":[5555555555554444,1732000000000,-4111111111111111,12345678901234567890]}"#;
-        for i in 0..3002 {
+        // Nested JSON keeps the blanks around it (a Docker log's newline).
+        let docker = br#"{"log":"{\"email\":\"a@b.example\",\"n\":1}\n","stream":"stdout"}"#;
+        for i in 0..3003 {
             let line = match i {
                 3000 => flags.to_vec(),
                 3001 => numbers.to_vec(),
+                3002 => docker.to_vec(),
                 _ => g.event(),
             };
             reference
@@ -451,7 +454,10 @@ mod tests {
                 String::from_utf8_lossy(&b)
             );
         }
-        assert!(String::from_utf8_lossy(&b).contains("\"pan\":\"[REDACTED-CARD]\""));
+        assert_eq!(
+            String::from_utf8_lossy(&b),
+            r#"{"log":"{\"n\":1}\n","stream":"stdout"}"#
+        );
         assert!(!same_value(b"{\"a\":1}", b"{\"a\":2}"));
         // Without a policy, the value goes through unchanged.
         let line = g.event();

@@ -493,7 +493,7 @@ impl<'a> Walk<'a> {
                     let before = self.changes;
                     self.container(&mut inner, states, depth, kept);
                     if self.changes != before {
-                        *s = json::to_string(&inner);
+                        *s = json::with_blank_ends(s, &json::to_string(&inner));
                     }
                     return;
                 }

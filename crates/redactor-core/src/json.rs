@@ -100,6 +100,21 @@ pub fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
+/// `compact`, the rewritten JSON text of the string `original` held, with
+/// the JSON whitespace that `original` had before and after its text put
+/// back: a nested JSON text keeps its surroundings (a Docker log line's
+/// closing newline), only its inside is written compact.
+pub fn with_blank_ends(original: &str, compact: &str) -> String {
+    let b = original.as_bytes();
+    let lead = b.iter().take_while(|&&c| is_ws(c)).count();
+    let trail = b[lead..].iter().rev().take_while(|&&c| is_ws(c)).count();
+    let mut out = String::with_capacity(lead + compact.len() + trail);
+    out.push_str(&original[..lead]);
+    out.push_str(compact);
+    out.push_str(&original[original.len() - trail..]);
+    out
+}
+
 enum Frame {
     Array(Vec<Value>),
     Object(Vec<(String, Value)>, Option<String>),

@@ -554,3 +554,24 @@ fn card_numbers_written_as_numbers_are_found() {
         r#"{"pan":4111111111111111}"#
     );
 }
+
+/// Nested JSON that a rule or detector rewrote is written back compact
+/// inside, with the blanks around it kept: a Docker `json-file` log line's
+/// `log` string keeps its closing newline.
+#[test]
+fn nested_json_keeps_the_blanks_around_it() {
+    let p = common::default_policy();
+    let docker = r#"{"log":"{\"email\":\"a@b.example\",\"msg\":\"signed in\"}\n","stream":"stdout","time":"2026-12-07T01:00:00.000000001Z"}"#;
+    assert_eq!(
+        common::redact_both(&p, docker),
+        r#"{"log":"{\"msg\":\"signed in\"}\n","stream":"stdout","time":"2026-12-07T01:00:00.000000001Z"}"#
+    );
+    let spaced = r#"{"body":" \t[ {\"password\": \"x\"} ] \r\n"}"#;
+    assert_eq!(
+        common::redact_both(&p, spaced),
+        r#"{"body":" \t[{\"password\":\"[REDACTED-SECRET]\"}] \r\n"}"#
+    );
+    // Nested JSON that nothing rewrote stays exactly as it was.
+    let clean = r#"{"log":"{ \"msg\": \"ok\" }\n"}"#;
+    assert_eq!(common::redact_both(&p, clean), clean);
+}
