@@ -283,6 +283,7 @@ fn personal() {
             "ann.lee.7",
             "51234",
             "40112",
+            "40113",
             "Gecko/",
             "iPhone OS",
             "10.0.0.1",
@@ -334,6 +335,8 @@ fn personal() {
             "{\"device\":{\"model\":\"Pixel 8\"}}",
             // Datadog's standard user id is tokenized, not dropped.
             "\"usr\":{\"id\":\"tok_",
+            // Cloudflare's Logpush fields.
+            "\"ClientRequestURI\":\"/reset\",\"ClientRequestReferer\":\"https://mail.example.com/\",\"ClientRequestUserAgent\":\"Firefox 120 / Linux\",\"ClientCountry\":\"de\"",
             // The tokenized user name stays an OTLP AnyValue.
             "{\"key\":\"username\",\"value\":{\"stringValue\":\"tok_",
         ],
