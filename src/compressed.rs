@@ -13,18 +13,6 @@ use std::io::{self, Read, Seek};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// A compression format told by its magic bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Format {
-    Gzip,
-    /// One that is not read: its name and the command that decompresses a
-    /// file of it to stdout.
-    Refused {
-        name: &'static str,
-        command: &'static str,
-    },
-}
-
 /// Magic bytes, the format's name and its decompressing command.
 const MAGIC: &[(&[u8], &str, &str)] = &[
     (b"\x1f\x8b", "gzip", "zcat"),
@@ -42,10 +30,48 @@ fn detect(head: &[u8]) -> Option<(&'static str, &'static str)> {
         .map(|&(_, name, command)| (name, command))
 }
 
-/// The compression of the regular file `file`, told by its first bytes;
-/// its position is back at the start afterwards.
-fn sniff(file: &mut File) -> io::Result<Option<Format>> {
+/// A regular file opened for reading, as it is read.
+pub(crate) enum Opened {
+    /// Not compressed: the file itself.
+    Plain(File),
+    /// Gzip (every member of it): its decompressed text, and the counter of
+    /// the compressed bytes read so far, which the progress bar measures
+    /// against the file's size.
+    Gzip(Box<dyn Read>, Arc<AtomicU64>),
+}
+
+/// The regular file `file`, named `input` in errors, as it is read: told by
+/// its first bytes, decompressed when it is gzip; an error for a format
+/// that is not read (or a first read that fails).
+pub(crate) fn open(mut file: File, input: &str) -> anyhow::Result<Opened> {
+    use anyhow::Context as _;
     let mut head = [0u8; 6];
+    let n =
+        read_head(&mut file, &mut head).with_context(|| format!("cannot read input {input}"))?;
+    Ok(match detect(&head[..n]) {
+        None => Opened::Plain(file),
+        Some(("gzip", _)) => {
+            let count = Arc::new(AtomicU64::new(0));
+            let counted = Counted {
+                inner: file,
+                count: count.clone(),
+            };
+            let reader =
+                flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(64 * 1024, counted));
+            Opened::Gzip(Box::new(reader), count)
+        }
+        Some((name, command)) => {
+            return Err(anyhow::anyhow!(
+                "cannot read input {input}: it is {name}-compressed, which redactor does not \
+                 read (it reads gzip); decompress it into a pipe: {command} {input} | redactor ..."
+            ))
+        }
+    })
+}
+
+/// Reads the first bytes of `file` into `head` (fewer when it is shorter)
+/// and puts its position back at the start; how many were read.
+fn read_head(file: &mut File, head: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < head.len() {
         match file.read(&mut head[n..]) {
@@ -56,48 +82,10 @@ fn sniff(file: &mut File) -> io::Result<Option<Format>> {
         }
     }
     file.rewind()?;
-    Ok(detect(&head[..n]).map(|(name, command)| match name {
-        "gzip" => Format::Gzip,
-        _ => Format::Refused { name, command },
-    }))
+    Ok(n)
 }
 
-/// A regular file opened for reading, as it is read.
-pub(crate) enum Opened {
-    /// Not compressed: the file itself.
-    Plain(File),
-    /// Gzip: its decompressed text, and the counter of the compressed
-    /// bytes read so far.
-    Gzip(Box<dyn Read>, Arc<AtomicU64>),
-}
-
-/// The regular file `file`, named `input` in errors, as it is read: told by
-/// its first bytes, decompressed when it is gzip; an error for a format
-/// that is not read (or a first read that fails).
-pub(crate) fn open(mut file: File, input: &str) -> anyhow::Result<Opened> {
-    use anyhow::Context as _;
-    let format = sniff(&mut file).with_context(|| format!("cannot read input {input}"))?;
-    Ok(match format {
-        None => Opened::Plain(file),
-        Some(Format::Gzip) => {
-            let (reader, count) = gunzip(file);
-            Opened::Gzip(reader, count)
-        }
-        Some(Format::Refused { name, command }) => return Err(refused(input, name, command)),
-    })
-}
-
-/// The error for an input of a format that is not read.
-fn refused(input: &str, name: &str, command: &str) -> anyhow::Error {
-    anyhow::anyhow!(
-        "cannot read input {input}: it is {name}-compressed, which redactor does not read \
-         (it reads gzip); decompress it into a pipe: {command} {input} | redactor ..."
-    )
-}
-
-/// A reader that counts the bytes read through it into a shared counter:
-/// the compressed bytes of a gzip input, which the progress bar measures
-/// against the file's size.
+/// A reader that counts the bytes read through it into a shared counter.
 struct Counted<R> {
     inner: R,
     count: Arc<AtomicU64>,
@@ -109,19 +97,6 @@ impl<R: Read> Read for Counted<R> {
         self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
-}
-
-/// `file` (gzip, every member of it) read decompressed, and the counter of
-/// the compressed bytes read so far.
-fn gunzip(file: File) -> (Box<dyn Read>, Arc<AtomicU64>) {
-    let count = Arc::new(AtomicU64::new(0));
-    let counted = Counted {
-        inner: file,
-        count: count.clone(),
-    };
-    let reader =
-        flate2::read::MultiGzDecoder::new(io::BufReader::with_capacity(64 * 1024, counted));
-    (Box::new(reader), count)
 }
 
 /// A hint for a first line that starts with a compression format's magic
