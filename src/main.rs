@@ -28,7 +28,8 @@ mod same_file;
 /// tokens; free text is scanned for emails, IPs, card numbers, IBANs, phone
 /// numbers, social security numbers, MAC addresses, credentials, and
 /// personal data and user, device and organisation ids in `name=value`
-/// parameters (URL queries, `key=value` logs). Invalid lines are
+/// parameters (URL queries, `key=value` logs); the query of an HTTP request
+/// line in text goes whole. Invalid lines are
 /// never forwarded: they are quarantined with a reason. With no --policy, a
 /// built-in policy applies every preset (mixpanel, segment, amplitude,
 /// posthog, otel, and credentials and personal for fields under their usual

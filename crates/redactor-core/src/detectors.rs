@@ -56,11 +56,17 @@ pub enum DetectorKind {
     /// them: by default tokenized with the same key, so that an id in a log
     /// message gets the token its field gets.
     IdParam,
+    /// The query (and fragment) of the target of an HTTP request line in
+    /// text (`GET /search?q=ann HTTP/1.1`, as access logs write nginx's
+    /// `$request`): what a person asked for, whatever its parameters are
+    /// named. First in order, so that the whole query goes.
+    RequestQuery,
 }
 
 impl DetectorKind {
     /// Every kind, in matching priority order.
-    pub const ALL: [DetectorKind; 11] = [
+    pub const ALL: [DetectorKind; 12] = [
+        DetectorKind::RequestQuery,
         DetectorKind::Secret,
         DetectorKind::Email,
         DetectorKind::Iban,
@@ -88,6 +94,7 @@ impl DetectorKind {
             DetectorKind::Iban => "iban",
             DetectorKind::PersonalParam => "personal_param",
             DetectorKind::IdParam => "id_param",
+            DetectorKind::RequestQuery => "request_query",
         }
     }
 
@@ -2165,6 +2172,9 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
                     && (p.has(C_DASH) || p.digits + 2 == len))), // Iban
         colon || p.has(C_PERCENT_OR_AMPERSAND), // PersonalParam
         colon || p.has(C_PERCENT_OR_AMPERSAND), // IdParam
+        len >= REQUEST_LINE_MIN_LEN
+            && p.digits > 0
+            && p.has(C_COLON_OR_EQUALS | C_PERCENT_OR_AMPERSAND | C_DOT), // RequestQuery
     ];
     const _: () = assert!(
         DetectorKind::Secret as u32 == 0
@@ -2178,12 +2188,51 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
             && DetectorKind::Iban as u32 == 8
             && DetectorKind::PersonalParam as u32 == 9
             && DetectorKind::IdParam as u32 == 10
+            && DetectorKind::RequestQuery as u32 == 11
     );
     let mut m = 0;
     for (i, b) in bits.into_iter().enumerate() {
         m |= u32::from(b) << i;
     }
     m
+}
+
+/// The shortest request line with a query: `GET /?a HTTP/1`.
+const REQUEST_LINE_MIN_LEN: usize = 14;
+
+/// The query and fragment of the target of each HTTP request line in
+/// `text`: a method (3 to 7 capital letters, not glued to a letter or
+/// digit before it), a space, the target (no spaces), a space and `HTTP/`
+/// with a digit (`GET /search?q=ann HTTP/1.1`, `POST /a?b HTTP/2.0`). The
+/// span runs from the target's first `?` or `#` to its end; a target
+/// without either holds none. Searched only in texts with a digit and an
+/// `=`, `:`, `%`, `&` or `.` (a query's, or the version's `1.1`), as the
+/// census tells, and a `?` or `#`.
+fn find_request_queries(text: &str, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    if memchr::memchr2(b'?', b'#', b).is_none() {
+        return;
+    }
+    for at in memchr::memmem::find_iter(b, b" HTTP/") {
+        if !b.get(at + 6).is_some_and(u8::is_ascii_digit) {
+            continue;
+        }
+        let Some(space) = memchr::memrchr(b' ', &b[..at]) else {
+            continue;
+        };
+        let method_start = b[..space]
+            .iter()
+            .rposition(|c| !c.is_ascii_uppercase())
+            .map_or(0, |i| i + 1);
+        let glued = method_start > 0 && b[method_start - 1].is_ascii_alphanumeric();
+        if glued || !(3..=7).contains(&(space - method_start)) {
+            continue;
+        }
+        let target = &b[space + 1..at];
+        if let Some(q) = memchr::memchr2(b'?', b'#', target) {
+            out.push((space + 1 + q, at));
+        }
+    }
 }
 
 /// Whether a text of ASCII digits alone may hold any detector's match.
@@ -2276,6 +2325,7 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
         DetectorKind::Iban => find_ibans(text, out),
         DetectorKind::PersonalParam => find_named_values(text, is_personal_name, out),
         DetectorKind::IdParam => find_named_values(text, is_id_name, out),
+        DetectorKind::RequestQuery => find_request_queries(text, out),
     }
 }
 
@@ -4538,6 +4588,37 @@ mod tests {
             }
         }
         assert!(cards > 30, "{cards} card numbers found");
+    }
+
+    #[test]
+    fn request_queries() {
+        let text = "GET /search?q=Ann+Lee&page=2 HTTP/1.1 | POST /a#frag HTTP/2.0 \
+                    \"DELETE /u?x HTTP/1.0\" GET /plain HTTP/1.1 OPTIONS * HTTP/1.1";
+        assert_eq!(
+            spans(DetectorKind::RequestQuery, text),
+            ["?q=Ann+Lee&page=2", "#frag", "?x"]
+        );
+        // Not a request line: no method, a method glued to a word or too
+        // long, a lowercase one, no version digit, a space in the target.
+        for text in [
+            "/search?q=1 HTTP/1.1",
+            "xGET /a?b HTTP/1.1",
+            "PROPPATCHX /a?b HTTP/1.1",
+            "get /a?b HTTP/1.1",
+            "GET /a?b HTTP/x",
+            "GET /a?b c HTTP/1.1",
+            "see https://x.test/?q=1 and HTTP/1.1",
+        ] {
+            assert!(spans(DetectorKind::RequestQuery, text).is_empty(), "{text}");
+        }
+        // By default the query goes, whatever its parameters hold, and
+        // the rest of the line stays.
+        let ds = crate::policy::Policy::builtin().unwrap().detectors;
+        assert_eq!(
+            ds.rewrite("GET /search?q=Ann+Lee&token=abc HTTP/1.1", |_| {})
+                .unwrap(),
+            "GET /search HTTP/1.1"
+        );
     }
 
     #[test]

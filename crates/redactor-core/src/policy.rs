@@ -750,6 +750,7 @@ fn detector_defaults(kind: DetectorKind, keys: &KeyTable) -> Action {
         // The token a vendor preset's identity rule gives the same id.
         DetectorKind::IdParam => tokenize(Normalize::None, Shape::Opaque, "[REDACTED-ID]"),
         DetectorKind::Secret => replace("[REDACTED-SECRET]"),
+        DetectorKind::RequestQuery => Action::Drop,
     }
 }
 
