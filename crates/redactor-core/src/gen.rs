@@ -180,6 +180,11 @@ fn obj(members: Vec<(&str, Value)>) -> Value {
     )
 }
 
+/// An `X-Forwarded-For` header: the person's address, then a proxy's.
+fn forwarded_for(p: &Person) -> String {
+    format!("{}, 198.51.100.10", p.ip4)
+}
+
 /// What [`Generator::logs`] draws for one request, whatever the record's
 /// shape.
 struct LogRequest {
@@ -991,14 +996,8 @@ impl Generator {
             ),
             ("http_referer", s(self.url(p))),
             ("http_user_agent", s(r.ua)),
-            (
-                "http_x_forwarded_for",
-                s(format!("{}, 198.51.100.10", p.ip4)),
-            ),
-            (
-                "http_cookie",
-                s(format!("sid={:016x}; theme=dark", self.rng.next_u64())),
-            ),
+            ("http_x_forwarded_for", s(forwarded_for(p))),
+            ("http_cookie", s(self.session_cookie())),
         ];
         self.thin(&mut members, 6, 60);
         obj(members)
@@ -1020,17 +1019,16 @@ impl Generator {
             ("Duration", n(r.duration)),
             ("request_User-Agent", s(r.ua)),
             ("request_Referer", s(self.url(p))),
-            (
-                "request_X-Forwarded-For",
-                s(format!("{}, 198.51.100.10", p.ip4)),
-            ),
-            (
-                "request_Cookie",
-                s(format!("sid={:016x}; theme=dark", self.rng.next_u64())),
-            ),
+            ("request_X-Forwarded-For", s(forwarded_for(p))),
+            ("request_Cookie", s(self.session_cookie())),
         ];
         self.thin(&mut members, 10, 60);
         obj(members)
+    }
+
+    /// A `Cookie` header with a fresh session id, as access logs record it.
+    fn session_cookie(&mut self) -> String {
+        format!("sid={:016x}; theme=dark", self.rng.next_u64())
     }
 
     /// One flat object of dotted names.
