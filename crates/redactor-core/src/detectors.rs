@@ -564,8 +564,9 @@ const PERSONAL_NAMES: &[&[u8]] = &[
 /// The names whose values identify a person, a device or an account, in
 /// lowercase without separators: those of the identity and group-id fields
 /// that the vendor presets tokenize (`user_id`, `distinct_id`,
-/// `anonymousId`, `device_id`, `org_id`, `account_id`, ...), so that an id
-/// in text is handled as its field is. A parameter's name is one of them
+/// `anonymousId`, `device_id`, `org_id`, `account_id`, ...) and the
+/// personal preset's customer ids (`customer_id`, `member_id`, ...), so
+/// that an id in text is handled as its field is. A parameter's name is one of them
 /// as [`is_id_name`] reads it. Not `group_id`, which logs write as often
 /// for a consumer group, nor `id`, `uid` (a Unix user's number) or
 /// `client_id` (an OAuth application's).
@@ -583,6 +584,12 @@ const ID_NAMES: &[&[u8]] = &[
     b"organizationid",
     b"teamid",
     b"workspaceid",
+    b"customerid",
+    b"memberid",
+    b"subscriberid",
+    b"contactid",
+    b"patientid",
+    b"employeeid",
 ];
 
 /// Whether `name` is a personal-data name (see [`PERSONAL_NAMES`]), read
@@ -4625,7 +4632,7 @@ mod tests {
     fn id_params() {
         let text = "level=info msg=\"login\" user_id=u-42 actorUserId=u-7 X-Device-Id=d-1 \
                     https://x.test/e?distinct_id=%24device%3A9f&org_id=acme&q=1 \
-                    account_id = 123456789012 anonymousId=\"a 1\"";
+                    account_id = 123456789012 anonymousId=\"a 1\" customer_id=c-9 memberId=m-1";
         assert_eq!(
             spans(DetectorKind::IdParam, text),
             [
@@ -4635,7 +4642,9 @@ mod tests {
                 "%24device%3A9f",
                 "acme",
                 "123456789012",
-                "a 1"
+                "a 1",
+                "c-9",
+                "m-1"
             ]
         );
         // Ids of other things, names that only contain or start with one,
@@ -4647,28 +4656,31 @@ mod tests {
         )
         .is_empty());
         // By default, an id in text gets the token its field gets from a
-        // vendor preset's identity rule.
-        let p = crate::policy::Policy::builtin().unwrap();
-        let out = p
-            .detectors
-            .rewrite("login user_id=u-42 ok", |_| {})
+        // vendor preset's identity rule or the personal preset's
+        // customer-ids rule.
+        let p = std::sync::Arc::new(crate::policy::Policy::builtin().unwrap());
+        for name in ["user_id", "customer_id"] {
+            let out = p
+                .detectors
+                .rewrite(&format!("login {name}=u-42 ok"), |_| {})
+                .unwrap();
+            let mut field = Vec::new();
+            let stats = &mut crate::Stats::new(&p);
+            crate::Redactor::redact(
+                &crate::Fast::new(p.clone()),
+                format!("{{\"{name}\":\"u-42\"}}").as_bytes(),
+                &mut field,
+                stats,
+            )
             .unwrap();
-        let mut field = Vec::new();
-        let stats = &mut crate::Stats::new(&p);
-        crate::Redactor::redact(
-            &crate::Fast::new(std::sync::Arc::new(p)),
-            br#"{"user_id":"u-42"}"#,
-            &mut field,
-            stats,
-        )
-        .unwrap();
-        let field = String::from_utf8(field).unwrap();
-        let token = field
-            .strip_prefix("{\"user_id\":\"")
-            .and_then(|t| t.strip_suffix("\"}"))
-            .unwrap();
-        assert!(token.starts_with("tok_"), "{field}");
-        assert_eq!(out, format!("login user_id={token} ok"));
+            let field = String::from_utf8(field).unwrap();
+            let token = field
+                .strip_prefix(&format!("{{\"{name}\":\""))
+                .and_then(|t| t.strip_suffix("\"}"))
+                .unwrap();
+            assert!(token.starts_with("tok_"), "{field}");
+            assert_eq!(out, format!("login {name}={token} ok"));
+        }
     }
 
     /// [`is_personal_name`] and [`is_id_name`] by their definition: the

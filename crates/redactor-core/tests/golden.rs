@@ -291,6 +291,19 @@ fn personal() {
             "x-real-ip",
             // Error reports (Sentry): a device's user-assigned name.
             "Ann's Pixel",
+            // Payments and orders (Stripe, Shopify): address lines, the
+            // names of billing details, a card, a shipping address, and
+            // customers' and members' ids.
+            "742 Evergreen",
+            "207119551",
+            "cust-8841",
+            "m-5521",
+            // Identity claims (Azure, OpenID Connect) and CloudTrail's
+            // caller, whose ARN and principal id hold a session's name.
+            "4f9c2b1e",
+            "248289761001",
+            "AROAEXAMPLEID",
+            "assumed-role",
         ],
         &[
             "\"plan\":\"pro\"",
@@ -340,6 +353,15 @@ fn personal() {
             "\"request\":\"GET /search HTTP/1.1\"",
             // Cloudflare's Logpush fields.
             "\"ClientRequestURI\":\"/reset\",\"ClientRequestReferer\":\"https://mail.example.com/\",\"ClientRequestUserAgent\":\"Firefox 120 / Linux\",\"ClientCountry\":\"de\"",
+            // A card's brand and last four digits, an order's counts, an
+            // application's id and a claim's flag stay; a customer's id
+            // is tokenized, and a GCP caller's User-Agent reduced.
+            "\"card\":{\"brand\":\"visa\",\"last4\":\"4242\"}",
+            "\"customer\":{\"id\":\"tok_",
+            "\"orders_count\":3",
+            "\"appid\":\"c44b4083-3bb0-49c1-b47d-974e53cbdf3c\"",
+            "\"email_verified\":true",
+            "\"callerSuppliedUserAgent\":\"Safari 17 / iOS\"",
             // The tokenized user name stays an OTLP AnyValue.
             "{\"key\":\"username\",\"value\":{\"stringValue\":\"tok_",
         ],
