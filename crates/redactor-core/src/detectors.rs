@@ -4657,7 +4657,7 @@ mod tests {
         .is_empty());
         // By default, an id in text gets the token its field gets from a
         // vendor preset's identity rule or the personal preset's
-        // customer-ids rule.
+        // person-ids rule.
         let p = std::sync::Arc::new(crate::policy::Policy::builtin().unwrap());
         for name in ["user_id", "customer_id"] {
             let out = p

@@ -304,6 +304,14 @@ fn personal() {
             "248289761001",
             "AROAEXAMPLEID",
             "assumed-role",
+            // Error reports (Rollbar): the person's id, the parsed query
+            // and form, a raw User-Agent; engagement vendors' user ids
+            // (Braze, Customer.io).
+            "p-8812",
+            "KHTML",
+            "ext-8812",
+            "cio-8812",
+            "a1b2c3",
         ],
         &[
             "\"plan\":\"pro\"",
@@ -362,6 +370,9 @@ fn personal() {
             "\"appid\":\"c44b4083-3bb0-49c1-b47d-974e53cbdf3c\"",
             "\"email_verified\":true",
             "\"callerSuppliedUserAgent\":\"Safari 17 / iOS\"",
+            "\"browser\":\"Safari 17 / Mac OS X\"",
+            "\"request\":{\"url\":\"https://app.example.com/account\"}",
+            "{\"external_id\":\"tok_",
             // The tokenized user name stays an OTLP AnyValue.
             "{\"key\":\"username\",\"value\":{\"stringValue\":\"tok_",
         ],
