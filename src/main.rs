@@ -29,7 +29,9 @@ mod same_file;
 /// numbers, social security numbers, MAC addresses, credentials, and
 /// personal data and user, device and organisation ids in `name=value`
 /// parameters (URL queries, `key=value` logs); the query of an HTTP request
-/// line in text goes whole. Invalid lines are
+/// line in text goes whole, as does the referrer's query of an access-log
+/// line (combined log format), whose user is tokenized and User-Agent
+/// reduced. Invalid lines are
 /// never forwarded: they are quarantined with a reason. With no --policy, a
 /// built-in policy applies every preset (mixpanel, segment, amplitude,
 /// posthog, otel, and credentials and personal for fields under their usual

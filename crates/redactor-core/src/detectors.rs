@@ -61,12 +61,17 @@ pub enum DetectorKind {
     /// `$request`): what a person asked for, whatever its parameters are
     /// named. First in order, so that the whole query goes.
     RequestQuery,
+    /// The User-Agent of an access-log line in the combined log format of
+    /// Apache and nginx (`"GET / HTTP/1.1" 200 512 "-" "Mozilla/5.0 ..."`):
+    /// by default reduced as the presets reduce User-Agent fields.
+    UserAgent,
 }
 
 impl DetectorKind {
     /// Every kind, in matching priority order.
-    pub const ALL: [DetectorKind; 12] = [
+    pub const ALL: [DetectorKind; 13] = [
         DetectorKind::RequestQuery,
+        DetectorKind::UserAgent,
         DetectorKind::Secret,
         DetectorKind::Email,
         DetectorKind::Iban,
@@ -95,6 +100,7 @@ impl DetectorKind {
             DetectorKind::PersonalParam => "personal_param",
             DetectorKind::IdParam => "id_param",
             DetectorKind::RequestQuery => "request_query",
+            DetectorKind::UserAgent => "user_agent",
         }
     }
 
@@ -2182,6 +2188,9 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
         len >= REQUEST_LINE_MIN_LEN
             && p.digits > 0
             && p.has(C_COLON_OR_EQUALS | C_PERCENT_OR_AMPERSAND | C_DOT), // RequestQuery
+        len >= COMBINED_LINE_MIN_LEN
+            && p.digits >= 4
+            && p.has(C_COLON_OR_EQUALS | C_PERCENT_OR_AMPERSAND | C_DOT), // UserAgent
     ];
     const _: () = assert!(
         DetectorKind::Secret as u32 == 0
@@ -2196,6 +2205,7 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
             && DetectorKind::PersonalParam as u32 == 9
             && DetectorKind::IdParam as u32 == 10
             && DetectorKind::RequestQuery as u32 == 11
+            && DetectorKind::UserAgent as u32 == 12
     );
     let mut m = 0;
     for (i, b) in bits.into_iter().enumerate() {
@@ -2207,12 +2217,27 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
 /// The shortest request line with a query: `GET /?a HTTP/1`.
 const REQUEST_LINE_MIN_LEN: usize = 14;
 
+/// The shortest access-log line with a user: `a - u [t] "GET / HTTP/1"`.
+const LOG_USER_LINE_MIN_LEN: usize = 26;
+
+/// The fewest digits of an access-log line with a user: its time alone,
+/// `10/Oct/2026:13:55:36`, has twelve.
+const LOG_USER_LINE_MIN_DIGITS: usize = 12;
+
+/// The shortest request line in the combined log format with a
+/// User-Agent: `GET / HTTP/1" 200 - "" "a"` (the status and the version:
+/// four digits).
+const COMBINED_LINE_MIN_LEN: usize = 27;
+
 /// The query and fragment of the target of each HTTP request line in
 /// `text`: a method (3 to 7 capital letters, not glued to a letter or
 /// digit before it), a space, the target (no spaces), a space and `HTTP/`
 /// with a digit (`GET /search?q=ann HTTP/1.1`, `POST /a?b HTTP/2.0`). The
 /// span runs from the target's first `?` or `#` to its end; a target
-/// without either holds none. Searched only in texts with a digit and an
+/// without either holds none. Where the line goes on as the combined log
+/// format of Apache and nginx does (`"GET / HTTP/1.1" 200 512
+/// "https://ref.test/?q=ann" "Mozilla/5.0 ..."`), the referrer's query and
+/// fragment are a span too. Searched only in texts with a digit and an
 /// `=`, `:`, `%`, `&` or `.` (a query's, or the version's `1.1`), as the
 /// census tells, and a `?` or `#`.
 fn find_request_queries(text: &str, out: &mut Vec<(usize, usize)>) {
@@ -2220,24 +2245,140 @@ fn find_request_queries(text: &str, out: &mut Vec<(usize, usize)>) {
     if memchr::memchr2(b'?', b'#', b).is_none() {
         return;
     }
-    for at in memchr::memmem::find_iter(b, b" HTTP/") {
-        if !b.get(at + 6).is_some_and(u8::is_ascii_digit) {
-            continue;
+    for line in request_lines(b) {
+        let target = &b[line.target..line.version];
+        if let Some(q) = memchr::memchr2(b'?', b'#', target) {
+            out.push((line.target + q, line.version));
         }
-        let Some(space) = memchr::memrchr(b' ', &b[..at]) else {
-            continue;
-        };
-        let method_start = b[..space]
+        if let Some((start, end)) = combined_referrer(b, line.version) {
+            if let Some(q) = memchr::memchr2(b'?', b'#', &b[start..end]) {
+                out.push((start + q, end));
+            }
+        }
+    }
+}
+
+/// An HTTP request line found in a text by [`request_lines`]: offsets of
+/// its method, its target and the space before its `HTTP/` version.
+struct RequestLine {
+    method: usize,
+    target: usize,
+    version: usize,
+}
+
+/// The HTTP request lines of `b`, in order, as [`find_request_queries`]
+/// describes them.
+fn request_lines(b: &[u8]) -> impl Iterator<Item = RequestLine> + '_ {
+    // Built once: a searcher's set-up costs more than a short text's search.
+    static VERSION: OnceLock<memchr::memmem::Finder<'static>> = OnceLock::new();
+    let version = VERSION.get_or_init(|| memchr::memmem::Finder::new(b" HTTP/"));
+    version.find_iter(b).filter_map(move |at| {
+        if !b.get(at + 6).is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+        let space = memchr::memrchr(b' ', &b[..at])?;
+        let method = b[..space]
             .iter()
             .rposition(|c| !c.is_ascii_uppercase())
             .map_or(0, |i| i + 1);
-        let glued = method_start > 0 && b[method_start - 1].is_ascii_alphanumeric();
-        if glued || !(3..=7).contains(&(space - method_start)) {
+        let glued = method > 0 && b[method - 1].is_ascii_alphanumeric();
+        (!glued && (3..=7).contains(&(space - method))).then_some(RequestLine {
+            method,
+            target: space + 1,
+            version: at,
+        })
+    })
+}
+
+/// The span of the referrer's URL, between its quotes, when the request
+/// line whose version starts at `version` (the space before `HTTP/`) is
+/// followed as in the combined log format: `HTTP/1.1" 200 512 "url"` (the
+/// status, the size or `-`, then the quoted referrer).
+fn combined_referrer(b: &[u8], version: usize) -> Option<(usize, usize)> {
+    let mut i = version + 6;
+    while b.get(i).is_some_and(|c| c.is_ascii_digit() || *c == b'.') {
+        i += 1;
+    }
+    let rest = b.get(i..)?;
+    let status = rest.get(..6)?;
+    if !(status.starts_with(b"\" ")
+        && status[2..5].iter().all(u8::is_ascii_digit)
+        && status[5] == b' ')
+    {
+        return None;
+    }
+    let size = &rest[6..];
+    let n = size.iter().take_while(|c| c.is_ascii_digit()).count();
+    let n = if n == 0 && size.first() == Some(&b'-') {
+        1
+    } else {
+        n
+    };
+    if n == 0 || size.get(n..n + 2) != Some(b" \"") {
+        return None;
+    }
+    let start = i + 6 + n + 2;
+    let len = memchr::memchr(b'"', &b[start..])?;
+    Some((start, start + len))
+}
+
+/// The User-Agent of each access-log line in `text` written in the combined
+/// log format: the quoted field after the referrer that
+/// [`combined_referrer`] finds (`"https://ref.test/" "Mozilla/5.0 ..."`),
+/// unless it is empty or `-`.
+fn find_log_user_agents(text: &str, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    for line in request_lines(b) {
+        let Some((_, referrer_end)) = combined_referrer(b, line.version) else {
+            continue;
+        };
+        let start = referrer_end + 3;
+        if b.get(referrer_end..start) != Some(b"\" \"") {
             continue;
         }
-        let target = &b[space + 1..at];
-        if let Some(q) = memchr::memchr2(b'?', b'#', target) {
-            out.push((space + 1 + q, at));
+        let Some(len) = memchr::memchr(b'"', &b[start..]) else {
+            continue;
+        };
+        if len > 0 && &b[start..start + len] != b"-" {
+            out.push((start, start + len));
+        }
+    }
+}
+
+/// The authenticated user of each access-log line in `text` written in the
+/// common or combined log format of Apache and nginx (`203.0.113.7 -
+/// ann [10/Oct/2026:13:55:36 -0700] "GET / HTTP/1.1" ...`): the third
+/// field, between the client's address and ident and the bracketed time,
+/// before a request line that [`request_lines`] finds. `-` (no user) is not
+/// a span. Searched only in texts with twelve digits or more (the time
+/// alone has twelve), and only where the text has a request line.
+fn find_log_users(text: &str, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    for line in request_lines(b) {
+        // `... user [time] "METHOD`
+        let Some(before) = line.method.checked_sub(3) else {
+            continue;
+        };
+        if &b[before..line.method] != b"] \"" {
+            continue;
+        }
+        let Some(open) = memchr::memrchr(b'[', &b[..before]) else {
+            continue;
+        };
+        if open < 2 || b[open - 1] != b' ' || before - open > 40 {
+            continue;
+        }
+        let user_end = open - 1;
+        let user_start = memchr::memrchr(b' ', &b[..user_end]).map_or(0, |s| s + 1);
+        // The ident field before the user, and something before it.
+        let ident_ok = user_start >= 3 && {
+            let ident_end = user_start - 1;
+            let ident_start = memchr::memrchr(b' ', &b[..ident_end]).map_or(0, |s| s + 1);
+            ident_start > 0 && ident_start < ident_end
+        };
+        let user = &b[user_start..user_end];
+        if ident_ok && !user.is_empty() && user != b"-" && !user.contains(&b'[') {
+            out.push((user_start, user_end));
         }
     }
 }
@@ -2331,8 +2472,18 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
         DetectorKind::Ssn => find_ssns(text, out),
         DetectorKind::Iban => find_ibans(text, out),
         DetectorKind::PersonalParam => find_named_values(text, is_personal_name, out),
-        DetectorKind::IdParam => find_named_values(text, is_id_name, out),
+        DetectorKind::IdParam => {
+            find_named_values(text, is_id_name, out);
+            if p.digits >= LOG_USER_LINE_MIN_DIGITS && text.len() >= LOG_USER_LINE_MIN_LEN {
+                let before = out.len();
+                find_log_users(text, out);
+                if out.len() > before && before > 0 {
+                    merge_overlaps(out);
+                }
+            }
+        }
         DetectorKind::RequestQuery => find_request_queries(text, out),
+        DetectorKind::UserAgent => find_log_user_agents(text, out),
     }
 }
 
@@ -4625,6 +4776,84 @@ mod tests {
             ds.rewrite("GET /search?q=Ann+Lee&token=abc HTTP/1.1", |_| {})
                 .unwrap(),
             "GET /search HTTP/1.1"
+        );
+    }
+
+    /// Access-log lines in the combined log format of Apache and nginx:
+    /// the referrer loses its query and fragment, the authenticated user
+    /// is an id, and nothing else of the line is touched.
+    #[test]
+    fn combined_log_lines() {
+        let line =
+            "203.0.113.7 - ann [10/Oct/2026:13:55:36 -0700] \"GET /a?q=Ann HTTP/1.1\" 200 2326 \
+                    \"https://ref.test/p?q=Ann+Lee#top\" \"Mozilla/5.0 (X11; Linux x86_64)\"";
+        assert_eq!(
+            spans(DetectorKind::RequestQuery, line),
+            ["?q=Ann", "?q=Ann+Lee#top"]
+        );
+        assert_eq!(spans(DetectorKind::IdParam, line), ["ann"]);
+        assert_eq!(
+            spans(DetectorKind::UserAgent, line),
+            ["Mozilla/5.0 (X11; Linux x86_64)"]
+        );
+        // The common log format (no referrer), a size of `-`, HTTP/2 and an
+        // IPv6 client, two lines in one text, a user that is also named
+        // as a parameter.
+        let text = "2001:db8::1 - bob [10/Oct/2026:13:55:36 +0000] \"POST /login HTTP/2\" 302 - \
+                    \"https://ref.test/#x\" \"-\"\n10.0.0.1 - - [10/Oct/2026:13:55:37 +0000] \
+                    \"GET / HTTP/1.0\" 200 5 | user_id=u-1 1.2.3.4 - carol [t] \"GET / HTTP/1.1\" 200 5";
+        assert_eq!(spans(DetectorKind::RequestQuery, text), ["#x"]);
+        // `-` is no User-Agent, and the common format has none.
+        assert!(spans(DetectorKind::UserAgent, text).is_empty());
+        assert_eq!(spans(DetectorKind::IdParam, text), ["bob", "u-1", "carol"]);
+        // Not the combined format: no status, a status of two digits, no
+        // size, a referrer without its quote; not the common format: no
+        // time before the request, no ident before the user, no user.
+        for text in [
+            "GET / HTTP/1.1\" \"https://r.test/?q=1\"",
+            "GET / HTTP/1.1\" 20 5 \"https://r.test/?q=1\"",
+            "GET / HTTP/1.1\" 200 \"https://r.test/?q=1\"",
+            "GET / HTTP/1.1\" 200 5 https://r.test/?q=1",
+        ] {
+            assert!(spans(DetectorKind::RequestQuery, text).is_empty(), "{text}");
+            let with_agent = format!("{text} \"curl/8.5\"");
+            assert!(
+                spans(DetectorKind::UserAgent, &with_agent).is_empty(),
+                "{text}"
+            );
+        }
+        for text in [
+            "x - ann \"GET / HTTP/1.1\" 200 5",
+            "ann [10/Oct/2026:13:55:36 -0700] \"GET / HTTP/1.1\" 200 5",
+            "x - - [10/Oct/2026:13:55:36 -0700] \"GET / HTTP/1.1\" 200 5",
+            "x - ann [10/Oct/2026:13:55:36 -0700] GET / HTTP/1.1 200 5",
+        ] {
+            assert!(spans(DetectorKind::IdParam, text).is_empty(), "{text}");
+        }
+        // By default the user gets the token an access log's remote_user
+        // field gets, the referrer keeps its page, and the User-Agent is
+        // reduced as a user_agent field is.
+        let p = std::sync::Arc::new(crate::policy::Policy::builtin().unwrap());
+        let out = p.detectors.rewrite(line, |_| {}).unwrap();
+        let mut field = Vec::new();
+        crate::Redactor::redact(
+            &crate::Fast::new(p.clone()),
+            br#"{"remote_user":"ann"}"#,
+            &mut field,
+            &mut crate::Stats::new(&p),
+        )
+        .unwrap();
+        let field = String::from_utf8(field).unwrap();
+        let token = field
+            .strip_prefix("{\"remote_user\":\"")
+            .and_then(|t| t.strip_suffix("\"}"))
+            .unwrap();
+        assert_eq!(
+            out,
+            format!(
+                "203.0.113.0 - {token} [10/Oct/2026:13:55:36 -0700] \"GET /a HTTP/1.1\" 200 2326 \
+                 \"https://ref.test/p\" \"Other / Linux\""
+            )
         );
     }
 

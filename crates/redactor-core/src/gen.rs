@@ -913,7 +913,8 @@ impl Generator {
     /// flat object of dotted names as OTel-flattened and many JSON loggers
     /// write it a third of the time, otherwise a web server's or a proxy's
     /// access log line in JSON (nginx's variable names or Traefik's
-    /// fields). A message is a request line, a `key=value` line naming the
+    /// fields) or as a container runtime records it (the combined log
+    /// format's line under `log`). A message is a request line, a `key=value` line naming the
     /// user by id, or free text.
     fn logs(&mut self) -> Value {
         let p = self.person();
@@ -979,6 +980,9 @@ impl Generator {
         if self.rng.pct(40) {
             return self.proxy_log(p, r, &query);
         }
+        if self.rng.pct(35) {
+            return self.container_log(p, r, &query);
+        }
         let mut members = vec![
             ("time_local", s(r.iso)),
             ("remote_addr", s(&p.ip4)),
@@ -1024,6 +1028,40 @@ impl Generator {
         ];
         self.thin(&mut members, 10, 60);
         obj(members)
+    }
+
+    /// A web server's access log line in the combined log format, as a
+    /// container runtime's `json-file` driver records the line written to
+    /// standard output.
+    fn container_log(&mut self, p: &Person, r: LogRequest, query: &str) -> Value {
+        // `2026-01-02T03:04:05.678Z` as `02/Jan/2026:03:04:05 +0000`.
+        let month = r.iso[5..7].parse::<usize>().unwrap_or(1).clamp(1, 12);
+        let months = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let time = format!(
+            "{}/{}/{}:{} +0000",
+            &r.iso[8..10],
+            months[month - 1],
+            &r.iso[..4],
+            &r.iso[11..19]
+        );
+        let line = format!(
+            "{} - {} [{time}] \"{} {}{query} HTTP/1.1\" {} {} \"{}\" \"{}\"\n",
+            p.ip4,
+            r.login,
+            r.method,
+            r.page,
+            r.status,
+            self.rng.below(100_000),
+            self.url(p),
+            r.ua
+        );
+        obj(vec![
+            ("log", s(line)),
+            ("stream", s("stdout")),
+            ("time", s(r.iso)),
+        ])
     }
 
     /// A `Cookie` header with a fresh session id, as access logs record it.

@@ -559,12 +559,13 @@ fn compile_action(
         "generalize" => {
             let implied = match detector {
                 Some(DetectorKind::Ipv4 | DetectorKind::Ipv6) => Some("ip"),
+                Some(DetectorKind::UserAgent) => Some("user_agent"),
                 Some(other) => {
                     ctx.at(
                         span.clone(),
                         what,
                         format!(
-                            "detector `{}` cannot use `generalize` (only ipv4 and ipv6 can)",
+                            "detector `{}` cannot use `generalize` (only ipv4, ipv6 and user_agent can)",
                             other.name()
                         ),
                     );
@@ -572,6 +573,19 @@ fn compile_action(
                 }
                 None => None,
             };
+            // A detector's matches are of one kind: generalising an address
+            // as a URL would leave it as it is.
+            if let (Some(implied), Some(given)) = (implied, spec.kind.as_deref()) {
+                if given != implied {
+                    ctx.at(
+                        span.clone(),
+                        what,
+                        format!("detector `{}` can only generalize as kind = \"{implied}\" (got {given:?})",
+                            detector.map_or("", DetectorKind::name)),
+                    );
+                    return None;
+                }
+            }
             let kind_name = spec.kind.as_deref().or(implied);
             let on_invalid = match spec.on_invalid.as_deref() {
                 None | Some("drop") => OnInvalid::Drop,
@@ -751,6 +765,10 @@ fn detector_defaults(kind: DetectorKind, keys: &KeyTable) -> Action {
         DetectorKind::IdParam => tokenize(Normalize::None, Shape::Opaque, "[REDACTED-ID]"),
         DetectorKind::Secret => replace("[REDACTED-SECRET]"),
         DetectorKind::RequestQuery => Action::Drop,
+        DetectorKind::UserAgent => Action::Generalize(Generalize {
+            kind: GeneralizeKind::UserAgent,
+            on_invalid: OnInvalid::Drop,
+        }),
     }
 }
 
@@ -1423,6 +1441,19 @@ colour = "red"
         );
         assert!(problems("[detectors]\nemail = \"generalize\"\n")[0]
             .contains("cannot use `generalize`"));
+        // A detector generalises its matches as their own kind: an address
+        // generalised as a URL would pass unchanged.
+        assert_eq!(
+            problems(
+                "[detectors]\nipv4 = { action = \"generalize\", kind = \"url\" }\n\
+                 user_agent = { action = \"generalize\", kind = \"ip\" }\n\
+                 ipv6 = { action = \"generalize\", kind = \"ip\", ipv6_prefix = 32 }\n"
+            ),
+            [
+                "p.toml:1: detectors.ipv4: detector `ipv4` can only generalize as kind = \"ip\" (got \"url\")",
+                "p.toml:1: detectors.user_agent: detector `user_agent` can only generalize as kind = \"user_agent\" (got \"ip\")",
+            ]
+        );
     }
 
     #[test]

@@ -447,7 +447,7 @@ fn default_policy_leaves_no_identifier_in_generated_logs() {
     use redactor_core::gen::{Format, Generator};
     let p = common::default_policy();
     let mut g = Generator::new(Format::Logs, 5);
-    let (mut nested, mut dotted, mut access, mut proxy, mut ids) = (0, 0, 0, 0, 0);
+    let (mut nested, mut dotted, mut access, mut proxy, mut combined, mut ids) = (0, 0, 0, 0, 0, 0);
     for _ in 0..400 {
         let line = String::from_utf8(g.event()).unwrap();
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
@@ -488,6 +488,12 @@ fn default_policy_leaves_no_identifier_in_generated_logs() {
             for name in ["remote_addr", "remote_user", "remote_port", "http_cookie"] {
                 take(name, v.get(name));
             }
+        } else if let Some(log) = v.get("log").and_then(|l| l.as_str()) {
+            // The combined log format: client, ident, user, [time], ...
+            combined += 1;
+            let fields: Vec<&str> = log.split(' ').collect();
+            needles.push(format!("{} ", fields[0]));
+            needles.push(format!(" {} [", fields[2]));
         } else if v.get("ClientAddr").is_some() {
             proxy += 1;
             for name in [
@@ -532,7 +538,13 @@ fn default_policy_leaves_no_identifier_in_generated_logs() {
             );
         }
         let redacted: serde_json::Value = serde_json::from_str(&out).unwrap();
-        for name in ["http_referer", "request_Referer", "RequestPath", "request"] {
+        for name in [
+            "http_referer",
+            "request_Referer",
+            "RequestPath",
+            "request",
+            "log",
+        ] {
             if let Some(url) = redacted.get(name).and_then(|r| r.as_str()) {
                 assert!(!url.contains(['?', '#']), "{name} kept its query: {out}");
             }
@@ -541,6 +553,8 @@ fn default_policy_leaves_no_identifier_in_generated_logs() {
         // other records' trace id.
         let kept = if v.get("remote_addr").is_some() {
             "\"status\":"
+        } else if v.get("log").is_some() {
+            " +0000] \\\""
         } else if v.get("ClientAddr").is_some() {
             "\"DownstreamStatus\":"
         } else {
@@ -549,9 +563,9 @@ fn default_policy_leaves_no_identifier_in_generated_logs() {
         assert!(out.contains(kept), "{kept} was redacted: {out}");
     }
     assert!(
-        nested > 150 && dotted > 100 && access > 20 && proxy > 15 && ids > 30,
-        "{nested} nested, {dotted} dotted, {access} nginx and {proxy} proxy access log lines, \
-         {ids} ids in messages"
+        nested > 150 && dotted > 100 && access > 15 && proxy > 15 && combined > 8 && ids > 30,
+        "{nested} nested, {dotted} dotted, {access} nginx, {proxy} proxy and {combined} \
+         combined-format access log lines, {ids} ids in messages"
     );
 }
 
