@@ -2184,7 +2184,7 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
                     && p.digits < len
                     && (p.has(C_DASH) || p.digits + 2 == len))), // Iban
         colon || p.has(C_PERCENT_OR_AMPERSAND), // PersonalParam
-        colon || p.has(C_PERCENT_OR_AMPERSAND), // IdParam
+        colon || p.has(C_PERCENT_OR_AMPERSAND) || len >= HOME_PATH_MIN_LEN, // IdParam
         len >= REQUEST_LINE_MIN_LEN
             && p.digits > 0
             && p.has(C_COLON_OR_EQUALS | C_PERCENT_OR_AMPERSAND | C_DOT), // RequestQuery
@@ -2320,6 +2320,97 @@ fn combined_referrer(b: &[u8], version: usize) -> Option<(usize, usize)> {
     let start = i + 6 + n + 2;
     let len = memchr::memchr(b'"', &b[start..])?;
     Some((start, start + len))
+}
+
+/// The shortest home directory path with a user: `/home/a`.
+const HOME_PATH_MIN_LEN: usize = 7;
+
+/// Folders under `/Users` or `C:\Users` that belong to no one user.
+const SHARED_HOMES: &[&[u8]] = &[
+    b"Shared",
+    b"Public",
+    b"Default",
+    b"Default User",
+    b"All Users",
+];
+
+/// The user's name in each home directory path in `text`, as stack traces,
+/// crash reports and command lines carry them: `/home/ann/...` (Linux),
+/// `/Users/ann/...` (macOS), `C:\Users\Ann Lee\...` or `C:/Users/...`
+/// (Windows), letters of any script included. A Unix path counts where
+/// it starts a word (after the start, whitespace, a quote, a bracket, `=`,
+/// `:`, `,`, `;` or `file://`), so that a URL's route (`https://app.test/home/feed`, `/api/Users/42`) is not one;
+/// a Windows one needs its drive letter. The name runs to the next
+/// separator; on Windows it may hold spaces when a separator follows
+/// within 64 bytes on the same line. `Shared`, `Public`, `Default`,
+/// `Default User` and `All Users` are no one's.
+fn find_home_users(text: &str, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    let mut next = 0;
+    for i in memchr::memchr2_iter(b'/', b'\\', b) {
+        if i < next {
+            continue;
+        }
+        let sep = b[i];
+        let rest = &b[i + 1..];
+        let (start, windows) = if rest.starts_with(b"Users") && rest.get(5) == Some(&sep) {
+            let drive = i >= 2 && b[i - 1] == b':' && b[i - 2].is_ascii_alphabetic();
+            if drive && (i == 2 || !b[i - 3].is_ascii_alphanumeric()) {
+                (i + 7, true)
+            } else if sep == b'/' && starts_word(b, i) {
+                (i + 7, false)
+            } else {
+                continue;
+            }
+        } else if sep == b'/' && rest.starts_with(b"home/") && starts_word(b, i) {
+            (i + 6, false)
+        } else {
+            continue;
+        };
+        let name = |c: &u8| {
+            c.is_ascii_alphanumeric() || *c >= 0x80 || matches!(c, b'.' | b'_' | b'-' | b'@' | b'$')
+        };
+        let mut end = start + b[start..].iter().take_while(|c| name(c)).count();
+        if windows {
+            // `C:\Users\Ann Lee\AppData`: on to the next separator when
+            // it comes soon, on the same line and without quotes.
+            let window = &b[start..b.len().min(start + 64)];
+            if let Some(n) = window
+                .iter()
+                .position(|&c| c == sep || matches!(c, b'"' | b'\'' | b'\n' | b'\r' | b'\t' | b':'))
+            {
+                if window[n] == sep && n > 0 {
+                    end = start + n;
+                }
+            }
+        }
+        // Not glued to more of a word: `/home/ann` ends at a separator,
+        // the end, or a byte that cannot be in a name (`:`, a quote, a space).
+        let user = &b[start..end];
+        if !user.is_empty()
+            && !SHARED_HOMES.contains(&user)
+            && !b.get(end).is_some_and(|c| c.is_ascii_alphanumeric())
+        {
+            out.push((start, end));
+            next = end;
+        }
+    }
+}
+
+/// Whether the `/` at `i` starts a path: at the start of `b`, after
+/// whitespace, a quote, a bracket, `=`, `:` (not of a URL's `://`), `,`
+/// or `;`, or as the third `/` of `file:///`.
+fn starts_word(b: &[u8], i: usize) -> bool {
+    if i == 0 {
+        return true;
+    }
+    match b[i - 1] {
+        b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'\'' | b'(' | b'[' | b'{' | b'<' | b'=' | b','
+        | b';' | b'`' => true,
+        b':' => true,
+        b'/' => b[..i].ends_with(b"file://"),
+        _ => false,
+    }
 }
 
 /// The User-Agent of each access-log line in `text` written in the combined
@@ -2473,14 +2564,15 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
         DetectorKind::Iban => find_ibans(text, out),
         DetectorKind::PersonalParam => find_named_values(text, is_personal_name, out),
         DetectorKind::IdParam => {
-            find_named_values(text, is_id_name, out);
-            if p.digits >= LOG_USER_LINE_MIN_DIGITS && text.len() >= LOG_USER_LINE_MIN_LEN {
-                let before = out.len();
-                find_log_users(text, out);
-                if out.len() > before && before > 0 {
-                    merge_overlaps(out);
-                }
+            if p.has(C_COLON_OR_EQUALS | C_PERCENT_OR_AMPERSAND) {
+                find_named_values(text, is_id_name, out);
             }
+            if p.digits >= LOG_USER_LINE_MIN_DIGITS && text.len() >= LOG_USER_LINE_MIN_LEN {
+                find_log_users(text, out);
+            }
+            find_home_users(text, out);
+            // Each finder's spans are in order, but not the three lists.
+            merge_overlaps(out);
         }
         DetectorKind::RequestQuery => find_request_queries(text, out),
         DetectorKind::UserAgent => find_log_user_agents(text, out),
@@ -4855,6 +4947,63 @@ mod tests {
                  \"https://ref.test/p\" \"Other / Linux\""
             )
         );
+    }
+
+    /// A user's name in a home directory path is an id, in Unix and
+    /// Windows paths, not in a URL's route.
+    #[test]
+    fn home_directory_users() {
+        let text = "Error: boom\n    at Object.<anonymous> (/Users/annlee/dev/app/index.js:1:7) \
+                    /home/ann.lee/main.py C:\\Users\\Ann Lee\\AppData\\app.exe C:/Users/bob/x.txt \
+                    file:///home/carol/doc.pdf PATH=/usr/bin:/home/dave/bin \"/home/erin\" \
+                    D:\\Users\\frank";
+        assert_eq!(
+            spans(DetectorKind::IdParam, text),
+            ["annlee", "ann.lee", "Ann Lee", "bob", "carol", "dave", "erin", "frank"]
+        );
+        // A URL's route, a path that does not start a word, no name, no
+        // one's folder, no drive letter, a name glued to more of a word.
+        for text in [
+            "https://app.example.com/home/feed?x=1",
+            "/api/Users/42",
+            "/var/home/erin/x",
+            "/home/",
+            "/Users/Shared/x and C:\\Users\\Public\\y",
+            "\\Users\\ann\\x",
+            "xC:\\Users\\ann\\x",
+            "//home/ann",
+        ] {
+            assert!(spans(DetectorKind::IdParam, text).is_empty(), "{text}");
+        }
+        // Letters of any script are a name's; a name with a space ends at
+        // the space when no separator follows on its line.
+        assert_eq!(
+            spans(DetectorKind::IdParam, "/home/ann\u{e9}/x"),
+            ["ann\u{e9}"]
+        );
+        // A Windows name with a space ends at the space when no separator
+        // follows on its line.
+        assert_eq!(spans(DetectorKind::IdParam, "C:\\Users\\Ann Lee"), ["Ann"]);
+        // By default the name gets the token a username field gets.
+        let p = std::sync::Arc::new(crate::policy::Policy::builtin().unwrap());
+        let out = p
+            .detectors
+            .rewrite("at /Users/annlee/app.js:1", |_| {})
+            .unwrap();
+        let mut field = Vec::new();
+        crate::Redactor::redact(
+            &crate::Fast::new(p.clone()),
+            br#"{"username":"annlee"}"#,
+            &mut field,
+            &mut crate::Stats::new(&p),
+        )
+        .unwrap();
+        let field = String::from_utf8(field).unwrap();
+        let token = field
+            .strip_prefix("{\"username\":\"")
+            .and_then(|t| t.strip_suffix("\"}"))
+            .unwrap();
+        assert_eq!(out, format!("at /Users/{token}/app.js:1"));
     }
 
     #[test]

@@ -371,6 +371,10 @@ fn personal() {
             "\"email_verified\":true",
             "\"callerSuppliedUserAgent\":\"Safari 17 / iOS\"",
             "\"browser\":\"Safari 17 / Mac OS X\"",
+            // A stack frame keeps its file, a web route its path.
+            "\"filename\":\"index.js\"",
+            "/dev/app/index.js\"",
+            "\"route\":\"https://app.example.com/home/feed\"",
             "\"request\":{\"url\":\"https://app.example.com/account\"}",
             "{\"external_id\":\"tok_",
             // The tokenized user name stays an OTLP AnyValue.
