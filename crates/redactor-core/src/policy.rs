@@ -1223,7 +1223,10 @@ impl Policy {
         for (ri, rule) in rules.iter().enumerate() {
             for s in &rule.selectors {
                 // Already validated in compile_rule.
-                if let Ok(sel) = Selector::parse(s, rule.mode) {
+                if let Ok(mut sel) = Selector::parse(s, rule.mode) {
+                    // A `keep` takes whole names only: allowlist mode
+                    // forwards no name it does not list.
+                    sel.tails &= !matches!(rule.action, Action::Keep);
                     matcher.push(ri, sel);
                 }
             }

@@ -224,6 +224,11 @@ pub struct Selector {
     pub steps: Vec<Step>,
     /// How names compare.
     pub mode: MatchMode,
+    /// Whether a dotted key or `[member=value]` value is also matched by
+    /// its tails after a dot (see [`Matcher::advance`]): in loose mode, by
+    /// default. The policy clears it for `keep` rules, so that allowlist
+    /// mode forwards no name it does not list.
+    pub tails: bool,
 }
 
 fn is_bare(c: char) -> bool {
@@ -463,6 +468,7 @@ impl Selector {
             text: text.to_string(),
             steps,
             mode,
+            tails: mode == MatchMode::Loose,
         })
     }
 }
@@ -484,6 +490,23 @@ type IdsByName = rustc_hash::FxHashMap<String, Vec<u32>>;
 
 /// A hash of the bytes of a normalised key, fed one at a time so that a key
 /// can be hashed as it normalises (see [`Matcher::names`]).
+/// The tails of `key` after each of its dots, longest first, as loose mode
+/// also matches a key: `client.geo.city_name` gives `geo.city_name` and
+/// `city_name`. An empty tail (a key ending with a dot) is left out.
+fn dot_tails(key: &str) -> impl Iterator<Item = &str> {
+    key.match_indices('.')
+        .map(move |(i, _)| &key[i + 1..])
+        .filter(|t| !t.is_empty())
+}
+
+/// The forms of a `[member=value]` field's value that a selector compares:
+/// the value, and with `tails` (see [`Selector::tails`]) its [`dot_tails`]
+/// too (an OTLP attribute named `app.user.first_name` is a `first_name`).
+fn value_forms(tails: bool, value: &str) -> impl Iterator<Item = &str> {
+    let tails = (tails && value.contains('.')).then(|| dot_tails(value));
+    std::iter::once(value).chain(tails.into_iter().flatten())
+}
+
 fn word_hash(bytes: impl Iterator<Item = u8>) -> u64 {
     const K: u64 = 0xf135_7aea_2e62_a9c5;
     bytes.fold(0u64, |h, b| {
@@ -1081,6 +1104,14 @@ impl Matcher {
     /// false one never is) and no glob matches it. Nothing is allocated,
     /// unless a glob is tested against a key that its mode changes.
     pub fn names(&self, key: &str) -> bool {
+        self.names_in(key, None)
+            || (key.contains('.')
+                && dot_tails(key).any(|t| self.names_in(t, Some(MatchMode::Loose))))
+    }
+
+    /// [`Matcher::names`] of `key` itself, by the selectors of mode `only`
+    /// (of every mode when `None`).
+    fn names_in(&self, key: &str, only: Option<MatchMode>) -> bool {
         // Most keys no selector names (ids used as keys) are the same in
         // every mode: they are hashed once, and not copied for the globs.
         let b = key.as_bytes();
@@ -1095,7 +1126,11 @@ impl Matcher {
             MatchMode::Loose => ignored,
         };
         let mut plain = None;
+        let wanted = |mode| only.is_none_or(|o| o == mode);
         self.key_words.iter().any(|&(mode, ref words)| {
+            if !wanted(mode) {
+                return false;
+            }
             let hash = if changes(mode) {
                 word_hash(mode.normalized_bytes(key))
             } else {
@@ -1103,7 +1138,9 @@ impl Matcher {
             };
             words.contains(&hash)
         }) || self.key_globs.iter().any(|&(mode, ref globs)| {
-            if changes(mode) {
+            if !wanted(mode) {
+                false
+            } else if changes(mode) {
                 globs.any_matches(&mode.normalize(key))
             } else {
                 globs.any_matches(key)
@@ -1391,21 +1428,53 @@ impl Matcher {
             }
             (Step::Where { member, value }, PathElem::Index(_, fields)) => {
                 fields.iter().any(|(mk, sv)| {
-                    sel.mode.normalizes_to(mk, member) && sel.mode.normalize(sv) == value.as_str()
+                    sel.mode.normalizes_to(mk, member)
+                        && value_forms(sel.tails, sv)
+                            .any(|v| sel.mode.normalize(v) == value.as_str())
                 })
             }
             (Step::WhereGlob { member, value }, PathElem::Index(_, fields)) => {
                 fields.iter().any(|(mk, sv)| {
-                    sel.mode.normalizes_to(mk, member) && value.matches(&sel.mode.normalize(sv))
+                    sel.mode.normalizes_to(mk, member)
+                        && value_forms(sel.tails, sv).any(|v| value.matches(&sel.mode.normalize(v)))
                 })
             }
             _ => false,
         }
     }
 
-    /// Derives a child's state set from its parent's `states`.
+    /// Derives a child's state set from its parent's `states`. In loose
+    /// mode a key with dots is also each of its tails after a dot
+    /// ([`dot_tails`]): `user.first_name` is `first_name` too, as flattened
+    /// logs and OpenTelemetry's attribute names write a nested name.
     pub fn advance(&self, states: &[State], elem: PathElem<'_>, out: &mut Vec<State>) {
         out.clear();
+        self.advance_by(states, elem, None, out);
+        if let PathElem::Key(key) = elem {
+            if key.contains('.') {
+                for tail in dot_tails(key) {
+                    self.advance_by(states, PathElem::Key(tail), Some(MatchMode::Loose), out);
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    /// Adds to `out` the states that `elem` leads to from `states`, by the
+    /// selectors of mode `only` (of every mode when `None`).
+    fn advance_by(
+        &self,
+        states: &[State],
+        elem: PathElem<'_>,
+        only: Option<MatchMode>,
+        out: &mut Vec<State>,
+    ) {
+        // With `only`, the selectors that take a key's tails.
+        let wanted = |s: u32| {
+            let sel = &self.sels[s as usize].1;
+            only.is_none_or(|o| o == sel.mode && sel.tails)
+        };
         let mut norm: [Option<std::borrow::Cow<'_, str>>; 3] = [None, None, None];
         // Hash of the key normalised per mode, computed on first need.
         let mut hashes: [Option<u64>; 3] = [None, None, None];
@@ -1414,6 +1483,9 @@ impl Matcher {
             let Some(step) = sel.steps.get(i as usize) else {
                 continue;
             };
+            if !wanted(s) {
+                continue;
+            }
             if *step == Step::AnyDepth {
                 self.close(out, s, i);
                 continue;
@@ -1437,20 +1509,28 @@ impl Matcher {
             match elem {
                 PathElem::Key(key) => {
                     for (mode, by_key) in &self.float_keys {
+                        if only.is_some_and(|o| o != *mode) {
+                            continue;
+                        }
                         if let Some(ids) = by_key.get(mode.normalize(key).as_ref()) {
-                            for &s in ids {
+                            for &s in ids.iter().filter(|&&s| wanted(s)) {
                                 self.close(out, s, 2);
                             }
                         }
                     }
                     for (mode, globs) in &self.float_key_globs {
+                        if only.is_some_and(|o| o != *mode) {
+                            continue;
+                        }
                         let key = mode.normalize(key);
-                        for &s in globs.matching(&key) {
+                        for &s in globs.matching(&key).filter(|&&s| wanted(s)) {
                             self.close(out, s, 2);
                         }
                     }
-                    for &s in &self.float_any_key {
-                        self.close(out, s, 2);
+                    if only.is_none() {
+                        for &s in &self.float_any_key {
+                            self.close(out, s, 2);
+                        }
                     }
                 }
                 PathElem::Index(_, fields) => {
@@ -1460,9 +1540,16 @@ impl Matcher {
                     for ((mode, member), by_value) in &self.float_where {
                         for (mk, sv) in fields {
                             if mode.normalizes_to(mk, member) {
-                                if let Some(ids) = by_value.get(mode.normalize(sv).as_ref()) {
-                                    for &s in ids {
-                                        self.close(out, s, 2);
+                                // The value itself, then its tails for the
+                                // selectors that take them.
+                                let forms = value_forms(*mode == MatchMode::Loose, sv);
+                                for (n, v) in forms.enumerate() {
+                                    if let Some(ids) = by_value.get(mode.normalize(v).as_ref()) {
+                                        for &s in ids {
+                                            if n == 0 || self.sels[s as usize].1.tails {
+                                                self.close(out, s, 2);
+                                            }
+                                        }
                                     }
                                 }
                             }
@@ -1471,9 +1558,13 @@ impl Matcher {
                     for ((mode, member), globs) in &self.float_where_globs {
                         for (mk, sv) in fields {
                             if mode.normalizes_to(mk, member) {
-                                let sv = mode.normalize(sv);
-                                for &s in globs.matching(&sv) {
-                                    self.close(out, s, 2);
+                                let forms = value_forms(*mode == MatchMode::Loose, sv);
+                                for (n, v) in forms.enumerate() {
+                                    for &s in globs.matching(&mode.normalize(v)) {
+                                        if n == 0 || self.sels[s as usize].1.tails {
+                                            self.close(out, s, 2);
+                                        }
+                                    }
                                 }
                             }
                         }
@@ -1481,8 +1572,6 @@ impl Matcher {
                 }
             }
         }
-        out.sort_unstable();
-        out.dedup();
     }
 
     /// The rule indices whose selectors are complete in `states`.
@@ -1844,6 +1933,75 @@ mod tests {
         let r2 = other.cached_start(&mut cache);
         assert_eq!(cache.set(r2), other.start().as_slice());
         assert_eq!(cache.sets.len(), 1, "the cache started afresh");
+    }
+
+    /// In loose mode a dotted key, and a dotted `[member=value]` value, is
+    /// also each of its tails after a dot; in the other modes it is only
+    /// itself. The indexed matcher and the naive simulation agree.
+    #[test]
+    fn loose_mode_matches_the_tails_of_dotted_names() {
+        let m = matcher_of(&[
+            ("**.first_name", MatchMode::Loose),
+            ("**.city", MatchMode::Exact),
+            ("**.zip", MatchMode::IgnoreCase),
+            ("**[key=referer].value", MatchMode::Loose),
+            ("**.geo.lat", MatchMode::Loose),
+        ]);
+        let naive = m.clone().into_naive();
+        let selected = |m: &Matcher, elems: &[PathElem<'_>]| {
+            let mut states = m.start();
+            let mut next = Vec::new();
+            for &e in elems {
+                m.advance(&states, e, &mut next);
+                std::mem::swap(&mut states, &mut next);
+            }
+            m.selected(&states)
+        };
+        let key = |k| [PathElem::Key(k)];
+        for (k, want) in [
+            ("user.first_name", Some(0)),
+            ("a.b.First-Name", Some(0)),
+            ("first_name.x", None),
+            // Loose mode ignores a trailing dot, as any dot.
+            ("user.first_name.", Some(0)),
+            ("userfirst_name", None),
+            ("userfirst.name", None),
+            // Exact and ignore-case selectors see the whole key only.
+            ("geo.city", None),
+            ("archive.ZIP", None),
+            ("ZIP", Some(2)),
+            // A tail is one key: `geo.lat` is not two steps.
+            ("client.geo.lat", None),
+        ] {
+            assert_eq!(selected(&m, &key(k)), want, "{k}");
+            assert_eq!(selected(&naive, &key(k)), want, "naive {k}");
+            // A key a selector takes is named (the cache's shortcut for
+            // unnamed keys must not take it).
+            assert!(want.is_none() || m.names(k), "{k}");
+        }
+        // A tail is a step that the next key may follow: `client.geo`
+        // then `lat` is a `geo.lat`, as `geo` then `lat` is.
+        for nested in [["client.geo", "lat"], ["geo", "lat"]] {
+            let elems = nested.map(PathElem::Key);
+            assert_eq!(selected(&m, &elems), Some(4), "{nested:?}");
+            assert_eq!(selected(&naive, &elems), Some(4), "naive {nested:?}");
+        }
+        // `[key=referer]` takes an OTLP attribute named with a namespace.
+        for (name, want) in [
+            ("http.request.header.referer", Some(3)),
+            ("referer", Some(3)),
+            ("referer.x", None),
+            ("httpreferer", None),
+        ] {
+            let fields = [("key", name)];
+            let elems = [
+                PathElem::Key("attributes"),
+                PathElem::Index(0, &fields),
+                PathElem::Key("value"),
+            ];
+            assert_eq!(selected(&m, &elems), want, "{name}");
+            assert_eq!(selected(&naive, &elems), want, "naive {name}");
+        }
     }
 
     #[test]

@@ -375,12 +375,37 @@ fn personal() {
             "\"filename\":\"index.js\"",
             "/dev/app/index.js\"",
             "\"route\":\"https://app.example.com/home/feed\"",
+            // Flattened names: a dotted name's service and route stay.
+            "\"service.name\":\"web\"",
+            "{\"key\":\"http.route\",\"value\":{\"stringValue\":\"/inbox\"}}",
             "\"request\":{\"url\":\"https://app.example.com/account\"}",
             "{\"external_id\":\"tok_",
             // The tokenized user name stays an OTLP AnyValue.
             "{\"key\":\"username\",\"value\":{\"stringValue\":\"tok_",
         ],
     );
+}
+
+/// In loose mode a dotted name is also each of its tails (`user.first_name`
+/// is a `first_name`) for a redacting rule, in both engines; a `keep` rule
+/// takes whole names only, so allowlist mode forwards no more than it
+/// lists.
+#[test]
+fn loose_rules_take_dotted_names_and_keep_rules_whole_names() {
+    let line = r#"{"user.first_name":"Ann","first_name":"Ann","event":"e","x.event":"s3","attributes":[{"key":"app.user.first_name","value":"Ann"}]}"#;
+    let deny = common::policy(
+        "detectors = \"off\"\n[[rules]]\nname = \"names\"\nselect = [\"**.first_name\", \"**[key=first_name]\"]\n\
+         match = \"loose\"\naction = \"drop\"\n",
+    );
+    assert_eq!(
+        common::redact_both(&deny, line),
+        r#"{"event":"e","x.event":"s3","attributes":[]}"#
+    );
+    let allow = common::policy(
+        "mode = \"allowlist\"\ndetectors = \"off\"\n[[rules]]\nname = \"ok\"\nselect = [\"**.event\"]\n\
+         match = \"loose\"\naction = \"keep\"\n",
+    );
+    assert_eq!(common::redact_both(&allow, line), r#"{"event":"e"}"#);
 }
 
 /// A rule with `keep_literals` leaves `true`, `false` and `null` alone,
