@@ -2322,6 +2322,10 @@ fn combined_referrer(b: &[u8], version: usize) -> Option<(usize, usize)> {
     Some((start, start + len))
 }
 
+/// The shortest system-log message with a login name: `Invalid user a
+/// from`.
+const AUTH_LINE_MIN_LEN: usize = 16;
+
 /// The shortest home directory path with a user: `/home/a`.
 const HOME_PATH_MIN_LEN: usize = 7;
 
@@ -2367,10 +2371,7 @@ fn find_home_users(text: &str, out: &mut Vec<(usize, usize)>) {
         } else {
             continue;
         };
-        let name = |c: &u8| {
-            c.is_ascii_alphanumeric() || *c >= 0x80 || matches!(c, b'.' | b'_' | b'-' | b'@' | b'$')
-        };
-        let mut end = start + b[start..].iter().take_while(|c| name(c)).count();
+        let mut end = start + login_len(&b[start..]);
         if windows {
             // `C:\Users\Ann Lee\AppData`: on to the next separator when
             // it comes soon, on the same line and without quotes.
@@ -2393,6 +2394,151 @@ fn find_home_users(text: &str, out: &mut Vec<(usize, usize)>) {
         {
             out.push((start, end));
             next = end;
+        }
+    }
+}
+
+/// Whether `c` may be part of a login name: ASCII letters and digits, `.`,
+/// `_`, `-`, `@`, `$`, and any byte of a non-ASCII character.
+fn is_login_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c >= 0x80 || matches!(c, b'.' | b'_' | b'-' | b'@' | b'$')
+}
+
+/// The length of the login name that starts `b` (see [`is_login_byte`]).
+fn login_len(b: &[u8]) -> usize {
+    b.iter().take_while(|&&c| is_login_byte(c)).count()
+}
+
+/// The methods OpenSSH names before `for <user> from` (`Accepted
+/// publickey for ann from ...`, `Failed password for ...`), and the words
+/// of its other messages in that place (`... attempts exceeded for ann
+/// from`, `PAM: Authentication failure for ann from`).
+const SSH_FOR_WORDS: &[&[u8]] = &[
+    b"password",
+    b"publickey",
+    b"keyboard-interactive/pam",
+    b"keyboard-interactive",
+    b"hostbased",
+    b"gssapi-with-mic",
+    b"none",
+    b"exceeded",
+    b"failure",
+];
+
+/// The login names in the messages of OpenSSH, PAM, systemd-logind and
+/// sudo as system logs carry them:
+/// - `Accepted publickey for ann from 203.0.113.7 port 51234 ssh2` (and
+///   `Failed`, `Postponed`, `... attempts exceeded for`, `Authentication
+///   failure for`): the name between `<method> for ` and ` from `;
+/// - `Failed password for invalid user ann from`, `Invalid user ann from`,
+///   `Connection closed by authenticating user ann 203.0.113.7 port 22`,
+///   `Disconnected from user ann 203.0.113.7`: after `invalid`, `illegal`,
+///   `authenticating` or `from` and `user `, before ` from ` or an
+///   address;
+/// - `session opened for user ann(uid=1000) by (uid=0)`, `session closed
+///   for user ann`: after `for user `, before `(uid=`, ` by ` or the end;
+///   `... by ann(uid=1000)`: after `by `, before `(uid=`;
+/// - `New session 7 of user ann.`: after `session <number> of user `,
+///   before a final `.` or the end;
+/// - `ann : TTY=pts/0 ; PWD=/home/ann ; USER=bob ; COMMAND=/bin/ls`
+///   (sudo): the word before ` : ` and the value of `USER=`.
+///
+/// `root` is no one's name and stays.
+///
+/// Searched only in texts of 16 bytes or more where `user `, `User `,
+/// ` for `, `(uid=` or `; COMMAND=` occurs.
+fn find_auth_users(text: &str, out: &mut Vec<(usize, usize)>) {
+    static FINDERS: OnceLock<[memchr::memmem::Finder<'static>; 4]> = OnceLock::new();
+    let [user, for_, uid, command] = FINDERS.get_or_init(|| {
+        [b"ser ".as_slice(), b" for ", b"(uid=", b" ; COMMAND="].map(memchr::memmem::Finder::new)
+    });
+    let b = text.as_bytes();
+    // The name at `start` when what follows it satisfies `after`.
+    let mut take = |start: usize, after: &dyn Fn(&[u8]) -> bool| {
+        let mut end = start + login_len(&b[start..]);
+        if end > start && b[end - 1] == b'.' && end == b.len() {
+            end -= 1;
+        }
+        if end > start && &b[start..end] != b"root" && after(&b[end..]) {
+            out.push((start, end));
+        }
+    };
+    let address_next = |rest: &[u8]| {
+        let word = rest.strip_prefix(b" ").unwrap_or_default();
+        let word = &word[..word.iter().position(|&c| c == b' ').unwrap_or(word.len())];
+        word.iter().any(u8::is_ascii_digit) && word.iter().any(|&c| c == b'.' || c == b':')
+    };
+    let from_or_address = |rest: &[u8]| rest.starts_with(b" from ") || address_next(rest);
+    for at in user.find_iter(b) {
+        if at == 0 || !matches!(b[at - 1], b'u' | b'U') {
+            continue;
+        }
+        let word_end = at - 1;
+        let Some(space) = word_end.checked_sub(1).filter(|&i| b[i] == b' ') else {
+            continue;
+        };
+        let word_start = b[..space]
+            .iter()
+            .rposition(|&c| c == b' ')
+            .map_or(0, |i| i + 1);
+        let start = at + 4;
+        match &b[word_start..space] {
+            b"for" => take(start, &|rest: &[u8]| {
+                rest.is_empty() || rest.starts_with(b"(uid=") || rest.starts_with(b" by ")
+            }),
+            b"invalid" | b"Invalid" | b"illegal" | b"Illegal" | b"authenticating" | b"from" => {
+                take(start, &from_or_address)
+            }
+            b"of" => {
+                // `session 42 of user ann.`
+                let before = &b[..word_start.saturating_sub(1)];
+                let digits = before
+                    .iter()
+                    .rev()
+                    .take_while(|c| c.is_ascii_digit())
+                    .count();
+                let number = &before[..before.len() - digits];
+                if digits > 0 && number.ends_with(b"ession ") {
+                    take(start, &|rest: &[u8]| rest.is_empty() || rest == b".");
+                }
+            }
+            _ => {}
+        }
+    }
+    for at in for_.find_iter(b) {
+        let word_start = b[..at]
+            .iter()
+            .rposition(|&c| c == b' ')
+            .map_or(0, |i| i + 1);
+        if SSH_FOR_WORDS.contains(&&b[word_start..at]) {
+            let start = at + 5;
+            if !b[start..].starts_with(b"invalid user ")
+                && !b[start..].starts_with(b"illegal user ")
+            {
+                take(start, &|rest: &[u8]| rest.starts_with(b" from "));
+            }
+        }
+    }
+    for at in uid.find_iter(b) {
+        let start = b[..at]
+            .iter()
+            .rposition(|&c| !is_login_byte(c))
+            .map_or(0, |i| i + 1);
+        if start >= 3 && &b[start - 3..start] == b"by " {
+            take(start, &|rest: &[u8]| rest.starts_with(b"(uid="));
+        }
+    }
+    if let Some(at) = command.find(b) {
+        // `ann : TTY=...` or `ann : 3 incorrect password attempts ; TTY=`.
+        if let Some(colon) = memchr::memmem::find(&b[..at], b" : ") {
+            let start = b[..colon]
+                .iter()
+                .rposition(|&c| !is_login_byte(c))
+                .map_or(0, |i| i + 1);
+            take(start, &|rest: &[u8]| rest.starts_with(b" : "));
+        }
+        if let Some(u) = memchr::memmem::find(&b[..at], b" ; USER=") {
+            take(u + 8, &|rest: &[u8]| rest.starts_with(b" ; "));
         }
     }
 }
@@ -2571,7 +2717,10 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
                 find_log_users(text, out);
             }
             find_home_users(text, out);
-            // Each finder's spans are in order, but not the three lists.
+            if text.len() >= AUTH_LINE_MIN_LEN {
+                find_auth_users(text, out);
+            }
+            // Each finder's spans are in order, but not the four lists.
             merge_overlaps(out);
         }
         DetectorKind::RequestQuery => find_request_queries(text, out),
@@ -5004,6 +5153,113 @@ mod tests {
             .and_then(|t| t.strip_suffix("\"}"))
             .unwrap();
         assert_eq!(out, format!("at /Users/{token}/app.js:1"));
+    }
+
+    /// Login names in the messages of OpenSSH, PAM, systemd-logind and
+    /// sudo are ids; the same words in other text are not.
+    #[test]
+    fn system_log_users() {
+        let lines = [
+            (
+                "Accepted publickey for ann from 203.0.113.7 port 51234 ssh2: RSA SHA256:x",
+                "ann",
+            ),
+            (
+                "Failed password for invalid user admin from 203.0.113.8 port 22 ssh2",
+                "admin",
+            ),
+            (
+                "Failed keyboard-interactive/pam for bob from 203.0.113.8 port 22 ssh2",
+                "bob",
+            ),
+            ("Invalid user carol from 203.0.113.9 port 4242", "carol"),
+            (
+                "Connection closed by authenticating user dave 203.0.113.10 port 22 [preauth]",
+                "dave",
+            ),
+            ("Disconnected from user erin 2001:db8::1 port 22", "erin"),
+            (
+                "pam_unix(sshd:session): session opened for user frank(uid=1000) by (uid=0)",
+                "frank",
+            ),
+            (
+                "pam_unix(sshd:session): session closed for user hank",
+                "hank",
+            ),
+            ("New session 42 of user ivan.smith.", "ivan.smith"),
+            ("Started Session 42 of User judy.", "judy"),
+            (
+                "maximum authentication attempts exceeded for ned from 203.0.113.11 port 22",
+                "ned",
+            ),
+            (
+                "error: PAM: Authentication failure for oscar from 203.0.113.12",
+                "oscar",
+            ),
+        ];
+        for (line, user) in lines {
+            assert_eq!(spans(DetectorKind::IdParam, line), [user], "{line}");
+        }
+        // Two in one message; sudo's invoking and target users; `root`
+        // is no one's.
+        assert_eq!(
+            spans(
+                DetectorKind::IdParam,
+                "pam_unix(sudo:session): session opened for user root(uid=0) by gina(uid=1000)"
+            ),
+            ["gina"]
+        );
+        assert_eq!(
+            spans(
+                DetectorKind::IdParam,
+                "    kim : TTY=pts/0 ; PWD=/tmp ; USER=leo ; COMMAND=/usr/bin/ls"
+            ),
+            ["kim", "leo"]
+        );
+        assert_eq!(
+            spans(
+                DetectorKind::IdParam,
+                "mia : 3 incorrect password attempts ; TTY=pts/0 ; PWD=/tmp ; USER=root ; COMMAND=/bin/sh"
+            ),
+            ["mia"]
+        );
+        // The same words elsewhere: no address or `from` after the name,
+        // no method before `for`, prose.
+        for text in [
+            "waiting for user input from the terminal",
+            "for user details see the docs",
+            "Invalid user input",
+            "invalid user name given",
+            "looking for bob from accounting",
+            "a list of user accounts",
+            "session opened for user",
+            "sudo: unable to resolve host ; COMMAND=x",
+        ] {
+            assert!(spans(DetectorKind::IdParam, text).is_empty(), "{text}");
+        }
+        // By default a name gets the token a username field gets.
+        let p = std::sync::Arc::new(crate::policy::Policy::builtin().unwrap());
+        let out = p
+            .detectors
+            .rewrite("Invalid user annlee from 203.0.113.9 port 4242", |_| {})
+            .unwrap();
+        let mut field = Vec::new();
+        crate::Redactor::redact(
+            &crate::Fast::new(p.clone()),
+            br#"{"username":"annlee"}"#,
+            &mut field,
+            &mut crate::Stats::new(&p),
+        )
+        .unwrap();
+        let field = String::from_utf8(field).unwrap();
+        let token = field
+            .strip_prefix("{\"username\":\"")
+            .and_then(|t| t.strip_suffix("\"}"))
+            .unwrap();
+        assert_eq!(
+            out,
+            format!("Invalid user {token} from 203.0.113.0 port 4242")
+        );
     }
 
     #[test]

@@ -914,8 +914,9 @@ impl Generator {
     /// write it a third of the time, otherwise a web server's or a proxy's
     /// access log line in JSON (nginx's variable names or Traefik's
     /// fields) or as a container runtime records it (the combined log
-    /// format's line under `log`). A message is a request line, a `key=value` line naming the
-    /// user by id, or free text.
+    /// format's line under `log`). A message is a request line, a
+    /// `key=value` line naming the user by id, an SSH server's login line,
+    /// or free text.
     fn logs(&mut self) -> Value {
         let p = self.person();
         let (_, iso) = self.ts();
@@ -929,13 +930,18 @@ impl Generator {
         let port = 1024 + self.rng.below(60_000);
         let trace = format!("{:016x}{:016x}", self.rng.next_u64(), self.rng.next_u64());
         let span = format!("{:016x}", self.rng.next_u64());
-        let message = match self.rng.below(6) {
+        let login = p.email.split('@').next().unwrap_or("").to_string();
+        let message = match self.rng.below(7) {
             0..=2 => format!("{method} {page} {status}"),
             3 => format!(
                 "level=info msg=\"session started\" user_id={} org_id={} took={}ms",
                 p.user_id,
                 p.org,
                 self.rng.below(900)
+            ),
+            4 => format!(
+                "Accepted publickey for {login} from {} port {port} ssh2",
+                p.ip4
             ),
             _ => self.free_text(&p),
         };
@@ -944,7 +950,7 @@ impl Generator {
             .rng
             .pick(&["checkout-api", "auth", "search", "billing-worker"]);
         let r = LogRequest {
-            login: p.email.split('@').next().unwrap_or("").to_string(),
+            login,
             level: match status {
                 500.. => "error",
                 400.. => "warn",

@@ -468,9 +468,9 @@ fn default_policy_replaces_credentials_and_keeps_vendor_keys() {
 
 /// `gen --format logs` under the default policy: no identifier of a log
 /// record survives, nested (ECS), under a dotted name, in an access log
-/// line (nginx's or Traefik's) or as `user_id=` in a message; a referrer
-/// loses its query, a raw User-Agent is reduced, and what describes the
-/// request rather than the person stays.
+/// line (nginx's or Traefik's) or as `user_id=` or an SSH login in a
+/// message; a referrer loses its query, a raw User-Agent is reduced, and
+/// what describes the request rather than the person stays.
 #[test]
 fn default_policy_leaves_no_identifier_in_generated_logs() {
     use redactor_core::gen::{Format, Generator};
@@ -548,8 +548,9 @@ fn default_policy_leaves_no_identifier_in_generated_logs() {
                 take(name, v.get(name));
             }
         }
-        // A user's and an organisation's id in a message's `key=value` text.
-        for name in ["user_id=", "org_id="] {
+        // A user's and an organisation's id in a message's `key=value`
+        // text, a login in an SSH server's line.
+        for name in ["user_id=", "org_id=", "publickey for "] {
             if let Some((_, rest)) = line.split_once(name) {
                 ids += 1;
                 needles.push(format!("{name}{}", rest.split(' ').next().unwrap()));
