@@ -1443,10 +1443,11 @@ impl Matcher {
         }
     }
 
-    /// Derives a child's state set from its parent's `states`. In loose
-    /// mode a key with dots is also each of its tails after a dot
-    /// ([`dot_tails`]): `user.first_name` is `first_name` too, as flattened
-    /// logs and OpenTelemetry's attribute names write a nested name.
+    /// Derives a child's state set from its parent's `states`. For a
+    /// selector with [`Selector::tails`], a key with dots is also each of
+    /// its tails after a dot: `user.first_name` is `first_name` too, as
+    /// flattened logs and OpenTelemetry's attribute names write a nested
+    /// name.
     pub fn advance(&self, states: &[State], elem: PathElem<'_>, out: &mut Vec<State>) {
         out.clear();
         self.advance_by(states, elem, None, out);
