@@ -596,6 +596,7 @@ const ID_NAMES: &[&[u8]] = &[
     b"contactid",
     b"patientid",
     b"employeeid",
+    b"visitorid",
 ];
 
 /// Whether `name` is a personal-data name (see [`PERSONAL_NAMES`]), read

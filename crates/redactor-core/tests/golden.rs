@@ -312,6 +312,11 @@ fn personal() {
             "ext-8812",
             "cio-8812",
             "a1b2c3",
+            // GitHub events and tickets: logins, commit authors, a
+            // requester; a visitor's and GA4's pseudonymous ids.
+            "annlee-gh",
+            "v-8812",
+            "1234567.89",
         ],
         &[
             "\"plan\":\"pro\"",
@@ -375,6 +380,9 @@ fn personal() {
             "\"filename\":\"index.js\"",
             "/dev/app/index.js\"",
             "\"route\":\"https://app.example.com/home/feed\"",
+            "\"repository\":{\"name\":\"app\"",
+            "\"message\":\"fix\"",
+            "\"status\":\"open\"",
             // Flattened names: a dotted name's service and route stay.
             "\"service.name\":\"web\"",
             "{\"key\":\"http.route\",\"value\":{\"stringValue\":\"/inbox\"}}",
