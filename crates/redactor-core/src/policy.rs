@@ -880,7 +880,7 @@ impl Policy {
                     if let Some(d) = l.max_depth {
                         if !(1..=1000).contains(&d) {
                             ctx.at(
-                                Some(v.span()),
+                                Some(toml_fields::entry_span(src, v.span(), "max_depth")),
                                 "limits.max_depth",
                                 format!("must be between 1 and 1000 (got {d})"),
                             );
@@ -890,7 +890,7 @@ impl Policy {
                     if let Some(b) = l.max_line_bytes {
                         if !(1024..=(1 << 30)).contains(&b) {
                             ctx.at(
-                                Some(v.span()),
+                                Some(toml_fields::entry_span(src, v.span(), "max_line_bytes")),
                                 "limits.max_line_bytes",
                                 format!("must be between 1024 and 1073741824 (got {b})"),
                             );
@@ -1122,11 +1122,12 @@ impl Policy {
                 toml::Value::Table(t) => {
                     for (name, entry) in t {
                         let what = format!("detectors.{name}");
+                        let at = Some(toml_fields::entry_span(src, v.span(), name));
                         let Some(kind) = DetectorKind::from_name(name) else {
                             let names: Vec<&str> =
                                 DetectorKind::ALL.iter().map(|k| k.name()).collect();
                             ctx.at(
-                                Some(v.span()),
+                                at.clone(),
                                 &what,
                                 format!(
                                     "unknown detector {name:?} (available: {})",
@@ -1156,13 +1157,13 @@ impl Policy {
                         };
                         match spec {
                             Ok(spec) if spec.action == "keep" => {
-                                ctx.at(Some(v.span()), &what, "use \"off\" to disable a detector");
+                                ctx.at(at.clone(), &what, "use \"off\" to disable a detector");
                             }
                             Ok(spec) => {
                                 if let Some(a) = compile_action(
                                     &spec,
                                     &what,
-                                    Some(v.span()),
+                                    at.clone(),
                                     Some(kind),
                                     &table,
                                     &mut ctx,
@@ -1172,7 +1173,7 @@ impl Policy {
                             }
                             Err(problems) => {
                                 for p in problems {
-                                    ctx.at(Some(v.span()), &what, p);
+                                    ctx.at(at.clone(), &what, p);
                                 }
                             }
                         }
@@ -1453,9 +1454,24 @@ colour = "red"
                  ipv6 = { action = \"generalize\", kind = \"ip\", ipv6_prefix = 32 }\n"
             ),
             [
-                "p.toml:1: detectors.ipv4: detector `ipv4` can only generalize as kind = \"ip\" (got \"url\")",
-                "p.toml:1: detectors.user_agent: detector `user_agent` can only generalize as kind = \"user_agent\" (got \"ip\")",
+                "p.toml:2: detectors.ipv4: detector `ipv4` can only generalize as kind = \"ip\" (got \"url\")",
+                "p.toml:3: detectors.user_agent: detector `user_agent` can only generalize as kind = \"user_agent\" (got \"ip\")",
             ]
+        );
+        // Each entry of `[detectors]` and `[limits]`, in a table or inline,
+        // is named by its own line.
+        assert_eq!(
+            problems(
+                "[limits]\nmax_line_bytes = 10\n\n[detectors]\nemail = \"mask\"\n\"ipv4\" = { action = \"mask\", keep_last = 99 }\n"
+            ),
+            [
+                "p.toml:2: limits.max_line_bytes: must be between 1024 and 1073741824 (got 10)",
+                "p.toml:6: detectors.ipv4: `keep_last` must be between 0 and 64 (got 99)",
+            ]
+        );
+        assert_eq!(
+            problems("presets = []\ndetectors = { email = \"mask\", phone = \"keep\" }\n"),
+            ["p.toml:2: detectors.phone: use \"off\" to disable a detector"]
         );
     }
 

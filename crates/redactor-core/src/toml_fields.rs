@@ -105,6 +105,47 @@ pub fn line_of(text: &str, at: usize) -> usize {
         + 1
 }
 
+/// Where the entry `name = ...` of the table whose text is `text[table]`
+/// starts, so that a problem with it names its own line: `name`, bare or
+/// quoted, at the start of a line or after `{` or `,`, then `=`. The
+/// table's start when it is not found (a name written with escapes).
+/// `table` is the span the parser gives the table: a `[table]` header's
+/// name, or an inline table whole.
+pub fn entry_span(text: &str, table: std::ops::Range<usize>, name: &str) -> std::ops::Range<usize> {
+    // The span of a `[table]` is its header's name alone: its entries run
+    // to the next header.
+    let end = table.end.min(text.len());
+    let end = text
+        .get(end..)
+        .and_then(|rest| rest.find("\n["))
+        .map_or(text.len(), |i| end + i);
+    let Some(body) = text.get(table.start..end) else {
+        return table;
+    };
+    let b = body.as_bytes();
+    for (at, _) in body.match_indices(name) {
+        let quoted = at > 0 && b[at - 1] == b'"' && b.get(at + name.len()) == Some(&b'"');
+        let (start, after) = if quoted {
+            (at - 1, at + name.len() + 1)
+        } else {
+            (at, at + name.len())
+        };
+        let opens = b[..start]
+            .iter()
+            .rev()
+            .find(|c| !matches!(c, b' ' | b'\t'))
+            .is_none_or(|c| matches!(c, b'\n' | b'{' | b','));
+        let assigned = b[after..]
+            .iter()
+            .find(|c| !matches!(c, b' ' | b'\t'))
+            .is_some_and(|&c| c == b'=');
+        if opens && assigned {
+            return table.start + start..table.start + after;
+        }
+    }
+    table
+}
+
 /// What a field must hold.
 #[derive(Clone, Copy, Debug)]
 pub enum FieldType {
