@@ -115,12 +115,14 @@ fn describe_generic(p: &Policy, a: &redactor_core::actions::Action) -> String {
     d
 }
 
-/// What a rule's `keep_literals` adds to its action's description.
+/// What a rule's `keep_literals` and `scalars_only` add to its action's
+/// description.
 fn literals_note(r: &redactor_core::policy::Rule) -> &'static str {
-    if r.keep_literals {
-        " (true, false and null kept)"
-    } else {
-        ""
+    match (r.keep_literals, r.scalars_only) {
+        (false, false) => "",
+        (true, false) => " (true, false and null kept)",
+        (false, true) => " (objects and arrays left to the rules below)",
+        (true, true) => " (true, false and null kept; objects and arrays left to the rules below)",
     }
 }
 

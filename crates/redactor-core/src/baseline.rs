@@ -260,7 +260,11 @@ impl Round<'_, '_> {
     fn node(&mut self, v: &mut Value<'_>, set: u32, depth: usize, kept: bool) -> bool {
         let policy = self.w.policy;
         let walk = &*self.w;
-        if let Some(r) = self.cache.choice(set, |states| walk.choose(states)) {
+        let container = matches!(v, Value::Object(_) | Value::Array(_));
+        if let Some(r) = self
+            .cache
+            .choice(set, container, |states, c| walk.choose(states, c))
+        {
             let literal = matches!(v, Value::Static(StaticNode::Bool(_) | StaticNode::Null));
             if policy.rules[r].keep_literals && literal {
                 return true;

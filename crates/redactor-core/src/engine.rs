@@ -356,11 +356,16 @@ impl<'a> Walk<'a> {
     }
 
     /// The rule deciding a node: the policy's own rules first (in order),
-    /// then preset rules, where any redacting preset rule beats a preset `keep`.
-    pub(crate) fn choose(&self, states: &[State]) -> Option<usize> {
+    /// then preset rules, where any redacting preset rule beats a preset
+    /// `keep`. A rule with `scalars_only` does not decide a `container`
+    /// (an object or an array).
+    pub(crate) fn choose(&self, states: &[State], container: bool) -> Option<usize> {
         let (mut own, mut redact, mut keep) = (None::<usize>, None::<usize>, None::<usize>);
         for r in self.policy.matcher.completed(states) {
             let rule = &self.policy.rules[r];
+            if container && rule.scalars_only {
+                continue;
+            }
             let slot = if rule.origin == "policy" {
                 &mut own
             } else if matches!(rule.action, Action::Keep) {
@@ -580,7 +585,8 @@ impl<'a> Walk<'a> {
         kept: bool,
     ) -> Fate {
         let allow = self.policy.mode == Mode::Allowlist;
-        if let Some(r) = self.choose(states) {
+        let container = matches!(v, Value::Object(_) | Value::Array(_));
+        if let Some(r) = self.choose(states, container) {
             if self.policy.rules[r].keep_literals && matches!(v, Value::Bool(_) | Value::Null) {
                 return Fate::Stay;
             }

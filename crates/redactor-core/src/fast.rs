@@ -394,7 +394,8 @@ impl<'a> Pass<'a, '_> {
         let kind = self.tape[i].kind;
         let scalar = !matches!(kind, Kind::ObjectStart | Kind::ArrayStart);
         let w = &self.w;
-        if let Some(r) = self.cache.choice(set, |st| w.choose(st)) {
+        let container = !scalar;
+        if let Some(r) = self.cache.choice(set, container, |st, c| w.choose(st, c)) {
             if policy.rules[r].keep_literals
                 && matches!(kind, Kind::True | Kind::False | Kind::Null)
             {
@@ -824,15 +825,15 @@ impl<'a> Pass<'a, '_> {
             };
             (child, true, i)
         };
-        let Some(choice) = self.cache.known_choice(child) else {
-            return self.not_quiet(child, noted);
-        };
         let value = self.tape[vi];
         // Kinds are told apart by comparisons, not a `match`: its jump
         // table costs a mispredicted indirect jump whenever the kind
         // differs from the last member's.
         let kind = value.kind;
         let scalar = kind as u8 >= Kind::String as u8;
+        let Some(choice) = self.cache.known_choice(child, !scalar) else {
+            return self.not_quiet(child, noted);
+        };
         let literal = kind as u8 >= Kind::True as u8;
         let keep = match choice {
             None => None,

@@ -66,6 +66,12 @@ pub struct Rule {
     /// they hold no secret, and a flag such as `has_password` stays a
     /// boolean.
     pub keep_literals: bool,
+    /// Handle a field only when its value is not an object or an array
+    /// (`scalars_only`): under a name that holds an id or a login as a
+    /// string in one payload (GitHub's `"actor": "ann"`) and an object in
+    /// another (Okta's `"actor": {...}`), the object is left to the rules
+    /// and detectors below it.
+    pub scalars_only: bool,
 }
 
 impl Rule {
@@ -243,6 +249,8 @@ struct RuleHead {
     match_mode: Option<String>,
     #[serde(default)]
     keep_literals: bool,
+    #[serde(default)]
+    scalars_only: bool,
 }
 
 struct RuleSpec {
@@ -251,6 +259,7 @@ struct RuleSpec {
     select: Vec<String>,
     match_mode: Option<String>,
     keep_literals: bool,
+    scalars_only: bool,
     action: ActionSpec,
 }
 
@@ -261,6 +270,7 @@ const HEAD_FIELDS: &Fields = &[
     ("select", FieldType::Texts),
     ("match", FieldType::Text),
     ("keep_literals", FieldType::Boolean),
+    ("scalars_only", FieldType::Boolean),
 ];
 
 /// The fields of [`ActionSpec`], in its order.
@@ -362,6 +372,7 @@ fn rule_spec(v: &toml::Value) -> Result<RuleSpec, Vec<String>> {
         select: head.select,
         match_mode: head.match_mode,
         keep_literals: head.keep_literals,
+        scalars_only: head.scalars_only,
         action,
     })
 }
@@ -1301,6 +1312,7 @@ fn compile_rule(
         mode,
         action: action?,
         keep_literals: spec.keep_literals,
+        scalars_only: spec.scalars_only,
     })
 }
 

@@ -714,7 +714,7 @@ pub struct MatchCache {
     sets: Vec<Vec<State>>,
     ids: rustc_hash::FxHashMap<Vec<State>, u32>,
     by_key: crate::keytable::KeyTable,
-    choice: Vec<Option<Option<usize>>>,
+    choice: Vec<[Option<Option<usize>>; 2]>,
     /// Per set: the set reached by an array element with no string fields.
     by_plain_index: Vec<Option<u32>>,
     /// Per set: the set reached by a key no selector names.
@@ -1006,7 +1006,7 @@ impl MatchCache {
         let id = self.sets.len() as u32;
         self.ids.insert(set.clone(), id);
         self.sets.push(set);
-        self.choice.push(None);
+        self.choice.push([None, None]);
         self.by_plain_index.push(None);
         self.by_other_key.push(None);
         id
@@ -1047,10 +1047,11 @@ impl MatchCache {
         &self.sets[id as usize]
     }
 
-    /// The rule choice of set `id` when [`MatchCache::choice`] computed it.
+    /// The rule choice of set `id` for a node that is a `container` or
+    /// not, when [`MatchCache::choice`] computed it.
     #[inline]
-    pub fn known_choice(&self, id: u32) -> Option<Option<usize>> {
-        self.choice[id as usize]
+    pub fn known_choice(&self, id: u32, container: bool) -> Option<Option<usize>> {
+        self.choice[id as usize][usize::from(container)]
     }
 
     /// The set reached from set `from` by object key `key`, and whether
@@ -1070,17 +1071,20 @@ impl MatchCache {
         self.by_plain_index[from as usize]
     }
 
-    /// The rule choice of set `id`, computed by `choose` on first use.
+    /// The rule choice of set `id` for a node that is a `container` (an
+    /// object or an array) or not, computed by `choose` on first use.
     pub fn choice(
         &mut self,
         id: u32,
-        choose: impl FnOnce(&[State]) -> Option<usize>,
+        container: bool,
+        choose: impl FnOnce(&[State], bool) -> Option<usize>,
     ) -> Option<usize> {
-        if let Some(c) = self.choice[id as usize] {
+        let slot = usize::from(container);
+        if let Some(c) = self.choice[id as usize][slot] {
             return c;
         }
-        let c = choose(&self.sets[id as usize]);
-        self.choice[id as usize] = Some(c);
+        let c = choose(&self.sets[id as usize], container);
+        self.choice[id as usize][slot] = Some(c);
         c
     }
 }

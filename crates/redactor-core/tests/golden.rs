@@ -88,6 +88,8 @@ fn otel() {
         &got,
         &[
             "u-4711",
+            // The user that owns a process.
+            "erin.k",
             "carol.jones",
             "Carol Jones",
             "e-4712",
@@ -317,6 +319,10 @@ fn personal() {
             "annlee-gh",
             "v-8812",
             "1234567.89",
+            // Logins, ids and names as strings under a person's field
+            // name (GitHub's audit log, Stripe's customer id).
+            "bob-gh",
+            "cus_AnnLee42",
         ],
         &[
             "\"plan\":\"pro\"",
@@ -383,6 +389,13 @@ fn personal() {
             "\"repository\":{\"name\":\"app\"",
             "\"message\":\"fix\"",
             "\"status\":\"open\"",
+            // Where such a name holds an object (GitHub's owner, Okta's
+            // actor), its own fields' rules apply; a literal stays.
+            "\"owner\":{\"login\":\"tok_",
+            "\"type\":\"User\"}",
+            "{\"actor\":{\"id\":\"00u1ab\",\"type\":\"User\"}",
+            "\"author\":null",
+            "\"sender\":\"tok_",
             // Flattened names: a dotted name's service and route stay.
             "\"service.name\":\"web\"",
             "{\"key\":\"http.route\",\"value\":{\"stringValue\":\"/inbox\"}}",
@@ -414,6 +427,41 @@ fn loose_rules_take_dotted_names_and_keep_rules_whole_names() {
          match = \"loose\"\naction = \"keep\"\n",
     );
     assert_eq!(common::redact_both(&allow, line), r#"{"event":"e"}"#);
+}
+
+/// A rule with `scalars_only` handles a string, a number or a literal, and
+/// leaves an object or an array to the rules below it (and to a later rule
+/// that selects it), in both engines, warm caches included (each name
+/// occurs several times in one line), and in allowlist mode.
+#[test]
+fn scalars_only_rules_leave_containers_to_the_rules_below() {
+    let line = r#"[{"actor":"ann"},{"actor":{"name":"Ann","id":1}},{"actor":"bob"},{"actor":{"name":"Bob","id":2}},{"actor":[3]},{"actor":7},{"actor":true}]"#;
+    let rules = "[[rules]]\nname = \"login\"\nselect = [\"**.actor\"]\nscalars_only = true\n\
+                 action = \"replace\"\nvalue = \"[A]\"\n\
+                 [[rules]]\nname = \"name\"\nselect = [\"**.actor.name\"]\naction = \"drop\"\n";
+    let deny = common::policy(&format!("detectors = \"off\"\n{rules}"));
+    assert_eq!(
+        common::redact_both(&deny, line),
+        r#"[{"actor":"[A]"},{"actor":{"id":1}},{"actor":"[A]"},{"actor":{"id":2}},{"actor":[3]},{"actor":"[A]"},{"actor":"[A]"}]"#
+    );
+    // A later rule that selects the container decides it.
+    let later = common::policy(&format!(
+        "detectors = \"off\"\n{rules}[[rules]]\nname = \"whole\"\nselect = [\"**.actor\"]\naction = \"drop\"\n"
+    ));
+    assert_eq!(
+        common::redact_both(&later, line),
+        r#"[{"actor":"[A]"},{},{"actor":"[A]"},{},{},{"actor":"[A]"},{"actor":"[A]"}]"#
+    );
+    // In allowlist mode a `keep` with `scalars_only` keeps no container
+    // (and an element left empty goes).
+    let allow = common::policy(
+        "mode = \"allowlist\"\ndetectors = \"off\"\n[[rules]]\nname = \"ok\"\nselect = [\"**.actor\"]\n\
+         scalars_only = true\naction = \"keep\"\n",
+    );
+    assert_eq!(
+        common::redact_both(&allow, line),
+        r#"[{"actor":"ann"},{"actor":"bob"},{"actor":7},{"actor":true}]"#
+    );
 }
 
 /// A rule with `keep_literals` leaves `true`, `false` and `null` alone,
