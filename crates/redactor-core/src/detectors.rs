@@ -62,8 +62,10 @@ pub enum DetectorKind {
     /// named. First in order, so that the whole query goes.
     RequestQuery,
     /// The User-Agent of an access-log line in the combined log format of
-    /// Apache and nginx (`"GET / HTTP/1.1" 200 512 "-" "Mozilla/5.0 ..."`):
-    /// by default reduced as the presets reduce User-Agent fields.
+    /// Apache and nginx (`"GET / HTTP/1.1" 200 512 "-" "Mozilla/5.0 ..."`),
+    /// and the quoted value of a User-Agent parameter in `name=value` text
+    /// (`ua="Mozilla/5.0 ..."`, `user_agent='...'`): by default reduced as the
+    /// presets reduce User-Agent fields.
     UserAgent,
 }
 
@@ -609,6 +611,17 @@ fn is_personal_name(name: &[u8]) -> bool {
 /// [`ends_with_word`] says: `user_id`, `actorUserId`, `X-User-Id`.
 fn is_id_name(name: &[u8]) -> bool {
     ends_with_word(name, ID_NAMES)
+}
+
+/// The names of a User-Agent parameter in `name=value` text, lowercase
+/// without separators (`ua="Mozilla/5.0 ..."`, `user_agent=...`,
+/// `http_user_agent="..."`), read as [`ends_with_word`] says.
+const USER_AGENT_NAMES: &[&[u8]] = &[b"ua", b"useragent"];
+
+/// Whether `name` is a User-Agent parameter's name (see
+/// [`USER_AGENT_NAMES`]).
+fn is_user_agent_name(name: &[u8]) -> bool {
+    ends_with_word(name, USER_AGENT_NAMES)
 }
 
 /// Whether `name`, with its `_` and `-` removed, equals one of `names` or
@@ -2725,7 +2738,27 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             merge_overlaps(out);
         }
         DetectorKind::RequestQuery => find_request_queries(text, out),
-        DetectorKind::UserAgent => find_log_user_agents(text, out),
+        DetectorKind::UserAgent => {
+            find_log_user_agents(text, out);
+            if p.has(C_COLON_OR_EQUALS | C_PERCENT_OR_AMPERSAND) {
+                // Quoted values only: a User-Agent has spaces, and so has
+                // its reduced form, which would split an unquoted value.
+                let before = out.len();
+                find_named_values(text, is_user_agent_name, out);
+                let b = text.as_bytes();
+                let mut kept = before;
+                for r in before..out.len() {
+                    let (s, e) = out[r];
+                    let quoted = s > 0 && matches!(b[s - 1], b'"' | b'\'');
+                    if quoted && &b[s..e] != b"-" {
+                        out[kept] = (s, e);
+                        kept += 1;
+                    }
+                }
+                out.truncate(kept);
+                merge_overlaps(out);
+            }
+        }
     }
 }
 
@@ -5154,6 +5187,28 @@ mod tests {
             .and_then(|t| t.strip_suffix("\"}"))
             .unwrap();
         assert_eq!(out, format!("at /Users/{token}/app.js:1"));
+    }
+
+    /// The quoted value of a User-Agent parameter in `name=value` text is
+    /// a User-Agent; an unquoted one, `-`, and other names are not.
+    #[test]
+    fn user_agent_params() {
+        let text = "GET /x 200 ua=\"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)\" \
+                    user_agent=curl/8.5.0 http_user_agent=\"-\" ua_version=\"3 1\" aqua=\"1 2\" \
+                    userAgent='Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0'";
+        assert_eq!(
+            spans(DetectorKind::UserAgent, text),
+            [
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)",
+                "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"
+            ]
+        );
+        let ds = crate::policy::Policy::builtin().unwrap().detectors;
+        assert_eq!(
+            ds.rewrite("ok ua=\"Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0\" 12ms", |_| {})
+                .unwrap(),
+            "ok ua=\"Firefox 120 / Linux\" 12ms"
+        );
     }
 
     /// Login names in the messages of OpenSSH, PAM, systemd-logind and
