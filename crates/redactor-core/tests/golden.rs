@@ -323,6 +323,9 @@ fn personal() {
             // name (GitHub's audit log, Stripe's customer id).
             "bob-gh",
             "cus_AnnLee42",
+            "00u1ab",
+            "77120",
+            "77121",
         ],
         &[
             "\"plan\":\"pro\"",
@@ -393,7 +396,8 @@ fn personal() {
             // actor), its own fields' rules apply; a literal stays.
             "\"owner\":{\"login\":\"tok_",
             "\"type\":\"User\"}",
-            "{\"actor\":{\"id\":\"00u1ab\",\"type\":\"User\"}",
+            "{\"actor\":{\"id\":\"tok_",
+            "\"type\":\"User\"},\"eventType\"",
             "\"author\":null",
             "\"sender\":\"tok_",
             // Flattened names: a dotted name's service and route stay.
