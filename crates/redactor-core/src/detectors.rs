@@ -5054,6 +5054,26 @@ mod tests {
         );
     }
 
+    /// The token the fast engine gives `value` as the field `name` under
+    /// policy `p`: what a detector's id in text must equal.
+    fn field_token(p: &std::sync::Arc<crate::policy::Policy>, name: &str, value: &str) -> String {
+        let mut field = Vec::new();
+        crate::Redactor::redact(
+            &crate::Fast::new(p.clone()),
+            format!("{{\"{name}\":\"{value}\"}}").as_bytes(),
+            &mut field,
+            &mut crate::Stats::new(p),
+        )
+        .unwrap();
+        let field = String::from_utf8(field).unwrap();
+        let token = field
+            .strip_prefix(&format!("{{\"{name}\":\""))
+            .and_then(|t| t.strip_suffix("\"}"))
+            .unwrap();
+        assert!(token.starts_with("tok_"), "{field}");
+        token.to_string()
+    }
+
     /// Access-log lines in the combined log format of Apache and nginx:
     /// the referrer loses its query and fragment, the authenticated user
     /// is an id, and nothing else of the line is touched.
@@ -5110,19 +5130,7 @@ mod tests {
         // reduced as a user_agent field is.
         let p = std::sync::Arc::new(crate::policy::Policy::builtin().unwrap());
         let out = p.detectors.rewrite(line, |_| {}).unwrap();
-        let mut field = Vec::new();
-        crate::Redactor::redact(
-            &crate::Fast::new(p.clone()),
-            br#"{"remote_user":"ann"}"#,
-            &mut field,
-            &mut crate::Stats::new(&p),
-        )
-        .unwrap();
-        let field = String::from_utf8(field).unwrap();
-        let token = field
-            .strip_prefix("{\"remote_user\":\"")
-            .and_then(|t| t.strip_suffix("\"}"))
-            .unwrap();
+        let token = field_token(&p, "remote_user", "ann");
         assert_eq!(
             out,
             format!(
@@ -5158,8 +5166,7 @@ mod tests {
         ] {
             assert!(spans(DetectorKind::IdParam, text).is_empty(), "{text}");
         }
-        // Letters of any script are a name's; a name with a space ends at
-        // the space when no separator follows on its line.
+        // Letters of any script are a name's.
         assert_eq!(
             spans(DetectorKind::IdParam, "/home/ann\u{e9}/x"),
             ["ann\u{e9}"]
@@ -5173,19 +5180,7 @@ mod tests {
             .detectors
             .rewrite("at /Users/annlee/app.js:1", |_| {})
             .unwrap();
-        let mut field = Vec::new();
-        crate::Redactor::redact(
-            &crate::Fast::new(p.clone()),
-            br#"{"username":"annlee"}"#,
-            &mut field,
-            &mut crate::Stats::new(&p),
-        )
-        .unwrap();
-        let field = String::from_utf8(field).unwrap();
-        let token = field
-            .strip_prefix("{\"username\":\"")
-            .and_then(|t| t.strip_suffix("\"}"))
-            .unwrap();
+        let token = field_token(&p, "username", "annlee");
         assert_eq!(out, format!("at /Users/{token}/app.js:1"));
     }
 
@@ -5299,19 +5294,7 @@ mod tests {
             .detectors
             .rewrite("Invalid user annlee from 203.0.113.9 port 4242", |_| {})
             .unwrap();
-        let mut field = Vec::new();
-        crate::Redactor::redact(
-            &crate::Fast::new(p.clone()),
-            br#"{"username":"annlee"}"#,
-            &mut field,
-            &mut crate::Stats::new(&p),
-        )
-        .unwrap();
-        let field = String::from_utf8(field).unwrap();
-        let token = field
-            .strip_prefix("{\"username\":\"")
-            .and_then(|t| t.strip_suffix("\"}"))
-            .unwrap();
+        let token = field_token(&p, "username", "annlee");
         assert_eq!(
             out,
             format!("Invalid user {token} from 203.0.113.0 port 4242")
@@ -5354,21 +5337,7 @@ mod tests {
                 .detectors
                 .rewrite(&format!("login {name}=u-42 ok"), |_| {})
                 .unwrap();
-            let mut field = Vec::new();
-            let stats = &mut crate::Stats::new(&p);
-            crate::Redactor::redact(
-                &crate::Fast::new(p.clone()),
-                format!("{{\"{name}\":\"u-42\"}}").as_bytes(),
-                &mut field,
-                stats,
-            )
-            .unwrap();
-            let field = String::from_utf8(field).unwrap();
-            let token = field
-                .strip_prefix(&format!("{{\"{name}\":\""))
-                .and_then(|t| t.strip_suffix("\"}"))
-                .unwrap();
-            assert!(token.starts_with("tok_"), "{field}");
+            let token = field_token(&p, name, "u-42");
             assert_eq!(out, format!("login {name}={token} ok"));
         }
     }
