@@ -53,8 +53,10 @@ pub enum DetectorKind {
     /// The values of parameters named like the identifier of a person, a
     /// device or an account in `name=value` text (`user_id=u-42`,
     /// `?distinct_id=...`), as the vendor presets' identity fields hold
-    /// them: by default tokenized with the same key, so that an id in a log
-    /// message gets the token its field gets.
+    /// them; and the login names in text that access logs (the combined
+    /// log format's user), home directory paths (`/Users/ann/...`) and
+    /// SSH, PAM and sudo messages hold: by default tokenized with the same
+    /// key, so that an id in a log message gets the token its field gets.
     IdParam,
     /// The query (and fragment) of the target of an HTTP request line in
     /// text (`GET /search?q=ann HTTP/1.1`, as access logs write nginx's
@@ -574,7 +576,8 @@ const PERSONAL_NAMES: &[&[u8]] = &[
 /// that the vendor presets tokenize (`user_id`, `distinct_id`,
 /// `anonymousId`, `device_id`, `org_id`, `account_id`, ...) and the
 /// personal preset's customer ids (`customer_id`, `member_id`, ...), so
-/// that an id in text is handled as its field is. A parameter's name is one of them
+/// that an id in text is handled as its field is. A parameter's name is
+/// one of them
 /// as [`is_id_name`] reads it. Not `group_id`, which logs write as often
 /// for a consumer group, nor `id`, `uid` (a Unix user's number) or
 /// `client_id` (an OAuth application's).
