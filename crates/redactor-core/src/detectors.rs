@@ -577,10 +577,9 @@ const PERSONAL_NAMES: &[&[u8]] = &[
 /// `anonymousId`, `device_id`, `org_id`, `account_id`, ...) and the
 /// personal preset's customer ids (`customer_id`, `member_id`, ...), so
 /// that an id in text is handled as its field is. A parameter's name is
-/// one of them
-/// as [`is_id_name`] reads it. Not `group_id`, which logs write as often
-/// for a consumer group, nor `id`, `uid` (a Unix user's number) or
-/// `client_id` (an OAuth application's).
+/// one of them as [`is_id_name`] reads it. Not `group_id`, which logs
+/// write as often for a consumer group, nor `id`, `uid` (a Unix user's
+/// number) or `client_id` (an OAuth application's).
 const ID_NAMES: &[&[u8]] = &[
     b"userid",
     b"distinctid",
