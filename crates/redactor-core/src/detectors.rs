@@ -2464,10 +2464,6 @@ const SSH_FOR_WORDS: &[&[u8]] = &[
 /// Searched only in texts of 16 bytes or more where `user `, `User `,
 /// ` for `, `(uid=` or `; COMMAND=` occurs.
 fn find_auth_users(text: &str, out: &mut Vec<(usize, usize)>) {
-    static FINDERS: OnceLock<[memchr::memmem::Finder<'static>; 4]> = OnceLock::new();
-    let [user, for_, uid, command] = FINDERS.get_or_init(|| {
-        [b"ser ".as_slice(), b" for ", b"(uid=", b" ; COMMAND="].map(memchr::memmem::Finder::new)
-    });
     let b = text.as_bytes();
     // The name at `start` when what follows it satisfies `after`.
     let mut take = |start: usize, after: &dyn Fn(&[u8]) -> bool| {
@@ -2485,76 +2481,65 @@ fn find_auth_users(text: &str, out: &mut Vec<(usize, usize)>) {
         word.iter().any(u8::is_ascii_digit) && word.iter().any(|&c| c == b'.' || c == b':')
     };
     let from_or_address = |rest: &[u8]| rest.starts_with(b" from ") || address_next(rest);
-    for at in user.find_iter(b) {
-        if at == 0 || !matches!(b[at - 1], b'u' | b'U') {
-            continue;
-        }
-        let word_end = at - 1;
-        let Some(space) = word_end.checked_sub(1).filter(|&i| b[i] == b' ') else {
-            continue;
+    // Every form starts at a space: one pass over the spaces.
+    for sp in memchr::memchr_iter(b' ', b) {
+        let rest = &b[sp + 1..];
+        let word_before = || {
+            let start = b[..sp]
+                .iter()
+                .rposition(|&c| c == b' ')
+                .map_or(0, |i| i + 1);
+            (start, &b[start..sp])
         };
-        let word_start = b[..space]
-            .iter()
-            .rposition(|&c| c == b' ')
-            .map_or(0, |i| i + 1);
-        let start = at + 4;
-        match &b[word_start..space] {
-            b"for" => take(start, &|rest: &[u8]| {
-                rest.is_empty() || rest.starts_with(b"(uid=") || rest.starts_with(b" by ")
-            }),
-            b"invalid" | b"Invalid" | b"illegal" | b"Illegal" | b"authenticating" | b"from" => {
-                take(start, &from_or_address)
-            }
-            b"of" => {
-                // `session 42 of user ann.`
-                let before = &b[..word_start.saturating_sub(1)];
-                let digits = before
-                    .iter()
-                    .rev()
-                    .take_while(|c| c.is_ascii_digit())
-                    .count();
-                let number = &before[..before.len() - digits];
-                if digits > 0 && number.ends_with(b"ession ") {
-                    take(start, &|rest: &[u8]| rest.is_empty() || rest == b".");
+        if rest.starts_with(b"user ") || rest.starts_with(b"User ") {
+            let start = sp + 6;
+            let (word_start, word) = word_before();
+            match word {
+                b"for" => take(start, &|rest: &[u8]| {
+                    rest.is_empty() || rest.starts_with(b"(uid=") || rest.starts_with(b" by ")
+                }),
+                b"invalid" | b"Invalid" | b"illegal" | b"Illegal" | b"authenticating" | b"from" => {
+                    take(start, &from_or_address)
                 }
+                b"of" => {
+                    // `session 42 of user ann.`
+                    let before = &b[..word_start.saturating_sub(1)];
+                    let digits = before
+                        .iter()
+                        .rev()
+                        .take_while(|c| c.is_ascii_digit())
+                        .count();
+                    let number = &before[..before.len() - digits];
+                    if digits > 0 && number.ends_with(b"ession ") {
+                        take(start, &|rest: &[u8]| rest.is_empty() || rest == b".");
+                    }
+                }
+                _ => {}
             }
-            _ => {}
-        }
-    }
-    for at in for_.find_iter(b) {
-        let word_start = b[..at]
-            .iter()
-            .rposition(|&c| c == b' ')
-            .map_or(0, |i| i + 1);
-        if SSH_FOR_WORDS.contains(&&b[word_start..at]) {
-            let start = at + 5;
-            if !b[start..].starts_with(b"invalid user ")
+        } else if rest.starts_with(b"for ") {
+            let start = sp + 5;
+            if SSH_FOR_WORDS.contains(&word_before().1)
+                && !b[start..].starts_with(b"invalid user ")
                 && !b[start..].starts_with(b"illegal user ")
             {
                 take(start, &|rest: &[u8]| rest.starts_with(b" from "));
             }
-        }
-    }
-    for at in uid.find_iter(b) {
-        let start = b[..at]
-            .iter()
-            .rposition(|&c| !is_login_byte(c))
-            .map_or(0, |i| i + 1);
-        if start >= 3 && &b[start - 3..start] == b"by " {
-            take(start, &|rest: &[u8]| rest.starts_with(b"(uid="));
-        }
-    }
-    if let Some(at) = command.find(b) {
-        // `ann : TTY=...` or `ann : 3 incorrect password attempts ; TTY=`.
-        if let Some(colon) = memchr::memmem::find(&b[..at], b" : ") {
-            let start = b[..colon]
-                .iter()
-                .rposition(|&c| !is_login_byte(c))
-                .map_or(0, |i| i + 1);
-            take(start, &|rest: &[u8]| rest.starts_with(b" : "));
-        }
-        if let Some(u) = memchr::memmem::find(&b[..at], b" ; USER=") {
-            take(u + 8, &|rest: &[u8]| rest.starts_with(b" ; "));
+        } else if rest.starts_with(b"by ") {
+            take(sp + 4, &|rest: &[u8]| rest.starts_with(b"(uid="));
+        } else if rest.starts_with(b"; COMMAND=") {
+            // sudo: `ann : TTY=...` or `ann : 3 incorrect password attempts
+            // ; TTY=...`, then `; USER=bob`.
+            if let Some(colon) = memchr::memmem::find(&b[..sp], b" : ") {
+                let start = b[..colon]
+                    .iter()
+                    .rposition(|&c| !is_login_byte(c))
+                    .map_or(0, |i| i + 1);
+                take(start, &|rest: &[u8]| rest.starts_with(b" : "));
+            }
+            if let Some(u) = memchr::memmem::find(&b[..sp], b" ; USER=") {
+                take(u + 8, &|rest: &[u8]| rest.starts_with(b" ; "));
+            }
+            break;
         }
     }
 }
