@@ -2026,6 +2026,12 @@ fn profile_by_bytes(text: &str) -> Profile {
         if b >= 0x80 {
             p.classes |= census::NON_ASCII;
         }
+        if b == b'/' || b == b'\\' {
+            p.marks |= census::SLASH;
+        }
+        if b == b' ' {
+            p.marks |= census::SPACE;
+        }
         p.digits += usize::from(b.is_ascii_digit());
     }
     p
@@ -2200,7 +2206,10 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
                     && p.digits < len
                     && (p.has(C_DASH) || p.digits + 2 == len))), // Iban
         colon || p.has(C_PERCENT_OR_AMPERSAND), // PersonalParam
-        colon || p.has(C_PERCENT_OR_AMPERSAND) || len >= HOME_PATH_MIN_LEN, // IdParam
+        colon
+            || p.has(C_PERCENT_OR_AMPERSAND)
+            || (len >= HOME_PATH_MIN_LEN && p.marks & census::SLASH != 0)
+            || (len >= AUTH_LINE_MIN_LEN && p.marks & census::SPACE != 0), // IdParam
         len >= REQUEST_LINE_MIN_LEN
             && p.digits > 0
             && p.has(C_COLON_OR_EQUALS | C_PERCENT_OR_AMPERSAND | C_DOT), // RequestQuery
@@ -2717,8 +2726,10 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             if p.digits >= LOG_USER_LINE_MIN_DIGITS && text.len() >= LOG_USER_LINE_MIN_LEN {
                 find_log_users(text, out);
             }
-            find_home_users(text, out);
-            if text.len() >= AUTH_LINE_MIN_LEN {
+            if text.len() >= HOME_PATH_MIN_LEN && p.marks & census::SLASH != 0 {
+                find_home_users(text, out);
+            }
+            if text.len() >= AUTH_LINE_MIN_LEN && p.marks & census::SPACE != 0 {
                 find_auth_users(text, out);
             }
             // Each finder's spans are in order, but not the four lists.

@@ -32,12 +32,20 @@ pub const NOT_HEX: u8 = 64;
 /// A `-` was seen.
 pub const DASH: u8 = 128;
 
+/// A `/` or a `\\` was seen (see [`Census::marks`]): a path's separator.
+pub const SLASH: u8 = 1;
+/// A space was seen: the text has words.
+pub const SPACE: u8 = 2;
+
 /// What [`census`] found in a text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Census {
     /// The union of [`COLON_OR_EQUALS`], [`AT`], [`PERCENT_OR_AMPERSAND`], [`DOT`],
     /// [`PLUS`], [`NON_ASCII`], [`NOT_HEX`] and [`DASH`] over every byte.
     pub classes: u8,
+    /// The union of [`SLASH`] and [`SPACE`] over every byte (the eight
+    /// bits of `classes` are taken).
+    pub marks: u8,
     /// How many bytes are ASCII digits.
     pub digits: usize,
 }
@@ -72,13 +80,26 @@ pub fn census_on(backend: crate::Backend, text: &[u8]) -> Census {
 /// The portable census, a table lookup per byte (the reference the SIMD
 /// versions are tested against).
 pub(crate) fn census_portable(text: &[u8]) -> Census {
-    let (mut classes, mut digits) = (0u8, 0usize);
+    let (mut classes, mut marks, mut digits) = (0u8, 0u8, 0usize);
     for &b in text {
         classes |= CLASS[b as usize];
+        marks |= MARK[b as usize];
         digits += usize::from(b.is_ascii_digit());
     }
-    Census { classes, digits }
+    Census {
+        classes,
+        marks,
+        digits,
+    }
 }
+
+static MARK: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'/' as usize] = SLASH;
+    t[b'\\' as usize] = SLASH;
+    t[b' ' as usize] = SPACE;
+    t
+};
 
 static CLASS: [u8; 256] = {
     let mut t = [NOT_HEX; 256];
@@ -182,9 +203,16 @@ mod tests {
             let hex = nibbles::DIGIT | nibbles::HEX_LETTER | nibbles::DASH;
             let got = Census {
                 classes: nibbles::to_classes(c, c & hex == 0, b >= 0x80),
+                marks: census_portable(&[b]).marks,
                 digits: usize::from(c & nibbles::DIGIT != 0),
             };
             assert_eq!(got, census_portable(&[b]), "byte {b:#04x}");
+            let mark = match b {
+                b'/' | b'\\' => SLASH,
+                b' ' => SPACE,
+                _ => 0,
+            };
+            assert_eq!(census_portable(&[b]).marks, mark, "byte {b:#04x}");
         }
     }
 
@@ -195,6 +223,7 @@ mod tests {
             census_portable(b"3f2a-00"),
             Census {
                 classes: DASH,
+                marks: 0,
                 digits: 4
             }
         );
@@ -202,9 +231,12 @@ mod tests {
             census_portable(b"a@b.c:1%+"),
             Census {
                 classes: COLON_OR_EQUALS | AT | PERCENT_OR_AMPERSAND | DOT | PLUS | NOT_HEX,
+                marks: 0,
                 digits: 1
             }
         );
+        assert_eq!(census_portable(b"/home/a b").marks, SLASH | SPACE);
+        assert_eq!(census_portable(b"C:\\x").marks, SLASH);
         assert_eq!(census_portable("é".as_bytes()).classes, NOT_HEX | NON_ASCII);
         assert_eq!(census_portable(b"=").classes, COLON_OR_EQUALS | NOT_HEX);
         assert_eq!(census_portable(b"ABC").classes, NOT_HEX, "uppercase");
@@ -216,7 +248,7 @@ mod tests {
     #[test]
     fn every_backend_counts_like_the_portable_census() {
         let mut next = crate::xorshift(0x2545_f491_4f6c_dd1du64);
-        let alphabet = b"0123456789abcdefABCDEF:=@%&.+-xyz \"\\\x00\x7f\x80\xff";
+        let alphabet = b"0123456789abcdefABCDEF:=@%&.+-xyz \"\\/\x00\x7f\x80\xff";
         let mut texts: Vec<Vec<u8>> = Vec::new();
         for len in 0..100usize {
             let base: Vec<u8> = (0..len)

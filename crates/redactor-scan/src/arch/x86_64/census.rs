@@ -42,7 +42,16 @@ pub(crate) unsafe fn census(text: &[u8]) -> Census {
         )) as u32;
         (c, digits, not_hex)
     };
+    let (slash, backslash, space) = (
+        _mm256_set1_epi8(b'/' as i8),
+        _mm256_set1_epi8(b'\\' as i8),
+        _mm256_set1_epi8(b' ' as i8),
+    );
     let mut any = _mm256_setzero_si256();
+    // Lanes that repeat a byte hold a byte of the text, and padding lanes
+    // are zero: neither adds a mark the text does not have.
+    let mut slashes = 0u32;
+    let mut spaces = 0u32;
     let mut digits = 0usize;
     let mut not_hex = 0u32;
     let mut non_ascii = 0u32;
@@ -52,6 +61,11 @@ pub(crate) unsafe fn census(text: &[u8]) -> Census {
     let mut add = |v: __m256i, valid: u32| {
         let (c, d, n) = classify(v);
         any = _mm256_or_si256(any, c);
+        slashes |= _mm256_movemask_epi8(_mm256_or_si256(
+            _mm256_cmpeq_epi8(v, slash),
+            _mm256_cmpeq_epi8(v, backslash),
+        )) as u32;
+        spaces |= _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, space)) as u32;
         digits += (d & valid).count_ones() as usize;
         not_hex |= n & valid;
         non_ascii |= _mm256_movemask_epi8(v) as u32 & valid;
@@ -123,6 +137,11 @@ pub(crate) unsafe fn census(text: &[u8]) -> Census {
     let w = w | w >> 8;
     Census {
         classes: nibbles::to_classes(w as u8, not_hex != 0, non_ascii != 0),
+        marks: if slashes != 0 {
+            crate::census::SLASH
+        } else {
+            0
+        } | if spaces != 0 { crate::census::SPACE } else { 0 },
         digits,
     }
 }
