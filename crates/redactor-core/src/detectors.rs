@@ -2208,8 +2208,8 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
         colon || p.has(C_PERCENT_OR_AMPERSAND), // PersonalParam
         colon
             || p.has(C_PERCENT_OR_AMPERSAND)
-            || (len >= HOME_PATH_MIN_LEN && p.marks & census::SLASH != 0)
-            || (len >= AUTH_LINE_MIN_LEN && p.marks & census::SPACE != 0), // IdParam
+            || may_hold_home_path(len, p)
+            || may_hold_auth_line(len, p), // IdParam
         len >= REQUEST_LINE_MIN_LEN
             && p.digits > 0
             && p.has(C_COLON_OR_EQUALS | C_PERCENT_OR_AMPERSAND | C_DOT), // RequestQuery
@@ -2351,8 +2351,22 @@ fn combined_referrer(b: &[u8], version: usize) -> Option<(usize, usize)> {
 /// from`.
 const AUTH_LINE_MIN_LEN: usize = 16;
 
+/// Whether a text of `len` bytes with profile `p` may hold a system-log
+/// message with a login name ([`find_auth_users`]): it has words.
+#[inline(always)]
+fn may_hold_auth_line(len: usize, p: Profile) -> bool {
+    len >= AUTH_LINE_MIN_LEN && p.marks & census::SPACE != 0
+}
+
 /// The shortest home directory path with a user: `/home/a`.
 const HOME_PATH_MIN_LEN: usize = 7;
+
+/// Whether a text of `len` bytes with profile `p` may hold a home
+/// directory path ([`find_home_users`]): it has a separator.
+#[inline(always)]
+fn may_hold_home_path(len: usize, p: Profile) -> bool {
+    len >= HOME_PATH_MIN_LEN && p.marks & census::SLASH != 0
+}
 
 /// Folders under `/Users` or `C:\Users` that belong to no one user.
 const SHARED_HOMES: &[&[u8]] = &[
@@ -2726,10 +2740,10 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             if p.digits >= LOG_USER_LINE_MIN_DIGITS && text.len() >= LOG_USER_LINE_MIN_LEN {
                 find_log_users(text, out);
             }
-            if text.len() >= HOME_PATH_MIN_LEN && p.marks & census::SLASH != 0 {
+            if may_hold_home_path(text.len(), p) {
                 find_home_users(text, out);
             }
-            if text.len() >= AUTH_LINE_MIN_LEN && p.marks & census::SPACE != 0 {
+            if may_hold_auth_line(text.len(), p) {
                 find_auth_users(text, out);
             }
             // Each finder's spans are in order, but not the four lists.
