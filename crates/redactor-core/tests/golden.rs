@@ -291,8 +291,10 @@ fn personal() {
             "10.0.0.1",
             "unknown",
             "x-real-ip",
-            // Error reports (Sentry): a device's user-assigned name.
+            // Error reports (Sentry): a device's user-assigned name; its
+            // host name (Bugsnag).
             "Ann's Pixel",
+            "anns-macbook",
             // Payments and orders (Stripe, Shopify): address lines, the
             // names of billing details, a card, a shipping address, and
             // customers' and members' ids.
@@ -402,6 +404,7 @@ fn personal() {
             "\"sender\":\"tok_",
             // Flattened names: a dotted name's service and route stay.
             "\"service.name\":\"web\"",
+            "\"model\":\"MacBookPro18,3\"",
             "{\"key\":\"http.route\",\"value\":{\"stringValue\":\"/inbox\"}}",
             "\"request\":{\"url\":\"https://app.example.com/account\"}",
             "{\"external_id\":\"tok_",
