@@ -2382,8 +2382,9 @@ const SHARED_HOMES: &[&[u8]] = &[
 /// `/Users/ann/...` (macOS), `C:\Users\Ann Lee\...` or `C:/Users/...`
 /// (Windows), letters of any script included. A Unix path counts where
 /// it starts a word (after the start, whitespace, a quote, a bracket, `=`,
-/// `:`, `,`, `;` or `file://`), so that a URL's route (`https://app.test/home/feed`, `/api/Users/42`) is not one;
-/// a Windows one needs its drive letter. The name runs to the next
+/// `:`, `,`, `;` or `file://`), so that a URL's route
+/// (`https://app.test/home/feed`, `/api/Users/42`) is not one; a Windows
+/// one needs its drive letter. The name runs to the next
 /// separator; on Windows it may hold spaces when a separator follows
 /// within 64 bytes on the same line. `Shared`, `Public`, `Default`,
 /// `Default User` and `All Users` are no one's.
@@ -2424,13 +2425,10 @@ fn find_home_users(text: &str, out: &mut Vec<(usize, usize)>) {
                 }
             }
         }
-        // Not glued to more of a word: `/home/ann` ends at a separator,
-        // the end, or a byte that cannot be in a name (`:`, a quote, a space).
+        // The name ends at a separator, the end, or a byte that cannot be
+        // in a name (`:`, a quote, a space).
         let user = &b[start..end];
-        if !user.is_empty()
-            && !SHARED_HOMES.contains(&user)
-            && !b.get(end).is_some_and(|c| c.is_ascii_alphanumeric())
-        {
+        if !user.is_empty() && !SHARED_HOMES.contains(&user) {
             out.push((start, end));
             next = end;
         }
@@ -2484,8 +2482,9 @@ const SSH_FOR_WORDS: &[&[u8]] = &[
 ///
 /// `root` is no one's name and stays.
 ///
-/// Searched only in texts of 16 bytes or more where `user `, `User `,
-/// ` for `, `(uid=` or `; COMMAND=` occurs.
+/// Searched only in texts of 16 bytes or more with a space
+/// ([`may_hold_auth_line`]); every form is found at a space, followed by
+/// `user `, `User `, `for `, `by ` or `; COMMAND=`.
 fn find_auth_users(text: &str, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
     // The name at `start` when what follows it satisfies `after`.
@@ -2576,8 +2575,7 @@ fn starts_word(b: &[u8], i: usize) -> bool {
     }
     match b[i - 1] {
         b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'\'' | b'(' | b'[' | b'{' | b'<' | b'=' | b','
-        | b';' | b'`' => true,
-        b':' => true,
+        | b';' | b'`' | b':' => true,
         b'/' => b[..i].ends_with(b"file://"),
         _ => false,
     }
