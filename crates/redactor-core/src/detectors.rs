@@ -1272,6 +1272,20 @@ fn merge_overlaps(spans: &mut Vec<(usize, usize)>) {
     spans.truncate(kept + 1);
 }
 
+/// Keeps, of the spans from index `from` on, those `keep` accepts (as
+/// `start, end`), in order; the spans before `from` stay.
+fn retain_from(spans: &mut Vec<(usize, usize)>, from: usize, keep: impl Fn(usize, usize) -> bool) {
+    let mut kept = from;
+    for r in from..spans.len() {
+        let (s, e) = spans[r];
+        if keep(s, e) {
+            spans[kept] = (s, e);
+            kept += 1;
+        }
+    }
+    spans.truncate(kept);
+}
+
 /// Addresses with internationalized parts too (RFC 6531): letters, marks
 /// and digits of any script in the local part and the domain's labels, and
 /// a top-level domain of letters (ASCII ones preferred). An
@@ -2699,19 +2713,9 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             }
             let before = out.len();
             find_cards(text, out);
-            if out.len() > before {
-                // Not the digits of a UUID inside the text (a URL's path).
-                let b = text.as_bytes();
-                let mut kept = before;
-                for r in before..out.len() {
-                    let (s, e) = out[r];
-                    if !in_uuid(b, s, e) {
-                        out[kept] = (s, e);
-                        kept += 1;
-                    }
-                }
-                out.truncate(kept);
-            }
+            // Not the digits of a UUID inside the text (a URL's path).
+            let b = text.as_bytes();
+            retain_from(out, before, |s, e| !in_uuid(b, s, e));
         }
         DetectorKind::Ipv6 => find_ipv6(text, out),
         DetectorKind::Ipv4 => find_ipv4(text, p, out),
@@ -2756,16 +2760,9 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
                 let before = out.len();
                 find_named_values(text, is_user_agent_name, out);
                 let b = text.as_bytes();
-                let mut kept = before;
-                for r in before..out.len() {
-                    let (s, e) = out[r];
-                    let quoted = s > 0 && matches!(b[s - 1], b'"' | b'\'');
-                    if quoted && &b[s..e] != b"-" {
-                        out[kept] = (s, e);
-                        kept += 1;
-                    }
-                }
-                out.truncate(kept);
+                retain_from(out, before, |s, e| {
+                    s > 0 && matches!(b[s - 1], b'"' | b'\'') && &b[s..e] != b"-"
+                });
                 merge_overlaps(out);
             }
         }
