@@ -1454,11 +1454,11 @@ impl Matcher {
     /// name.
     pub fn advance(&self, states: &[State], elem: PathElem<'_>, out: &mut Vec<State>) {
         out.clear();
-        self.advance_by(states, elem, None, out);
+        self.advance_by(states, elem, false, out);
         if let PathElem::Key(key) = elem {
             if key.contains('.') {
                 for tail in dot_tails(key) {
-                    self.advance_by(states, PathElem::Key(tail), Some(MatchMode::Loose), out);
+                    self.advance_by(states, PathElem::Key(tail), true, out);
                 }
             }
         }
@@ -1466,20 +1466,11 @@ impl Matcher {
         out.dedup();
     }
 
-    /// Adds to `out` the states that `elem` leads to from `states`, by the
-    /// selectors of mode `only` (of every mode when `None`).
-    fn advance_by(
-        &self,
-        states: &[State],
-        elem: PathElem<'_>,
-        only: Option<MatchMode>,
-        out: &mut Vec<State>,
-    ) {
-        // With `only`, the selectors that take a key's tails.
-        let wanted = |s: u32| {
-            let sel = &self.sels[s as usize].1;
-            only.is_none_or(|o| o == sel.mode && sel.tails)
-        };
+    /// Adds to `out` the states that `elem` leads to from `states`: by
+    /// every selector, or with `tails` (`elem` is a key's tail) by those
+    /// that take tails ([`Selector::tails`], all of loose mode).
+    fn advance_by(&self, states: &[State], elem: PathElem<'_>, tails: bool, out: &mut Vec<State>) {
+        let wanted = |s: u32| !tails || self.sels[s as usize].1.tails;
         let mut norm: [Option<std::borrow::Cow<'_, str>>; 3] = [None, None, None];
         // Hash of the key normalised per mode, computed on first need.
         let mut hashes: [Option<u64>; 3] = [None, None, None];
@@ -1514,7 +1505,7 @@ impl Matcher {
             match elem {
                 PathElem::Key(key) => {
                     for (mode, by_key) in &self.float_keys {
-                        if only.is_some_and(|o| o != *mode) {
+                        if tails && *mode != MatchMode::Loose {
                             continue;
                         }
                         if let Some(ids) = by_key.get(mode.normalize(key).as_ref()) {
@@ -1524,7 +1515,7 @@ impl Matcher {
                         }
                     }
                     for (mode, globs) in &self.float_key_globs {
-                        if only.is_some_and(|o| o != *mode) {
+                        if tails && *mode != MatchMode::Loose {
                             continue;
                         }
                         let key = mode.normalize(key);
@@ -1532,7 +1523,7 @@ impl Matcher {
                             self.close(out, s, 2);
                         }
                     }
-                    if only.is_none() {
+                    if !tails {
                         for &s in &self.float_any_key {
                             self.close(out, s, 2);
                         }
