@@ -576,10 +576,13 @@ const PERSONAL_NAMES: &[&[u8]] = &[
 /// that the vendor presets tokenize (`user_id`, `distinct_id`,
 /// `anonymousId`, `device_id`, `org_id`, `account_id`, ...) and the
 /// personal preset's customer ids (`customer_id`, `member_id`, ...), so
-/// that an id in text is handled as its field is. A parameter's name is
-/// one of them as [`is_id_name`] reads it. Not `group_id`, which logs
-/// write as often for a consumer group, nor `id`, `uid` (a Unix user's
-/// number) or `client_id` (an OAuth application's).
+/// that an id in text is handled as its field is; and a log line's `user`
+/// (PostgreSQL's `user=ann db=app`, PAM's `ruser= rhost=... user=ann`,
+/// a `db_user` or `remote_user`) and PAM's `logname`, which the
+/// personal preset's person-fields rule tokenizes as a field's value. A
+/// parameter's name is one of them as [`is_id_name`] reads it. Not
+/// `group_id`, which logs write as often for a consumer group, nor `id`,
+/// `uid` (a Unix user's number) or `client_id` (an OAuth application's).
 const ID_NAMES: &[&[u8]] = &[
     b"userid",
     b"distinctid",
@@ -601,7 +604,13 @@ const ID_NAMES: &[&[u8]] = &[
     b"patientid",
     b"employeeid",
     b"visitorid",
+    b"user",
+    b"logname",
 ];
+
+/// The superuser's login, which is no one's name: `id_param` leaves it in
+/// text (`USER=root`, `session opened for user root`).
+const ROOT: &[u8] = b"root";
 
 /// Whether `name` is a personal-data name (see [`PERSONAL_NAMES`]), read
 /// as [`ends_with_word`] says.
@@ -2492,9 +2501,9 @@ const SSH_FOR_WORDS: &[&[u8]] = &[
 /// - `New session 7 of user ann.`: after `session <number> of user `,
 ///   before a final `.` or the end;
 /// - `ann : TTY=pts/0 ; PWD=/home/ann ; USER=bob ; COMMAND=/bin/ls`
-///   (sudo): the word before ` : ` and the value of `USER=`.
+///   (sudo): the word before ` : ` (`find_named_values` takes `USER=`'s).
 ///
-/// `root` is no one's name and stays.
+/// [`ROOT`] is no one's name and stays.
 ///
 /// Searched only in texts of 16 bytes or more with a space
 /// ([`may_hold_auth_line`]); every form is found at a space, followed by
@@ -2507,7 +2516,7 @@ fn find_auth_users(text: &str, out: &mut Vec<(usize, usize)>) {
         if end > start && b[end - 1] == b'.' && end == b.len() {
             end -= 1;
         }
-        if end > start && &b[start..end] != b"root" && after(&b[end..]) {
+        if end > start && &b[start..end] != ROOT && after(&b[end..]) {
             out.push((start, end));
         }
     };
@@ -2564,16 +2573,13 @@ fn find_auth_users(text: &str, out: &mut Vec<(usize, usize)>) {
             take(sp + 4, &|rest: &[u8]| rest.starts_with(b"(uid="));
         } else if rest.starts_with(b"; COMMAND=") {
             // sudo: `ann : TTY=...` or `ann : 3 incorrect password attempts
-            // ; TTY=...`, then `; USER=bob`.
+            // ; TTY=...` (its `USER=bob` is a named value).
             if let Some(colon) = memchr::memmem::find(&b[..sp], b" : ") {
                 let start = b[..colon]
                     .iter()
                     .rposition(|&c| !is_login_byte(c))
                     .map_or(0, |i| i + 1);
                 take(start, &|rest: &[u8]| rest.starts_with(b" : "));
-            }
-            if let Some(u) = memchr::memmem::find(&b[..sp], b" ; USER=") {
-                take(u + 8, &|rest: &[u8]| rest.starts_with(b" ; "));
             }
             break;
         }
@@ -2737,7 +2743,11 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
         DetectorKind::PersonalParam => find_named_values(text, is_personal_name, out),
         DetectorKind::IdParam => {
             if p.has(C_COLON_OR_EQUALS | C_PERCENT_OR_AMPERSAND) {
+                let before = out.len();
                 find_named_values(text, is_id_name, out);
+                // sudo's `USER=root`, a database's `user=root`.
+                let b = text.as_bytes();
+                retain_from(out, before, |s, e| &b[s..e] != ROOT);
             }
             if p.digits >= LOG_USER_LINE_MIN_DIGITS && text.len() >= LOG_USER_LINE_MIN_LEN {
                 find_log_users(text, out);
@@ -5312,7 +5322,8 @@ mod tests {
     fn id_params() {
         let text = "level=info msg=\"login\" user_id=u-42 actorUserId=u-7 X-Device-Id=d-1 \
                     https://x.test/e?distinct_id=%24device%3A9f&org_id=acme&q=1 \
-                    account_id = 123456789012 anonymousId=\"a 1\" customer_id=c-9 memberId=m-1";
+                    account_id = 123456789012 anonymousId=\"a 1\" customer_id=c-9 memberId=m-1 \
+                    connection authorized: user=olaf,db_user=pg-1 logname=olaf2";
         assert_eq!(
             spans(DetectorKind::IdParam, text),
             [
@@ -5324,7 +5335,10 @@ mod tests {
                 "123456789012",
                 "a 1",
                 "c-9",
-                "m-1"
+                "m-1",
+                "olaf",
+                "pg-1",
+                "olaf2"
             ]
         );
         // Ids of other things, names that only contain or start with one,
@@ -5332,14 +5346,15 @@ mod tests {
         assert!(spans(
             DetectorKind::IdParam,
             "uid=1000 id=7 client_id=app group_id=redactor request_id=r1 trace_id=t \
-             user_identity=x userids=2 user_id_hint=3 user_id=&device_id=#"
+             user_identity=x userids=2 user_id_hint=3 user_id=&device_id=# users=4 user_agent=ua \
+             ruser= superuser_x=5"
         )
         .is_empty());
         // By default, an id in text gets the token its field gets from a
         // vendor preset's identity rule or the personal preset's
         // person-ids rule.
         let p = std::sync::Arc::new(crate::policy::Policy::builtin().unwrap());
-        for name in ["user_id", "customer_id"] {
+        for name in ["user_id", "customer_id", "user"] {
             let out = p
                 .detectors
                 .rewrite(&format!("login {name}=u-42 ok"), |_| {})

@@ -328,6 +328,21 @@ fn personal() {
             "00u1ab",
             "77120",
             "77121",
+            // ECS's related.user list, a Kubernetes audit event's user
+            // uid, an Entra ID sign-in's display names, LaunchDarkly's and
+            // OpenFeature's user keys and context name, Matomo's
+            // referrer, and the user of a PostgreSQL log line.
+            "nora.quist",
+            "olaf.ries",
+            "8c1f7e2a",
+            "Nora Quist",
+            "NORA-LAPTOP",
+            "ld-ctx-5531",
+            "Olaf Ries",
+            "ld-user-5531",
+            "of-5531",
+            "olaf+ries",
+            "olaf_r",
         ],
         &[
             "\"plan\":\"pro\"",
@@ -345,6 +360,11 @@ fn personal() {
             // Segment's user-agent hint of that name is a boolean; IP
             // addresses keep their network.
             "\"mobile\":true",
+            "\"appDisplayName\":\"Outlook\"",
+            "\"operatingSystem\":\"Windows10\"",
+            "\"hosts\":[\"web-1\"]",
+            "\"urlref\":\"https://search.example.com/\"",
+            "db=app,app=psql",
             "first_name=[REDACTED]&last_name=[REDACTED]&zip_code=[REDACTED]&plan=team",
             "source=ads",
             "\"ip_address\":\"198.51.100.0\"",
