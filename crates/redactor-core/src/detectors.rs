@@ -2338,15 +2338,22 @@ fn request_lines(b: &[u8]) -> impl Iterator<Item = RequestLine> + '_ {
     })
 }
 
+/// Where the HTTP version whose ` HTTP/` starts at `version` ends: after
+/// its digits and dots (`HTTP/1.1`, `HTTP/2`).
+fn version_end(b: &[u8], version: usize) -> usize {
+    let mut i = version + 6;
+    while b.get(i).is_some_and(|c| c.is_ascii_digit() || *c == b'.') {
+        i += 1;
+    }
+    i
+}
+
 /// The span of the referrer's URL, between its quotes, when the request
 /// line whose version starts at `version` (the space before `HTTP/`) is
 /// followed as in the combined log format: `HTTP/1.1" 200 512 "url"` (the
 /// status, the size or `-`, then the quoted referrer).
 fn combined_referrer(b: &[u8], version: usize) -> Option<(usize, usize)> {
-    let mut i = version + 6;
-    while b.get(i).is_some_and(|c| c.is_ascii_digit() || *c == b'.') {
-        i += 1;
-    }
+    let i = version_end(b, version);
     let rest = b.get(i..)?;
     let status = rest.get(..6)?;
     if !(status.starts_with(b"\" ")
@@ -2601,18 +2608,20 @@ fn starts_word(b: &[u8], i: usize) -> bool {
     }
 }
 
-/// The User-Agent of each access-log line in `text` written in the combined
-/// log format: the quoted field after the referrer that
-/// [`combined_referrer`] finds (`"https://ref.test/" "Mozilla/5.0 ..."`),
-/// unless it is empty or `-`.
+/// The User-Agent of each access-log line in `text`, unless it is empty or
+/// `-`: in the combined log format, the quoted field after the referrer
+/// that [`combined_referrer`] finds (`"https://ref.test/" "Mozilla/5.0
+/// ..."`); in AWS load balancers' logs, the quoted field right after the
+/// request line (`"GET https://... HTTP/1.1" "Mozilla/5.0 ..."`).
 fn find_log_user_agents(text: &str, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
     for line in request_lines(b) {
-        let Some((_, referrer_end)) = combined_referrer(b, line.version) else {
-            continue;
+        let quoted_after = match combined_referrer(b, line.version) {
+            Some((_, referrer_end)) => referrer_end,
+            None => version_end(b, line.version),
         };
-        let start = referrer_end + 3;
-        if b.get(referrer_end..start) != Some(b"\" \"") {
+        let start = quoted_after + 3;
+        if b.get(quoted_after..start) != Some(b"\" \"") {
             continue;
         }
         let Some(len) = memchr::memchr(b'"', &b[start..]) else {
@@ -5128,12 +5137,26 @@ mod tests {
             "GET / HTTP/1.1\" 200 5 https://r.test/?q=1",
         ] {
             assert!(spans(DetectorKind::RequestQuery, text).is_empty(), "{text}");
-            let with_agent = format!("{text} \"curl/8.5\"");
-            assert!(
-                spans(DetectorKind::UserAgent, &with_agent).is_empty(),
-                "{text}"
-            );
+            // The first is a load balancer's line, below.
+            if !text.contains("1\" \"") {
+                let with_agent = format!("{text} \"curl/8.5\"");
+                assert!(
+                    spans(DetectorKind::UserAgent, &with_agent).is_empty(),
+                    "{text}"
+                );
+            }
         }
+        // AWS load balancers write the User-Agent right after the request
+        // line, with no status or referrer between.
+        let alb = "https 2026-12-07T06:00:00Z app/lb/1 203.0.113.9:51234 10.0.0.1:80 0.001 0.002 \
+                   0.000 200 200 34 366 \"GET https://www.example.com:443/a?q=1 HTTP/1.1\" \
+                   \"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)\" ECDHE-RSA-AES128-GCM-SHA256 \
+                   TLSv1.2";
+        assert_eq!(
+            spans(DetectorKind::UserAgent, alb),
+            ["Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)"]
+        );
+        assert_eq!(spans(DetectorKind::RequestQuery, alb), ["?q=1"]);
         for text in [
             "x - ann \"GET / HTTP/1.1\" 200 5",
             "ann [10/Oct/2026:13:55:36 -0700] \"GET / HTTP/1.1\" 200 5",
