@@ -2408,8 +2408,9 @@ const SHARED_HOMES: &[&[u8]] = &[
 ];
 
 /// The user's name in each home directory path in `text`, as stack traces,
-/// crash reports and command lines carry them: `/home/ann/...` (Linux),
-/// `/Users/ann/...` (macOS), `C:\Users\Ann Lee\...` or `C:/Users/...`
+/// crash reports and command lines carry them: `/home/ann/...` (Linux;
+/// `/var/home/ann/...` on Fedora's image-based editions), `/Users/ann/...`
+/// (macOS), `C:\Users\Ann Lee\...` or `C:/Users/...`
 /// (Windows), letters of any script included. A Unix path counts where
 /// it starts a word (after the start, whitespace, a quote, a bracket, `=`,
 /// `:`, `,`, `;` or `file://`), so that a URL's route
@@ -2438,6 +2439,8 @@ fn find_home_users(text: &str, out: &mut Vec<(usize, usize)>) {
             }
         } else if sep == b'/' && rest.starts_with(b"home/") && starts_word(b, i) {
             (i + 6, false)
+        } else if sep == b'/' && rest.starts_with(b"var/home/") && starts_word(b, i) {
+            (i + 10, false)
         } else {
             continue;
         };
@@ -5187,17 +5190,18 @@ mod tests {
         let text = "Error: boom\n    at Object.<anonymous> (/Users/annlee/dev/app/index.js:1:7) \
                     /home/ann.lee/main.py C:\\Users\\Ann Lee\\AppData\\app.exe C:/Users/bob/x.txt \
                     file:///home/carol/doc.pdf PATH=/usr/bin:/home/dave/bin \"/home/erin\" \
-                    D:\\Users\\frank";
+                    D:\\Users\\frank /var/home/gus/.config";
         assert_eq!(
             spans(DetectorKind::IdParam, text),
-            ["annlee", "ann.lee", "Ann Lee", "bob", "carol", "dave", "erin", "frank"]
+            ["annlee", "ann.lee", "Ann Lee", "bob", "carol", "dave", "erin", "frank", "gus"]
         );
         // A URL's route, a path that does not start a word, no name, no
         // one's folder, no drive letter, a name glued to more of a word.
         for text in [
             "https://app.example.com/home/feed?x=1",
             "/api/Users/42",
-            "/var/home/erin/x",
+            "/srv/home/erin/x",
+            "/var/home/",
             "/home/",
             "/Users/Shared/x and C:\\Users\\Public\\y",
             "\\Users\\ann\\x",
