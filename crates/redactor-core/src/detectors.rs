@@ -2285,24 +2285,38 @@ const COMBINED_LINE_MIN_LEN: usize = 27;
 /// without either holds none. Where the line goes on as the combined log
 /// format of Apache and nginx does (`"GET / HTTP/1.1" 200 512
 /// "https://ref.test/?q=ann" "Mozilla/5.0 ..."`), the referrer's query and
-/// fragment are a span too. Searched only in texts with a digit and an
-/// `=`, `:`, `%`, `&` or `.` (a query's, or the version's `1.1`), as the
-/// census tells, and a `?` or `#`.
+/// fragment are a span too, and so are those of the referrer with which
+/// Apache's error log ends a message (`..., referer:
+/// https://ref.test/?q=ann`, up to whitespace). Searched only in texts
+/// with a digit and an `=`, `:`, `%`, `&` or `.` (a query's, or the
+/// version's `1.1`), as the census tells, and a `?` or `#`.
 fn find_request_queries(text: &str, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
     if memchr::memchr2(b'?', b'#', b).is_none() {
         return;
     }
+    let query_of = |start: usize, end: usize| {
+        memchr::memchr2(b'?', b'#', &b[start..end]).map(|q| (start + q, end))
+    };
     for line in request_lines(b) {
-        let target = &b[line.target..line.version];
-        if let Some(q) = memchr::memchr2(b'?', b'#', target) {
-            out.push((line.target + q, line.version));
-        }
+        out.extend(query_of(line.target, line.version));
         if let Some((start, end)) = combined_referrer(b, line.version) {
-            if let Some(q) = memchr::memchr2(b'?', b'#', &b[start..end]) {
-                out.push((start + q, end));
-            }
+            out.extend(query_of(start, end));
         }
+    }
+    static REFERER: OnceLock<memchr::memmem::Finder<'static>> = OnceLock::new();
+    let referer = REFERER.get_or_init(|| memchr::memmem::Finder::new(b", referer: "));
+    let before = out.len();
+    for at in referer.find_iter(b) {
+        let start = at + 11;
+        let len = b[start..]
+            .iter()
+            .position(u8::is_ascii_whitespace)
+            .unwrap_or(b.len() - start);
+        out.extend(query_of(start, start + len));
+    }
+    if out.len() > before {
+        merge_overlaps(out);
     }
 }
 
@@ -5160,6 +5174,25 @@ mod tests {
             ["Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)"]
         );
         assert_eq!(spans(DetectorKind::RequestQuery, alb), ["?q=1"]);
+        // Apache's error log ends a message with the referrer; a referrer
+        // without a query keeps all, and the words alone are nothing.
+        let error = "[Mon Dec 07 06:00:00.000 2026] [authz_core:error] [pid 1] [client \
+                     203.0.113.9:51234] AH01630: client denied by server configuration: \
+                     /var/www/x, referer: https://ref.test/p?q=Ann+Lee#top\n[...] AH00128: \
+                     File does not exist: /var/www/y, referer: https://ref.test/a?b=1 \
+                     , referer: https://ref.test/ (referer: https://ref.test/?c)";
+        assert_eq!(
+            spans(DetectorKind::RequestQuery, error),
+            ["?q=Ann+Lee#top", "?b=1"]
+        );
+        // Found after the request lines, listed in order.
+        assert_eq!(
+            spans(
+                DetectorKind::RequestQuery,
+                "e, referer: https://r.test/?x\nGET /a?b HTTP/1.1"
+            ),
+            ["?x", "?b"]
+        );
         for text in [
             "x - ann \"GET / HTTP/1.1\" 200 5",
             "ann [10/Oct/2026:13:55:36 -0700] \"GET / HTTP/1.1\" 200 5",
