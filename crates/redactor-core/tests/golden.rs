@@ -357,6 +357,12 @@ fn personal() {
             "9 Elm",
             "Quinn Sato",
             "rv:120",
+            // API Gateway's caller (IAM user ARN, Cognito identity and
+            // user name, picture claim); Firebase's sign-in identities.
+            "7d3c-5531",
+            "rosa",
+            "10769150350006150715113",
+            "5555550100",
         ],
         &[
             "\"plan\":\"pro\"",
@@ -383,6 +389,8 @@ fn personal() {
             "\"FromState\":\"CA\"",
             "\"list_id\":\"a6b5da1054\"",
             "\"subject\":\"Your receipt\"",
+            "\"sign_in_provider\":\"google.com\"",
+            "\"httpMethod\":\"GET\"",
             "\\\"Firefox 120 / Linux\\\" ECDHE",
             "first_name=[REDACTED]&last_name=[REDACTED]&zip_code=[REDACTED]&plan=team",
             "source=ads",
