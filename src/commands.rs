@@ -166,6 +166,10 @@ pub fn print_markdown(p: &Policy, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
+/// The widest path column `explain` pads to; a longer path has a line of
+/// its own.
+const EXPLAIN_PATH_WIDTH: usize = 60;
+
 /// The heading of an event's `explain` listing: the fields rewritten, and
 /// those a `keep` rule left as they are (listed too, so that the policy's
 /// reach shows).
@@ -245,13 +249,26 @@ pub fn explain(
                 Ok(()) => {
                     writeln!(out, "{name}:{line_no}: {}", explain_heading(&events))
                         .context(WRITE_STDOUT)?;
-                    let width = events
+                    let paths: Vec<String> = events
                         .iter()
-                        .map(|e| e.path.len())
+                        .map(|e| {
+                            if e.in_key {
+                                format!("{} (key)", e.path)
+                            } else {
+                                e.path.clone()
+                            }
+                        })
+                        .collect();
+                    // The path column is as wide as its longest path, up to
+                    // a limit; a longer path has a line of its own, and its
+                    // action and cause go on the next line, in the columns.
+                    let width = paths
+                        .iter()
+                        .map(|p| p.chars().count())
                         .max()
                         .unwrap_or(0)
-                        .min(60);
-                    for e in &events {
+                        .min(EXPLAIN_PATH_WIDTH);
+                    for (e, path) in events.iter().zip(&paths) {
                         let by = match e.cause {
                             Cause::Rule(r) => format!("rule {}", policy.rules[r].label()),
                             Cause::Detector(d) => {
@@ -259,10 +276,11 @@ pub fn explain(
                             }
                             Cause::Allowlist => "allowlist (no rule keeps it)".to_string(),
                         };
-                        let path = if e.in_key {
-                            format!("{} (key)", e.path)
+                        let path = if path.chars().count() > width {
+                            writeln!(out, "  {path}").context(WRITE_STDOUT)?;
+                            ""
                         } else {
-                            e.path.clone()
+                            path
                         };
                         writeln!(out, "  {path:<width$}  {:<10}  {by}", e.action)
                             .context(WRITE_STDOUT)?;
