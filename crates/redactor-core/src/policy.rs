@@ -380,26 +380,28 @@ fn rule_spec(v: &toml::Value) -> Result<RuleSpec, Vec<String>> {
 struct Ctx<'a> {
     origin: &'a str,
     src: &'a str,
-    problems: Vec<Problem>,
+    /// Each problem with its line (0 for the file as a whole), by which
+    /// they are listed in the end.
+    problems: Vec<(usize, Problem)>,
 }
 
 impl Ctx<'_> {
     fn at(&mut self, span: Option<std::ops::Range<usize>>, what: &str, message: impl Into<String>) {
-        let mut location = match span {
-            Some(s) => format!(
-                "{}:{}",
-                self.origin,
-                toml_fields::line_of(self.src, s.start)
-            ),
-            None => self.origin.to_string(),
+        let line = span.map_or(0, |s| toml_fields::line_of(self.src, s.start));
+        let mut location = match line {
+            0 => self.origin.to_string(),
+            line => format!("{}:{line}", self.origin),
         };
         if !what.is_empty() {
             location = format!("{location}: {what}");
         }
-        self.problems.push(Problem {
-            location,
-            message: message.into(),
-        });
+        self.problems.push((
+            line,
+            Problem {
+                location,
+                message: message.into(),
+            },
+        ));
     }
 }
 
@@ -1121,7 +1123,9 @@ impl Policy {
                     }
                 }
             }
-            ctx.problems.extend(pctx.problems);
+            // After the file's own: a preset's lines are its own.
+            ctx.problems
+                .extend(pctx.problems.into_iter().map(|(_, p)| (usize::MAX, p)));
         }
 
         // Detectors.
@@ -1210,7 +1214,10 @@ impl Policy {
         }
 
         if !ctx.problems.is_empty() {
-            return Err(PolicyError::Invalid(ctx.problems));
+            // In the file's order; those of one line as they were found.
+            ctx.problems.sort_by_key(|(line, _)| *line);
+            let problems = ctx.problems.into_iter().map(|(_, p)| p).collect();
+            return Err(PolicyError::Invalid(problems));
         }
         let uses_tokens = rules
             .iter()
@@ -1435,15 +1442,24 @@ colour = "red"
             "{misplaced}"
         );
         assert!(problems("colour = 1\n")[0].contains("unknown field `colour`"));
-        // Every unknown top-level field, each on its line, and lists that are not.
+        // Every unknown top-level field, each on its line, and lists that
+        // are not, in the file's order.
         assert_eq!(
             problems("colour = 1\nrules = 3\n[shade]\nkeys = { a = 1 }\n"),
             [
                 "p.toml:1: unknown field `colour` (a policy's top level: version, mode, presets, nested_json, limits, detectors, keys, rules)",
-                "p.toml:3: unknown field `shade` (a policy's top level: version, mode, presets, nested_json, limits, detectors, keys, rules)",
                 "p.toml:2: rules: must be a list of tables, as [[rules]] makes (got an integer)",
+                "p.toml:3: unknown field `shade` (a policy's top level: version, mode, presets, nested_json, limits, detectors, keys, rules)",
             ]
         );
+        // Problems of different tables, which are checked table by table,
+        // are listed by line too.
+        let p = problems(
+            "[detectors]\nemail = \"bogus\"\n[[rules]]\nname = \"a\"\nselect = [\"x\"]\naction = \"frob\"\n\
+             [limits]\nmax_depth = 0\n",
+        );
+        let lines: Vec<&str> = p.iter().map(|p| p.split(':').nth(1).unwrap()).collect();
+        assert_eq!(lines, ["2", "3", "8"], "{p:?}");
         // A syntax error's message takes one line.
         assert_eq!(
             problems("x = [\n"),
