@@ -888,34 +888,39 @@ impl Policy {
         };
         let mut limits = Limits::default();
         if let Some(v) = &file.limits {
-            match table_spec::<LimitsSpec>(v.get_ref(), &[], LIMIT_FIELDS, "its fields") {
-                Ok(l) => {
-                    if let Some(d) = l.max_depth {
-                        if !(1..=1000).contains(&d) {
-                            ctx.at(
-                                Some(toml_fields::entry_span(src, v.span(), "max_depth")),
-                                "limits.max_depth",
-                                format!("must be between 1 and 1000 (got {d})"),
-                            );
-                        }
-                        limits.max_depth = d.clamp(1, 1000) as usize;
-                    }
-                    if let Some(b) = l.max_line_bytes {
-                        if !(1024..=(1 << 30)).contains(&b) {
-                            ctx.at(
-                                Some(toml_fields::entry_span(src, v.span(), "max_line_bytes")),
-                                "limits.max_line_bytes",
-                                format!("must be between 1024 and 1073741824 (got {b})"),
-                            );
-                        }
-                        limits.max_line_bytes = b.clamp(1024, 1 << 30) as usize;
-                    }
-                }
+            let l = match table_spec::<LimitsSpec>(v.get_ref(), &[], LIMIT_FIELDS, "its fields") {
+                Ok(l) => l,
                 Err(problems) => {
                     for p in problems {
                         ctx.at(Some(v.span()), "limits", p);
                     }
+                    // The entries of the right type are checked all the same.
+                    let int = |name| v.get_ref().get(name).and_then(toml::Value::as_integer);
+                    LimitsSpec {
+                        max_depth: int("max_depth"),
+                        max_line_bytes: int("max_line_bytes"),
+                    }
                 }
+            };
+            if let Some(d) = l.max_depth {
+                if !(1..=1000).contains(&d) {
+                    ctx.at(
+                        Some(toml_fields::entry_span(src, v.span(), "max_depth")),
+                        "limits.max_depth",
+                        format!("must be between 1 and 1000 (got {d})"),
+                    );
+                }
+                limits.max_depth = d.clamp(1, 1000) as usize;
+            }
+            if let Some(b) = l.max_line_bytes {
+                if !(1024..=(1 << 30)).contains(&b) {
+                    ctx.at(
+                        Some(toml_fields::entry_span(src, v.span(), "max_line_bytes")),
+                        "limits.max_line_bytes",
+                        format!("must be between 1024 and 1073741824 (got {b})"),
+                    );
+                }
+                limits.max_line_bytes = b.clamp(1024, 1 << 30) as usize;
             }
         }
         let preset_names: Vec<String> = match &file.presets {
@@ -1566,12 +1571,13 @@ colour = "red"
                 "p.toml:1: keys[0]: unknown field `secret` (a key's fields: id, env, file, current)",
             ]
         );
-        let p = problems("[limits]\nmax_depth = \"9\"\nmax_bytes = 1\n");
+        let p = problems("[limits]\nmax_depth = \"9\"\nmax_bytes = 1\nmax_line_bytes = -1\n");
         assert_eq!(
             p,
             [
                 "p.toml:1: limits: unknown field `max_bytes` (its fields: max_depth, max_line_bytes)",
                 "p.toml:1: limits: `max_depth` must be an integer (got a string)",
+                "p.toml:4: limits.max_line_bytes: must be between 1024 and 1073741824 (got -1)",
             ]
         );
         assert_eq!(
