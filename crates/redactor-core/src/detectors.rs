@@ -786,13 +786,23 @@ fn find_named_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usiz
 /// The values of credential-named members ([`CREDENTIAL_NAMES`]) of JSON
 /// written into text: a fragment that is not one JSON text, and so is not
 /// redacted as nested JSON (`body={"user":"bob","password":"hunter2"}`,
-/// a body cut short), also with its quotes escaped as a JSON string holding
-/// it writes them (`{\"password\":\"hunter2\"}`). A quoted name, a `:`
-/// (spaces or tabs around it allowed), then a string (what its quotes
-/// enclose) or another value (to whitespace, `,`, `}`, `]`, a quote or a
-/// backslash). As in [`find_named_credentials`], a `:` inside a value
-/// found is part of it.
+/// a body cut short, a prefix before it), also with its quotes escaped as
+/// a JSON string holding it writes them (`{\"password\":\"hunter2\"}`),
+/// and as Python writes a dict (`{'password': 'hunter2'}`). A quoted
+/// name, a `:` (spaces or tabs around it allowed), then a string (what its
+/// quotes enclose; after a name in single quotes, in single or double
+/// quotes) or another value (to whitespace, `,`, `}`, `]`, a double quote
+/// or a backslash; not an object or an array, whose members are searched
+/// in turn). As in [`find_named_credentials`], a `:` inside a value found
+/// is part of it.
 fn find_quoted_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
+    find_quoted_values(text, is_credential_name, out);
+}
+
+/// The values of the members of JSON (or a Python dict) written into text
+/// whose names `is_name` accepts, read as [`find_quoted_credentials`]
+/// describes.
+fn find_quoted_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
     let mut done = 0;
     for at in memchr::memchr_iter(b':', b) {
@@ -803,15 +813,20 @@ fn find_quoted_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
         while j > 0 && is_blank(b[j - 1]) {
             j -= 1;
         }
-        if j == 0 || b[j - 1] != b'"' {
+        if j == 0 || !matches!(b[j - 1], b'"' | b'\'') {
             continue;
         }
         j -= 1;
-        let escaped = j > 0 && b[j - 1] == b'\\';
-        let quote: &[u8] = if escaped { b"\\\"" } else { b"\"" };
+        let single = b[j] == b'\'';
+        let escaped = !single && j > 0 && b[j - 1] == b'\\';
+        let quote: &[u8] = match (single, escaped) {
+            (true, _) => b"'",
+            (false, true) => b"\\\"",
+            (false, false) => b"\"",
+        };
         let name_end = j + 1 - quote.len();
         let name_start = start_of_name(b, name_end);
-        if !b[..name_start].ends_with(quote) || !is_credential_name(&b[name_start..name_end]) {
+        if !b[..name_start].ends_with(quote) || !is_name(&b[name_start..name_end]) {
             continue;
         }
         let mut k = at + 1;
@@ -819,14 +834,22 @@ fn find_quoted_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
             k += 1;
         }
         let rest = &b[k..];
-        let (start, len) = if rest.starts_with(quote) {
-            let inner = &rest[quote.len()..];
+        // Python quotes a string with a `'` in it with `"`.
+        let value_quote = match rest.first() {
+            Some(b'"') if single => b"\"".as_slice(),
+            _ => quote,
+        };
+        let (start, len) = if rest.starts_with(value_quote) {
+            let inner = &rest[value_quote.len()..];
             let end = if escaped {
-                memchr::memmem::find(inner, quote)
+                memchr::memmem::find(inner, value_quote)
             } else {
-                memchr::memchr(b'"', inner)
+                memchr::memchr(value_quote[0], inner)
             };
-            (k + quote.len(), end.unwrap_or(inner.len()))
+            (k + value_quote.len(), end.unwrap_or(inner.len()))
+        } else if matches!(rest.first(), Some(b'{' | b'[')) {
+            // An object or an array: its members are searched in turn.
+            continue;
         } else {
             let end = rest.iter().position(|&c| {
                 c.is_ascii_whitespace() || matches!(c, b',' | b'}' | b']' | b'"' | b'\\')
@@ -2055,6 +2078,9 @@ fn profile_by_bytes(text: &str) -> Profile {
         if b == b' ' {
             p.marks |= census::SPACE;
         }
+        if b == b'"' || b == b'\'' {
+            p.marks |= census::QUOTE;
+        }
         p.digits += usize::from(b.is_ascii_digit());
     }
     p
@@ -2391,6 +2417,13 @@ fn combined_referrer(b: &[u8], version: usize) -> Option<(usize, usize)> {
     Some((start, start + len))
 }
 
+/// Whether a text with profile `p` may hold a quoted member
+/// ([`find_quoted_values`]): it has a `:` (or `=`) and a quote.
+#[inline(always)]
+fn may_hold_quoted_member(p: Profile) -> bool {
+    p.has(C_COLON_OR_EQUALS) && p.marks & census::QUOTE != 0
+}
+
 /// The shortest system-log message with a login name: `Invalid user a
 /// from`.
 const AUTH_LINE_MIN_LEN: usize = 16;
@@ -2721,8 +2754,10 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             if p.has(C_COLON_OR_EQUALS | C_PERCENT_OR_AMPERSAND) {
                 find_named_credentials(text, out);
             }
-            if p.has(C_COLON_OR_EQUALS) {
+            if may_hold_quoted_member(p) {
                 find_quoted_credentials(text, out);
+            }
+            if p.has(C_COLON_OR_EQUALS) {
                 find_header_credentials(text, out);
             }
             if may_hold_secret(text) {
@@ -2766,11 +2801,20 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
         DetectorKind::Mac => find_macs(text, out),
         DetectorKind::Ssn => find_ssns(text, out),
         DetectorKind::Iban => find_ibans(text, out),
-        DetectorKind::PersonalParam => find_named_values(text, is_personal_name, out),
+        DetectorKind::PersonalParam => {
+            find_named_values(text, is_personal_name, out);
+            if may_hold_quoted_member(p) {
+                find_quoted_values(text, is_personal_name, out);
+                merge_overlaps(out);
+            }
+        }
         DetectorKind::IdParam => {
             if p.has(C_COLON_OR_EQUALS | C_PERCENT_OR_AMPERSAND) {
                 let before = out.len();
                 find_named_values(text, is_id_name, out);
+                if may_hold_quoted_member(p) {
+                    find_quoted_values(text, is_id_name, out);
+                }
                 // sudo's `USER=root`, a database's `user=root`.
                 let b = text.as_bytes();
                 retain_from(out, before, |s, e| &b[s..e] != ROOT);
@@ -3534,6 +3578,9 @@ mod tests {
             "é",
             "€",
             " ",
+            "\\",
+            "\"",
+            "'",
             "0123456789abcdef0123456789abcdef",
             "https://mail.example.net/inbox?x=1",
         ];
@@ -5014,6 +5061,22 @@ mod tests {
             !out.contains("ann%40example.com") && !out.contains("[REDACTED]&email=[REDACTED]"),
             "{out}"
         );
+        // Members of JSON written into text after a prefix, with its quotes
+        // escaped, or as Python writes a dict; ids too.
+        let text = "INFO body: {\"user\":{\"first_name\":\"Ann\",\"phone\": 4155550132}} \
+                    {\\\"last_name\\\":\\\"Lee\\\"} {'zip': '94107', 'full_name': \"Ann O'Neil\", \
+                    'user_id': 42, \"customerId\":\"c-9\"}";
+        assert_eq!(
+            spans(DetectorKind::PersonalParam, text),
+            ["Ann", "4155550132", "Lee", "94107", "Ann O'Neil"]
+        );
+        assert_eq!(spans(DetectorKind::IdParam, text), ["42", "c-9"]);
+        // Not a quoted name before the `:`, or a name of another thing.
+        assert!(spans(
+            DetectorKind::PersonalParam,
+            "first_name: Ann {\"name\":\"checkout\"} 'q': 'x' \"email_verified\": true"
+        )
+        .is_empty());
     }
 
     /// The engines search a whole number only when [`digits_may_match`]
@@ -5675,6 +5738,9 @@ mod tests {
         let escaped_value =
             Regex::new(r#"^[ \t]*(?:\\"((?s:.*?))(?:\\"|$)|([^\t\n\x0C\r ,}\]"\\]*))"#).unwrap();
         let plain_value = Regex::new(r#"^[ \t]*(?:"([^"]*)|([^\t\n\x0C\r ,}\]"\\]*))"#).unwrap();
+        let single_name = Regex::new(r#"'([A-Za-z0-9_-]*)'[ \t]*$"#).unwrap();
+        let single_value =
+            Regex::new(r#"^[ \t]*(?:'([^']*)|"([^"]*)|([^\t\n\x0C\r ,}\]"\\]*))"#).unwrap();
         let pieces = [
             "\"",
             "\\\"",
@@ -5699,6 +5765,9 @@ mod tests {
             "é",
             "\n",
             "{",
+            "'",
+            "'pwd':",
+            "'Ann O'",
         ];
         let texts = crate::test_texts::from_pieces(0x0c0d_e5ec_2e75_0001, 100_000, (1, 9), &pieces);
         let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
@@ -5716,6 +5785,8 @@ mod tests {
                     (c.get(1).unwrap(), &escaped_value)
                 } else if let Some(c) = plain_name.captures(before) {
                     (c.get(1).unwrap(), &plain_value)
+                } else if let Some(c) = single_name.captures(before) {
+                    (c.get(1).unwrap(), &single_value)
                 } else {
                     continue;
                 };
@@ -5723,7 +5794,13 @@ mod tests {
                     continue;
                 }
                 let c = value_re.captures(&t[at + 1..]).unwrap();
-                let v = c.get(1).or(c.get(2)).unwrap();
+                let (group, v) = (1..=3).find_map(|i| c.get(i).map(|m| (i, m))).unwrap();
+                // The last group is an unquoted value: not an object or
+                // an array.
+                let bare = group == value_re.captures_len() - 1;
+                if bare && (v.as_str().starts_with('{') || v.as_str().starts_with('[')) {
+                    continue;
+                }
                 if !v.is_empty() {
                     want.push((at + 1 + v.start(), at + 1 + v.end()));
                     done = at + 1 + v.end();

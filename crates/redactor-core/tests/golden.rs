@@ -363,6 +363,12 @@ fn personal() {
             "rosa",
             "10769150350006150715113",
             "5555550100",
+            // Members of JSON and of a Python dict written into a log
+            // message.
+            "Sven",
+            "4155550177",
+            "Berg",
+            "u-3141",
         ],
         &[
             "\"plan\":\"pro\"",
@@ -391,6 +397,7 @@ fn personal() {
             "\"subject\":\"Your receipt\"",
             "\"sign_in_provider\":\"google.com\"",
             "\"httpMethod\":\"GET\"",
+            "'plan': 'team'",
             "\\\"Firefox 120 / Linux\\\" ECDHE",
             "first_name=[REDACTED]&last_name=[REDACTED]&zip_code=[REDACTED]&plan=team",
             "source=ads",

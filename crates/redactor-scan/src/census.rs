@@ -36,6 +36,9 @@ pub const DASH: u8 = 128;
 pub const SLASH: u8 = 1;
 /// A space was seen: the text has words.
 pub const SPACE: u8 = 2;
+/// A `"` or a `'` was seen: the text may quote (a JSON member written
+/// into it, a Python dict).
+pub const QUOTE: u8 = 4;
 
 /// What [`census`] found in a text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,8 +46,8 @@ pub struct Census {
     /// The union of [`COLON_OR_EQUALS`], [`AT`], [`PERCENT_OR_AMPERSAND`], [`DOT`],
     /// [`PLUS`], [`NON_ASCII`], [`NOT_HEX`] and [`DASH`] over every byte.
     pub classes: u8,
-    /// The union of [`SLASH`] and [`SPACE`] over every byte (the eight
-    /// bits of `classes` are taken).
+    /// The union of [`SLASH`], [`SPACE`] and [`QUOTE`] over every byte
+    /// (the eight bits of `classes` are taken).
     pub marks: u8,
     /// How many bytes are ASCII digits.
     pub digits: usize,
@@ -98,6 +101,8 @@ static MARK: [u8; 256] = {
     t[b'/' as usize] = SLASH;
     t[b'\\' as usize] = SLASH;
     t[b' ' as usize] = SPACE;
+    t[b'"' as usize] = QUOTE;
+    t[b'\'' as usize] = QUOTE;
     t
 };
 
@@ -210,6 +215,7 @@ mod tests {
             let mark = match b {
                 b'/' | b'\\' => SLASH,
                 b' ' => SPACE,
+                b'"' | b'\'' => QUOTE,
                 _ => 0,
             };
             assert_eq!(census_portable(&[b]).marks, mark, "byte {b:#04x}");
@@ -237,6 +243,7 @@ mod tests {
         );
         assert_eq!(census_portable(b"/home/a b").marks, SLASH | SPACE);
         assert_eq!(census_portable(b"C:\\x").marks, SLASH);
+        assert_eq!(census_portable(b"{'a': \"b\"}").marks, QUOTE | SPACE);
         assert_eq!(census_portable("é".as_bytes()).classes, NOT_HEX | NON_ASCII);
         assert_eq!(census_portable(b"=").classes, COLON_OR_EQUALS | NOT_HEX);
         assert_eq!(census_portable(b"ABC").classes, NOT_HEX, "uppercase");

@@ -47,11 +47,14 @@ pub(crate) unsafe fn census(text: &[u8]) -> Census {
         _mm256_set1_epi8(b'\\' as i8),
         _mm256_set1_epi8(b' ' as i8),
     );
+    let (double_quote, single_quote) =
+        (_mm256_set1_epi8(b'"' as i8), _mm256_set1_epi8(b'\'' as i8));
     let mut any = _mm256_setzero_si256();
     // Lanes that repeat a byte hold a byte of the text, and padding lanes
     // are zero: neither adds a mark the text does not have.
     let mut slashes = 0u32;
     let mut spaces = 0u32;
+    let mut quotes = 0u32;
     let mut digits = 0usize;
     let mut not_hex = 0u32;
     let mut non_ascii = 0u32;
@@ -66,6 +69,10 @@ pub(crate) unsafe fn census(text: &[u8]) -> Census {
             _mm256_cmpeq_epi8(v, backslash),
         )) as u32;
         spaces |= _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, space)) as u32;
+        quotes |= _mm256_movemask_epi8(_mm256_or_si256(
+            _mm256_cmpeq_epi8(v, double_quote),
+            _mm256_cmpeq_epi8(v, single_quote),
+        )) as u32;
         digits += (d & valid).count_ones() as usize;
         not_hex |= n & valid;
         non_ascii |= _mm256_movemask_epi8(v) as u32 & valid;
@@ -141,7 +148,8 @@ pub(crate) unsafe fn census(text: &[u8]) -> Census {
             crate::census::SLASH
         } else {
             0
-        } | if spaces != 0 { crate::census::SPACE } else { 0 },
+        } | if spaces != 0 { crate::census::SPACE } else { 0 }
+            | if quotes != 0 { crate::census::QUOTE } else { 0 },
         digits,
     }
 }
