@@ -684,8 +684,9 @@ fn escape_at(b: &[u8], hex: &[u8; 2]) -> bool {
 /// `name=value` text: URL queries and fragments
 /// (`?access_token=…&x=1`, `#id_token=…`), path parameters
 /// (`;jsessionid=…`), `key=value` logs (`password=hunter2`), connection
-/// strings (`User Id=bob;Password=…;`), and URLs nested percent-encoded
-/// in another's query (`%3Ftoken%3D…%26…`).
+/// strings (`User Id=bob;Password=…;`), URLs nested percent-encoded in
+/// another's query (`%3Ftoken%3D…%26…`), and Ruby's `password=>hunter2`
+/// and `:password => "hunter2"` (a `=>` is read as an `=`).
 ///
 /// The name is the run of letters, digits, `_` and `-` before the `=` (or
 /// `%3D`); after a `%XX` escape (`%3F`, `%26`) it starts past the escape.
@@ -715,7 +716,9 @@ fn find_named_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usiz
             while name_end > 0 && is_blank(b[name_end - 1]) {
                 name_end -= 1;
             }
-            (false, name_end, at + 1)
+            // Ruby's `=>`: `password=>hunter2`, `:password => "hunter2"`.
+            let arrow = b.get(at + 1) == Some(&b'>');
+            (false, name_end, at + 1 + usize::from(arrow))
         } else if escape_at(&b[at..], b"3d") {
             (true, at, at + 3)
         } else {
@@ -787,46 +790,85 @@ fn find_named_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usiz
 /// written into text: a fragment that is not one JSON text, and so is not
 /// redacted as nested JSON (`body={"user":"bob","password":"hunter2"}`,
 /// a body cut short, a prefix before it), also with its quotes escaped as
-/// a JSON string holding it writes them (`{\"password\":\"hunter2\"}`),
-/// and as Python writes a dict (`{'password': 'hunter2'}`). A quoted
-/// name, a `:` (spaces or tabs around it allowed), then a string (what its
-/// quotes enclose; after a name in single quotes, in single or double
-/// quotes) or another value (to whitespace, `,`, `}`, `]`, a double quote
-/// or a backslash; not an object or an array, whose members are searched
-/// in turn). As in [`find_named_credentials`], a `:` inside a value found
-/// is part of it.
+/// a JSON string holding it writes them (`{\"password\":\"hunter2\"}`);
+/// and of the dicts, hashes and objects that Python, Ruby and Node.js
+/// print: `{'password': 'hunter2'}`, `{"password"=>"hunter2"}` (Rails'
+/// parameters), `{:password=>"hunter2"}`, `{ password: 'hunter2' }`. A
+/// name in quotes, then a `:` or `=>` (spaces or tabs around it allowed);
+/// or a symbol (`:name`) before a `=>`; or a bare name right before a `:`
+/// that opens an object or follows a `,` (after whitespace: `{`, `, `).
+/// Then a string (what its quotes enclose: escaped quotes after an escaped
+/// name, otherwise `"` or `'`) or another value (to whitespace, `,`, `}`,
+/// `]`, a double quote or a backslash; not an object or an array, whose
+/// members are searched in turn). As in [`find_named_credentials`], a `:`
+/// inside a value found is part of it.
 fn find_quoted_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
     find_quoted_values(text, is_credential_name, out);
 }
 
-/// The values of the members of JSON (or a Python dict) written into text
-/// whose names `is_name` accepts, read as [`find_quoted_credentials`]
-/// describes.
+/// The values of the members of JSON, a dict, a hash or an object written
+/// into text whose names `is_name` accepts, read as
+/// [`find_quoted_credentials`] describes.
 fn find_quoted_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
     let mut done = 0;
-    for at in memchr::memchr_iter(b':', b) {
+    for at in memchr::memchr2_iter(b':', b'>', b) {
         if at < done {
             continue;
         }
-        let mut j = at;
+        // The separator starts at `sep`: a `:`, or Ruby's `=>`.
+        let arrow = b[at] == b'>';
+        let sep = if arrow {
+            if at == 0 || b[at - 1] != b'=' {
+                continue;
+            }
+            at - 1
+        } else {
+            at
+        };
+        let mut j = sep;
         while j > 0 && is_blank(b[j - 1]) {
             j -= 1;
         }
-        if j == 0 || !matches!(b[j - 1], b'"' | b'\'') {
+        if j == 0 {
             continue;
         }
-        j -= 1;
-        let single = b[j] == b'\'';
-        let escaped = !single && j > 0 && b[j - 1] == b'\\';
-        let quote: &[u8] = match (single, escaped) {
-            (true, _) => b"'",
-            (false, true) => b"\\\"",
-            (false, false) => b"\"",
+        let (name_start, name_end, escaped) = match b[j - 1] {
+            q @ (b'"' | b'\'') => {
+                let escaped = q == b'"' && j >= 2 && b[j - 2] == b'\\';
+                let quote: &[u8] = match (q, escaped) {
+                    (b'\'', _) => b"'",
+                    (_, true) => b"\\\"",
+                    _ => b"\"",
+                };
+                let name_end = j - quote.len();
+                let name_start = start_of_name(b, name_end);
+                if !b[..name_start].ends_with(quote) {
+                    continue;
+                }
+                (name_start, name_end, escaped)
+            }
+            c if is_name_byte(c) => {
+                let name_start = start_of_name(b, j);
+                let named = if arrow {
+                    // A Ruby symbol: `:password => "hunter2"`.
+                    name_start > 0 && b[name_start - 1] == b':'
+                } else {
+                    // An object literal's name: `{ password: 'hunter2' }`.
+                    j == sep
+                        && b[..name_start]
+                            .iter()
+                            .rfind(|c| !c.is_ascii_whitespace())
+                            .is_some_and(|&c| c == b'{' || c == b',')
+                };
+                if !named {
+                    continue;
+                }
+                (name_start, j, false)
+            }
+            _ => continue,
         };
-        let name_end = j + 1 - quote.len();
-        let name_start = start_of_name(b, name_end);
-        if !b[..name_start].ends_with(quote) || !is_name(&b[name_start..name_end]) {
+        if !is_name(&b[name_start..name_end]) {
             continue;
         }
         let mut k = at + 1;
@@ -834,27 +876,29 @@ fn find_quoted_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usi
             k += 1;
         }
         let rest = &b[k..];
-        // Python quotes a string with a `'` in it with `"`.
-        let value_quote = match rest.first() {
-            Some(b'"') if single => b"\"".as_slice(),
-            _ => quote,
+        let quote: Option<&[u8]> = match rest.first() {
+            Some(b'\\') if escaped && rest.starts_with(b"\\\"") => Some(b"\\\""),
+            Some(b'"' | b'\'') if !escaped => Some(&rest[..1]),
+            _ => None,
         };
-        let (start, len) = if rest.starts_with(value_quote) {
-            let inner = &rest[value_quote.len()..];
-            let end = if escaped {
-                memchr::memmem::find(inner, value_quote)
-            } else {
-                memchr::memchr(value_quote[0], inner)
-            };
-            (k + value_quote.len(), end.unwrap_or(inner.len()))
-        } else if matches!(rest.first(), Some(b'{' | b'[')) {
+        let (start, len) = match quote {
+            Some(q) => {
+                let inner = &rest[q.len()..];
+                let end = if escaped {
+                    memchr::memmem::find(inner, q)
+                } else {
+                    memchr::memchr(q[0], inner)
+                };
+                (k + q.len(), end.unwrap_or(inner.len()))
+            }
             // An object or an array: its members are searched in turn.
-            continue;
-        } else {
-            let end = rest.iter().position(|&c| {
-                c.is_ascii_whitespace() || matches!(c, b',' | b'}' | b']' | b'"' | b'\\')
-            });
-            (k, end.unwrap_or(rest.len()))
+            None if matches!(rest.first(), Some(b'{' | b'[')) => continue,
+            None => {
+                let end = rest.iter().position(|&c| {
+                    c.is_ascii_whitespace() || matches!(c, b',' | b'}' | b']' | b'"' | b'\\')
+                });
+                (k, end.unwrap_or(rest.len()))
+            }
         };
         if len > 0 {
             out.push((start, start + len));
@@ -5071,6 +5115,14 @@ mod tests {
             ["Ann", "4155550132", "Lee", "94107", "Ann O'Neil"]
         );
         assert_eq!(spans(DetectorKind::IdParam, text), ["42", "c-9"]);
+        // Rails' parameters and Node.js's printed objects.
+        let text = "Parameters: {\"user\"=>{\"first_name\"=>\"Ann\", \"zip\"=>\"94107\"}} \
+                    { firstName: 'Bob', userId: 'u-7', plan: 'team' } {:phone=>\"4155550132\"}";
+        assert_eq!(
+            spans(DetectorKind::PersonalParam, text),
+            ["Ann", "94107", "Bob", "4155550132"]
+        );
+        assert_eq!(spans(DetectorKind::IdParam, text), ["u-7"]);
         // Not a quoted name before the `:`, or a name of another thing.
         assert!(spans(
             DetectorKind::PersonalParam,
@@ -5599,7 +5651,7 @@ mod tests {
         // any `%XX` escape) and the value after it.
         let name = Regex::new(r"(?:%[0-9A-Fa-f]{2}|%|[^A-Za-z0-9_%-]|^)([A-Za-z0-9_-]*)$").unwrap();
         let credential = credential_name_re();
-        let separator = Regex::new("=|%3[dD]").unwrap();
+        let separator = Regex::new("=>|=|%3[dD]").unwrap();
         // Spaces and tabs around a plain `=` are skipped.
         let blanks_before = Regex::new("[ \t]*$").unwrap();
         let blanks_after = Regex::new("^[ \t]*").unwrap();
@@ -5646,6 +5698,9 @@ mod tests {
             "%26sig%3D",
             " auth=",
             " = ",
+            "=>",
+            ":pwd=>",
+            ">",
             "\t",
             "\u{2003}",
             "\x0b",
@@ -5662,7 +5717,7 @@ mod tests {
                 if sep.start() < done {
                     continue;
                 }
-                let plain_sep = sep.as_str() == "=";
+                let plain_sep = matches!(sep.as_str(), "=" | "=>");
                 let mut before = &t[..sep.start()];
                 if plain_sep {
                     before = &before[..blanks_before.find(before).unwrap().start()];
@@ -5715,6 +5770,26 @@ mod tests {
             ),
             (r#"{\"api_key\": 42}"#, &["42"]),
             (r#"cut short {"access_token":"ya29.a0"#, &["ya29.a0"]),
+            // Python's dicts, Rails' parameters, Ruby's symbols, Node.js's
+            // objects (one per line, too).
+            (
+                r#"{'password': "it's", 'api_key': 'k-1'}"#,
+                &["it's", "k-1"],
+            ),
+            (
+                r#"Parameters: {"authenticity_token"=>"a1b2", "user"=>{"password"=>"hunter2"}}"#,
+                &["a1b2", "hunter2"],
+            ),
+            (
+                r#"{:password=>"hunter2", :token => "t-1"}"#,
+                &["hunter2", "t-1"],
+            ),
+            (
+                "{ user: 'bob', password: 'hunter2',\n  apiKey: 'k-2' }",
+                &["hunter2", "k-2"],
+            ),
+            // Of a member that holds an object, only the members inside.
+            (r#"{"password":{"new":"n","old":"o"}}"#, &[]),
         ] {
             assert_eq!(spans(DetectorKind::Secret, text), values, "{text}");
         }
@@ -5723,6 +5798,11 @@ mod tests {
             r#"password: hunter2"#,
             r#""password":"""#,
             r#"{"password\":"x"}"#,
+            // A bare name needs an object's `{` or a `,` before it, and no
+            // space before its `:`; a `=>` needs a quoted name or a symbol.
+            "Error: password: invalid",
+            "{ password : 'x' }",
+            "password => 'x'",
         ] {
             let mut found = Vec::new();
             find_quoted_credentials(text, &mut found);
@@ -5732,15 +5812,19 @@ mod tests {
 
     #[test]
     fn quoted_credentials_find_what_a_regex_finds() {
+        // At each `:` or `=>` outside a value already found: the name
+        // before it in one of its forms, then the value after it.
         let credential = credential_name_re();
+        let separator = Regex::new("=>|:").unwrap();
         let escaped_name = Regex::new(r#"\\"([A-Za-z0-9_-]*)\\"[ \t]*$"#).unwrap();
         let plain_name = Regex::new(r#""([A-Za-z0-9_-]*)"[ \t]*$"#).unwrap();
+        let single_name = Regex::new(r#"'([A-Za-z0-9_-]*)'[ \t]*$"#).unwrap();
+        // Before a `=>` only; before a `:` only, right before it.
+        let symbol_name = Regex::new(r#":([A-Za-z0-9_-]+)[ \t]*$"#).unwrap();
+        let bare_name = Regex::new(r#"[{,][\t\n\x0C\r ]*([A-Za-z0-9_-]+)$"#).unwrap();
         let escaped_value =
             Regex::new(r#"^[ \t]*(?:\\"((?s:.*?))(?:\\"|$)|([^\t\n\x0C\r ,}\]"\\]*))"#).unwrap();
-        let plain_value = Regex::new(r#"^[ \t]*(?:"([^"]*)|([^\t\n\x0C\r ,}\]"\\]*))"#).unwrap();
-        let single_name = Regex::new(r#"'([A-Za-z0-9_-]*)'[ \t]*$"#).unwrap();
-        let single_value =
-            Regex::new(r#"^[ \t]*(?:'([^']*)|"([^"]*)|([^\t\n\x0C\r ,}\]"\\]*))"#).unwrap();
+        let value = Regex::new(r#"^[ \t]*(?:'([^']*)|"([^"]*)|([^\t\n\x0C\r ,}\]"\\]*))"#).unwrap();
         let pieces = [
             "\"",
             "\\\"",
@@ -5768,32 +5852,49 @@ mod tests {
             "'",
             "'pwd':",
             "'Ann O'",
+            "=>",
+            "=",
+            ">",
+            ":pwd",
+            ":password =>",
+            "{ pwd:",
+            ", token:",
+            "\"pwd\"=>",
         ];
-        let texts = crate::test_texts::from_pieces(0x0c0d_e5ec_2e75_0001, 100_000, (1, 9), &pieces);
+        let texts = crate::test_texts::from_pieces(0x0c0d_e5ec_2e75_0001, 150_000, (1, 9), &pieces);
         let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
+        let mut forms = [0usize; 5];
         for t in &texts {
             found.clear();
             find_quoted_credentials(t, &mut found);
             want.clear();
             let mut done = 0;
-            for (at, _) in t.match_indices(':') {
-                if at < done {
+            for sep in separator.find_iter(t) {
+                if sep.start() < done {
                     continue;
                 }
-                let before = &t[..at];
-                let (name, value_re) = if let Some(c) = escaped_name.captures(before) {
-                    (c.get(1).unwrap(), &escaped_value)
-                } else if let Some(c) = plain_name.captures(before) {
-                    (c.get(1).unwrap(), &plain_value)
-                } else if let Some(c) = single_name.captures(before) {
-                    (c.get(1).unwrap(), &single_value)
-                } else {
+                let before = &t[..sep.start()];
+                let arrow = sep.as_str() == "=>";
+                let named = [
+                    (&escaped_name, &escaped_value, true),
+                    (&plain_name, &value, true),
+                    (&single_name, &value, true),
+                    (&symbol_name, &value, arrow),
+                    (&bare_name, &value, !arrow),
+                ]
+                .into_iter()
+                .enumerate()
+                .find_map(|(form, (name_re, value_re, applies))| {
+                    let c = name_re.captures(before).filter(|_| applies)?;
+                    Some((form, c.get(1).unwrap(), value_re))
+                });
+                let Some((form, name, value_re)) = named else {
                     continue;
                 };
                 if !credential.is_match(name.as_str()) {
                     continue;
                 }
-                let c = value_re.captures(&t[at + 1..]).unwrap();
+                let c = value_re.captures(&t[sep.end()..]).unwrap();
                 let (group, v) = (1..=3).find_map(|i| c.get(i).map(|m| (i, m))).unwrap();
                 // The last group is an unquoted value: not an object or
                 // an array.
@@ -5802,14 +5903,16 @@ mod tests {
                     continue;
                 }
                 if !v.is_empty() {
-                    want.push((at + 1 + v.start(), at + 1 + v.end()));
-                    done = at + 1 + v.end();
+                    want.push((sep.end() + v.start(), sep.end() + v.end()));
+                    done = sep.end() + v.end();
+                    forms[form] += 1;
                 }
             }
             assert_eq!(found, want, "{t:?}");
             any += usize::from(!want.is_empty());
         }
         assert!(any > 10_000, "{any} texts with values");
+        assert!(forms.iter().all(|&n| n > 500), "values by form: {forms:?}");
     }
 
     #[test]

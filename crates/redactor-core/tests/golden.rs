@@ -369,6 +369,12 @@ fn personal() {
             "4155550177",
             "Berg",
             "u-3141",
+            // Rails' parameters and a Node.js object in a log message.
+            "Tove",
+            "10117",
+            "c-2718",
+            "Ulla",
+            "9018",
         ],
         &[
             "\"plan\":\"pro\"",
@@ -398,6 +404,8 @@ fn personal() {
             "\"sign_in_provider\":\"google.com\"",
             "\"httpMethod\":\"GET\"",
             "'plan': 'team'",
+            "\\\"commit\\\"=>\\\"Save\\\"",
+            "plan: 'team'",
             "\\\"Firefox 120 / Linux\\\" ECDHE",
             "first_name=[REDACTED]&last_name=[REDACTED]&zip_code=[REDACTED]&plan=team",
             "source=ads",
