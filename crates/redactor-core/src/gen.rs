@@ -916,7 +916,8 @@ impl Generator {
     /// fields) or as a container runtime records it (the combined log
     /// format's line under `log`). A message is a request line, a
     /// `key=value` line naming the user by id, an SSH server's login line,
-    /// or free text.
+    /// a request's parameters as Rails or Node.js print them, or free
+    /// text.
     fn logs(&mut self) -> Value {
         let p = self.person();
         let (_, iso) = self.ts();
@@ -931,7 +932,7 @@ impl Generator {
         let trace = format!("{:016x}{:016x}", self.rng.next_u64(), self.rng.next_u64());
         let span = format!("{:016x}", self.rng.next_u64());
         let login = p.email.split('@').next().unwrap_or("").to_string();
-        let message = match self.rng.below(7) {
+        let message = match self.rng.below(8) {
             0..=2 => format!("{method} {page} {status}"),
             3 => format!(
                 "level=info msg=\"session started\" user_id={} org_id={} took={}ms",
@@ -942,6 +943,15 @@ impl Generator {
             4 => format!(
                 "Accepted publickey for {login} from {} port {port} ssh2",
                 p.ip4
+            ),
+            5 if self.rng.pct(50) => format!(
+                "Parameters: {{\"user\"=>{{\"first_name\"=>\"{}\", \"phone\"=>\"{}\", \
+                 \"user_id\"=>\"{}\", \"plan\"=>\"pro\"}}}}",
+                p.first, p.phone, p.user_id
+            ),
+            5 => format!(
+                "signup {{ firstName: '{}', phone: '{}', userId: '{}', plan: 'pro' }}",
+                p.first, p.phone, p.user_id
             ),
             _ => self.free_text(&p),
         };

@@ -602,6 +602,7 @@ fn default_policy_leaves_no_identifier_in_generated_logs() {
     let p = common::default_policy();
     let mut g = Generator::new(Format::Logs, 5);
     let (mut nested, mut dotted, mut access, mut proxy, mut combined, mut ids) = (0, 0, 0, 0, 0, 0);
+    let mut bodies = 0;
     for _ in 0..400 {
         let line = String::from_utf8(g.event()).unwrap();
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
@@ -681,6 +682,20 @@ fn default_policy_leaves_no_identifier_in_generated_logs() {
                 needles.push(format!("{name}{}", rest.split(' ').next().unwrap()));
             }
         }
+        // A request's parameters as Rails and Node.js print them.
+        for (name, end) in [
+            ("first_name\\\"=>\\\"", "\\\""),
+            ("phone\\\"=>\\\"", "\\\""),
+            ("user_id\\\"=>\\\"", "\\\""),
+            ("firstName: '", "'"),
+            ("phone: '", "'"),
+            ("userId: '", "'"),
+        ] {
+            if let Some((_, rest)) = line.split_once(name) {
+                bodies += 1;
+                needles.push(format!("{name}{}", rest.split(end).next().unwrap()));
+            }
+        }
         let out = common::redact_both(&p, &line);
         assert!(
             !out.contains("Mozilla/"),
@@ -718,9 +733,16 @@ fn default_policy_leaves_no_identifier_in_generated_logs() {
         assert!(out.contains(kept), "{kept} was redacted: {out}");
     }
     assert!(
-        nested > 150 && dotted > 100 && access > 15 && proxy > 15 && combined > 8 && ids > 30,
+        nested > 150
+            && dotted > 100
+            && access > 15
+            && proxy > 15
+            && combined > 8
+            && ids > 30
+            && bodies > 60,
         "{nested} nested, {dotted} dotted, {access} nginx, {proxy} proxy and {combined} \
-         combined-format access log lines, {ids} ids in messages"
+         combined-format access log lines, {ids} ids in messages, {bodies} parameters in \
+         printed requests"
     );
 }
 
