@@ -791,12 +791,16 @@ fn find_named_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usiz
 /// redacted as nested JSON (`body={"user":"bob","password":"hunter2"}`,
 /// a body cut short, a prefix before it), also with its quotes escaped as
 /// a JSON string holding it writes them (`{\"password\":\"hunter2\"}`);
-/// and of the dicts, hashes and objects that Python, Ruby and Node.js
-/// print: `{'password': 'hunter2'}`, `{"password"=>"hunter2"}` (Rails'
-/// parameters), `{:password=>"hunter2"}`, `{ password: 'hunter2' }`. A
+/// and of the dicts, hashes, objects, structs and maps that Python, Ruby,
+/// Node.js and Go print: `{'password': 'hunter2'}`,
+/// `{"password"=>"hunter2"}` (Rails' parameters), `{:password=>"hunter2"}`,
+/// `{ password: 'hunter2' }`, `&{Password:hunter2}`. A
 /// name in quotes, then a `:` or `=>` (spaces or tabs around it allowed);
 /// or a symbol (`:name`) before a `=>`; or a bare name right before a `:`
-/// that opens an object or follows a `,` (after whitespace: `{`, `, `).
+/// that opens an object or follows a `,` (after whitespace: `{`, `, `); or
+/// Go's `%+v` of a struct and `%v` of a map (`&{ID:42
+/// Password:hunter2}`, `map[password:hunter2]`): a bare name after a `{`,
+/// a `[` or whitespace, right before a `:` with the value right after it.
 /// Then a string (what its quotes enclose: escaped quotes after an escaped
 /// name, otherwise `"` or `'`) or another value (to whitespace, `,`, `}`,
 /// `]`, a double quote or a backslash; not an object or an array, whose
@@ -853,13 +857,24 @@ fn find_quoted_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usi
                 let named = if arrow {
                     // A Ruby symbol: `:password => "hunter2"`.
                     name_start > 0 && b[name_start - 1] == b':'
+                } else if j != sep {
+                    false
                 } else {
                     // An object literal's name: `{ password: 'hunter2' }`.
-                    j == sep
-                        && b[..name_start]
-                            .iter()
-                            .rfind(|c| !c.is_ascii_whitespace())
-                            .is_some_and(|&c| c == b'{' || c == b',')
+                    let literal = b[..name_start]
+                        .iter()
+                        .rfind(|c| !c.is_ascii_whitespace())
+                        .is_some_and(|&c| c == b'{' || c == b',');
+                    // Go's `%+v` of a struct and `%v` of a map, the value
+                    // right after the `:`: `&{ID:42 Password:hunter2}`,
+                    // `map[password:hunter2]`.
+                    let go = name_start > 0
+                        && matches!(
+                            b[name_start - 1],
+                            b'{' | b'[' | b' ' | b'\t' | b'\n' | b'\r' | b'\x0c'
+                        )
+                        && b.get(at + 1).is_some_and(|&c| !is_blank(c));
+                    literal || go
                 };
                 if !named {
                     continue;
@@ -2122,8 +2137,8 @@ fn profile_by_bytes(text: &str) -> Profile {
         if b == b' ' {
             p.marks |= census::SPACE;
         }
-        if b == b'"' || b == b'\'' {
-            p.marks |= census::QUOTE;
+        if matches!(b, b'"' | b'\'' | b'{' | b'[') {
+            p.marks |= census::QUOTE_OR_BRACKET;
         }
         p.digits += usize::from(b.is_ascii_digit());
     }
@@ -2462,10 +2477,11 @@ fn combined_referrer(b: &[u8], version: usize) -> Option<(usize, usize)> {
 }
 
 /// Whether a text with profile `p` may hold a quoted member
-/// ([`find_quoted_values`]): it has a `:` (or `=`) and a quote.
+/// ([`find_quoted_values`]): it has a `:` (or `=`) and a quote or a
+/// bracket.
 #[inline(always)]
 fn may_hold_quoted_member(p: Profile) -> bool {
-    p.has(C_COLON_OR_EQUALS) && p.marks & census::QUOTE != 0
+    p.has(C_COLON_OR_EQUALS) && p.marks & census::QUOTE_OR_BRACKET != 0
 }
 
 /// The shortest system-log message with a login name: `Invalid user a
@@ -3625,6 +3641,8 @@ mod tests {
             "\\",
             "\"",
             "'",
+            "{",
+            "[",
             "0123456789abcdef0123456789abcdef",
             "https://mail.example.net/inbox?x=1",
         ];
@@ -5123,6 +5141,14 @@ mod tests {
             ["Ann", "94107", "Bob", "4155550132"]
         );
         assert_eq!(spans(DetectorKind::IdParam, text), ["u-7"]);
+        // Go's structs and maps.
+        let text = "saved &{ID:42 FirstName:Ann Phone:4155550132 UserID:u-9} \
+                    map[last_name:Lee user_id:u-8 plan:team]";
+        assert_eq!(
+            spans(DetectorKind::PersonalParam, text),
+            ["Ann", "4155550132", "Lee"]
+        );
+        assert_eq!(spans(DetectorKind::IdParam, text), ["u-9", "u-8"]);
         // Not a quoted name before the `:`, or a name of another thing.
         assert!(spans(
             DetectorKind::PersonalParam,
@@ -5788,6 +5814,11 @@ mod tests {
                 "{ user: 'bob', password: 'hunter2',\n  apiKey: 'k-2' }",
                 &["hunter2", "k-2"],
             ),
+            // Go's structs and maps.
+            (
+                "created &{ID:42 Password:hunter2 APIKey:k-3} map[token:t-2 x:1]",
+                &["hunter2", "k-3", "t-2"],
+            ),
             // Of a member that holds an object, only the members inside.
             (r#"{"password":{"new":"n","old":"o"}}"#, &[]),
         ] {
@@ -5803,6 +5834,8 @@ mod tests {
             "Error: password: invalid",
             "{ password : 'x' }",
             "password => 'x'",
+            // Go's form needs the value right after the `:`.
+            "&{ID:42 Password: x}",
         ] {
             let mut found = Vec::new();
             find_quoted_credentials(text, &mut found);
@@ -5822,6 +5855,9 @@ mod tests {
         // Before a `=>` only; before a `:` only, right before it.
         let symbol_name = Regex::new(r#":([A-Za-z0-9_-]+)[ \t]*$"#).unwrap();
         let bare_name = Regex::new(r#"[{,][\t\n\x0C\r ]*([A-Za-z0-9_-]+)$"#).unwrap();
+        // Go's: after a `{`, a `[` or whitespace, the value right after
+        // the `:`.
+        let go_name = Regex::new(r#"[{\[\t\n\x0C\r ]([A-Za-z0-9_-]+)$"#).unwrap();
         let escaped_value =
             Regex::new(r#"^[ \t]*(?:\\"((?s:.*?))(?:\\"|$)|([^\t\n\x0C\r ,}\]"\\]*))"#).unwrap();
         let value = Regex::new(r#"^[ \t]*(?:'([^']*)|"([^"]*)|([^\t\n\x0C\r ,}\]"\\]*))"#).unwrap();
@@ -5860,10 +5896,14 @@ mod tests {
             "{ pwd:",
             ", token:",
             "\"pwd\"=>",
+            "&{",
+            "map[",
+            " Pwd:",
+            "[token:",
         ];
         let texts = crate::test_texts::from_pieces(0x0c0d_e5ec_2e75_0001, 150_000, (1, 9), &pieces);
         let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
-        let mut forms = [0usize; 5];
+        let mut forms = [0usize; 6];
         for t in &texts {
             found.clear();
             find_quoted_credentials(t, &mut found);
@@ -5875,12 +5915,14 @@ mod tests {
                 }
                 let before = &t[..sep.start()];
                 let arrow = sep.as_str() == "=>";
+                let right_after = t[sep.end()..].starts_with(|c| c != ' ' && c != '\t');
                 let named = [
                     (&escaped_name, &escaped_value, true),
                     (&plain_name, &value, true),
                     (&single_name, &value, true),
                     (&symbol_name, &value, arrow),
                     (&bare_name, &value, !arrow),
+                    (&go_name, &value, !arrow && right_after),
                 ]
                 .into_iter()
                 .enumerate()

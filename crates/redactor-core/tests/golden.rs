@@ -375,6 +375,11 @@ fn personal() {
             "c-2718",
             "Ulla",
             "9018",
+            // Go's printed struct and map.
+            "Vera",
+            "4155550188",
+            "u-1618",
+            "Wolf",
         ],
         &[
             "\"plan\":\"pro\"",
@@ -406,6 +411,8 @@ fn personal() {
             "'plan': 'team'",
             "\\\"commit\\\"=>\\\"Save\\\"",
             "plan: 'team'",
+            "&{ID:42 FirstName:",
+            "Plan:team}",
             "\\\"Firefox 120 / Linux\\\" ECDHE",
             "first_name=[REDACTED]&last_name=[REDACTED]&zip_code=[REDACTED]&plan=team",
             "source=ads",

@@ -36,9 +36,9 @@ pub const DASH: u8 = 128;
 pub const SLASH: u8 = 1;
 /// A space was seen: the text has words.
 pub const SPACE: u8 = 2;
-/// A `"` or a `'` was seen: the text may quote (a JSON member written
-/// into it, a Python dict).
-pub const QUOTE: u8 = 4;
+/// A `"`, a `'`, a `{` or a `[` was seen: the text may hold a member of
+/// JSON, a dict, an object, a struct or a map written into it.
+pub const QUOTE_OR_BRACKET: u8 = 4;
 
 /// What [`census`] found in a text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -46,7 +46,7 @@ pub struct Census {
     /// The union of [`COLON_OR_EQUALS`], [`AT`], [`PERCENT_OR_AMPERSAND`], [`DOT`],
     /// [`PLUS`], [`NON_ASCII`], [`NOT_HEX`] and [`DASH`] over every byte.
     pub classes: u8,
-    /// The union of [`SLASH`], [`SPACE`] and [`QUOTE`] over every byte
+    /// The union of [`SLASH`], [`SPACE`] and [`QUOTE_OR_BRACKET`] over every byte
     /// (the eight bits of `classes` are taken).
     pub marks: u8,
     /// How many bytes are ASCII digits.
@@ -101,8 +101,10 @@ static MARK: [u8; 256] = {
     t[b'/' as usize] = SLASH;
     t[b'\\' as usize] = SLASH;
     t[b' ' as usize] = SPACE;
-    t[b'"' as usize] = QUOTE;
-    t[b'\'' as usize] = QUOTE;
+    t[b'"' as usize] = QUOTE_OR_BRACKET;
+    t[b'\'' as usize] = QUOTE_OR_BRACKET;
+    t[b'{' as usize] = QUOTE_OR_BRACKET;
+    t[b'[' as usize] = QUOTE_OR_BRACKET;
     t
 };
 
@@ -215,7 +217,7 @@ mod tests {
             let mark = match b {
                 b'/' | b'\\' => SLASH,
                 b' ' => SPACE,
-                b'"' | b'\'' => QUOTE,
+                b'"' | b'\'' | b'{' | b'[' => QUOTE_OR_BRACKET,
                 _ => 0,
             };
             assert_eq!(census_portable(&[b]).marks, mark, "byte {b:#04x}");
@@ -243,7 +245,11 @@ mod tests {
         );
         assert_eq!(census_portable(b"/home/a b").marks, SLASH | SPACE);
         assert_eq!(census_portable(b"C:\\x").marks, SLASH);
-        assert_eq!(census_portable(b"{'a': \"b\"}").marks, QUOTE | SPACE);
+        assert_eq!(
+            census_portable(b"{'a': \"b\"}").marks,
+            QUOTE_OR_BRACKET | SPACE
+        );
+        assert_eq!(census_portable(b"map[a:1]").marks, QUOTE_OR_BRACKET);
         assert_eq!(census_portable("é".as_bytes()).classes, NOT_HEX | NON_ASCII);
         assert_eq!(census_portable(b"=").classes, COLON_OR_EQUALS | NOT_HEX);
         assert_eq!(census_portable(b"ABC").classes, NOT_HEX, "uppercase");

@@ -47,14 +47,18 @@ pub(crate) unsafe fn census(text: &[u8]) -> Census {
         _mm256_set1_epi8(b'\\' as i8),
         _mm256_set1_epi8(b' ' as i8),
     );
-    let (double_quote, single_quote) =
-        (_mm256_set1_epi8(b'"' as i8), _mm256_set1_epi8(b'\'' as i8));
+    let (double_quote, single_quote, brace, bracket) = (
+        _mm256_set1_epi8(b'"' as i8),
+        _mm256_set1_epi8(b'\'' as i8),
+        _mm256_set1_epi8(b'{' as i8),
+        _mm256_set1_epi8(b'[' as i8),
+    );
     let mut any = _mm256_setzero_si256();
     // Lanes that repeat a byte hold a byte of the text, and padding lanes
     // are zero: neither adds a mark the text does not have.
     let mut slashes = 0u32;
     let mut spaces = 0u32;
-    let mut quotes = 0u32;
+    let mut quotes_or_brackets = 0u32;
     let mut digits = 0usize;
     let mut not_hex = 0u32;
     let mut non_ascii = 0u32;
@@ -69,9 +73,12 @@ pub(crate) unsafe fn census(text: &[u8]) -> Census {
             _mm256_cmpeq_epi8(v, backslash),
         )) as u32;
         spaces |= _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, space)) as u32;
-        quotes |= _mm256_movemask_epi8(_mm256_or_si256(
-            _mm256_cmpeq_epi8(v, double_quote),
-            _mm256_cmpeq_epi8(v, single_quote),
+        quotes_or_brackets |= _mm256_movemask_epi8(_mm256_or_si256(
+            _mm256_or_si256(
+                _mm256_cmpeq_epi8(v, double_quote),
+                _mm256_cmpeq_epi8(v, single_quote),
+            ),
+            _mm256_or_si256(_mm256_cmpeq_epi8(v, brace), _mm256_cmpeq_epi8(v, bracket)),
         )) as u32;
         digits += (d & valid).count_ones() as usize;
         not_hex |= n & valid;
@@ -149,7 +156,11 @@ pub(crate) unsafe fn census(text: &[u8]) -> Census {
         } else {
             0
         } | if spaces != 0 { crate::census::SPACE } else { 0 }
-            | if quotes != 0 { crate::census::QUOTE } else { 0 },
+            | if quotes_or_brackets != 0 {
+                crate::census::QUOTE_OR_BRACKET
+            } else {
+                0
+            },
         digits,
     }
 }
