@@ -127,7 +127,7 @@ pub const DEFAULT_POLICY: &str = r#"# Built-in default policy: every preset, eve
 version = 1
 mode = "denylist"
 presets = [
-    "mixpanel", "segment", "amplitude", "posthog", "otel", "credentials", "personal",
+    "mixpanel", "segment", "amplitude", "posthog", "snowplow", "otel", "credentials", "personal",
 ]
 "#;
 

@@ -4,11 +4,12 @@
 //! usual names.
 
 /// Every preset, in the order the default policy includes them.
-pub const NAMES: [&str; 7] = [
+pub const NAMES: [&str; 8] = [
     "mixpanel",
     "segment",
     "amplitude",
     "posthog",
+    "snowplow",
     "otel",
     "credentials",
     "personal",
@@ -21,6 +22,7 @@ pub fn source(name: &str) -> Option<&'static str> {
         "segment" => include_str!("../presets/segment.toml"),
         "amplitude" => include_str!("../presets/amplitude.toml"),
         "posthog" => include_str!("../presets/posthog.toml"),
+        "snowplow" => include_str!("../presets/snowplow.toml"),
         "otel" => include_str!("../presets/otel.toml"),
         "credentials" => include_str!("../presets/credentials.toml"),
         "personal" => include_str!("../presets/personal.toml"),

@@ -80,6 +80,59 @@ fn posthog() {
     golden("posthog");
 }
 #[test]
+fn snowplow() {
+    let got = golden("snowplow");
+    // Enriched events (atomic fields, entity lists) and trackers' payloads
+    // (short names in the `payload_data` envelope, entities as JSON in `co`)
+    // lose the same person: ids, address, its lookups, location, queries,
+    // search terms and advertising ids; the coarse fields stay.
+    gone_and_kept(
+        &got,
+        &[
+            "1923084411",
+            "d-4801",
+            "n-4802",
+            "Oakland",
+            "94607",
+            "37.8044",
+            "California",
+            "Alice Example Consulting",
+            "c-203-0-113",
+            "alice+example",
+            "alice example",
+            "ad-4803",
+            "gclid-4804",
+            "x-4805",
+            "d-4806",
+            "u-4807",
+            "n-4808",
+            "6D92078A",
+            "A9F1C2D3",
+            "35.6895",
+            "51.5072",
+            "d-4809",
+            "u-4810",
+            "2147483647",
+            "n-4811",
+            "rv:133.0",
+            "#orders",
+            "10_15_7",
+        ],
+        &[
+            "\"geo_country\":\"US\"",
+            "\"ip_isp\":\"Example Cable\"",
+            "\"page_urlpath\":\"/account\"",
+            "\"mkt_campaign\":\"winter\"",
+            "\"domain_sessionidx\":3",
+            "\"page_url\":\"https://shop.example.com/account\"",
+            "\"url\":\"https://shop.example.com/account\"",
+            "\"deviceModel\":\"iPhone15,2\"",
+            "\"se_ca\":\"checkout\"",
+            "\\\"plan\\\":\\\"team\\\"",
+        ],
+    );
+}
+#[test]
 fn otel() {
     let got = golden("otel");
     // Plain JSON log records with the conventions' names as nested (ECS)
