@@ -228,7 +228,9 @@ enum Command {
     /// a progress bar shows, and a one-line summary ends the run.
     Gen {
         /// Wire format of the events: mixpanel, segment, amplitude, posthog,
-        /// otel, mixed (each line from a random one of those five), or logs
+        /// otel, mixed (each line from a random one of those five, the
+        /// benchmark corpus), snowplow (enriched events in the Analytics
+        /// SDKs' JSON and trackers' payload_data envelopes), or logs
         /// (structured application and access logs as log shippers carry
         /// them: ECS-style nested objects, flat dotted names, and nginx- and
         /// Traefik-style access log lines; messages hold request lines,

@@ -806,6 +806,100 @@ fn default_policy_leaves_no_identifier_in_generated_logs() {
     );
 }
 
+/// Generated Snowplow events under the default policy: in enriched events
+/// and in trackers' envelopes (and the contexts JSON of their `co`), no id,
+/// full address, User-Agent, query, search term or click id survives, and
+/// the location, organisation and advertising id fields are gone; what
+/// describes the event stays.
+#[test]
+fn default_policy_leaves_no_identifier_in_generated_snowplow_events() {
+    use redactor_core::gen::{Format, Generator};
+    use serde_json::Value;
+    let p = common::default_policy();
+    let mut g = Generator::new(Format::Snowplow, 11);
+    let (mut enriched, mut mobile, mut envelopes, mut contexts) = (0, 0, 0, 0);
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+    for _ in 0..400 {
+        let line = String::from_utf8(g.event()).unwrap();
+        let v: Value = serde_json::from_str(&line).unwrap();
+        // Values that must not survive anywhere, and keys that must be gone.
+        let (mut values, mut keys) = (Vec::new(), Vec::new());
+        if let Some(events) = v.get("data").and_then(Value::as_array) {
+            envelopes += 1;
+            for e in events {
+                for name in ["duid", "uid", "fp"] {
+                    values.extend(text(e.get(name)));
+                }
+                values.extend(text(e.get("ip")).map(|ip| format!("\"{ip}\"")));
+                if let Some(co) = text(e.get("co")) {
+                    contexts += 1;
+                    let co: Value = serde_json::from_str(&co).unwrap();
+                    for entity in co["data"].as_array().unwrap() {
+                        values.extend(text(entity["data"].get("userId")));
+                        values.extend(text(entity["data"].get("email")));
+                    }
+                }
+            }
+        } else {
+            enriched += 1;
+            for name in ["user_id", "domain_userid", "network_userid", "mkt_clickid"] {
+                values.extend(text(v.get(name)));
+            }
+            values.extend(text(v.get("user_ipaddress")).map(|ip| format!("\"{ip}\"")));
+            if let Some(session) = v.get("contexts_com_snowplowanalytics_snowplow_client_session_1")
+            {
+                values.extend(text(session[0].get("userId")));
+            }
+            if v.get("contexts_com_snowplowanalytics_snowplow_mobile_context_1")
+                .is_some()
+            {
+                mobile += 1;
+            }
+            keys.extend([
+                "geo_city",
+                "geo_zipcode",
+                "geo_region_name",
+                "geo_latitude",
+                "geo_longitude",
+                "ip_organization",
+                "ip_domain",
+                "page_urlquery",
+                "refr_term",
+                "appleIdfa",
+                "appleIdfv",
+                "contexts_com_snowplowanalytics_snowplow_geolocation_context_1",
+            ]);
+        }
+        let out = common::redact_both(&p, &line);
+        assert!(
+            !out.contains("Mozilla/"),
+            "a raw User-Agent survived in {out}"
+        );
+        assert!(!out.contains(['?', '#']), "a query survived in {out}");
+        for value in &values {
+            assert!(!out.contains(value.as_str()), "{value} survived in {out}");
+        }
+        for key in keys {
+            assert!(
+                !out.contains(&format!("\"{key}\":")),
+                "{key} survived in {out}"
+            );
+        }
+        for kept in [
+            "\"app_id\":\"app",
+            "\"schema\":\"iglu:com.snowplowanalytics.snowplow/payload_data/",
+        ] {
+            if line.contains(kept) {
+                assert!(out.contains(kept), "{kept} was redacted: {out}");
+            }
+        }
+    }
+    assert!(
+        enriched > 200 && mobile > 40 && envelopes > 80 && contexts > 80,
+        "{enriched} enriched events ({mobile} mobile), {envelopes} envelopes, {contexts} contexts"
+    );
+}
+
 /// A payment card number written as a JSON number is found as one written
 /// as a string: in a member, an element, a line of its own, below a `keep`
 /// and in nested JSON, by both engines, and it becomes a string. Epoch
