@@ -35,8 +35,8 @@ mod same_file;
 /// sudo message is tokenized. Invalid lines are
 /// never forwarded: they are quarantined with a reason. With no --policy, a
 /// built-in policy applies every preset (mixpanel, segment, amplitude,
-/// posthog, snowplow, otel, and credentials and personal for fields under
-/// their usual names in any payload) and every detector.
+/// posthog, snowplow, ga4, otel, and credentials and personal for fields
+/// under their usual names in any payload) and every detector.
 #[derive(Debug, Parser)]
 #[command(
     name = "redactor",

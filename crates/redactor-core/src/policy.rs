@@ -127,7 +127,8 @@ pub const DEFAULT_POLICY: &str = r#"# Built-in default policy: every preset, eve
 version = 1
 mode = "denylist"
 presets = [
-    "mixpanel", "segment", "amplitude", "posthog", "snowplow", "otel", "credentials", "personal",
+    "mixpanel", "segment", "amplitude", "posthog", "snowplow", "ga4", "otel", "credentials",
+    "personal",
 ]
 "#;
 

@@ -4,12 +4,13 @@
 //! usual names.
 
 /// Every preset, in the order the default policy includes them.
-pub const NAMES: [&str; 8] = [
+pub const NAMES: [&str; 9] = [
     "mixpanel",
     "segment",
     "amplitude",
     "posthog",
     "snowplow",
+    "ga4",
     "otel",
     "credentials",
     "personal",
@@ -23,6 +24,7 @@ pub fn source(name: &str) -> Option<&'static str> {
         "amplitude" => include_str!("../presets/amplitude.toml"),
         "posthog" => include_str!("../presets/posthog.toml"),
         "snowplow" => include_str!("../presets/snowplow.toml"),
+        "ga4" => include_str!("../presets/ga4.toml"),
         "otel" => include_str!("../presets/otel.toml"),
         "credentials" => include_str!("../presets/credentials.toml"),
         "personal" => include_str!("../presets/personal.toml"),

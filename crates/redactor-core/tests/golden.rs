@@ -133,6 +133,54 @@ fn snowplow() {
     );
 }
 #[test]
+fn ga4() {
+    let got = golden("ga4");
+    // Measurement Protocol bodies (web and app streams) and BigQuery export
+    // rows lose their ids, address detail, user-provided data, precise
+    // location, device ids, URL queries, search terms and click ids; the
+    // coarse fields and the event's own parameters stay. (User properties
+    // are the customer's own: `personal` drops a `first_name` one.)
+    gone_and_kept(
+        &got,
+        &[
+            "1029384756",
+            "rv:133.0",
+            "Oakland",
+            "US-CA",
+            "a3f1e0b7",
+            "c1d2e3f4",
+            "e1f2a3b4",
+            "94607",
+            "#orders",
+            "alice+example",
+            "alice example",
+            "cbd7e0a1",
+            "u-4901",
+            "u-4903",
+            "bob sample",
+            "u-4904",
+            "1122334455",
+            "6D92078A",
+            "A9F1C2D3",
+            "California",
+            "San Francisco",
+            "ad-4905",
+            "gclid-4906",
+        ],
+        &[
+            "\"country_id\":\"US\"",
+            "\"page_location\":\"https://shop.example.com/account\"",
+            "\"string_value\":\"https://shop.example.com/account\"",
+            "\"transaction_id\":\"T-4902\"",
+            "\"country\":\"United States\"",
+            "\"mobile_model_name\":\"iPhone\"",
+            "{\"key\":\"plan\",\"value\":{\"string_value\":\"team\"}}",
+            "\"manual_campaign_name\":\"winter\"",
+            "\"ad_user_data\":\"GRANTED\"",
+        ],
+    );
+}
+#[test]
 fn otel() {
     let got = golden("otel");
     // Plain JSON log records with the conventions' names as nested (ECS)
