@@ -481,6 +481,11 @@ fn personal() {
             "4155550188",
             "u-1618",
             "Wolf",
+            // Datadog RUM's view: its page's query, the user's id and name.
+            "7071",
+            "#orders",
+            "u-7072",
+            "Xena",
         ],
         &[
             "\"plan\":\"pro\"",
