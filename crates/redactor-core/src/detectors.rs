@@ -608,6 +608,19 @@ const ID_NAMES: &[&[u8]] = &[
     b"logname",
 ];
 
+/// The names of the ids that analytics collection URLs carry in their
+/// query, which are ids only there (after a `?` or `&`, plain or
+/// percent-encoded): a user id (`uid`, also Google Analytics' and
+/// Matomo's), a client id (`cid`, Google Analytics' cookie id and Matomo's
+/// visitor id) and Matomo's visitor id `_id`. Elsewhere `uid` is a Unix
+/// user's number (`uid=1000` in an audit log) and `cid` anything.
+const QUERY_ID_NAMES: &[&[u8]] = &[b"uid", b"cid", b"_id"];
+
+/// Whether `name` is one of [`QUERY_ID_NAMES`], in any letter case.
+fn is_query_id_name(name: &[u8]) -> bool {
+    QUERY_ID_NAMES.iter().any(|n| name.eq_ignore_ascii_case(n))
+}
+
 /// The superuser's login, which is no one's name: `id_param` leaves it in
 /// text (`USER=root`, `session opened for user root`).
 const ROOT: &[u8] = b"root";
@@ -705,6 +718,18 @@ fn find_named_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
 /// The values of the parameters whose names `is_name` accepts, read as
 /// [`find_named_credentials`] describes.
 fn find_named_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usize, usize)>) {
+    find_named_values_or_query(text, is_name, |_| false, out);
+}
+
+/// [`find_named_values`], and also the values of the parameters of a URL
+/// query (a name right after a `?` or `&`, or after `%3F` or `%26`) whose
+/// names `is_query_name` accepts.
+fn find_named_values_or_query(
+    text: &str,
+    is_name: fn(&[u8]) -> bool,
+    is_query_name: fn(&[u8]) -> bool,
+    out: &mut Vec<(usize, usize)>,
+) {
     let b = text.as_bytes();
     let mut done = 0;
     for at in memchr::memchr2_iter(b'=', b'%', b) {
@@ -734,7 +759,17 @@ fn find_named_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usiz
         {
             name_start += 2;
         }
-        if !is_name(&b[name_start..name_end]) {
+        let name = &b[name_start..name_end];
+        let in_query = || match name_start {
+            0 => false,
+            _ if matches!(b[name_start - 1], b'?' | b'&') => true,
+            _ => {
+                name_start >= 3
+                    && (escape_at(&b[name_start - 3..], b"3f")
+                        || escape_at(&b[name_start - 3..], b"26"))
+            }
+        };
+        if !(is_name(name) || (is_query_name(name) && in_query())) {
             continue;
         }
         if !encoded {
@@ -2871,7 +2906,7 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
         DetectorKind::IdParam => {
             if p.has(C_COLON_OR_EQUALS | C_PERCENT_OR_AMPERSAND) {
                 let before = out.len();
-                find_named_values(text, is_id_name, out);
+                find_named_values_or_query(text, is_id_name, is_query_id_name, out);
                 if may_hold_quoted_member(p) {
                     find_quoted_values(text, is_id_name, out);
                 }
@@ -5542,6 +5577,23 @@ mod tests {
                 "olaf2"
             ]
         );
+        // Collection URLs' user, client and visitor ids, in a query only
+        // (plain, or percent-encoded in another URL).
+        assert_eq!(
+            spans(
+                DetectorKind::IdParam,
+                "GET /g/collect?v=2&cid=1029384756.17&UID=ann.lee&tid=G-1 \
+                 /matomo.php?idsite=1&_id=0123abcd&rec=1 \
+                 u=%2Fmatomo.php%3Fidsite%3D1%26uid%3Dbo.k%26x%3D1 \
+                 r=%3Fcid%3D42"
+            ),
+            ["1029384756.17", "ann.lee", "0123abcd", "bo.k", "42"]
+        );
+        assert!(spans(
+            DetectorKind::IdParam,
+            "type=SYSCALL uid=0 auid=1000 cid=3 x_id=4 /a/uid=5 %2Fuid%3D6 ?ruid=7 &id=8"
+        )
+        .is_empty());
         // Ids of other things, names that only contain or start with one,
         // empty values.
         assert!(spans(
@@ -5674,9 +5726,13 @@ mod tests {
     fn named_credentials_find_what_a_regex_finds() {
         // The finder against a formulation with regexes: at each `=` or
         // `%3D` outside a value already found, the name before it (after
-        // any `%XX` escape) and the value after it.
-        let name = Regex::new(r"(?:%[0-9A-Fa-f]{2}|%|[^A-Za-z0-9_%-]|^)([A-Za-z0-9_-]*)$").unwrap();
+        // any `%XX` escape) and the value after it. Also with the query
+        // names of `id_param`, taken after a `?`, `&`, `%3F` or `%26` only.
+        let name =
+            Regex::new(r"(?P<pre>%[0-9A-Fa-f]{2}|%|[^A-Za-z0-9_%-]|^)([A-Za-z0-9_-]*)$").unwrap();
         let credential = credential_name_re();
+        let query_name = Regex::new("(?i)^(?:uid|cid|_id)$").unwrap();
+        let query_pre = Regex::new("(?i)^(?:[?&]|%3F|%26)$").unwrap();
         let separator = Regex::new("=>|=|%3[dD]").unwrap();
         // Spaces and tabs around a plain `=` are skipped.
         let blanks_before = Regex::new("[ \t]*$").unwrap();
@@ -5722,6 +5778,10 @@ mod tests {
             "&token=",
             "?pwd=",
             "%26sig%3D",
+            "uid",
+            "Cid",
+            "_id",
+            "&uid=",
             " auth=",
             " = ",
             "=>",
@@ -5734,9 +5794,14 @@ mod tests {
         ];
         let texts = crate::test_texts::from_pieces(0x7a3e_d0c5_1dea_5e17, 100_000, (1, 9), &pieces);
         let (mut found, mut want, mut any, mut several) = (Vec::new(), Vec::new(), 0, 0);
-        for t in &texts {
+        let mut by_query_name = 0;
+        for (t, query) in texts.iter().flat_map(|t| [(t, false), (t, true)]) {
             found.clear();
-            find_named_credentials(t, &mut found);
+            if query {
+                find_named_values_or_query(t, is_credential_name, is_query_id_name, &mut found);
+            } else {
+                find_named_credentials(t, &mut found);
+            }
             want.clear();
             let mut done = 0;
             for sep in separator.find_iter(t) {
@@ -5748,12 +5813,15 @@ mod tests {
                 if plain_sep {
                     before = &before[..blanks_before.find(before).unwrap().start()];
                 }
-                let Some(n) = name.captures(before).and_then(|c| c.get(1)) else {
+                let Some(c) = name.captures(before) else {
                     continue;
                 };
-                if !credential.is_match(n.as_str()) {
+                let n = c.get(2).unwrap().as_str();
+                let by_query = query && query_name.is_match(n) && query_pre.is_match(&c["pre"]);
+                if !credential.is_match(n) && !by_query {
                     continue;
                 }
+                by_query_name += usize::from(by_query && !credential.is_match(n));
                 let mut value_at = sep.end();
                 if plain_sep {
                     value_at += blanks_after.find(&t[value_at..]).unwrap().end();
@@ -5777,8 +5845,9 @@ mod tests {
             any += usize::from(!want.is_empty());
             several += usize::from(want.len() > 1);
         }
-        assert!(any > 20_000, "{any} texts with values");
-        assert!(several > 2_000, "{several} texts with several values");
+        assert!(any > 40_000, "{any} texts with values");
+        assert!(several > 4_000, "{several} texts with several values");
+        assert!(by_query_name > 2_000, "{by_query_name} query names");
     }
 
     #[test]
