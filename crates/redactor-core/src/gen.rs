@@ -35,7 +35,7 @@ pub enum Format {
 
 impl Format {
     /// Every format: the vendors' first (`Mixed` draws from the first
-    /// [`Format::VENDORS`]), then `Logs`, `Mixed` last.
+    /// five, Mixpanel to OpenTelemetry), then `Logs`, `Mixed` last.
     pub const ALL: [Format; 8] = [
         Format::Mixpanel,
         Format::Segment,
