@@ -2048,13 +2048,51 @@ fn find_emails(text: &str, out: &mut Vec<(usize, usize)>) {
             .iter()
             .position(|&c| !EMAIL_BYTE[usize::from(c)])
             .map_or(b.len(), |p| at + p);
-        out.extend(
-            email_re()
-                .find_iter(&text[start..end])
-                .map(|m| (start + m.start(), start + m.end())),
-        );
+        out.extend(email_re().find_iter(&text[start..end]).filter_map(|m| {
+            let (s, e) = (start + m.start(), start + m.end());
+            Some((local_part_start(b, s, e)?, e))
+        }));
         from = end;
     }
+}
+
+/// Where the local part of the address that [`email_re`] matched at
+/// `s..e` of `b` starts, past the last percent-escape in it of a byte no
+/// address holds: an ASCII byte other than a letter, a digit, `.`, `_`,
+/// `+` or `-` (`%3D`, `%2F`, also encoded again: `%253D`). A URL nested
+/// percent-encoded in another's query (`?u=https%3A%2F%2Fx.test%2Fa%3Femail%3Dann%40example.com`)
+/// holds one address, `ann%40example.com`, not the URL before it, which
+/// stays. `None` when nothing of the local part is left.
+fn local_part_start(b: &[u8], s: usize, e: usize) -> Option<usize> {
+    // The `@` (or the encoded one) is the last `@`, `%` or `&` of the
+    // match: the domain holds none.
+    let at = s + b[s..e]
+        .iter()
+        .rposition(|&c| matches!(c, b'@' | b'%' | b'&'))?;
+    let hex = |i: usize| -> Option<u8> {
+        let d = |c: u8| (c as char).to_digit(16);
+        Some((d(*b.get(i)?)? * 16 + d(*b.get(i + 1)?)?) as u8)
+    };
+    let mut local = s;
+    let mut i = s;
+    while let Some(p) = memchr::memchr(b'%', &b[i..at]) {
+        let p = i + p;
+        i = p + 1;
+        let Some(mut byte) = hex(p + 1).filter(|_| p + 3 <= at) else {
+            continue;
+        };
+        let mut len = 3;
+        if byte == b'%' {
+            if let Some(again) = hex(p + 3).filter(|_| p + 5 <= at) {
+                (byte, len) = (again, 5);
+            }
+        }
+        if byte.is_ascii() && !byte.is_ascii_alphanumeric() && !b"._+-".contains(&byte) {
+            local = p + len;
+            i = local;
+        }
+    }
+    (local < at).then_some(local)
 }
 
 /// The length of the encoded `@` that `b` starts with, if it starts with
@@ -3937,6 +3975,28 @@ mod tests {
             spans(DetectorKind::Email, "q=alice%2540example.com"),
             ["alice%2540example.com"]
         );
+        // In a URL nested percent-encoded in another's query, the address
+        // only: its local part starts past an escaped `=`, `/`, `:` or `?`
+        // (also encoded twice); an escaped `+` or a letter's UTF-8 bytes
+        // belong to it.
+        for (text, address) in [
+            (
+                "u=https%3A%2F%2Fx.test%2Fa%3Femail%3Dann%40example.com&x=1",
+                "ann%40example.com",
+            ),
+            (
+                "u=https%253A%252F%252Fx.test%252Fa%253Femail%253Dann%2540example.com",
+                "ann%2540example.com",
+            ),
+            (
+                "r=%2Fsignup%3Fann.lee%2Btag%40example.com",
+                "ann.lee%2Btag%40example.com",
+            ),
+            ("to=jos%C3%A9%40example.com", "jos%C3%A9%40example.com"),
+        ] {
+            assert_eq!(spans(DetectorKind::Email, text), [address], "{text}");
+        }
+        assert!(spans(DetectorKind::Email, "q=x%3D%40example.com").is_empty());
         assert!(spans(DetectorKind::Email, "no at sign here, @handle, a@b").is_empty());
         // The `@` as an HTML character reference, as in HTML-escaped text.
         for at in ["&#64;", "&#064;", "&#x40;", "&#X0040;", "&commat;"] {
@@ -6242,6 +6302,30 @@ mod tests {
         assert!(seen > 1_000, "{seen} texts start with an encoded @");
     }
 
+    /// [`local_part_start`] by regexes, relative to the `address` matched:
+    /// past the last escape (once or twice encoded) of an ASCII byte other
+    /// than a letter, a digit, `.`, `_`, `+` or `-` before the `@`.
+    fn local_part_start_by_regex(address: &str) -> Option<usize> {
+        static RES: OnceLock<[Regex; 3]> = OnceLock::new();
+        let [at, escape, delimiter] = RES.get_or_init(|| {
+            [
+                Regex::new("(?:@|%40|%2540|&#0*64;|&#[xX]0*40;|&commat;)[^@%&]*$").unwrap(),
+                Regex::new("%(?:25([0-9A-Fa-f]{2})|([0-9A-Fa-f]{2}))").unwrap(),
+                Regex::new(r"^[\x00-\x2A\x2C\x2F\x3A-\x40\x5B-\x5E\x60\x7B-\x7F]$").unwrap(),
+            ]
+        });
+        let at = at.find(address)?.start();
+        let mut start = 0;
+        for c in escape.captures_iter(&address[..at]) {
+            let hex = c.get(1).or(c.get(2)).unwrap().as_str();
+            let byte = u8::from_str_radix(hex, 16).unwrap();
+            if delimiter.is_match(&(byte as char).to_string()) {
+                start = c.get(0).unwrap().end();
+            }
+        }
+        (start < at).then_some(start)
+    }
+
     #[test]
     fn email_runs_find_what_the_regex_finds_over_the_whole_text() {
         let pieces = [
@@ -6283,6 +6367,12 @@ mod tests {
             "&commat;",
             "&#64;b.io",
             "&amp;",
+            "%3D",
+            "%2f",
+            "%253A",
+            "%2B",
+            "%C3%A9",
+            "%25%",
         ];
         let mut texts = vec![
             "java.lang.IllegalStateException: no account for bob.k75@corp.example.co.uk \tat x"
@@ -6297,13 +6387,18 @@ mod tests {
             (1, 14),
             &pieces,
         ));
-        let (mut found, mut matched, mut several) = (Vec::new(), 0, 0);
+        let (mut found, mut matched, mut several, mut trimmed) = (Vec::new(), 0, 0, 0);
         for t in &texts {
             found.clear();
             find_emails(t, &mut found);
+            trimmed += usize::from(
+                email_re()
+                    .find_iter(t)
+                    .any(|m| local_part_start_by_regex(m.as_str()) != Some(0)),
+            );
             let want: Vec<(usize, usize)> = email_re()
                 .find_iter(t)
-                .map(|m| (m.start(), m.end()))
+                .filter_map(|m| Some((local_part_start_by_regex(m.as_str())? + m.start(), m.end())))
                 .collect();
             assert_eq!(found, want, "{t:?}");
             matched += usize::from(!want.is_empty());
@@ -6311,8 +6406,8 @@ mod tests {
         }
         // The generator must reach matches, and texts with several.
         assert!(
-            matched > 10_000 && several > 500,
-            "{matched} texts hold an email, {several} several"
+            matched > 10_000 && several > 500 && trimmed > 1_000,
+            "{matched} texts hold an email, {several} several, {trimmed} one cut at an escape"
         );
     }
 }
