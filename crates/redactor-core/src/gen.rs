@@ -224,6 +224,20 @@ struct Person {
     org: String,
 }
 
+/// What the events of one Snowplow visitor share ([`Generator::visit`]).
+struct Visit {
+    p: Person,
+    secs: u64,
+    iso: String,
+    domain_userid: String,
+    network_userid: String,
+    session: String,
+    ua: String,
+    url: String,
+    session_index: u64,
+    fingerprint: String,
+}
+
 impl Generator {
     /// A generator of `format` from `seed`.
     pub fn new(format: Format, seed: u64) -> Generator {
@@ -781,88 +795,43 @@ impl Generator {
         }
     }
 
-    /// A Snowplow event: an enriched event in the Analytics SDKs' JSON (a
-    /// web page view, or a mobile screen view with the mobile and
-    /// geolocation entities), or a tracker's `payload_data` envelope of
-    /// one to three events with short names and entities as JSON in `co`.
-    fn snowplow(&mut self) -> Value {
+    /// What the events of one Snowplow visitor share.
+    fn visit(&mut self) -> Visit {
         let p = self.person();
         let (secs, iso) = self.ts();
-        let (domain_userid, network_userid) = (self.uuid(), self.uuid());
-        let session = self.uuid();
-        let ua = self.rng.pick(UAS).to_string();
-        let url = self.url(&p);
-        let session_index = 1 + self.rng.below(40);
-        let fingerprint = self.rng.below(1 << 31).to_string();
-        let client_session = obj(vec![
-            ("userId", s(&domain_userid)),
-            ("sessionId", s(&session)),
-            ("sessionIndex", n(session_index)),
+        Visit {
+            domain_userid: self.uuid(),
+            network_userid: self.uuid(),
+            session: self.uuid(),
+            ua: self.rng.pick(UAS).to_string(),
+            url: self.url(&p),
+            session_index: 1 + self.rng.below(40),
+            fingerprint: self.rng.below(1 << 31).to_string(),
+            p,
+            secs,
+            iso,
+        }
+    }
+
+    /// The client session entity of a visit.
+    fn client_session(v: &Visit) -> Value {
+        obj(vec![
+            ("userId", s(&v.domain_userid)),
+            ("sessionId", s(&v.session)),
+            ("sessionIndex", n(v.session_index)),
             ("previousSessionId", Value::Null),
             ("storageMechanism", s("COOKIE_1")),
-        ]);
+        ])
+    }
+
+    /// A Snowplow event: an enriched event in the Analytics SDKs' JSON
+    /// ([`Generator::snowplow_enriched`]), or a tracker's `payload_data`
+    /// envelope of one to three events ([`Generator::snowplow_tracked`]).
+    fn snowplow(&mut self) -> Value {
+        let v = self.visit();
         if self.rng.pct(30) {
             let k = 1 + self.rng.below(3);
-            let events = (0..k)
-                .map(|i| {
-                    let mut co = vec![obj(vec![
-                        (
-                            "schema",
-                            s("iglu:com.snowplowanalytics.snowplow/client_session/jsonschema/1-0-2"),
-                        ),
-                        ("data", client_session.clone()),
-                    ])];
-                    if self.rng.pct(40) {
-                        co.push(obj(vec![
-                            ("schema", s("iglu:com.example/customer/jsonschema/1-0-0")),
-                            (
-                                "data",
-                                obj(vec![("email", s(&p.email)), ("plan", s("team"))]),
-                            ),
-                        ]));
-                    }
-                    let mut co_text = Vec::new();
-                    json::write(
-                        &mut co_text,
-                        &obj(vec![
-                            (
-                                "schema",
-                                s("iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0"),
-                            ),
-                            ("data", Value::Array(co)),
-                        ]),
-                    );
-                    let mut e = vec![
-                        ("e", s(if i == 0 { "pv" } else { "se" })),
-                        ("url", s(&url)),
-                        ("page", s("Settings")),
-                        ("refr", s("https://mail.example.net/inbox")),
-                        ("tv", s("js-3.24.0")),
-                        ("tna", s("sp")),
-                        ("aid", s("app")),
-                        ("p", s("web")),
-                        ("tz", s("America/Chicago")),
-                        ("lang", s("en-US")),
-                        ("res", s("1920x1080")),
-                        ("eid", s(self.uuid())),
-                        ("dtm", s((secs * 1000).to_string())),
-                        ("vid", s(session_index.to_string())),
-                        ("sid", s(&session)),
-                        ("duid", s(&domain_userid)),
-                        ("uid", s(&p.user_id)),
-                        ("fp", s(&fingerprint)),
-                        ("ip", s(&p.ip4)),
-                        ("ua", s(&ua)),
-                        ("co", s(String::from_utf8_lossy(&co_text))),
-                    ];
-                    if i > 0 {
-                        e.push(("se_ca", s("settings")));
-                        e.push(("se_ac", s("save")));
-                    }
-                    self.thin(&mut e, 4, 85);
-                    obj(e)
-                })
-                .collect();
+            let events = (0..k).map(|i| self.snowplow_tracked(&v, i)).collect();
             return obj(vec![
                 (
                     "schema",
@@ -871,72 +840,140 @@ impl Generator {
                 ("data", Value::Array(events)),
             ]);
         }
+        self.snowplow_enriched(&v)
+    }
+
+    /// Event `i` of a tracker's envelope: short names, and the entities as
+    /// JSON in `co` (the client session, and at times a custom one with
+    /// the person's email).
+    fn snowplow_tracked(&mut self, v: &Visit, i: u64) -> Value {
+        let mut co = vec![obj(vec![
+            (
+                "schema",
+                s("iglu:com.snowplowanalytics.snowplow/client_session/jsonschema/1-0-2"),
+            ),
+            ("data", Self::client_session(v)),
+        ])];
+        if self.rng.pct(40) {
+            co.push(obj(vec![
+                ("schema", s("iglu:com.example/customer/jsonschema/1-0-0")),
+                (
+                    "data",
+                    obj(vec![("email", s(&v.p.email)), ("plan", s("team"))]),
+                ),
+            ]));
+        }
+        let mut co_text = Vec::new();
+        json::write(
+            &mut co_text,
+            &obj(vec![
+                (
+                    "schema",
+                    s("iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0"),
+                ),
+                ("data", Value::Array(co)),
+            ]),
+        );
+        let mut e = vec![
+            ("e", s(if i == 0 { "pv" } else { "se" })),
+            ("url", s(&v.url)),
+            ("page", s("Settings")),
+            ("refr", s("https://mail.example.net/inbox")),
+            ("tv", s("js-3.24.0")),
+            ("tna", s("sp")),
+            ("aid", s("app")),
+            ("p", s("web")),
+            ("tz", s("America/Chicago")),
+            ("lang", s("en-US")),
+            ("res", s("1920x1080")),
+            ("eid", s(self.uuid())),
+            ("dtm", s((v.secs * 1000).to_string())),
+            ("vid", s(v.session_index.to_string())),
+            ("sid", s(&v.session)),
+            ("duid", s(&v.domain_userid)),
+            ("uid", s(&v.p.user_id)),
+            ("fp", s(&v.fingerprint)),
+            ("ip", s(&v.p.ip4)),
+            ("ua", s(&v.ua)),
+            ("co", s(String::from_utf8_lossy(&co_text))),
+        ];
+        if i > 0 {
+            e.push(("se_ca", s("settings")));
+            e.push(("se_ac", s("save")));
+        }
+        self.thin(&mut e, 4, 85);
+        obj(e)
+    }
+
+    /// An enriched event in the Analytics SDKs' JSON: a web page view, or a
+    /// mobile screen view with the mobile and geolocation entities.
+    fn snowplow_enriched(&mut self, v: &Visit) -> Value {
         let mobile = self.rng.pct(25);
         let mut e = vec![
             ("app_id", s(if mobile { "app-ios" } else { "app" })),
             ("platform", s(if mobile { "mob" } else { "web" })),
-            ("collector_tstamp", s(&iso)),
-            ("dvce_created_tstamp", s(&iso)),
+            ("collector_tstamp", s(&v.iso)),
+            ("dvce_created_tstamp", s(&v.iso)),
             ("event", s(if mobile { "unstruct" } else { "page_view" })),
             ("event_id", s(self.uuid())),
             ("name_tracker", s("sp")),
             ("v_tracker", s("js-3.24.0")),
-            ("user_id", s(&p.user_id)),
-            ("user_ipaddress", s(&p.ip4)),
-            ("domain_userid", s(&domain_userid)),
-            ("network_userid", s(&network_userid)),
-            ("domain_sessionid", s(&session)),
-            ("domain_sessionidx", n(session_index)),
-            ("geo_country", s(COUNTRIES[p.city])),
-            ("geo_city", s(CITIES[p.city])),
-            ("geo_region_name", s(REGIONS[p.city])),
+            ("user_id", s(&v.p.user_id)),
+            ("user_ipaddress", s(&v.p.ip4)),
+            ("domain_userid", s(&v.domain_userid)),
+            ("network_userid", s(&v.network_userid)),
+            ("domain_sessionid", s(&v.session)),
+            ("domain_sessionidx", n(v.session_index)),
+            ("geo_country", s(COUNTRIES[v.p.city])),
+            ("geo_city", s(CITIES[v.p.city])),
+            ("geo_region_name", s(REGIONS[v.p.city])),
             ("geo_zipcode", s(format!("{:05}", self.rng.below(100_000)))),
             (
                 "geo_latitude",
-                n(format!("{}.{:04}", 30 + p.city, self.rng.below(10_000))),
+                n(format!("{}.{:04}", 30 + v.p.city, self.rng.below(10_000))),
             ),
             (
                 "geo_longitude",
-                n(format!("-{}.{:04}", 70 + p.city, self.rng.below(10_000))),
+                n(format!("-{}.{:04}", 70 + v.p.city, self.rng.below(10_000))),
             ),
             ("ip_isp", s("Example Cable")),
-            ("ip_organization", s(&p.org)),
+            ("ip_organization", s(&v.p.org)),
             (
                 "ip_domain",
-                s(format!("{}.dyn.example.net", p.ip4.replace('.', "-"))),
+                s(format!("{}.dyn.example.net", v.p.ip4.replace('.', "-"))),
             ),
-            ("page_url", s(&url)),
+            ("page_url", s(&v.url)),
             ("page_title", s("Settings")),
             ("page_urlhost", s("app.example.com")),
             ("page_urlpath", s("/settings")),
             (
                 "page_urlquery",
-                s(format!("email={}", Self::pct_encode_email(&p.email))),
+                s(format!("email={}", Self::pct_encode_email(&v.p.email))),
             ),
             (
                 "page_referrer",
                 s(format!(
                     "https://www.example.com/search?q={}+{}",
-                    p.first, p.last
+                    v.p.first, v.p.last
                 )),
             ),
             ("refr_urlhost", s("www.example.com")),
             ("refr_medium", s("search")),
-            ("refr_term", s(format!("{} {}", p.first, p.last))),
+            ("refr_term", s(format!("{} {}", v.p.first, v.p.last))),
             ("mkt_medium", s("cpc")),
             ("mkt_campaign", s("winter")),
             (
                 "mkt_clickid",
                 s(format!("EXAMPLE-gclid-{:04}", self.rng.below(10_000))),
             ),
-            ("useragent", s(&ua)),
+            ("useragent", s(&v.ua)),
             ("br_name", s("Chrome")),
             ("os_name", s("Mac OS X")),
             ("os_timezone", s("America/Chicago")),
             ("dvce_type", s("Computer")),
             (
                 "contexts_com_snowplowanalytics_snowplow_client_session_1",
-                Value::Array(vec![client_session]),
+                Value::Array(vec![Self::client_session(v)]),
             ),
         ];
         self.thin(&mut e, 12, 75);
@@ -958,17 +995,17 @@ impl Generator {
                 Value::Array(vec![obj(vec![
                     (
                         "latitude",
-                        n(format!("{}.{:04}", 30 + p.city, self.rng.below(10_000))),
+                        n(format!("{}.{:04}", 30 + v.p.city, self.rng.below(10_000))),
                     ),
                     (
                         "longitude",
-                        n(format!("{}.{:04}", 100 + p.city, self.rng.below(10_000))),
+                        n(format!("{}.{:04}", 100 + v.p.city, self.rng.below(10_000))),
                     ),
                 ])]),
             ));
         }
         if self.rng.pct(20) {
-            e.push(("se_label", s(self.free_text(&p))));
+            e.push(("se_label", s(self.free_text(&v.p))));
         }
         obj(e)
     }
