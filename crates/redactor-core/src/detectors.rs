@@ -835,7 +835,8 @@ fn find_named_values_or_query(
 /// that opens an object or follows a `,` (after whitespace: `{`, `, `); or
 /// Go's `%+v` of a struct and `%v` of a map (`&{ID:42
 /// Password:hunter2}`, `map[password:hunter2]`): a bare name after a `{`,
-/// a `[` or whitespace, right before a `:` with the value right after it.
+/// a `[` or whitespace, right before a `:` with the value right after it
+/// (inside a `{` or `[`, a value with spaces, [`go_value_len`]).
 /// Then a string (what its quotes enclose: escaped quotes after an escaped
 /// name, otherwise `"` or `'`) or another value (to whitespace, `,`, `}`,
 /// `]`, a double quote or a backslash; not an object or an array, whose
@@ -851,6 +852,10 @@ fn find_quoted_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
 fn find_quoted_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
     let mut done = 0;
+    // How far `b` was read for brackets, and whether a `{` or `[` was
+    // open there (since the last `}`, `]` or line end): names come in
+    // order, so each byte is read once.
+    let mut bracket = (0, false);
     for at in memchr::memchr2_iter(b':', b'>', b) {
         if at < done {
             continue;
@@ -872,7 +877,7 @@ fn find_quoted_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usi
         if j == 0 {
             continue;
         }
-        let (name_start, name_end, escaped) = match b[j - 1] {
+        let (name_start, name_end, escaped, go_value) = match b[j - 1] {
             q @ (b'"' | b'\'') => {
                 let escaped = q == b'"' && j >= 2 && b[j - 2] == b'\\';
                 let quote: &[u8] = match (q, escaped) {
@@ -885,10 +890,11 @@ fn find_quoted_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usi
                 if !b[..name_start].ends_with(quote) {
                     continue;
                 }
-                (name_start, name_end, escaped)
+                (name_start, name_end, escaped, false)
             }
             c if is_name_byte(c) => {
                 let name_start = start_of_name(b, j);
+                let mut go_value = false;
                 let named = if arrow {
                     // A Ruby symbol: `:password => "hunter2"`.
                     name_start > 0 && b[name_start - 1] == b':'
@@ -909,12 +915,26 @@ fn find_quoted_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usi
                             b'{' | b'[' | b' ' | b'\t' | b'\n' | b'\r' | b'\x0c'
                         )
                         && b.get(at + 1).is_some_and(|&c| !is_blank(c));
+                    // Inside a struct's `{` or a map's `[`, Go's value
+                    // may hold spaces ([`go_value_len`]).
+                    if go && name_start >= bracket.0 {
+                        let mut inside = bracket.1;
+                        for &c in &b[bracket.0..name_start] {
+                            match c {
+                                b'{' | b'[' => inside = true,
+                                b'}' | b']' | b'\n' => inside = false,
+                                _ => {}
+                            }
+                        }
+                        bracket = (name_start, inside);
+                        go_value = inside;
+                    }
                     literal || go
                 };
                 if !named {
                     continue;
                 }
-                (name_start, j, false)
+                (name_start, j, false, go_value)
             }
             _ => continue,
         };
@@ -943,6 +963,7 @@ fn find_quoted_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usi
             }
             // An object or an array: its members are searched in turn.
             None if matches!(rest.first(), Some(b'{' | b'[')) => continue,
+            None if go_value => (k, go_value_len(rest)),
             None => {
                 let end = rest.iter().position(|&c| {
                     c.is_ascii_whitespace() || matches!(c, b',' | b'}' | b']' | b'"' | b'\\')
@@ -954,6 +975,31 @@ fn find_quoted_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usi
             out.push((start, start + len));
             done = start + len;
         }
+    }
+}
+
+/// The length of the value that Go prints as it is (`%v`, `%+v`) at the
+/// start of `rest`, spaces included (`&{Name:Ann Lee Phone:...}`,
+/// `map[last_name:van der Berg plan:team]`): to whitespace, `,`, `}`, `]`,
+/// a double quote or a backslash, but over a space followed by a word
+/// that is not the next member's name (`Phone:`).
+fn go_value_len(rest: &[u8]) -> usize {
+    let stop = |c: u8| c.is_ascii_whitespace() || matches!(c, b',' | b'}' | b']' | b'"' | b'\\');
+    let mut end = 0;
+    loop {
+        end += rest[end..]
+            .iter()
+            .position(|&c| stop(c))
+            .unwrap_or(rest.len() - end);
+        if rest.get(end) != Some(&b' ') {
+            return end;
+        }
+        let word = &rest[end + 1..];
+        let name = word.iter().take_while(|&&c| is_name_byte(c)).count();
+        if word.first().is_none_or(|&c| stop(c)) || (name > 0 && word.get(name) == Some(&b':')) {
+            return end;
+        }
+        end += 1;
     }
 }
 
@@ -5236,14 +5282,23 @@ mod tests {
             ["Ann", "94107", "Bob", "4155550132"]
         );
         assert_eq!(spans(DetectorKind::IdParam, text), ["u-7"]);
-        // Go's structs and maps.
-        let text = "saved &{ID:42 FirstName:Ann Phone:4155550132 UserID:u-9} \
-                    map[last_name:Lee user_id:u-8 plan:team]";
+        // Go's structs and maps, whose values may hold spaces: to the next
+        // member's name or the closing bracket.
+        let text = "saved &{ID:42 FullName:Ann Lee Phone:4155550132 UserID:u-9} \
+                    map[last_name:van der Berg user_id:u-8 plan:team]";
         assert_eq!(
             spans(DetectorKind::PersonalParam, text),
-            ["Ann", "4155550132", "Lee"]
+            ["Ann Lee", "4155550132", "van der Berg"]
         );
         assert_eq!(spans(DetectorKind::IdParam, text), ["u-9", "u-8"]);
+        // Outside a bracket, one word: a log's prose goes on.
+        assert_eq!(
+            spans(
+                DetectorKind::PersonalParam,
+                "[info] created FirstName:Ann Lee ok"
+            ),
+            ["Ann"]
+        );
         // Not a quoted name before the `:`, or a name of another thing.
         assert!(spans(
             DetectorKind::PersonalParam,
@@ -5987,6 +6042,11 @@ mod tests {
         // Go's: after a `{`, a `[` or whitespace, the value right after
         // the `:`.
         let go_name = Regex::new(r#"[{\[\t\n\x0C\r ]([A-Za-z0-9_-]+)$"#).unwrap();
+        // Inside a `{` or `[`, its unquoted value goes on over a space
+        // and a word that is not a member's name.
+        let in_bracket = Regex::new(r"[{\[][^{}\[\]\n]*$").unwrap();
+        let go_word = Regex::new(r#"^ ([^\t\n\x0C\r ,}\]"\\]+)"#).unwrap();
+        let member = Regex::new("^[A-Za-z0-9_-]+:").unwrap();
         let escaped_value =
             Regex::new(r#"^[ \t]*(?:\\"((?s:.*?))(?:\\"|$)|([^\t\n\x0C\r ,}\]"\\]*))"#).unwrap();
         let value = Regex::new(r#"^[ \t]*(?:'([^']*)|"([^"]*)|([^\t\n\x0C\r ,}\]"\\]*))"#).unwrap();
@@ -6029,10 +6089,13 @@ mod tests {
             "map[",
             " Pwd:",
             "[token:",
+            "[token:a b",
+            " b",
         ];
         let texts = crate::test_texts::from_pieces(0x0c0d_e5ec_2e75_0001, 150_000, (1, 9), &pieces);
         let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
-        let mut forms = [0usize; 6];
+        // The six forms, and Go's values that go on over a space.
+        let mut forms = [0usize; 7];
         for t in &texts {
             found.clear();
             find_quoted_credentials(t, &mut found);
@@ -6050,8 +6113,8 @@ mod tests {
                     (&plain_name, &value, true),
                     (&single_name, &value, true),
                     (&symbol_name, &value, arrow),
-                    (&bare_name, &value, !arrow),
                     (&go_name, &value, !arrow && right_after),
+                    (&bare_name, &value, !arrow),
                 ]
                 .into_iter()
                 .enumerate()
@@ -6073,9 +6136,19 @@ mod tests {
                 if bare && (v.as_str().starts_with('{') || v.as_str().starts_with('[')) {
                     continue;
                 }
+                let mut end = sep.end() + v.end();
+                if form == 4 && bare && in_bracket.is_match(&t[..name.start()]) {
+                    while let Some(w) = go_word.captures(&t[end..]) {
+                        if member.is_match(&w[1]) {
+                            break;
+                        }
+                        end += w.get(0).unwrap().len();
+                        forms[6] += 1;
+                    }
+                }
                 if !v.is_empty() {
-                    want.push((sep.end() + v.start(), sep.end() + v.end()));
-                    done = sep.end() + v.end();
+                    want.push((sep.end() + v.start(), end));
+                    done = end;
                     forms[form] += 1;
                 }
             }

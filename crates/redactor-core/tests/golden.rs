@@ -487,6 +487,10 @@ fn personal() {
             "4155550188",
             "u-1618",
             "Wolf",
+            // Go's values with spaces.
+            "Quill",
+            "4155550199",
+            "Dyke",
             // Datadog RUM's view: its page's query, the user's id and name.
             "7071",
             "#orders",
