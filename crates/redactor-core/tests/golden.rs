@@ -91,7 +91,8 @@ fn snowplow() {
     // Enriched events (atomic fields, entity lists) and trackers' payloads
     // (short names in the `payload_data` envelope, entities as JSON in `co`)
     // lose the same person: ids, address, its lookups, location, queries,
-    // search terms and advertising ids; the coarse fields stay.
+    // search terms and advertising ids; base64 entities go whole; the
+    // coarse fields stay.
     gone_and_kept(
         &got,
         &[
@@ -123,6 +124,11 @@ fn snowplow() {
             "rv:133.0",
             "#orders",
             "10_15_7",
+            // Entities and an event sent base64-encoded, which cannot be
+            // read as they are.
+            "\"cx\":",
+            "\"ue_px\":",
+            "eyJzY2hlbWEi",
         ],
         &[
             "\"geo_country\":\"US\"",
