@@ -497,6 +497,9 @@ fn personal() {
             "Quill",
             "4155550199",
             "Dyke",
+            // Heap's identities.
+            "user-7081",
+            "7082",
             // Datadog RUM's view: its page's query, the user's id and name.
             "7071",
             "#orders",
