@@ -964,12 +964,12 @@ fn find_quoted_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usi
             // An object or an array: its members are searched in turn.
             None if matches!(rest.first(), Some(b'{' | b'[')) => continue,
             None if go_value => (k, go_value_len(rest)),
-            None => {
-                let end = rest.iter().position(|&c| {
-                    c.is_ascii_whitespace() || matches!(c, b',' | b'}' | b']' | b'"' | b'\\')
-                });
-                (k, end.unwrap_or(rest.len()))
-            }
+            None => (
+                k,
+                rest.iter()
+                    .position(|&c| ends_bare_value(c))
+                    .unwrap_or(rest.len()),
+            ),
         };
         if len > 0 {
             out.push((start, start + len));
@@ -978,13 +978,19 @@ fn find_quoted_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usi
     }
 }
 
+/// Whether `c` ends an unquoted member value that [`find_quoted_values`]
+/// reads: whitespace, `,`, `}`, `]`, a double quote or a backslash.
+fn ends_bare_value(c: u8) -> bool {
+    c.is_ascii_whitespace() || matches!(c, b',' | b'}' | b']' | b'"' | b'\\')
+}
+
 /// The length of the value that Go prints as it is (`%v`, `%+v`) at the
 /// start of `rest`, spaces included (`&{Name:Ann Lee Phone:...}`,
-/// `map[last_name:van der Berg plan:team]`): to whitespace, `,`, `}`, `]`,
-/// a double quote or a backslash, but over a space followed by a word
-/// that is not the next member's name (`Phone:`).
+/// `map[last_name:van der Berg plan:team]`): to a byte that
+/// [`ends_bare_value`], but over a space followed by a word that is not
+/// the next member's name (`Phone:`).
 fn go_value_len(rest: &[u8]) -> usize {
-    let stop = |c: u8| c.is_ascii_whitespace() || matches!(c, b',' | b'}' | b']' | b'"' | b'\\');
+    let stop = ends_bare_value;
     let mut end = 0;
     loop {
         end += rest[end..]
