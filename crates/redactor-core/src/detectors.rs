@@ -2499,9 +2499,12 @@ const COMBINED_LINE_MIN_LEN: usize = 27;
 /// Apache's error log ends a message (`..., referer:
 /// https://ref.test/?q=ann`, up to whitespace). Searched only in texts
 /// with a digit and an `=`, `:`, `%`, `&` or `.` (a query's, or the
-/// version's `1.1`), as the census tells, and a `?` or `#`.
+/// version's `1.1`), as the census tells, and a `?` or `#`. And the
+/// queries of the URLs written percent-encoded ([`find_encoded_url_queries`]).
 fn find_request_queries(text: &str, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
+    find_encoded_url_queries(b, out);
+    let encoded = out.len();
     if memchr::memchr2(b'?', b'#', b).is_none() {
         return;
     }
@@ -2525,9 +2528,67 @@ fn find_request_queries(text: &str, out: &mut Vec<(usize, usize)>) {
             .unwrap_or(b.len() - start);
         out.extend(query_of(start, start + len));
     }
-    if out.len() > before {
+    if out.len() > before || (encoded > 0 && out.len() > encoded) {
         merge_overlaps(out);
     }
+}
+
+/// The query and fragment of each URL written percent-encoded in `b`, as a
+/// referrer or redirect parameter holds one
+/// (`urlref=https%3A%2F%2Fref.test%2Fsearch%3Fq%3DAnn%2BLee&x=1`), also
+/// encoded twice (`%253A%252F%252F`): a scheme's letter, the encoded
+/// `://`, a host's byte, then from the first encoded `?` or `#` (`%3F`,
+/// `%23`; `%253F`, `%2523`) to the end of the encoded URL, the first byte
+/// that a URL percent-encoded in a query does not hold as it is
+/// (whitespace, `&`, `#`, a quote, `<`, `>`, `\`, `)`, `]` or `}`). The
+/// search term of a referrer has no telling name, as a request line's
+/// has none.
+fn find_encoded_url_queries(b: &[u8], out: &mut Vec<(usize, usize)>) {
+    let mut done = 0;
+    for at in memchr::memchr_iter(b'%', b) {
+        if at < done || at == 0 || !b[at - 1].is_ascii_alphanumeric() {
+            continue;
+        }
+        let rest = &b[at..];
+        let twice = if starts_with_ignore_case(rest, b"%3A%2F%2F") {
+            false
+        } else if starts_with_ignore_case(rest, b"%253A%252F%252F") {
+            true
+        } else {
+            continue;
+        };
+        let host = at + if twice { 15 } else { 9 };
+        let end = b[host..]
+            .iter()
+            .position(|&c| {
+                c.is_ascii_whitespace()
+                    || matches!(
+                        c,
+                        b'&' | b'#' | b'"' | b'\'' | b'<' | b'>' | b'\\' | b')' | b']' | b'}'
+                    )
+            })
+            .map_or(b.len(), |p| host + p);
+        done = end;
+        if end == host {
+            continue;
+        }
+        let marks: [&[u8]; 2] = if twice {
+            [b"%253F", b"%2523"]
+        } else {
+            [b"%3F", b"%23"]
+        };
+        let query = memchr::memchr_iter(b'%', &b[host + 1..end])
+            .map(|p| host + 1 + p)
+            .find(|&p| marks.iter().any(|m| starts_with_ignore_case(&b[p..end], m)));
+        if let Some(q) = query {
+            out.push((q, end));
+        }
+    }
+}
+
+/// Whether `b` starts with `prefix`, ASCII letters in either case.
+fn starts_with_ignore_case(b: &[u8], prefix: &[u8]) -> bool {
+    b.len() >= prefix.len() && b[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
 /// An HTTP request line found in a text by [`request_lines`]: offsets of
@@ -5412,6 +5473,83 @@ mod tests {
             .unwrap();
         assert!(token.starts_with("tok_"), "{field}");
         token.to_string()
+    }
+
+    /// URLs percent-encoded in text (a referrer or a redirect in another's
+    /// query) lose their query and fragment, also encoded twice.
+    #[test]
+    fn encoded_url_queries() {
+        for (text, want) in [
+            (
+                "?idsite=1&urlref=https%3A%2F%2Fwww.google.com%2Fsearch%3Fq%3Dann%2Blee&ua=x",
+                &["%3Fq%3Dann%2Blee"][..],
+            ),
+            (
+                "next=HTTPS%3a%2f%2fapp.test%2fcb%23state%3D1 then r=http%253A%252F%252Fx.test%252Fa%253Fu%253D4 done",
+                &["%23state%3D1", "%253Fu%253D4"],
+            ),
+            // No query; no scheme before the `://`; no host.
+            ("next=https%3A%2F%2Fapp.test%2Fcb&x=%3F", &[]),
+            ("u=%3A%2F%2Fx%3Fq", &[]),
+            ("u=a%3A%2F%2F&q=%3Fq", &[]),
+        ] {
+            assert_eq!(spans(DetectorKind::RequestQuery, text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn encoded_url_queries_are_what_a_regex_finds() {
+        // Each encoded URL in turn: a scheme's letter or digit, the encoded
+        // `://`, then the URL's bytes; its query from the first encoded `?`
+        // or `#` after the host's first byte.
+        let url =
+            Regex::new(r#"(?i)[a-z0-9](%3A%2F%2F|%253A%252F%252F)([^\t\n\x0C\r &#"'<>\\)\]}]+)"#)
+                .unwrap();
+        let once = Regex::new("(?i)%3F|%23").unwrap();
+        let twice = Regex::new("(?i)%253F|%2523").unwrap();
+        let pieces = [
+            "https",
+            "a",
+            "%3A%2F%2F",
+            "%3a%2f%2f",
+            "%253A%252F%252F",
+            "%3A",
+            "%2F",
+            "x.test",
+            "%3F",
+            "%3f",
+            "%23",
+            "%253F",
+            "%2523",
+            "q",
+            "%3D",
+            "&",
+            "#",
+            " ",
+            "\"",
+            ")",
+            "%",
+            "3F",
+            "%25",
+        ];
+        let texts =
+            crate::test_texts::from_pieces(0x0e2c_0de0_a7a7_0001, 100_000, (1, 10), &pieces);
+        let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
+        for t in &texts {
+            found.clear();
+            find_encoded_url_queries(t.as_bytes(), &mut found);
+            want.clear();
+            for c in url.captures_iter(t) {
+                let body = c.get(2).unwrap();
+                let marks = if c[1].len() == 9 { &once } else { &twice };
+                if let Some(m) = marks.find(&t[body.start() + 1..body.end()]) {
+                    want.push((body.start() + 1 + m.start(), body.end()));
+                }
+            }
+            assert_eq!(found, want, "{t:?}");
+            any += usize::from(!want.is_empty());
+        }
+        assert!(any > 3_000, "{any} texts with a query");
     }
 
     /// Access-log lines in the combined log format of Apache and nginx:

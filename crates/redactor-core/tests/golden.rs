@@ -500,6 +500,9 @@ fn personal() {
             // Heap's identities.
             "user-7081",
             "7082",
+            // The query of a URL percent-encoded in another's.
+            "tab%3Dbilling",
+            "ann.lee",
             // Datadog RUM's view: its page's query, the user's id and name.
             "7071",
             "#orders",
