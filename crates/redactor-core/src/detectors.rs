@@ -244,10 +244,15 @@ fn secret_prefix_at(b: &[u8], i: usize) -> bool {
     SECRET_PREFIXES
         .iter()
         .any(|p| rest.starts_with(p.as_bytes()))
-        || AUTH_SCHEMES.iter().any(|s| {
-            rest.get(..s.len())
-                .is_some_and(|w| w.eq_ignore_ascii_case(s))
-        })
+        || AUTH_SCHEMES
+            .iter()
+            .any(|s| starts_with_ignore_case(rest, s))
+}
+
+/// Whether `b` starts with `prefix`, ASCII letters in either case.
+fn starts_with_ignore_case(b: &[u8], prefix: &[u8]) -> bool {
+    b.get(..prefix.len())
+        .is_some_and(|w| w.eq_ignore_ascii_case(prefix))
 }
 
 /// Whether one of [`SECRET_PREFIXES`] or [`AUTH_SCHEMES`] (in any letter
@@ -347,12 +352,9 @@ fn find_secrets(text: &str, out: &mut Vec<(usize, usize)>) {
 /// [`AUTH_SCHEMES`] and where the credential starts. `None` for a match of
 /// any other alternative (none starts with a `b` or a `B`).
 fn scheme_credential(matched: &str) -> Option<(usize, usize)> {
-    let scheme = AUTH_SCHEMES.iter().position(|s| {
-        matched
-            .as_bytes()
-            .get(..s.len())
-            .is_some_and(|w| w.eq_ignore_ascii_case(s))
-    })?;
+    let scheme = AUTH_SCHEMES
+        .iter()
+        .position(|s| starts_with_ignore_case(matched.as_bytes(), s))?;
     let rest = &matched[AUTH_SCHEMES[scheme].len()..];
     let token = rest.trim_start_matches(char::is_whitespace);
     (token.len() < rest.len()).then(|| (scheme, matched.len() - token.len()))
@@ -1886,8 +1888,7 @@ const REVERSE_DNS: &[u8] = b".in-addr.arpa";
 
 /// Whether `b` starts with [`REVERSE_DNS`], in any letter case.
 fn is_reverse_dns_suffix(b: &[u8]) -> bool {
-    b.get(..REVERSE_DNS.len())
-        .is_some_and(|w| w.eq_ignore_ascii_case(REVERSE_DNS))
+    starts_with_ignore_case(b, REVERSE_DNS)
 }
 
 /// Dotted-decimal IPv4 addresses (see [`ipv4_re`]), not part of a longer
@@ -2584,11 +2585,6 @@ fn find_encoded_url_queries(b: &[u8], out: &mut Vec<(usize, usize)>) {
             out.push((q, end));
         }
     }
-}
-
-/// Whether `b` starts with `prefix`, ASCII letters in either case.
-fn starts_with_ignore_case(b: &[u8], prefix: &[u8]) -> bool {
-    b.len() >= prefix.len() && b[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
 /// An HTTP request line found in a text by [`request_lines`]: offsets of
