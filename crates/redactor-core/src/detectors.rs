@@ -2505,7 +2505,6 @@ const COMBINED_LINE_MIN_LEN: usize = 27;
 fn find_request_queries(text: &str, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
     find_encoded_url_queries(b, out);
-    let encoded = out.len();
     if memchr::memchr2(b'?', b'#', b).is_none() {
         return;
     }
@@ -2520,7 +2519,6 @@ fn find_request_queries(text: &str, out: &mut Vec<(usize, usize)>) {
     }
     static REFERER: OnceLock<memchr::memmem::Finder<'static>> = OnceLock::new();
     let referer = REFERER.get_or_init(|| memchr::memmem::Finder::new(b", referer: "));
-    let before = out.len();
     for at in referer.find_iter(b) {
         let start = at + 11;
         let len = b[start..]
@@ -2529,9 +2527,9 @@ fn find_request_queries(text: &str, out: &mut Vec<(usize, usize)>) {
             .unwrap_or(b.len() - start);
         out.extend(query_of(start, start + len));
     }
-    if out.len() > before || (encoded > 0 && out.len() > encoded) {
-        merge_overlaps(out);
-    }
+    // Each finder's spans are in order, but not the three lists (one
+    // span or none returns at once).
+    merge_overlaps(out);
 }
 
 /// The query and fragment of each URL written percent-encoded in `b`, as a
