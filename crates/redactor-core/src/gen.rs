@@ -863,17 +863,13 @@ impl Generator {
                 ),
             ]));
         }
-        let mut co_text = Vec::new();
-        json::write(
-            &mut co_text,
-            &obj(vec![
-                (
-                    "schema",
-                    s("iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0"),
-                ),
-                ("data", Value::Array(co)),
-            ]),
-        );
+        let co = json::to_string(&obj(vec![
+            (
+                "schema",
+                s("iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0"),
+            ),
+            ("data", Value::Array(co)),
+        ]));
         let mut e = vec![
             ("e", s(if i == 0 { "pv" } else { "se" })),
             ("url", s(&v.url)),
@@ -895,7 +891,7 @@ impl Generator {
             ("fp", s(&v.fingerprint)),
             ("ip", s(&v.p.ip4)),
             ("ua", s(&v.ua)),
-            ("co", s(String::from_utf8_lossy(&co_text))),
+            ("co", s(co)),
         ];
         if i > 0 {
             e.push(("se_ca", s("settings")));
