@@ -710,9 +710,16 @@ fn escape_at(b: &[u8], hex: &[u8; 2]) -> bool {
 /// The value runs to whitespace, `&`, `#`, `;`, `,`, a quote, `<`, `>`,
 /// `)`, `]` or `}` (and after a `%3D`, to an encoded `&`, `#` or space:
 /// `%26`, `%23`, `%20`), or is what a pair of quotes right after the `=`
-/// enclose (`password="two words"`). An empty value is not a match. An
-/// `=` inside a value found is part of it: every byte is looked at a
-/// bounded number of times, whatever the text.
+/// enclose (`password="two words"`); a value that starts with a bracket
+/// goes on past its closing one (`{SSHA}c2VjcmV0`). In a record as
+/// Kotlin's data classes, Lombok, Java's records and maps print it (the
+/// name after a `(`, `[`, `{` or `,`, inside a `(`, `[` or `{` on its
+/// line: `User(id=42, fullName=Ann Lee)`), the value may hold spaces and
+/// apostrophes ([`spaced_value_len`] to [`ends_record_value`]); a value
+/// that is a record ([`opens_record`]) is not one, its members are read in
+/// turn. An empty value is not a match. An `=` inside a value found is
+/// part of it: every byte is looked at a bounded number of times, whatever
+/// the text.
 fn find_named_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
     find_named_values(text, is_credential_name, out);
 }
@@ -734,20 +741,22 @@ fn find_named_values_or_query(
 ) {
     let b = text.as_bytes();
     let mut done = 0;
+    // Names come in order, and so each byte is read once for brackets.
+    let mut record = InBracket::new(b"{[(", b"}])");
     for at in memchr::memchr2_iter(b'=', b'%', b) {
         if at < done {
             continue;
         }
-        let (encoded, name_end, mut value_start) = if b[at] == b'=' {
+        let (encoded, arrow, name_end, mut value_start) = if b[at] == b'=' {
             let mut name_end = at;
             while name_end > 0 && is_blank(b[name_end - 1]) {
                 name_end -= 1;
             }
             // Ruby's `=>`: `password=>hunter2`, `:password => "hunter2"`.
             let arrow = b.get(at + 1) == Some(&b'>');
-            (false, name_end, at + 1 + usize::from(arrow))
+            (false, arrow, name_end, at + 1 + usize::from(arrow))
         } else if escape_at(&b[at..], b"3d") {
-            (true, at, at + 3)
+            (true, false, at, at + 3)
         } else {
             continue;
         };
@@ -780,6 +789,13 @@ fn find_named_values_or_query(
             }
         }
         let rest = &b[value_start..];
+        // A member of a printed record (`User(id=42, name=Ann Lee)`) may
+        // hold spaces.
+        let in_record = !encoded && !arrow && {
+            let before = b[..name_start].iter().rposition(|&c| !is_blank(c));
+            before.is_some_and(|i| matches!(b[i], b'(' | b'[' | b'{' | b','))
+                && record.at(b, name_start)
+        };
         let (start, len) = match rest.first() {
             Some(&q @ (b'"' | b'\'')) => {
                 let inner = &rest[1..];
@@ -788,25 +804,21 @@ fn find_named_values_or_query(
                     memchr::memchr(q, inner).unwrap_or(inner.len()),
                 )
             }
+            // A value that is a record (`user={name=Ann Lee, ...}`): its
+            // members are read in turn.
+            Some(b'(' | b'[' | b'{') if !encoded && opens_record(rest) => continue,
+            _ if in_record => (value_start, spaced_value_len(rest, ends_record_value, b'=')),
             _ => {
+                // A value that starts with a bracket goes on past the
+                // closing one (`{SSHA}c2VjcmV0`, an LDAP hash).
+                let bracketed = matches!(rest.first(), Some(b'(' | b'[' | b'{'));
                 let len = rest
                     .iter()
                     .enumerate()
                     .position(|(i, &c)| {
                         c.is_ascii_whitespace()
-                            || matches!(
-                                c,
-                                b'&' | b'#'
-                                    | b';'
-                                    | b','
-                                    | b'"'
-                                    | b'\''
-                                    | b'<'
-                                    | b'>'
-                                    | b')'
-                                    | b']'
-                                    | b'}'
-                            )
+                            || matches!(c, b'&' | b'#' | b';' | b',' | b'"' | b'\'' | b'<' | b'>')
+                            || (!bracketed && matches!(c, b')' | b']' | b'}'))
                             || (encoded
                                 && [b"26", b"23", b"20"]
                                     .iter()
@@ -821,6 +833,21 @@ fn find_named_values_or_query(
             done = start + len;
         }
     }
+}
+
+/// Whether `rest` starts a printed record's members: a `(`, `[` or `{`,
+/// then a name and an `=` (`{name=Ann Lee, ...}`; spaces and tabs around
+/// the name allowed), not a value that starts with a bracket
+/// (`{SSHA}...`).
+fn opens_record(rest: &[u8]) -> bool {
+    let inner = &rest[1..];
+    let start = inner.iter().take_while(|&&c| is_blank(c)).count();
+    let name = inner[start..]
+        .iter()
+        .take_while(|&&c| is_name_byte(c))
+        .count();
+    let after = inner[start + name..].iter().find(|&&c| !is_blank(c));
+    name > 0 && after == Some(&b'=')
 }
 
 /// The values of credential-named members ([`CREDENTIAL_NAMES`]) of JSON
@@ -854,10 +881,8 @@ fn find_quoted_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
 fn find_quoted_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
     let mut done = 0;
-    // How far `b` was read for brackets, and whether a `{` or `[` was
-    // open there (since the last `}`, `]` or line end): names come in
-    // order, so each byte is read once.
-    let mut bracket = (0, false);
+    // Names come in order, and so each byte is read once for brackets.
+    let mut bracket = InBracket::new(b"{[", b"}]");
     for at in memchr::memchr2_iter(b':', b'>', b) {
         if at < done {
             continue;
@@ -919,17 +944,8 @@ fn find_quoted_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usi
                         && b.get(at + 1).is_some_and(|&c| !is_blank(c));
                     // Inside a struct's `{` or a map's `[`, Go's value
                     // may hold spaces ([`go_value_len`]).
-                    if go && name_start >= bracket.0 {
-                        let mut inside = bracket.1;
-                        for &c in &b[bracket.0..name_start] {
-                            match c {
-                                b'{' | b'[' => inside = true,
-                                b'}' | b']' | b'\n' => inside = false,
-                                _ => {}
-                            }
-                        }
-                        bracket = (name_start, inside);
-                        go_value = inside;
+                    if go {
+                        go_value = bracket.at(b, name_start);
                     }
                     literal || go
                 };
@@ -988,11 +1004,24 @@ fn ends_bare_value(c: u8) -> bool {
 
 /// The length of the value that Go prints as it is (`%v`, `%+v`) at the
 /// start of `rest`, spaces included (`&{Name:Ann Lee Phone:...}`,
-/// `map[last_name:van der Berg plan:team]`): to a byte that
-/// [`ends_bare_value`], but over a space followed by a word that is not
-/// the next member's name (`Phone:`).
+/// `map[last_name:van der Berg plan:team]`): [`spaced_value_len`] with
+/// Go's `:`.
 fn go_value_len(rest: &[u8]) -> usize {
-    let stop = ends_bare_value;
+    spaced_value_len(rest, ends_bare_value, b':')
+}
+
+/// Whether `c` ends an unquoted value of a record printed as
+/// `Name(a=1, b=two words)` ([`find_named_values`]): what
+/// [`ends_bare_value`] says, or a `)`.
+fn ends_record_value(c: u8) -> bool {
+    ends_bare_value(c) || c == b')'
+}
+
+/// The length of an unquoted value at the start of `rest` that may hold
+/// spaces: to a byte that `stop` accepts, but over a space followed by a
+/// word that is not the next member's name (a run of [`is_name_byte`]s
+/// right before `sep`).
+fn spaced_value_len(rest: &[u8], stop: fn(u8) -> bool, sep: u8) -> usize {
     let mut end = 0;
     loop {
         end += rest[end..]
@@ -1004,10 +1033,46 @@ fn go_value_len(rest: &[u8]) -> usize {
         }
         let word = &rest[end + 1..];
         let name = word.iter().take_while(|&&c| is_name_byte(c)).count();
-        if word.first().is_none_or(|&c| stop(c)) || (name > 0 && word.get(name) == Some(&b':')) {
+        if word.first().is_none_or(|&c| stop(c)) || (name > 0 && word.get(name) == Some(&sep)) {
             return end;
         }
         end += 1;
+    }
+}
+
+/// Whether positions of a text, asked for in increasing order, are inside
+/// a bracket: the last of `opens`, `closes` and line ends before them is
+/// one of `opens`. Each byte is read once.
+struct InBracket {
+    opens: &'static [u8],
+    closes: &'static [u8],
+    /// How far the text was read, and whether a bracket was open there.
+    read: usize,
+    inside: bool,
+}
+
+impl InBracket {
+    fn new(opens: &'static [u8], closes: &'static [u8]) -> InBracket {
+        InBracket {
+            opens,
+            closes,
+            read: 0,
+            inside: false,
+        }
+    }
+
+    /// Whether `b[at]` is inside a bracket; `at` never below an earlier
+    /// call's.
+    fn at(&mut self, b: &[u8], at: usize) -> bool {
+        for &c in &b[self.read.min(at)..at] {
+            if self.opens.contains(&c) {
+                self.inside = true;
+            } else if c == b'\n' || self.closes.contains(&c) {
+                self.inside = false;
+            }
+        }
+        self.read = at;
+        self.inside
     }
 }
 
@@ -5360,6 +5425,33 @@ mod tests {
             ),
             ["Ann"]
         );
+        // Records as Kotlin's data classes, Lombok, Java's records and
+        // maps print them: values with spaces and apostrophes, to the next
+        // member or the closing bracket; a record inside a record's value.
+        let text = "saved Customer(id=7, fullName=Ann O'Neil, street=1 Main St, zip=94107) \
+                    User[userId=u-1, lastName=van der Berg] {phone=415 555 0132} \
+                    login user={name=Ann Lee, email_address=ann at example}";
+        assert_eq!(
+            spans(DetectorKind::PersonalParam, text),
+            [
+                "Ann O'Neil",
+                "1 Main St",
+                "94107",
+                "van der Berg",
+                "415 555 0132",
+                "ann at example"
+            ]
+        );
+        assert_eq!(spans(DetectorKind::IdParam, text), ["u-1"]);
+        // Outside a record, or after a `?`, one word; a value that
+        // starts with a bracket without a member in it is a value.
+        assert_eq!(
+            spans(
+                DetectorKind::PersonalParam,
+                "first_name=Ann Lee (see /u?last_name=Lee now) street={x} y"
+            ),
+            ["Ann", "Lee", "{x}"]
+        );
         // Not a quoted name before the `:`, or a name of another thing.
         assert!(spans(
             DetectorKind::PersonalParam,
@@ -5948,6 +6040,13 @@ mod tests {
             ("password = hunter2\nuser = bob", &["hunter2"]),
             ("api_key= x", &["x"]),
             ("DB_PASSWORD\t=\t's3 cr3t'", &["s3 cr3t"]),
+            // A printed record's value may hold spaces.
+            (
+                "DataSource(url=jdbc:pg://db/app, user=app, password=correct horse, pool=4)",
+                &["correct horse"],
+            ),
+            // An LDAP hash starts with a bracket: a value, not a record.
+            ("user_password={SSHA}c2VjcmV0 uid=1", &["{SSHA}c2VjcmV0"]),
         ] {
             assert_eq!(spans(DetectorKind::Secret, text), values, "{text}");
         }
@@ -5992,9 +6091,21 @@ mod tests {
         let blanks_after = Regex::new("^[ \t]*").unwrap();
         // ASCII whitespace ends a value (`u8::is_ascii_whitespace`: no
         // vertical tab), other whitespace does not.
-        let plain =
-            Regex::new(r#"^(?:"([^"]*)"?|'([^']*)'?|([^\t\n\x0C\r &#;,"'<>)\]}]*))"#).unwrap();
+        let plain = Regex::new(
+            r#"^(?:"([^"]*)"?|'([^']*)'?|([(\[{][^\t\n\x0C\r &#;,"'<>]*|[^\t\n\x0C\r &#;,"'<>)\]}]*))"#,
+        )
+        .unwrap();
         let encoded_end = Regex::new("%(?:2[63]|20)").unwrap();
+        // A printed record's member (after a `(`, `[`, `{` or `,`, with a
+        // `(`, `[` or `{` the last bracket before it on its line): its
+        // unquoted value goes on over a space and a word that is not a
+        // member's name. A value that opens a record is none.
+        let record_pre = Regex::new(r"[(\[{,][ \t]*$").unwrap();
+        let in_record = Regex::new(r"[(\[{][^(){}\[\]\n]*$").unwrap();
+        let record_value = Regex::new(r#"^[^\t\n\x0C\r ,)}\]"\\]*"#).unwrap();
+        let record_word = Regex::new(r#"^ ([^\t\n\x0C\r ,)}\]"\\]+)"#).unwrap();
+        let member = Regex::new("^[A-Za-z0-9_-]+=").unwrap();
+        let opens_record = Regex::new(r"^[(\[{][ \t]*[A-Za-z0-9_-]+[ \t]*=").unwrap();
         let pieces = [
             "token",
             "Token",
@@ -6044,10 +6155,23 @@ mod tests {
             "\u{2003}",
             "\x0b",
             "\n",
+            "(",
+            "{",
+            "[",
+            ")",
+            "}",
+            "User(",
+            ", ",
+            "{x=",
+            "(pwd=",
+            "[token=a b",
+            ", secret=",
+            " b",
+            "O'N",
         ];
         let texts = crate::test_texts::from_pieces(0x7a3e_d0c5_1dea_5e17, 100_000, (1, 9), &pieces);
         let (mut found, mut want, mut any, mut several) = (Vec::new(), Vec::new(), 0, 0);
-        let mut by_query_name = 0;
+        let (mut by_query_name, mut records, mut spaced) = (0, 0, 0);
         for (t, query) in texts.iter().flat_map(|t| [(t, false), (t, true)]) {
             found.clear();
             if query {
@@ -6070,6 +6194,7 @@ mod tests {
                     continue;
                 };
                 let n = c.get(2).unwrap().as_str();
+                let name_start = c.get(2).unwrap().start();
                 let by_query = query && query_name.is_match(n) && query_pre.is_match(&c["pre"]);
                 if !credential.is_match(n) && !by_query {
                     continue;
@@ -6080,9 +6205,29 @@ mod tests {
                     value_at += blanks_after.find(&t[value_at..]).unwrap().end();
                 }
                 let rest = &t[value_at..];
+                if sep.len() < 3 && opens_record.is_match(rest) {
+                    continue;
+                }
                 let c = plain.captures(rest).unwrap();
-                let v = c.get(1).or(c.get(2)).or(c.get(3)).unwrap();
+                let mut v = c.get(1).or(c.get(2)).or(c.get(3)).unwrap();
+                let record = sep.as_str() == "="
+                    && c.get(3).is_some()
+                    && record_pre.is_match(&before[..name_start])
+                    && in_record.is_match(&before[..name_start]);
+                if record {
+                    v = record_value.find(rest).unwrap();
+                    records += 1;
+                }
                 let mut end = v.end();
+                if record {
+                    while let Some(w) = record_word.captures(&rest[end..]) {
+                        if member.is_match(&w[1]) {
+                            break;
+                        }
+                        end += w.get(0).unwrap().len();
+                        spaced += 1;
+                    }
+                }
                 if sep.len() == 3 && c.get(3).is_some() {
                     if let Some(e) = encoded_end.find(v.as_str()) {
                         end = v.start() + e.start();
@@ -6101,6 +6246,8 @@ mod tests {
         assert!(any > 40_000, "{any} texts with values");
         assert!(several > 4_000, "{several} texts with several values");
         assert!(by_query_name > 2_000, "{by_query_name} query names");
+        assert!(records > 2_000, "{records} records' members");
+        assert!(spaced > 500, "{spaced} records' values over a space");
     }
 
     #[test]
