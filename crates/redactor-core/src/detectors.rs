@@ -580,7 +580,9 @@ const PERSONAL_NAMES: &[&[u8]] = &[
 /// personal preset's customer ids (`customer_id`, `member_id`, ...), so
 /// that an id in text is handled as its field is; and a log line's `user`
 /// (PostgreSQL's `user=ann db=app`, PAM's `ruser= rhost=... user=ann`,
-/// a `db_user` or `remote_user`) and PAM's `logname`, which the
+/// a `db_user` or `remote_user`), PAM's `logname` and the source and
+/// destination user names of a CEF event (`suser=ann duser=bob`, as
+/// ArcSight's Common Event Format writes its extensions), which the
 /// personal preset's person-fields rule tokenizes as a field's value. A
 /// parameter's name is one of them as [`is_id_name`] reads it. Not
 /// `group_id`, which logs write as often for a consumer group, nor `id`,
@@ -608,6 +610,8 @@ const ID_NAMES: &[&[u8]] = &[
     b"visitorid",
     b"user",
     b"logname",
+    b"suser",
+    b"duser",
 ];
 
 /// The names of the ids that analytics collection URLs carry in their
@@ -5960,6 +5964,20 @@ mod tests {
             let token = field_token(&p, name, "u-42");
             assert_eq!(out, format!("login {name}={token} ok"));
         }
+        // A CEF event's source and destination users get the token of a
+        // Windows logon event's TargetUserName.
+        let out = p
+            .detectors
+            .rewrite("CEF:0|V|P|1|100|x|5|spt=1 suser=ann.lee duser=bob", |_| {})
+            .unwrap();
+        let (ann, bob) = (
+            field_token(&p, "TargetUserName", "ann.lee"),
+            field_token(&p, "SubjectUserName", "bob"),
+        );
+        assert_eq!(
+            out,
+            format!("CEF:0|V|P|1|100|x|5|spt=1 suser={ann} duser={bob}")
+        );
     }
 
     /// [`is_personal_name`] and [`is_id_name`] by their definition: the
