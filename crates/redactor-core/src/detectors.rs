@@ -3030,6 +3030,57 @@ fn find_log_users(text: &str, out: &mut Vec<(usize, usize)>) {
     }
 }
 
+/// The labels of a Windows security event's text whose value names an
+/// account or the computer it signed in from, as Windows renders the
+/// event's message (which Windows Event Forwarding and log shippers send
+/// as it is): `Account Name`, `Security ID`, `Logon Account` (event
+/// 4776), `Workstation Name` (4624, 4625), `Source Workstation` (4776),
+/// `Caller Computer Name` (4740). Names as in Microsoft's security event
+/// reference; a Windows installed in another language renders other ones.
+const WINDOWS_EVENT_LABELS: &[&[u8]] = &[
+    b"Account Name",
+    b"Security ID",
+    b"Logon Account",
+    b"Workstation Name",
+    b"Source Workstation",
+    b"Caller Computer Name",
+];
+
+/// The shortest text that may hold a labelled value of a Windows security
+/// event: `Security ID:\tS-1-0-0`.
+const WINDOWS_EVENT_MIN_LEN: usize = 13;
+
+/// The values of the accounts and computers in a Windows security event's
+/// text ([`WINDOWS_EVENT_LABELS`]): a line (after its leading tabs and
+/// spaces) that is one of the labels, in any letter case, then a `:`, a
+/// tab and perhaps more tabs and spaces, then the value, to the line's end
+/// without its trailing tabs and spaces (`\tAccount Name:\t\tann.lee`,
+/// a name with spaces too). `-`, which Windows writes for none, stays.
+fn find_windows_event_values(text: &str, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    for colon in memchr::memmem::find_iter(b, b":\t") {
+        let line = memchr::memrchr(b'\n', &b[..colon]).map_or(0, |i| i + 1);
+        let label_start = line + b[line..colon].iter().take_while(|&&c| is_blank(c)).count();
+        let label = &b[label_start..colon];
+        if !WINDOWS_EVENT_LABELS
+            .iter()
+            .any(|l| label.eq_ignore_ascii_case(l))
+        {
+            continue;
+        }
+        let start = colon + 1 + b[colon + 1..].iter().take_while(|&&c| is_blank(c)).count();
+        let line_end = memchr::memchr2(b'\n', b'\r', &b[start..]).map_or(b.len(), |i| start + i);
+        let end = start
+            + b[start..line_end]
+                .iter()
+                .rposition(|&c| !is_blank(c))
+                .map_or(0, |i| i + 1);
+        if end > start && &b[start..end] != b"-" {
+            out.push((start, end));
+        }
+    }
+}
+
 /// Whether a text of ASCII digits alone may hold any detector's match.
 /// Only a card number can be found in digits alone (the other detectors
 /// need a separator, a sign, a letter or an `=`), and it is then the whole
@@ -3137,7 +3188,10 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             if may_hold_auth_line(text.len(), p) {
                 find_auth_users(text, out);
             }
-            // Each finder's spans are in order, but not the four lists.
+            if p.has(C_COLON_OR_EQUALS) && text.len() >= WINDOWS_EVENT_MIN_LEN {
+                find_windows_event_values(text, out);
+            }
+            // Each finder's spans are in order, but not the five lists.
             merge_overlaps(out);
         }
         DetectorKind::RequestQuery => find_request_queries(text, out),
@@ -5978,6 +6032,101 @@ mod tests {
             out,
             format!("CEF:0|V|P|1|100|x|5|spt=1 suser={ann} duser={bob}")
         );
+    }
+
+    #[test]
+    fn windows_event_values() {
+        let text = "An account was successfully logged on.\r\n\r\nSubject:\r\n\
+                    \tSecurity ID:\t\tS-1-5-18\r\n\tAccount Name:\t\tWS01$\r\n\
+                    \tAccount Domain:\t\tCORP\r\n\nNew Logon:\n\tSecurity ID:\t\tCORP\\ann.lee\n\
+                    \tAccount Name:\t\tAnn Lee \t\n\tLogon ID:\t\t0x8C3A1\n\
+                    \tWorkstation Name:\tANN-LAPTOP\n  logon account:\tbob\n\
+                    \tSource Workstation:\t-\n\tCaller Computer Name:\tWS02";
+        assert_eq!(
+            spans(DetectorKind::IdParam, text),
+            [
+                "S-1-5-18",
+                "WS01$",
+                "CORP\\ann.lee",
+                "Ann Lee",
+                "ANN-LAPTOP",
+                "bob",
+                "WS02"
+            ]
+        );
+        // Another label, a label not at its line's start, no tab after
+        // the `:`, an empty value.
+        assert!(spans(
+            DetectorKind::IdParam,
+            "\tAccount Domain:\tCORP\nNew Account Name:\tx\nAccount Name: y\nSecurity ID:\t\t\n"
+        )
+        .is_empty());
+        // An account's name gets the token of a Windows logon event's
+        // TargetUserName field.
+        let p = std::sync::Arc::new(crate::policy::Policy::builtin().unwrap());
+        let out = p
+            .detectors
+            .rewrite("New Logon:\n\tAccount Name:\t\tann.lee\n", |_| {})
+            .unwrap();
+        let token = field_token(&p, "TargetUserName", "ann.lee");
+        assert_eq!(out, format!("New Logon:\n\tAccount Name:\t\t{token}\n"));
+    }
+
+    #[test]
+    fn windows_event_values_are_what_a_regex_finds() {
+        // At each line's start, a label, `:`, a tab, blanks, and the rest
+        // of the line without its trailing blanks.
+        let labelled = Regex::new(
+            "(?im)^[ \t]*(?:account name|security id|logon account|workstation name|\
+             source workstation|caller computer name):\t[ \t]*([^\r\n]*)",
+        )
+        .unwrap();
+        let pieces = [
+            "Account Name",
+            "account NAME",
+            "Security ID",
+            "Logon Account",
+            "Workstation Name",
+            "Source Workstation",
+            "Caller Computer Name",
+            "Account Domain",
+            "Name",
+            ":",
+            ":\t",
+            "\t",
+            " ",
+            "\n",
+            "\r\n",
+            "\r",
+            "-",
+            "ann.lee",
+            "S-1-5-21-1",
+            "WS01$",
+            "Ann Lee",
+            "é",
+            "\n\tAccount Name:\t\t",
+            "\nSecurity ID:\t",
+            "\r\n  Workstation Name:\t",
+            "Logon Account:\t",
+        ];
+        let texts =
+            crate::test_texts::from_pieces(0x3a1d_0e5e_77a7_4624, 100_000, (1, 10), &pieces);
+        let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
+        for t in &texts {
+            found.clear();
+            find_windows_event_values(t, &mut found);
+            want.clear();
+            for c in labelled.captures_iter(t) {
+                let v = c.get(1).unwrap();
+                let trimmed = v.as_str().trim_end_matches([' ', '\t']);
+                if !trimmed.is_empty() && trimmed != "-" {
+                    want.push((v.start(), v.start() + trimmed.len()));
+                }
+            }
+            assert_eq!(found, want, "{t:?}");
+            any += usize::from(!want.is_empty());
+        }
+        assert!(any > 5_000, "{any} texts with values");
     }
 
     /// [`is_personal_name`] and [`is_id_name`] by their definition: the
