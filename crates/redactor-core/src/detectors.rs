@@ -2835,6 +2835,10 @@ fn login_len(b: &[u8]) -> usize {
     b.iter().take_while(|&&c| is_login_byte(c)).count()
 }
 
+/// The longest user name in quotes that [`find_auth_users`] takes after
+/// `for user `.
+const QUOTED_USER_MAX_LEN: usize = 256;
+
 /// The methods OpenSSH names before `for <user> from` (`Accepted
 /// publickey for ann from ...`, `Failed password for ...`), and the words
 /// of its other messages in that place (`... attempts exceeded for ann
@@ -2864,6 +2868,10 @@ const SSH_FOR_WORDS: &[&[u8]] = &[
 /// - `session opened for user ann(uid=1000) by (uid=0)`, `session closed
 ///   for user ann`: after `for user `, before `(uid=`, ` by ` or the end;
 ///   `... by ann(uid=1000)`: after `by `, before `(uid=`;
+/// - `password authentication failed for user "ann"` (PostgreSQL), `Login
+///   failed for user 'CORP\ann'.` (SQL Server), `Access denied for user
+///   'ann'@'203.0.113.7'` (MySQL): after `for user ` in quotes, what they
+///   enclose (on one line, at most [`QUOTED_USER_MAX_LEN`] bytes);
 /// - `New session 7 of user ann.`: after `session <number> of user `,
 ///   before a final `.` or the end;
 /// - `ann : TTY=pts/0 ; PWD=/home/ann ; USER=bob ; COMMAND=/bin/ls`
@@ -2877,7 +2885,7 @@ const SSH_FOR_WORDS: &[&[u8]] = &[
 fn find_auth_users(text: &str, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
     // The name at `start` when what follows it satisfies `after`.
-    let mut take = |start: usize, after: &dyn Fn(&[u8]) -> bool| {
+    let take = |out: &mut Vec<(usize, usize)>, start: usize, after: &dyn Fn(&[u8]) -> bool| {
         let mut end = start + login_len(&b[start..]);
         if end > start && b[end - 1] == b'.' && end == b.len() {
             end -= 1;
@@ -2906,11 +2914,22 @@ fn find_auth_users(text: &str, out: &mut Vec<(usize, usize)>) {
             let start = sp + 6;
             let (word_start, word) = word_before();
             match word {
-                b"for" => take(start, &|rest: &[u8]| {
+                // A database's or an application's `... failed for user
+                // "ann"`, `... for user 'CORP\ann'`.
+                b"for" if matches!(b.get(start), Some(b'"' | b'\'')) => {
+                    let inner = &b[start + 1..b.len().min(start + 1 + QUOTED_USER_MAX_LEN)];
+                    let len = inner.iter().position(|&c| c == b[start] || c == b'\n');
+                    if let Some(len) = len.filter(|&n| n > 0 && inner[n] == b[start]) {
+                        if &inner[..len] != ROOT {
+                            out.push((start + 1, start + 1 + len));
+                        }
+                    }
+                }
+                b"for" => take(out, start, &|rest: &[u8]| {
                     rest.is_empty() || rest.starts_with(b"(uid=") || rest.starts_with(b" by ")
                 }),
                 b"invalid" | b"Invalid" | b"illegal" | b"Illegal" | b"authenticating" | b"from" => {
-                    take(start, &from_or_address)
+                    take(out, start, &from_or_address)
                 }
                 b"of" => {
                     // `session 42 of user ann.`
@@ -2922,7 +2941,7 @@ fn find_auth_users(text: &str, out: &mut Vec<(usize, usize)>) {
                         .count();
                     let number = &before[..before.len() - digits];
                     if digits > 0 && number.ends_with(b"ession ") {
-                        take(start, &|rest: &[u8]| rest.is_empty() || rest == b".");
+                        take(out, start, &|rest: &[u8]| rest.is_empty() || rest == b".");
                     }
                 }
                 _ => {}
@@ -2933,10 +2952,10 @@ fn find_auth_users(text: &str, out: &mut Vec<(usize, usize)>) {
                 && !b[start..].starts_with(b"invalid user ")
                 && !b[start..].starts_with(b"illegal user ")
             {
-                take(start, &|rest: &[u8]| rest.starts_with(b" from "));
+                take(out, start, &|rest: &[u8]| rest.starts_with(b" from "));
             }
         } else if rest.starts_with(b"by ") {
-            take(sp + 4, &|rest: &[u8]| rest.starts_with(b"(uid="));
+            take(out, sp + 4, &|rest: &[u8]| rest.starts_with(b"(uid="));
         } else if rest.starts_with(b"; COMMAND=") {
             // sudo: `ann : TTY=...` or `ann : 3 incorrect password attempts
             // ; TTY=...` (its `USER=bob` is a named value).
@@ -2945,7 +2964,7 @@ fn find_auth_users(text: &str, out: &mut Vec<(usize, usize)>) {
                     .iter()
                     .rposition(|&c| !is_login_byte(c))
                     .map_or(0, |i| i + 1);
-                take(start, &|rest: &[u8]| rest.starts_with(b" : "));
+                take(out, start, &|rest: &[u8]| rest.starts_with(b" : "));
             }
             break;
         }
@@ -5896,6 +5915,18 @@ mod tests {
             ("New session 42 of user ivan.smith.", "ivan.smith"),
             ("Started Session 42 of User judy.", "judy"),
             (
+                "FATAL:  password authentication failed for user \"kate.lee\"",
+                "kate.lee",
+            ),
+            (
+                "Login failed for user 'CORP\\lars'. Reason: Password did not match. [CLIENT: <local machine>]",
+                "CORP\\lars",
+            ),
+            (
+                "Access denied for user 'max'@'localhost' (using password: YES)",
+                "max",
+            ),
+            (
                 "maximum authentication attempts exceeded for ned from 203.0.113.11 port 22",
                 "ned",
             ),
@@ -5941,6 +5972,10 @@ mod tests {
             "a list of user accounts",
             "session opened for user",
             "sudo: unable to resolve host ; COMMAND=x",
+            // A quote that does not close on its line, an empty one.
+            "failed for user \"x\nwhich\"",
+            "failed for user ''",
+            "Login failed for user 'root'.",
         ] {
             assert!(spans(DetectorKind::IdParam, text).is_empty(), "{text}");
         }
