@@ -32,8 +32,8 @@ mod same_file;
 /// line in text goes whole, as does the referrer's query of an access-log
 /// line (combined log format), whose user is tokenized and User-Agent
 /// reduced; a user's name in a home directory path, in an SSH, PAM, sudo
-/// or database login message or in a Windows security event's text is
-/// tokenized. Invalid lines are never forwarded: they are quarantined with
+/// or database login message, in a Windows security event's text or in an
+/// LDAP distinguished name is tokenized. Invalid lines are never forwarded: they are quarantined with
 /// a reason. With no --policy, a
 /// built-in policy applies every preset (mixpanel, segment, amplitude,
 /// posthog, snowplow, ga4, otel, and credentials and personal for fields

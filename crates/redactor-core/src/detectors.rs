@@ -3049,6 +3049,128 @@ fn find_log_users(text: &str, out: &mut Vec<(usize, usize)>) {
     }
 }
 
+/// The shortest text that may hold a person's value in a distinguished
+/// name or filter: `(cn=a)`.
+const DN_MIN_LEN: usize = 6;
+
+/// The attributes of an LDAP distinguished name (RFC 4514) and search
+/// filter (RFC 4515) whose value names a person: the common name, the
+/// user id, the surname and the given name. A group's or a service's
+/// common name (`cn=admins`) is taken too: the fail-closed side.
+const DN_PERSON_ATTRS: &[&[u8]] = &[b"cn", b"uid", b"sn", b"givenname"];
+
+/// The attributes that tell a distinguished name ([`find_dn_values`]):
+/// RFC 4514's table (`CN`, `L`, `ST`, `O`, `OU`, `C`, `STREET`, `DC`,
+/// `UID`) and the person attributes.
+const DN_ATTRS: &[&[u8]] = &[
+    b"cn",
+    b"l",
+    b"st",
+    b"o",
+    b"ou",
+    b"c",
+    b"street",
+    b"dc",
+    b"uid",
+    b"sn",
+    b"givenname",
+];
+
+/// The length of the attribute name `attr=` that starts `b`, `=` included,
+/// when it is one of `attrs` (any letter case); else 0.
+fn dn_attr_len(b: &[u8], attrs: &[&[u8]]) -> usize {
+    let name = b.iter().take_while(|&&c| c.is_ascii_alphabetic()).count();
+    let known = attrs.iter().any(|a| b[..name].eq_ignore_ascii_case(a));
+    if name > 0 && known && b.get(name) == Some(&b'=') {
+        name + 1
+    } else {
+        0
+    }
+}
+
+/// Whether `b` starts with a name ([`is_name_byte`]s) and an `=`: the
+/// next `name=value` field of a log line.
+fn next_is_named_value(b: &[u8]) -> bool {
+    let name = b.iter().take_while(|&&c| is_name_byte(c)).count();
+    name > 0 && b.get(name) == Some(&b'=')
+}
+
+/// The values that name a person ([`DN_PERSON_ATTRS`]) in LDAP
+/// distinguished names and search filters written into text, as
+/// directory, VPN, single sign-on and mutual-TLS logs carry them:
+/// `cn=Ann Lee,ou=People,dc=corp,dc=example`,
+/// `CN=Lee\, Ann,OU=Staff,DC=corp` (Active Directory),
+/// `subject=CN=Ann Lee,O=Example` (a client certificate),
+/// `(&(objectClass=person)(uid=ann))`. The attribute's name starts a word
+/// (no letter, digit, `_` or `-` before it) and is followed by `=`; the
+/// value runs to a `,`, `+`, `)`, `"`, `;`, line end, a space before the
+/// log line's next `name=` field ([`next_is_named_value`]) or the end, a
+/// `\` escaping the byte after it (`\,`), without its trailing spaces. It
+/// is taken in a distinguished name (the attribute after a `,` or a `+`
+/// and spaces, or the value followed by a `,` or a `+`, spaces and one of
+/// [`DN_ATTRS`] with its `=`) or a filter (the attribute right after a
+/// `(`, the value right before a `)`, not of digits alone: PAM's
+/// `(uid=1000)` is a Unix user's number); `cn=Ann` alone is not one.
+fn find_dn_values(text: &str, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    let mut done = 0;
+    // The end of the value read last, and whether a distinguished name's
+    // next attribute follows it: a value that starts inside it ends there
+    // too (its start is past an `=`, which no `\` escapes), so that each
+    // byte is read a bounded number of times, whatever the text.
+    let (mut stop, mut stop_next_rdn) = (0, false);
+    for eq in memchr::memchr_iter(b'=', b) {
+        // The person attributes end with `n`, `d` or `e`.
+        if eq < done || eq == 0 || !matches!(b[eq - 1] | 0x20, b'n' | b'd' | b'e') {
+            continue;
+        }
+        let attr = b[..eq]
+            .iter()
+            .rposition(|&c| !c.is_ascii_alphabetic())
+            .map_or(0, |i| i + 1);
+        if (attr > 0 && is_name_byte(b[attr - 1])) || dn_attr_len(&b[attr..], DN_PERSON_ATTRS) == 0
+        {
+            continue;
+        }
+        let start = eq + 1;
+        if start >= stop {
+            stop = start;
+            while stop < b.len() {
+                match b[stop] {
+                    b',' | b'+' | b')' | b'"' | b';' | b'\n' | b'\r' => break,
+                    b' ' if next_is_named_value(&b[stop + 1..]) => break,
+                    b'\\' => stop = (stop + 2).min(b.len()),
+                    _ => stop += 1,
+                }
+            }
+            let rest = &b[stop..];
+            stop_next_rdn = matches!(rest.first(), Some(b',' | b'+')) && {
+                let spaces = rest[1..].iter().take_while(|&&c| c == b' ').count();
+                dn_attr_len(&rest[1 + spaces..], DN_ATTRS) > 0
+            };
+        }
+        let (end, next_rdn) = (stop, stop_next_rdn);
+        let after_comma = b[..attr]
+            .iter()
+            .rposition(|&c| c != b' ')
+            .is_some_and(|i| matches!(b[i], b',' | b'+'));
+        // Not PAM's `(uid=1000)`, a Unix user's number.
+        let filter = attr > 0
+            && b[attr - 1] == b'('
+            && b.get(end) == Some(&b')')
+            && !b[start..end].iter().all(u8::is_ascii_digit);
+        let trimmed = start
+            + b[start..end]
+                .iter()
+                .rposition(|&c| c != b' ')
+                .map_or(0, |i| i + 1);
+        if trimmed > start && (after_comma || next_rdn || filter) {
+            out.push((start, trimmed));
+            done = end;
+        }
+    }
+}
+
 /// The labels of a Windows security event's text whose value names an
 /// account or the computer it signed in from, as Windows renders the
 /// event's message (which Windows Event Forwarding and log shippers send
@@ -3077,14 +3199,22 @@ const WINDOWS_EVENT_MIN_LEN: usize = 13;
 /// a name with spaces too). `-`, which Windows writes for none, stays.
 fn find_windows_event_values(text: &str, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
+    // Past a label's line: no other label starts it. Each byte is read a
+    // bounded number of times, whatever the text.
+    let mut done = 0;
     for colon in memchr::memmem::find_iter(b, b":\t") {
-        let line = memchr::memrchr(b'\n', &b[..colon]).map_or(0, |i| i + 1);
-        let label_start = line + b[line..colon].iter().take_while(|&&c| is_blank(c)).count();
-        let label = &b[label_start..colon];
-        if !WINDOWS_EVENT_LABELS
+        if colon < done {
+            continue;
+        }
+        let Some(label) = WINDOWS_EVENT_LABELS
             .iter()
-            .any(|l| label.eq_ignore_ascii_case(l))
-        {
+            .find(|l| colon >= l.len() && b[colon - l.len()..colon].eq_ignore_ascii_case(l))
+        else {
+            continue;
+        };
+        let label_start = colon - label.len();
+        let before = b[..label_start].iter().rposition(|&c| !is_blank(c));
+        if before.is_some_and(|i| b[i] != b'\n') {
             continue;
         }
         let start = colon + 1 + b[colon + 1..].iter().take_while(|&&c| is_blank(c)).count();
@@ -3097,6 +3227,7 @@ fn find_windows_event_values(text: &str, out: &mut Vec<(usize, usize)>) {
         if end > start && &b[start..end] != b"-" {
             out.push((start, end));
         }
+        done = line_end;
     }
 }
 
@@ -3210,7 +3341,10 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             if p.has(C_COLON_OR_EQUALS) && text.len() >= WINDOWS_EVENT_MIN_LEN {
                 find_windows_event_values(text, out);
             }
-            // Each finder's spans are in order, but not the five lists.
+            if p.has(C_COLON_OR_EQUALS) && text.len() >= DN_MIN_LEN {
+                find_dn_values(text, out);
+            }
+            // Each finder's spans are in order, but not the six lists.
             merge_overlaps(out);
         }
         DetectorKind::RequestQuery => find_request_queries(text, out),
@@ -6067,6 +6201,121 @@ mod tests {
             out,
             format!("CEF:0|V|P|1|100|x|5|spt=1 suser={ann} duser={bob}")
         );
+    }
+
+    #[test]
+    fn dn_values() {
+        let text = "LDAP bind failed for cn=Ann Lee,ou=People,dc=corp,dc=example \
+                    subject=CN=Lee\\, Bo,OU=Staff,DC=corp; search (&(objectClass=person)(uid=cy)) \
+                    dn: uid=dee ,ou=people issuer=O=Example,CN=Example CA sn=Eve+givenName=Fay,o=x";
+        assert_eq!(
+            spans(DetectorKind::IdParam, text),
+            [
+                "Ann Lee",
+                "Lee\\, Bo",
+                "cy",
+                "dee",
+                "Example CA",
+                "Eve",
+                "Fay"
+            ]
+        );
+        // Not in a distinguished name or a filter; not an attribute's
+        // whole name; empty; a number in parentheses.
+        assert!(spans(
+            DetectorKind::IdParam,
+            "cn=Ann uid=bo,x=1 acn=x,ou=y my_cn=z,ou=y (cn=q cn=,ou=x (sn= ) (uid=0)"
+        )
+        .is_empty());
+        // A user id gets the token of a `user` field.
+        let p = std::sync::Arc::new(crate::policy::Policy::builtin().unwrap());
+        let out = p.detectors.rewrite("uid=ann,ou=people", |_| {}).unwrap();
+        let token = field_token(&p, "user", "ann");
+        assert_eq!(out, format!("uid={token},ou=people"));
+    }
+
+    #[test]
+    fn dn_values_are_what_a_regex_finds() {
+        let person = Regex::new("(?i)(?:^|[^A-Za-z0-9_-])(?:cn|uid|sn|givenname)$").unwrap();
+        // The shortest run of units (an escaped byte, a byte that is not
+        // special, a space) before a terminator or the end.
+        let value = Regex::new(
+            r#"^((?:\\(?s:.)|\\$|[^,+)";\n\r\\ ]| )*?)(?:$|[,+)";\n\r]| [A-Za-z0-9_-]+=)"#,
+        )
+        .unwrap();
+        let next_rdn =
+            Regex::new("^[,+] *(?i:cn|l|st|o|ou|c|street|dc|uid|sn|givenname)=").unwrap();
+        let after_comma = Regex::new("[,+] *$").unwrap();
+        let pieces = [
+            "cn=",
+            "CN=",
+            "uid=",
+            "sn=",
+            "givenName=",
+            "ou=",
+            "dc=",
+            "o=",
+            "oux=",
+            ",",
+            ", ",
+            " ",
+            "(",
+            ")",
+            "\\",
+            "\\,",
+            "Ann",
+            "Lee",
+            "+",
+            ";",
+            "\"",
+            "\n",
+            "x_",
+            "1",
+            "é",
+            "=",
+            "acn=",
+            "(uid=",
+            ",cn=",
+            "  ",
+            " x=",
+            " a_b=",
+        ];
+        let texts =
+            crate::test_texts::from_pieces(0xd15a_11ed_0a4e_4514, 100_000, (1, 10), &pieces);
+        let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
+        for t in &texts {
+            found.clear();
+            find_dn_values(t, &mut found);
+            want.clear();
+            let mut done = 0;
+            for (eq, _) in t.match_indices('=') {
+                if eq < done {
+                    continue;
+                }
+                let Some(m) = person.find(&t[..eq]) else {
+                    continue;
+                };
+                // The attribute's name: the match without the byte before.
+                let attr = eq
+                    - t[m.start()..eq]
+                        .trim_start_matches(|c: char| !c.is_ascii_alphabetic())
+                        .len();
+                let start = eq + 1;
+                let end = start + value.captures(&t[start..]).unwrap()[1].len();
+                let dn = after_comma.is_match(&t[..attr]) || next_rdn.is_match(&t[end..]);
+                let filter = t[..attr].ends_with('(')
+                    && t[end..].starts_with(')')
+                    && !t[start..end].bytes().all(|c| c.is_ascii_digit());
+                let trimmed = t[start..end].trim_end_matches(' ').len();
+                if trimmed > 0 && (dn || filter) {
+                    want.push((start, start + trimmed));
+                    done = end;
+                }
+            }
+            assert_eq!(found, want, "{t:?}");
+            any += usize::from(!want.is_empty());
+        }
+        assert!(any > 10_000, "{any} texts with values");
     }
 
     #[test]
