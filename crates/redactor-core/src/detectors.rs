@@ -527,7 +527,9 @@ fn is_credential_name(name: &[u8]) -> bool {
 
 /// The names whose values are personal data, in lowercase without
 /// separators: contact data, a person's names, dates of birth, identity,
-/// postal and bank data, coordinates. A parameter's name is one of them as
+/// postal and bank data, the city, coordinates, a device's hardware and
+/// advertising ids and a vehicle's plate, as the personal preset names
+/// them in fields. A parameter's name is one of them as
 /// [`is_personal_name`] reads it.
 const PERSONAL_NAMES: &[&[u8]] = &[
     b"email",
@@ -566,6 +568,22 @@ const PERSONAL_NAMES: &[&[u8]] = &[
     b"postalcode",
     b"iban",
     b"cardnumber",
+    b"accountnumber",
+    b"bankaccount",
+    b"routingnumber",
+    b"nickname",
+    b"maidenname",
+    b"legalname",
+    b"preferredname",
+    b"taxid",
+    b"driverslicense",
+    b"driverlicense",
+    b"city",
+    b"town",
+    b"imei",
+    b"idfa",
+    b"advertisingid",
+    b"licenseplate",
     b"lat",
     b"lng",
     b"lon",
@@ -5587,6 +5605,15 @@ mod tests {
              &nozip=1&Updatedob=2&zipcode_hint=3&phone=&ssn=#"
         )
         .is_empty());
+        // The names the personal preset drops as fields: a city, a
+        // device's ids, a plate, bank and tax numbers, other names.
+        assert_eq!(
+            spans(
+                DetectorKind::PersonalParam,
+                "geo city=Leeds user_nickname=annie imei=356938035643809 idfa=6D92078A                  license_plate=AB12CDE account_number=31926819 tax_id=X1 velocity=3 ethnicity_code=2"
+            ),
+            ["Leeds", "annie", "356938035643809", "6D92078A", "AB12CDE", "31926819", "X1"]
+        );
         // The default action replaces the value and keeps the name; an
         // email value is the email detector's (tokenized, as everywhere).
         let ds = crate::policy::Policy::builtin().unwrap().detectors;
