@@ -1475,10 +1475,26 @@ fn find_macs(text: &str, out: &mut Vec<(usize, usize)>) {
 /// [`CREDENTIAL_NAMES`] (or `cookie`) before the `:`, with nothing or
 /// spaces and tabs between, then at least one space or tab. The
 /// value of an authorization or cookie header is the rest of the line (its
-/// scheme and every cookie in it); any other runs to whitespace, `,`, `;`,
-/// `&`, a quote, `<`, `>`, `)`, `]` or `}`. As in
-/// [`find_named_credentials`], a `:` inside a value found is part of it.
+/// scheme and every cookie in it); a value in quotes is what they enclose
+/// (`password: "two words"`, to the end when the quote does not close);
+/// any other runs to whitespace, `,`, `;`, `&`, a quote, `<`, `>`, `)`, `]`
+/// or `}`. As in [`find_named_credentials`], a `:` inside a value found is
+/// part of it.
 fn find_header_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
+    find_header_values(text, is_credential_name, false, out);
+}
+
+/// The values written `name: value` whose names `is_name` accepts, read as
+/// [`find_header_credentials`] describes; with `spaced`, a value not in
+/// quotes runs over spaces as a printed record's does
+/// ([`spaced_value_len`] to [`ends_record_value`], up to the next
+/// `name:`): `full_name: Ann Lee, city: Leeds`.
+fn find_header_values(
+    text: &str,
+    is_name: fn(&[u8]) -> bool,
+    spaced: bool,
+    out: &mut Vec<(usize, usize)>,
+) {
     let b = text.as_bytes();
     let mut done = 0;
     for at in memchr::memchr_iter(b':', b) {
@@ -1490,7 +1506,7 @@ fn find_header_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
             end -= 1;
         }
         let name = &b[start_of_name(b, end)..end];
-        if !is_credential_name(name) {
+        if !is_name(name) {
             continue;
         }
         let mut start = at + 1;
@@ -1499,20 +1515,37 @@ fn find_header_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
         }
         let rest = &b[start..];
         let line = ends_with_name(name, b"authorization") || ends_with_name(name, b"cookie");
-        let len = rest
-            .iter()
-            .position(|&c| {
-                if line {
-                    c == b'\n' || c == b'\r'
-                } else {
-                    c.is_ascii_whitespace()
-                        || matches!(
-                            c,
-                            b',' | b';' | b'&' | b'"' | b'\'' | b'<' | b'>' | b')' | b']' | b'}'
-                        )
-                }
-            })
-            .unwrap_or(rest.len());
+        let (start, len) = match rest.first() {
+            Some(&q @ (b'"' | b'\'')) => {
+                let inner = &rest[1..];
+                (start + 1, memchr::memchr(q, inner).unwrap_or(inner.len()))
+            }
+            _ if line => (
+                start,
+                memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len()),
+            ),
+            _ if spaced => (start, spaced_value_len(rest, ends_record_value, b':')),
+            _ => (
+                start,
+                rest.iter()
+                    .position(|&c| {
+                        c.is_ascii_whitespace()
+                            || matches!(
+                                c,
+                                b',' | b';'
+                                    | b'&'
+                                    | b'"'
+                                    | b'\''
+                                    | b'<'
+                                    | b'>'
+                                    | b')'
+                                    | b']'
+                                    | b'}'
+                            )
+                    })
+                    .unwrap_or(rest.len()),
+            ),
+        };
         if len > 0 {
             out.push((start, start + len));
             done = start + len;
@@ -3331,10 +3364,14 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
         DetectorKind::Iban => find_ibans(text, out),
         DetectorKind::PersonalParam => {
             find_named_values(text, is_personal_name, out);
+            if p.has(C_COLON_OR_EQUALS) {
+                find_header_values(text, is_personal_name, true, out);
+            }
             if may_hold_quoted_member(p) {
                 find_quoted_values(text, is_personal_name, out);
-                merge_overlaps(out);
             }
+            // Each finder's spans are in order, but not the three lists.
+            merge_overlaps(out);
         }
         DetectorKind::IdParam => {
             if p.has(C_COLON_OR_EQUALS | C_PERCENT_OR_AMPERSAND) {
@@ -5605,6 +5642,16 @@ mod tests {
              &nozip=1&Updatedob=2&zipcode_hint=3&phone=&ssn=#"
         )
         .is_empty());
+        // Written `name: value`, as YAML and prose logs do: over spaces
+        // to the next `name:`, a `,` or the line's end; in quotes, what
+        // they enclose.
+        assert_eq!(
+            spans(
+                DetectorKind::PersonalParam,
+                "signup full_name: Ann O'Neil, Address: 1 Main St zip: 94107\nlast_name: 'Lee' ok"
+            ),
+            ["Ann O'Neil", "1 Main St", "94107", "Lee"]
+        );
         // The names the personal preset drops as fields: a city, a
         // device's ids, a plate, bank and tax numbers, other names.
         assert_eq!(
@@ -5690,10 +5737,10 @@ mod tests {
             ),
             ["Ann", "Lee", "{x}"]
         );
-        // Not a quoted name before the `:`, or a name of another thing.
+        // A name of another thing.
         assert!(spans(
             DetectorKind::PersonalParam,
-            "first_name: Ann {\"name\":\"checkout\"} 'q': 'x' \"email_verified\": true"
+            "{\"name\":\"checkout\"} 'q': 'x' \"email_verified\": true"
         )
         .is_empty());
     }
@@ -7016,6 +7063,11 @@ mod tests {
             ("X-Api-Key: k-123, next", &["k-123"]),
             ("password : hunter2", &["hunter2"]),
             ("api_key\t:\tk-9 ok", &["k-9"]),
+            // In quotes, what they enclose.
+            (
+                "login failed password: \"hunter2\" token: 'abc def'",
+                &["hunter2", "abc def"],
+            ),
         ] {
             assert_eq!(spans(DetectorKind::Secret, text), values, "{text}");
         }
@@ -7041,6 +7093,14 @@ mod tests {
         let name = Regex::new("([A-Za-z0-9_-]*)[ \t]*$").unwrap();
         let line_value = Regex::new(r"^[ \t]+([^\r\n]*)").unwrap();
         let word_value = Regex::new(r#"^[ \t]+([^\t\n\x0C\r ,;&"'<>)\]}]*)"#).unwrap();
+        let quoted_value = Regex::new(r#"^[ \t]+(?:"([^"]*)|'([^']*))"#).unwrap();
+        // The shortest run of units (a byte that ends no value, a space)
+        // before a byte that ends one, a space before such a byte, the
+        // end or the next `name:`.
+        let spaced_value = Regex::new(
+            r#"^[ \t]+((?:[^\t\n\x0C\r ,)\]}"\\]| )*?)(?:$|[\t\n\x0C\r,)\]}"\\]| [\t\n\x0C\r ,)\]}"\\]| $| [A-Za-z0-9_-]+:)"#,
+        )
+        .unwrap();
         let pieces = [
             ":",
             " ",
@@ -7062,12 +7122,24 @@ mod tests {
             "token: ",
             "Authorization: Basic ",
             "secret :",
+            "\"",
+            "'",
+            "\"a b\"",
+            "full_name: ",
+            "city",
+            "Ann Lee",
+            " x:",
+            ")",
         ];
         let texts = crate::test_texts::from_pieces(0x4ead_e5c0_0c1e_0001, 100_000, (1, 9), &pieces);
         let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
-        for t in &texts {
+        for (t, personal) in texts.iter().flat_map(|t| [(t, false), (t, true)]) {
             found.clear();
-            find_header_credentials(t, &mut found);
+            if personal {
+                find_header_values(t, is_personal_name, true, &mut found);
+            } else {
+                find_header_credentials(t, &mut found);
+            }
             want.clear();
             let mut done = 0;
             for (at, _) in t.match_indices(':') {
@@ -7075,18 +7147,27 @@ mod tests {
                     continue;
                 }
                 let n = name.captures(&t[..at]).unwrap().get(1).unwrap().as_str();
-                if !credential.is_match(n) {
+                let named = if personal {
+                    is_personal_name(n.as_bytes())
+                } else {
+                    credential.is_match(n)
+                };
+                if !named {
                     continue;
                 }
-                let value = if line_name.is_match(n) {
+                let value = if quoted_value.is_match(&t[at + 1..]) {
+                    &quoted_value
+                } else if line_name.is_match(n) {
                     &line_value
+                } else if personal {
+                    &spaced_value
                 } else {
                     &word_value
                 };
                 let Some(c) = value.captures(&t[at + 1..]) else {
                     continue;
                 };
-                let v = c.get(1).unwrap();
+                let v = c.get(1).or(c.get(2)).unwrap();
                 if !v.is_empty() {
                     want.push((at + 1 + v.start(), at + 1 + v.end()));
                     done = at + 1 + v.end();
