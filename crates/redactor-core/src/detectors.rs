@@ -3377,6 +3377,10 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             if p.has(C_COLON_OR_EQUALS | C_PERCENT_OR_AMPERSAND) {
                 let before = out.len();
                 find_named_values_or_query(text, is_id_name, is_query_id_name, out);
+                if p.has(C_COLON_OR_EQUALS) {
+                    // `X-Forwarded-User: ann`, `user: ann`.
+                    find_header_values(text, is_id_name, false, out);
+                }
                 if may_hold_quoted_member(p) {
                     find_quoted_values(text, is_id_name, out);
                 }
@@ -6261,6 +6265,16 @@ mod tests {
             let token = field_token(&p, name, "u-42");
             assert_eq!(out, format!("login {name}={token} ok"));
         }
+        // Header lines and `name: value` logs: an authenticating proxy's
+        // user headers; `root` stays.
+        assert_eq!(
+            spans(
+                DetectorKind::IdParam,
+                "GET / HTTP/1.1\r\nX-Forwarded-User: ann\r\nX-Auth-Request-User: 'bo b'\r\n\
+                 X-User-Id: u-7\r\nRemote-User: root\r\nHost: x"
+            ),
+            ["ann", "bo b", "u-7"]
+        );
         // A CEF event's source and destination users get the token of a
         // Windows logon event's TargetUserName.
         let out = p
