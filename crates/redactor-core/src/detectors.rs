@@ -460,12 +460,18 @@ fn find_userinfo(text: &str, out: &mut Vec<(usize, usize)>) {
 /// The names whose values are credentials, in lowercase with `_` for `-`.
 /// A parameter's name is one of them when it equals one, or ends with `_`
 /// or `-` and one (`access_token`, `client_secret`, `X-Amz-Signature`,
-/// `x-api-key`, `db_password`).
+/// `x-api-key`, `db_password`). A password's hash is one too
+/// (`password_hash`, Rails' `password_digest`): a weak password is found
+/// from it.
 const CREDENTIAL_NAMES: &[&[u8]] = &[
     b"password",
     b"passwd",
     b"pwd",
     b"passphrase",
+    b"password_hash",
+    b"passwordhash",
+    b"password_digest",
+    b"passworddigest",
     b"secret",
     b"token",
     b"api_key",
@@ -1014,6 +1020,78 @@ fn find_quoted_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usi
         if len > 0 {
             out.push((start, start + len));
             done = start + len;
+        }
+    }
+}
+
+/// The values of the array elements whose names `is_name` accepts in
+/// PHP's dumps of an array, as error logs carry `print_r($_POST, true)` and
+/// `var_dump($_POST)`: print_r's `[password] => hunter2` (the name in
+/// brackets, spaces or tabs, `=>`, spaces or tabs, and the value to the
+/// line's end without its trailing blanks; a nested `Array` is not a
+/// value, its elements are read in turn) and var_dump's
+/// `["password"]=>` followed, after blanks and one line end, by
+/// `string(7) "hunter2"` (the value is the number of bytes it gives, after
+/// the quote; a value of another type is not read).
+fn find_php_dumped_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    let mut done = 0;
+    for arrow in memchr::memmem::find_iter(b, b"=>") {
+        if arrow < done {
+            continue;
+        }
+        let close = b[..arrow].iter().rposition(|&c| !is_blank(c));
+        let Some(close) = close.filter(|&i| b[i] == b']') else {
+            continue;
+        };
+        let quoted = close > 0 && b[close - 1] == b'"';
+        let name_end = close - usize::from(quoted);
+        let name_start = start_of_name(b, name_end);
+        let opens = match name_start.checked_sub(1 + usize::from(quoted)) {
+            Some(open) => b[open] == b'[' && (!quoted || b[name_start - 1] == b'"'),
+            None => false,
+        };
+        if !opens || name_start == name_end || !is_name(&b[name_start..name_end]) {
+            continue;
+        }
+        let mut k = arrow + 2;
+        k += b[k..].iter().take_while(|&&c| is_blank(c)).count();
+        let (start, end) = if quoted {
+            // var_dump: the value on the next line, `string(7) "hunter2"`.
+            if b[k..].starts_with(b"\r\n") {
+                k += 2;
+            } else if b.get(k) == Some(&b'\n') {
+                k += 1;
+            }
+            k += b[k..].iter().take_while(|&&c| is_blank(c)).count();
+            let Some(rest) = b[k..].strip_prefix(b"string(") else {
+                continue;
+            };
+            let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+            if digits == 0 || digits > 9 || !rest[digits..].starts_with(b") \"") {
+                continue;
+            }
+            let len: usize = std::str::from_utf8(&rest[..digits])
+                .ok()
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(0);
+            let start = k + "string(".len() + digits + 3;
+            (start, b.len().min(start + len))
+        } else {
+            // print_r: the rest of the line.
+            let line_end = memchr::memchr2(b'\n', b'\r', &b[k..]).map_or(b.len(), |i| k + i);
+            let end = k + b[k..line_end]
+                .iter()
+                .rposition(|&c| !is_blank(c))
+                .map_or(0, |i| i + 1);
+            if &b[k..end] == b"Array" {
+                continue;
+            }
+            (k, end)
+        };
+        if end > start {
+            out.push((start, end));
+            done = end;
         }
     }
 }
@@ -3317,6 +3395,7 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             }
             if may_hold_quoted_member(p) {
                 find_quoted_credentials(text, out);
+                find_php_dumped_values(text, is_credential_name, out);
             }
             if p.has(C_COLON_OR_EQUALS) {
                 find_header_credentials(text, out);
@@ -3369,8 +3448,9 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             }
             if may_hold_quoted_member(p) {
                 find_quoted_values(text, is_personal_name, out);
+                find_php_dumped_values(text, is_personal_name, out);
             }
-            // Each finder's spans are in order, but not the three lists.
+            // Each finder's spans are in order, but not the four lists.
             merge_overlaps(out);
         }
         DetectorKind::IdParam => {
@@ -3383,6 +3463,7 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
                 }
                 if may_hold_quoted_member(p) {
                     find_quoted_values(text, is_id_name, out);
+                    find_php_dumped_values(text, is_id_name, out);
                 }
                 // sudo's `USER=root`, a database's `user=root`.
                 let b = text.as_bytes();
@@ -6404,6 +6485,111 @@ mod tests {
             any += usize::from(!want.is_empty());
         }
         assert!(any > 10_000, "{any} texts with values");
+    }
+
+    #[test]
+    fn php_dumped_values() {
+        let text = "Array\n(\n    [user] => Array\n        (\n            [first_name] => Ann Lee \n\
+                    [password] => two words\r\n    [pwd]=>x\n        )\n)\n\
+                    array(2) {\n  [\"password\"]=>\n  string(8) \"a \"q\" b!\"\n  [\"token\"]=>\n  int(5)\n}";
+        assert_eq!(
+            spans(DetectorKind::Secret, text),
+            ["two words", "x", "a \"q\" b!"]
+        );
+        assert_eq!(spans(DetectorKind::PersonalParam, text), ["Ann Lee"]);
+        // Not a dump: no brackets, another name, a bare name after a
+        // quote, a length past the end.
+        for text in [
+            "password => x",
+            "[passwords] => x",
+            "[\"password] => x",
+            "[\"password\"]=> string(99) \"ab",
+        ] {
+            let mut found = Vec::new();
+            find_php_dumped_values(text, is_credential_name, &mut found);
+            assert!(
+                found.len() <= usize::from(text.contains("99")),
+                "{text}: {found:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn php_dumped_values_are_what_a_regex_finds() {
+        let name = Regex::new(r#"\[(?:"([A-Za-z0-9_-]+)"|([A-Za-z0-9_-]+))\][ \t]*$"#).unwrap();
+        let print_r = Regex::new(r"^[ \t]*([^\r\n]*)").unwrap();
+        let var_dump = Regex::new(r#"^[ \t]*(?:\r\n|\n)?[ \t]*string\(([0-9]{1,9})\) ""#).unwrap();
+        let pieces = [
+            "[",
+            "]",
+            "\"",
+            "=>",
+            " ",
+            "\t",
+            "\n",
+            "\r\n",
+            "password",
+            "pwd",
+            "x",
+            "Array",
+            "string(",
+            "3",
+            "12",
+            ") \"",
+            "int(5)",
+            "[password] => ",
+            "[\"token\"]=>\n  ",
+            "é",
+            "_",
+        ];
+        let texts = crate::test_texts::from_pieces(0x9d9_d0e5_0a11_0001, 100_000, (1, 10), &pieces);
+        let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
+        for t in &texts {
+            found.clear();
+            find_php_dumped_values(t, is_credential_name, &mut found);
+            want.clear();
+            let mut done = 0;
+            for (arrow, _) in t.match_indices("=>") {
+                if arrow < done {
+                    continue;
+                }
+                let Some(c) = name.captures(&t[..arrow]) else {
+                    continue;
+                };
+                let (n, quoted) = match (c.get(1), c.get(2)) {
+                    (Some(n), _) => (n.as_str(), true),
+                    (_, Some(n)) => (n.as_str(), false),
+                    _ => unreachable!(),
+                };
+                if !is_credential_name(n.as_bytes()) {
+                    continue;
+                }
+                let rest = &t[arrow + 2..];
+                let span = if quoted {
+                    let Some(v) = var_dump.captures(rest) else {
+                        continue;
+                    };
+                    let start = arrow + 2 + v.get(0).unwrap().end();
+                    let len: usize = v[1].parse().unwrap();
+                    (start, t.len().min(start + len))
+                } else {
+                    let v = print_r.captures(rest).unwrap().get(1).unwrap();
+                    let value = v.as_str().trim_end_matches([' ', '\t']);
+                    if value == "Array" {
+                        continue;
+                    }
+                    let start = arrow + 2 + v.start();
+                    (start, start + value.len())
+                };
+                if span.1 > span.0 {
+                    want.push(span);
+                    done = span.1;
+                }
+            }
+            assert_eq!(found, want, "{t:?}");
+            any += usize::from(!want.is_empty());
+        }
+        assert!(any > 5_000, "{any} texts with values");
     }
 
     #[test]
