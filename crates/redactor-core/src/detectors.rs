@@ -658,13 +658,15 @@ const ROOT: &[u8] = b"root";
 /// Whether `name` is a personal-data name (see [`PERSONAL_NAMES`]), read
 /// as [`ends_with_word`] says.
 fn is_personal_name(name: &[u8]) -> bool {
-    ends_with_word(name, PERSONAL_NAMES)
+    const LAST: [bool; 256] = last_bytes(PERSONAL_NAMES);
+    ends_with_word(name, PERSONAL_NAMES, &LAST)
 }
 
 /// Whether `name` is an identifier's name (see [`ID_NAMES`]), read as
 /// [`ends_with_word`] says: `user_id`, `actorUserId`, `X-User-Id`.
 fn is_id_name(name: &[u8]) -> bool {
-    ends_with_word(name, ID_NAMES)
+    const LAST: [bool; 256] = last_bytes(ID_NAMES);
+    ends_with_word(name, ID_NAMES, &LAST)
 }
 
 /// The names of a User-Agent parameter in `name=value` text, lowercase
@@ -675,15 +677,36 @@ const USER_AGENT_NAMES: &[&[u8]] = &[b"ua", b"useragent"];
 /// Whether `name` is a User-Agent parameter's name (see
 /// [`USER_AGENT_NAMES`]).
 fn is_user_agent_name(name: &[u8]) -> bool {
-    ends_with_word(name, USER_AGENT_NAMES)
+    const LAST: [bool; 256] = last_bytes(USER_AGENT_NAMES);
+    ends_with_word(name, USER_AGENT_NAMES, &LAST)
+}
+
+/// Which bytes end one of `names`: the table [`ends_with_word`] looks a
+/// name's last letter up in before it reads the name.
+const fn last_bytes(names: &[&[u8]]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < names.len() {
+        let name = names[i];
+        table[name[name.len() - 1] as usize] = true;
+        i += 1;
+    }
+    table
 }
 
 /// Whether `name`, with its `_` and `-` removed, equals one of `names` or
 /// ends with one that started a word in it: after a `_` or `-`
 /// (`billing_address`, `contact-phone`) or at a capital letter after a
 /// lowercase one (`billingAddress`, `userEmail`). Letter case aside:
-/// `First_Name` and `FIRSTNAME` are `firstname`.
-fn ends_with_word(name: &[u8], names: &[&[u8]]) -> bool {
+/// `First_Name` and `FIRSTNAME` are `firstname`. `last` holds the bytes
+/// that end one of `names` ([`last_bytes`]): a name whose last letter is
+/// none of them is turned away before it is read (most words of a log's
+/// `name: value` and `name=value` text).
+fn ends_with_word(name: &[u8], names: &[&[u8]], last: &[bool; 256]) -> bool {
+    let end = name.iter().rposition(|&c| c != b'_' && c != b'-');
+    if !end.is_some_and(|i| last[usize::from(name[i].to_ascii_lowercase())]) {
+        return false;
+    }
     // The name without separators, lowercased, and where each of its
     // bytes starts a word; names are short (a query parameter's).
     let mut flat = [0u8; 64];
@@ -1036,7 +1059,9 @@ fn find_quoted_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usi
 fn find_php_dumped_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
     let mut done = 0;
-    for arrow in memchr::memmem::find_iter(b, b"=>") {
+    static ARROW: OnceLock<memchr::memmem::Finder<'static>> = OnceLock::new();
+    let arrows = ARROW.get_or_init(|| memchr::memmem::Finder::new(b"=>"));
+    for arrow in arrows.find_iter(b) {
         if arrow < done {
             continue;
         }
@@ -3331,7 +3356,9 @@ fn find_windows_event_values(text: &str, out: &mut Vec<(usize, usize)>) {
     // Past a label's line: no other label starts it. Each byte is read a
     // bounded number of times, whatever the text.
     let mut done = 0;
-    for colon in memchr::memmem::find_iter(b, b":\t") {
+    static COLON_TAB: OnceLock<memchr::memmem::Finder<'static>> = OnceLock::new();
+    let colons = COLON_TAB.get_or_init(|| memchr::memmem::Finder::new(b":\t"));
+    for colon in colons.find_iter(b) {
         if colon < done {
             continue;
         }
