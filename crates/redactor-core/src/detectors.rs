@@ -887,18 +887,13 @@ fn find_named_values_or_query(
 }
 
 /// Whether `rest` starts a printed record's members: a `(`, `[` or `{`,
-/// then a name and an `=` (`{name=Ann Lee, ...}`; spaces and tabs around
-/// the name allowed), not a value that starts with a bracket
-/// (`{SSHA}...`).
+/// then a member's name and its `=` ([`starts_with_member`];
+/// `{name=Ann Lee, ...}`, spaces and tabs before the name allowed), not a
+/// value that starts with a bracket (`{SSHA}...`).
 fn opens_record(rest: &[u8]) -> bool {
     let inner = &rest[1..];
     let start = inner.iter().take_while(|&&c| is_blank(c)).count();
-    let name = inner[start..]
-        .iter()
-        .take_while(|&&c| is_name_byte(c))
-        .count();
-    let after = inner[start + name..].iter().find(|&&c| !is_blank(c));
-    name > 0 && after == Some(&b'=')
+    starts_with_member(&inner[start..], b'=')
 }
 
 /// The values of credential-named members ([`CREDENTIAL_NAMES`]) of JSON
@@ -1144,8 +1139,7 @@ fn ends_record_value(c: u8) -> bool {
 
 /// The length of an unquoted value at the start of `rest` that may hold
 /// spaces: to a byte that `stop` accepts, but over a space followed by a
-/// word that is not the next member's name (a run of [`is_name_byte`]s
-/// right before `sep`).
+/// word that is not the next member's name ([`starts_with_member`]).
 fn spaced_value_len(rest: &[u8], stop: fn(u8) -> bool, sep: u8) -> usize {
     let mut end = 0;
     loop {
@@ -1157,12 +1151,19 @@ fn spaced_value_len(rest: &[u8], stop: fn(u8) -> bool, sep: u8) -> usize {
             return end;
         }
         let word = &rest[end + 1..];
-        let name = word.iter().take_while(|&&c| is_name_byte(c)).count();
-        if word.first().is_none_or(|&c| stop(c)) || (name > 0 && word.get(name) == Some(&sep)) {
+        if word.first().is_none_or(|&c| stop(c)) || starts_with_member(word, sep) {
             return end;
         }
         end += 1;
     }
+}
+
+/// Whether `b` starts with a member's name (a run of [`is_name_byte`]s)
+/// and `sep` right after it: `Phone:` of a Go struct, `name=` of a
+/// record or of a log line's next field.
+fn starts_with_member(b: &[u8], sep: u8) -> bool {
+    let name = b.iter().take_while(|&&c| is_name_byte(c)).count();
+    name > 0 && b.get(name) == Some(&sep)
 }
 
 /// Whether positions of a text, asked for in increasing order, are inside
@@ -3242,13 +3243,6 @@ fn dn_attr_len(b: &[u8], attrs: &[&[u8]]) -> usize {
     }
 }
 
-/// Whether `b` starts with a name ([`is_name_byte`]s) and an `=`: the
-/// next `name=value` field of a log line.
-fn next_is_named_value(b: &[u8]) -> bool {
-    let name = b.iter().take_while(|&&c| is_name_byte(c)).count();
-    name > 0 && b.get(name) == Some(&b'=')
-}
-
 /// The values that name a person ([`DN_PERSON_ATTRS`]) in LDAP
 /// distinguished names and search filters written into text, as
 /// directory, VPN, single sign-on and mutual-TLS logs carry them:
@@ -3258,7 +3252,7 @@ fn next_is_named_value(b: &[u8]) -> bool {
 /// `(&(objectClass=person)(uid=ann))`. The attribute's name starts a word
 /// (no letter, digit, `_` or `-` before it) and is followed by `=`; the
 /// value runs to a `,`, `+`, `)`, `"`, `;`, line end, a space before the
-/// log line's next `name=` field ([`next_is_named_value`]) or the end, a
+/// log line's next `name=` field ([`starts_with_member`]) or the end, a
 /// `\` escaping the byte after it (`\,`), without its trailing spaces. It
 /// is taken in a distinguished name (the attribute after a `,` or a `+`
 /// and spaces, or the value followed by a `,` or a `+`, spaces and one of
@@ -3292,7 +3286,7 @@ fn find_dn_values(text: &str, out: &mut Vec<(usize, usize)>) {
             while stop < b.len() {
                 match b[stop] {
                     b',' | b'+' | b')' | b'"' | b';' | b'\n' | b'\r' => break,
-                    b' ' if next_is_named_value(&b[stop + 1..]) => break,
+                    b' ' if starts_with_member(&b[stop + 1..], b'=') => break,
                     b'\\' => stop = (stop + 2).min(b.len()),
                     _ => stop += 1,
                 }
@@ -6857,7 +6851,7 @@ mod tests {
         let record_value = Regex::new(r#"^[^\t\n\x0C\r ,)}\]"\\]*"#).unwrap();
         let record_word = Regex::new(r#"^ ([^\t\n\x0C\r ,)}\]"\\]+)"#).unwrap();
         let member = Regex::new("^[A-Za-z0-9_-]+=").unwrap();
-        let opens_record = Regex::new(r"^[(\[{][ \t]*[A-Za-z0-9_-]+[ \t]*=").unwrap();
+        let opens_record = Regex::new(r"^[(\[{][ \t]*[A-Za-z0-9_-]+=").unwrap();
         let pieces = [
             "token",
             "Token",
