@@ -5952,6 +5952,24 @@ mod tests {
         token.to_string()
     }
 
+    /// Asserts that the built-in policy's detectors rewrite `text` into
+    /// `text` with, for each `(field, value)` in turn, the value (its first
+    /// place past the one before) replaced by the token the field gets for
+    /// it, and nothing else changed.
+    fn assert_field_tokens(text: &str, replaced: &[(&str, &str)]) {
+        let p = std::sync::Arc::new(crate::policy::Policy::builtin().unwrap());
+        let out = p.detectors.rewrite(text, |_| {}).unwrap();
+        let (mut want, mut rest) = (String::new(), text);
+        for (field, value) in replaced {
+            let at = rest.find(value).unwrap();
+            want.push_str(&rest[..at]);
+            want.push_str(&field_token(&p, field, value));
+            rest = &rest[at + value.len()..];
+        }
+        want.push_str(rest);
+        assert_eq!(out, want, "{text:?}");
+    }
+
     /// URLs percent-encoded in text (a referrer or a redirect in another's
     /// query) lose their query and fragment, also encoded twice.
     #[test]
@@ -6164,13 +6182,7 @@ mod tests {
         // follows on its line.
         assert_eq!(spans(DetectorKind::IdParam, "C:\\Users\\Ann Lee"), ["Ann"]);
         // By default the name gets the token a username field gets.
-        let p = std::sync::Arc::new(crate::policy::Policy::builtin().unwrap());
-        let out = p
-            .detectors
-            .rewrite("at /Users/annlee/app.js:1", |_| {})
-            .unwrap();
-        let token = field_token(&p, "username", "annlee");
-        assert_eq!(out, format!("at /Users/{token}/app.js:1"));
+        assert_field_tokens("at /Users/annlee/app.js:1", &[("username", "annlee")]);
     }
 
     /// The quoted value of a User-Agent parameter in `name=value` text is
@@ -6379,17 +6391,9 @@ mod tests {
         );
         // A CEF event's source and destination users get the token of a
         // Windows logon event's TargetUserName.
-        let out = p
-            .detectors
-            .rewrite("CEF:0|V|P|1|100|x|5|spt=1 suser=ann.lee duser=bob", |_| {})
-            .unwrap();
-        let (ann, bob) = (
-            field_token(&p, "TargetUserName", "ann.lee"),
-            field_token(&p, "SubjectUserName", "bob"),
-        );
-        assert_eq!(
-            out,
-            format!("CEF:0|V|P|1|100|x|5|spt=1 suser={ann} duser={bob}")
+        assert_field_tokens(
+            "CEF:0|V|P|1|100|x|5|spt=1 suser=ann.lee duser=bob",
+            &[("TargetUserName", "ann.lee"), ("SubjectUserName", "bob")],
         );
     }
 
@@ -6418,10 +6422,7 @@ mod tests {
         )
         .is_empty());
         // A user id gets the token of a `user` field.
-        let p = std::sync::Arc::new(crate::policy::Policy::builtin().unwrap());
-        let out = p.detectors.rewrite("uid=ann,ou=people", |_| {}).unwrap();
-        let token = field_token(&p, "user", "ann");
-        assert_eq!(out, format!("uid={token},ou=people"));
+        assert_field_tokens("uid=ann,ou=people", &[("user", "ann")]);
     }
 
     #[test]
@@ -6642,13 +6643,10 @@ mod tests {
         .is_empty());
         // An account's name gets the token of a Windows logon event's
         // TargetUserName field.
-        let p = std::sync::Arc::new(crate::policy::Policy::builtin().unwrap());
-        let out = p
-            .detectors
-            .rewrite("New Logon:\n\tAccount Name:\t\tann.lee\n", |_| {})
-            .unwrap();
-        let token = field_token(&p, "TargetUserName", "ann.lee");
-        assert_eq!(out, format!("New Logon:\n\tAccount Name:\t\t{token}\n"));
+        assert_field_tokens(
+            "New Logon:\n\tAccount Name:\t\tann.lee\n",
+            &[("TargetUserName", "ann.lee")],
+        );
     }
 
     #[test]
