@@ -1042,6 +1042,18 @@ fn find_quoted_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usi
     }
 }
 
+/// Where the value that runs from `start` of `b` to the end of its line
+/// ends without its trailing spaces and tabs, and where the line ends (at
+/// a `\n`, a `\r` or the end of `b`).
+fn rest_of_line(b: &[u8], start: usize) -> (usize, usize) {
+    let line_end = memchr::memchr2(b'\n', b'\r', &b[start..]).map_or(b.len(), |i| start + i);
+    let end = b[start..line_end]
+        .iter()
+        .rposition(|&c| !is_blank(c))
+        .map_or(start, |i| start + i + 1);
+    (end, line_end)
+}
+
 /// The values of the array elements whose names `is_name` accepts in
 /// PHP's dumps of an array, as error logs carry `print_r($_POST, true)` and
 /// `var_dump($_POST)`: print_r's `[password] => hunter2` (the name in
@@ -1099,11 +1111,7 @@ fn find_php_dumped_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<
             (start, b.len().min(start + len))
         } else {
             // print_r: the rest of the line.
-            let line_end = memchr::memchr2(b'\n', b'\r', &b[k..]).map_or(b.len(), |i| k + i);
-            let end = k + b[k..line_end]
-                .iter()
-                .rposition(|&c| !is_blank(c))
-                .map_or(0, |i| i + 1);
+            let (end, _) = rest_of_line(b, k);
             if &b[k..end] == b"Array" {
                 continue;
             }
@@ -3368,12 +3376,7 @@ fn find_windows_event_values(text: &str, out: &mut Vec<(usize, usize)>) {
             continue;
         }
         let start = colon + 1 + b[colon + 1..].iter().take_while(|&&c| is_blank(c)).count();
-        let line_end = memchr::memchr2(b'\n', b'\r', &b[start..]).map_or(b.len(), |i| start + i);
-        let end = start
-            + b[start..line_end]
-                .iter()
-                .rposition(|&c| !is_blank(c))
-                .map_or(0, |i| i + 1);
+        let (end, line_end) = rest_of_line(b, start);
         if end > start && &b[start..end] != b"-" {
             out.push((start, end));
         }
