@@ -848,13 +848,7 @@ fn find_named_values_or_query(
                 && record.at(b, name_start)
         };
         let (start, len) = match rest.first() {
-            Some(&q @ (b'"' | b'\'')) => {
-                let inner = &rest[1..];
-                (
-                    value_start + 1,
-                    memchr::memchr(q, inner).unwrap_or(inner.len()),
-                )
-            }
+            Some(b'"' | b'\'') => (value_start + 1, quoted_len(rest)),
             // A value that is a record (`user={name=Ann Lee, ...}`): its
             // members are read in turn.
             Some(b'(' | b'[' | b'{') if !encoded && opens_record(rest) => continue,
@@ -884,6 +878,13 @@ fn find_named_values_or_query(
             done = start + len;
         }
     }
+}
+
+/// The length of what the quote that starts `rest` encloses: to the same
+/// quote again, or to the end when it does not close.
+fn quoted_len(rest: &[u8]) -> usize {
+    let inner = &rest[1..];
+    memchr::memchr(rest[0], inner).unwrap_or(inner.len())
 }
 
 /// Whether `rest` starts a printed record's members: a `(`, `[` or `{`,
@@ -1628,10 +1629,7 @@ fn find_header_values(
         let rest = &b[start..];
         let line = ends_with_name(name, b"authorization") || ends_with_name(name, b"cookie");
         let (start, len) = match rest.first() {
-            Some(&q @ (b'"' | b'\'')) => {
-                let inner = &rest[1..];
-                (start + 1, memchr::memchr(q, inner).unwrap_or(inner.len()))
-            }
+            Some(b'"' | b'\'') => (start + 1, quoted_len(rest)),
             _ if line => (
                 start,
                 memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len()),
