@@ -5764,7 +5764,8 @@ mod tests {
         assert_eq!(
             spans(
                 DetectorKind::PersonalParam,
-                "geo city=Leeds user_nickname=annie imei=356938035643809 idfa=6D92078A                  license_plate=AB12CDE account_number=31926819 tax_id=X1 velocity=3 ethnicity_code=2"
+                "geo city=Leeds user_nickname=annie imei=356938035643809 idfa=6D92078A \
+                 license_plate=AB12CDE account_number=31926819 tax_id=X1 velocity=3 ethnicity_code=2"
             ),
             ["Leeds", "annie", "356938035643809", "6D92078A", "AB12CDE", "31926819", "X1"]
         );
