@@ -1104,10 +1104,10 @@ fn find_php_dumped_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<
             if digits == 0 || digits > 9 || !rest[digits..].starts_with(b") \"") {
                 continue;
             }
-            let len: usize = std::str::from_utf8(&rest[..digits])
-                .ok()
-                .and_then(|d| d.parse().ok())
-                .unwrap_or(0);
+            // Nine digits at most: no overflow.
+            let len = rest[..digits]
+                .iter()
+                .fold(0, |n, &d| n * 10 + usize::from(d - b'0'));
             let start = k + "string(".len() + digits + 3;
             (start, b.len().min(start + len))
         } else {
