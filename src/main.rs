@@ -33,8 +33,8 @@ mod same_file;
 /// line (combined log format), whose user is tokenized and User-Agent
 /// reduced; a user's name in a home directory path, in an SSH, PAM, sudo
 /// or database login message, in a Windows security event's text or in an
-/// LDAP distinguished name is tokenized. Invalid lines are never forwarded: they are quarantined with
-/// a reason. With no --policy, a
+/// LDAP distinguished name is tokenized. Invalid lines are never
+/// forwarded: they are quarantined with a reason. With no --policy, a
 /// built-in policy applies every preset (mixpanel, segment, amplitude,
 /// posthog, snowplow, ga4, otel, and credentials and personal for fields
 /// under their usual names in any payload) and every detector.
