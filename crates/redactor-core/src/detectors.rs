@@ -18,6 +18,8 @@ use regex::Regex;
 use crate::actions::Action;
 use crate::json::Value;
 
+mod sql;
+
 /// The kinds of detector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DetectorKind {
@@ -881,10 +883,20 @@ fn find_named_values_or_query(
 }
 
 /// The length of what the quote that starts `rest` encloses: to the same
-/// quote again, or to the end when it does not close.
+/// quote again, or to the end when it does not close. A quote doubled
+/// inside a value that does not start with it is part of it, as SQL and
+/// CSV write one (`last_name = 'O''Brien'`).
 fn quoted_len(rest: &[u8]) -> usize {
-    let inner = &rest[1..];
-    memchr::memchr(rest[0], inner).unwrap_or(inner.len())
+    let (quote, inner) = (rest[0], &rest[1..]);
+    let mut from = 0;
+    while let Some(k) = memchr::memchr(quote, &inner[from..]) {
+        let k = from + k;
+        if k == 0 || inner.get(k + 1) != Some(&quote) {
+            return k;
+        }
+        from = k + 2;
+    }
+    inner.len()
 }
 
 /// Whether `rest` starts a printed record's members: a `(`, `[` or `{`,
@@ -2669,11 +2681,12 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
                 || (p.digits >= IBAN_HEX_DIGITS
                     && p.digits < len
                     && (p.has(C_DASH) || p.digits + 2 == len))), // Iban
-        colon || p.has(C_PERCENT_OR_AMPERSAND), // PersonalParam
+        colon || p.has(C_PERCENT_OR_AMPERSAND) || sql::may_hold_sql(len, p), // PersonalParam
         colon
             || p.has(C_PERCENT_OR_AMPERSAND)
             || may_hold_home_path(len, p)
-            || may_hold_auth_line(len, p), // IdParam
+            || may_hold_auth_line(len, p)
+            || sql::may_hold_sql(len, p), // IdParam
         len >= REQUEST_LINE_MIN_LEN
             && p.digits > 0
             && p.has(C_COLON_OR_EQUALS | C_PERCENT_OR_AMPERSAND | C_DOT), // RequestQuery
@@ -3422,6 +3435,10 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             if p.has(C_COLON_OR_EQUALS) {
                 find_header_credentials(text, out);
             }
+            if sql::may_hold_sql(text.len(), p) {
+                sql::find_values(text, is_credential_name, out);
+                sql::find_passwords(text, out);
+            }
             if may_hold_secret(text) {
                 find_secrets(text, out);
             }
@@ -3464,7 +3481,9 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
         DetectorKind::Ssn => find_ssns(text, out),
         DetectorKind::Iban => find_ibans(text, out),
         DetectorKind::PersonalParam => {
-            find_named_values(text, is_personal_name, out);
+            if p.has(C_COLON_OR_EQUALS | C_PERCENT_OR_AMPERSAND) {
+                find_named_values(text, is_personal_name, out);
+            }
             if p.has(C_COLON_OR_EQUALS) {
                 find_header_values(text, is_personal_name, true, out);
             }
@@ -3472,7 +3491,10 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
                 find_quoted_values(text, is_personal_name, out);
                 find_php_dumped_values(text, is_personal_name, out);
             }
-            // Each finder's spans are in order, but not the four lists.
+            if sql::may_hold_sql(text.len(), p) {
+                sql::find_values(text, is_personal_name, out);
+            }
+            // Each finder's spans are in order, but not the five lists.
             merge_overlaps(out);
         }
         DetectorKind::IdParam => {
@@ -3506,7 +3528,13 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             if p.has(C_COLON_OR_EQUALS) && text.len() >= DN_MIN_LEN {
                 find_dn_values(text, out);
             }
-            // Each finder's spans are in order, but not the six lists.
+            if sql::may_hold_sql(text.len(), p) {
+                let before = out.len();
+                sql::find_values(text, is_id_name, out);
+                let b = text.as_bytes();
+                retain_from(out, before, |s, e| &b[s..e] != ROOT);
+            }
+            // Each finder's spans are in order, but not the seven lists.
             merge_overlaps(out);
         }
         DetectorKind::RequestQuery => find_request_queries(text, out),
@@ -6838,7 +6866,7 @@ mod tests {
         // ASCII whitespace ends a value (`u8::is_ascii_whitespace`: no
         // vertical tab), other whitespace does not.
         let plain = Regex::new(
-            r#"^(?:"([^"]*)"?|'([^']*)'?|([(\[{][^\t\n\x0C\r &#;,"'<>]*|[^\t\n\x0C\r &#;,"'<>)\]}]*))"#,
+            r#"^(?:"((?:[^"]+(?:""[^"]*)*)?)"?|'((?:[^']+(?:''[^']*)*)?)'?|([(\[{][^\t\n\x0C\r &#;,"'<>]*|[^\t\n\x0C\r &#;,"'<>)\]}]*))"#,
         )
         .unwrap();
         let encoded_end = Regex::new("%(?:2[63]|20)").unwrap();
@@ -7314,7 +7342,9 @@ mod tests {
         let name = Regex::new("([A-Za-z0-9_-]*)[ \t]*$").unwrap();
         let line_value = Regex::new(r"^[ \t]+([^\r\n]*)").unwrap();
         let word_value = Regex::new(r#"^[ \t]+([^\t\n\x0C\r ,;&"'<>)\]}]*)"#).unwrap();
-        let quoted_value = Regex::new(r#"^[ \t]+(?:"([^"]*)|'([^']*))"#).unwrap();
+        let quoted_value =
+            Regex::new(r#"^[ \t]+(?:"((?:[^"]+(?:""[^"]*)*)?)|'((?:[^']+(?:''[^']*)*)?))"#)
+                .unwrap();
         // The shortest run of units (a byte that ends no value, a space)
         // before a byte that ends one, a space before such a byte, the
         // end or the next `name:`.

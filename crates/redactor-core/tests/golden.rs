@@ -223,6 +223,11 @@ fn otel() {
             "token-4724",
             "00-1B-63",
             "?b=c",
+            // Values in SQL statements, by their columns' names.
+            "Grace",
+            "Leeds",
+            "c-4731",
+            "Hara",
         ],
         &[
             "\"country_iso_code\":\"DE\"",
@@ -278,6 +283,11 @@ fn credentials() {
             "sk-sign-9",
             "hdr.payload",
             "rc-7788",
+            // In SQL: database users' passwords, credential columns' values.
+            "pw-4741",
+            "pw-4742",
+            "pw4743",
+            "tk-4744",
         ],
         &[
             "\"state\":\"af0ifjsldkj\"",
@@ -303,6 +313,8 @@ fn credentials() {
             "\"session_cookie\":true",
             "\"mfa_enabled\":true",
             "\"service.name\"",
+            "VALUES ($1, $2)",
+            "ALTER ROLE app_rw WITH LOGIN PASSWORD '",
         ],
     );
 }
