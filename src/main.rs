@@ -28,7 +28,8 @@ mod same_file;
 /// tokens; free text is scanned for emails, IPs, card numbers, IBANs, phone
 /// numbers, social security numbers, MAC addresses, credentials, and
 /// personal data and user, device and organisation ids in `name=value`
-/// parameters (URL queries, `key=value` logs); the query of an HTTP request
+/// parameters (URL queries, `key=value` logs), in SQL statements and in XML
+/// bodies and SAML assertions; the query of an HTTP request
 /// line in text goes whole, as does the referrer's query of an access-log
 /// line (combined log format), whose user is tokenized and User-Agent
 /// reduced; a user's name in a home directory path, in an SSH, PAM, sudo

@@ -19,12 +19,15 @@ use crate::actions::Action;
 use crate::json::Value;
 
 mod sql;
+mod xml;
 
 /// The kinds of detector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DetectorKind {
     /// API keys, tokens, private keys, bearer tokens and basic
-    /// credentials, URL credentials, values of credential-named parameters.
+    /// credentials, URL credentials, values of credential-named parameters
+    /// (also as SQL's columns and XML's elements in text), database users'
+    /// passwords in SQL.
     Secret,
     /// Email addresses, also with an encoded `@` (`%40`, `&#64;`).
     Email,
@@ -50,11 +53,13 @@ pub enum DetectorKind {
     Iban,
     /// The values of parameters named like personal data in `name=value`
     /// text: URL queries and fragments, `key=value` logs
-    /// (`?first_name=Ann&phone=4155550132`).
+    /// (`?first_name=Ann&phone=4155550132`); also as SQL's columns and
+    /// XML's elements in text.
     PersonalParam,
     /// The values of parameters named like the identifier of a person, a
     /// device or an account in `name=value` text (`user_id=u-42`,
-    /// `?distinct_id=...`), as the vendor presets' identity fields hold
+    /// `?distinct_id=...`; also as SQL's columns and XML's elements, SAML's
+    /// `NameID` among them), as the vendor presets' identity fields hold
     /// them; and the login names in text that access logs (the combined
     /// log format's user), home directory paths (`/Users/ann/...`) and
     /// SSH, PAM and sudo messages hold: by default tokenized with the same
@@ -609,7 +614,8 @@ const PERSONAL_NAMES: &[&[u8]] = &[
 /// a `db_user` or `remote_user`), PAM's `logname` and the source and
 /// destination user names of a CEF event (`suser=ann duser=bob`, as
 /// ArcSight's Common Event Format writes its extensions), which the
-/// personal preset's person-fields rule tokenizes as a field's value. A
+/// personal preset's person-fields rule tokenizes as a field's value, and
+/// SAML's `NameID` (the subject of a single sign-on assertion). A
 /// parameter's name is one of them as [`is_id_name`] reads it. Not
 /// `group_id`, which logs write as often for a consumer group, nor `id`,
 /// `uid` (a Unix user's number) or `client_id` (an OAuth application's).
@@ -638,6 +644,7 @@ const ID_NAMES: &[&[u8]] = &[
     b"logname",
     b"suser",
     b"duser",
+    b"nameid",
 ];
 
 /// The names of the ids that analytics collection URLs carry in their
@@ -2157,6 +2164,15 @@ fn find_dotted_ipv4(text: &str, out: &mut Vec<(usize, usize)>) {
         {
             continue;
         }
+        // An object identifier of four arcs (`urn:oid:2.5.4.4`, a SAML
+        // attribute's name; `OID.2.5.4.97`) is not an address.
+        if m.start() >= 4
+            && [b"oid:", b"oid."]
+                .iter()
+                .any(|p| b[m.start() - 4..m.start()].eq_ignore_ascii_case(*p))
+        {
+            continue;
+        }
         // Octets padded with zeros (`198.051.100.007`) are octets too.
         if crate::actions::padded_quad(m.as_str().as_bytes()).is_some() {
             let end = if is_reverse_dns_suffix(&b[m.end()..]) {
@@ -2508,6 +2524,9 @@ fn profile_by_bytes(text: &str) -> Profile {
         if matches!(b, b'"' | b'\'' | b'{' | b'[') {
             p.marks |= census::QUOTE_OR_BRACKET;
         }
+        if b == b'<' {
+            p.marks |= census::LESS_THAN;
+        }
         p.digits += usize::from(b.is_ascii_digit());
     }
     p
@@ -2667,7 +2686,10 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
     let colon = p.has(C_COLON_OR_EQUALS);
     // In `DetectorKind` order.
     let bits = [
-        colon || p.has(C_PERCENT_OR_AMPERSAND) || (len >= SECRET_MIN_LEN && p.has(C_NOT_HEX)), // Secret
+        colon
+            || p.has(C_PERCENT_OR_AMPERSAND)
+            || (len >= SECRET_MIN_LEN && p.has(C_NOT_HEX))
+            || xml::may_hold_xml(len, p), // Secret
         p.has(C_AT | C_PERCENT_OR_AMPERSAND), // Email
         p.digits >= 13,                       // CreditCard
         colon,                                // Ipv6
@@ -2681,12 +2703,16 @@ fn may_match_all(len: usize, p: Profile) -> u32 {
                 || (p.digits >= IBAN_HEX_DIGITS
                     && p.digits < len
                     && (p.has(C_DASH) || p.digits + 2 == len))), // Iban
-        colon || p.has(C_PERCENT_OR_AMPERSAND) || sql::may_hold_sql(len, p), // PersonalParam
+        colon
+            || p.has(C_PERCENT_OR_AMPERSAND)
+            || sql::may_hold_sql(len, p)
+            || xml::may_hold_xml(len, p), // PersonalParam
         colon
             || p.has(C_PERCENT_OR_AMPERSAND)
             || may_hold_home_path(len, p)
             || may_hold_auth_line(len, p)
-            || sql::may_hold_sql(len, p), // IdParam
+            || sql::may_hold_sql(len, p)
+            || xml::may_hold_xml(len, p), // IdParam
         len >= REQUEST_LINE_MIN_LEN
             && p.digits > 0
             && p.has(C_COLON_OR_EQUALS | C_PERCENT_OR_AMPERSAND | C_DOT), // RequestQuery
@@ -3439,6 +3465,9 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
                 sql::find_values(text, is_credential_name, out);
                 sql::find_passwords(text, out);
             }
+            if xml::may_hold_xml(text.len(), p) {
+                xml::find_values(text, is_credential_name, out);
+            }
             if may_hold_secret(text) {
                 find_secrets(text, out);
             }
@@ -3494,7 +3523,10 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             if sql::may_hold_sql(text.len(), p) {
                 sql::find_values(text, is_personal_name, out);
             }
-            // Each finder's spans are in order, but not the five lists.
+            if xml::may_hold_xml(text.len(), p) {
+                xml::find_values(text, is_personal_name, out);
+            }
+            // Each finder's spans are in order, but not the six lists.
             merge_overlaps(out);
         }
         DetectorKind::IdParam => {
@@ -3528,13 +3560,18 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             if p.has(C_COLON_OR_EQUALS) && text.len() >= DN_MIN_LEN {
                 find_dn_values(text, out);
             }
-            if sql::may_hold_sql(text.len(), p) {
+            if sql::may_hold_sql(text.len(), p) || xml::may_hold_xml(text.len(), p) {
                 let before = out.len();
-                sql::find_values(text, is_id_name, out);
+                if sql::may_hold_sql(text.len(), p) {
+                    sql::find_values(text, is_id_name, out);
+                }
+                if xml::may_hold_xml(text.len(), p) {
+                    xml::find_values(text, is_id_name, out);
+                }
                 let b = text.as_bytes();
                 retain_from(out, before, |s, e| &b[s..e] != ROOT);
             }
-            // Each finder's spans are in order, but not the seven lists.
+            // Each finder's spans are in order, but not the eight lists.
             merge_overlaps(out);
         }
         DetectorKind::RequestQuery => find_request_queries(text, out),
@@ -4769,6 +4806,14 @@ mod tests {
             ["203.0.113.7", "10.0.0.1"]
         );
         assert!(spans(DetectorKind::Ipv4, "v1.2.3.4.5 999.1.1.1 1.2.3 9.1.2.3.4").is_empty());
+        // An object identifier of four arcs.
+        assert_eq!(
+            spans(
+                DetectorKind::Ipv4,
+                "urn:oid:2.5.4.4 OID.2.5.4.97 Oid:1.2.3.4 void 10.0.0.1 id:10.0.0.2"
+            ),
+            ["10.0.0.1", "10.0.0.2"]
+        );
         // After a label's dot, an address is one (the dot is no decimal
         // point), and a reverse DNS name is taken with its suffix.
         assert_eq!(

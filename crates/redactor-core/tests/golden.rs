@@ -288,6 +288,9 @@ fn credentials() {
             "pw-4742",
             "pw4743",
             "tk-4744",
+            // In XML: WS-Security's password, an element's CDATA.
+            "pw-4751",
+            "ak-4752",
         ],
         &[
             "\"state\":\"af0ifjsldkj\"",
@@ -314,6 +317,7 @@ fn credentials() {
             "\"mfa_enabled\":true",
             "\"service.name\"",
             "VALUES ($1, $2)",
+            "<Amount>10</Amount>",
             "ALTER ROLE app_rw WITH LOGIN PASSWORD '",
         ],
     );
@@ -520,12 +524,21 @@ fn personal() {
             "#orders",
             "u-7072",
             "Xena",
+            // XML: a SAML assertion's subject and attributes, a SOAP body.
+            "yara.k",
+            "Yara",
+            "Kowalczyk",
+            "c-7091",
+            "Zeller",
+            "Graz",
         ],
         &[
             "\"plan\":\"pro\"",
             "\"country\":\"US\"",
             // `name` alone is ambiguous (an event's, a product's).
             "\"name\":\"Checkout\"",
+            "<saml:AttributeValue>engineering</saml:AttributeValue>",
+            "<Plan>gold</Plan>",
             "{\"name\":\"plan\",\"value\":\"team\"}",
             // Numbers of other shapes.
             "T-2026-0412-7781",

@@ -39,6 +39,9 @@ pub const SPACE: u8 = 2;
 /// A `"`, a `'`, a `{` or a `[` was seen: the text may hold a member of
 /// JSON, a dict, an object, a struct or a map written into it.
 pub const QUOTE_OR_BRACKET: u8 = 4;
+/// A `<` was seen: the text may hold markup (XML, a SOAP body, a SAML
+/// assertion).
+pub const LESS_THAN: u8 = 8;
 
 /// What [`census`] found in a text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -46,7 +49,7 @@ pub struct Census {
     /// The union of [`COLON_OR_EQUALS`], [`AT`], [`PERCENT_OR_AMPERSAND`], [`DOT`],
     /// [`PLUS`], [`NON_ASCII`], [`NOT_HEX`] and [`DASH`] over every byte.
     pub classes: u8,
-    /// The union of [`SLASH`], [`SPACE`] and [`QUOTE_OR_BRACKET`] over every byte
+    /// The union of [`SLASH`], [`SPACE`], [`QUOTE_OR_BRACKET`] and [`LESS_THAN`] over every byte
     /// (the eight bits of `classes` are taken).
     pub marks: u8,
     /// How many bytes are ASCII digits.
@@ -105,6 +108,7 @@ static MARK: [u8; 256] = {
     t[b'\'' as usize] = QUOTE_OR_BRACKET;
     t[b'{' as usize] = QUOTE_OR_BRACKET;
     t[b'[' as usize] = QUOTE_OR_BRACKET;
+    t[b'<' as usize] = LESS_THAN;
     t
 };
 
@@ -218,6 +222,7 @@ mod tests {
                 b'/' | b'\\' => SLASH,
                 b' ' => SPACE,
                 b'"' | b'\'' | b'{' | b'[' => QUOTE_OR_BRACKET,
+                b'<' => LESS_THAN,
                 _ => 0,
             };
             assert_eq!(census_portable(&[b]).marks, mark, "byte {b:#04x}");
@@ -250,6 +255,7 @@ mod tests {
             QUOTE_OR_BRACKET | SPACE
         );
         assert_eq!(census_portable(b"map[a:1]").marks, QUOTE_OR_BRACKET);
+        assert_eq!(census_portable(b"<a>1</a>").marks, LESS_THAN | SLASH);
         assert_eq!(census_portable("é".as_bytes()).classes, NOT_HEX | NON_ASCII);
         assert_eq!(census_portable(b"=").classes, COLON_OR_EQUALS | NOT_HEX);
         assert_eq!(census_portable(b"ABC").classes, NOT_HEX, "uppercase");

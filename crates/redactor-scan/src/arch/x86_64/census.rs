@@ -47,11 +47,12 @@ pub(crate) unsafe fn census(text: &[u8]) -> Census {
         _mm256_set1_epi8(b'\\' as i8),
         _mm256_set1_epi8(b' ' as i8),
     );
-    let (double_quote, single_quote, brace, bracket) = (
+    let (double_quote, single_quote, brace, bracket, less_than) = (
         _mm256_set1_epi8(b'"' as i8),
         _mm256_set1_epi8(b'\'' as i8),
         _mm256_set1_epi8(b'{' as i8),
         _mm256_set1_epi8(b'[' as i8),
+        _mm256_set1_epi8(b'<' as i8),
     );
     let mut any = _mm256_setzero_si256();
     // Lanes that repeat a byte hold a byte of the text, and padding lanes
@@ -59,6 +60,7 @@ pub(crate) unsafe fn census(text: &[u8]) -> Census {
     let mut slashes = 0u32;
     let mut spaces = 0u32;
     let mut quotes_or_brackets = 0u32;
+    let mut less_thans = 0u32;
     let mut digits = 0usize;
     let mut not_hex = 0u32;
     let mut non_ascii = 0u32;
@@ -80,6 +82,7 @@ pub(crate) unsafe fn census(text: &[u8]) -> Census {
             ),
             _mm256_or_si256(_mm256_cmpeq_epi8(v, brace), _mm256_cmpeq_epi8(v, bracket)),
         )) as u32;
+        less_thans |= _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, less_than)) as u32;
         digits += (d & valid).count_ones() as usize;
         not_hex |= n & valid;
         non_ascii |= _mm256_movemask_epi8(v) as u32 & valid;
@@ -158,6 +161,11 @@ pub(crate) unsafe fn census(text: &[u8]) -> Census {
         } | if spaces != 0 { crate::census::SPACE } else { 0 }
             | if quotes_or_brackets != 0 {
                 crate::census::QUOTE_OR_BRACKET
+            } else {
+                0
+            }
+            | if less_thans != 0 {
+                crate::census::LESS_THAN
             } else {
                 0
             },
