@@ -29,7 +29,8 @@ mod same_file;
 /// numbers, social security numbers, MAC addresses, credentials, and
 /// personal data and user, device and organisation ids in `name=value`
 /// parameters (URL queries, `key=value` logs), in SQL statements and in XML
-/// bodies and SAML assertions; the query of an HTTP request
+/// bodies and SAML assertions, and the names beside email addresses
+/// (`Author: Ann Lee <ann@...>`); the query of an HTTP request
 /// line in text goes whole, as does the referrer's query of an access-log
 /// line (combined log format), whose user is tokenized and User-Agent
 /// reduced; a user's name in a home directory path, in an SSH, PAM, sudo

@@ -18,6 +18,7 @@ use regex::Regex;
 use crate::actions::Action;
 use crate::json::Value;
 
+mod display_names;
 mod sql;
 mod xml;
 
@@ -54,7 +55,8 @@ pub enum DetectorKind {
     /// The values of parameters named like personal data in `name=value`
     /// text: URL queries and fragments, `key=value` logs
     /// (`?first_name=Ann&phone=4155550132`); also as SQL's columns and
-    /// XML's elements in text.
+    /// XML's elements in text; and the display names beside email
+    /// addresses (`Author: Ann Lee <ann@example.com>`).
     PersonalParam,
     /// The values of parameters named like the identifier of a person, a
     /// device or an account in `name=value` text (`user_id=u-42`,
@@ -3525,8 +3527,11 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             }
             if xml::may_hold_xml(text.len(), p) {
                 xml::find_values(text, is_personal_name, out);
+                if p.has(C_AT) {
+                    display_names::find_display_names(text, out);
+                }
             }
-            // Each finder's spans are in order, but not the six lists.
+            // Each finder's spans are in order, but not the seven lists.
             merge_overlaps(out);
         }
         DetectorKind::IdParam => {

@@ -531,6 +531,10 @@ fn personal() {
             "c-7091",
             "Zeller",
             "Graz",
+            // Names beside email addresses.
+            "Yusra",
+            "Tamm",
+            "Okafor",
         ],
         &[
             "\"plan\":\"pro\"",
@@ -539,6 +543,8 @@ fn personal() {
             "\"name\":\"Checkout\"",
             "<saml:AttributeValue>engineering</saml:AttributeValue>",
             "<Plan>gold</Plan>",
+            "Mail sent to <",
+            "Fix checkout",
             "{\"name\":\"plan\",\"value\":\"team\"}",
             // Numbers of other shapes.
             "T-2026-0412-7781",
