@@ -471,7 +471,9 @@ fn find_userinfo(text: &str, out: &mut Vec<(usize, usize)>) {
 /// or `-` and one (`access_token`, `client_secret`, `X-Amz-Signature`,
 /// `x-api-key`, `db_password`). A password's hash is one too
 /// (`password_hash`, Rails' `password_digest`): a weak password is found
-/// from it.
+/// from it. So are a SAML response and artifact (`SAMLResponse`,
+/// `SAMLart`), posted or redirected to a service provider: a signed
+/// statement of who a person is, good for a session until it expires.
 const CREDENTIAL_NAMES: &[&[u8]] = &[
     b"password",
     b"passwd",
@@ -497,6 +499,8 @@ const CREDENTIAL_NAMES: &[&[u8]] = &[
     b"jsessionid",
     b"phpsessid",
     b"cookie",
+    b"samlresponse",
+    b"samlart",
 ];
 
 /// The bytes of a parameter's name.
@@ -781,9 +785,26 @@ fn escape_at(b: &[u8], hex: &[u8; 2]) -> bool {
 /// that is a record ([`opens_record`]) is not one, its members are read in
 /// turn. An empty value is not a match. An `=` inside a value found is
 /// part of it: every byte is looked at a bounded number of times, whatever
-/// the text.
+/// the text. In a URL's query only (after a `?` or `&`, or `%3F` or
+/// `%26`), also OAuth's authorization code ([`QUERY_CREDENTIAL_NAMES`]:
+/// `/callback?code=...&state=...`).
 fn find_named_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
-    find_named_values(text, is_credential_name, out);
+    find_named_values_or_query(text, is_credential_name, is_query_credential_name, out);
+}
+
+/// The names of the credentials that are credentials only in a URL's
+/// query: OAuth's authorization `code`, which the authorization server's
+/// redirect carries to the client (RFC 6749, section 4.1.2) and which
+/// access logs, referrers and page URLs keep. Elsewhere `code` is an
+/// error's, a country's or a status's.
+const QUERY_CREDENTIAL_NAMES: &[&[u8]] = &[b"code"];
+
+/// Whether `name` is one of [`QUERY_CREDENTIAL_NAMES`], in any letter
+/// case.
+fn is_query_credential_name(name: &[u8]) -> bool {
+    QUERY_CREDENTIAL_NAMES
+        .iter()
+        .any(|n| name.eq_ignore_ascii_case(n))
 }
 
 /// The values of the parameters whose names `is_name` accepts, read as
@@ -6907,7 +6928,7 @@ mod tests {
         let name =
             Regex::new(r"(?P<pre>%[0-9A-Fa-f]{2}|%|[^A-Za-z0-9_%-]|^)([A-Za-z0-9_-]*)$").unwrap();
         let credential = credential_name_re();
-        let query_name = Regex::new("(?i)^(?:uid|cid|_id)$").unwrap();
+        let query_name = Regex::new("(?i)^code$").unwrap();
         let query_pre = Regex::new("(?i)^(?:[?&]|%3F|%26)$").unwrap();
         let separator = Regex::new("=>|=|%3[dD]").unwrap();
         // Spaces and tabs around a plain `=` are skipped.
@@ -6966,10 +6987,10 @@ mod tests {
             "&token=",
             "?pwd=",
             "%26sig%3D",
-            "uid",
-            "Cid",
-            "_id",
-            "&uid=",
+            "code",
+            "Code",
+            "CODE",
+            "&code=",
             " auth=",
             " = ",
             "=>",
@@ -6999,9 +7020,9 @@ mod tests {
         for (t, query) in texts.iter().flat_map(|t| [(t, false), (t, true)]) {
             found.clear();
             if query {
-                find_named_values_or_query(t, is_credential_name, is_query_id_name, &mut found);
-            } else {
                 find_named_credentials(t, &mut found);
+            } else {
+                find_named_values(t, is_credential_name, &mut found);
             }
             want.clear();
             let mut done = 0;

@@ -291,6 +291,10 @@ fn credentials() {
             // In XML: WS-Security's password, an element's CDATA.
             "pw-4751",
             "ak-4752",
+            // OAuth's authorization code in a URL; SAML responses.
+            "oc-4761",
+            "4762",
+            "4763",
         ],
         &[
             "\"state\":\"af0ifjsldkj\"",
@@ -318,6 +322,8 @@ fn credentials() {
             "\"service.name\"",
             "VALUES ($1, $2)",
             "<Amount>10</Amount>",
+            "state=st-1",
+            "code=E42",
             "ALTER ROLE app_rw WITH LOGIN PASSWORD '",
         ],
     );
