@@ -19,6 +19,7 @@ use crate::actions::Action;
 use crate::json::Value;
 
 mod display_names;
+mod multipart;
 mod sql;
 mod xml;
 
@@ -3491,6 +3492,9 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             if xml::may_hold_xml(text.len(), p) {
                 xml::find_values(text, is_credential_name, out);
             }
+            if multipart::may_hold_multipart(text.len(), p) {
+                multipart::find_values(text, is_credential_name, out);
+            }
             if may_hold_secret(text) {
                 find_secrets(text, out);
             }
@@ -3552,7 +3556,10 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
                     display_names::find_display_names(text, out);
                 }
             }
-            // Each finder's spans are in order, but not the seven lists.
+            if multipart::may_hold_multipart(text.len(), p) {
+                multipart::find_values(text, is_personal_name, out);
+            }
+            // Each finder's spans are in order, but not the eight lists.
             merge_overlaps(out);
         }
         DetectorKind::IdParam => {
@@ -3586,7 +3593,10 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             if p.has(C_COLON_OR_EQUALS) && text.len() >= DN_MIN_LEN {
                 find_dn_values(text, out);
             }
-            if sql::may_hold_sql(text.len(), p) || xml::may_hold_xml(text.len(), p) {
+            if sql::may_hold_sql(text.len(), p)
+                || xml::may_hold_xml(text.len(), p)
+                || multipart::may_hold_multipart(text.len(), p)
+            {
                 let before = out.len();
                 if sql::may_hold_sql(text.len(), p) {
                     sql::find_values(text, is_id_name, out);
@@ -3594,10 +3604,13 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
                 if xml::may_hold_xml(text.len(), p) {
                     xml::find_values(text, is_id_name, out);
                 }
+                if multipart::may_hold_multipart(text.len(), p) {
+                    multipart::find_values(text, is_id_name, out);
+                }
                 let b = text.as_bytes();
                 retain_from(out, before, |s, e| &b[s..e] != ROOT);
             }
-            // Each finder's spans are in order, but not the eight lists.
+            // Each finder's spans are in order, but not the nine lists.
             merge_overlaps(out);
         }
         DetectorKind::RequestQuery => find_request_queries(text, out),

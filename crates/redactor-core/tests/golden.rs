@@ -295,6 +295,8 @@ fn credentials() {
             "oc-4761",
             "4762",
             "4763",
+            // A form's part in a multipart body.
+            "pw-4771",
         ],
         &[
             "\"state\":\"af0ifjsldkj\"",
@@ -324,6 +326,7 @@ fn credentials() {
             "<Amount>10</Amount>",
             "state=st-1",
             "code=E42",
+            "pro-plan",
             "ALTER ROLE app_rw WITH LOGIN PASSWORD '",
         ],
     );
