@@ -470,7 +470,8 @@ fn find_userinfo(text: &str, out: &mut Vec<(usize, usize)>) {
 /// The names whose values are credentials, in lowercase with `_` for `-`.
 /// A parameter's name is one of them when it equals one, or ends with `_`
 /// or `-` and one (`access_token`, `client_secret`, `X-Amz-Signature`,
-/// `x-api-key`, `db_password`). A password's hash is one too
+/// `x-api-key`, `db_password`), or with one in camel case
+/// (`keyStorePassword`, `clientSecret`). A password's hash is one too
 /// (`password_hash`, Rails' `password_digest`): a weak password is found
 /// from it. So are a SAML response and artifact (`SAMLResponse`,
 /// `SAMLart`), posted or redirected to a service provider: a signed
@@ -489,8 +490,11 @@ const CREDENTIAL_NAMES: &[&[u8]] = &[
     b"api_key",
     b"apikey",
     b"access_key",
+    b"accesskey",
     b"secret_key",
+    b"secretkey",
     b"private_key",
+    b"privatekey",
     b"signature",
     b"sig",
     b"credential",
@@ -535,12 +539,17 @@ fn ends_with_name(name: &[u8], word: &[u8]) -> bool {
             })
 }
 
-/// Whether `name` is a credential's name (see [`CREDENTIAL_NAMES`]).
+/// Whether `name` is a credential's name (see [`CREDENTIAL_NAMES`]): one
+/// of them, or one after a `_` or `-` or in camel case, at a capital letter
+/// after a lowercase one (`keyStorePassword`, `clientSecret`,
+/// `awsSecretKey`).
 fn is_credential_name(name: &[u8]) -> bool {
     CREDENTIAL_NAMES.iter().any(|n| {
         ends_with_name(name, n) && {
             let cut = name.len() - n.len();
-            cut == 0 || matches!(name[cut - 1], b'_' | b'-')
+            cut == 0
+                || matches!(name[cut - 1], b'_' | b'-')
+                || (name[cut].is_ascii_uppercase() && name[cut - 1].is_ascii_lowercase())
         }
     })
 }
@@ -6873,6 +6882,12 @@ mod tests {
                 &["ya29.a0Af", "eyJx"][..],
             ),
             ("login failed user=bob password=hunter2 ip=x", &["hunter2"]),
+            // Camel case; not a word's end, not after a capital.
+            (
+                "-Djavax.net.ssl.keyStorePassword=changeit awsSecretKey=k OAuth=o maxTokens=5 \
+                 ABCToken=t PASSWORD=p",
+                &["changeit", "k", "p"],
+            ),
             (
                 "password=\"two words\" next=1 pwd='a b",
                 &["two words", "a b"],
@@ -6927,9 +6942,19 @@ mod tests {
         let names = CREDENTIAL_NAMES
             .iter()
             .map(|n| std::str::from_utf8(n).unwrap().replace('_', "[_-]"))
+            .collect::<Vec<_>>();
+        // In camel case: the name's first letter a capital after a
+        // lowercase one, the rest in any case.
+        let camel = names
+            .iter()
+            .map(|n| format!("{}(?i:{})", n[..1].to_ascii_uppercase(), &n[1..]))
             .collect::<Vec<_>>()
             .join("|");
-        Regex::new(&format!("(?i)^(?:[a-z0-9_-]*[_-])?(?:{names})$")).unwrap()
+        let names = names.join("|");
+        Regex::new(&format!(
+            "^(?:(?i:[a-z0-9_-]*[_-])?(?i:{names})|[A-Za-z0-9_-]*[a-z](?:{camel}))$"
+        ))
+        .unwrap()
     }
 
     #[test]
