@@ -20,6 +20,7 @@ use crate::json::Value;
 
 mod display_names;
 mod multipart;
+mod options;
 mod sql;
 mod xml;
 
@@ -3504,6 +3505,9 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             if multipart::may_hold_multipart(text.len(), p) {
                 multipart::find_values(text, is_credential_name, out);
             }
+            if options::may_hold_options(text.len(), p) {
+                options::find_credentials(text, out);
+            }
             if may_hold_secret(text) {
                 find_secrets(text, out);
             }
@@ -3605,6 +3609,7 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             if sql::may_hold_sql(text.len(), p)
                 || xml::may_hold_xml(text.len(), p)
                 || multipart::may_hold_multipart(text.len(), p)
+                || options::may_hold_options(text.len(), p)
             {
                 let before = out.len();
                 if sql::may_hold_sql(text.len(), p) {
@@ -3615,6 +3620,9 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
                 }
                 if multipart::may_hold_multipart(text.len(), p) {
                     multipart::find_values(text, is_id_name, out);
+                }
+                if options::may_hold_options(text.len(), p) {
+                    options::find_ids(text, out);
                 }
                 let b = text.as_bytes();
                 retain_from(out, before, |s, e| &b[s..e] != ROOT);

@@ -297,6 +297,13 @@ fn credentials() {
             "4763",
             // A form's part in a multipart body.
             "pw-4771",
+            // Command lines.
+            "pw-4781",
+            "pw 4782",
+            "tk-4783",
+            "pw-4784",
+            "pw-4785",
+            "deploy:",
         ],
         &[
             "\"state\":\"af0ifjsldkj\"",
@@ -327,6 +334,7 @@ fn credentials() {
             "state=st-1",
             "code=E42",
             "pro-plan",
+            "--verbose -p 8080",
             "ALTER ROLE app_rw WITH LOGIN PASSWORD '",
         ],
     );
