@@ -228,6 +228,9 @@ fn otel() {
             "Leeds",
             "c-4731",
             "Hara",
+            "Hallo",
+            "Rome",
+            "Oslo",
         ],
         &[
             "\"country_iso_code\":\"DE\"",

@@ -8,7 +8,9 @@
 //! `name=value` log's are: an `INSERT` lists the names first and the
 //! values after (`INSERT INTO users (first_name, email) VALUES ('Ann',
 //! ...)`), and a comparison may quote the name (`"users"."username" =
-//! 'ann'`, `` `email` = '...' ``, `[FirstName] = N'Ann'`). The finders here
+//! 'ann'`, `` `email` = '...' ``, `[FirstName] = N'Ann'`), and a
+//! condition may list them or give a pattern (`first_name IN ('Ann',
+//! 'Bo')`, `last_name LIKE 'Lee%'`). The finders here
 //! pair each value with its name and give the values of the names a
 //! detector's `is_name` accepts; [`find_passwords`] gives the passwords of
 //! the statements that create or change a database's users (`ALTER ROLE
@@ -43,17 +45,18 @@ type Reading = fn(&[u8], usize, fn(&[u8]) -> bool, &mut Vec<(usize, usize)>) -> 
 
 /// The values of the columns whose names `is_name` accepts in the SQL of
 /// `text`: an `INSERT`'s values paired with its column list
-/// ([`inserted_at`]), a comparison or an assignment to a quoted column's
-/// name ([`compared_at`]), and Rails' bound values ([`bound_at`]), in one
-/// pass over the bytes they start at. Each reading's spans are in order,
-/// but not the three lists.
+/// ([`inserted_at`]) and an `IN` list's ([`listed_at`]), a comparison or
+/// an assignment to a quoted column's name ([`compared_at`]), and Rails'
+/// bound values ([`bound_at`]), in one pass over the bytes they start at;
+/// then `LIKE` patterns ([`liked_at`]), at each `k` and `K`. Each
+/// reading's spans are in order, but not the lists.
 pub(super) fn find_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
     // How far each reading has taken the text.
     let (mut inserted, mut compared, mut bound) = (0, 0, 0);
     for at in memchr::memchr3_iter(b'(', b'=', b'[', b) {
         let (done, read): (_, Reading) = match b[at] {
-            b'(' => (&mut inserted, inserted_at),
+            b'(' => (&mut inserted, inserted_or_listed_at),
             b'=' => (&mut compared, compared_at),
             _ => (&mut bound, bound_at),
         };
@@ -63,11 +66,12 @@ pub(super) fn find_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<
             }
         }
     }
+    find_each(b, b'k', liked_at, is_name, out);
+    find_each(b, b'K', liked_at, is_name, out);
 }
 
-/// Each of `read`'s findings at the bytes `anchor` of `text`, for the
-/// tests of each reading alone.
-#[cfg(test)]
+/// Each of `read`'s findings at the bytes `anchor` of `text` (also for
+/// the tests of each reading alone).
 fn find_each(
     text: &[u8],
     anchor: u8,
@@ -278,6 +282,103 @@ fn inserted_at(
     }
 }
 
+/// [`inserted_at`], or else [`listed_at`].
+fn inserted_or_listed_at(
+    b: &[u8],
+    open: usize,
+    is_name: fn(&[u8]) -> bool,
+    out: &mut Vec<(usize, usize)>,
+) -> Option<usize> {
+    inserted_at(b, open, is_name, out).or_else(|| listed_at(b, open, is_name, out))
+}
+
+/// The name of the column that a condition's keyword at `end` of `b`
+/// follows (spaces between): bare (`last_name`, also after a table's
+/// `users.`), or in `"..."`, `` `...` `` or `[...]`; a `NOT` between them
+/// is passed over (`last_name NOT LIKE`).
+fn column_before(b: &[u8], end: usize) -> Option<&[u8]> {
+    let mut end = trim_back(b, end);
+    for _ in 0..2 {
+        let (s, e) = match *b.get(end.checked_sub(1)?)? {
+            q @ (b'"' | b'`' | b']') => {
+                let open = if q == b']' { b'[' } else { q };
+                let s = start_of_name(b, end - 1);
+                if s == 0 || b[s - 1] != open {
+                    return None;
+                }
+                (s, end - 1)
+            }
+            _ => (start_of_name(b, end), end),
+        };
+        if s == e {
+            return None;
+        }
+        if !b[s..e].eq_ignore_ascii_case(b"not") {
+            return Some(&b[s..e]);
+        }
+        end = trim_back(b, s);
+    }
+    None
+}
+
+/// The values of an `IN` list, when the `(` at `open` of `b` opens one
+/// after a column's name ([`column_before`]): `first_name IN ('Ann',
+/// 'Bo')`, each value as [`value_at`] reads it. Returns where the list
+/// ends.
+fn listed_at(
+    b: &[u8],
+    open: usize,
+    is_name: fn(&[u8]) -> bool,
+    out: &mut Vec<(usize, usize)>,
+) -> Option<usize> {
+    let keyword = trim_back(b, open);
+    if !ends_with_keyword(b, keyword, b"in") || !column_before(b, keyword - 2).is_some_and(is_name)
+    {
+        return None;
+    }
+    let mut at = open + 1;
+    loop {
+        let (found, end) = value_at(b, at, false);
+        out.extend(found);
+        if end >= b.len() || b[end] != b',' {
+            return Some(end);
+        }
+        at = end + 1;
+    }
+}
+
+/// The pattern of a `LIKE` or `ILIKE` after a column's name
+/// ([`column_before`]), when the `k` at `k` of `b` is the keyword's:
+/// `last_name LIKE 'Lee%'`, `email ILIKE '%ann%'` (the literal's content).
+/// Returns where it ends.
+fn liked_at(
+    b: &[u8],
+    k: usize,
+    is_name: fn(&[u8]) -> bool,
+    out: &mut Vec<(usize, usize)>,
+) -> Option<usize> {
+    let (s, e) = (k.checked_sub(2)?, k + 2);
+    if e > b.len()
+        || !b[s..e].eq_ignore_ascii_case(b"like")
+        || b.get(e).is_some_and(|&c| is_name_byte(c))
+    {
+        return None;
+    }
+    let start = if s >= 1 && b[s - 1].eq_ignore_ascii_case(&b'i') {
+        s - 1
+    } else {
+        s
+    };
+    if start > 0 && is_name_byte(b[start - 1]) {
+        return None;
+    }
+    if !column_before(b, start).is_some_and(is_name) {
+        return None;
+    }
+    let literal = literal_at(b, trim_forward(b, e), false)?;
+    found(literal, out)
+}
+
 /// A comparison with or an assignment to a quoted column's name, when the
 /// `=` at `eq` of `b` is one: `"users"."username" = 'ann'`,
 /// `` `email`='...' ``, `[FirstName] = N'Ann'` (a bare name's value is
@@ -424,6 +525,8 @@ mod tests {
     fn found(f: impl Fn(&str, &mut Vec<(usize, usize)>), text: &str) -> Vec<String> {
         let mut v = Vec::new();
         f(text, &mut v);
+        // In order of position (each reading's spans are, not the lists).
+        v.sort_unstable();
         v.into_iter().map(|(s, e)| text[s..e].to_string()).collect()
     }
 
@@ -496,6 +599,17 @@ mod tests {
                 "UPDATE [dbo].[Users] SET [UserId] = 42, \"user\" = 'root'"
             ),
             ["42"]
+        );
+    }
+
+    #[test]
+    fn in_lists_and_like_patterns() {
+        let text = "SELECT * FROM users WHERE last_name LIKE 'Lee%' AND \"city\" NOT IN ('Leeds', 'York') \
+                    AND users.first_name IN (N'Ann',2) AND email ilike '%ann%' AND zip NOT LIKE 'E1%' \
+                    AND plan IN ('pro') AND city LIKE $1 AND alike LIKE 'x' AND zip LIKEx 'y'";
+        assert_eq!(
+            personal(text),
+            ["Lee%", "Leeds", "York", "Ann", "2", "%ann%", "E1%"]
         );
     }
 
@@ -796,6 +910,105 @@ mod tests {
             any += usize::from(!want.is_empty());
         }
         assert!(any > 5_000, "{any} texts with values");
+    }
+
+    #[test]
+    fn like_patterns_are_what_a_regex_finds() {
+        let like = Regex::new("(?i)like").unwrap();
+        let name = "[A-Za-z0-9_-]+";
+        let column = Regex::new(&format!(
+            r#"(?:"({name})"|`({name})`|\[({name})\]|(?:^|[^A-Za-z0-9_-])({name}))(?:{WS}*(?i:not))?{WS}*$"#
+        ))
+        .unwrap();
+        let single = Regex::new(&format!("^{WS}*[NnEe]?{}", literal_re('\''))).unwrap();
+        let double = Regex::new(&format!("^{WS}*{}", literal_re('"'))).unwrap();
+        let pieces = [
+            "zip",
+            "city",
+            "x",
+            " ",
+            "\t",
+            "LIKE",
+            "like",
+            "Like",
+            "i",
+            "I",
+            "NOT",
+            "not",
+            "'",
+            "''",
+            "\"",
+            "`",
+            "[",
+            "]",
+            "\\",
+            "N",
+            "é",
+            "a",
+            "_",
+            " LIKE '",
+            "\"zip\" ILIKE ",
+            "zip LIKEN'",
+        ];
+        let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
+        for t in texts(0x5a1c_0e9a_7e11_0005, &pieces) {
+            found.clear();
+            find_each(
+                t.as_bytes(),
+                b'k',
+                liked_at,
+                super::super::is_personal_name,
+                &mut found,
+            );
+            find_each(
+                t.as_bytes(),
+                b'K',
+                liked_at,
+                super::super::is_personal_name,
+                &mut found,
+            );
+            found.sort_unstable();
+            want.clear();
+            let mut done = 0;
+            for m in like.find_iter(&t) {
+                let (s, e) = (m.start(), m.end());
+                if s + 2 < done
+                    || t[e..]
+                        .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                {
+                    continue;
+                }
+                let start = if t[..s].ends_with(['i', 'I']) {
+                    s - 1
+                } else {
+                    s
+                };
+                if t[..start].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                {
+                    continue;
+                }
+                let Some(c) = column.captures(&t[..start]) else {
+                    continue;
+                };
+                let col = (1..=4).find_map(|i| c.get(i)).unwrap().as_str();
+                if !super::super::is_personal_name(col.as_bytes()) {
+                    continue;
+                }
+                let rest = &t[e..];
+                let Some(c) = single.captures(rest).or_else(|| double.captures(rest)) else {
+                    continue;
+                };
+                let content = c.get(1).unwrap().range();
+                if !content.is_empty() {
+                    want.push((e + content.start, e + content.end));
+                    done = e + content.end;
+                }
+            }
+            want.sort_unstable();
+            assert_eq!(found, want, "{t:?}");
+            any += usize::from(!want.is_empty());
+        }
+        assert!(any > 2_000, "{any} texts with patterns");
     }
 
     #[test]
