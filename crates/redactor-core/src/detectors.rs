@@ -4103,6 +4103,14 @@ fn replacement(action: &Action, matched: &str, out: &mut String) {
     }
 }
 
+/// The texts of `kind`'s matches in `text`, for the finders' tests.
+#[cfg(test)]
+fn spans(kind: DetectorKind, text: &str) -> Vec<&str> {
+    let mut v = Vec::new();
+    find_kind(kind, text, &mut v);
+    v.into_iter().map(|(s, e)| &text[s..e]).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -4619,12 +4627,6 @@ mod tests {
             found += want.len();
         }
         assert!(found > 2_000, "{found} quads found");
-    }
-
-    fn spans(kind: DetectorKind, text: &str) -> Vec<&str> {
-        let mut v = Vec::new();
-        find_kind(kind, text, &mut v);
-        v.into_iter().map(|(s, e)| &text[s..e]).collect()
     }
 
     #[test]

@@ -160,13 +160,7 @@ fn parameter<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{find_kind, DetectorKind};
-
-    fn spans(kind: DetectorKind, text: &str) -> Vec<&str> {
-        let mut v = Vec::new();
-        find_kind(kind, text, &mut v);
-        v.into_iter().map(|(s, e)| &text[s..e]).collect()
-    }
+    use super::super::{spans, DetectorKind};
 
     #[test]
     fn parts_by_their_names() {

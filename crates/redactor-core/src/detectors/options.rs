@@ -199,13 +199,7 @@ pub(super) fn find_ids(text: &str, out: &mut Vec<(usize, usize)>) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{find_kind, DetectorKind};
-
-    fn spans(kind: DetectorKind, text: &str) -> Vec<&str> {
-        let mut v = Vec::new();
-        find_kind(kind, text, &mut v);
-        v.into_iter().map(|(s, e)| &text[s..e]).collect()
-    }
+    use super::super::{spans, DetectorKind};
 
     #[test]
     fn option_values() {

@@ -519,6 +519,7 @@ pub(super) fn find_passwords(text: &str, out: &mut Vec<(usize, usize)>) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{spans, DetectorKind};
     use super::*;
     use regex::Regex;
 
@@ -535,13 +536,6 @@ mod tests {
             |t, out| find_values(t, super::super::is_personal_name, out),
             text,
         )
-    }
-
-    fn kind(kind: &str, text: &str) -> Vec<String> {
-        let kind = super::super::DetectorKind::from_name(kind).unwrap();
-        let mut v = Vec::new();
-        super::super::find_kind(kind, text, &mut v);
-        v.into_iter().map(|(s, e)| text[s..e].to_string()).collect()
     }
 
     #[test]
@@ -568,8 +562,8 @@ mod tests {
         assert!(personal("INSERT INTO t (\"zip\") VALUES (\"other\".\"zip\")").is_empty());
         // A password's hash is a credential's value; a user's id an id's.
         let text = "INSERT INTO users (user_id, password_digest) VALUES ('u-1', '$2a$12$abc')";
-        assert_eq!(kind("secret", text), ["$2a$12$abc"]);
-        assert_eq!(kind("id_param", text), ["u-1"]);
+        assert_eq!(spans(DetectorKind::Secret, text), ["$2a$12$abc"]);
+        assert_eq!(spans(DetectorKind::IdParam, text), ["u-1"]);
         // Not a column list; no column list; placeholders, keywords and
         // columns; an `ON CONFLICT` clause's `VALUES(...)`.
         for text in [
@@ -594,8 +588,8 @@ mod tests {
             ["O''Brien", "Leeds", "SW1", "4155550132", "E1"]
         );
         assert_eq!(
-            kind(
-                "id_param",
+            spans(
+                DetectorKind::IdParam,
                 "UPDATE [dbo].[Users] SET [UserId] = 42, \"user\" = 'root'"
             ),
             ["42"]

@@ -225,15 +225,9 @@ pub(super) fn find_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<
 
 #[cfg(test)]
 mod tests {
-    use super::super::{find_kind, is_credential_name, DetectorKind};
+    use super::super::{is_credential_name, spans, DetectorKind};
     use super::*;
     use regex::Regex;
-
-    fn spans(kind: DetectorKind, text: &str) -> Vec<&str> {
-        let mut v = Vec::new();
-        find_kind(kind, text, &mut v);
-        v.into_iter().map(|(s, e)| &text[s..e]).collect()
-    }
 
     #[test]
     fn elements_by_their_names() {
