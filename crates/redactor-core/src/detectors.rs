@@ -3576,8 +3576,9 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             merge_overlaps(out);
         }
         DetectorKind::IdParam => {
+            // The values of id names, in their several forms.
+            let before = out.len();
             if p.has(C_COLON_OR_EQUALS | C_PERCENT_OR_AMPERSAND) {
-                let before = out.len();
                 find_named_values_or_query(text, is_id_name, is_query_id_name, out);
                 if p.has(C_COLON_OR_EQUALS) {
                     // `X-Forwarded-User: ann`, `user: ann`.
@@ -3587,10 +3588,22 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
                     find_quoted_values(text, is_id_name, out);
                     find_php_dumped_values(text, is_id_name, out);
                 }
-                // sudo's `USER=root`, a database's `user=root`.
-                let b = text.as_bytes();
-                retain_from(out, before, |s, e| &b[s..e] != ROOT);
             }
+            if sql::may_hold_sql(text.len(), p) {
+                sql::find_values(text, is_id_name, out);
+            }
+            if xml::may_hold_xml(text.len(), p) {
+                xml::find_values(text, is_id_name, out);
+            }
+            if multipart::may_hold_multipart(text.len(), p) {
+                multipart::find_values(text, is_id_name, out);
+            }
+            if options::may_hold_options(text.len(), p) {
+                options::find_ids(text, out);
+            }
+            // sudo's `USER=root`, a database's `user=root`, `mysql -u root`.
+            let b = text.as_bytes();
+            retain_from(out, before, |s, e| &b[s..e] != ROOT);
             if p.digits >= LOG_USER_LINE_MIN_DIGITS && text.len() >= LOG_USER_LINE_MIN_LEN {
                 find_log_users(text, out);
             }
@@ -3605,27 +3618,6 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             }
             if p.has(C_COLON_OR_EQUALS) && text.len() >= DN_MIN_LEN {
                 find_dn_values(text, out);
-            }
-            if sql::may_hold_sql(text.len(), p)
-                || xml::may_hold_xml(text.len(), p)
-                || multipart::may_hold_multipart(text.len(), p)
-                || options::may_hold_options(text.len(), p)
-            {
-                let before = out.len();
-                if sql::may_hold_sql(text.len(), p) {
-                    sql::find_values(text, is_id_name, out);
-                }
-                if xml::may_hold_xml(text.len(), p) {
-                    xml::find_values(text, is_id_name, out);
-                }
-                if multipart::may_hold_multipart(text.len(), p) {
-                    multipart::find_values(text, is_id_name, out);
-                }
-                if options::may_hold_options(text.len(), p) {
-                    options::find_ids(text, out);
-                }
-                let b = text.as_bytes();
-                retain_from(out, before, |s, e| &b[s..e] != ROOT);
             }
             // Each finder's spans are in order, but not the nine lists.
             merge_overlaps(out);
