@@ -762,6 +762,23 @@ fn ends_with_word(name: &[u8], names: &[&[u8]], last: &[bool; 256]) -> bool {
     })
 }
 
+/// Where the run of spaces, tabs and line breaks before `end` of `b`
+/// starts.
+fn trim_back(b: &[u8], end: usize) -> usize {
+    b[..end]
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(0, |i| i + 1)
+}
+
+/// Where the run of spaces, tabs and line breaks at `start` of `b` ends.
+fn trim_forward(b: &[u8], start: usize) -> usize {
+    b[start..]
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .map_or(b.len(), |i| start + i)
+}
+
 /// A space or a tab, around the `:` of a credential written `name: value`.
 fn is_blank(c: u8) -> bool {
     c == b' ' || c == b'\t'

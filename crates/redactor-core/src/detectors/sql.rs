@@ -23,7 +23,7 @@
 //! keyword (`NULL`, `DEFAULT`) or another column. Every byte of a text is
 //! looked at a bounded number of times, whatever the text.
 
-use super::{is_name_byte, start_of_name, Profile};
+use super::{is_name_byte, start_of_name, trim_back, trim_forward, Profile};
 use redactor_scan::census;
 
 /// The shortest text these finders read: `[["a", 1]]`, Rails' binds.
@@ -85,23 +85,6 @@ fn find_each(
             done = read(text, at, is_name, out).unwrap_or(done);
         }
     }
-}
-
-/// Where the run of spaces, tabs and line breaks before `end` of `b`
-/// starts.
-fn trim_back(b: &[u8], end: usize) -> usize {
-    b[..end]
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(0, |i| i + 1)
-}
-
-/// Where the run of spaces, tabs and line breaks at `start` of `b` ends.
-fn trim_forward(b: &[u8], start: usize) -> usize {
-    b[start..]
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .map_or(b.len(), |i| start + i)
 }
 
 /// Whether `b[..end]` ends with the keyword `word` (lowercase), in any

@@ -12,7 +12,7 @@
 //! its end. Every byte of a text is looked at a bounded number of times,
 //! whatever the text.
 
-use super::Profile;
+use super::{trim_back, trim_forward, Profile};
 use redactor_scan::census;
 
 /// The shortest element with content: `<a>x</a>`.
@@ -83,10 +83,9 @@ fn tag_at(b: &[u8], open: usize) -> Option<Tag> {
 /// attributes at `b[s..e]`: what the quotes after its `=` enclose.
 fn attribute(b: &[u8], (s, e): (usize, usize), name: &[u8]) -> Option<(usize, usize)> {
     for eq in memchr::memchr_iter(b'=', &b[s..e]).map(|i| s + i) {
-        let mut name_end = eq;
-        while name_end > s && b[name_end - 1].is_ascii_whitespace() {
-            name_end -= 1;
-        }
+        // (The byte before the attributes ends the tag's name, and the one
+        // after them is its `>`: neither trim passes them.)
+        let name_end = trim_back(b, eq);
         let name_start = b[s..name_end]
             .iter()
             .rposition(|&c| !is_tag_name_byte(c))
@@ -94,12 +93,7 @@ fn attribute(b: &[u8], (s, e): (usize, usize), name: &[u8]) -> Option<(usize, us
         if !b[name_start..name_end].eq_ignore_ascii_case(name) {
             continue;
         }
-        let q = eq
-            + 1
-            + b[eq + 1..e]
-                .iter()
-                .take_while(|c| c.is_ascii_whitespace())
-                .count();
+        let q = trim_forward(b, eq + 1);
         if q < e && matches!(b[q], b'"' | b'\'') {
             let close = memchr::memchr(b[q], &b[q + 1..e]).map_or(e, |i| q + 1 + i);
             return Some((q + 1, close));
@@ -208,14 +202,9 @@ pub(super) fn find_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<
         if after < b.len() && !b[after..].starts_with(b"</") {
             continue;
         }
-        let s = s + b[s..e]
-            .iter()
-            .take_while(|c| c.is_ascii_whitespace())
-            .count();
-        let e = s + b[s..e]
-            .iter()
-            .rposition(|c| !c.is_ascii_whitespace())
-            .map_or(0, |i| i + 1);
+        // The content without the spaces and line breaks around it.
+        let s = trim_forward(b, s).min(e);
+        let e = trim_back(b, e).max(s);
         if e > s {
             out.push((s, e));
             done = e;
