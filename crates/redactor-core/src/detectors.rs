@@ -19,6 +19,7 @@ use crate::actions::Action;
 use crate::json::Value;
 
 mod display_names;
+mod echoes;
 mod multipart;
 mod options;
 mod sql;
@@ -3499,6 +3500,7 @@ pub fn find_kind(kind: DetectorKind, text: &str, out: &mut Vec<(usize, usize)>) 
 fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usize, usize)>) {
     match kind {
         DetectorKind::Secret => {
+            let before = out.len();
             if p.has(C_COLON_OR_EQUALS) {
                 find_userinfo(text, out);
             }
@@ -3528,6 +3530,7 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             if may_hold_secret(text) {
                 find_secrets(text, out);
             }
+            echoes::find_echoes(text, before, out);
             // The finders' spans may overlap (a token in a credential's
             // value, a credential in a URL's userinfo): one action rewrites
             // them all, so each overlapping group is rewritten as one span,
@@ -3567,6 +3570,7 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
         DetectorKind::Ssn => find_ssns(text, out),
         DetectorKind::Iban => find_ibans(text, out),
         DetectorKind::PersonalParam => {
+            let before = out.len();
             if p.has(C_COLON_OR_EQUALS | C_PERCENT_OR_AMPERSAND) {
                 find_named_values(text, is_personal_name, out);
             }
@@ -3589,7 +3593,8 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             if multipart::may_hold_multipart(text.len(), p) {
                 multipart::find_values(text, is_personal_name, out);
             }
-            // Each finder's spans are in order, but not the eight lists.
+            echoes::find_echoes(text, before, out);
+            // Each finder's spans are in order, but not the nine lists.
             merge_overlaps(out);
         }
         DetectorKind::IdParam => {
@@ -3636,7 +3641,8 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             if p.has(C_COLON_OR_EQUALS) && text.len() >= DN_MIN_LEN {
                 find_dn_values(text, out);
             }
-            // Each finder's spans are in order, but not the nine lists.
+            echoes::find_echoes(text, before, out);
+            // Each finder's spans are in order, but not the ten lists.
             merge_overlaps(out);
         }
         DetectorKind::RequestQuery => find_request_queries(text, out),
@@ -5977,13 +5983,14 @@ mod tests {
         );
         assert_eq!(spans(DetectorKind::IdParam, text), ["u-1"]);
         // Outside a record, or after a `?`, one word; a value that
-        // starts with a bracket without a member in it is a value.
+        // starts with a bracket without a member in it is a value. (The
+        // first `Lee` is the second's other place.)
         assert_eq!(
             spans(
                 DetectorKind::PersonalParam,
                 "first_name=Ann Lee (see /u?last_name=Lee now) street={x} y"
             ),
-            ["Ann", "Lee", "{x}"]
+            ["Ann", "Lee", "Lee", "{x}"]
         );
         // A name of another thing.
         assert!(spans(
