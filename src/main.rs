@@ -28,7 +28,8 @@ mod same_file;
 /// tokens; free text is scanned for emails, IPs, card numbers, IBANs, phone
 /// numbers, social security numbers, MAC addresses, credentials, and
 /// personal data and user, device and organisation ids in `name=value`
-/// parameters (URL queries, `key=value` logs), in SQL statements and in XML
+/// parameters (URL queries, `key=value` logs), in SQL statements and the
+/// values database servers and ORMs log bound to them, and in XML
 /// bodies and SAML assertions, and the names beside email addresses
 /// (`Author: Ann Lee <ann@...>`); the query of an HTTP request
 /// line in text goes whole, as does the referrer's query of an access-log

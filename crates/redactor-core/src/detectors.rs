@@ -18,6 +18,7 @@ use regex::Regex;
 use crate::actions::Action;
 use crate::json::Value;
 
+mod bindings;
 mod display_names;
 mod echoes;
 mod multipart;
@@ -58,8 +59,9 @@ pub enum DetectorKind {
     /// The values of parameters named like personal data in `name=value`
     /// text: URL queries and fragments, `key=value` logs
     /// (`?first_name=Ann&phone=4155550132`); also as SQL's columns and
-    /// XML's elements in text; and the display names beside email
-    /// addresses (`Author: Ann Lee <ann@example.com>`).
+    /// XML's elements in text; the values database servers and ORMs log
+    /// bound to a statement (`parameters: $1 = 'Ann'`); and the display
+    /// names beside email addresses (`Author: Ann Lee <ann@example.com>`).
     PersonalParam,
     /// The values of parameters named like the identifier of a person, a
     /// device or an account in `name=value` text (`user_id=u-42`,
@@ -3593,8 +3595,11 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             if multipart::may_hold_multipart(text.len(), p) {
                 multipart::find_values(text, is_personal_name, out);
             }
+            if bindings::may_hold_bindings(text.len(), p) {
+                bindings::find_values(text, out);
+            }
             echoes::find_echoes(text, before, out);
-            // Each finder's spans are in order, but not the nine lists.
+            // Each finder's spans are in order, but not the ten lists.
             merge_overlaps(out);
         }
         DetectorKind::IdParam => {

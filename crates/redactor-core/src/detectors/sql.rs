@@ -123,7 +123,7 @@ fn literal_end(b: &[u8], open: usize) -> usize {
 
 /// The length of the number at the start of `b` (a sign, digits, a
 /// fraction, an exponent), or 0.
-fn number_len(b: &[u8]) -> usize {
+pub(super) fn number_len(b: &[u8]) -> usize {
     let sign = usize::from(matches!(b.first(), Some(b'-' | b'+')));
     let digits = b[sign..]
         .iter()
