@@ -22,7 +22,7 @@
 //! stay). Every byte of a text is looked at a bounded number of times,
 //! whatever the text.
 
-use super::sql::number_len;
+use super::sql::{ends_with_keyword, number_len};
 use super::{is_blank, trim_forward, Profile, C_COLON_OR_EQUALS};
 use redactor_scan::census;
 
@@ -66,21 +66,13 @@ fn line_end(b: &[u8], at: usize) -> usize {
     memchr::memchr2(b'\n', b'\r', &b[at..]).map_or(b.len(), |n| at + n)
 }
 
-/// Whether the ASCII letters right before `end` are `word`, in any letter
-/// case, not preceded by another letter.
-fn word_before(b: &[u8], end: usize, word: &[u8]) -> bool {
-    end >= word.len()
-        && b[end - word.len()..end].eq_ignore_ascii_case(word)
-        && (end == word.len() || !b[end - word.len() - 1].is_ascii_alphabetic())
-}
-
 /// The values read after the `:` at `at`: PostgreSQL's, TypeORM's and
 /// MyBatis' `parameters:`, MyBatis' `Row:`, Knex's `bindings:`. Returns
 /// where the reading ends.
 fn after_colon(b: &[u8], at: usize, out: &mut Vec<(usize, usize)>) -> Option<usize> {
     let after = at + 1;
     let s = trim_forward(b, after);
-    if word_before(b, at, b"parameters") {
+    if ends_with_keyword(b, at, b"parameters") {
         if b[..at - b"parameters".len()].ends_with(b"==> ") {
             // One space after the `:`; a value may start with another.
             let s = after + usize::from(b.get(after) == Some(&b' '));
@@ -93,15 +85,15 @@ fn after_colon(b: &[u8], at: usize, out: &mut Vec<(usize, usize)>) -> Option<usi
             Some(b'[') => Some(literals(b, s, Quotes::Escaped, out)),
             _ => None,
         }
-    } else if word_before(b, at, b"row") && s > after {
+    } else if ends_with_keyword(b, at, b"row") && s > after {
         // MyBatis' `<==        Row: ...`.
         let before = b[..at - 3].iter().rev().take_while(|&&c| c == b' ').count();
         b[..at - 3 - before]
             .ends_with(b"<==")
             .then(|| mybatis_row(b, s, out))
-    } else if word_before(b, at, b"bindings") && b.get(s) == Some(&b'[') {
+    } else if ends_with_keyword(b, at, b"bindings") && b.get(s) == Some(&b'[') {
         Some(literals(b, s, Quotes::Escaped, out))
-    } else if word_before(b, at, b"knex") && b[after..].starts_with(b"bindings ") {
+    } else if ends_with_keyword(b, at, b"knex") && b[after..].starts_with(b"bindings ") {
         let s = trim_forward(b, after + b"bindings ".len());
         (b.get(s) == Some(&b'[')).then(|| literals(b, s, Quotes::Escaped, out))
     } else {

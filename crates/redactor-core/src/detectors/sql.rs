@@ -94,7 +94,7 @@ fn find_each(
 
 /// Whether `b[..end]` ends with the keyword `word` (lowercase), in any
 /// letter case, as a word of its own.
-fn ends_with_keyword(b: &[u8], end: usize, word: &[u8]) -> bool {
+pub(super) fn ends_with_keyword(b: &[u8], end: usize, word: &[u8]) -> bool {
     end >= word.len()
         && b[end - word.len()..end].eq_ignore_ascii_case(word)
         && (end == word.len() || !is_name_byte(b[end - word.len() - 1]))
@@ -461,9 +461,10 @@ fn bound_at(
 /// The passwords of the statements that create or change a database's
 /// users: PostgreSQL's `PASSWORD '...'` (`CREATE ROLE ann LOGIN PASSWORD
 /// '...'`, `ALTER USER ann WITH ENCRYPTED PASSWORD '...'`), MySQL's and
-/// Oracle's `IDENTIFIED BY '...'` (also `IDENTIFIED WITH plugin BY '...'`)
-/// and MySQL's `PASSWORD('...')`: the literal's content after the keyword
-/// and a space (or the function's parenthesis). A `PASSWORD = '...'` is
+/// Oracle's `IDENTIFIED BY '...'` (also `IDENTIFIED WITH plugin BY '...'`),
+/// MySQL's `PASSWORD('...')` and `SET PASSWORD FOR account = '...'`: the
+/// literal's content after the keyword and a space (or the function's
+/// parenthesis, or the `=`). A `PASSWORD = '...'` is
 /// [`super::find_named_values`]'s.
 pub(super) fn find_passwords(text: &str, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
@@ -474,14 +475,17 @@ pub(super) fn find_passwords(text: &str, out: &mut Vec<(usize, usize)>) {
         }
         let mut word_end = trim_back(b, q);
         let call = word_end > 0 && b[word_end - 1] == b'(';
+        let assigned = word_end > 0 && b[word_end - 1] == b'=';
         if call {
             word_end = trim_back(b, word_end - 1);
-        } else if word_end == q {
+        } else if word_end == q && !assigned {
             // `wrong password"`: a quote that closes, not one that opens.
             continue;
         }
         let keyword = if ends_with_keyword(b, word_end, b"password") {
             true
+        } else if assigned {
+            set_password_for(b, word_end - 1)
         } else if !call && ends_with_keyword(b, word_end, b"by") {
             // `IDENTIFIED BY`, `IDENTIFIED WITH plugin BY`.
             let before = trim_back(b, word_end - 2);
@@ -503,6 +507,25 @@ pub(super) fn find_passwords(text: &str, out: &mut Vec<(usize, usize)>) {
         }
         done = close + 1;
     }
+}
+
+/// The longest account of a `SET PASSWORD FOR account = '...'`.
+const ACCOUNT_MAX_LEN: usize = 256;
+
+/// Whether the `=` at `b[eq]` is MySQL's `SET PASSWORD FOR account =`
+/// (`'ann'@'localhost'`, `ann@'%'`, `CURRENT_USER()`: one word).
+fn set_password_for(b: &[u8], eq: usize) -> bool {
+    let account_end = trim_back(b, eq);
+    let from = account_end.saturating_sub(ACCOUNT_MAX_LEN);
+    let Some(space) = b[from..account_end]
+        .iter()
+        .rposition(u8::is_ascii_whitespace)
+    else {
+        return false;
+    };
+    let for_end = trim_back(b, from + space);
+    ends_with_keyword(b, for_end, b"for")
+        && ends_with_keyword(b, trim_back(b, for_end - 3), b"password")
 }
 
 #[cfg(test)]
@@ -612,10 +635,11 @@ mod tests {
                     ALTER USER bo WITH ENCRYPTED PASSWORD 'md5abc'; \
                     CREATE USER 'cy'@'%' IDENTIFIED BY 'c\\'d'; \
                     ALTER USER dee IDENTIFIED WITH caching_sha2_password BY \"e f\"; \
-                    SET PASSWORD = PASSWORD( 'g'); ALTER USER scott IDENTIFIED BY \"tiger\"";
+                    SET PASSWORD = PASSWORD( 'g'); ALTER USER scott IDENTIFIED BY \"tiger\"; \
+                    SET PASSWORD FOR 'ann'@'localhost' = 'h'; set password for ann@'%'='i'";
         assert_eq!(
             found(find_passwords, text),
-            ["a''b", "md5abc", "c\\'d", "e f", "g", "tiger"]
+            ["a''b", "md5abc", "c\\'d", "e f", "g", "tiger", "h", "i"]
         );
         // A quote that closes what the keyword is in; another keyword.
         for text in [
@@ -625,6 +649,9 @@ mod tests {
             "BY 'x'",
             "IDENTIFIED WITH BY 'x'",
             "PASSWORD ''",
+            "SET PASSWORD FOR = 'x'",
+            "SET PASSWORD FOR a b = 'x'",
+            "x = 'y'",
         ] {
             assert!(found(find_passwords, text).is_empty(), "{text:?}");
         }
@@ -1062,7 +1089,8 @@ mod tests {
         let b = "(?:^|[^A-Za-z0-9_-])";
         let keyword = Regex::new(&format!(
             "(?i)(?:{b}password{WS}+|{b}password{WS}*\\({WS}*|{b}identified{WS}+by{WS}+\
-             |{b}identified{WS}+with{WS}+[A-Za-z0-9_-]+{WS}+by{WS}+)$"
+             |{b}identified{WS}+with{WS}+[A-Za-z0-9_-]+{WS}+by{WS}+\
+             |{b}password{WS}+for{WS}+[^\t\n\x0C\r ]{{1,256}}{WS}*={WS}*)$"
         ))
         .unwrap();
         let literal = [
@@ -1096,6 +1124,12 @@ mod tests {
             "identified by '",
             "IDENTIFIED WITH sha2 BY \"",
             "password('",
+            "for",
+            "FOR",
+            "=",
+            "'a'@'h'",
+            " PASSWORD FOR ",
+            "password for a = '",
         ];
         let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
         for t in texts(0x5a1c_0e9a_7e11_0003, &pieces) {
