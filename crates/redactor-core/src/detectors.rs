@@ -3672,12 +3672,20 @@ impl Detectors {
     /// Finds non-overlapping matches of every detector in `text`, earlier
     /// detectors winning overlaps; sorted by position.
     pub fn find(&self, text: &str, out: &mut Vec<Found>) {
-        self.find_with(text, out, &mut Vec::new());
+        self.find_with(text, None, out, &mut Vec::new());
     }
 
-    /// [`Detectors::find`] with a reusable buffer for each detector's spans.
-    /// Returns whether `text` is ASCII (from the census it takes anyway).
-    fn find_with(&self, text: &str, out: &mut Vec<Found>, spans: &mut Vec<(usize, usize)>) -> bool {
+    /// [`Detectors::find`] with a reusable buffer for each detector's spans,
+    /// and the spans `argument` gives the `secret` and `id_param`
+    /// detectors besides their own. Returns whether `text` is ASCII (from
+    /// the census it takes anyway).
+    fn find_with(
+        &self,
+        text: &str,
+        argument: Option<&ArgumentSpans>,
+        out: &mut Vec<Found>,
+        spans: &mut Vec<(usize, usize)>,
+    ) -> bool {
         out.clear();
         let profile = profile(text);
         let ascii = !profile.has(census::NON_ASCII);
@@ -3685,20 +3693,31 @@ impl Detectors {
         // at once, without a branch per detector.
         let mut gates = may_match_all(text.len(), profile);
         if gates == 0 || is_timestamp(text.as_bytes()) {
+            gates = 0;
+        } else if gates & NOT_IN_UUIDS != 0 && is_uuid(text.as_bytes()) {
+            gates &= !NOT_IN_UUIDS;
+        }
+        if gates == 0 && argument.is_none() {
             return ascii;
         }
-        if gates & NOT_IN_UUIDS != 0 && is_uuid(text.as_bytes()) {
-            gates &= !NOT_IN_UUIDS;
-            if gates == 0 {
-                return ascii;
-            }
-        }
         for (di, d) in self.list.iter().enumerate() {
-            if gates >> (d.kind as u32) & 1 == 0 {
+            let given: &[(usize, usize)] = match (argument, d.kind) {
+                (Some(a), DetectorKind::Secret) => &a.secret,
+                (Some(a), DetectorKind::IdParam) => &a.ids,
+                _ => &[],
+            };
+            let gated = gates >> (d.kind as u32) & 1 != 0;
+            if !gated && given.is_empty() {
                 continue;
             }
             spans.clear();
-            find_profiled(d.kind, text, profile, spans);
+            if gated {
+                find_profiled(d.kind, text, profile, spans);
+            }
+            if !given.is_empty() {
+                spans.extend_from_slice(given);
+                merge_overlaps(spans);
+            }
             let found = spans.iter().map(|&(start, end)| Found {
                 start,
                 end,
@@ -3738,10 +3757,37 @@ impl Detectors {
         text: &str,
         scratch: &mut Scratch,
         out: &mut String,
+        on_match: impl FnMut(usize),
+    ) -> bool {
+        self.rewrite_with(text, None, scratch, out, on_match)
+    }
+
+    /// [`Detectors::rewrite_into`] of `text`, an element of an argument
+    /// list, with the credentials and ids that the options before it give
+    /// it ([`ArgumentSpans::read`]) found besides the detectors' own.
+    pub(crate) fn rewrite_argument_into(
+        &self,
+        text: &str,
+        argument: &ArgumentSpans,
+        scratch: &mut Scratch,
+        out: &mut String,
+        on_match: impl FnMut(usize),
+    ) -> bool {
+        self.rewrite_with(text, Some(argument), scratch, out, on_match)
+    }
+
+    /// [`Detectors::rewrite_into`], with [`Detectors::find_with`]'s
+    /// `argument`.
+    fn rewrite_with(
+        &self,
+        text: &str,
+        argument: Option<&ArgumentSpans>,
+        scratch: &mut Scratch,
+        out: &mut String,
         mut on_match: impl FnMut(usize),
     ) -> bool {
         let mut found = std::mem::take(&mut scratch.found);
-        let ascii = self.find_with(text, &mut found, &mut scratch.spans);
+        let ascii = self.find_with(text, argument, &mut found, &mut scratch.spans);
         if !ascii {
             forms_in(text, &mut scratch.forms);
             if !scratch.forms.is_empty() {
@@ -3811,7 +3857,7 @@ impl Detectors {
         let mut all: Vec<(Found, &str)> =
             found.iter().map(|f| (*f, &text[f.start..f.end])).collect();
         for (view, map) in folded.iter().zip(&map).take(forms.len()) {
-            self.find_with(view, &mut view_found, &mut scratch.spans);
+            self.find_with(view, None, &mut view_found, &mut scratch.spans);
             let mapped = view_found.iter().map(|f| {
                 let at = Found {
                     start: map[f.start],
@@ -3830,6 +3876,53 @@ impl Detectors {
         scratch.map = map;
         scratch.folded = folded;
         matched
+    }
+}
+
+/// The credentials and ids that the options of an argument list (a JSON
+/// array of strings: OpenTelemetry's `process.command_args`, the Elastic
+/// Common Schema's `process.args`) give one of its elements, as the
+/// `secret` and `id_param` detectors read them in a command line:
+/// `["mysql", "-u", "ann", "--password", "hunter2"]` is read as `mysql -u
+/// ann --password hunter2` is.
+#[derive(Debug, Default)]
+pub(crate) struct ArgumentSpans {
+    secret: Vec<(usize, usize)>,
+    ids: Vec<(usize, usize)>,
+}
+
+impl ArgumentSpans {
+    /// Whether an element `value` after the element `prev` may be an
+    /// option's value: one of them starts with `-`.
+    #[inline(always)]
+    pub(crate) fn may_apply(prev: Option<&str>, value: &str) -> bool {
+        value.starts_with('-') || prev.is_some_and(|p| p.starts_with('-'))
+    }
+
+    /// Reads the element `value` after the element `prev` (`None` for the
+    /// first, or after an element that is not a string); `named(text)`
+    /// tells whether `text` names one of the commands whose short options
+    /// `-p` and `-u` are read (MySQL's, sshpass, `login`), and
+    /// `in_list(named)` whether an element of the list does, as a command
+    /// line's reading asks of the whole line. Returns whether anything was
+    /// found.
+    pub(crate) fn read(
+        &mut self,
+        prev: Option<&str>,
+        value: &str,
+        in_list: impl Fn(&dyn Fn(&str) -> bool) -> bool,
+    ) -> bool {
+        self.secret.clear();
+        self.ids.clear();
+        let named = |words: &[&[u8]]| in_list(&|e: &str| options::mentions(e.as_bytes(), words));
+        options::find_in_argument(
+            prev.map(str::as_bytes),
+            value.as_bytes(),
+            named,
+            &mut self.secret,
+            &mut self.ids,
+        );
+        !self.secret.is_empty() || !self.ids.is_empty()
     }
 }
 

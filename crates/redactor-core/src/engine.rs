@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use crate::actions::{Action, GeneralizeKind, OnInvalid};
-use crate::detectors::{Detectors, Scratch};
+use crate::detectors::{ArgumentSpans, Detectors, Scratch};
 use crate::error::Reject;
 use crate::json::{self, Value};
 use crate::policy::{Mode, Policy};
@@ -315,6 +315,10 @@ pub(crate) struct Walk<'a> {
     pub(crate) path: Vec<Seg>,
     /// Rewrites so far (to know whether a nested JSON string changed).
     pub(crate) changes: u64,
+    /// What the options before it give the array element about to be
+    /// visited, when it is a string that one of them takes as its value
+    /// (taken by the string's search, dropped after the element).
+    pub(crate) argument: Option<ArgumentSpans>,
 }
 
 /// What became of a node.
@@ -402,6 +406,22 @@ impl<'a> Walk<'a> {
             .rewrite_into(text, scratch, out, |d| self.note_detection(d, in_key))
     }
 
+    /// [`Walk::detect_into`] of an argument list's element `text`, with
+    /// what the options before it give it (see [`ArgumentSpans`]).
+    pub(crate) fn detect_argument_into(
+        &mut self,
+        text: &str,
+        argument: &ArgumentSpans,
+        scratch: &mut Scratch,
+        out: &mut String,
+    ) -> bool {
+        self.policy
+            .detectors
+            .rewrite_argument_into(text, argument, scratch, out, |d| {
+                self.note_detection(d, false)
+            })
+    }
+
     /// Counts (and explains) a match of detector `d`.
     #[inline]
     fn note_detection(&mut self, d: usize, in_key: bool) {
@@ -478,6 +498,7 @@ impl<'a> Walk<'a> {
             events,
             path: Vec::new(),
             changes: 0,
+            argument: None,
         }
     }
 
@@ -489,6 +510,14 @@ impl<'a> Walk<'a> {
         depth: usize,
         kept: bool,
     ) {
+        if let Some(argument) = self.argument.take() {
+            // An option's value: read with the option, not as JSON.
+            let mut out = String::new();
+            if self.detect_argument_into(s, &argument, &mut Scratch::default(), &mut out) {
+                *s = out;
+            }
+            return;
+        }
         if self.policy.nested_json {
             let t = s.trim_start();
             if (t.starts_with('{') || t.starts_with('[')) && depth < self.policy.limits.max_depth {
@@ -550,6 +579,7 @@ impl<'a> Walk<'a> {
             Value::Array(items) => {
                 let mut next = Vec::new();
                 let mut i = 0;
+                let arguments = argument_list(items);
                 items.retain_mut(|child| {
                     self.policy.matcher.advance(
                         states,
@@ -558,8 +588,12 @@ impl<'a> Walk<'a> {
                     );
                     let child_states = std::mem::take(&mut next);
                     self.enter(|| Seg::Index(i));
+                    if let Some(list) = &arguments {
+                        self.argument = argument_at(list, i);
+                    }
                     let stays =
                         matches!(self.node(child, &child_states, depth + 1, kept), Fate::Stay);
+                    self.argument = None;
                     self.leave();
                     next = child_states;
                     i += 1;
@@ -664,6 +698,51 @@ impl<'a> Walk<'a> {
         }
         Fate::Stay
     }
+}
+
+/// The key of OTLP's `AnyValue` that holds a string.
+pub(crate) const STRING_VALUE: &str = "stringValue";
+
+/// The string that array element `v` is as an argument list's element:
+/// the element itself, or the string of an object with it as its only
+/// member under the key `stringValue` (OTLP's `arrayValue`, whose values
+/// are such objects).
+fn argument_text(v: &Value) -> Option<&str> {
+    match v {
+        Value::String(s) => Some(s),
+        Value::Object(m) => match m.as_slice() {
+            [(k, Value::String(s))] if k == STRING_VALUE => Some(s),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The strings of an array's elements as they came (`None` for the
+/// others; see [`argument_text`]), when one of them starts with `-`: an
+/// argument list's options may give the elements after them (see
+/// [`ArgumentSpans`]).
+fn argument_list(items: &[Value]) -> Option<Vec<Option<String>>> {
+    let dash = |v: &Value| argument_text(v).is_some_and(|s| s.starts_with('-'));
+    items.iter().any(dash).then(|| {
+        items
+            .iter()
+            .map(|v| argument_text(v).map(str::to_string))
+            .collect()
+    })
+}
+
+/// What the options of the argument list `list` give its element `i`, if
+/// anything.
+fn argument_at(list: &[Option<String>], i: usize) -> Option<ArgumentSpans> {
+    let value = list[i].as_deref()?;
+    let prev = i.checked_sub(1).and_then(|p| list[p].as_deref());
+    if !ArgumentSpans::may_apply(prev, value) {
+        return None;
+    }
+    let mut argument = ArgumentSpans::default();
+    let in_list = |named: &dyn Fn(&str) -> bool| list.iter().flatten().any(|e| named(e));
+    argument.read(prev, value, in_list).then_some(argument)
 }
 
 /// Whether the detectors search a number of text `text` that no rule
@@ -823,6 +902,7 @@ impl Redactor for Reference {
             events,
             path: Vec::new(),
             changes: 0,
+            argument: None,
         };
         let scalar_root = !matches!(v, Value::Object(_) | Value::Array(_));
         if scalar_root && self.policy.mode == Mode::Allowlist {

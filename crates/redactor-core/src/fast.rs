@@ -19,8 +19,10 @@ use std::sync::Arc;
 use redactor_scan::{ErrorKind, Kind, Limits, Node, ScanError, Scanner};
 
 use crate::actions::Action;
-use crate::detectors::Scratch;
-use crate::engine::{leaf_into, Cause, Explained, Fate, LeafKind, Redactor, Seg, Stats, Walk};
+use crate::detectors::{ArgumentSpans, Scratch};
+use crate::engine::{
+    leaf_into, Cause, Explained, Fate, LeafKind, Redactor, Seg, Stats, Walk, STRING_VALUE,
+};
 use crate::error::Reject;
 use crate::json;
 use crate::policy::{Mode, Policy};
@@ -86,6 +88,8 @@ struct Buffers {
     decoded: Vec<String>,
     /// Checks strings that look like nested JSON.
     nested: Option<Scanner>,
+    /// What the options of an argument list give an element.
+    argument: ArgumentSpans,
 }
 
 impl Buffers {
@@ -495,6 +499,10 @@ impl<'a> Pass<'a, '_> {
         match self.tape[i].kind {
             Kind::ObjectStart | Kind::ArrayStart => self.container(i, set, depth, kept, false),
             Kind::String => {
+                if let Some(argument) = self.w.argument.take() {
+                    self.rewrite_argument(i, argument);
+                    return Fate::Stay;
+                }
                 let text = self.text(i);
                 let policy = self.w.policy;
                 // Strings such as "[Amplitude] Page Viewed" start like JSON
@@ -594,6 +602,89 @@ impl<'a> Pass<'a, '_> {
         self.bufs.value = new;
     }
 
+    /// The string at `i`, an argument list's element that the options
+    /// before it give `argument` ([`Pass::argument_at`]): searched with
+    /// it, not as JSON, and not noted in the match cache (what is found
+    /// depends on the elements before it).
+    #[inline(never)]
+    fn rewrite_argument(&mut self, i: usize, argument: ArgumentSpans) {
+        let text = self.text(i);
+        let mut new = std::mem::take(&mut self.bufs.value);
+        new.clear();
+        let rewritten =
+            self.w
+                .detect_argument_into(&text, &argument, &mut self.bufs.detect, &mut new);
+        self.recycle(text);
+        if rewritten {
+            let (start, end, _) = self.span(i);
+            self.replace_with(start, end, |out| json::write_str(out, &new));
+        }
+        self.bufs.value = new;
+        self.bufs.argument = argument;
+    }
+
+    /// Whether the array element at tape index `e` may be an argument
+    /// list's element that starts with `-` ([`argument_string`]): told by
+    /// its first byte (one with escapes may: it is decoded to tell).
+    #[inline(always)]
+    fn may_start_with_dash(&self, e: usize) -> bool {
+        let n = self.tape[e];
+        let s = match n.kind {
+            Kind::String => n,
+            Kind::ObjectStart if n.link as usize == e + 3 => self.tape[e + 2],
+            _ => return false,
+        };
+        s.kind == Kind::String && matches!(self.input.get(s.start as usize), Some(b'-' | b'\\'))
+    }
+
+    /// What the options of the array at tape index `ci` give its element
+    /// at `i`, after the element at `prev`, if anything: left in
+    /// `self.w.argument` for the element's search (see [`ArgumentSpans`];
+    /// the reference engine's `argument_at`).
+    #[inline(never)]
+    fn argument_at(&mut self, ci: usize, i: usize, prev: Option<usize>) -> bool {
+        let (tape, text) = (self.tape, self.text);
+        let Some(vi) = argument_string(tape, text, i) else {
+            return false;
+        };
+        let prev = prev.and_then(|p| argument_string(tape, text, p));
+        let value = self.text(vi);
+        let prev_text = prev.map(|p| self.text(p));
+        let mut argument = std::mem::take(&mut self.bufs.argument);
+        let found = ArgumentSpans::may_apply(prev_text.as_deref(), &value) && {
+            let end = tape[ci].link as usize;
+            // The list's strings, decoded where they have escapes.
+            let in_list = |named: &dyn Fn(&str) -> bool| {
+                let mut e = ci + 1;
+                let mut decoded = String::new();
+                while e < end {
+                    if let Some(si) = argument_string(tape, text, e) {
+                        if named(decode(tape[si], text, &mut decoded)) {
+                            return true;
+                        }
+                    }
+                    let n = tape[e];
+                    e = match n.kind {
+                        Kind::ObjectStart | Kind::ArrayStart => n.link as usize + 1,
+                        _ => e + 1,
+                    };
+                }
+                false
+            };
+            argument.read(prev_text.as_deref(), &value, in_list)
+        };
+        self.recycle(value);
+        if let Some(p) = prev_text {
+            self.recycle(p);
+        }
+        if found {
+            self.w.argument = Some(argument);
+        } else {
+            self.bufs.argument = argument;
+        }
+        found
+    }
+
     /// The members or elements of the container at tape index `ci`.
     fn container(&mut self, ci: usize, set: u32, depth: usize, kept: bool, root: bool) -> Fate {
         let (out_mark, last_mark) = (self.out.len(), self.last);
@@ -672,10 +763,23 @@ impl<'a> Pass<'a, '_> {
         let mut prev_end = open + 1;
         let mut i = ci + 1;
         let mut index = 0usize;
+        // The element before, in an array.
+        let mut prev = None;
         while i < end_index {
+            // An argument list's element that an option before it takes
+            // goes the full way, with what the option gives it.
+            let argument = !is_object
+                && (self.may_start_with_dash(i)
+                    || prev.is_some_and(|p| self.may_start_with_dash(p)))
+                && self.argument_at(ci, i, prev);
+            prev = Some(i);
+            // An element's own members go the full way too, to the string
+            // that takes what the option gives.
             let quiet = match quiet {
-                Some(at) => self.quiet_member(i, is_object, at),
-                None => Quiet::Full,
+                Some(at) if !argument && self.w.argument.is_none() => {
+                    self.quiet_member(i, is_object, at)
+                }
+                _ => Quiet::Full,
             };
             // Taken after the quiet path, which writes nothing for a
             // member it does not keep.
@@ -690,7 +794,15 @@ impl<'a> Pass<'a, '_> {
                 }
                 Quiet::Removed => false,
                 Quiet::Full => {
-                    self.full_member(i, is_object, index, tracks_path, member_mark, &mut each)
+                    let stays =
+                        self.full_member(i, is_object, index, tracks_path, member_mark, &mut each);
+                    if argument {
+                        // Not taken when a rule handled the element.
+                        if let Some(a) = self.w.argument.take() {
+                            self.bufs.argument = a;
+                        }
+                    }
+                    stays
                 }
             };
             let (item_start, vi) = if is_object {
@@ -965,6 +1077,38 @@ fn scalar_span(n: Node) -> (usize, usize) {
 #[inline]
 fn first_non_blank(mut bytes: impl Iterator<Item = u8>) -> Option<u8> {
     bytes.find(|&b| !json::is_ws(b))
+}
+
+/// The text of string node `n` of a tape of `text`, decoded into
+/// `decoded` when it has escapes.
+fn decode<'t>(n: Node, text: &'t str, decoded: &'t mut String) -> &'t str {
+    // Spans start and end at ASCII quotes: always char boundaries.
+    let raw = text.get(n.span()).unwrap_or("");
+    if !n.has_escapes() {
+        return raw;
+    }
+    decoded.clear();
+    redactor_scan::unescape_str(raw, decoded);
+    decoded
+}
+
+/// The tape index of the string that the array element at tape index `e`
+/// is as an argument list's element: the element itself, or the string of
+/// an object with it as its only member under the key `stringValue`
+/// (OTLP's `arrayValue`, whose values are such objects).
+fn argument_string(tape: &[Node], text: &str, e: usize) -> Option<usize> {
+    let n = tape[e];
+    match n.kind {
+        Kind::String => Some(e),
+        Kind::ObjectStart
+            if n.link as usize == e + 3
+                && tape[e + 2].kind == Kind::String
+                && decode(tape[e + 1], text, &mut String::new()) == STRING_VALUE =>
+        {
+            Some(e + 2)
+        }
+        _ => None,
+    }
 }
 
 /// The array element at tape index `i` of a tape of `text`.

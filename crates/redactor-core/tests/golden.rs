@@ -231,6 +231,13 @@ fn otel() {
             "Hallo",
             "Rome",
             "Oslo",
+            // Options' values in argument lists (OTLP's arrayValue, ECS's
+            // process.args) and in a command line.
+            "ivo.k",
+            "pw-4741",
+            "jo.b",
+            "pw-4742",
+            "pw-4743",
         ],
         &[
             "\"country_iso_code\":\"DE\"",

@@ -117,7 +117,7 @@ const USER_SHORT_OPTIONS: &[u8] = b"uU";
 
 /// Whether `b` holds one of `words` (lowercase; the clients whose short
 /// options these finders read: `-p` is a port elsewhere).
-fn mentions(b: &[u8], words: &[&[u8]]) -> bool {
+pub(super) fn mentions(b: &[u8], words: &[&[u8]]) -> bool {
     words.iter().any(|w| memchr::memmem::find(b, w).is_some())
 }
 
@@ -129,71 +129,141 @@ const PASSWORD_P: &[&[u8]] = &[b"mysql", b"mariadb", b"sshpass", b"login"];
 /// The commands whose `-u` is a user: those of [`PASSWORD_P`] but sshpass.
 const USER_U: &[&[u8]] = &[b"mysql", b"mariadb", b"login"];
 
-/// Whether the option `o` of `b` takes `user:password`.
-fn takes_user_password(b: &[u8], o: &Opt) -> bool {
-    let name = &b[o.name.0..o.name.1];
-    if o.short {
+/// Whether the option named `name` (a letter when `short`) takes
+/// `user:password`.
+fn takes_user_password(name: &[u8], short: bool) -> bool {
+    if short {
         USER_SHORT_OPTIONS.contains(&name[0])
     } else {
         USER_OPTIONS.iter().any(|n| name.eq_ignore_ascii_case(n))
     }
 }
 
-/// The credentials among the options of `text`: the values of long options
-/// named as credentials (`--password`, `--api-key`, `--client-secret`), the
-/// password of a `user:password` value (`-u ann:hunter2`, `--user`,
-/// `--proxy-user`), and `-p` where a command of [`PASSWORD_P`] is named
-/// (`mysql -u ann -phunter2`, `sshpass -p ...`, `docker login -p ...`).
-pub(super) fn find_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
-    let b = text.as_bytes();
-    let mut clients = None;
-    for o in options(b) {
-        let name = &b[o.name.0..o.name.1];
-        let (s, e) = o.value;
-        if takes_user_password(b, &o) {
-            if let Some(colon) = memchr::memchr(b':', &b[s..e]) {
-                if s + colon + 1 < e {
-                    out.push((s + colon + 1, e));
-                }
-                continue;
-            }
+/// The credential in `value`, the value of the option named `name` (a
+/// letter when `short`), as a range of it: the password of a
+/// `user:password` value of an option that takes one (`-u ann:hunter2`,
+/// `--user`, `--proxy-user`), the value of a long option named as a
+/// credential (`--password`, `--api-key`, `--client-secret`), or of `-p`
+/// where `named` says a command of [`PASSWORD_P`] is named (`mysql -u ann
+/// -phunter2`, `sshpass -p ...`, `docker login -p ...`).
+fn credential_in(
+    name: &[u8],
+    short: bool,
+    value: &[u8],
+    named: &mut dyn FnMut(&[&[u8]]) -> bool,
+) -> Option<(usize, usize)> {
+    if takes_user_password(name, short) {
+        if let Some(colon) = memchr::memchr(b':', value) {
+            return (colon + 1 < value.len()).then_some((colon + 1, value.len()));
         }
-        let password = if o.short {
-            name == b"p" && *clients.get_or_insert_with(|| mentions(b, PASSWORD_P))
-        } else {
-            super::is_credential_name(name)
-        };
-        if password {
-            out.push((s, e));
+    }
+    let password = if short {
+        name == b"p" && named(PASSWORD_P)
+    } else {
+        super::is_credential_name(name)
+    };
+    password.then_some((0, value.len()))
+}
+
+/// The id in `value`, the value of the option named `name` (a letter when
+/// `short`), as a range of it: the value of a long option named as an id
+/// (`--user-id`, `--user`), the user of a `user:password` value (`-u
+/// ann:hunter2`, `--user bob:...`), and `-u`'s value where `named` says a
+/// command of [`USER_U`] is named (`mysql -u ann`, `docker login -u ann`).
+fn id_in(
+    name: &[u8],
+    short: bool,
+    value: &[u8],
+    named: &mut dyn FnMut(&[&[u8]]) -> bool,
+) -> Option<(usize, usize)> {
+    let user_password = takes_user_password(name, short);
+    let colon = memchr::memchr(b':', value);
+    let id = if short {
+        (name == b"u" && named(USER_U)) || (user_password && colon.is_some())
+    } else {
+        super::is_id_name(name)
+    };
+    let end = match colon {
+        Some(colon) if user_password => colon,
+        _ => value.len(),
+    };
+    (id && end > 0).then_some((0, end))
+}
+
+/// A reading of an option's value ([`credential_in`], [`id_in`]): given
+/// the option's name, whether it is short, its value and whether a command
+/// is named, the range of the value it finds.
+type Reading = fn(&[u8], bool, &[u8], &mut dyn FnMut(&[&[u8]]) -> bool) -> Option<(usize, usize)>;
+
+/// The spans of `text` that `read` finds in the values of its options
+/// ([`credential_in`], [`id_in`]); a command is named when `text` names it.
+fn find_in_options(text: &str, read: Reading, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    // Each reading asks about one list of commands: the answer is kept.
+    let mut clients = None;
+    let mut named = |words: &[&[u8]]| *clients.get_or_insert_with(|| mentions(b, words));
+    for o in options(b) {
+        let (s, e) = o.value;
+        if let Some((from, to)) = read(&b[o.name.0..o.name.1], o.short, &b[s..e], &mut named) {
+            out.push((s + from, s + to));
         }
     }
 }
 
-/// The ids among the options of `text`: the values of long options named
-/// as ids (`--user-id`, `--user`), the user of a `user:password` value
-/// (`-u ann:hunter2`, `--user bob:...`), and `-u` where a command of
-/// [`USER_U`] is named (`mysql -u ann`, `docker login -u ann`).
+/// The credentials among the options of `text` ([`credential_in`]).
+pub(super) fn find_credentials(text: &str, out: &mut Vec<(usize, usize)>) {
+    find_in_options(text, credential_in, out);
+}
+
+/// The ids among the options of `text` ([`id_in`]).
 pub(super) fn find_ids(text: &str, out: &mut Vec<(usize, usize)>) {
-    let b = text.as_bytes();
-    let mut clients = None;
-    for o in options(b) {
-        let name = &b[o.name.0..o.name.1];
-        let (s, e) = o.value;
-        let user_password = takes_user_password(b, &o);
-        let colon = memchr::memchr(b':', &b[s..e]).map(|i| s + i);
-        let id = if o.short {
-            (name == b"u" && *clients.get_or_insert_with(|| mentions(b, USER_U)))
-                || (user_password && colon.is_some())
-        } else {
-            super::is_id_name(name)
-        };
-        let e = match colon {
-            Some(colon) if user_password => colon,
-            _ => e,
-        };
-        if id && e > s {
-            out.push((s, e));
+    find_in_options(text, id_in, out);
+}
+
+/// The credentials and ids of `value`, an element of an argument list (a
+/// JSON array of strings, as OpenTelemetry's `process.command_args` and
+/// the Elastic Common Schema's `process.args` hold one) that comes after
+/// the element `prev`, read as [`find_credentials`] and [`find_ids`] read
+/// a command line: all of `value` after an option alone that takes one
+/// (`"--password", "hunter2"`; not a value that starts with `-`), or a
+/// short option's value glued to it (`"-phunter2"`). `named(words)` tells
+/// whether an element of the list names one of `words`.
+pub(super) fn find_in_argument(
+    prev: Option<&[u8]>,
+    value: &[u8],
+    mut named: impl FnMut(&[&[u8]]) -> bool,
+    secret: &mut Vec<(usize, usize)>,
+    ids: &mut Vec<(usize, usize)>,
+) {
+    // `-phunter2`: the option and its value in one element.
+    let (name, short, at) = if value.len() > 2
+        && value[0] == b'-'
+        && value[1].is_ascii_alphabetic()
+        && is_name_byte(value[2])
+    {
+        (&value[1..2], true, 2)
+    } else {
+        let Some(prev) = prev else { return };
+        if value.is_empty() || value[0] == b'-' {
+            return;
         }
+        match prev {
+            [b'-', b'-', name @ ..]
+                if !name.is_empty() && name.iter().all(|&c| is_name_byte(c)) =>
+            {
+                (name, false, 0)
+            }
+            // Only `-p`, `-u` and `-U` are read: no other byte matters.
+            [b'-', _] => (&prev[1..], true, 0),
+            _ => return,
+        }
+    };
+    let v = &value[at..];
+    if let Some((s, e)) = credential_in(name, short, v, &mut named) {
+        secret.push((at + s, at + e));
+    }
+    if let Some((s, e)) = id_in(name, short, v, &mut named) {
+        ids.push((at + s, at + e));
     }
 }
 
@@ -321,5 +391,88 @@ mod tests {
             any += usize::from(!want.is_empty());
         }
         assert!(any > 5_000, "{any} texts with options");
+    }
+
+    /// Reading each element of an argument list after the one before it
+    /// finds what reading the list as one command line finds (elements
+    /// joined by spaces: each a word, none empty or with whitespace or
+    /// quotes), element by element.
+    #[test]
+    fn argument_lists_read_as_their_command_lines() {
+        use super::{find_credentials, find_ids, find_in_argument, mentions};
+        let pieces = [
+            "--password",
+            "--user-id",
+            "--user",
+            "--proxy-user",
+            "--api-key",
+            "--x",
+            "-p",
+            "-u",
+            "-U",
+            "-v",
+            "-phunter",
+            "-uann",
+            "-p:",
+            "mysql",
+            "sshpass",
+            "login",
+            "ann",
+            "a:b",
+            ":pw",
+            "x",
+            "-",
+            "--",
+            "-1",
+            "é",
+            "a-b",
+            "--password!",
+            "--user:x",
+            "--é_token",
+        ];
+        let mut next = crate::test_texts::xorshift(0xa59_0001);
+        let mut any = 0;
+        for _ in 0..20_000 {
+            let n = 1 + next() % 6;
+            let list: Vec<&str> = (0..n)
+                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                .collect();
+            let line = list.join(" ");
+            // Each element's start in the line.
+            let starts: Vec<usize> = list
+                .iter()
+                .scan(0, |at, e| {
+                    let s = *at;
+                    *at += e.len() + 1;
+                    Some(s)
+                })
+                .collect();
+            let by_element = |spans: Vec<(usize, usize)>| -> Vec<(usize, usize, usize)> {
+                spans
+                    .into_iter()
+                    .map(|(s, e)| {
+                        let i = starts.iter().rposition(|&at| at <= s).unwrap();
+                        (i, s - starts[i], e - starts[i])
+                    })
+                    .collect()
+            };
+            let (mut secret, mut ids) = (Vec::new(), Vec::new());
+            find_credentials(&line, &mut secret);
+            find_ids(&line, &mut ids);
+            let (want_secret, want_ids) = (by_element(secret), by_element(ids));
+            let (mut got_secret, mut got_ids) = (Vec::new(), Vec::new());
+            for (i, value) in list.iter().enumerate() {
+                let prev = i.checked_sub(1).map(|p| list[p].as_bytes());
+                let named = |words: &[&[u8]]| list.iter().any(|e| mentions(e.as_bytes(), words));
+                let (mut s, mut d) = (Vec::new(), Vec::new());
+                find_in_argument(prev, value.as_bytes(), named, &mut s, &mut d);
+                got_secret.extend(s.into_iter().map(|(a, b)| (i, a, b)));
+                got_ids.extend(d.into_iter().map(|(a, b)| (i, a, b)));
+            }
+            assert_eq!(got_secret, want_secret, "{list:?}");
+            assert_eq!(got_ids, want_ids, "{list:?}");
+            any += usize::from(!want_secret.is_empty() || !want_ids.is_empty());
+        }
+        assert!(any > 4_000, "{any}");
     }
 }
