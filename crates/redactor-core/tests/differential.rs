@@ -478,6 +478,7 @@ fn json_text() -> impl Strategy<Value = String> {
         "user.id",
         "payload",
         "bob@example.org",
+        "stringValue",
     ]);
     let leaf = prop_oneof![
         Just("null".to_string()),
@@ -507,8 +508,20 @@ fn json_text() -> impl Strategy<Value = String> {
             // Thai digits, and one glued to an address in Devanagari's.
             "+๖๖ ๘๑ ๒๓๔ ๕๖๗๘",
             "๓१९२.०.२.१५",
+            // Argument lists' options and values.
+            "--password",
+            "--user-id",
+            "-p",
+            "-u",
+            "-phunter2",
+            "mysql",
+            "hunter 2",
+            "ann:pw",
         ])
         .prop_map(|s| serde_json::to_string(s).unwrap()),
+        // An option written with an escape; an OTLP string value.
+        Just(r#""\u002d-token""#.to_string()),
+        Just(r#"{"stringValue": "--api-key"}"#.to_string()),
         "\\PC{0,8}".prop_map(|s| serde_json::to_string(&s).unwrap()),
     ];
     leaf.prop_recursive(5, 40, 5, move |inner| {

@@ -1092,3 +1092,33 @@ fn nested_json_keeps_the_blanks_around_it() {
     let clean = r#"{"log":"{ \"msg\": \"ok\" }\n"}"#;
     assert_eq!(common::redact_both(&p, clean), clean);
 }
+
+/// An argument list's element that an option takes is read with it even
+/// when the same string was found clean before (the fast engine's cache
+/// notes strings, and walks the members it knows quietly).
+#[test]
+fn argument_lists_are_read_after_their_values_were_found_clean() {
+    let p = common::default_policy();
+    let fast = redactor_core::Fast::new(p.clone());
+    let mut stats = redactor_core::Stats::new(&p);
+    let lines = [
+        r#"{"a":{"stringValue":"pw-1"},"b":"pw-2","c":["pw-3"]}"#,
+        r#"{"a":{"stringValue":"pw-1"},"b":"pw-2","c":["pw-3"]}"#,
+        r#"{"args":[{"stringValue":"--password"},{"stringValue":"pw-1"}],"more":["--token","pw-2","-p"],"c":["mysql","-ppw-3"]}"#,
+    ];
+    let mut got = String::new();
+    for line in lines {
+        let mut out = Vec::new();
+        fast.redact(line.as_bytes(), &mut out, &mut stats).unwrap();
+        got = String::from_utf8(out).unwrap();
+        assert_eq!(
+            got,
+            common::redact(&p, line),
+            "the engines differ on {line}"
+        );
+    }
+    assert_eq!(
+        got,
+        r#"{"args":[{"stringValue":"--password"},{"stringValue":"[REDACTED-SECRET]"}],"more":["--token","[REDACTED-SECRET]","-p"],"c":["mysql","-p[REDACTED-SECRET]"]}"#
+    );
+}
