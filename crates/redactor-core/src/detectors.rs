@@ -2602,7 +2602,7 @@ fn may_match(kind: DetectorKind, len: usize, p: Profile) -> bool {
 /// colons and no `::`, and no run of 13 digits joined by single spaces or
 /// hyphens (the longest is a nine-digit fraction, a hyphen and two digits).
 /// A test runs every detector over such texts to hold this true.
-#[inline]
+#[inline(always)]
 fn is_timestamp(b: &[u8]) -> bool {
     if !(19..=35).contains(&b.len()) {
         return false;
@@ -3672,14 +3672,15 @@ impl Detectors {
     /// Finds non-overlapping matches of every detector in `text`, earlier
     /// detectors winning overlaps; sorted by position.
     pub fn find(&self, text: &str, out: &mut Vec<Found>) {
-        self.find_with(text, None, out, &mut Vec::new());
+        self.find_with::<false>(text, None, out, &mut Vec::new());
     }
 
     /// [`Detectors::find`] with a reusable buffer for each detector's spans,
-    /// and the spans `argument` gives the `secret` and `id_param`
-    /// detectors besides their own. Returns whether `text` is ASCII (from
-    /// the census it takes anyway).
-    fn find_with(
+    /// and, with `GIVEN`, the spans `argument` gives the `secret` and
+    /// `id_param` detectors besides their own (without, the loop over the
+    /// detectors has no branch for them). Returns whether `text` is ASCII
+    /// (from the census it takes anyway).
+    fn find_with<const GIVEN: bool>(
         &self,
         text: &str,
         argument: Option<&ArgumentSpans>,
@@ -3697,13 +3698,13 @@ impl Detectors {
         } else if gates & NOT_IN_UUIDS != 0 && is_uuid(text.as_bytes()) {
             gates &= !NOT_IN_UUIDS;
         }
-        if gates == 0 && argument.is_none() {
+        if gates == 0 && !GIVEN {
             return ascii;
         }
         for (di, d) in self.list.iter().enumerate() {
             let given: &[(usize, usize)] = match (argument, d.kind) {
-                (Some(a), DetectorKind::Secret) => &a.secret,
-                (Some(a), DetectorKind::IdParam) => &a.ids,
+                (Some(a), DetectorKind::Secret) if GIVEN => &a.secret,
+                (Some(a), DetectorKind::IdParam) if GIVEN => &a.ids,
                 _ => &[],
             };
             let gated = gates >> (d.kind as u32) & 1 != 0;
@@ -3787,7 +3788,11 @@ impl Detectors {
         mut on_match: impl FnMut(usize),
     ) -> bool {
         let mut found = std::mem::take(&mut scratch.found);
-        let ascii = self.find_with(text, argument, &mut found, &mut scratch.spans);
+        let ascii = if argument.is_some() {
+            self.find_with::<true>(text, argument, &mut found, &mut scratch.spans)
+        } else {
+            self.find_with::<false>(text, None, &mut found, &mut scratch.spans)
+        };
         if !ascii {
             forms_in(text, &mut scratch.forms);
             if !scratch.forms.is_empty() {
@@ -3857,7 +3862,7 @@ impl Detectors {
         let mut all: Vec<(Found, &str)> =
             found.iter().map(|f| (*f, &text[f.start..f.end])).collect();
         for (view, map) in folded.iter().zip(&map).take(forms.len()) {
-            self.find_with(view, None, &mut view_found, &mut scratch.spans);
+            self.find_with::<false>(view, None, &mut view_found, &mut scratch.spans);
             let mapped = view_found.iter().map(|f| {
                 let at = Found {
                     start: map[f.start],
