@@ -3897,6 +3897,12 @@ pub(crate) struct ArgumentSpans {
 }
 
 impl ArgumentSpans {
+    /// How many of a list's first elements are asked whether they name a
+    /// command (`named` of [`ArgumentSpans::read`]): the command comes
+    /// first (`mysql`, `docker login`, `sshpass -p ... ssh`), and a long
+    /// list is not searched again for each of its options.
+    pub(crate) const COMMAND_ELEMENTS: usize = 8;
+
     /// Whether an element `value` after the element `prev` may be an
     /// option's value: one of them starts with `-`.
     #[inline(always)]
@@ -3908,8 +3914,9 @@ impl ArgumentSpans {
     /// first, or after an element that is not a string); `named(text)`
     /// tells whether `text` names one of the commands whose short options
     /// `-p` and `-u` are read (MySQL's, sshpass, `login`), and
-    /// `in_list(named)` whether an element of the list does, as a command
-    /// line's reading asks of the whole line. Returns whether anything was
+    /// `in_list(named)` whether one of the list's first
+    /// [`ArgumentSpans::COMMAND_ELEMENTS`] elements does (a command line's
+    /// reading asks it of the whole line). Returns whether anything was
     /// found.
     pub(crate) fn read(
         &mut self,

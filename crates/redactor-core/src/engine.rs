@@ -741,7 +741,12 @@ fn argument_at(list: &[Option<String>], i: usize) -> Option<ArgumentSpans> {
         return None;
     }
     let mut argument = ArgumentSpans::default();
-    let in_list = |named: &dyn Fn(&str) -> bool| list.iter().flatten().any(|e| named(e));
+    let in_list = |named: &dyn Fn(&str) -> bool| {
+        list.iter()
+            .take(ArgumentSpans::COMMAND_ELEMENTS)
+            .flatten()
+            .any(|e| named(e))
+    };
     argument.read(prev, value, in_list).then_some(argument)
 }
 

@@ -653,11 +653,15 @@ impl<'a> Pass<'a, '_> {
         let mut argument = std::mem::take(&mut self.bufs.argument);
         let found = ArgumentSpans::may_apply(prev_text.as_deref(), &value) && {
             let end = tape[ci].link as usize;
-            // The list's strings, decoded where they have escapes.
+            // The strings of the list's first elements, decoded where they
+            // have escapes.
             let in_list = |named: &dyn Fn(&str) -> bool| {
                 let mut e = ci + 1;
                 let mut decoded = String::new();
-                while e < end {
+                for _ in 0..ArgumentSpans::COMMAND_ELEMENTS {
+                    if e >= end {
+                        break;
+                    }
                     if let Some(si) = argument_string(tape, text, e) {
                         if named(decode(tape[si], text, &mut decoded)) {
                             return true;

@@ -1122,3 +1122,19 @@ fn argument_lists_are_read_after_their_values_were_found_clean() {
         r#"{"args":[{"stringValue":"--password"},{"stringValue":"[REDACTED-SECRET]"}],"more":["--token","[REDACTED-SECRET]","-p"],"c":["mysql","-p[REDACTED-SECRET]"]}"#
     );
 }
+
+/// `-p` is a password where one of the list's first eight elements names
+/// the command (as `mysql`), and a port elsewhere.
+#[test]
+fn argument_lists_name_their_command_first() {
+    let p = common::default_policy();
+    let eighth = r#"{"args":["a","b","c","d","e","f","g","mysql","-p","pw"]}"#;
+    assert_eq!(
+        common::redact_both(&p, eighth),
+        r#"{"args":["a","b","c","d","e","f","g","mysql","-p","[REDACTED-SECRET]"]}"#
+    );
+    let ninth = r#"{"args":["a","b","c","d","e","f","g","h","mysql","-p","pw"]}"#;
+    assert_eq!(common::redact_both(&p, ninth), ninth);
+    let port = r#"{"args":["ssh","-p","2222","host"]}"#;
+    assert_eq!(common::redact_both(&p, port), port);
+}
