@@ -510,6 +510,7 @@ const CREDENTIAL_NAMES: &[&[u8]] = &[
     b"cookie",
     b"samlresponse",
     b"samlart",
+    b"sshpass",
 ];
 
 /// The bytes of a parameter's name.
@@ -543,19 +544,28 @@ fn ends_with_name(name: &[u8], word: &[u8]) -> bool {
             })
 }
 
+/// Credential names that count only as the end of a longer name, after a
+/// `_` or `-` or in camel case (`DB_PASS`, `smtp-pass`, `mailPass`, as
+/// `.env` files and containers' environments name them): alone, `pass`
+/// is as often a count or a verdict (`pass=12`), and `bypass` is none.
+const CREDENTIAL_ENDINGS: &[&[u8]] = &[b"pass"];
+
 /// Whether `name` is a credential's name (see [`CREDENTIAL_NAMES`]): one
 /// of them, or one after a `_` or `-` or in camel case, at a capital letter
 /// after a lowercase one (`keyStorePassword`, `clientSecret`,
-/// `awsSecretKey`).
+/// `awsSecretKey`); or one of [`CREDENTIAL_ENDINGS`] so.
 fn is_credential_name(name: &[u8]) -> bool {
-    CREDENTIAL_NAMES.iter().any(|n| {
+    let ends = |n: &[u8], alone: bool| {
         ends_with_name(name, n) && {
             let cut = name.len() - n.len();
-            cut == 0
-                || matches!(name[cut - 1], b'_' | b'-')
-                || (name[cut].is_ascii_uppercase() && name[cut - 1].is_ascii_lowercase())
+            (alone && cut == 0)
+                || (cut > 0
+                    && (matches!(name[cut - 1], b'_' | b'-')
+                        || (name[cut].is_ascii_uppercase() && name[cut - 1].is_ascii_lowercase())))
         }
-    })
+    };
+    CREDENTIAL_NAMES.iter().any(|n| ends(n, true))
+        || CREDENTIAL_ENDINGS.iter().any(|n| ends(n, false))
 }
 
 /// The names whose values are personal data, in lowercase without
@@ -7056,6 +7066,13 @@ mod tests {
             ),
             // An LDAP hash starts with a bracket: a value, not a record.
             ("user_password={SSHA}c2VjcmV0 uid=1", &["{SSHA}c2VjcmV0"]),
+            // `pass` as a longer name's end only (in camel case too:
+            // `ByPass`); the clients' environment variables.
+            (
+                "DB_PASS=a1 smtp-pass=a2 mailPass=a3 pass=12 bypass=1 ByPass=a4 SSHPASS=a5 \
+                 MYSQL_PWD=a6 REDISCLI_AUTH=a7",
+                &["a1", "a2", "a3", "a4", "a5", "a6", "a7"],
+            ),
         ] {
             assert_eq!(spans(DetectorKind::Secret, text), values, "{text}");
         }
@@ -7075,20 +7092,25 @@ mod tests {
     /// [`is_credential_name`] as a regex: the reference the finders of
     /// credential-named values are tested with.
     fn credential_name_re() -> Regex {
-        let names = CREDENTIAL_NAMES
-            .iter()
-            .map(|n| std::str::from_utf8(n).unwrap().replace('_', "[_-]"))
-            .collect::<Vec<_>>();
-        // In camel case: the name's first letter a capital after a
-        // lowercase one, the rest in any case.
-        let camel = names
-            .iter()
-            .map(|n| format!("{}(?i:{})", n[..1].to_ascii_uppercase(), &n[1..]))
-            .collect::<Vec<_>>()
-            .join("|");
-        let names = names.join("|");
+        let alternatives = |list: &[&[u8]]| {
+            let names = list
+                .iter()
+                .map(|n| std::str::from_utf8(n).unwrap().replace('_', "[_-]"))
+                .collect::<Vec<_>>();
+            // In camel case: the name's first letter a capital after a
+            // lowercase one, the rest in any case.
+            let camel = names
+                .iter()
+                .map(|n| format!("{}(?i:{})", n[..1].to_ascii_uppercase(), &n[1..]))
+                .collect::<Vec<_>>()
+                .join("|");
+            (names.join("|"), camel)
+        };
+        let (names, camel) = alternatives(CREDENTIAL_NAMES);
+        let (endings, camel_endings) = alternatives(CREDENTIAL_ENDINGS);
         Regex::new(&format!(
-            "^(?:(?i:[a-z0-9_-]*[_-])?(?i:{names})|[A-Za-z0-9_-]*[a-z](?:{camel}))$"
+            "^(?:(?i:[a-z0-9_-]*[_-])?(?i:{names})|(?i:[a-z0-9_-]*[_-])(?i:{endings})\
+             |[A-Za-z0-9_-]*[a-z](?:{camel}|{camel_endings}))$"
         ))
         .unwrap()
     }
@@ -7129,6 +7151,8 @@ mod tests {
             "token",
             "Token",
             "pwd",
+            "pass",
+            "Pass",
             "x",
             "_",
             "-",

@@ -259,6 +259,9 @@ fn credentials() {
             "hunter2",
             "Hunter2",
             "n3w",
+            // Environments' passwords: `_pass` endings, the clients' own
+            // variables.
+            "pw-475",
             "sesame",
             "abcdefgh",
             "dXNlcjpwYXNz",
