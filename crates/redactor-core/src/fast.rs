@@ -767,22 +767,21 @@ impl<'a> Pass<'a, '_> {
         let mut prev_end = open + 1;
         let mut i = ci + 1;
         let mut index = 0usize;
-        // The element before, in an array.
-        let mut prev = None;
+        // An argument list's element (an OTLP `stringValue` object) that
+        // an option before it takes: its member goes the full way too, to
+        // the string that takes what the option gives.
+        let taken = self.w.argument.is_some();
+        // In an array: the element before, and whether it may start with
+        // `-`.
+        let (mut prev, mut prev_dash) = (None, false);
         while i < end_index {
             // An argument list's element that an option before it takes
             // goes the full way, with what the option gives it.
-            let argument = !is_object
-                && (self.may_start_with_dash(i)
-                    || prev.is_some_and(|p| self.may_start_with_dash(p)))
-                && self.argument_at(ci, i, prev);
-            prev = Some(i);
-            // An element's own members go the full way too, to the string
-            // that takes what the option gives.
+            let dash = !is_object && self.may_start_with_dash(i);
+            let argument = (dash || prev_dash) && self.argument_at(ci, i, prev);
+            (prev, prev_dash) = (Some(i), dash);
             let quiet = match quiet {
-                Some(at) if !argument && self.w.argument.is_none() => {
-                    self.quiet_member(i, is_object, at)
-                }
+                Some(at) if !argument && !taken => self.quiet_member(i, is_object, at),
                 _ => Quiet::Full,
             };
             // Taken after the quiet path, which writes nothing for a
