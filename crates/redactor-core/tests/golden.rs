@@ -238,6 +238,10 @@ fn otel() {
             "jo.b",
             "pw-4742",
             "pw-4743",
+            // A database client's user and a query's bound values.
+            "kai.m",
+            "Varga",
+            "Pecs",
         ],
         &[
             "\"country_iso_code\":\"DE\"",
