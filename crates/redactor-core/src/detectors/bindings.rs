@@ -22,7 +22,7 @@
 //! stay). Every byte of a text is looked at a bounded number of times,
 //! whatever the text.
 
-use super::sql::{ends_with_keyword, number_len};
+use super::sql::{ends_with_keyword, number_len, string_end};
 use super::{is_blank, trim_forward, Profile, C_COLON_OR_EQUALS};
 use redactor_scan::census;
 
@@ -81,8 +81,8 @@ fn after_colon(b: &[u8], at: usize, out: &mut Vec<(usize, usize)>) -> Option<usi
         match b.get(s) {
             // PostgreSQL's `$1 = '...'` (a quote doubled inside, a
             // backslash as it is); TypeORM's JSON list.
-            Some(b'$') => Some(literals(b, s, Quotes::Sql, out)),
-            Some(b'[') => Some(literals(b, s, Quotes::Escaped, out)),
+            Some(b'$') => Some(literals(b, s, false, out)),
+            Some(b'[') => Some(literals(b, s, true, out)),
             _ => None,
         }
     } else if ends_with_keyword(b, at, b"row") && s > after {
@@ -92,10 +92,10 @@ fn after_colon(b: &[u8], at: usize, out: &mut Vec<(usize, usize)>) -> Option<usi
             .ends_with(b"<==")
             .then(|| mybatis_row(b, s, out))
     } else if ends_with_keyword(b, at, b"bindings") && b.get(s) == Some(&b'[') {
-        Some(literals(b, s, Quotes::Escaped, out))
+        Some(literals(b, s, true, out))
     } else if ends_with_keyword(b, at, b"knex") && b[after..].starts_with(b"bindings ") {
         let s = trim_forward(b, after + b"bindings ".len());
-        (b.get(s) == Some(&b'[')).then(|| literals(b, s, Quotes::Escaped, out))
+        (b.get(s) == Some(&b'[')).then(|| literals(b, s, true, out))
     } else {
         None
     }
@@ -114,7 +114,7 @@ fn at_bracket(b: &[u8], at: usize, out: &mut Vec<(usize, usize)>) -> Option<usiz
         let close = at + memchr::memchr(b']', &b[at..end])?;
         let s = trim_forward(b, close + 1);
         return (s > close + 1 && matches!(b.get(s), Some(b'(' | b'{' | b'[')))
-            .then(|| literals(b, s, Quotes::Escaped, out));
+            .then(|| literals(b, s, true, out));
     }
     // Hibernate's ` - [`, ` <- [` and ` -> [`.
     let arrow = at >= 3 && b[at - 1] == b' ' && matches!(b[at - 2], b'-' | b'>');
@@ -146,50 +146,20 @@ fn starts_number_after(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'(' | b'[' | b'{' | b',' | b':' | b'=')
 }
 
-/// How a string's quote is written inside it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Quotes {
-    /// Doubled, as SQL writes it (`'O''Brien'`); a backslash is itself.
-    Sql,
-    /// After a backslash, which escapes any byte, as JSON, Python and
-    /// JavaScript write it (`'O\'Brien'`, `"a\"b"`).
-    Escaped,
-}
-
-/// The index of the quote that closes the string opened at `b[open]`, or
-/// `b.len()` when it does not close.
-fn string_end(b: &[u8], open: usize, quotes: Quotes) -> usize {
-    let quote = b[open];
-    let mut i = open + 1;
-    while i < b.len() {
-        match b[i] {
-            b'\\' if quotes == Quotes::Escaped => i += 2,
-            c if c == quote => {
-                if quotes == Quotes::Sql && b.get(i + 1) == Some(&quote) {
-                    i += 2;
-                } else {
-                    return i;
-                }
-            }
-            _ => i += 1,
-        }
-    }
-    b.len()
-}
-
 /// The content of every string and every number of the list of literals
 /// that starts at `b[start]`: to the bracket that closes the one it
 /// starts with, or to the line's end when it starts with none
-/// (PostgreSQL's `$1 = '...', $2 = ...`). A string followed by a `:` is a
-/// key and stays. Returns where the list ends.
-fn literals(b: &[u8], start: usize, quotes: Quotes, out: &mut Vec<(usize, usize)>) -> usize {
+/// (PostgreSQL's `$1 = '...', $2 = ...`); a string ends as
+/// [`string_end`] reads it, with `backslashes` or not. A string followed
+/// by a `:` is a key and stays. Returns where the list ends.
+fn literals(b: &[u8], start: usize, backslashes: bool, out: &mut Vec<(usize, usize)>) -> usize {
     let bracketed = matches!(b[start], b'(' | b'[' | b'{');
     let mut depth = 0usize;
     let mut i = start;
     while i < b.len() {
         match b[i] {
             b'\'' | b'"' => {
-                let close = string_end(b, i, quotes);
+                let close = string_end(b, i, backslashes);
                 let after = trim_forward(b, (close + 1).min(b.len()));
                 if close > i + 1 && b.get(after) != Some(&b':') {
                     out.push((i + 1, close));

@@ -100,25 +100,38 @@ pub(super) fn ends_with_keyword(b: &[u8], end: usize, word: &[u8]) -> bool {
         && (end == word.len() || !is_name_byte(b[end - word.len() - 1]))
 }
 
+/// The index of the quote that closes the string whose opening quote is
+/// `b[open]`, or `b.len()` when it does not close: a doubled quote
+/// (`'O''Brien'`) is inside it, and with `backslashes` a quote (or any
+/// byte) after a backslash (`'O\'Brien'`, as MySQL, JSON, Python and
+/// JavaScript write it; without, a backslash is itself, as PostgreSQL
+/// logs a value).
+pub(super) fn string_end(b: &[u8], open: usize, backslashes: bool) -> usize {
+    let quote = b[open];
+    let mut i = open + 1;
+    while i < b.len() {
+        let next = if backslashes {
+            memchr::memchr2(quote, b'\\', &b[i..])
+        } else {
+            memchr::memchr(quote, &b[i..])
+        };
+        let Some(k) = next else { break };
+        let k = i + k;
+        // An escaped byte, or a doubled quote: both two bytes inside.
+        if b[k] == quote && b.get(k + 1) != Some(&quote) {
+            return k;
+        }
+        i = k + 2;
+    }
+    b.len()
+}
+
 /// The index of the quote that closes the string literal whose opening
 /// quote is `b[open]`, or `b.len()` when it does not close: a doubled
 /// quote (`'O''Brien'`) and a quote after a backslash (`'O\'Brien'`, as
 /// MySQL writes it) are inside it.
 fn literal_end(b: &[u8], open: usize) -> usize {
-    let quote = b[open];
-    let mut i = open + 1;
-    while let Some(k) = memchr::memchr2(quote, b'\\', &b[i..]) {
-        let k = i + k;
-        // An escaped byte, or a doubled quote: both two bytes inside.
-        if b[k] != b'\\' && b.get(k + 1) != Some(&quote) {
-            return k;
-        }
-        i = k + 2;
-        if i >= b.len() {
-            break;
-        }
-    }
-    b.len()
+    string_end(b, open, true)
 }
 
 /// The length of the number at the start of `b` (a sign, digits, a
