@@ -1126,11 +1126,23 @@ fn find_quoted_values(text: &str, is_name: fn(&[u8]) -> bool, out: &mut Vec<(usi
     }
 }
 
+/// Where the line that `b[at]` is on ends: at a `\n`, a `\r` or the end
+/// of `b`.
+fn line_end(b: &[u8], at: usize) -> usize {
+    memchr::memchr2(b'\n', b'\r', &b[at..]).map_or(b.len(), |i| at + i)
+}
+
+/// Where the line that ends at `end` of `b` starts, after its `\n` or
+/// `\r`, but not before `from`.
+fn line_start(b: &[u8], from: usize, end: usize) -> usize {
+    memchr::memrchr2(b'\n', b'\r', &b[from..end]).map_or(from, |i| from + i + 1)
+}
+
 /// Where the value that runs from `start` of `b` to the end of its line
 /// ends without its trailing spaces and tabs, and where the line ends (at
 /// a `\n`, a `\r` or the end of `b`).
 fn rest_of_line(b: &[u8], start: usize) -> (usize, usize) {
-    let line_end = memchr::memchr2(b'\n', b'\r', &b[start..]).map_or(b.len(), |i| start + i);
+    let line_end = line_end(b, start);
     let end = b[start..line_end]
         .iter()
         .rposition(|&c| !is_blank(c))

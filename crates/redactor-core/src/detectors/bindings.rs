@@ -23,7 +23,7 @@
 //! whatever the text.
 
 use super::sql::{ends_with_keyword, number_len, string_end};
-use super::{is_blank, trim_forward, Profile, C_COLON_OR_EQUALS};
+use super::{is_blank, line_end, line_start, trim_forward, Profile, C_COLON_OR_EQUALS};
 use redactor_scan::census;
 
 /// The shortest text with a bound value: `Row: 1, A` after `<==`.
@@ -59,11 +59,6 @@ pub(super) fn find_values(text: &str, out: &mut Vec<(usize, usize)>) {
             done = end;
         }
     }
-}
-
-/// The end of the line `b[at]` is on.
-fn line_end(b: &[u8], at: usize) -> usize {
-    memchr::memchr2(b'\n', b'\r', &b[at..]).map_or(b.len(), |n| at + n)
 }
 
 /// The values read after the `:` at `at`: PostgreSQL's, TypeORM's and
@@ -122,8 +117,7 @@ fn at_bracket(b: &[u8], at: usize, out: &mut Vec<(usize, usize)>) -> Option<usiz
         return None;
     }
     let from = at.saturating_sub(HIBERNATE_REACH);
-    let line_start = memchr::memrchr2(b'\n', b'\r', &b[from..at]).map_or(from, |n| from + n + 1);
-    let before = &b[line_start..at];
+    let before = &b[line_start(b, from, at)..at];
     if memchr::memmem::find(before, b"binding parameter ").is_none()
         && memchr::memmem::find(before, b"extracted value ").is_none()
     {

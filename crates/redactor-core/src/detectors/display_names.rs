@@ -12,6 +12,8 @@
 //! [`MAX_WORDS`] of them (`Mail sent to <ann@...>` has none). Every byte of
 //! a text is looked at a bounded number of times, whatever the text.
 
+use super::line_start;
+
 /// The most words an unquoted display name is read over.
 const MAX_WORDS: usize = 6;
 
@@ -70,10 +72,7 @@ pub(super) fn find_display_names(text: &str, out: &mut Vec<(usize, usize)>) {
             .map_or(done, |i| done + i + 1);
         if end > done && matches!(b[end - 1], b'"' | b'\'') {
             // A quoted name, on its line.
-            let line = b[done..end - 1]
-                .iter()
-                .rposition(|&c| c == b'\n' || c == b'\r')
-                .map_or(done, |i| done + i + 1);
+            let line = line_start(b, done, end - 1);
             if let Some(q) = memchr::memrchr(b[end - 1], &b[line..end - 1]) {
                 if end - 1 > line + q + 1 {
                     out.push((line + q + 1, end - 1));
