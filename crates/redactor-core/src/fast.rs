@@ -667,11 +667,7 @@ impl<'a> Pass<'a, '_> {
                             return true;
                         }
                     }
-                    let n = tape[e];
-                    e = match n.kind {
-                        Kind::ObjectStart | Kind::ArrayStart => n.link as usize + 1,
-                        _ => e + 1,
-                    };
+                    e = after(tape, e);
                 }
                 false
             };
@@ -1084,6 +1080,7 @@ fn first_non_blank(mut bytes: impl Iterator<Item = u8>) -> Option<u8> {
 
 /// The text of string node `n` of a tape of `text`, decoded into
 /// `decoded` when it has escapes.
+#[inline]
 fn decode<'t>(n: Node, text: &'t str, decoded: &'t mut String) -> &'t str {
     // Spans start and end at ASCII quotes: always char boundaries.
     let raw = text.get(n.span()).unwrap_or("");
@@ -1093,6 +1090,16 @@ fn decode<'t>(n: Node, text: &'t str, decoded: &'t mut String) -> &'t str {
     decoded.clear();
     redactor_scan::unescape_str(raw, decoded);
     decoded
+}
+
+/// The tape index after the value at tape index `i` (past its subtree).
+#[inline]
+fn after(tape: &[Node], i: usize) -> usize {
+    let n = tape[i];
+    match n.kind {
+        Kind::ObjectStart | Kind::ArrayStart => n.link as usize + 1,
+        _ => i + 1,
+    }
 }
 
 /// The tape index of the string that the array element at tape index `e`
@@ -1132,36 +1139,16 @@ impl ElementFields for TapeElement<'_> {
         }
         // Escaped names and values are decoded into these (allocated only then).
         let (mut name_buf, mut value_buf) = (String::new(), String::new());
-        let decoded = |node: Node, buf: &mut String| -> bool {
-            if node.has_escapes() {
-                buf.clear();
-                redactor_scan::unescape_str(text.get(node.span()).unwrap_or(""), buf);
-                true
-            } else {
-                false
-            }
-        };
         let mut k = i + 1;
         while k < n.link as usize {
             let (name, value) = (tape[k], tape[k + 1]);
             if value.kind == Kind::String {
-                let name_escaped = decoded(name, &mut name_buf);
-                let value_escaped = decoded(value, &mut value_buf);
-                // Spans start and end at ASCII quotes: always char boundaries.
-                let plain = |node: Node| text.get(node.span()).unwrap_or("");
                 sink(
-                    if name_escaped { &name_buf } else { plain(name) },
-                    if value_escaped {
-                        &value_buf
-                    } else {
-                        plain(value)
-                    },
+                    decode(name, text, &mut name_buf),
+                    decode(value, text, &mut value_buf),
                 );
             }
-            k = match value.kind {
-                Kind::ObjectStart | Kind::ArrayStart => value.link as usize + 1,
-                _ => k + 2,
-            };
+            k = after(tape, k + 1);
         }
     }
 }
