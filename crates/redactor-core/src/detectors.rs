@@ -480,6 +480,10 @@ fn find_userinfo(text: &str, out: &mut Vec<(usize, usize)>) {
 /// from it. So are a SAML response and artifact (`SAMLResponse`,
 /// `SAMLart`), posted or redirected to a service provider: a signed
 /// statement of who a person is, good for a session until it expires.
+/// So are the names of passwords that tools read from the environment or
+/// take as options without a separator in them: PostgreSQL's clients'
+/// `PGPASSWORD`, sshpass' `SSHPASS`, Java's `keytool -storepass`,
+/// `-keypass` and their `src` and `dest` forms.
 const CREDENTIAL_NAMES: &[&[u8]] = &[
     b"password",
     b"passwd",
@@ -511,6 +515,13 @@ const CREDENTIAL_NAMES: &[&[u8]] = &[
     b"samlresponse",
     b"samlart",
     b"sshpass",
+    b"pgpassword",
+    b"storepass",
+    b"keypass",
+    b"srcstorepass",
+    b"deststorepass",
+    b"srckeypass",
+    b"destkeypass",
 ];
 
 /// The bytes of a parameter's name.
@@ -3926,10 +3937,11 @@ impl ArgumentSpans {
     pub(crate) const COMMAND_ELEMENTS: usize = 8;
 
     /// Whether an element `value` after the element `prev` may be an
-    /// option's value: one of them starts with `-`.
+    /// option's value: one of them starts with `-` or `/`.
     #[inline(always)]
     pub(crate) fn may_apply(prev: Option<&str>, value: &str) -> bool {
-        value.starts_with('-') || prev.is_some_and(|p| p.starts_with('-'))
+        let option = |e: &str| e.starts_with(['-', '/']);
+        option(value) || prev.is_some_and(option)
     }
 
     /// Reads the element `value` after the element `prev` (`None` for the

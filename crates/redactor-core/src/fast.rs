@@ -624,17 +624,19 @@ impl<'a> Pass<'a, '_> {
     }
 
     /// Whether the array element at tape index `e` may be an argument
-    /// list's element that starts with `-` ([`argument_string`]): told by
-    /// its first byte (one with escapes may: it is decoded to tell).
+    /// list's element that starts with `-` or `/` ([`argument_string`]):
+    /// told by its first byte (one with escapes may: it is decoded to
+    /// tell).
     #[inline(always)]
-    fn may_start_with_dash(&self, e: usize) -> bool {
+    fn may_start_option(&self, e: usize) -> bool {
         let n = self.tape[e];
         let s = match n.kind {
             Kind::String => n,
             Kind::ObjectStart if n.link as usize == e + 3 => self.tape[e + 2],
             _ => return false,
         };
-        s.kind == Kind::String && matches!(self.input.get(s.start as usize), Some(b'-' | b'\\'))
+        s.kind == Kind::String
+            && matches!(self.input.get(s.start as usize), Some(b'-' | b'/' | b'\\'))
     }
 
     /// What the options of the array at tape index `ci` give its element
@@ -767,15 +769,15 @@ impl<'a> Pass<'a, '_> {
         // an option before it takes: its member goes the full way too, to
         // the string that takes what the option gives.
         let taken = self.w.argument.is_some();
-        // In an array: the element before, and whether it may start with
-        // `-`.
-        let (mut prev, mut prev_dash) = (None, false);
+        // In an array: the element before, and whether it may start an
+        // option (`-`, `/`).
+        let (mut prev, mut prev_option) = (None, false);
         while i < end_index {
             // An argument list's element that an option before it takes
             // goes the full way, with what the option gives it.
-            let dash = !is_object && self.may_start_with_dash(i);
-            let argument = (dash || prev_dash) && self.argument_at(ci, i, prev);
-            (prev, prev_dash) = (Some(i), dash);
+            let option = !is_object && self.may_start_option(i);
+            let argument = (option || prev_option) && self.argument_at(ci, i, prev);
+            (prev, prev_option) = (Some(i), option);
             let quiet = match quiet {
                 Some(at) if !argument && !taken => self.quiet_member(i, is_object, at),
                 _ => Quiet::Full,

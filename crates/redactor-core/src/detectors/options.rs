@@ -1,20 +1,26 @@
 //! The values of command-line options in text, as process telemetry
-//! (OpenTelemetry's `process.command_line`, audit logs' `execve` records),
-//! CI logs and shell histories carry them: `--password hunter2`, `--token
-//! "..."`, an argument list printed by Python (`['--password',
-//! 'hunter2']`), curl's `-u ann:hunter2` and `--user`, MySQL's
-//! `-phunter2` and `-u ann`, sshpass's `-p hunter2`, `docker login -u ann
-//! -p ...`. (`--password=hunter2`
-//! is a `name=value` parameter, read as those are.)
+//! (OpenTelemetry's `process.command_line`, audit logs' `execve` records,
+//! Windows' process creation events), CI logs and shell histories carry
+//! them: `--password hunter2`, `--token "..."`, an argument list printed
+//! by Python (`['--password', 'hunter2']`), curl's `-u ann:hunter2` and
+//! `--user`, Java's and Go's single-dash names (`keytool -storepass ...`,
+//! `-password ...`), OpenSSL's `-passout pass:...`, Windows' `/p:...`,
+//! `/password:...` and `/P ...`, and the short options that some commands
+//! give a password or a user (MySQL's `-phunter2` and `-u ann`, sshpass'
+//! `-p`, `docker login -u ann -p ...`, `ldapsearch -w`, `redis-cli -a`,
+//! `sqlcmd -U sa -P ...`, `smbclient -U ann%...`; [`PASSWORD_LETTERS`],
+//! [`USER_LETTERS`]). (`--password=hunter2` is a `name=value` parameter,
+//! read as those are.)
 //!
 //! An option starts a word (after the start, whitespace, a quote, `[`,
-//! `(` or `,`): `--` and a name, or `-` and a letter. Its value follows
-//! after spaces or tabs (not one that starts with `-`, which is the next
-//! option), or after the closing quote, a `,` and the opening quote of a
-//! printed list; it is what quotes enclose, or runs to whitespace or a
-//! quote. A short option's value may be glued to it (`-phunter2`). Every
-//! byte of a text is looked at a bounded number of times, whatever the
-//! text.
+//! `(` or `,`): `--` and a name, `-` and a letter, or `/` and letters.
+//! Its value follows after spaces or tabs (not one that starts with `-`,
+//! which is the next option), or after the closing quote, a `,` and the
+//! opening quote of a printed list; it is what quotes enclose, or runs to
+//! whitespace or a quote. A `-` option's letter may have more glued to it
+//! (`-phunter2`, or a name: `-storepass`), and a `/` option's value may
+//! follow a `:` (`/p:hunter2`). Every byte of a text is looked at a
+//! bounded number of times, whatever the text.
 
 use super::{is_blank, is_name_byte, quoted_len, Profile, C_DASH};
 use redactor_scan::census;
@@ -23,26 +29,42 @@ use redactor_scan::census;
 const OPTIONS_MIN_LEN: usize = 8;
 
 /// Whether a text of `len` bytes with profile `p` may hold an option with
-/// a value: a `-` and a space.
+/// a value: a `-` or `/`, and a space.
 #[inline(always)]
 pub(super) fn may_hold_options(len: usize, p: Profile) -> bool {
-    len >= OPTIONS_MIN_LEN && p.has(C_DASH) && p.marks & census::SPACE != 0
+    len >= OPTIONS_MIN_LEN
+        && p.marks & census::SPACE != 0
+        && (p.has(C_DASH) || p.marks & census::SLASH != 0)
+}
+
+/// How an option is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    /// `--name`.
+    Long,
+    /// `-` and a letter, with what is glued to it: the letter's value
+    /// (`-phunter2`), or a longer name (`-storepass`).
+    Dash,
+    /// `/` and letters, Windows' (`/p:hunter2`, `/P hunter2`).
+    Slash,
 }
 
 /// An option and its value.
+#[derive(Debug, PartialEq, Eq)]
 struct Opt {
-    /// The name, without its dashes.
+    form: Form,
+    /// The name, without its dashes or slash; for [`Form::Dash`], the
+    /// letter and all that is glued to it.
     name: (usize, usize),
-    /// Whether it is a short option (one dash, one letter).
-    short: bool,
-    /// The value.
-    value: (usize, usize),
+    /// The value after the name, if any.
+    value: Option<(usize, usize)>,
 }
 
-/// The options with values of `b`, in order.
+/// The options of `b` with a value (after them, or glued to a `-`
+/// option's letter), in order.
 fn options(b: &[u8]) -> impl Iterator<Item = Opt> + '_ {
     let mut done = 0;
-    memchr::memchr_iter(b'-', b).filter_map(move |at| {
+    memchr::memchr2_iter(b'-', b'/', b).filter_map(move |at| {
         if at < done
             || (at > 0
                 && !matches!(b[at - 1], b'\'' | b'"' | b'[' | b'(' | b',')
@@ -50,56 +72,80 @@ fn options(b: &[u8]) -> impl Iterator<Item = Opt> + '_ {
         {
             return None;
         }
-        let long = b.get(at + 1) == Some(&b'-');
-        let name_start = at + 1 + usize::from(long);
-        let name_len = if long {
-            b[name_start..]
-                .iter()
-                .take_while(|&&c| is_name_byte(c))
-                .count()
-        } else {
-            usize::from(b.get(name_start).is_some_and(u8::is_ascii_alphabetic))
-        };
-        if name_len == 0 {
+        let (form, name_start, name_end) = option_name(b, at)?;
+        let value = value_after(b, at, name_end, form);
+        if value.is_none() && !(form == Form::Dash && name_end - name_start > 1) {
             return None;
         }
-        let name_end = name_start + name_len;
-        let rest = &b[name_end..];
-        let (start, len) = match rest.first() {
-            // Glued to a short option: `-phunter2`.
-            Some(&c) if !long && is_name_byte(c) => (name_end, word_len(rest)),
-            Some(&c) if is_blank(c) => {
-                let s = name_end + rest.iter().take_while(|&&c| is_blank(c)).count();
-                match b.get(s) {
-                    Some(b'-') | None => return None,
-                    Some(b'"' | b'\'') => (s + 1, quoted_len(&b[s..])),
-                    Some(_) => (s, word_len(&b[s..])),
-                }
-            }
-            // A printed list: `'--password', 'hunter2'`.
-            Some(&q @ (b'\'' | b'"')) if at > 0 && b[at - 1] == q => {
-                let comma = name_end + 1;
-                if b.get(comma) != Some(&b',') {
-                    return None;
-                }
-                let s = comma + 1 + b[comma + 1..].iter().take_while(|&&c| is_blank(c)).count();
-                if b.get(s) != Some(&q) {
-                    return None;
-                }
-                (s + 1, quoted_len(&b[s..]))
-            }
-            _ => return None,
-        };
-        if len == 0 {
-            return None;
-        }
-        done = start + len;
+        done = value.map_or(name_end, |(_, e)| e);
         Some(Opt {
+            form,
             name: (name_start, name_end),
-            short: !long,
-            value: (start, start + len),
+            value,
         })
     })
+}
+
+/// The form and name of the option that starts at `at` of `b` (a `-` or
+/// `/`), if one does: `--` and name bytes, `-` and a letter with the
+/// word glued to it (only when a name byte follows the letter), `/` and
+/// ASCII letters.
+fn option_name(b: &[u8], at: usize) -> Option<(Form, usize, usize)> {
+    let (form, start) = match (b[at], b.get(at + 1)) {
+        (b'-', Some(b'-')) => (Form::Long, at + 2),
+        (b'-', _) => (Form::Dash, at + 1),
+        _ => (Form::Slash, at + 1),
+    };
+    let name = &b[start..];
+    let len = match form {
+        Form::Long => name.iter().take_while(|&&c| is_name_byte(c)).count(),
+        Form::Dash if name.first().is_some_and(u8::is_ascii_alphabetic) => {
+            1 + if name.get(1).is_some_and(|&c| is_name_byte(c)) {
+                word_len(&name[1..])
+            } else {
+                0
+            }
+        }
+        Form::Dash => 0,
+        Form::Slash => name.iter().take_while(|c| c.is_ascii_alphabetic()).count(),
+    };
+    (len > 0).then_some((form, start, start + len))
+}
+
+/// The value of the option that starts at `at` of `b` and whose name ends
+/// at `name_end`: after spaces or tabs (quoted, or a word not starting
+/// with `-`), after a `:` for a `/` option, or the next item of a printed
+/// list (`'--password', 'hunter2'`). Not an empty one, nor one that
+/// starts with `-` or `/` after a space (an option).
+fn value_after(b: &[u8], at: usize, name_end: usize, form: Form) -> Option<(usize, usize)> {
+    let rest = &b[name_end..];
+    let (start, len) = match rest.first() {
+        Some(&c) if is_blank(c) => {
+            let s = name_end + rest.iter().take_while(|&&c| is_blank(c)).count();
+            match b.get(s) {
+                Some(b'-' | b'/') | None => return None,
+                Some(b'"' | b'\'') => (s + 1, quoted_len(&b[s..])),
+                Some(_) => (s, word_len(&b[s..])),
+            }
+        }
+        Some(b':') if form == Form::Slash => match b.get(name_end + 1) {
+            Some(b'"' | b'\'') => (name_end + 2, quoted_len(&b[name_end + 1..])),
+            _ => (name_end + 1, word_len(&rest[1..])),
+        },
+        Some(&q @ (b'\'' | b'"')) if at > 0 && b[at - 1] == q => {
+            let comma = name_end + 1;
+            if b.get(comma) != Some(&b',') {
+                return None;
+            }
+            let s = comma + 1 + b[comma + 1..].iter().take_while(|&&c| is_blank(c)).count();
+            if b.get(s) != Some(&q) {
+                return None;
+            }
+            (s + 1, quoted_len(&b[s..]))
+        }
+        _ => return None,
+    };
+    (len > 0).then_some((start, start + len))
 }
 
 /// The length of the unquoted value at the start of `rest`: to whitespace
@@ -115,97 +161,341 @@ fn word_len(rest: &[u8]) -> usize {
 const USER_OPTIONS: &[&[u8]] = &[b"user", b"proxy-user"];
 const USER_SHORT_OPTIONS: &[u8] = b"uU";
 
-/// Whether `b` holds one of `words` (lowercase; the clients whose short
-/// options these finders read: `-p` is a port elsewhere).
+/// Whether `b` holds one of `words` (the clients whose short options
+/// these finders read: `-p` is a port elsewhere).
 pub(super) fn mentions(b: &[u8], words: &[&[u8]]) -> bool {
     words.iter().any(|w| memchr::memmem::find(b, w).is_some())
 }
 
-/// The commands whose `-p` is a password: MySQL's and MariaDB's clients
-/// (`mysql`, `mysqldump`, `mysqladmin`), sshpass, and the registries' and
-/// clusters' `login` (`docker login`, `podman login`, `oc login`).
-const PASSWORD_P: &[&[u8]] = &[b"mysql", b"mariadb", b"sshpass", b"login"];
+/// The short options that are a password where one of the commands
+/// beside them is named (a `-p` is a port elsewhere, a `-w` a width):
+/// MySQL's and MariaDB's clients (`mysql`, `mysqldump`, `mysqladmin`),
+/// sshpass, the registries' and clusters' `login` (`docker login`, `oc
+/// login`), PsExec and PAExec, `useradd`/`usermod` (a password's hash),
+/// 7-Zip, MongoDB's tools, smbmap and rdesktop for `-p`; SQL Server's
+/// `sqlcmd`, `bcp` and `osql`, zip and unzip for `-P`; the OpenLDAP
+/// clients' `-w` (and `ldappasswd`'s old and new passwords, `-a` and
+/// `-s`); `redis-cli -a`; and the SNMP tools' community (`-c`) and v3
+/// pass phrases (`-A`, `-X`).
+const PASSWORD_LETTERS: &[(u8, &[&[u8]])] = &[
+    (
+        b'p',
+        &[
+            b"mysql",
+            b"mariadb",
+            b"sshpass",
+            b"login",
+            b"psexec",
+            b"PsExec",
+            b"paexec",
+            b"useradd",
+            b"usermod",
+            b"7z",
+            b"mongo",
+            b"smbmap",
+            b"rdesktop",
+        ],
+    ),
+    (b'P', &[b"sqlcmd", b"SQLCMD", b"bcp", b"osql", b"zip"]),
+    (b'w', &[b"ldap"]),
+    (b'a', &[b"redis-cli", b"ldappasswd"]),
+    (b's', &[b"ldappasswd"]),
+    (b'c', &[b"snmp"]),
+    (b'A', &[b"snmp"]),
+    (b'X', &[b"snmp"]),
+];
 
-/// The commands whose `-u` is a user: those of [`PASSWORD_P`] but sshpass.
-const USER_U: &[&[u8]] = &[b"mysql", b"mariadb", b"login"];
+/// The short options that are a user where one of the commands beside
+/// them is named: `-u` of those of [`PASSWORD_LETTERS`]' `-p` that take
+/// one, `-U` of SQL Server's tools and of Samba's clients (`smbclient -U
+/// ann%hunter2`: user and password).
+const USER_LETTERS: &[(u8, &[&[u8]])] = &[
+    (
+        b'u',
+        &[
+            b"mysql",
+            b"mariadb",
+            b"login",
+            b"psexec",
+            b"PsExec",
+            b"paexec",
+            b"mongo",
+            b"smbmap",
+            b"rdesktop",
+        ],
+    ),
+    (
+        b'U',
+        &[b"sqlcmd", b"SQLCMD", b"bcp", b"osql", b"smb", b"rpcclient"],
+    ),
+];
 
-/// Whether the option named `name` (a letter when `short`) takes
-/// `user:password`.
-fn takes_user_password(name: &[u8], short: bool) -> bool {
-    if short {
-        USER_SHORT_OPTIONS.contains(&name[0])
-    } else {
-        USER_OPTIONS.iter().any(|n| name.eq_ignore_ascii_case(n))
+/// Samba's clients, whose `-U` takes `user%password`.
+const SAMBA: &[&[u8]] = &[b"smb", b"rpcclient"];
+
+/// The commands whose `/p:` is a password and `/u:` a user: FreeRDP's
+/// clients (`xfreerdp`, `wfreerdp`, `sdl-freerdp`). Elsewhere `/p:` is a
+/// property (MSBuild's `/p:Configuration=Release`).
+const FREERDP: &[&[u8]] = &[b"freerdp"];
+
+/// The Windows tools whose `/P` (and `/RP`, the run-as password of
+/// `schtasks`) is a password and `/U` (and `/RU`) a user, written with a
+/// space before the value: `schtasks /create /ru ann /rp ...`, `tasklist
+/// /s host /u ann /p ...`, in either letter case.
+const WINDOWS_TOOLS: &[&[u8]] = &[
+    b"schtasks",
+    b"SCHTASKS",
+    b"tasklist",
+    b"TASKLIST",
+    b"taskkill",
+    b"TASKKILL",
+    b"systeminfo",
+    b"SYSTEMINFO",
+    b"getmac",
+    b"gpresult",
+    b"openfiles",
+    b"eventcreate",
+    b"driverquery",
+];
+
+/// Whether the `-` option `letter` is one of `table`'s where `named` says
+/// a command of its row is named.
+fn letter_in(
+    table: &[(u8, &'static [&'static [u8]])],
+    letter: u8,
+    named: &mut dyn FnMut(&'static [&'static [u8]]) -> bool,
+) -> bool {
+    table.iter().any(|&(l, words)| l == letter && named(words))
+}
+
+/// Where a value names the place a password is read from instead of
+/// holding it (OpenSSL's `env:VAR`, `file:path`, `fd:3`, `stdin`), or
+/// holds it after a prefix (`pass:hunter2`): the range of `value` that is
+/// the password.
+fn password_in(value: &[u8]) -> Option<(usize, usize)> {
+    const ELSEWHERE: [&[u8]; 4] = [b"env:", b"file:", b"fd:", b"stdin"];
+    if ELSEWHERE.iter().any(|p| value.starts_with(p)) {
+        return None;
+    }
+    let from = if value.starts_with(b"pass:") { 5 } else { 0 };
+    (from < value.len()).then_some((from, value.len()))
+}
+
+/// Whether the long or single-dash option `name` is a credential's:
+/// [`super::is_credential_name`], or OpenSSL's `pass`, `passin` and
+/// `passout`, or PuTTY's `pw` (`plink -pw ...`; `pass` alone is not a
+/// parameter's, but is an option's: `redis-cli --pass`).
+fn is_password_option(name: &[u8]) -> bool {
+    super::is_credential_name(name)
+        || [&b"pass"[..], b"passin", b"passout", b"pw"]
+            .iter()
+            .any(|n| name.eq_ignore_ascii_case(n))
+}
+
+/// An option as a reading sees it: its form, its name (for
+/// [`Form::Dash`], the letter and what is glued to it) and the value
+/// after it.
+#[derive(Clone, Copy)]
+struct Parts<'a> {
+    form: Form,
+    name: &'a [u8],
+    value: Option<&'a [u8]>,
+}
+
+/// Where a reading found something: a range of the option's value, or of
+/// its name (a value glued to a `-` option's letter: `-phunter2`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Place {
+    Value(usize, usize),
+    Name(usize, usize),
+}
+
+/// Where a range of a value is in an option ([`Place`]).
+type At = fn(usize, usize) -> Place;
+
+/// The value of a [`Form::Dash`] option's letter: the one after it when
+/// nothing is glued to the letter (`-p hunter2`), else the glued one
+/// (`-phunter2`), and where a range of it is.
+fn letter_value<'a>(o: Parts<'a>) -> (&'a [u8], At) {
+    match o.value {
+        Some(v) if o.name.len() == 1 => (v, Place::Value),
+        _ => (&o.name[1..], |s, e| Place::Name(s + 1, e + 1)),
     }
 }
 
-/// The credential in `value`, the value of the option named `name` (a
-/// letter when `short`), as a range of it: the password of a
+/// The range of `v` before (`user`) or after its first `sep`, if `sep` is
+/// there and that side is not empty.
+fn side_of(v: &[u8], sep: u8, user: bool) -> Option<(usize, usize)> {
+    let at = memchr::memchr(sep, v)?;
+    let r = if user { (0, at) } else { (at + 1, v.len()) };
+    (r.0 < r.1).then_some(r)
+}
+
+/// The credential the option `o` holds, if any: the password of a
 /// `user:password` value of an option that takes one (`-u ann:hunter2`,
-/// `--user`, `--proxy-user`), the value of a long option named as a
-/// credential (`--password`, `--api-key`, `--client-secret`), or of `-p`
-/// where `named` says a command of [`PASSWORD_P`] is named (`mysql -u ann
-/// -phunter2`, `sshpass -p ...`, `docker login -p ...`).
+/// `--user`, `--proxy-user`) or of Samba's `-U ann%hunter2`; the value of
+/// a long or single-dash option named as a credential (`--password`,
+/// `--api-key`, `-storepass`, `-passout pass:...`; [`password_in`]); of a
+/// letter of [`PASSWORD_LETTERS`] where its command is named, after it or
+/// glued to it (`mysql -phunter2`); of `/password:`, `/pass:`, and of
+/// `/p:` for FreeRDP, `/P` and `/RP` for [`WINDOWS_TOOLS`].
 fn credential_in(
-    name: &[u8],
-    short: bool,
-    value: &[u8],
-    named: &mut dyn FnMut(&[&[u8]]) -> bool,
-) -> Option<(usize, usize)> {
-    if takes_user_password(name, short) {
-        if let Some(colon) = memchr::memchr(b':', value) {
-            return (colon + 1 < value.len()).then_some((colon + 1, value.len()));
+    o: Parts<'_>,
+    named: &mut dyn FnMut(&'static [&'static [u8]]) -> bool,
+) -> Option<Place> {
+    let value = |r: Option<(usize, usize)>| r.map(|(s, e)| Place::Value(s, e));
+    match o.form {
+        Form::Long => {
+            let v = o.value?;
+            if USER_OPTIONS.iter().any(|n| o.name.eq_ignore_ascii_case(n)) {
+                if let Some(r) = side_of(v, b':', false) {
+                    return value(Some(r));
+                }
+            }
+            value(password_in(v).filter(|_| is_password_option(o.name)))
+        }
+        Form::Dash => {
+            let letter = o.name[0];
+            let glued = &o.name[1..];
+            // A name (`-storepass`): its value, not a letter's glued one.
+            if !glued.is_empty() && is_password_option(o.name) {
+                return value(o.value.and_then(password_in));
+            }
+            let (v, place) = letter_value(o);
+            if USER_SHORT_OPTIONS.contains(&letter) {
+                let r = side_of(v, b':', false).or_else(|| {
+                    (letter == b'U')
+                        .then(|| side_of(v, b'%', false))
+                        .flatten()
+                        .filter(|_| named(SAMBA))
+                });
+                if let Some((s, e)) = r {
+                    return Some(place(s, e));
+                }
+            }
+            (!v.is_empty() && letter_in(PASSWORD_LETTERS, letter, named)).then(|| place(0, v.len()))
+        }
+        Form::Slash => {
+            let v = o.value?;
+            let n = o.name;
+            let password = n.eq_ignore_ascii_case(b"password")
+                || n.eq_ignore_ascii_case(b"pass")
+                || n.eq_ignore_ascii_case(b"pwd")
+                || (n == b"p" && named(FREERDP))
+                || ((n.eq_ignore_ascii_case(b"p") || n.eq_ignore_ascii_case(b"rp"))
+                    && named(WINDOWS_TOOLS));
+            password.then_some(Place::Value(0, v.len()))
         }
     }
-    let password = if short {
-        name == b"p" && named(PASSWORD_P)
-    } else {
-        super::is_credential_name(name)
-    };
-    password.then_some((0, value.len()))
 }
 
-/// The id in `value`, the value of the option named `name` (a letter when
-/// `short`), as a range of it: the value of a long option named as an id
-/// (`--user-id`, `--user`), the user of a `user:password` value (`-u
-/// ann:hunter2`, `--user bob:...`), and `-u`'s value where `named` says a
-/// command of [`USER_U`] is named (`mysql -u ann`, `docker login -u ann`).
-fn id_in(
-    name: &[u8],
-    short: bool,
-    value: &[u8],
-    named: &mut dyn FnMut(&[&[u8]]) -> bool,
-) -> Option<(usize, usize)> {
-    let user_password = takes_user_password(name, short);
-    let colon = memchr::memchr(b':', value);
-    let id = if short {
-        (name == b"u" && named(USER_U)) || (user_password && colon.is_some())
-    } else {
-        super::is_id_name(name)
-    };
-    let end = match colon {
-        Some(colon) if user_password => colon,
-        _ => value.len(),
-    };
-    (id && end > 0).then_some((0, end))
+/// The id the option `o` holds, if any: the value of a long or
+/// single-dash option named as an id (`--user-id`, `--user`, `-user`), the
+/// user of a `user:password` value (`-u ann:hunter2`, `--user bob:...`)
+/// or of Samba's `-U ann%...`; the value of a letter of [`USER_LETTERS`]
+/// where its command is named, after it or glued to it (`mysql -u ann`,
+/// `-uann`); of `/user:`, and of `/u:` for FreeRDP, `/U` and `/RU` for
+/// [`WINDOWS_TOOLS`].
+fn id_in(o: Parts<'_>, named: &mut dyn FnMut(&'static [&'static [u8]]) -> bool) -> Option<Place> {
+    match o.form {
+        Form::Long => {
+            let v = o.value?;
+            let user_password = USER_OPTIONS.iter().any(|n| o.name.eq_ignore_ascii_case(n));
+            let r = if user_password {
+                side_of(v, b':', true)
+            } else {
+                None
+            };
+            let r = r.or_else(|| super::is_id_name(o.name).then_some((0, v.len())));
+            r.map(|(s, e)| Place::Value(s, e))
+        }
+        Form::Dash => {
+            let letter = o.name[0];
+            let glued = &o.name[1..];
+            // A name (`-user`): its value, not a letter's glued one.
+            if !glued.is_empty() && super::is_id_name(o.name) {
+                return o.value.map(|v| Place::Value(0, v.len()));
+            }
+            let (v, place) = letter_value(o);
+            if v.is_empty() {
+                return None;
+            }
+            let colon = side_of(v, b':', true).filter(|_| USER_SHORT_OPTIONS.contains(&letter));
+            if letter_in(USER_LETTERS, letter, named) {
+                let r = colon.or_else(|| {
+                    (letter == b'U')
+                        .then(|| side_of(v, b'%', true))
+                        .flatten()
+                        .filter(|_| named(SAMBA))
+                });
+                let (s, e) = r.unwrap_or((0, v.len()));
+                return Some(place(s, e));
+            }
+            colon.map(|(s, e)| place(s, e))
+        }
+        Form::Slash => {
+            let v = o.value?;
+            let n = o.name;
+            let user = n.eq_ignore_ascii_case(b"user")
+                || (n == b"u" && named(FREERDP))
+                || ((n.eq_ignore_ascii_case(b"u") || n.eq_ignore_ascii_case(b"ru"))
+                    && named(WINDOWS_TOOLS));
+            user.then_some(Place::Value(0, v.len()))
+        }
+    }
 }
 
-/// A reading of an option's value ([`credential_in`], [`id_in`]): given
-/// the option's name, whether it is short, its value and whether a command
-/// is named, the range of the value it finds.
-type Reading = fn(&[u8], bool, &[u8], &mut dyn FnMut(&[&[u8]]) -> bool) -> Option<(usize, usize)>;
+/// A reading of an option ([`credential_in`], [`id_in`]): given the
+/// option and whether one of a list of commands is named, where in it is
+/// what it finds.
+type Reading = fn(Parts<'_>, &mut dyn FnMut(&'static [&'static [u8]]) -> bool) -> Option<Place>;
 
-/// The spans of `text` that `read` finds in the values of its options
-/// ([`credential_in`], [`id_in`]); a command is named when `text` names it.
+/// Whether `text` names one of a list of commands, each list asked at most
+/// once: a reading asks about a few lists, and a text of many options
+/// would otherwise be searched again for each.
+struct Named<'a> {
+    text: &'a [u8],
+    /// The lists asked about so far, by address, and their answers.
+    known: Vec<(usize, bool)>,
+}
+
+impl<'a> Named<'a> {
+    fn new(text: &'a [u8]) -> Named<'a> {
+        Named {
+            text,
+            known: Vec::new(),
+        }
+    }
+
+    fn ask(&mut self, words: &'static [&'static [u8]]) -> bool {
+        let key = words.as_ptr() as usize;
+        if let Some(&(_, answer)) = self.known.iter().find(|&&(k, _)| k == key) {
+            return answer;
+        }
+        let answer = mentions(self.text, words);
+        self.known.push((key, answer));
+        answer
+    }
+}
+
+/// The spans of `text` that `read` finds in its options ([`credential_in`],
+/// [`id_in`]); a command is named when `text` names it.
 fn find_in_options(text: &str, read: Reading, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
-    // Each reading asks about one list of commands: the answer is kept.
-    let mut clients = None;
-    let mut named = |words: &[&[u8]]| *clients.get_or_insert_with(|| mentions(b, words));
+    let mut named = Named::new(b);
     for o in options(b) {
-        let (s, e) = o.value;
-        if let Some((from, to)) = read(&b[o.name.0..o.name.1], o.short, &b[s..e], &mut named) {
-            out.push((s + from, s + to));
+        let parts = Parts {
+            form: o.form,
+            name: &b[o.name.0..o.name.1],
+            value: o.value.map(|(s, e)| &b[s..e]),
+        };
+        match read(parts, &mut |words| named.ask(words)) {
+            Some(Place::Value(s, e)) => {
+                let at = o.value.map_or(0, |v| v.0);
+                out.push((at + s, at + e));
+            }
+            Some(Place::Name(s, e)) => out.push((o.name.0 + s, o.name.0 + e)),
+            None => {}
         }
     }
 }
@@ -224,46 +514,63 @@ pub(super) fn find_ids(text: &str, out: &mut Vec<(usize, usize)>) {
 /// JSON array of strings, as OpenTelemetry's `process.command_args` and
 /// the Elastic Common Schema's `process.args` hold one) that comes after
 /// the element `prev`, read as [`find_credentials`] and [`find_ids`] read
-/// a command line: all of `value` after an option alone that takes one
-/// (`"--password", "hunter2"`; not a value that starts with `-`), or a
-/// short option's value glued to it (`"-phunter2"`). `named(words)` tells
-/// whether an element of the list names one of `words`.
+/// a command line: an element that starts with an option is read alone
+/// (`"-phunter2"`, `"/p:hunter2"`); any other is the value of an option
+/// that is all of `prev` (`"--password", "hunter2"`, `"/P", "hunter2"`).
+/// `named(words)` tells whether an element of the list names one of
+/// `words`.
 pub(super) fn find_in_argument(
     prev: Option<&[u8]>,
     value: &[u8],
-    mut named: impl FnMut(&[&[u8]]) -> bool,
+    mut named: impl FnMut(&'static [&'static [u8]]) -> bool,
     secret: &mut Vec<(usize, usize)>,
     ids: &mut Vec<(usize, usize)>,
 ) {
-    // `-phunter2`: the option and its value in one element.
-    let (name, short, at) = if value.len() > 2
-        && value[0] == b'-'
-        && value[1].is_ascii_alphabetic()
-        && is_name_byte(value[2])
-    {
-        (&value[1..2], true, 2)
-    } else {
-        let Some(prev) = prev else { return };
-        if value.is_empty() || value[0] == b'-' {
+    let readings: [(Reading, &mut Vec<(usize, usize)>); 2] =
+        [(credential_in, secret), (id_in, ids)];
+    if matches!(value.first(), Some(b'-' | b'/')) {
+        // Not a value: an option, read alone, if it starts one.
+        let starts = |o: &Opt| o.name.0 == if o.form == Form::Long { 2 } else { 1 };
+        let Some(o) = options(value).next().filter(starts) else {
             return;
-        }
-        match prev {
-            [b'-', b'-', name @ ..]
-                if !name.is_empty() && name.iter().all(|&c| is_name_byte(c)) =>
-            {
-                (name, false, 0)
+        };
+        let parts = Parts {
+            form: o.form,
+            name: &value[o.name.0..o.name.1],
+            value: o.value.map(|(s, e)| &value[s..e]),
+        };
+        for (read, out) in readings {
+            match read(parts, &mut named) {
+                Some(Place::Value(s, e)) => {
+                    let v = o.value.map_or(0, |v| v.0);
+                    out.push((v + s, v + e));
+                }
+                Some(Place::Name(s, e)) => out.push((o.name.0 + s, o.name.0 + e)),
+                None => {}
             }
-            // Only `-p`, `-u` and `-U` are read: no other byte matters.
-            [b'-', _] => (&prev[1..], true, 0),
-            _ => return,
         }
-    };
-    let v = &value[at..];
-    if let Some((s, e)) = credential_in(name, short, v, &mut named) {
-        secret.push((at + s, at + e));
+        return;
     }
-    if let Some((s, e)) = id_in(name, short, v, &mut named) {
-        ids.push((at + s, at + e));
+    let Some(prev) = prev.filter(|_| !value.is_empty()) else {
+        return;
+    };
+    let Some((form, s, e)) = matches!(prev.first(), Some(b'-' | b'/'))
+        .then(|| option_name(prev, 0))
+        .flatten()
+        .filter(|&(_, _, e)| e == prev.len())
+    else {
+        return;
+    };
+    let parts = Parts {
+        form,
+        name: &prev[s..e],
+        value: Some(value),
+    };
+    for (read, out) in readings {
+        // A value glued to `prev`'s letter is `prev`'s own.
+        if let Some(Place::Value(s, e)) = read(parts, &mut named) {
+            out.push((s, e));
+        }
     }
 }
 
@@ -288,6 +595,59 @@ mod tests {
         let text = "docker login -u bo -p pw3 registry.test";
         assert_eq!(spans(DetectorKind::Secret, text), ["pw3"]);
         assert_eq!(spans(DetectorKind::IdParam, text), ["bo"]);
+        // The commands' own letters, after or glued to them.
+        for (text, secret, ids) in [
+            ("ldapsearch -x -D cn=admin -w pw1 -b dc=x", "pw1", None),
+            ("redis-cli -h db -a pw1 ping", "pw1", None),
+            ("sqlcmd -S srv -U sa -P pw1 -Q q", "pw1", Some("sa")),
+            ("psexec \\\\host -u ann -p pw1 cmd", "pw1", Some("ann")),
+            ("7z a -ppw1 a.7z b", "pw1", None),
+            ("unzip -P pw1 a.zip", "pw1", None),
+            ("smbclient //srv/s -U ann%pw1", "pw1", Some("ann")),
+            ("snmpwalk -v2c -c pw1 10.0.0.1", "pw1", None),
+            ("useradd -m -p pw1 ann", "pw1", None),
+            ("mongosh -u ann -p pw1", "pw1", Some("ann")),
+            // Single-dash names, OpenSSL's places of a password.
+            ("keytool -list -storepass pw1 -keystore k.jks", "pw1", None),
+            ("keytool -importkeystore -srcstorepass pw1", "pw1", None),
+            (
+                "openssl pkcs12 -export -passout pass:pw1 -out a.p12",
+                "pw1",
+                None,
+            ),
+            ("plink -ssh host -l ann -pw pw1", "pw1", None),
+            ("redis-cli --pass pw1", "pw1", None),
+            ("app -password pw1 -user ann", "pw1", Some("ann")),
+            // Windows' `/` options.
+            ("xfreerdp /v:host /u:ann /p:pw1", "pw1", Some("ann")),
+            (
+                "wmic /node:h /user:ann /password:pw1 process list",
+                "pw1",
+                Some("ann"),
+            ),
+            ("cmdkey /add:srv /user:ann /pass:pw1", "pw1", Some("ann")),
+            (
+                "schtasks /create /tn t /ru ann /rp pw1 /tr x",
+                "pw1",
+                Some("ann"),
+            ),
+            ("TASKLIST /S host /U ann /P pw1", "pw1", Some("ann")),
+        ] {
+            assert_eq!(spans(DetectorKind::Secret, text), [secret], "{text:?}");
+            let want: Vec<&str> = ids.into_iter().collect();
+            assert_eq!(spans(DetectorKind::IdParam, text), want, "{text:?}");
+        }
+        // Not where the command is another's, nor a place of a password.
+        for text in [
+            "msbuild app.sln /p:Configuration=Release",
+            "xcopy /p src dst",
+            "scp -P 2222 f host:",
+            "openssl enc -pass env:KEY -in f",
+            "openssl enc -pass file:/run/k -in f",
+            "gzip -c -w 3 file",
+        ] {
+            assert!(spans(DetectorKind::Secret, text).is_empty(), "{text:?}");
+        }
         // `-p` is a port, `-u` a uid elsewhere; not an option's start.
         for text in [
             "ssh -p 2222 host; docker run -u 1000 -p 8080:80 img",
@@ -298,24 +658,27 @@ mod tests {
         }
     }
 
-    /// [`options`] against a formulation with regexes: at each `-` that
-    /// starts a word and no earlier value, the option's name, then its
-    /// value in one of the three forms.
+    /// [`options`] against a formulation with regexes: at each `-` or `/`
+    /// that starts a word and no earlier value, the option's name in one of
+    /// its three forms, then its value in one of the four.
     #[test]
     fn options_are_what_a_regex_finds() {
-        use super::options;
+        use super::{options, Form};
         use regex::Regex;
         let starts = Regex::new(r#"(?:^|[\t\n\x0C\r '"\[(,])$"#).unwrap();
-        let option = Regex::new("^(?:--([A-Za-z0-9_-]+)|-([A-Za-z]))").unwrap();
         let word = r#"[^\t\n\x0C\r "']*"#;
-        let glued = Regex::new(&format!("^[A-Za-z0-9_-]{word}")).unwrap();
+        let option = Regex::new(&format!(
+            "^(?:--([A-Za-z0-9_-]+)|-([A-Za-z](?:[A-Za-z0-9_-]{word})?)|/([A-Za-z]+))"
+        ))
+        .unwrap();
         // A quoted value as `quoted_len` reads it: a doubled quote inside.
         let quoted = r#"(?:"((?:[^"]+(?:""[^"]*)*)?)|'((?:[^']+(?:''[^']*)*)?))"#;
         let spaced = Regex::new(&format!(
-            "^[ \t]+(?:{quoted}|([^-{}]{word}))",
+            "^[ \t]+(?:{quoted}|([^-/{}]{word}))",
             r#"\t\n\x0C\r "'"#
         ))
         .unwrap();
+        let colon = Regex::new(&format!("^:(?:{quoted}|({word}))")).unwrap();
         // The same quote closes the option and opens the value.
         let listed = |q: char| {
             Regex::new(&format!("^{q},[ \t]*{q}((?:[^{q}]+(?:{q}{q}[^{q}]*)*)?)")).unwrap()
@@ -324,9 +687,11 @@ mod tests {
         let pieces = [
             "--",
             "-",
+            "/",
             "password",
             "p",
             "u",
+            "P",
             " ",
             "  ",
             "\t",
@@ -345,31 +710,38 @@ mod tests {
             "'--token', '",
             "\"--pwd\",\"",
             "ab",
+            "/p:",
+            " /",
         ];
         let texts =
             crate::test_texts::from_pieces(0x0b71_0a5e_0000_0001, 100_000, (1, 12), &pieces);
         let (mut found, mut want, mut any) = (Vec::new(), Vec::new(), 0);
+        let mut forms = [0; 3];
         for t in &texts {
             let b = t.as_bytes();
             found.clear();
-            found.extend(options(b).map(|o| (o.name, o.short, o.value)));
+            found.extend(options(b).map(|o| (o.form, o.name, o.value)));
             want.clear();
             let mut done = 0;
-            for (at, _) in t.match_indices('-') {
+            for (at, _) in t.match_indices(['-', '/']) {
                 if at < done || !starts.is_match(&t[..at]) {
                     continue;
                 }
                 let Some(c) = option.captures(&t[at..]) else {
                     continue;
                 };
-                let short = c.get(2).is_some();
-                let n = c.get(1).or(c.get(2)).unwrap();
+                let (form, n) = [Form::Long, Form::Dash, Form::Slash]
+                    .into_iter()
+                    .zip(1..)
+                    .find_map(|(f, i)| c.get(i).map(|m| (f, m)))
+                    .unwrap();
                 let name = (at + n.start(), at + n.end());
                 let rest = &t[name.1..];
-                let value = if short && glued.is_match(rest) {
-                    Some(glued.find(rest).unwrap().range())
-                } else if let Some(c) = spaced.captures(rest) {
-                    (1..=3).find_map(|i| c.get(i)).map(|m| m.range())
+                let inner = |c: regex::Captures| (1..=3).find_map(|i| c.get(i)).map(|m| m.range());
+                let value = if let Some(c) = spaced.captures(rest) {
+                    inner(c)
+                } else if form == Form::Slash && rest.starts_with(':') {
+                    colon.captures(rest).and_then(inner)
                 } else if at > 0
                     && rest.starts_with(&t[at - 1..at])
                     && matches!(&t[at - 1..at], "'" | "\"")
@@ -381,16 +753,21 @@ mod tests {
                 } else {
                     None
                 };
-                let Some(v) = value.filter(|v| !v.is_empty()) else {
+                let value = value
+                    .filter(|v| !v.is_empty())
+                    .map(|v| (name.1 + v.start, name.1 + v.end));
+                if value.is_none() && !(form == Form::Dash && name.1 - name.0 > 1) {
                     continue;
-                };
-                want.push((name, short, (name.1 + v.start, name.1 + v.end)));
-                done = name.1 + v.end;
+                }
+                want.push((form, name, value));
+                done = value.map_or(name.1, |v| v.1);
+                forms[form as usize] += 1;
             }
             assert_eq!(found, want, "{t:?}");
             any += usize::from(!want.is_empty());
         }
         assert!(any > 5_000, "{any} texts with options");
+        assert!(forms.iter().all(|&n| n > 1_000), "{forms:?}");
     }
 
     /// Reading each element of an argument list after the one before it
@@ -429,6 +806,27 @@ mod tests {
             "--password!",
             "--user:x",
             "--é_token",
+            "-storepass",
+            "-pw",
+            "-user",
+            "-w",
+            "-a",
+            "ldapsearch",
+            "ann%pw",
+            "smbclient",
+            "-P",
+            "sqlcmd",
+            "pass:x",
+            "env:X",
+            "/p:x",
+            "/P",
+            "/u:ann",
+            "/user:ann",
+            "/rp",
+            "/",
+            "/x",
+            "xfreerdp",
+            "schtasks",
         ];
         let mut next = crate::test_texts::xorshift(0xa59_0001);
         let mut any = 0;
