@@ -19,6 +19,7 @@ use crate::actions::Action;
 use crate::json::Value;
 
 mod bindings;
+mod commands;
 mod display_names;
 mod echoes;
 mod multipart;
@@ -2614,6 +2615,9 @@ fn profile_by_bytes(text: &str) -> Profile {
         if b == b'<' {
             p.marks |= census::LESS_THAN;
         }
+        if matches!(b, b';' | b'|' | b'\n') {
+            p.marks |= census::SEPARATOR;
+        }
         p.digits += usize::from(b.is_ascii_digit());
     }
     p
@@ -3562,6 +3566,9 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             if options::may_hold_options(text.len(), p) {
                 options::find_credentials(text, out);
             }
+            if commands::may_hold_commands(text.len(), p) {
+                commands::find_passwords(text, p, out);
+            }
             if may_hold_secret(text) {
                 find_secrets(text, out);
             }
@@ -3660,6 +3667,9 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
             }
             if options::may_hold_options(text.len(), p) {
                 options::find_ids(text, out);
+            }
+            if commands::may_hold_commands(text.len(), p) {
+                commands::find_users(text, p, out);
             }
             // sudo's `USER=root`, a database's `user=root`, `mysql -u root`.
             let b = text.as_bytes();

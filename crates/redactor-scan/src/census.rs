@@ -42,6 +42,9 @@ pub const QUOTE_OR_BRACKET: u8 = 4;
 /// A `<` was seen: the text may hold markup (XML, a SOAP body, a SAML
 /// assertion).
 pub const LESS_THAN: u8 = 8;
+/// A `;`, a `|` or a line feed was seen: the text may hold more than one
+/// command (`cd /srv; htpasswd ...`, `echo ... | sudo -S ...`, a script).
+pub const SEPARATOR: u8 = 16;
 
 /// What [`census`] found in a text.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -49,7 +52,7 @@ pub struct Census {
     /// The union of [`COLON_OR_EQUALS`], [`AT`], [`PERCENT_OR_AMPERSAND`], [`DOT`],
     /// [`PLUS`], [`NON_ASCII`], [`NOT_HEX`] and [`DASH`] over every byte.
     pub classes: u8,
-    /// The union of [`SLASH`], [`SPACE`], [`QUOTE_OR_BRACKET`] and [`LESS_THAN`] over every byte
+    /// The union of [`SLASH`], [`SPACE`], [`QUOTE_OR_BRACKET`], [`LESS_THAN`] and [`SEPARATOR`] over every byte
     /// (the eight bits of `classes` are taken).
     pub marks: u8,
     /// How many bytes are ASCII digits.
@@ -109,6 +112,9 @@ static MARK: [u8; 256] = {
     t[b'{' as usize] = QUOTE_OR_BRACKET;
     t[b'[' as usize] = QUOTE_OR_BRACKET;
     t[b'<' as usize] = LESS_THAN;
+    t[b';' as usize] = SEPARATOR;
+    t[b'|' as usize] = SEPARATOR;
+    t[b'\n' as usize] = SEPARATOR;
     t
 };
 
@@ -223,6 +229,7 @@ mod tests {
                 b' ' => SPACE,
                 b'"' | b'\'' | b'{' | b'[' => QUOTE_OR_BRACKET,
                 b'<' => LESS_THAN,
+                b';' | b'|' | b'\n' => SEPARATOR,
                 _ => 0,
             };
             assert_eq!(census_portable(&[b]).marks, mark, "byte {b:#04x}");

@@ -47,6 +47,11 @@ pub(crate) unsafe fn census(text: &[u8]) -> Census {
         _mm256_set1_epi8(b'\\' as i8),
         _mm256_set1_epi8(b' ' as i8),
     );
+    let (semicolon, pipe, line_feed) = (
+        _mm256_set1_epi8(b';' as i8),
+        _mm256_set1_epi8(b'|' as i8),
+        _mm256_set1_epi8(b'\n' as i8),
+    );
     let (double_quote, single_quote, brace, bracket, less_than) = (
         _mm256_set1_epi8(b'"' as i8),
         _mm256_set1_epi8(b'\'' as i8),
@@ -61,6 +66,7 @@ pub(crate) unsafe fn census(text: &[u8]) -> Census {
     let mut spaces = 0u32;
     let mut quotes_or_brackets = 0u32;
     let mut less_thans = 0u32;
+    let mut separators = 0u32;
     let mut digits = 0usize;
     let mut not_hex = 0u32;
     let mut non_ascii = 0u32;
@@ -83,6 +89,10 @@ pub(crate) unsafe fn census(text: &[u8]) -> Census {
             _mm256_or_si256(_mm256_cmpeq_epi8(v, brace), _mm256_cmpeq_epi8(v, bracket)),
         )) as u32;
         less_thans |= _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, less_than)) as u32;
+        separators |= _mm256_movemask_epi8(_mm256_or_si256(
+            _mm256_or_si256(_mm256_cmpeq_epi8(v, semicolon), _mm256_cmpeq_epi8(v, pipe)),
+            _mm256_cmpeq_epi8(v, line_feed),
+        )) as u32;
         digits += (d & valid).count_ones() as usize;
         not_hex |= n & valid;
         non_ascii |= _mm256_movemask_epi8(v) as u32 & valid;
@@ -166,6 +176,11 @@ pub(crate) unsafe fn census(text: &[u8]) -> Census {
             }
             | if less_thans != 0 {
                 crate::census::LESS_THAN
+            } else {
+                0
+            }
+            | if separators != 0 {
+                crate::census::SEPARATOR
             } else {
                 0
             },

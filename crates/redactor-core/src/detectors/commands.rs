@@ -1,0 +1,609 @@
+//! Passwords and users that commands take as plain arguments, not as an
+//! option's value, as process telemetry (Windows' process creation
+//! events, OpenTelemetry's `process.command_line`), sudo's log lines
+//! (`COMMAND=...`) and shell histories carry them:
+//!
+//! - `net user ann hunter2 /add` (also `net1`, `net.exe`, in either
+//!   letter case): the user, then the password (not `*`, which asks for
+//!   it); `net use Z: \\host\share hunter2 /user:ann`: the argument after
+//!   the share;
+//! - `htpasswd -b [-c] file ann hunter2`, `htpasswd -nb ann hunter2`: with
+//!   `b` among its flags, the user and the password after the file (none
+//!   with `n`);
+//! - `rabbitmqctl add_user ann hunter2` (`change_password`,
+//!   `authenticate_user`): the user, then the password;
+//! - `mysqladmin ... password hunter2`: the new password;
+//! - SQL's `ALTER USER scott IDENTIFIED BY tiger` (`CREATE USER`,
+//!   `GRANT`; Oracle's password need not be quoted): the password;
+//! - `aws configure set aws_secret_access_key ...`, `git config
+//!   user.password ...`, `npm config set //registry/:_authToken ...`: the
+//!   value after a name that is a credential's;
+//! - `echo hunter2 | sudo -S ...` (`sudo --stdin`, `passwd --stdin ann`,
+//!   `docker login --password-stdin`, `htpasswd -i`), `echo 'ann:hunter2'
+//!   | chpasswd`: what `echo` writes into a command that reads a password
+//!   from it.
+//!
+//! A text is read only where a command starts: at its start or after a
+//! `;`, `|`, `&` or line break, past `NAME=value` assignments (`sudo`'s
+//! `COMMAND=/usr/bin/htpasswd ...` too), and past a command that runs
+//! another (`sudo`, `doas`, `env`, `nohup`, `cmd /c`, `bash -c '...'`,
+//! `powershell -Command "..."`), its options and, for the shells, into the
+//! quoted command it runs. The command's name is the last part of a path
+//! (`/usr/bin/htpasswd`, `C:\Windows\system32\net.exe`), without `.exe`.
+
+use super::{is_blank, Profile, C_PERCENT_OR_AMPERSAND};
+use redactor_scan::census;
+
+/// The shortest text read: `net user a b`.
+const COMMAND_MIN_LEN: usize = 12;
+
+/// The most words of a command that are read: a command's arguments come
+/// first, and a long text is not read word by word to its end for each.
+const WORDS_MAX: usize = 24;
+
+/// How deep commands that run a quoted command are followed (`sudo bash
+/// -c "net user ..."`).
+const DEPTH_MAX: u32 = 3;
+
+/// Whether a text of `len` bytes with profile `p` may hold a command these
+/// finders read: words.
+#[inline(always)]
+pub(super) fn may_hold_commands(len: usize, p: Profile) -> bool {
+    len >= COMMAND_MIN_LEN && p.marks & census::SPACE != 0
+}
+
+/// What a reading found: passwords and users, as ranges of the text.
+struct Found<'a> {
+    secret: Option<&'a mut Vec<(usize, usize)>>,
+    ids: Option<&'a mut Vec<(usize, usize)>>,
+    /// Whether the text may hold a `;`, `|` or line feed, and whether a
+    /// `&` (its census says so): only then is it searched for one between
+    /// commands.
+    separators: bool,
+    ampersands: bool,
+}
+
+impl Found<'_> {
+    fn secret(&mut self, r: (usize, usize)) {
+        if let Some(out) = self.secret.as_deref_mut() {
+            if r.0 < r.1 {
+                out.push(r);
+            }
+        }
+    }
+
+    fn id(&mut self, r: (usize, usize)) {
+        if let Some(out) = self.ids.as_deref_mut() {
+            if r.0 < r.1 {
+                out.push(r);
+            }
+        }
+    }
+}
+
+/// The passwords that the commands of `text` (with profile `p`) take as
+/// arguments.
+pub(super) fn find_passwords(text: &str, p: Profile, out: &mut Vec<(usize, usize)>) {
+    let mut found = Found {
+        secret: Some(out),
+        ids: None,
+        separators: p.marks & census::SEPARATOR != 0,
+        ampersands: p.has(C_PERCENT_OR_AMPERSAND),
+    };
+    read_commands(text.as_bytes(), 0, text.len(), 0, &mut found);
+}
+
+/// The users that the commands of `text` (with profile `p`) take as
+/// arguments.
+pub(super) fn find_users(text: &str, p: Profile, out: &mut Vec<(usize, usize)>) {
+    let mut found = Found {
+        secret: None,
+        ids: Some(out),
+        separators: p.marks & census::SEPARATOR != 0,
+        ampersands: p.has(C_PERCENT_OR_AMPERSAND),
+    };
+    read_commands(text.as_bytes(), 0, text.len(), 0, &mut found);
+}
+
+/// A word of a command: its range in the text, without the quotes around
+/// it (a word is one quoted string, or runs to whitespace or a separator).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Word {
+    start: usize,
+    end: usize,
+}
+
+/// Whether byte `i` of `b` ends a command (what follows is another): a
+/// `;`, `|` or `\n`, or a `&` that is not inside a word (`&&`, `cmd
+/// & next`; not a query's `a=1&b=2`).
+fn is_separator(b: &[u8], i: usize) -> bool {
+    match b[i] {
+        b';' | b'|' | b'\n' => true,
+        b'&' => {
+            let around = |c: Option<&u8>| c.is_none_or(|&c| c == b'&' || is_blank(c));
+            around(b.get(i + 1)) || around(i.checked_sub(1).map(|k| &b[k]))
+        }
+        _ => false,
+    }
+}
+
+/// The words of the command that starts at `from` of `b[..to]`, at most
+/// [`WORDS_MAX`], into `words`; returns where the command ends (at a
+/// separator or `to`).
+fn words_of(b: &[u8], from: usize, to: usize, words: &mut Vec<Word>) -> usize {
+    words.clear();
+    let mut at = from;
+    loop {
+        while at < to && (is_blank(b[at]) || b[at] == b'\x0C') {
+            at += 1;
+        }
+        if at >= to || is_separator(b, at) {
+            return at;
+        }
+        let word = if matches!(b[at], b'"' | b'\'') {
+            let close = memchr::memchr(b[at], &b[at + 1..to]).map_or(to, |k| at + 1 + k);
+            let w = Word {
+                start: at + 1,
+                end: close,
+            };
+            at = (close + 1).min(to);
+            w
+        } else {
+            let start = at;
+            while at < to && !b[at].is_ascii_whitespace() && !is_separator(b, at) {
+                at += 1;
+            }
+            Word { start, end: at }
+        };
+        if words.len() == WORDS_MAX {
+            // Past what is read: on to the command's end.
+            while at < to && !is_separator(b, at) {
+                at += 1;
+            }
+            return at;
+        }
+        words.push(word);
+    }
+}
+
+/// The command name in a word: the last part of a path, without `.exe`,
+/// after a `NAME=` (`COMMAND=/usr/bin/htpasswd`).
+fn command_name(w: &[u8]) -> &[u8] {
+    let from = w
+        .iter()
+        .rposition(|&c| matches!(c, b'/' | b'\\' | b'='))
+        .map_or(0, |i| i + 1);
+    let w = &w[from..];
+    match w.len().checked_sub(4) {
+        Some(cut) if w[cut..].eq_ignore_ascii_case(b".exe") => &w[..cut],
+        _ => w,
+    }
+}
+
+/// Whether a word is an environment assignment before a command
+/// (`PGPASSWORD=... psql`, `LANG=C`): a name, `=`, not a path's.
+fn is_assignment(w: &[u8]) -> bool {
+    memchr::memchr(b'=', w).is_some_and(|eq| {
+        eq > 0
+            && w[..eq]
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || c == b'_')
+            && !w[..eq].eq_ignore_ascii_case(b"command")
+    })
+}
+
+/// Reads every command of `b[from..to]` (each starts at `from` or after a
+/// separator) whose name [`is_command`]; `depth` counts the
+/// quoted commands entered.
+fn read_commands(b: &[u8], from: usize, to: usize, depth: u32, found: &mut Found<'_>) {
+    let mut words = Vec::new();
+    let mut at = from;
+    // The words of the command before a `|`, when it is `echo` or
+    // `printf`: what it writes, should the next command read a password.
+    let mut echoed: Option<Vec<Word>> = None;
+    while at < to {
+        let end = if names_command(b, at, to) {
+            let end = words_of(b, at, to, &mut words);
+            let piped = end < to && b[end] == b'|' && b.get(end + 1) != Some(&b'|');
+            let echo = read_command(b, &words, depth, echoed.take().as_deref(), found);
+            echoed = echo.filter(|_| piped);
+            end
+        } else {
+            echoed = None;
+            next_separator(&b[..to], at, found)
+        };
+        at = end + 1;
+        // `&&`, `||`: one separator.
+        while at < to && is_separator(b, at) {
+            at += 1;
+        }
+    }
+}
+
+/// Where the first separator of `b` at or after `from` is
+/// ([`is_separator`]), or the end of `b`; each kind is looked for only
+/// where `found` says the text may hold one.
+fn next_separator(b: &[u8], from: usize, found: &Found<'_>) -> usize {
+    let end = if found.separators {
+        memchr::memchr3(b';', b'|', b'\n', &b[from..]).map_or(b.len(), |k| from + k)
+    } else {
+        b.len()
+    };
+    if !found.ampersands {
+        return end;
+    }
+    memchr::memchr_iter(b'&', &b[from..end])
+        .map(|k| from + k)
+        .find(|&i| is_separator(b, i))
+        .unwrap_or(end)
+}
+
+/// The most assignments before a command's name that are looked past.
+const ASSIGNMENTS_MAX: usize = 4;
+
+/// Whether the command at `from` of `b[..to]` [`is_command`],
+/// after at most [`ASSIGNMENTS_MAX`] assignments: the test made at each
+/// command before its words are read.
+fn names_command(b: &[u8], from: usize, to: usize) -> bool {
+    let mut at = from;
+    for _ in 0..=ASSIGNMENTS_MAX {
+        while at < to && is_blank(b[at]) {
+            at += 1;
+        }
+        let start = at;
+        while at < to && !b[at].is_ascii_whitespace() && !is_separator(b, at) {
+            at += 1;
+        }
+        let word = &b[start..at];
+        if word.is_empty() {
+            return false;
+        }
+        if !is_assignment(word) {
+            return is_command(command_name(word));
+        }
+    }
+    false
+}
+
+/// Whether `name` is a command that is read, in any letter case: one of
+/// [`RUNNERS`] and [`SHELLS`], or one whose arguments [`read_command`]
+/// reads. (Matched on the lowercased name: most texts' first word is
+/// turned away by its length or first bytes.)
+fn is_command(name: &[u8]) -> bool {
+    let mut lower = [0u8; 11];
+    if name.len() < 2 || name.len() > lower.len() {
+        return false;
+    }
+    let lower = &mut lower[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    matches!(
+        &*lower,
+        b"sudo"
+            | b"doas"
+            | b"env"
+            | b"nohup"
+            | b"time"
+            | b"exec"
+            | b"nice"
+            | b"runuser"
+            | b"sh"
+            | b"bash"
+            | b"zsh"
+            | b"dash"
+            | b"ksh"
+            | b"cmd"
+            | b"powershell"
+            | b"pwsh"
+            | b"net"
+            | b"net1"
+            | b"htpasswd"
+            | b"rabbitmqctl"
+            | b"mysqladmin"
+            | b"aws"
+            | b"git"
+            | b"npm"
+            | b"yarn"
+            | b"pnpm"
+            | b"gcloud"
+            | b"echo"
+            | b"printf"
+            | b"passwd"
+            | b"docker"
+            | b"podman"
+            | b"smbpasswd"
+            | b"chpasswd"
+            | b"alter"
+            | b"create"
+            | b"grant"
+    )
+}
+
+/// The commands that run the command after their options: whose
+/// arguments are read as a command's.
+const RUNNERS: &[&[u8]] = &[
+    b"sudo", b"doas", b"env", b"nohup", b"time", b"exec", b"nice", b"runuser",
+];
+
+/// The shells, whose `-c` (`/c`, `-Command`) takes a command as one quoted
+/// argument.
+const SHELLS: &[&[u8]] = &[
+    b"sh",
+    b"bash",
+    b"zsh",
+    b"dash",
+    b"ksh",
+    b"cmd",
+    b"powershell",
+    b"pwsh",
+];
+
+/// Reads the command `words` (of `b`); `echoed` holds the words of an
+/// `echo` piped into it. Returns the words `echo` (or `printf`) writes
+/// when it is one.
+fn read_command(
+    b: &[u8],
+    words: &[Word],
+    depth: u32,
+    echoed: Option<&[Word]>,
+    found: &mut Found<'_>,
+) -> Option<Vec<Word>> {
+    let text = |w: &Word| &b[w.start..w.end];
+    // Past assignments and commands that run another.
+    let mut k = 0;
+    let name = loop {
+        let w = words.get(k)?;
+        let word = text(w);
+        if is_assignment(word) {
+            k += 1;
+            continue;
+        }
+        let name = command_name(word);
+        if RUNNERS.contains(&name) {
+            k += 1;
+            // Its options, and the values of those that take one (`sudo
+            // -u ann`, `nice -n 10`).
+            while let Some(w) = words.get(k) {
+                let o = text(w);
+                if !o.starts_with(b"-") {
+                    break;
+                }
+                k += 1 + usize::from(matches!(o, b"-u" | b"-g" | b"-C" | b"-h" | b"-p" | b"-n"));
+            }
+            // `sudo -S`: reads the password that is piped into it.
+            if name == b"sudo"
+                && words[..k]
+                    .iter()
+                    .any(|w| matches!(text(w), b"-S" | b"--stdin"))
+            {
+                if let Some(echoed) = echoed {
+                    for w in echoed {
+                        found.secret((w.start, w.end));
+                    }
+                }
+            }
+            continue;
+        }
+        break name;
+    };
+    let args = &words[k + 1..];
+    if SHELLS.iter().any(|s| name.eq_ignore_ascii_case(s)) {
+        // `bash -c 'net user ...'`, `cmd /c net user ...`.
+        let c = args.iter().position(|w| {
+            let o = text(w);
+            o.eq_ignore_ascii_case(b"-c")
+                || o.eq_ignore_ascii_case(b"/c")
+                || o.eq_ignore_ascii_case(b"/k")
+                || o.eq_ignore_ascii_case(b"-command")
+        })?;
+        let rest = args.get(c + 1)?;
+        if depth < DEPTH_MAX {
+            // A quoted command, or the rest of the words.
+            let end = if rest.end < b.len() && matches!(b[rest.end], b'"' | b'\'') {
+                rest.end
+            } else {
+                args.last().map_or(rest.end, |w| w.end)
+            };
+            read_commands(b, rest.start, end, depth + 1, found);
+        }
+        return None;
+    }
+    let lower = |w: &Word, s: &[u8]| text(w).eq_ignore_ascii_case(s);
+    // The arguments that are not options.
+    let plain = || args.iter().filter(|w| !text(w).starts_with(b"-"));
+    if name.eq_ignore_ascii_case(b"net") || name.eq_ignore_ascii_case(b"net1") {
+        let sub = args.first()?;
+        let rest = &args[1..];
+        let plain: Vec<&Word> = rest.iter().filter(|w| !text(w).starts_with(b"/")).collect();
+        if lower(sub, b"user") {
+            if let Some(user) = plain.first() {
+                found.id((user.start, user.end));
+            }
+            if let Some(pw) = plain.get(1).filter(|w| text(w) != b"*") {
+                found.secret((pw.start, pw.end));
+            }
+        } else if lower(sub, b"use") {
+            let share = plain.iter().position(|w| text(w).starts_with(b"\\\\"))?;
+            if let Some(pw) = plain.get(share + 1).filter(|w| text(w) != b"*") {
+                found.secret((pw.start, pw.end));
+            }
+        }
+        return None;
+    }
+    if [&b"alter"[..], b"create", b"grant"]
+        .iter()
+        .any(|s| name.eq_ignore_ascii_case(s))
+    {
+        // SQL: `IDENTIFIED BY tiger` (Oracle's, unquoted), `IDENTIFIED
+        // WITH plugin BY ...`, `IDENTIFIED BY VALUES '...'` (a hash).
+        let at = args.iter().position(|w| lower(w, b"identified"))?;
+        let by = args[at + 1..]
+            .iter()
+            .take(3)
+            .position(|w| lower(w, b"by"))?;
+        let mut pw = args.get(at + 2 + by)?;
+        if lower(pw, b"values") {
+            pw = args.get(at + 3 + by)?;
+        }
+        found.secret((pw.start, pw.end));
+        return None;
+    }
+    match name {
+        b"htpasswd" => {
+            let flags: Vec<u8> = args
+                .iter()
+                .map(text)
+                .filter(|t| t.len() > 1 && t[0] == b'-' && t[1] != b'-')
+                .flat_map(|t| t[1..].iter().copied())
+                .collect();
+            let plain: Vec<&Word> = plain().collect();
+            let skip = usize::from(!flags.contains(&b'n'));
+            if let Some(user) = plain.get(skip) {
+                found.id((user.start, user.end));
+            }
+            if flags.contains(&b'b') {
+                if let Some(pw) = plain.get(skip + 1) {
+                    found.secret((pw.start, pw.end));
+                }
+            } else if flags.contains(&b'i') {
+                // Reads the password that is piped into it.
+                for w in echoed.unwrap_or_default() {
+                    found.secret((w.start, w.end));
+                }
+            }
+        }
+        b"rabbitmqctl" => {
+            let mut plain = plain();
+            let sub = plain.next()?;
+            if [&b"add_user"[..], b"change_password", b"authenticate_user"]
+                .iter()
+                .any(|s| text(sub) == *s)
+            {
+                if let Some(user) = plain.next() {
+                    found.id((user.start, user.end));
+                }
+                if let Some(pw) = plain.next() {
+                    found.secret((pw.start, pw.end));
+                }
+            }
+        }
+        b"mysqladmin" => {
+            let mut plain = plain();
+            if plain.any(|w| text(w) == b"password") {
+                if let Some(pw) = plain.next() {
+                    found.secret((pw.start, pw.end));
+                }
+            }
+        }
+        b"aws" | b"git" | b"npm" | b"yarn" | b"pnpm" | b"gcloud" => {
+            // `configure set NAME VALUE`, `config [set] NAME VALUE`.
+            let mut plain = plain().skip_while(|w| !matches!(text(w), b"config" | b"configure"));
+            plain.next()?;
+            let mut name = plain.next()?;
+            if matches!(text(name), b"set") {
+                name = plain.next()?;
+            }
+            let n = text(name);
+            // The name's last part: `user.password`, `//registry/:_authToken`.
+            let last = n
+                .iter()
+                .rposition(|&c| matches!(c, b'.' | b':' | b'/'))
+                .map_or(n, |i| &n[i + 1..]);
+            if super::is_credential_name(last) {
+                if let Some(value) = plain.next() {
+                    found.secret((value.start, value.end));
+                }
+            }
+        }
+        b"echo" | b"printf" => {
+            let written: Vec<Word> = args
+                .iter()
+                .copied()
+                .skip_while(|w| matches!(text(w), b"-n" | b"-e" | b"-ne" | b"-en"))
+                .collect();
+            return (!written.is_empty()).then_some(written);
+        }
+        b"passwd" | b"docker" | b"podman" | b"smbpasswd" => {
+            let stdin = args
+                .iter()
+                .any(|w| matches!(text(w), b"--stdin" | b"--password-stdin" | b"-s"));
+            if stdin {
+                for w in echoed.unwrap_or_default() {
+                    found.secret((w.start, w.end));
+                }
+            }
+        }
+        b"chpasswd" => {
+            // `user:password` lines.
+            for w in echoed.unwrap_or_default() {
+                let t = text(w);
+                if let Some(colon) = memchr::memchr(b':', t) {
+                    found.id((w.start, w.start + colon));
+                    found.secret((w.start + colon + 1, w.end));
+                }
+            }
+        }
+        _ => {}
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{spans, DetectorKind};
+
+    #[test]
+    fn arguments_of_commands() {
+        let cases: &[(&str, &[&str], &[&str])] = &[
+            ("net user ann hunter2 /add", &["hunter2"], &["ann"]),
+            ("C:\\Windows\\system32\\NET.EXE USER ann hunter2 /ADD /domain", &["hunter2"], &["ann"]),
+            ("net1 user ann * /add", &[], &["ann"]),
+            ("net user ann /delete", &[], &["ann"]),
+            // `/user:` is an option's (`options`).
+            ("net use Z: \\\\srv\\share hunter2 /user:corp\\ann", &["hunter2"], &[]),
+            ("cmd.exe /c net user ann hunter2 /add", &["hunter2"], &["ann"]),
+            ("htpasswd -b /etc/nginx/.htpasswd ann hunter2", &["hunter2"], &["ann"]),
+            ("htpasswd -nb ann hunter2", &["hunter2"], &["ann"]),
+            ("htpasswd -c /etc/htpasswd ann", &[], &["ann"]),
+            ("rabbitmqctl add_user ann 'pw two'", &["pw two"], &["ann"]),
+            ("rabbitmqctl list_users", &[], &[]),
+            ("mysqladmin -u root password hunter2", &["hunter2"], &[]),
+            ("aws configure set aws_secret_access_key wJalrXUtnFEMI", &["wJalrXUtnFEMI"], &[]),
+            ("git config --global user.password hunter2", &["hunter2"], &[]),
+            ("git config --global user.name ann", &[], &[]),
+            ("echo hunter2 | sudo -S apt-get update", &["hunter2"], &[]),
+            ("echo -n 'hunter2' | docker login -u ann --password-stdin", &["hunter2"], &[]),
+            ("echo 'ann:hunter2' | chpasswd", &["hunter2"], &["ann"]),
+            ("echo hunter2 | grep x", &[], &[]),
+            ("echo hunter2 || sudo -S ls", &[], &[]),
+            (
+                "ann : TTY=pts/0 ; PWD=/home/ann ; USER=root ; COMMAND=/usr/bin/htpasswd -b f bo hunter2",
+                &["hunter2"],
+                &["bo"],
+            ),
+            ("sudo -u www-data htpasswd -b f ann hunter2", &["hunter2"], &["ann"]),
+            ("bash -c 'net user ann hunter2 /add'", &["hunter2"], &["ann"]),
+            ("PGPASSWORD=x LANG=C net user ann hunter2", &["hunter2"], &["ann"]),
+            ("the network user ann said hunter2", &[], &[]),
+            ("deploy; net user ann hunter2 && echo ok", &["hunter2"], &["ann"]),
+            ("ALTER USER scott IDENTIFIED BY tiger", &["tiger"], &[]),
+            ("create user app identified by \"Pw 1\" default tablespace users", &["Pw 1"], &[]),
+            ("ALTER USER x IDENTIFIED WITH caching_sha2_password BY s3", &["s3"], &[]),
+            ("ALTER USER x IDENTIFIED BY VALUES 'S:ABCDEF'", &["S:ABCDEF"], &[]),
+            ("ALTER USER x IDENTIFIED EXTERNALLY", &[], &[]),
+        ];
+        for &(text, secret, ids) in cases {
+            let (mut s, mut d) = (Vec::new(), Vec::new());
+            let p = super::super::profile(text);
+            super::find_passwords(text, p, &mut s);
+            super::find_users(text, p, &mut d);
+            let s: Vec<&str> = s.iter().map(|&(a, b)| &text[a..b]).collect();
+            let d: Vec<&str> = d.iter().map(|&(a, b)| &text[a..b]).collect();
+            assert_eq!(s, secret, "{text:?}");
+            assert_eq!(d, ids, "{text:?}");
+        }
+        // Through the detectors.
+        let text = "net user ann hunter2 /add";
+        assert_eq!(spans(DetectorKind::Secret, text), ["hunter2"]);
+    }
+}
