@@ -76,6 +76,36 @@ fn rewritten_values_allocate_nothing_once_warm() {
     assert_eq!(stats.lines_ok - before.lines_ok, 100);
 }
 
+/// The detectors' readings of command lines (options, plain arguments,
+/// piped passwords, argument lists) keep what they read in place.
+#[test]
+fn command_lines_allocate_nothing_once_warm() {
+    let e = engine("presets = \"all\"");
+    let line = |i: usize| {
+        format!(
+            r#"{{"process":{{"command_line":"C:\\Windows\\system32\\net.exe user ann{i} pw-{i} /add","args":["sqlcmd","-U","sa{i}","-P","pw-{i}","/p:x{i}"]}},"cmd":"echo pw-{i} | sudo -S true; mysql -u ann{i} -ppw-{i} && htpasswd -b f ann{i} pw-{i}","sudo":"ann : TTY=pts/0 ; COMMAND=/usr/bin/rabbitmqctl add_user ann{i} pw-{i}"}}"#
+        )
+        .into_bytes()
+    };
+    // Warm: every slot of the token memo filled once (new ids fill them).
+    let (mut out, mut stats) = (Vec::with_capacity(1 << 16), Stats::default());
+    for i in 0..3_000 {
+        out.clear();
+        e.redact(&line(i), &mut out, &mut stats).unwrap();
+    }
+    let lines: Vec<Vec<u8>> = (3_000..3_100).map(line).collect();
+    out.clear();
+    let (_, allocated) = counting::allocations(|| {
+        for l in &lines {
+            e.redact(l, &mut out, &mut stats).unwrap();
+        }
+    });
+    assert_eq!(allocated, 0, "allocations for 100 command lines");
+    // The passwords were found.
+    let text = String::from_utf8_lossy(&out);
+    assert!(!text.contains("pw-3"), "{text}");
+}
+
 #[test]
 fn ids_as_keys_keep_the_key_cache_small() {
     // Every key new: the engine's per-thread cache of key transitions

@@ -127,10 +127,42 @@ fn is_separator(b: &[u8], i: usize) -> bool {
     }
 }
 
+/// Up to [`WORDS_MAX`] words, held in place: nothing is allocated for a
+/// text.
+#[derive(Clone, Copy)]
+struct Words {
+    items: [Word; WORDS_MAX],
+    len: usize,
+}
+
+impl Words {
+    const EMPTY: Words = Words {
+        items: [Word { start: 0, end: 0 }; WORDS_MAX],
+        len: 0,
+    };
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    fn push(&mut self, w: Word) {
+        self.items[self.len] = w;
+        self.len += 1;
+    }
+}
+
+impl std::ops::Deref for Words {
+    type Target = [Word];
+
+    fn deref(&self) -> &[Word] {
+        &self.items[..self.len]
+    }
+}
+
 /// The words of the command that starts at `from` of `b[..to]`, at most
 /// [`WORDS_MAX`], into `words`; returns where the command ends (at a
 /// separator or `to`).
-fn words_of(b: &[u8], from: usize, to: usize, words: &mut Vec<Word>) -> usize {
+fn words_of(b: &[u8], from: usize, to: usize, words: &mut Words) -> usize {
     words.clear();
     let mut at = from;
     loop {
@@ -196,20 +228,28 @@ fn is_assignment(w: &[u8]) -> bool {
 /// separator) whose name [`is_command`]; `depth` counts the
 /// quoted commands entered.
 fn read_commands(b: &[u8], from: usize, to: usize, depth: u32, found: &mut Found<'_>) {
-    let mut words = Vec::new();
+    // A command's words and, after an `echo` or `printf` before a `|`,
+    // the words it writes, should the next command read a password from
+    // them: made when a command is named (most texts name none).
+    let mut bufs: Option<(Words, Words)> = None;
     let mut at = from;
-    // The words of the command before a `|`, when it is `echo` or
-    // `printf`: what it writes, should the next command read a password.
-    let mut echoed: Option<Vec<Word>> = None;
     while at < to {
         let end = if names_command(b, at, to) {
-            let end = words_of(b, at, to, &mut words);
+            let (words, echoed) = bufs.get_or_insert((Words::EMPTY, Words::EMPTY));
+            let end = words_of(b, at, to, words);
             let piped = end < to && b[end] == b'|' && b.get(end + 1) != Some(&b'|');
-            let echo = read_command(b, &words, depth, echoed.take().as_deref(), found);
-            echoed = echo.filter(|_| piped);
+            let echo = read_command(b, words, depth, echoed, found);
+            echoed.clear();
+            if let Some(written) = echo.filter(|_| piped) {
+                for &w in &words[written] {
+                    echoed.push(w);
+                }
+            }
             end
         } else {
-            echoed = None;
+            if let Some(bufs) = bufs.as_mut() {
+                bufs.1.clear();
+            }
             next_separator(&b[..to], at, found)
         };
         at = end + 1;
@@ -339,15 +379,15 @@ const SHELLS: &[&[u8]] = &[
 ];
 
 /// Reads the command `words` (of `b`); `echoed` holds the words of an
-/// `echo` piped into it. Returns the words `echo` (or `printf`) writes
-/// when it is one.
+/// `echo` piped into it (none when there is no such `echo`). Returns
+/// which of `words` `echo` (or `printf`) writes when it is one.
 fn read_command(
     b: &[u8],
     words: &[Word],
     depth: u32,
-    echoed: Option<&[Word]>,
+    echoed: &[Word],
     found: &mut Found<'_>,
-) -> Option<Vec<Word>> {
+) -> Option<std::ops::Range<usize>> {
     let text = |w: &Word| &b[w.start..w.end];
     // Past assignments and commands that run another.
     let mut k = 0;
@@ -376,10 +416,8 @@ fn read_command(
                     .iter()
                     .any(|w| matches!(text(w), b"-S" | b"--stdin"))
             {
-                if let Some(echoed) = echoed {
-                    for w in echoed {
-                        found.secret((w.start, w.end));
-                    }
+                for w in echoed {
+                    found.secret((w.start, w.end));
                 }
             }
             continue;
@@ -413,18 +451,18 @@ fn read_command(
     let plain = || args.iter().filter(|w| !text(w).starts_with(b"-"));
     if name.eq_ignore_ascii_case(b"net") || name.eq_ignore_ascii_case(b"net1") {
         let sub = args.first()?;
-        let rest = &args[1..];
-        let plain: Vec<&Word> = rest.iter().filter(|w| !text(w).starts_with(b"/")).collect();
+        // Its arguments that are not `/` options.
+        let mut plain = args[1..].iter().filter(|w| !text(w).starts_with(b"/"));
         if lower(sub, b"user") {
-            if let Some(user) = plain.first() {
+            if let Some(user) = plain.next() {
                 found.id((user.start, user.end));
             }
-            if let Some(pw) = plain.get(1).filter(|w| text(w) != b"*") {
+            if let Some(pw) = plain.next().filter(|w| text(w) != b"*") {
                 found.secret((pw.start, pw.end));
             }
         } else if lower(sub, b"use") {
-            let share = plain.iter().position(|w| text(w).starts_with(b"\\\\"))?;
-            if let Some(pw) = plain.get(share + 1).filter(|w| text(w) != b"*") {
+            plain.find(|w| text(w).starts_with(b"\\\\"))?;
+            if let Some(pw) = plain.next().filter(|w| text(w) != b"*") {
                 found.secret((pw.start, pw.end));
             }
         }
@@ -450,24 +488,24 @@ fn read_command(
     }
     match name {
         b"htpasswd" => {
-            let flags: Vec<u8> = args
-                .iter()
-                .map(text)
-                .filter(|t| t.len() > 1 && t[0] == b'-' && t[1] != b'-')
-                .flat_map(|t| t[1..].iter().copied())
-                .collect();
-            let plain: Vec<&Word> = plain().collect();
-            let skip = usize::from(!flags.contains(&b'n'));
-            if let Some(user) = plain.get(skip) {
+            // Whether one of its short options is `flag` (`-b`, `-nb`).
+            let has = |flag: u8| {
+                args.iter()
+                    .map(text)
+                    .any(|t| t.len() > 1 && t[0] == b'-' && t[1] != b'-' && t[1..].contains(&flag))
+            };
+            // The file, then the user; no file with `-n`.
+            let mut plain = plain().skip(usize::from(!has(b'n')));
+            if let Some(user) = plain.next() {
                 found.id((user.start, user.end));
             }
-            if flags.contains(&b'b') {
-                if let Some(pw) = plain.get(skip + 1) {
+            if has(b'b') {
+                if let Some(pw) = plain.next() {
                     found.secret((pw.start, pw.end));
                 }
-            } else if flags.contains(&b'i') {
+            } else if has(b'i') {
                 // Reads the password that is piped into it.
-                for w in echoed.unwrap_or_default() {
+                for w in echoed {
                     found.secret((w.start, w.end));
                 }
             }
@@ -516,26 +554,26 @@ fn read_command(
             }
         }
         b"echo" | b"printf" => {
-            let written: Vec<Word> = args
+            let flags = args
                 .iter()
-                .copied()
-                .skip_while(|w| matches!(text(w), b"-n" | b"-e" | b"-ne" | b"-en"))
-                .collect();
-            return (!written.is_empty()).then_some(written);
+                .take_while(|w| matches!(text(w), b"-n" | b"-e" | b"-ne" | b"-en"))
+                .count();
+            let from = k + 1 + flags;
+            return (from < words.len()).then_some(from..words.len());
         }
         b"passwd" | b"docker" | b"podman" | b"smbpasswd" => {
             let stdin = args
                 .iter()
                 .any(|w| matches!(text(w), b"--stdin" | b"--password-stdin" | b"-s"));
             if stdin {
-                for w in echoed.unwrap_or_default() {
+                for w in echoed {
                     found.secret((w.start, w.end));
                 }
             }
         }
         b"chpasswd" => {
             // `user:password` lines.
-            for w in echoed.unwrap_or_default() {
+            for w in echoed {
                 let t = text(w);
                 if let Some(colon) = memchr::memchr(b':', t) {
                     found.id((w.start, w.start + colon));

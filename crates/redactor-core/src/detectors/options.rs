@@ -450,30 +450,40 @@ fn id_in(o: Parts<'_>, named: &mut dyn FnMut(&'static [&'static [u8]]) -> bool) 
 /// what it finds.
 type Reading = fn(Parts<'_>, &mut dyn FnMut(&'static [&'static [u8]]) -> bool) -> Option<Place>;
 
-/// Whether `text` names one of a list of commands, each list asked at most
-/// once: a reading asks about a few lists, and a text of many options
-/// would otherwise be searched again for each.
+/// How many lists of commands [`Named`] keeps the answers of: more than
+/// the readings ask about (the rows of [`PASSWORD_LETTERS`] and
+/// [`USER_LETTERS`], [`SAMBA`], [`FREERDP`], [`WINDOWS_TOOLS`]).
+const NAMED_KEPT: usize = 16;
+
+/// Whether `text` names one of a list of commands, each list searched for
+/// at most once: a reading asks about a few lists, and a text of many
+/// options would otherwise be searched again for each.
 struct Named<'a> {
     text: &'a [u8],
     /// The lists asked about so far, by address, and their answers.
-    known: Vec<(usize, bool)>,
+    known: [(usize, bool); NAMED_KEPT],
+    len: usize,
 }
 
 impl<'a> Named<'a> {
     fn new(text: &'a [u8]) -> Named<'a> {
         Named {
             text,
-            known: Vec::new(),
+            known: [(0, false); NAMED_KEPT],
+            len: 0,
         }
     }
 
     fn ask(&mut self, words: &'static [&'static [u8]]) -> bool {
         let key = words.as_ptr() as usize;
-        if let Some(&(_, answer)) = self.known.iter().find(|&&(k, _)| k == key) {
+        if let Some(&(_, answer)) = self.known[..self.len].iter().find(|&&(k, _)| k == key) {
             return answer;
         }
         let answer = mentions(self.text, words);
-        self.known.push((key, answer));
+        if self.len < NAMED_KEPT {
+            self.known[self.len] = (key, answer);
+            self.len += 1;
+        }
         answer
     }
 }
