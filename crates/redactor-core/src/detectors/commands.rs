@@ -410,6 +410,8 @@ fn read_command(
                 }
                 k += 1 + usize::from(matches!(o, b"-u" | b"-g" | b"-C" | b"-h" | b"-p" | b"-n"));
             }
+            // An option's value past the last word.
+            k = k.min(words.len());
             // `sudo -S`: reads the password that is piped into it.
             if name == b"sudo"
                 && words[..k]
@@ -609,6 +611,8 @@ mod tests {
             ("aws configure set aws_secret_access_key wJalrXUtnFEMI", &["wJalrXUtnFEMI"], &[]),
             ("git config --global user.password hunter2", &["hunter2"], &[]),
             ("git config --global user.name ann", &[], &[]),
+            // A `&` inside a word ends no command.
+            ("htpasswd -b f ann p&w=1&x", &["p&w=1&x"], &["ann"]),
             ("echo hunter2 | sudo -S apt-get update", &["hunter2"], &[]),
             ("echo -n 'hunter2' | docker login -u ann --password-stdin", &["hunter2"], &[]),
             ("echo 'ann:hunter2' | chpasswd", &["hunter2"], &["ann"]),
@@ -643,5 +647,165 @@ mod tests {
         // Through the detectors.
         let text = "net user ann hunter2 /add";
         assert_eq!(spans(DetectorKind::Secret, text), ["hunter2"]);
+    }
+
+    /// A command is read alike alone and among others joined by `;`,
+    /// `&&`, `&` or line feeds (no `|`, whose `echo` gives the next command
+    /// its words), after a runner or not, with blanks around it or not.
+    #[test]
+    fn commands_read_alike_alone_and_joined() {
+        let commands = [
+            "net user ann pw1 /add",
+            "NET1 USER bo pw2",
+            "net use Z: \\\\h\\s pw3",
+            "htpasswd -b f cy pw4",
+            "htpasswd -nb dee pw5",
+            "rabbitmqctl add_user eve pw6",
+            "mysqladmin -u root password pw7",
+            "git config user.password pw8",
+            "ALTER USER x IDENTIFIED BY pw9",
+            "ls -l /tmp",
+            "user=ann pw=x",
+            "echo pw10",
+            "sudo -u www htpasswd -b f fay pw11",
+            "LANG=C net user gus pw12",
+            "bash -c 'net user hal pw13'",
+            "net user",
+            "htpasswd",
+        ];
+        let separators = ["; ", ";", " && ", "&&", " & ", "\n", "\n\n"];
+        let mut next = crate::test_texts::xorshift(0xc0_3d_0001);
+        let read = |t: &str| {
+            let p = super::super::profile(t);
+            let (mut s, mut d) = (Vec::new(), Vec::new());
+            super::find_passwords(t, p, &mut s);
+            super::find_users(t, p, &mut d);
+            (s, d)
+        };
+        let mut any = 0;
+        for _ in 0..5_000 {
+            let n = 1 + (next() % 5) as usize;
+            let (mut text, mut want) = (String::new(), (Vec::new(), Vec::new()));
+            for i in 0..n {
+                if i > 0 {
+                    text.push_str(separators[(next() % separators.len() as u64) as usize]);
+                }
+                let c = commands[(next() % commands.len() as u64) as usize];
+                let at = text.len();
+                text.push_str(c);
+                let (s, d) = read(c);
+                let shift =
+                    |v: Vec<(usize, usize)>| v.into_iter().map(move |(a, b)| (a + at, b + at));
+                want.0.extend(shift(s));
+                want.1.extend(shift(d));
+            }
+            assert_eq!(read(&text), want, "{text:?}");
+            any += usize::from(!want.0.is_empty());
+        }
+        assert!(any > 3_000, "{any}");
+    }
+
+    /// Random texts of the words these readings look for: no panic, and
+    /// every span a part of the text on character boundaries.
+    #[test]
+    fn random_texts_give_spans_of_the_text() {
+        let pieces = [
+            "net",
+            "user",
+            "use",
+            "htpasswd",
+            "-b",
+            "-nb",
+            "-i",
+            "rabbitmqctl",
+            "add_user",
+            "echo",
+            "sudo",
+            "-S",
+            "-u",
+            "chpasswd",
+            "passwd",
+            "--stdin",
+            "bash",
+            "-c",
+            "cmd",
+            "/c",
+            "git",
+            "config",
+            "password",
+            "ALTER",
+            "IDENTIFIED",
+            "BY",
+            "VALUES",
+            "a:b",
+            "x=y",
+            "COMMAND=/usr/bin/htpasswd",
+            "\\\\h\\s",
+            "*",
+            " ",
+            " ",
+            " ",
+            "\t",
+            ";",
+            "|",
+            "||",
+            "&",
+            "&&",
+            "\n",
+            "'",
+            "\"",
+            "é",
+            "mysqladmin",
+        ];
+        let starts = [
+            "net user ",
+            "htpasswd -b ",
+            "echo x | sudo -S ",
+            "rabbitmqctl add_user ",
+            "ALTER USER x IDENTIFIED BY ",
+            "sudo ",
+            "bash -c '",
+            "a=b ",
+            "",
+        ];
+        let texts = crate::test_texts::from_pieces(0xc0_3d_0002, 50_000, (1, 12), &pieces);
+        let mut any = 0;
+        for (i, t) in texts.iter().enumerate() {
+            let t = &format!("{}{t}", starts[i % starts.len()]);
+            let p = super::super::profile(t);
+            let (mut s, mut d) = (Vec::new(), Vec::new());
+            super::find_passwords(t, p, &mut s);
+            super::find_users(t, p, &mut d);
+            for &(a, b) in s.iter().chain(&d) {
+                assert!(a < b && b <= t.len(), "{t:?}: {a}..{b}");
+                assert!(t.is_char_boundary(a) && t.is_char_boundary(b), "{t:?}");
+            }
+            any += usize::from(!s.is_empty());
+        }
+        assert!(any > 1_000, "{any}");
+    }
+
+    /// Texts made of pieces of commands, quotes and separators are read in
+    /// time linear in their length (each byte a bounded number of times):
+    /// a long one of many commands, nested runners and shells, unclosed
+    /// quotes.
+    #[test]
+    fn long_texts_are_read_in_bounded_time() {
+        for piece in [
+            "net user a b; ",
+            "bash -c 'bash -c \"sudo ",
+            "echo x | ",
+            "a=1 b=2 c=3 d=4 e=5 ",
+            "htpasswd -b '",
+            "sudo -u ",
+            "& ",
+        ] {
+            let text = piece.repeat(200_000 / piece.len());
+            let p = super::super::profile(&text);
+            let (mut s, mut d) = (Vec::new(), Vec::new());
+            super::find_passwords(&text, p, &mut s);
+            super::find_users(&text, p, &mut d);
+            assert!(s.len() <= text.len() && d.len() <= text.len());
+        }
     }
 }
