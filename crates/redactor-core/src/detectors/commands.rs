@@ -674,7 +674,7 @@ mod tests {
             "htpasswd",
         ];
         let separators = ["; ", ";", " && ", "&&", " & ", "\n", "\n\n"];
-        let mut next = crate::test_texts::xorshift(0xc0_3d_0001);
+        let mut next = crate::test_texts::xorshift(0xc03d_0001);
         let read = |t: &str| {
             let p = super::super::profile(t);
             let (mut s, mut d) = (Vec::new(), Vec::new());
@@ -768,7 +768,7 @@ mod tests {
             "a=b ",
             "",
         ];
-        let texts = crate::test_texts::from_pieces(0xc0_3d_0002, 50_000, (1, 12), &pieces);
+        let texts = crate::test_texts::from_pieces(0xc03d_0002, 50_000, (1, 12), &pieces);
         let mut any = 0;
         for (i, t) in texts.iter().enumerate() {
             let t = &format!("{}{t}", starts[i % starts.len()]);
