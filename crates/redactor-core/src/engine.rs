@@ -719,12 +719,12 @@ fn argument_text(v: &Value) -> Option<&str> {
 }
 
 /// The strings of an array's elements as they came (`None` for the
-/// others; see [`argument_text`]), when one of them starts with `-`: an
-/// argument list's options may give the elements after them (see
+/// others; see [`argument_text`]), when one of them starts with `-` or
+/// `/`: an argument list's options may give the elements after them (see
 /// [`ArgumentSpans`]).
 fn argument_list(items: &[Value]) -> Option<Vec<Option<String>>> {
-    let dash = |v: &Value| argument_text(v).is_some_and(|s| s.starts_with('-'));
-    items.iter().any(dash).then(|| {
+    let option = |v: &Value| argument_text(v).is_some_and(|s| s.starts_with(['-', '/']));
+    items.iter().any(option).then(|| {
         items
             .iter()
             .map(|v| argument_text(v).map(str::to_string))

@@ -517,10 +517,18 @@ fn json_text() -> impl Strategy<Value = String> {
             "mysql",
             "hunter 2",
             "ann:pw",
+            "-storepass",
+            "/p:pw",
+            "/P",
+            "xfreerdp",
+            "schtasks",
+            "net user ann pw",
+            "echo pw | sudo -S ls",
         ])
         .prop_map(|s| serde_json::to_string(s).unwrap()),
         // An option written with an escape; an OTLP string value.
         Just(r#""\u002d-token""#.to_string()),
+        Just(r#""\/p:pw""#.to_string()),
         Just(r#"{"stringValue": "--api-key"}"#.to_string()),
         "\\PC{0,8}".prop_map(|s| serde_json::to_string(&s).unwrap()),
     ];
