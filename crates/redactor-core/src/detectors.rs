@@ -3968,8 +3968,7 @@ impl ArgumentSpans {
         value: &str,
         in_list: impl Fn(&dyn Fn(&str) -> bool) -> bool,
     ) -> bool {
-        self.secret.clear();
-        self.ids.clear();
+        self.clear();
         let named = |words: &[&[u8]]| in_list(&|e: &str| options::mentions(e.as_bytes(), words));
         options::find_in_argument(
             prev.map(str::as_bytes),
@@ -3978,6 +3977,80 @@ impl ArgumentSpans {
             &mut self.secret,
             &mut self.ids,
         );
+        !self.secret.is_empty() || !self.ids.is_empty()
+    }
+
+    /// Forgets what was read.
+    pub(crate) fn clear(&mut self) {
+        self.secret.clear();
+        self.ids.clear();
+    }
+
+    /// How many of a list's first elements are joined into the command
+    /// line whose plain arguments are read ([`ArgumentSpans::read_plain`]):
+    /// as many as a command's words that are read.
+    pub(crate) const PLAIN_ELEMENTS: usize = commands::WORDS_MAX;
+
+    /// Whether a list whose first element is `first` may hold a command's
+    /// plain arguments (`["net", "user", "ann", "..."]`): `first` names a
+    /// command whose arguments are read, not one of SQL's statements (a
+    /// list of `["create", "update"]` is no command line).
+    #[inline]
+    pub(crate) fn names_command(first: &str) -> bool {
+        commands::names_listed_command(first.as_bytes())
+    }
+
+    /// Appends `element`, an argument list's string, to `line`, the
+    /// command line of the list's elements before it (joined by spaces),
+    /// as one word: quoted when it holds whitespace, a quote or a
+    /// separator (`"pw 2"` is one argument), with a quote it does not hold
+    /// (as it is when it holds both). Returns where its text is in `line`.
+    pub(crate) fn push_element(line: &mut String, element: &str) -> std::ops::Range<usize> {
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        let plain = !element
+            .bytes()
+            .any(|c| c.is_ascii_whitespace() || matches!(c, b'\'' | b'"' | b';' | b'|' | b'&'));
+        let quote = [b'\'', b'"']
+            .into_iter()
+            .find(|&q| !element.as_bytes().contains(&q))
+            .filter(|_| !plain)
+            .map(char::from);
+        line.extend(quote);
+        let start = line.len();
+        line.push_str(element);
+        let end = line.len();
+        line.extend(quote);
+        start..end
+    }
+
+    /// Adds what the plain arguments of `line` give the element at
+    /// `element` of it: `line` holds the list's first
+    /// [`ArgumentSpans::PLAIN_ELEMENTS`] strings ([`ArgumentSpans::push_element`];
+    /// [`ArgumentSpans::names_command`] said the first names a command).
+    /// Returns whether anything was found here or before.
+    pub(crate) fn read_plain(&mut self, line: &str, element: std::ops::Range<usize>) -> bool {
+        let p = profile(line);
+        let (s0, d0) = (self.secret.len(), self.ids.len());
+        commands::find_passwords(line, p, &mut self.secret);
+        commands::find_users(line, p, &mut self.ids);
+        // Only the spans in this element, from its start.
+        let keep = |v: &mut Vec<(usize, usize)>, from: usize| {
+            let mut k = from;
+            for i in from..v.len() {
+                let (s, e) = v[i];
+                let (s, e) = (s.max(element.start), e.min(element.end));
+                if s < e {
+                    v[k] = (s - element.start, e - element.start);
+                    k += 1;
+                }
+            }
+            v.truncate(k);
+            merge_overlaps(v);
+        };
+        keep(&mut self.secret, s0);
+        keep(&mut self.ids, d0);
         !self.secret.is_empty() || !self.ids.is_empty()
     }
 }

@@ -720,11 +720,16 @@ fn argument_text(v: &Value) -> Option<&str> {
 
 /// The strings of an array's elements as they came (`None` for the
 /// others; see [`argument_text`]), when one of them starts with `-` or
-/// `/`: an argument list's options may give the elements after them (see
+/// `/` (an argument list's options may give the elements after them) or
+/// the first names a command whose plain arguments are read (see
 /// [`ArgumentSpans`]).
 fn argument_list(items: &[Value]) -> Option<Vec<Option<String>>> {
     let option = |v: &Value| argument_text(v).is_some_and(|s| s.starts_with(['-', '/']));
-    items.iter().any(option).then(|| {
+    let command = items
+        .first()
+        .and_then(argument_text)
+        .is_some_and(ArgumentSpans::names_command);
+    (command || items.iter().any(option)).then(|| {
         items
             .iter()
             .map(|v| argument_text(v).map(str::to_string))
@@ -732,14 +737,12 @@ fn argument_list(items: &[Value]) -> Option<Vec<Option<String>>> {
     })
 }
 
-/// What the options of the argument list `list` give its element `i`, if
-/// anything.
+/// What the options of the argument list `list` give its element `i`, and
+/// what the plain arguments of its command do when its first element
+/// names one, if anything.
 fn argument_at(list: &[Option<String>], i: usize) -> Option<ArgumentSpans> {
     let value = list[i].as_deref()?;
     let prev = i.checked_sub(1).and_then(|p| list[p].as_deref());
-    if !ArgumentSpans::may_apply(prev, value) {
-        return None;
-    }
     let mut argument = ArgumentSpans::default();
     let in_list = |named: &dyn Fn(&str) -> bool| {
         list.iter()
@@ -747,7 +750,24 @@ fn argument_at(list: &[Option<String>], i: usize) -> Option<ArgumentSpans> {
             .flatten()
             .any(|e| named(e))
     };
-    argument.read(prev, value, in_list).then_some(argument)
+    let mut found = ArgumentSpans::may_apply(prev, value) && argument.read(prev, value, in_list);
+    if list[0].as_deref().is_some_and(ArgumentSpans::names_command) {
+        // The command line of the list's first strings, and where the
+        // element is in it.
+        let mut line = String::new();
+        let mut element = None;
+        let strings = list.iter().take(ArgumentSpans::PLAIN_ELEMENTS);
+        for (j, e) in strings.map_while(Option::as_deref).enumerate() {
+            let at = ArgumentSpans::push_element(&mut line, e);
+            if j == i {
+                element = Some(at);
+            }
+        }
+        if let Some(element) = element {
+            found = argument.read_plain(&line, element);
+        }
+    }
+    found.then_some(argument)
 }
 
 /// Whether the detectors search a number of text `text` that no rule

@@ -90,6 +90,10 @@ struct Buffers {
     nested: Option<Scanner>,
     /// What the options of an argument list give an element.
     argument: ArgumentSpans,
+    /// The command line of an argument list's first strings, and a
+    /// decoded element of it.
+    line: String,
+    element: String,
 }
 
 impl Buffers {
@@ -639,12 +643,33 @@ impl<'a> Pass<'a, '_> {
             && matches!(self.input.get(s.start as usize), Some(b'-' | b'/' | b'\\'))
     }
 
+    /// Whether the array at tape index `ci` starts with a string that
+    /// names a command whose plain arguments are read
+    /// ([`ArgumentSpans::names_command`]).
+    #[inline(never)]
+    fn names_command(&mut self, ci: usize) -> bool {
+        let (tape, text) = (self.tape, self.text);
+        let first = ci + 1;
+        first < tape[ci].link as usize
+            && argument_string(tape, text, first).is_some_and(|si| {
+                ArgumentSpans::names_command(decode(tape[si], text, &mut self.bufs.element))
+            })
+    }
+
     /// What the options of the array at tape index `ci` give its element
-    /// at `i`, after the element at `prev`, if anything: left in
+    /// at `i`, after the element at `prev`, and, with `plain` (the
+    /// element's number, in a list that [`Pass::names_command`]), what its
+    /// command's plain arguments give it, if anything: left in
     /// `self.w.argument` for the element's search (see [`ArgumentSpans`];
     /// the reference engine's `argument_at`).
     #[inline(never)]
-    fn argument_at(&mut self, ci: usize, i: usize, prev: Option<usize>) -> bool {
+    fn argument_at(
+        &mut self,
+        ci: usize,
+        i: usize,
+        prev: Option<usize>,
+        plain: Option<usize>,
+    ) -> bool {
         let (tape, text) = (self.tape, self.text);
         let Some(vi) = argument_string(tape, text, i) else {
             return false;
@@ -653,7 +678,8 @@ impl<'a> Pass<'a, '_> {
         let value = self.text(vi);
         let prev_text = prev.map(|p| self.text(p));
         let mut argument = std::mem::take(&mut self.bufs.argument);
-        let found = ArgumentSpans::may_apply(prev_text.as_deref(), &value) && {
+        argument.clear();
+        let mut found = ArgumentSpans::may_apply(prev_text.as_deref(), &value) && {
             let end = tape[ci].link as usize;
             // The strings of the list's first elements, decoded where they
             // have escapes.
@@ -675,6 +701,30 @@ impl<'a> Pass<'a, '_> {
             };
             argument.read(prev_text.as_deref(), &value, in_list)
         };
+        if let Some(index) = plain {
+            // The command line of the list's first strings, and where the
+            // element is in it.
+            let (mut line, mut buf) = (
+                std::mem::take(&mut self.bufs.line),
+                std::mem::take(&mut self.bufs.element),
+            );
+            line.clear();
+            let (end, mut e, mut element) = (tape[ci].link as usize, ci + 1, None);
+            for j in 0..ArgumentSpans::PLAIN_ELEMENTS {
+                let Some(si) = (e < end).then(|| argument_string(tape, text, e)).flatten() else {
+                    break;
+                };
+                let at = ArgumentSpans::push_element(&mut line, decode(tape[si], text, &mut buf));
+                if j == index {
+                    element = Some(at);
+                }
+                e = after(tape, e);
+            }
+            if let Some(element) = element {
+                found = argument.read_plain(&line, element);
+            }
+            (self.bufs.line, self.bufs.element) = (line, buf);
+        }
         self.recycle(value);
         if let Some(p) = prev_text {
             self.recycle(p);
@@ -770,13 +820,20 @@ impl<'a> Pass<'a, '_> {
         // the string that takes what the option gives.
         let taken = self.w.argument.is_some();
         // In an array: the element before, and whether it may start an
-        // option (`-`, `/`).
+        // option (`-`, `/`); whether the first names a command whose plain
+        // arguments are read.
         let (mut prev, mut prev_option) = (None, false);
+        let plain = if !is_object && self.names_command(ci) {
+            ArgumentSpans::PLAIN_ELEMENTS
+        } else {
+            0
+        };
         while i < end_index {
-            // An argument list's element that an option before it takes
-            // goes the full way, with what the option gives it.
+            // An argument list's element that an option before it or its
+            // command takes goes the full way, with what they give it.
             let option = !is_object && self.may_start_option(i);
-            let argument = (option || prev_option) && self.argument_at(ci, i, prev);
+            let argument = (option || prev_option || index < plain)
+                && self.argument_at(ci, i, prev, (index < plain).then_some(index));
             (prev, prev_option) = (Some(i), option);
             let quiet = match quiet {
                 Some(at) if !argument && !taken => self.quiet_member(i, is_object, at),

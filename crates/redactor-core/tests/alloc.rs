@@ -83,7 +83,7 @@ fn command_lines_allocate_nothing_once_warm() {
     let e = engine("presets = \"all\"");
     let line = |i: usize| {
         format!(
-            r#"{{"process":{{"command_line":"C:\\Windows\\system32\\net.exe user ann{i} pw-{i} /add","args":["sqlcmd","-U","sa{i}","-P","pw-{i}","/p:x{i}"]}},"cmd":"echo pw-{i} | sudo -S true; mysql -u ann{i} -ppw-{i} && htpasswd -b f ann{i} pw-{i}","sudo":"ann : TTY=pts/0 ; COMMAND=/usr/bin/rabbitmqctl add_user ann{i} pw-{i}"}}"#
+            r#"{{"process":{{"command_line":"C:\\Windows\\system32\\net.exe user ann{i} pw-{i} /add","args":["sqlcmd","-U","sa{i}","-P","pw-{i}","/p:x{i}"],"argv":["net","user","ann{i}","pw-{i}"]}},"cmd":"echo pw-{i} | sudo -S true; mysql -u ann{i} -ppw-{i} && htpasswd -b f ann{i} pw-{i}","sudo":"ann : TTY=pts/0 ; COMMAND=/usr/bin/rabbitmqctl add_user ann{i} pw-{i}"}}"#
         )
         .into_bytes()
     };

@@ -524,6 +524,11 @@ fn json_text() -> impl Strategy<Value = String> {
             "schtasks",
             "net user ann pw",
             "echo pw | sudo -S ls",
+            "net",
+            "user",
+            "htpasswd",
+            "-b",
+            "create",
         ])
         .prop_map(|s| serde_json::to_string(s).unwrap()),
         // An option written with an escape; an OTLP string value.

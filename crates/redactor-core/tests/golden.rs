@@ -1145,3 +1145,40 @@ fn argument_lists_name_their_command_first() {
     let port = r#"{"args":["ssh","-p","2222","host"]}"#;
     assert_eq!(common::redact_both(&p, port), port);
 }
+
+/// A list whose first element names a command is read as its command line
+/// for the command's plain arguments too: the password and the user
+/// where they stand, whatever the elements around them; not a list of SQL
+/// words.
+#[test]
+fn argument_lists_give_plain_arguments() {
+    let p = common::default_policy();
+    let cases = [
+        (
+            r#"{"args":["net","user","ann","pw-1","/add"]}"#,
+            r#"{"args":["net","user","tok_test_","[REDACTED-SECRET]","/add"]}"#,
+        ),
+        (
+            r#"{"args":[{"stringValue":"htpasswd"},{"stringValue":"-nb"},{"stringValue":"ann"},{"stringValue":"pw 2"}]}"#,
+            r#"{"args":[{"stringValue":"htpasswd"},{"stringValue":"-nb"},{"stringValue":"tok_test_"},{"stringValue":"[REDACTED-SECRET]"}]}"#,
+        ),
+        (
+            r#"{"args":["sudo","-u","www","rabbitmqctl","add_user","ann","pw-3"]}"#,
+            r#"{"args":["sudo","-u","www","rabbitmqctl","add_user","tok_test_","[REDACTED-SECRET]"]}"#,
+        ),
+        (
+            r#"{"actions":["create","user","identified","by","x"]}"#,
+            r#"{"actions":["create","user","identified","by","x"]}"#,
+        ),
+        (
+            r#"{"args":["net",1,"user","ann","pw-4"]}"#,
+            r#"{"args":["net",1,"user","ann","pw-4"]}"#,
+        ),
+    ];
+    // Tokens cut to their prefix: the key is the test's own.
+    let cut = regex::Regex::new("tok_test_[A-Za-z0-9_-]+").unwrap();
+    for (line, want) in cases {
+        let got = common::redact_both(&p, line);
+        assert_eq!(cut.replace_all(&got, "tok_test_"), want, "{line}");
+    }
+}

@@ -39,7 +39,7 @@ const COMMAND_MIN_LEN: usize = 12;
 
 /// The most words of a command that are read: a command's arguments come
 /// first, and a long text is not read word by word to its end for each.
-const WORDS_MAX: usize = 24;
+pub(super) const WORDS_MAX: usize = 24;
 
 /// How deep commands that run a quoted command are followed (`sudo bash
 /// -c "net user ..."`).
@@ -278,6 +278,23 @@ fn next_separator(b: &[u8], from: usize, found: &Found<'_>) -> usize {
         .unwrap_or(end)
 }
 
+/// Whether the first element of an argument list, `first`, is a command
+/// that is read ([`is_command`], a path's last part too), not one of SQL's
+/// statements. (Asked of every array's first string: a command's name and
+/// `.exe` are in the last 16 bytes, and only those are read.)
+pub(super) fn names_listed_command(first: &[u8]) -> bool {
+    let name = command_name(&first[first.len().saturating_sub(16)..]);
+    is_command(name) && !is_sql(name)
+}
+
+/// Whether `name` is one of the SQL statements read (`ALTER`, `CREATE`,
+/// `GRANT`), in any letter case.
+fn is_sql(name: &[u8]) -> bool {
+    [&b"alter"[..], b"create", b"grant"]
+        .iter()
+        .any(|s| name.eq_ignore_ascii_case(s))
+}
+
 /// The most assignments before a command's name that are looked past.
 const ASSIGNMENTS_MAX: usize = 4;
 
@@ -309,6 +326,7 @@ fn names_command(b: &[u8], from: usize, to: usize) -> bool {
 /// [`RUNNERS`] and [`SHELLS`], or one whose arguments [`read_command`]
 /// reads. (Matched on the lowercased name: most texts' first word is
 /// turned away by its length or first bytes.)
+#[inline(always)]
 fn is_command(name: &[u8]) -> bool {
     let mut lower = [0u8; 11];
     if name.len() < 2 || name.len() > lower.len() {
@@ -470,10 +488,7 @@ fn read_command(
         }
         return None;
     }
-    if [&b"alter"[..], b"create", b"grant"]
-        .iter()
-        .any(|s| name.eq_ignore_ascii_case(s))
-    {
+    if is_sql(name) {
         // SQL: `IDENTIFIED BY tiger` (Oracle's, unquoted), `IDENTIFIED
         // WITH plugin BY ...`, `IDENTIFIED BY VALUES '...'` (a hash).
         let at = args.iter().position(|w| lower(w, b"identified"))?;
