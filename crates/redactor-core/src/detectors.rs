@@ -4033,8 +4033,7 @@ impl ArgumentSpans {
     pub(crate) fn read_plain(&mut self, line: &str, element: std::ops::Range<usize>) -> bool {
         let p = profile(line);
         let (s0, d0) = (self.secret.len(), self.ids.len());
-        commands::find_passwords(line, p, &mut self.secret);
-        commands::find_users(line, p, &mut self.ids);
+        commands::find(line, p, Some(&mut self.secret), Some(&mut self.ids));
         // Only the spans in this element, from its start.
         let keep = |v: &mut Vec<(usize, usize)>, from: usize| {
             let mut k = from;

@@ -84,21 +84,26 @@ impl Found<'_> {
 /// The passwords that the commands of `text` (with profile `p`) take as
 /// arguments.
 pub(super) fn find_passwords(text: &str, p: Profile, out: &mut Vec<(usize, usize)>) {
-    let mut found = Found {
-        secret: Some(out),
-        ids: None,
-        separators: p.marks & census::SEPARATOR != 0,
-        ampersands: p.has(C_PERCENT_OR_AMPERSAND),
-    };
-    read_commands(text.as_bytes(), 0, text.len(), 0, &mut found);
+    find(text, p, Some(out), None);
 }
 
 /// The users that the commands of `text` (with profile `p`) take as
 /// arguments.
 pub(super) fn find_users(text: &str, p: Profile, out: &mut Vec<(usize, usize)>) {
+    find(text, p, None, Some(out));
+}
+
+/// Reads the commands of `text` (with profile `p`) for passwords into
+/// `secret` and users into `ids`, in one pass.
+pub(super) fn find(
+    text: &str,
+    p: Profile,
+    secret: Option<&mut Vec<(usize, usize)>>,
+    ids: Option<&mut Vec<(usize, usize)>>,
+) {
     let mut found = Found {
-        secret: None,
-        ids: Some(out),
+        secret,
+        ids,
         separators: p.marks & census::SEPARATOR != 0,
         ampersands: p.has(C_PERCENT_OR_AMPERSAND),
     };
