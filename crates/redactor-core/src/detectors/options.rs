@@ -331,6 +331,26 @@ fn side_of(v: &[u8], sep: u8, user: bool) -> Option<(usize, usize)> {
     (r.0 < r.1).then_some(r)
 }
 
+/// The user (with `user`) or the password of `v`, the value of the
+/// short option `letter`, when it is `user:password` (`-u`, `-U`: curl's)
+/// or Samba's `user%password` (`-U` where [`SAMBA`] is named).
+fn user_password(
+    letter: u8,
+    v: &[u8],
+    user: bool,
+    named: &mut dyn FnMut(&'static [&'static [u8]]) -> bool,
+) -> Option<(usize, usize)> {
+    if !USER_SHORT_OPTIONS.contains(&letter) {
+        return None;
+    }
+    side_of(v, b':', user).or_else(|| {
+        (letter == b'U')
+            .then(|| side_of(v, b'%', user))
+            .flatten()
+            .filter(|_| named(SAMBA))
+    })
+}
+
 /// The credential the option `o` holds, if any: the password of a
 /// `user:password` value of an option that takes one (`-u ann:hunter2`,
 /// `--user`, `--proxy-user`) or of Samba's `-U ann%hunter2`; the value of
@@ -362,16 +382,8 @@ fn credential_in(
                 return value(o.value.and_then(password_in));
             }
             let (v, place) = letter_value(o);
-            if USER_SHORT_OPTIONS.contains(&letter) {
-                let r = side_of(v, b':', false).or_else(|| {
-                    (letter == b'U')
-                        .then(|| side_of(v, b'%', false))
-                        .flatten()
-                        .filter(|_| named(SAMBA))
-                });
-                if let Some((s, e)) = r {
-                    return Some(place(s, e));
-                }
+            if let Some((s, e)) = user_password(letter, v, false, named) {
+                return Some(place(s, e));
             }
             (!v.is_empty() && letter_in(PASSWORD_LETTERS, letter, named)).then(|| place(0, v.len()))
         }
@@ -420,18 +432,13 @@ fn id_in(o: Parts<'_>, named: &mut dyn FnMut(&'static [&'static [u8]]) -> bool) 
             if v.is_empty() {
                 return None;
             }
-            let colon = side_of(v, b':', true).filter(|_| USER_SHORT_OPTIONS.contains(&letter));
-            if letter_in(USER_LETTERS, letter, named) {
-                let r = colon.or_else(|| {
-                    (letter == b'U')
-                        .then(|| side_of(v, b'%', true))
-                        .flatten()
-                        .filter(|_| named(SAMBA))
-                });
-                let (s, e) = r.unwrap_or((0, v.len()));
-                return Some(place(s, e));
-            }
-            colon.map(|(s, e)| place(s, e))
+            let user = user_password(letter, v, true, named);
+            let (s, e) = if letter_in(USER_LETTERS, letter, named) {
+                user.unwrap_or((0, v.len()))
+            } else {
+                user?
+            };
+            Some(place(s, e))
         }
         Form::Slash => {
             let v = o.value?;
