@@ -114,9 +114,10 @@ fn option_name(b: &[u8], at: usize) -> Option<(Form, usize, usize)> {
 
 /// The value of the option that starts at `at` of `b` and whose name ends
 /// at `name_end`: after spaces or tabs (quoted, or a word not starting
-/// with `-`), after a `:` for a `/` option, or the next item of a printed
-/// list (`'--password', 'hunter2'`). Not an empty one, nor one that
-/// starts with `-` or `/` after a space (an option).
+/// with `-`), after a `:` for a `/` option, the next item of a printed
+/// list (`'--password', 'hunter2'`), or quoted right after a `-` option's
+/// letter (`-p'hunter 2'`). Not an empty one, nor one that starts with
+/// `-` or `/` after a space (an option).
 fn value_after(b: &[u8], at: usize, name_end: usize, form: Form) -> Option<(usize, usize)> {
     let rest = &b[name_end..];
     let (start, len) = match rest.first() {
@@ -142,6 +143,10 @@ fn value_after(b: &[u8], at: usize, name_end: usize, form: Form) -> Option<(usiz
                 return None;
             }
             (s + 1, quoted_len(&b[s..]))
+        }
+        // Quoted and glued to a letter: `-p'hunter 2'`.
+        Some(b'\'' | b'"') if form == Form::Dash && name_end == at + 2 => {
+            (name_end + 1, quoted_len(rest))
         }
         _ => return None,
     };
@@ -196,7 +201,10 @@ const PASSWORD_LETTERS: &[(u8, &[&[u8]])] = &[
             b"rdesktop",
         ],
     ),
-    (b'P', &[b"sqlcmd", b"SQLCMD", b"bcp", b"osql", b"zip"]),
+    (
+        b'P',
+        &[b"sqlcmd", b"SQLCMD", b"bcp", b"osql", b"zip", b"ipmitool"],
+    ),
     (b'w', &[b"ldap"]),
     (b'a', &[b"redis-cli", b"ldappasswd"]),
     (b's', &[b"ldappasswd"]),
@@ -226,7 +234,15 @@ const USER_LETTERS: &[(u8, &[&[u8]])] = &[
     ),
     (
         b'U',
-        &[b"sqlcmd", b"SQLCMD", b"bcp", b"osql", b"smb", b"rpcclient"],
+        &[
+            b"sqlcmd",
+            b"SQLCMD",
+            b"bcp",
+            b"osql",
+            b"smb",
+            b"rpcclient",
+            b"ipmitool",
+        ],
     ),
 ];
 
@@ -624,6 +640,12 @@ mod tests {
             ("snmpwalk -v2c -c pw1 10.0.0.1", "pw1", None),
             ("useradd -m -p pw1 ann", "pw1", None),
             ("mongosh -u ann -p pw1", "pw1", Some("ann")),
+            ("mysql -uann -p'pw1' app", "pw1", Some("ann")),
+            (
+                "ipmitool -I lanplus -H h -U ann -P pw1 chassis status",
+                "pw1",
+                Some("ann"),
+            ),
             // Single-dash names, OpenSSL's places of a password.
             ("keytool -list -storepass pw1 -keystore k.jks", "pw1", None),
             ("keytool -importkeystore -srcstorepass pw1", "pw1", None),
@@ -696,6 +718,7 @@ mod tests {
         ))
         .unwrap();
         let colon = Regex::new(&format!("^:(?:{quoted}|({word}))")).unwrap();
+        let glued_quoted = Regex::new(&format!("^(?:{quoted})")).unwrap();
         // The same quote closes the option and opens the value.
         let listed = |q: char| {
             Regex::new(&format!("^{q},[ \t]*{q}((?:[^{q}]+(?:{q}{q}[^{q}]*)*)?)")).unwrap()
@@ -767,6 +790,8 @@ mod tests {
                     listed[usize::from(q == "\"")]
                         .captures(rest)
                         .map(|c| c.get(1).unwrap().range())
+                } else if form == Form::Dash && n.len() == 1 {
+                    glued_quoted.captures(rest).and_then(inner)
                 } else {
                     None
                 };
