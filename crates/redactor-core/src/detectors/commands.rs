@@ -233,6 +233,11 @@ fn is_assignment(w: &[u8]) -> bool {
 /// separator) whose name [`is_command`]; `depth` counts the
 /// quoted commands entered.
 fn read_commands(b: &[u8], from: usize, to: usize, depth: u32, found: &mut Found<'_>) {
+    if depth == 0 && found.separators && starts_with_product(b) {
+        // A User-Agent (`Mozilla/5.0 (X11; Linux x86_64) ...`), whose `;`s
+        // separate no commands: telemetry is full of them.
+        return;
+    }
     // A command's words and, after an `echo` or `printf` before a `|`,
     // the words it writes, should the next command read a password from
     // them: made when a command is named (most texts name none).
@@ -298,6 +303,16 @@ fn is_sql(name: &[u8]) -> bool {
     [&b"alter"[..], b"create", b"grant"]
         .iter()
         .any(|s| name.eq_ignore_ascii_case(s))
+}
+
+/// Whether `b` starts with a product token: a name, `/` and a digit
+/// (`Mozilla/5.0`, `okhttp/4.12.0`).
+fn starts_with_product(b: &[u8]) -> bool {
+    let name = b
+        .iter()
+        .take_while(|&&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+        .count();
+    name > 0 && b.get(name) == Some(&b'/') && b.get(name + 1).is_some_and(u8::is_ascii_digit)
 }
 
 /// The most assignments before a command's name that are looked past.
@@ -648,6 +663,8 @@ mod tests {
             ("PGPASSWORD=x LANG=C net user ann hunter2", &["hunter2"], &["ann"]),
             ("the network user ann said hunter2", &[], &[]),
             ("deploy; net user ann hunter2 && echo ok", &["hunter2"], &["ann"]),
+            // A User-Agent's `;`s separate no commands.
+            ("Mozilla/5.0 (X11; net user ann hunter2)", &[], &[]),
             ("ALTER USER scott IDENTIFIED BY tiger", &["tiger"], &[]),
             ("create user app identified by \"Pw 1\" default tablespace users", &["Pw 1"], &[]),
             ("ALTER USER x IDENTIFIED WITH caching_sha2_password BY s3", &["s3"], &[]),

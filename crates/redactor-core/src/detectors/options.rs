@@ -515,14 +515,17 @@ impl<'a> Named<'a> {
 /// [`id_in`]); a command is named when `text` names it.
 fn find_in_options(text: &str, read: Reading, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
-    let mut named = Named::new(b);
+    // Made when a reading first asks (most options' readings do not).
+    let mut named: Option<Named> = None;
     for o in options(b) {
         let parts = Parts {
             form: o.form,
             name: &b[o.name.0..o.name.1],
             value: o.value.map(|(s, e)| &b[s..e]),
         };
-        match read(parts, &mut |words| named.ask(words)) {
+        match read(parts, &mut |words| {
+            named.get_or_insert_with(|| Named::new(b)).ask(words)
+        }) {
             Some(Place::Value(s, e)) => {
                 let at = o.value.map_or(0, |v| v.0);
                 out.push((at + s, at + e));
