@@ -3986,26 +3986,70 @@ impl ArgumentSpans {
         self.ids.clear();
     }
 
-    /// How many of a list's first elements are joined into the command
-    /// line whose plain arguments are read ([`ArgumentSpans::read_plain`]):
-    /// as many as a command's words that are read.
-    pub(crate) const PLAIN_ELEMENTS: usize = commands::WORDS_MAX;
+    /// Adds what `plain` gives the list's element number `index`.
+    /// Returns whether anything was found here or before.
+    pub(crate) fn add_plain(&mut self, plain: &PlainSpans, index: usize) -> bool {
+        if let Some(element) = plain.elements.get(index) {
+            // The spans in this element, from its start.
+            let within = |v: &[(usize, usize)], out: &mut Vec<(usize, usize)>| {
+                let before = out.len();
+                out.extend(v.iter().filter_map(|&(s, e)| {
+                    let (s, e) = (s.max(element.start), e.min(element.end));
+                    (s < e).then(|| (s - element.start, e - element.start))
+                }));
+                if out.len() > before {
+                    merge_overlaps(out);
+                }
+            };
+            within(&plain.secret, &mut self.secret);
+            within(&plain.ids, &mut self.ids);
+        }
+        !self.secret.is_empty() || !self.ids.is_empty()
+    }
+}
+
+/// What the plain arguments of an argument list's command give its first
+/// elements (`["net", "user", "ann", "..."]`): the list's first
+/// [`PlainSpans::ELEMENTS`] strings joined into the command line they
+/// stand for, read once for the list as the `secret` and `id_param`
+/// detectors read a command's plain arguments, and the spans it finds.
+#[derive(Debug, Default)]
+pub(crate) struct PlainSpans {
+    line: String,
+    /// Where each element's text is in `line`.
+    elements: Vec<std::ops::Range<usize>>,
+    secret: Vec<(usize, usize)>,
+    ids: Vec<(usize, usize)>,
+}
+
+impl PlainSpans {
+    /// How many of a list's first elements are joined into its command
+    /// line: as many as a command's words that are read.
+    pub(crate) const ELEMENTS: usize = commands::WORDS_MAX;
 
     /// Whether a list whose first element is `first` may hold a command's
-    /// plain arguments (`["net", "user", "ann", "..."]`): `first` names a
-    /// command whose arguments are read, not one of SQL's statements (a
-    /// list of `["create", "update"]` is no command line).
+    /// plain arguments: `first` names a command whose arguments are read,
+    /// not one of SQL's statements (a list of `["create", "update"]` is no
+    /// command line).
     #[inline]
     pub(crate) fn names_command(first: &str) -> bool {
         commands::names_listed_command(first.as_bytes())
     }
 
-    /// Appends `element`, an argument list's string, to `line`, the
-    /// command line of the list's elements before it (joined by spaces),
-    /// as one word: quoted when it holds whitespace, a quote or a
-    /// separator (`"pw 2"` is one argument), with a quote it does not hold
-    /// (as it is when it holds both). Returns where its text is in `line`.
-    pub(crate) fn push_element(line: &mut String, element: &str) -> std::ops::Range<usize> {
+    /// Starts the line of another list.
+    pub(crate) fn clear(&mut self) {
+        self.line.clear();
+        self.elements.clear();
+        self.secret.clear();
+        self.ids.clear();
+    }
+
+    /// Appends `element`, the list's next string, to the line as one
+    /// word: quoted when it holds whitespace, a quote or a separator
+    /// (`"pw 2"` is one argument), with a quote it does not hold (as it is
+    /// when it holds both).
+    pub(crate) fn push(&mut self, element: &str) {
+        let line = &mut self.line;
         if !line.is_empty() {
             line.push(' ');
         }
@@ -4020,37 +4064,17 @@ impl ArgumentSpans {
         line.extend(quote);
         let start = line.len();
         line.push_str(element);
-        let end = line.len();
+        self.elements.push(start..line.len());
         line.extend(quote);
-        start..end
     }
 
-    /// Adds what the plain arguments of `line` give the element at
-    /// `element` of it: `line` holds the list's first
-    /// [`ArgumentSpans::PLAIN_ELEMENTS`] strings ([`ArgumentSpans::push_element`];
-    /// [`ArgumentSpans::names_command`] said the first names a command).
-    /// Returns whether anything was found here or before.
-    pub(crate) fn read_plain(&mut self, line: &str, element: std::ops::Range<usize>) -> bool {
-        let p = profile(line);
-        let (s0, d0) = (self.secret.len(), self.ids.len());
-        commands::find(line, p, Some(&mut self.secret), Some(&mut self.ids));
-        // Only the spans in this element, from its start.
-        let keep = |v: &mut Vec<(usize, usize)>, from: usize| {
-            let mut k = from;
-            for i in from..v.len() {
-                let (s, e) = v[i];
-                let (s, e) = (s.max(element.start), e.min(element.end));
-                if s < e {
-                    v[k] = (s - element.start, e - element.start);
-                    k += 1;
-                }
-            }
-            v.truncate(k);
-            merge_overlaps(v);
-        };
-        keep(&mut self.secret, s0);
-        keep(&mut self.ids, d0);
-        !self.secret.is_empty() || !self.ids.is_empty()
+    /// Reads the line, once its elements are pushed; returns how many
+    /// elements it holds (those [`ArgumentSpans::add_plain`] may give
+    /// something).
+    pub(crate) fn read(&mut self) -> usize {
+        let p = profile(&self.line);
+        commands::find(&self.line, p, Some(&mut self.secret), Some(&mut self.ids));
+        self.elements.len()
     }
 }
 

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use crate::actions::{Action, GeneralizeKind, OnInvalid};
-use crate::detectors::{ArgumentSpans, Detectors, Scratch};
+use crate::detectors::{ArgumentSpans, Detectors, PlainSpans, Scratch};
 use crate::error::Reject;
 use crate::json::{self, Value};
 use crate::policy::{Mode, Policy};
@@ -718,54 +718,67 @@ fn argument_text(v: &Value) -> Option<&str> {
     }
 }
 
-/// The strings of an array's elements as they came (`None` for the
-/// others; see [`argument_text`]), when one of them starts with `-` or
-/// `/` (an argument list's options may give the elements after them) or
-/// the first names a command whose plain arguments are read (see
-/// [`ArgumentSpans`]).
-fn argument_list(items: &[Value]) -> Option<Vec<Option<String>>> {
+/// An array read as an argument list: its elements' strings as they came
+/// (`None` for the others; see [`argument_text`]), and what its command's
+/// plain arguments give its first elements (see [`PlainSpans`]).
+struct ArgumentList {
+    strings: Vec<Option<String>>,
+    plain: PlainSpans,
+    /// How many of the first elements `plain` may give something.
+    plain_elements: usize,
+}
+
+/// The array `items` as an argument list, when one of its elements starts
+/// with `-` or `/` (an argument list's options may give the elements
+/// after them) or its first names a command whose plain arguments are
+/// read (see [`ArgumentSpans`], [`PlainSpans`]).
+fn argument_list(items: &[Value]) -> Option<ArgumentList> {
     let option = |v: &Value| argument_text(v).is_some_and(|s| s.starts_with(['-', '/']));
     let command = items
         .first()
         .and_then(argument_text)
-        .is_some_and(ArgumentSpans::names_command);
-    (command || items.iter().any(option)).then(|| {
-        items
-            .iter()
-            .map(|v| argument_text(v).map(str::to_string))
-            .collect()
+        .is_some_and(PlainSpans::names_command);
+    if !command && !items.iter().any(option) {
+        return None;
+    }
+    let strings: Vec<Option<String>> = items
+        .iter()
+        .map(|v| argument_text(v).map(str::to_string))
+        .collect();
+    let mut plain = PlainSpans::default();
+    let mut plain_elements = 0;
+    if command {
+        // The command line of the list's first strings.
+        let first = strings.iter().take(PlainSpans::ELEMENTS);
+        for e in first.map_while(Option::as_deref) {
+            plain.push(e);
+        }
+        plain_elements = plain.read();
+    }
+    Some(ArgumentList {
+        strings,
+        plain,
+        plain_elements,
     })
 }
 
 /// What the options of the argument list `list` give its element `i`, and
-/// what the plain arguments of its command do when its first element
-/// names one, if anything.
-fn argument_at(list: &[Option<String>], i: usize) -> Option<ArgumentSpans> {
-    let value = list[i].as_deref()?;
-    let prev = i.checked_sub(1).and_then(|p| list[p].as_deref());
+/// what the plain arguments of its command do, if anything.
+fn argument_at(list: &ArgumentList, i: usize) -> Option<ArgumentSpans> {
+    let strings = &list.strings;
+    let value = strings[i].as_deref()?;
+    let prev = i.checked_sub(1).and_then(|p| strings[p].as_deref());
     let mut argument = ArgumentSpans::default();
     let in_list = |named: &dyn Fn(&str) -> bool| {
-        list.iter()
+        strings
+            .iter()
             .take(ArgumentSpans::COMMAND_ELEMENTS)
             .flatten()
             .any(|e| named(e))
     };
     let mut found = ArgumentSpans::may_apply(prev, value) && argument.read(prev, value, in_list);
-    if list[0].as_deref().is_some_and(ArgumentSpans::names_command) {
-        // The command line of the list's first strings, and where the
-        // element is in it.
-        let mut line = String::new();
-        let mut element = None;
-        let strings = list.iter().take(ArgumentSpans::PLAIN_ELEMENTS);
-        for (j, e) in strings.map_while(Option::as_deref).enumerate() {
-            let at = ArgumentSpans::push_element(&mut line, e);
-            if j == i {
-                element = Some(at);
-            }
-        }
-        if let Some(element) = element {
-            found = argument.read_plain(&line, element);
-        }
+    if i < list.plain_elements {
+        found = argument.add_plain(&list.plain, i);
     }
     found.then_some(argument)
 }

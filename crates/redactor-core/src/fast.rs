@@ -19,7 +19,7 @@ use std::sync::Arc;
 use redactor_scan::{ErrorKind, Kind, Limits, Node, ScanError, Scanner};
 
 use crate::actions::Action;
-use crate::detectors::{ArgumentSpans, Scratch};
+use crate::detectors::{ArgumentSpans, PlainSpans, Scratch};
 use crate::engine::{
     leaf_into, Cause, Explained, Fate, LeafKind, Redactor, Seg, Stats, Walk, STRING_VALUE,
 };
@@ -90,9 +90,9 @@ struct Buffers {
     nested: Option<Scanner>,
     /// What the options of an argument list give an element.
     argument: ArgumentSpans,
-    /// The command line of an argument list's first strings, and a
-    /// decoded element of it.
-    line: String,
+    /// What an argument list's command's plain arguments give its first
+    /// elements, and a decoded element.
+    plain: PlainSpans,
     element: String,
 }
 
@@ -643,23 +643,41 @@ impl<'a> Pass<'a, '_> {
             && matches!(self.input.get(s.start as usize), Some(b'-' | b'/' | b'\\'))
     }
 
-    /// Whether the array at tape index `ci` starts with a string that
-    /// names a command whose plain arguments are read
-    /// ([`ArgumentSpans::names_command`]).
+    /// When the array at tape index `ci` starts with a string that names a
+    /// command whose plain arguments are read
+    /// ([`PlainSpans::names_command`]), reads them into `self.bufs.plain`
+    /// and returns how many of its first elements they may give something
+    /// (the strings before any other element); else 0.
     #[inline(never)]
-    fn names_command(&mut self, ci: usize) -> bool {
+    fn read_plain(&mut self, ci: usize) -> usize {
         let (tape, text) = (self.tape, self.text);
-        let first = ci + 1;
-        first < tape[ci].link as usize
-            && argument_string(tape, text, first).is_some_and(|si| {
-                ArgumentSpans::names_command(decode(tape[si], text, &mut self.bufs.element))
-            })
+        let end = tape[ci].link as usize;
+        let mut buf = std::mem::take(&mut self.bufs.element);
+        let named = ci + 1 < end
+            && argument_string(tape, text, ci + 1)
+                .is_some_and(|si| PlainSpans::names_command(decode(tape[si], text, &mut buf)));
+        let mut n = 0;
+        if named {
+            let plain = &mut self.bufs.plain;
+            plain.clear();
+            let mut e = ci + 1;
+            for _ in 0..PlainSpans::ELEMENTS {
+                let Some(si) = (e < end).then(|| argument_string(tape, text, e)).flatten() else {
+                    break;
+                };
+                plain.push(decode(tape[si], text, &mut buf));
+                e = after(tape, e);
+            }
+            n = plain.read();
+        }
+        self.bufs.element = buf;
+        n
     }
 
     /// What the options of the array at tape index `ci` give its element
     /// at `i`, after the element at `prev`, and, with `plain` (the
-    /// element's number, in a list that [`Pass::names_command`]), what its
-    /// command's plain arguments give it, if anything: left in
+    /// element's number, in a list that [`Pass::read_plain`] read), what
+    /// its command's plain arguments give it, if anything: left in
     /// `self.w.argument` for the element's search (see [`ArgumentSpans`];
     /// the reference engine's `argument_at`).
     #[inline(never)]
@@ -702,28 +720,7 @@ impl<'a> Pass<'a, '_> {
             argument.read(prev_text.as_deref(), &value, in_list)
         };
         if let Some(index) = plain {
-            // The command line of the list's first strings, and where the
-            // element is in it.
-            let (mut line, mut buf) = (
-                std::mem::take(&mut self.bufs.line),
-                std::mem::take(&mut self.bufs.element),
-            );
-            line.clear();
-            let (end, mut e, mut element) = (tape[ci].link as usize, ci + 1, None);
-            for j in 0..ArgumentSpans::PLAIN_ELEMENTS {
-                let Some(si) = (e < end).then(|| argument_string(tape, text, e)).flatten() else {
-                    break;
-                };
-                let at = ArgumentSpans::push_element(&mut line, decode(tape[si], text, &mut buf));
-                if j == index {
-                    element = Some(at);
-                }
-                e = after(tape, e);
-            }
-            if let Some(element) = element {
-                found = argument.read_plain(&line, element);
-            }
-            (self.bufs.line, self.bufs.element) = (line, buf);
+            found = argument.add_plain(&self.bufs.plain, index);
         }
         self.recycle(value);
         if let Some(p) = prev_text {
@@ -823,11 +820,9 @@ impl<'a> Pass<'a, '_> {
         // option (`-`, `/`); whether the first names a command whose plain
         // arguments are read.
         let (mut prev, mut prev_option) = (None, false);
-        let plain = if !is_object && self.names_command(ci) {
-            ArgumentSpans::PLAIN_ELEMENTS
-        } else {
-            0
-        };
+        // (The elements it may give something are strings: no list inside
+        // reads another into the buffer before they are done.)
+        let plain = if is_object { 0 } else { self.read_plain(ci) };
         while i < end_index {
             // An argument list's element that an option before it or its
             // command takes goes the full way, with what they give it.
