@@ -309,13 +309,26 @@ fn is_password_option(name: &[u8]) -> bool {
 }
 
 /// An option as a reading sees it: its form, its name (for
-/// [`Form::Dash`], the letter and what is glued to it) and the value
-/// after it.
+/// [`Form::Dash`], the letter and what is glued to it), the value after
+/// it, and whether that value follows a `:` (`/p:...`, not `/P ...`).
 #[derive(Clone, Copy)]
 struct Parts<'a> {
     form: Form,
     name: &'a [u8],
     value: Option<&'a [u8]>,
+    colon: bool,
+}
+
+impl<'a> Parts<'a> {
+    /// The parts of `o`, an option of `b`.
+    fn of(b: &'a [u8], o: &Opt) -> Parts<'a> {
+        Parts {
+            form: o.form,
+            name: &b[o.name.0..o.name.1],
+            value: o.value.map(|(s, e)| &b[s..e]),
+            colon: o.form == Form::Slash && b.get(o.name.1) == Some(&b':'),
+        }
+    }
 }
 
 /// Where a reading found something: a range of the option's value, or of
@@ -373,8 +386,9 @@ fn user_password(
 /// a long or single-dash option named as a credential (`--password`,
 /// `--api-key`, `-storepass`, `-passout pass:...`; [`password_in`]); of a
 /// letter of [`PASSWORD_LETTERS`] where its command is named, after it or
-/// glued to it (`mysql -phunter2`); of `/password:`, `/pass:`, and of
-/// `/p:` for FreeRDP, `/P` and `/RP` for [`WINDOWS_TOOLS`].
+/// glued to it (`mysql -phunter2`); of `/password:`, `/pass:`, `/pwd:`,
+/// and of `/p:` for FreeRDP, `/P` and `/RP` (with a space) for
+/// [`WINDOWS_TOOLS`].
 fn credential_in(
     o: Parts<'_>,
     named: &mut dyn FnMut(&'static [&'static [u8]]) -> bool,
@@ -406,12 +420,17 @@ fn credential_in(
         Form::Slash => {
             let v = o.value?;
             let n = o.name;
-            let password = n.eq_ignore_ascii_case(b"password")
-                || n.eq_ignore_ascii_case(b"pass")
-                || n.eq_ignore_ascii_case(b"pwd")
-                || (n == b"p" && named(FREERDP))
-                || ((n.eq_ignore_ascii_case(b"p") || n.eq_ignore_ascii_case(b"rp"))
-                    && named(WINDOWS_TOOLS));
+            // A name with a space after it is a route in a request line
+            // elsewhere (`POST /password HTTP/1.1`).
+            let password = if o.colon {
+                n.eq_ignore_ascii_case(b"password")
+                    || n.eq_ignore_ascii_case(b"pass")
+                    || n.eq_ignore_ascii_case(b"pwd")
+                    || (n == b"p" && named(FREERDP))
+            } else {
+                (n.eq_ignore_ascii_case(b"p") || n.eq_ignore_ascii_case(b"rp"))
+                    && named(WINDOWS_TOOLS)
+            };
             password.then_some(Place::Value(0, v.len()))
         }
     }
@@ -422,8 +441,8 @@ fn credential_in(
 /// user of a `user:password` value (`-u ann:hunter2`, `--user bob:...`)
 /// or of Samba's `-U ann%...`; the value of a letter of [`USER_LETTERS`]
 /// where its command is named, after it or glued to it (`mysql -u ann`,
-/// `-uann`); of `/user:`, and of `/u:` for FreeRDP, `/U` and `/RU` for
-/// [`WINDOWS_TOOLS`].
+/// `-uann`); of `/user:`, and of `/u:` for FreeRDP, `/U` and `/RU` (with
+/// a space) for [`WINDOWS_TOOLS`].
 fn id_in(o: Parts<'_>, named: &mut dyn FnMut(&'static [&'static [u8]]) -> bool) -> Option<Place> {
     match o.form {
         Form::Long => {
@@ -459,10 +478,12 @@ fn id_in(o: Parts<'_>, named: &mut dyn FnMut(&'static [&'static [u8]]) -> bool) 
         Form::Slash => {
             let v = o.value?;
             let n = o.name;
-            let user = n.eq_ignore_ascii_case(b"user")
-                || (n == b"u" && named(FREERDP))
-                || ((n.eq_ignore_ascii_case(b"u") || n.eq_ignore_ascii_case(b"ru"))
-                    && named(WINDOWS_TOOLS));
+            let user = if o.colon {
+                n.eq_ignore_ascii_case(b"user") || (n == b"u" && named(FREERDP))
+            } else {
+                (n.eq_ignore_ascii_case(b"u") || n.eq_ignore_ascii_case(b"ru"))
+                    && named(WINDOWS_TOOLS)
+            };
             user.then_some(Place::Value(0, v.len()))
         }
     }
@@ -518,12 +539,7 @@ fn find_in_options(text: &str, read: Reading, out: &mut Vec<(usize, usize)>) {
     // Made when a reading first asks (most options' readings do not).
     let mut named: Option<Named> = None;
     for o in options(b) {
-        let parts = Parts {
-            form: o.form,
-            name: &b[o.name.0..o.name.1],
-            value: o.value.map(|(s, e)| &b[s..e]),
-        };
-        match read(parts, &mut |words| {
+        match read(Parts::of(b, &o), &mut |words| {
             named.get_or_insert_with(|| Named::new(b)).ask(words)
         }) {
             Some(Place::Value(s, e)) => {
@@ -570,11 +586,7 @@ pub(super) fn find_in_argument(
         let Some(o) = options(value).next().filter(starts) else {
             return;
         };
-        let parts = Parts {
-            form: o.form,
-            name: &value[o.name.0..o.name.1],
-            value: o.value.map(|(s, e)| &value[s..e]),
-        };
+        let parts = Parts::of(value, &o);
         for (read, out) in readings {
             match read(parts, &mut named) {
                 Some(Place::Value(s, e)) => {
@@ -601,6 +613,7 @@ pub(super) fn find_in_argument(
         form,
         name: &prev[s..e],
         value: Some(value),
+        colon: false,
     };
     for (read, out) in readings {
         // A value glued to `prev`'s letter is `prev`'s own.
@@ -687,8 +700,14 @@ mod tests {
             "openssl enc -pass env:KEY -in f",
             "openssl enc -pass file:/run/k -in f",
             "gzip -c -w 3 file",
+            // Routes in request lines.
+            "POST /password HTTP/1.1 200",
+            "GET /pass HTTP/1.1",
         ] {
             assert!(spans(DetectorKind::Secret, text).is_empty(), "{text:?}");
+        }
+        for text in ["GET /user HTTP/1.1", "GET /U x", "schtasks /u:ann"] {
+            assert!(spans(DetectorKind::IdParam, text).is_empty(), "{text:?}");
         }
         // `-p` is a port, `-u` a uid elsewhere; not an option's start.
         for text in [
