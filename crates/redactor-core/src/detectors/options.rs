@@ -361,17 +361,24 @@ fn side_of(v: &[u8], sep: u8, user: bool) -> Option<(usize, usize)> {
 }
 
 /// The user (with `user`) or the password of `v`, the value of the
-/// short option `letter`, when it is `user:password` (`-u`, `-U`: curl's)
-/// or Samba's `user%password` (`-U` where [`SAMBA`] is named).
+/// option `name` written as `form` (a short one: its letter first), when
+/// it is `user:password` (`--user`, `--proxy-user`, `-u`, `-U`: curl's
+/// and wget's) or Samba's `user%password` (`-U` where [`SAMBA`] is
+/// named).
 fn user_password(
-    letter: u8,
+    form: Form,
+    name: &[u8],
     v: &[u8],
     user: bool,
     named: &mut dyn FnMut(&'static [&'static [u8]]) -> bool,
 ) -> Option<(usize, usize)> {
-    if !USER_SHORT_OPTIONS.contains(&letter) {
-        return None;
-    }
+    let letter = match form {
+        Form::Long if USER_OPTIONS.iter().any(|n| name.eq_ignore_ascii_case(n)) => {
+            return side_of(v, b':', user);
+        }
+        Form::Dash if USER_SHORT_OPTIONS.contains(&name[0]) => name[0],
+        _ => return None,
+    };
     side_of(v, b':', user).or_else(|| {
         (letter == b'U')
             .then(|| side_of(v, b'%', user))
@@ -397,12 +404,8 @@ fn credential_in(
     match o.form {
         Form::Long => {
             let v = o.value?;
-            if USER_OPTIONS.iter().any(|n| o.name.eq_ignore_ascii_case(n)) {
-                if let Some(r) = side_of(v, b':', false) {
-                    return value(Some(r));
-                }
-            }
-            value(password_in(v).filter(|_| is_password_option(o.name)))
+            let r = user_password(o.form, o.name, v, false, named);
+            value(r.or_else(|| password_in(v).filter(|_| is_password_option(o.name))))
         }
         Form::Dash => {
             let letter = o.name[0];
@@ -412,7 +415,7 @@ fn credential_in(
                 return value(o.value.and_then(password_in));
             }
             let (v, place) = letter_value(o);
-            if let Some((s, e)) = user_password(letter, v, false, named) {
+            if let Some((s, e)) = user_password(o.form, o.name, v, false, named) {
                 return Some(place(s, e));
             }
             (!v.is_empty() && letter_in(PASSWORD_LETTERS, letter, named)).then(|| place(0, v.len()))
@@ -447,13 +450,8 @@ fn id_in(o: Parts<'_>, named: &mut dyn FnMut(&'static [&'static [u8]]) -> bool) 
     match o.form {
         Form::Long => {
             let v = o.value?;
-            let user_password = USER_OPTIONS.iter().any(|n| o.name.eq_ignore_ascii_case(n));
-            let r = if user_password {
-                side_of(v, b':', true)
-            } else {
-                None
-            };
-            let r = r.or_else(|| super::is_id_name(o.name).then_some((0, v.len())));
+            let r = user_password(o.form, o.name, v, true, named)
+                .or_else(|| super::is_id_name(o.name).then_some((0, v.len())));
             r.map(|(s, e)| Place::Value(s, e))
         }
         Form::Dash => {
@@ -467,7 +465,7 @@ fn id_in(o: Parts<'_>, named: &mut dyn FnMut(&'static [&'static [u8]]) -> bool) 
             if v.is_empty() {
                 return None;
             }
-            let user = user_password(letter, v, true, named);
+            let user = user_password(o.form, o.name, v, true, named);
             let (s, e) = if letter_in(USER_LETTERS, letter, named) {
                 user.unwrap_or((0, v.len()))
             } else {
