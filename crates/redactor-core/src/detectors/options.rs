@@ -339,6 +339,18 @@ enum Place {
     Name(usize, usize),
 }
 
+impl Place {
+    /// The range of the text that this place of option `o` (an option
+    /// of that text) is.
+    fn in_text(self, o: &Opt) -> (usize, usize) {
+        let (at, s, e) = match self {
+            Place::Value(s, e) => (o.value.map_or(0, |v| v.0), s, e),
+            Place::Name(s, e) => (o.name.0, s, e),
+        };
+        (at + s, at + e)
+    }
+}
+
 /// Where a range of a value is in an option ([`Place`]).
 type At = fn(usize, usize) -> Place;
 
@@ -537,15 +549,9 @@ fn find_in_options(text: &str, read: Reading, out: &mut Vec<(usize, usize)>) {
     // Made when a reading first asks (most options' readings do not).
     let mut named: Option<Named> = None;
     for o in options(b) {
-        match read(Parts::of(b, &o), &mut |words| {
-            named.get_or_insert_with(|| Named::new(b)).ask(words)
-        }) {
-            Some(Place::Value(s, e)) => {
-                let at = o.value.map_or(0, |v| v.0);
-                out.push((at + s, at + e));
-            }
-            Some(Place::Name(s, e)) => out.push((o.name.0 + s, o.name.0 + e)),
-            None => {}
+        let mut ask = |words| named.get_or_insert_with(|| Named::new(b)).ask(words);
+        if let Some(place) = read(Parts::of(b, &o), &mut ask) {
+            out.push(place.in_text(&o));
         }
     }
 }
@@ -586,13 +592,8 @@ pub(super) fn find_in_argument(
         };
         let parts = Parts::of(value, &o);
         for (read, out) in readings {
-            match read(parts, &mut named) {
-                Some(Place::Value(s, e)) => {
-                    let v = o.value.map_or(0, |v| v.0);
-                    out.push((v + s, v + e));
-                }
-                Some(Place::Name(s, e)) => out.push((o.name.0 + s, o.name.0 + e)),
-                None => {}
+            if let Some(place) = read(parts, &mut named) {
+                out.push(place.in_text(&o));
             }
         }
         return;
