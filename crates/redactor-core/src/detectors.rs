@@ -3955,20 +3955,18 @@ impl ArgumentSpans {
     }
 
     /// Reads the element `value` after the element `prev` (`None` for the
-    /// first, or after an element that is not a string); `named(text)`
-    /// tells whether `text` names one of the commands whose short options
-    /// `-p` and `-u` are read (MySQL's, sshpass, `login`), and
-    /// `in_list(named)` whether one of the list's first
-    /// [`ArgumentSpans::COMMAND_ELEMENTS`] elements does (a command line's
-    /// reading asks it of the whole line). Returns whether anything was
-    /// found.
+    /// first, or after an element that is not a string), adding what its
+    /// options give it; `named(text)` tells whether `text` names one of the
+    /// commands whose short and `/` options are read, and `in_list(named)`
+    /// whether one of the list's first [`ArgumentSpans::COMMAND_ELEMENTS`]
+    /// elements does (a command line's reading asks it of the whole line).
+    /// Returns whether anything was found here or before.
     pub(crate) fn read(
         &mut self,
         prev: Option<&str>,
         value: &str,
         in_list: impl Fn(&dyn Fn(&str) -> bool) -> bool,
     ) -> bool {
-        self.clear();
         let named = |words: &[&[u8]]| in_list(&|e: &str| options::mentions(e.as_bytes(), words));
         options::find_in_argument(
             prev.map(str::as_bytes),
