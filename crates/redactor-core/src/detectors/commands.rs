@@ -686,6 +686,16 @@ mod tests {
         assert_eq!(spans(DetectorKind::Secret, text), ["hunter2"]);
     }
 
+    /// The runners and shells are spelled again in `is_command`'s match
+    /// (one compare by length and bytes): none may be missing there.
+    #[test]
+    fn runners_and_shells_are_commands() {
+        for name in super::RUNNERS.iter().chain(super::SHELLS) {
+            assert!(super::is_command(name), "{}", String::from_utf8_lossy(name));
+            assert!(super::is_command(&name.to_ascii_uppercase()));
+        }
+    }
+
     /// A command is read alike alone and among others joined by `;`,
     /// `&&`, `&` or line feeds (no `|`, whose `echo` gives the next command
     /// its words), after a runner or not, with blanks around it or not.
