@@ -3529,14 +3529,76 @@ pub(crate) fn digits_may_match(digits: &[u8]) -> bool {
 pub fn find_kind(kind: DetectorKind, text: &str, out: &mut Vec<(usize, usize)>) {
     let p = profile(text);
     if may_match(kind, text.len(), p) {
-        find_profiled(kind, text, p, out);
+        find_profiled(kind, text, p, out, &mut Shared::default());
+    }
+}
+
+/// A reading of one text that two detectors share: a text's commands give
+/// the `secret` detector its passwords and `id_param` its users, and are
+/// read once for both when both search the text.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    /// Whether the other of the two detectors searches the text too (set
+    /// by the caller for each detector it runs).
+    both: bool,
+    /// Whether the commands were read, and `commands` holds the other
+    /// detector's spans.
+    read: bool,
+    commands: Vec<(usize, usize)>,
+}
+
+impl Shared {
+    /// Ready for a new text.
+    fn clear(&mut self) {
+        self.both = false;
+        self.read = false;
+    }
+
+    /// The spans the commands of `text` give `kind` (`secret` or
+    /// `id_param`), appended to `out`; with [`Shared::both`], the other's
+    /// kept for it, and taken by it from here.
+    fn commands(
+        &mut self,
+        kind: DetectorKind,
+        text: &str,
+        p: Profile,
+        out: &mut Vec<(usize, usize)>,
+    ) {
+        if self.read {
+            out.extend_from_slice(&self.commands);
+            self.read = false;
+            return;
+        }
+        let secret = kind == DetectorKind::Secret;
+        if !self.both {
+            if secret {
+                commands::find_passwords(text, p, out);
+            } else {
+                commands::find_users(text, p, out);
+            }
+            return;
+        }
+        let other = &mut self.commands;
+        other.clear();
+        if secret {
+            commands::find(text, p, Some(out), Some(other));
+        } else {
+            commands::find(text, p, Some(other), Some(out));
+        }
+        self.read = true;
     }
 }
 
 /// [`find_kind`] with the byte profile of `text` computed once for all
 /// detectors. Callers check [`may_match`] first; the finer tests that need
 /// more than the profile are here.
-fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usize, usize)>) {
+fn find_profiled(
+    kind: DetectorKind,
+    text: &str,
+    p: Profile,
+    out: &mut Vec<(usize, usize)>,
+    shared: &mut Shared,
+) {
     match kind {
         DetectorKind::Secret => {
             let before = out.len();
@@ -3567,7 +3629,7 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
                 options::find_credentials(text, out);
             }
             if commands::may_hold_commands(text.len(), p) {
-                commands::find_passwords(text, p, out);
+                shared.commands(kind, text, p, out);
             }
             if may_hold_secret(text) {
                 find_secrets(text, out);
@@ -3669,7 +3731,7 @@ fn find_profiled(kind: DetectorKind, text: &str, p: Profile, out: &mut Vec<(usiz
                 options::find_ids(text, out);
             }
             if commands::may_hold_commands(text.len(), p) {
-                commands::find_users(text, p, out);
+                shared.commands(kind, text, p, out);
             }
             // sudo's `USER=root`, a database's `user=root`, `mysql -u root`.
             let b = text.as_bytes();
@@ -3715,22 +3777,25 @@ impl Detectors {
     /// Finds non-overlapping matches of every detector in `text`, earlier
     /// detectors winning overlaps; sorted by position.
     pub fn find(&self, text: &str, out: &mut Vec<Found>) {
-        self.find_with::<false>(text, None, out, &mut Vec::new());
+        self.find_with::<false>(text, None, out, &mut Vec::new(), &mut Shared::default());
     }
 
-    /// [`Detectors::find`] with a reusable buffer for each detector's spans,
-    /// and, with `GIVEN`, the spans `argument` gives the `secret` and
-    /// `id_param` detectors besides their own (without, the loop over the
-    /// detectors has no branch for them). Returns whether `text` is ASCII
-    /// (from the census it takes anyway).
+    /// [`Detectors::find`] with a reusable buffer for each detector's spans
+    /// and for the readings detectors share ([`Shared`]), and, with
+    /// `GIVEN`, the spans `argument` gives the `secret` and `id_param`
+    /// detectors besides their own (without, the loop over the detectors
+    /// has no branch for them). Returns whether `text` is ASCII (from the
+    /// census it takes anyway).
     fn find_with<const GIVEN: bool>(
         &self,
         text: &str,
         argument: Option<&ArgumentSpans>,
         out: &mut Vec<Found>,
         spans: &mut Vec<(usize, usize)>,
+        shared: &mut Shared,
     ) -> bool {
         out.clear();
+        shared.clear();
         let profile = profile(text);
         let ascii = !profile.has(census::NON_ASCII);
         // Most texts need no detector at all: decide that for all of them
@@ -3756,7 +3821,15 @@ impl Detectors {
             }
             spans.clear();
             if gated {
-                find_profiled(d.kind, text, profile, spans);
+                // Whether the other of `secret` and `id_param` searches the
+                // text too (a detector that is not listed gets the bit as
+                // well: only a reading is spent on it).
+                let other = match d.kind {
+                    DetectorKind::Secret => DetectorKind::IdParam,
+                    _ => DetectorKind::Secret,
+                };
+                shared.both = gates >> (other as u32) & 1 != 0;
+                find_profiled(d.kind, text, profile, spans, shared);
             }
             if !given.is_empty() {
                 spans.extend_from_slice(given);
@@ -3832,9 +3905,21 @@ impl Detectors {
     ) -> bool {
         let mut found = std::mem::take(&mut scratch.found);
         let ascii = if argument.is_some() {
-            self.find_with::<true>(text, argument, &mut found, &mut scratch.spans)
+            self.find_with::<true>(
+                text,
+                argument,
+                &mut found,
+                &mut scratch.spans,
+                &mut scratch.shared,
+            )
         } else {
-            self.find_with::<false>(text, None, &mut found, &mut scratch.spans)
+            self.find_with::<false>(
+                text,
+                None,
+                &mut found,
+                &mut scratch.spans,
+                &mut scratch.shared,
+            )
         };
         if !ascii {
             forms_in(text, &mut scratch.forms);
@@ -3905,7 +3990,13 @@ impl Detectors {
         let mut all: Vec<(Found, &str)> =
             found.iter().map(|f| (*f, &text[f.start..f.end])).collect();
         for (view, map) in folded.iter().zip(&map).take(forms.len()) {
-            self.find_with::<false>(view, None, &mut view_found, &mut scratch.spans);
+            self.find_with::<false>(
+                view,
+                None,
+                &mut view_found,
+                &mut scratch.spans,
+                &mut scratch.shared,
+            );
             let mapped = view_found.iter().map(|f| {
                 let at = Found {
                     start: map[f.start],
@@ -4263,6 +4354,8 @@ pub struct Scratch {
     piece: String,
     /// For callers: the detectors that matched in a text, in order.
     pub(crate) matched: Vec<usize>,
+    /// What detectors share of their readings of a text.
+    shared: Shared,
 }
 
 /// Appends the replacement for one detected substring to `out`.

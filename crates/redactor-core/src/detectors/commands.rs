@@ -827,6 +827,11 @@ mod tests {
                 assert!(a < b && b <= t.len(), "{t:?}: {a}..{b}");
                 assert!(t.is_char_boundary(a) && t.is_char_boundary(b), "{t:?}");
             }
+            // One reading for both detectors gives what each reading alone
+            // gives (the detectors share it).
+            let (mut both_s, mut both_d) = (Vec::new(), Vec::new());
+            super::find(t, p, Some(&mut both_s), Some(&mut both_d));
+            assert_eq!((&both_s, &both_d), (&s, &d), "{t:?}");
             any += usize::from(!s.is_empty());
         }
         assert!(any > 1_000, "{any}");
