@@ -710,14 +710,16 @@ const ROOT: &[u8] = b"root";
 /// as [`ends_with_word`] says.
 fn is_personal_name(name: &[u8]) -> bool {
     const LAST: [bool; 256] = last_bytes(PERSONAL_NAMES);
-    ends_with_word(name, PERSONAL_NAMES, &LAST)
+    const SORTED: [&[u8]; PERSONAL_NAMES.len()] = sorted(PERSONAL_NAMES);
+    ends_with_word(name, &SORTED, &LAST)
 }
 
 /// Whether `name` is an identifier's name (see [`ID_NAMES`]), read as
 /// [`ends_with_word`] says: `user_id`, `actorUserId`, `X-User-Id`.
 fn is_id_name(name: &[u8]) -> bool {
     const LAST: [bool; 256] = last_bytes(ID_NAMES);
-    ends_with_word(name, ID_NAMES, &LAST)
+    const SORTED: [&[u8]; ID_NAMES.len()] = sorted(ID_NAMES);
+    ends_with_word(name, &SORTED, &LAST)
 }
 
 /// The names of a User-Agent parameter in `name=value` text, lowercase
@@ -729,7 +731,8 @@ const USER_AGENT_NAMES: &[&[u8]] = &[b"ua", b"useragent"];
 /// [`USER_AGENT_NAMES`]).
 fn is_user_agent_name(name: &[u8]) -> bool {
     const LAST: [bool; 256] = last_bytes(USER_AGENT_NAMES);
-    ends_with_word(name, USER_AGENT_NAMES, &LAST)
+    const SORTED: [&[u8]; USER_AGENT_NAMES.len()] = sorted(USER_AGENT_NAMES);
+    ends_with_word(name, &SORTED, &LAST)
 }
 
 /// Which bytes end one of `names`: the table [`ends_with_word`] looks a
@@ -745,14 +748,48 @@ const fn last_bytes(names: &[&[u8]]) -> [bool; 256] {
     table
 }
 
+/// `names` in byte order: the table [`ends_with_word`] searches.
+const fn sorted<const N: usize>(names: &[&'static [u8]]) -> [&'static [u8]; N] {
+    const fn less(a: &[u8], b: &[u8]) -> bool {
+        let mut i = 0;
+        while i < a.len() && i < b.len() {
+            if a[i] != b[i] {
+                return a[i] < b[i];
+            }
+            i += 1;
+        }
+        a.len() < b.len()
+    }
+    let mut out: [&[u8]; N] = [&[]; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = names[i];
+        i += 1;
+    }
+    // Insertion sort, at compile time: the lists are short.
+    let mut i = 1;
+    while i < N {
+        let mut j = i;
+        while j > 0 && less(out[j], out[j - 1]) {
+            let t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+            j -= 1;
+        }
+        i += 1;
+    }
+    out
+}
+
 /// Whether `name`, with its `_` and `-` removed, equals one of `names` or
 /// ends with one that started a word in it: after a `_` or `-`
 /// (`billing_address`, `contact-phone`) or at a capital letter after a
 /// lowercase one (`billingAddress`, `userEmail`). Letter case aside:
-/// `First_Name` and `FIRSTNAME` are `firstname`. `last` holds the bytes
-/// that end one of `names` ([`last_bytes`]): a name whose last letter is
-/// none of them is turned away before it is read (most words of a log's
-/// `name: value` and `name=value` text).
+/// `First_Name` and `FIRSTNAME` are `firstname`. `names` is sorted
+/// ([`sorted`]): each of the name's word starts is looked up once. `last`
+/// holds the bytes that end one of `names` ([`last_bytes`]): a name whose
+/// last letter is none of them is turned away before it is read (most
+/// words of a log's `name: value` and `name=value` text).
 fn ends_with_word(name: &[u8], names: &[&[u8]], last: &[bool; 256]) -> bool {
     let end = name.iter().rposition(|&c| c != b'_' && c != b'-');
     if !end.is_some_and(|i| last[usize::from(name[i].to_ascii_lowercase())]) {
@@ -779,12 +816,22 @@ fn ends_with_word(name: &[u8], names: &[&[u8]], last: &[bool; 256]) -> bool {
         n += 1;
     }
     let flat = &flat[..n];
-    names.iter().any(|w| {
-        flat.ends_with(w) && {
-            let cut = n - w.len();
-            cut == 0 || starts >> cut & 1 == 1
+    let listed = |cut: u32| names.binary_search(&&flat[cut as usize..]).is_ok();
+    // The word starts inside the name, after its first byte.
+    let mut cuts = starts & !1;
+    if n < 64 {
+        cuts &= (1 << n) - 1;
+    }
+    if listed(0) {
+        return true;
+    }
+    while cuts != 0 {
+        if listed(cuts.trailing_zeros()) {
+            return true;
         }
-    })
+        cuts &= cuts - 1;
+    }
+    false
 }
 
 /// Where the run of spaces, tabs and line breaks before `end` of `b`
