@@ -63,7 +63,7 @@ pub(super) fn find_echoes(text: &str, from: usize, out: &mut Vec<(usize, usize)>
         n += 1;
         let open = is_word_byte(value[0]);
         let close = is_word_byte(value[value.len() - 1]);
-        for at in memchr::memmem::find_iter(b, value) {
+        each_place(b, value, |at| {
             let end = at + value.len();
             let glued_before = open && at > 0 && is_word_byte(b[at - 1]);
             let glued_after = close && end < b.len() && is_word_byte(b[end]);
@@ -71,6 +71,29 @@ pub(super) fn find_echoes(text: &str, from: usize, out: &mut Vec<(usize, usize)>
             if at != s && alone {
                 out.push((at, end));
             }
+        });
+    }
+}
+
+/// The longest text, and the longest value in it, whose places are found
+/// by comparing the value at each place of its first byte: a search that
+/// needs no setup, for the short texts and values most logs hold (a
+/// longer one is searched with [`memchr::memmem`], in linear time).
+const SHORT_TEXT: usize = 1024;
+const SHORT_VALUE: usize = 64;
+
+/// Calls `f` with each place where `value` (not empty) stands in `b`, in
+/// order and not overlapping, as [`memchr::memmem::find_iter`] finds them.
+fn each_place(b: &[u8], value: &[u8], mut f: impl FnMut(usize)) {
+    if b.len() > SHORT_TEXT || value.len() > SHORT_VALUE {
+        memchr::memmem::find_iter(b, value).for_each(f);
+        return;
+    }
+    let mut next = 0;
+    for at in memchr::memchr_iter(value[0], b) {
+        if at >= next && b[at..].starts_with(value) {
+            f(at);
+            next = at + value.len();
         }
     }
 }
@@ -174,6 +197,29 @@ mod tests {
             }
         }
         want
+    }
+
+    /// The search without setup finds what `memmem` finds, overlapping
+    /// and repeated values included.
+    #[test]
+    fn places_are_those_memmem_finds() {
+        let pieces = ["a", "a", "ab", "b", "aab", " ", "é"];
+        let texts = crate::test_texts::from_pieces(0x5eed_ec41, 2000, (1, 60), &pieces);
+        let mut any = 0;
+        for text in &texts {
+            let b = text.as_bytes();
+            for (start, len) in [(0, 1), (0, 2), (1, 3), (2, 2), (0, 5), (3, 4)] {
+                let Some(value) = b.get(start..start + len) else {
+                    continue;
+                };
+                let mut found = Vec::new();
+                each_place(b, value, |at| found.push(at));
+                let want: Vec<usize> = memchr::memmem::find_iter(b, value).collect();
+                assert_eq!(found, want, "{text:?} {value:?}");
+                any += usize::from(want.len() > 1);
+            }
+        }
+        assert!(any > 2000, "{any}");
     }
 
     #[test]
