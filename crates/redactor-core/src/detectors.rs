@@ -567,6 +567,10 @@ const CREDENTIAL_ENDINGS: &[&[u8]] = &[b"pass"];
 /// after a lowercase one (`keyStorePassword`, `clientSecret`,
 /// `awsSecretKey`); or one of [`CREDENTIAL_ENDINGS`] so.
 fn is_credential_name(name: &[u8]) -> bool {
+    const LAST: LastPairs = LastPairs::of(&[CREDENTIAL_NAMES, CREDENTIAL_ENDINGS]);
+    if name.len() < 2 || !LAST.has(name[name.len() - 2], name[name.len() - 1]) {
+        return false;
+    }
     let ends = |n: &[u8], alone: bool| {
         ends_with_name(name, n) && {
             let cut = name.len() - n.len();
@@ -709,7 +713,7 @@ const ROOT: &[u8] = b"root";
 /// Whether `name` is a personal-data name (see [`PERSONAL_NAMES`]), read
 /// as [`ends_with_word`] says.
 fn is_personal_name(name: &[u8]) -> bool {
-    const LAST: [bool; 256] = last_bytes(PERSONAL_NAMES);
+    const LAST: LastPairs = LastPairs::of(&[PERSONAL_NAMES]);
     const SORTED: [&[u8]; PERSONAL_NAMES.len()] = sorted(PERSONAL_NAMES);
     ends_with_word(name, &SORTED, &LAST)
 }
@@ -717,7 +721,7 @@ fn is_personal_name(name: &[u8]) -> bool {
 /// Whether `name` is an identifier's name (see [`ID_NAMES`]), read as
 /// [`ends_with_word`] says: `user_id`, `actorUserId`, `X-User-Id`.
 fn is_id_name(name: &[u8]) -> bool {
-    const LAST: [bool; 256] = last_bytes(ID_NAMES);
+    const LAST: LastPairs = LastPairs::of(&[ID_NAMES]);
     const SORTED: [&[u8]; ID_NAMES.len()] = sorted(ID_NAMES);
     ends_with_word(name, &SORTED, &LAST)
 }
@@ -730,22 +734,59 @@ const USER_AGENT_NAMES: &[&[u8]] = &[b"ua", b"useragent"];
 /// Whether `name` is a User-Agent parameter's name (see
 /// [`USER_AGENT_NAMES`]).
 fn is_user_agent_name(name: &[u8]) -> bool {
-    const LAST: [bool; 256] = last_bytes(USER_AGENT_NAMES);
+    const LAST: LastPairs = LastPairs::of(&[USER_AGENT_NAMES]);
     const SORTED: [&[u8]; USER_AGENT_NAMES.len()] = sorted(USER_AGENT_NAMES);
     ends_with_word(name, &SORTED, &LAST)
 }
 
-/// Which bytes end one of `names`: the table [`ends_with_word`] looks a
-/// name's last letter up in before it reads the name.
-const fn last_bytes(names: &[&[u8]]) -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < names.len() {
-        let name = names[i];
-        table[name[name.len() - 1] as usize] = true;
-        i += 1;
+/// Which pairs of bytes end one of a list's names, as [`pair_class`]
+/// classes them (1 024 bits): a name that does not end with one of them is
+/// none of the list's and is turned away before it is read (most words of
+/// a log's `name: value` and `name=value` text).
+struct LastPairs([u64; 16]);
+
+/// A byte's class in [`LastPairs`]: each letter, in either case, its own;
+/// the digits one; `_` and `-` one; every other byte one.
+const fn pair_class(c: u8) -> usize {
+    let c = c.to_ascii_lowercase();
+    if c.is_ascii_lowercase() {
+        (c - b'a' + 1) as usize
+    } else if c.is_ascii_digit() {
+        27
+    } else if c == b'_' || c == b'-' {
+        28
+    } else {
+        0
     }
-    table
+}
+
+impl LastPairs {
+    /// The pairs that end the names of `lists` (each name two bytes or
+    /// more).
+    const fn of(lists: &[&[&[u8]]]) -> LastPairs {
+        let mut bits = [0u64; 16];
+        let mut l = 0;
+        while l < lists.len() {
+            let mut i = 0;
+            while i < lists[l].len() {
+                let name = lists[l][i];
+                assert!(name.len() >= 2, "a name of one byte");
+                let k = pair_class(name[name.len() - 2]) * 32 + pair_class(name[name.len() - 1]);
+                bits[k / 64] |= 1 << (k % 64);
+                i += 1;
+            }
+            l += 1;
+        }
+        LastPairs(bits)
+    }
+
+    /// Whether a name whose last two bytes are `a` and `b` may be one of
+    /// the lists'.
+    #[inline(always)]
+    fn has(&self, a: u8, b: u8) -> bool {
+        let k = pair_class(a) * 32 + pair_class(b);
+        self.0[k / 64] >> (k % 64) & 1 != 0
+    }
 }
 
 /// `names` in byte order: the table [`ends_with_word`] searches.
@@ -787,12 +828,18 @@ const fn sorted<const N: usize>(names: &[&'static [u8]]) -> [&'static [u8]; N] {
 /// lowercase one (`billingAddress`, `userEmail`). Letter case aside:
 /// `First_Name` and `FIRSTNAME` are `firstname`. `names` is sorted
 /// ([`sorted`]): each of the name's word starts is looked up once. `last`
-/// holds the bytes that end one of `names` ([`last_bytes`]): a name whose
-/// last letter is none of them is turned away before it is read (most
-/// words of a log's `name: value` and `name=value` text).
-fn ends_with_word(name: &[u8], names: &[&[u8]], last: &[bool; 256]) -> bool {
-    let end = name.iter().rposition(|&c| c != b'_' && c != b'-');
-    if !end.is_some_and(|i| last[usize::from(name[i].to_ascii_lowercase())]) {
+/// holds the pairs of letters that end one of `names`: a name that ends
+/// with none of them, its `_` and `-` aside, is turned away before it is
+/// read.
+fn ends_with_word(name: &[u8], names: &[&[u8]], last: &LastPairs) -> bool {
+    let letter = |c: &u8| *c != b'_' && *c != b'-';
+    let Some(end) = name.iter().rposition(letter) else {
+        return false;
+    };
+    let Some(before) = name[..end].iter().rposition(letter) else {
+        return false;
+    };
+    if !last.has(name[before], name[end]) {
         return false;
     }
     // The name without separators, lowercased, and where each of its
