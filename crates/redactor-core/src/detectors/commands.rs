@@ -154,6 +154,12 @@ impl Words {
         self.items[self.len] = w;
         self.len += 1;
     }
+
+    /// Takes words `range` out.
+    fn remove(&mut self, range: std::ops::Range<usize>) {
+        self.items.copy_within(range.end..self.len, range.start);
+        self.len -= range.len();
+    }
 }
 
 impl std::ops::Deref for Words {
@@ -248,7 +254,14 @@ fn read_commands(b: &[u8], from: usize, to: usize, depth: u32, found: &mut Found
             let (words, echoed) = bufs.get_or_insert((Words::EMPTY, Words::EMPTY));
             let end = words_of(b, at, to, words);
             let piped = end < to && b[end] == b'|' && b.get(end + 1) != Some(&b'|');
-            let echo = read_command(b, words, depth, echoed, found);
+            // A here-string is the command's input, in place of what is
+            // piped into it.
+            let here = take_here_string(b, to, words);
+            let input: &[Word] = match &here {
+                Some(w) => std::slice::from_ref(w),
+                None => echoed,
+            };
+            let echo = read_command(b, words, depth, input, found);
             echoed.clear();
             if let Some(written) = echo.filter(|_| piped) {
                 for &w in &words[written] {
@@ -268,6 +281,46 @@ fn read_commands(b: &[u8], from: usize, to: usize, depth: u32, found: &mut Found
             at += 1;
         }
     }
+}
+
+/// Takes a here-string out of `words` (a command's, in `b[..to]`) and
+/// returns the word it gives the command as its input: `<<< pw`, `<<<pw`,
+/// `<<<"two words"`, `<<< 'two words'` (bash's, zsh's and ksh's form of
+/// an `echo` piped into the command).
+fn take_here_string(b: &[u8], to: usize, words: &mut Words) -> Option<Word> {
+    let i = words.iter().position(|w| {
+        b[w.start..w.end].starts_with(b"<<<")
+            && (w.start == 0 || !matches!(b[w.start - 1], b'"' | b'\''))
+    })?;
+    let w = words[i];
+    let (input, taken) = if w.end - w.start == 3 {
+        match words.get(i + 1) {
+            Some(&next) => (Some(next), 2),
+            None => (None, 1),
+        }
+    } else if matches!(b[w.start + 3], b'"' | b'\'') {
+        // Glued to a quote: to the closing one, over the words that
+        // split the quoted text.
+        let open = w.start + 3;
+        let close = memchr::memchr(b[open], &b[open + 1..to]).map_or(to, |k| open + 1 + k);
+        let inside = words[i + 1..]
+            .iter()
+            .take_while(|x| x.start < close)
+            .count();
+        let input = Word {
+            start: open + 1,
+            end: close,
+        };
+        (Some(input), 1 + inside)
+    } else {
+        let input = Word {
+            start: w.start + 3,
+            end: w.end,
+        };
+        (Some(input), 1)
+    };
+    words.remove(i..i + taken);
+    input
 }
 
 /// Where the first separator of `b` at or after `from` is
@@ -391,6 +444,8 @@ fn is_command(name: &[u8]) -> bool {
             | b"podman"
             | b"smbpasswd"
             | b"chpasswd"
+            | b"cryptsetup"
+            | b"openssl"
             | b"alter"
             | b"create"
             | b"grant"
@@ -608,6 +663,25 @@ fn read_command(
                 }
             }
         }
+        b"cryptsetup" => {
+            // Reads a passphrase from its input when that is not a
+            // terminal.
+            for w in echoed {
+                found.secret((w.start, w.end));
+            }
+        }
+        b"openssl" => {
+            // `-passin stdin`, `-passout stdin`, `-pass stdin`.
+            let stdin = args.windows(2).any(|p| {
+                matches!(text(&p[0]), b"-passin" | b"-passout" | b"-pass")
+                    && text(&p[1]) == b"stdin"
+            });
+            if stdin {
+                for w in echoed {
+                    found.secret((w.start, w.end));
+                }
+            }
+        }
         b"chpasswd" => {
             // `user:password` lines.
             for w in echoed {
@@ -652,6 +726,21 @@ mod tests {
             ("echo -n 'hunter2' | docker login -u ann --password-stdin", &["hunter2"], &[]),
             ("echo 'ann:hunter2' | chpasswd", &["hunter2"], &["ann"]),
             ("echo hunter2 | grep x", &[], &[]),
+            // Here-strings.
+            ("sudo -S apt-get update <<< \"hunter 2\"", &["hunter 2"], &[]),
+            ("sudo -S <<<hunter2 apt-get update", &["hunter2"], &[]),
+            ("sudo -S ls <<<'hunter 2' && ls", &["hunter 2"], &[]),
+            ("sudo -S ls <<<\"a;b\"", &["a;b"], &[]),
+            ("passwd --stdin ann <<< hunter2", &["hunter2"], &[]),
+            ("chpasswd <<< 'ann:hunter2'", &["hunter2"], &["ann"]),
+            ("echo no | sudo -S ls <<< hunter2", &["hunter2"], &[]),
+            ("cat <<< hunter2; grep x <<< \"$V\"", &[], &[]),
+            ("sudo -S ls <<<", &[], &[]),
+            ("echo \"<<< x\" ; sudo ls", &[], &[]),
+            ("cryptsetup luksOpen /dev/sdb1 vault <<< hunter2", &["hunter2"], &[]),
+            ("echo -n hunter2 | cryptsetup open /dev/sdb1 vault", &["hunter2"], &[]),
+            ("echo hunter2 | openssl rsa -in k.pem -passin stdin", &["hunter2"], &[]),
+            ("echo hunter2 | openssl rsa -in k.pem -passin env:PW", &[], &[]),
             ("echo hunter2 || sudo -S ls", &[], &[]),
             (
                 "ann : TTY=pts/0 ; PWD=/home/ann ; USER=root ; COMMAND=/usr/bin/htpasswd -b f bo hunter2",
@@ -719,6 +808,9 @@ mod tests {
             "bash -c 'net user hal pw13'",
             "net user",
             "htpasswd",
+            "sudo -S ls <<< pw14",
+            "chpasswd <<<'ivy:pw15'",
+            "cryptsetup open d v <<<pw16",
         ];
         let separators = ["; ", ";", " && ", "&&", " & ", "\n", "\n\n"];
         let mut next = crate::test_texts::xorshift(0xc03d_0001);
@@ -803,6 +895,13 @@ mod tests {
             "\"",
             "é",
             "mysqladmin",
+            "<<<",
+            "<<<'",
+            "<<<\"a",
+            "cryptsetup",
+            "openssl",
+            "-passin",
+            "stdin",
         ];
         let starts = [
             "net user ",
