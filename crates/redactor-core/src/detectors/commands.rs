@@ -736,11 +736,12 @@ mod tests {
             ("echo no | sudo -S ls <<< hunter2", &["hunter2"], &[]),
             ("cat <<< hunter2; grep x <<< \"$V\"", &[], &[]),
             ("sudo -S ls <<<", &[], &[]),
-            ("echo \"<<< x\" ; sudo ls", &[], &[]),
+            ("sudo -S grep \"<<< x\" f", &[], &[]),
             ("cryptsetup luksOpen /dev/sdb1 vault <<< hunter2", &["hunter2"], &[]),
             ("echo -n hunter2 | cryptsetup open /dev/sdb1 vault", &["hunter2"], &[]),
             ("echo hunter2 | openssl rsa -in k.pem -passin stdin", &["hunter2"], &[]),
             ("echo hunter2 | openssl rsa -in k.pem -passin env:PW", &[], &[]),
+            ("echo data | openssl enc -aes256 -in stdin -pass env:PW", &[], &[]),
             ("echo hunter2 || sudo -S ls", &[], &[]),
             (
                 "ann : TTY=pts/0 ; PWD=/home/ann ; USER=root ; COMMAND=/usr/bin/htpasswd -b f bo hunter2",
