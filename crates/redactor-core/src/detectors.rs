@@ -484,7 +484,10 @@ fn find_userinfo(text: &str, out: &mut Vec<(usize, usize)>) {
 /// So are the names of passwords that tools read from the environment or
 /// take as options without a separator in them: PostgreSQL's clients'
 /// `PGPASSWORD`, sshpass' `SSHPASS`, Java's `keytool -storepass`,
-/// `-keypass` and their `src` and `dest` forms.
+/// `-keypass` and their `src` and `dest` forms. So are a payment card's
+/// security codes (`cvv`, `cvc`, `card_cvc`, `securityCode`, the names
+/// the credentials preset's card-codes rule selects in fields), which
+/// PCI DSS forbids keeping after a payment is authorized.
 const CREDENTIAL_NAMES: &[&[u8]] = &[
     b"password",
     b"passwd",
@@ -523,6 +526,14 @@ const CREDENTIAL_NAMES: &[&[u8]] = &[
     b"deststorepass",
     b"srckeypass",
     b"destkeypass",
+    b"cvv",
+    b"cvv2",
+    b"cvc",
+    b"cvc2",
+    b"cardcvv",
+    b"cardcvc",
+    b"securitycode",
+    b"security_code",
 ];
 
 /// The bytes of a parameter's name.
@@ -7343,6 +7354,11 @@ mod tests {
                 &["ya29.a0Af", "eyJx"][..],
             ),
             ("login failed user=bob password=hunter2 ip=x", &["hunter2"]),
+            // A card's security code.
+            (
+                "charge failed exp=12/27 cvv=123 card_cvc=456 securityCode=789 cvc2: 321",
+                &["123", "456", "789", "321"],
+            ),
             // Camel case; not a word's end, not after a capital.
             (
                 "-Djavax.net.ssl.keyStorePassword=changeit awsSecretKey=k OAuth=o maxTokens=5 \
