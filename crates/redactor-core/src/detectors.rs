@@ -567,6 +567,61 @@ fn ends_with_name(name: &[u8], word: &[u8]) -> bool {
             })
 }
 
+/// Where a name that starts at `start` and ends at `end` of `b` starts
+/// past a `%XX` escape glued before it (`%26token` in an encoded query
+/// holds `token`).
+fn after_escape(b: &[u8], start: usize, end: usize) -> usize {
+    let escaped = start > 0
+        && b[start - 1] == b'%'
+        && end - start >= 2
+        && b[start..start + 2].iter().all(u8::is_ascii_hexdigit);
+    start + if escaped { 2 } else { 0 }
+}
+
+/// The most bracketed parts of a nested form parameter's name that are
+/// read (`user[address][city]` has two).
+const NESTED_MAX: usize = 8;
+
+/// The name of a nested form parameter that ends at `end` of `b`, as
+/// Rails, PHP and Stripe's API name them (`user[password]`,
+/// `card[cvc]`, `user[address][city]`; percent-encoded `user%5Bpassword%5D`):
+/// where the parameter starts (its first name, one or more bytes, past a
+/// `%XX` escape glued before it), and where the name in its last brackets
+/// starts and ends. `None` when `b[..end]` does not end with such a name.
+fn nested_name(b: &[u8], end: usize) -> Option<(usize, usize, usize)> {
+    // Where the brackets that close at `e` open, and what they hold.
+    let group = |e: usize| -> Option<(usize, usize, usize)> {
+        let (inner_end, encoded) = if e >= 1 && b[e - 1] == b']' {
+            (e - 1, false)
+        } else if e >= 3 && b[e - 3] == b'%' && b[e - 2] == b'5' && matches!(b[e - 1], b'd' | b'D')
+        {
+            (e - 3, true)
+        } else {
+            return None;
+        };
+        let start = start_of_name(b, inner_end);
+        if !encoded {
+            return (start >= 1 && b[start - 1] == b'[').then_some((start - 1, start, inner_end));
+        }
+        // `%5Bname`: the name's run of bytes takes in the escape's `5B`.
+        let opened = start >= 1
+            && b[start - 1] == b'%'
+            && inner_end - start >= 2
+            && b[start] == b'5'
+            && matches!(b[start + 1], b'b' | b'B');
+        opened.then_some((start - 1, start + 2, inner_end))
+    };
+    let (mut open, inner_start, inner_end) = group(end)?;
+    for _ in 1..NESTED_MAX {
+        match group(open) {
+            Some((o, _, _)) => open = o,
+            None => break,
+        }
+    }
+    let outer = after_escape(b, start_of_name(b, open), open);
+    (outer < open).then_some((outer, inner_start, inner_end))
+}
+
 /// Credential names that count only as the end of a longer name, after a
 /// `_` or `-` or in camel case (`DB_PASS`, `smtp-pass`, `mailPass`, as
 /// `.env` files and containers' environments name them): alone, `pass`
@@ -1001,17 +1056,22 @@ fn find_named_values_or_query(
         } else {
             continue;
         };
-        let mut name_start = start_of_name(b, name_end);
-        if name_start > 0
-            && b[name_start - 1] == b'%'
-            && name_end - name_start >= 2
-            && b[name_start..name_start + 2]
-                .iter()
-                .all(u8::is_ascii_hexdigit)
-        {
-            name_start += 2;
-        }
+        // A nested form parameter's name is what its last brackets hold;
+        // the parameter starts where its first name does.
+        let nested = if arrow {
+            None
+        } else {
+            nested_name(b, name_end)
+        };
+        let (name_start, name_end) = match nested {
+            Some((_, start, end)) => (start, end),
+            None => (
+                after_escape(b, start_of_name(b, name_end), name_end),
+                name_end,
+            ),
+        };
         let name = &b[name_start..name_end];
+        let name_start = nested.map_or(name_start, |(outer, _, _)| outer);
         let in_query = || match name_start {
             0 => false,
             _ if matches!(b[name_start - 1], b'?' | b'&') => true,
@@ -7354,6 +7414,15 @@ mod tests {
                 &["ya29.a0Af", "eyJx"][..],
             ),
             ("login failed user=bob password=hunter2 ip=x", &["hunter2"]),
+            // Nested form parameters, as Rails, PHP and Stripe name them.
+            (
+                "user[email]=a&user[password]=hunter2&card[cvc]=123 x[a][token]=t ids[]=1",
+                &["hunter2", "123", "t"],
+            ),
+            (
+                "user%5Bpassword%5D=hunter2&x%5Ba%5D%5Bsecret%5D%3Dtop [password]=no",
+                &["hunter2", "top"],
+            ),
             // A card's security code.
             (
                 "charge failed exp=12/27 cvv=123 card_cvc=456 securityCode=789 cvc2: 321",
@@ -7478,6 +7547,11 @@ mod tests {
         let record_word = Regex::new(r#"^ ([^\t\n\x0C\r ,)}\]"\\]+)"#).unwrap();
         let member = Regex::new("^[A-Za-z0-9_-]+=").unwrap();
         let opens_record = Regex::new(r"^[(\[{][ \t]*[A-Za-z0-9_-]+=").unwrap();
+        // A nested form parameter's name: up to eight bracketed parts,
+        // plain or percent-encoded, after a name; its last part's.
+        let chain = Regex::new(r"(?:\[[A-Za-z0-9_-]*\]|%5[bB][A-Za-z0-9_-]*%5[dD]){1,8}$").unwrap();
+        let last_part =
+            Regex::new(r"(?:\[([A-Za-z0-9_-]*)\]|%5[bB]([A-Za-z0-9_-]*)%5[dD])$").unwrap();
         let pieces = [
             "token",
             "Token",
@@ -7542,10 +7616,22 @@ mod tests {
             ", secret=",
             " b",
             "O'N",
+            "user[",
+            "][",
+            "[pwd]",
+            "%5B",
+            "%5D",
+            "%5Btoken%5D",
+            "%5b",
+            "x%5D",
+            "user[token]",
+            "x[pwd]=",
+            "card%5Bsig%5D",
+            "a%5Dpwd%5D",
         ];
         let texts = crate::test_texts::from_pieces(0x7a3e_d0c5_1dea_5e17, 100_000, (1, 9), &pieces);
         let (mut found, mut want, mut any, mut several) = (Vec::new(), Vec::new(), 0, 0);
-        let (mut by_query_name, mut records, mut spaced) = (0, 0, 0);
+        let (mut by_query_name, mut records, mut spaced, mut nested_names) = (0, 0, 0, 0);
         for (t, query) in texts.iter().flat_map(|t| [(t, false), (t, true)]) {
             found.clear();
             if query {
@@ -7564,12 +7650,28 @@ mod tests {
                 if plain_sep {
                     before = &before[..blanks_before.find(before).unwrap().start()];
                 }
-                let Some(c) = name.captures(before) else {
-                    continue;
+                let nested = chain
+                    .find(before)
+                    .filter(|_| sep.as_str() != "=>")
+                    .and_then(|ch| {
+                        let c = name.captures(&before[..ch.start()])?;
+                        let base = c.get(2).unwrap();
+                        let last = last_part.captures(before).unwrap();
+                        let inner = last.get(1).or(last.get(2)).unwrap();
+                        (!base.is_empty()).then(|| (inner.as_str(), base.start(), c.name("pre")))
+                    });
+                let (n, name_start, pre) = match nested {
+                    Some((n, start, pre)) => (n, start, pre.unwrap().as_str()),
+                    None => {
+                        let Some(c) = name.captures(before) else {
+                            continue;
+                        };
+                        let n = c.get(2).unwrap();
+                        (n.as_str(), n.start(), c.name("pre").unwrap().as_str())
+                    }
                 };
-                let n = c.get(2).unwrap().as_str();
-                let name_start = c.get(2).unwrap().start();
-                let by_query = query && query_name.is_match(n) && query_pre.is_match(&c["pre"]);
+                nested_names += usize::from(nested.is_some() && credential.is_match(n));
+                let by_query = query && query_name.is_match(n) && query_pre.is_match(pre);
                 if !credential.is_match(n) && !by_query {
                     continue;
                 }
@@ -7622,6 +7724,7 @@ mod tests {
         assert!(by_query_name > 2_000, "{by_query_name} query names");
         assert!(records > 2_000, "{records} records' members");
         assert!(spaced > 500, "{spaced} records' values over a space");
+        assert!(nested_names > 2_000, "{nested_names} nested names");
     }
 
     #[test]
