@@ -593,8 +593,7 @@ fn nested_name(b: &[u8], end: usize) -> Option<(usize, usize, usize)> {
     let group = |e: usize| -> Option<(usize, usize, usize)> {
         let (inner_end, encoded) = if e >= 1 && b[e - 1] == b']' {
             (e - 1, false)
-        } else if e >= 3 && b[e - 3] == b'%' && b[e - 2] == b'5' && matches!(b[e - 1], b'd' | b'D')
-        {
+        } else if e >= 3 && escape_at(&b[e - 3..], b"5d") {
             (e - 3, true)
         } else {
             return None;
@@ -604,11 +603,7 @@ fn nested_name(b: &[u8], end: usize) -> Option<(usize, usize, usize)> {
             return (start >= 1 && b[start - 1] == b'[').then_some((start - 1, start, inner_end));
         }
         // `%5Bname`: the name's run of bytes takes in the escape's `5B`.
-        let opened = start >= 1
-            && b[start - 1] == b'%'
-            && inner_end - start >= 2
-            && b[start] == b'5'
-            && matches!(b[start + 1], b'b' | b'B');
+        let opened = start >= 1 && inner_end - start >= 2 && escape_at(&b[start - 1..], b"5b");
         opened.then_some((start - 1, start + 2, inner_end))
     };
     let (mut open, inner_start, inner_end) = group(end)?;
