@@ -75,11 +75,14 @@ pub(super) fn find_echoes(text: &str, from: usize, out: &mut Vec<(usize, usize)>
     }
 }
 
-/// The longest text, and the longest value in it, whose places are found
-/// by comparing the value at each place of its first byte: a search that
-/// needs no setup, for the short texts and values most logs hold (a
-/// longer one is searched with [`memchr::memmem`], in linear time).
+/// The longest text whose places of a value are found by comparing the
+/// value at each place of its first byte: a search that needs no setup,
+/// for the short texts and values most logs hold (a longer one is
+/// searched with [`memchr::memmem`], in linear time).
 const SHORT_TEXT: usize = 1024;
+
+/// The longest value whose places are found so ([`SHORT_TEXT`]): a
+/// text's compares are bounded by its length times this.
 const SHORT_VALUE: usize = 64;
 
 /// Calls `f` with each place where `value` (not empty) stands in `b`, in
