@@ -774,17 +774,15 @@ const ROOT: &[u8] = b"root";
 /// Whether `name` is a personal-data name (see [`PERSONAL_NAMES`]), read
 /// as [`ends_with_word`] says.
 fn is_personal_name(name: &[u8]) -> bool {
-    const LAST: LastPairs = LastPairs::of(&[PERSONAL_NAMES]);
-    const SORTED: [&[u8]; PERSONAL_NAMES.len()] = sorted(PERSONAL_NAMES);
-    ends_with_word(name, &SORTED, &LAST)
+    const LIST: WordList<{ PERSONAL_NAMES.len() }> = WordList::of(PERSONAL_NAMES);
+    LIST.has_word(name)
 }
 
 /// Whether `name` is an identifier's name (see [`ID_NAMES`]), read as
 /// [`ends_with_word`] says: `user_id`, `actorUserId`, `X-User-Id`.
 fn is_id_name(name: &[u8]) -> bool {
-    const LAST: LastPairs = LastPairs::of(&[ID_NAMES]);
-    const SORTED: [&[u8]; ID_NAMES.len()] = sorted(ID_NAMES);
-    ends_with_word(name, &SORTED, &LAST)
+    const LIST: WordList<{ ID_NAMES.len() }> = WordList::of(ID_NAMES);
+    LIST.has_word(name)
 }
 
 /// The names of a User-Agent parameter in `name=value` text, lowercase
@@ -795,9 +793,8 @@ const USER_AGENT_NAMES: &[&[u8]] = &[b"ua", b"useragent"];
 /// Whether `name` is a User-Agent parameter's name (see
 /// [`USER_AGENT_NAMES`]).
 fn is_user_agent_name(name: &[u8]) -> bool {
-    const LAST: LastPairs = LastPairs::of(&[USER_AGENT_NAMES]);
-    const SORTED: [&[u8]; USER_AGENT_NAMES.len()] = sorted(USER_AGENT_NAMES);
-    ends_with_word(name, &SORTED, &LAST)
+    const LIST: WordList<{ USER_AGENT_NAMES.len() }> = WordList::of(USER_AGENT_NAMES);
+    LIST.has_word(name)
 }
 
 /// Which pairs of bytes end one of a list's names, as [`pair_class`]
@@ -847,6 +844,29 @@ impl LastPairs {
     fn has(&self, a: u8, b: u8) -> bool {
         let k = pair_class(a) * 32 + pair_class(b);
         self.0[k / 64] >> (k % 64) & 1 != 0
+    }
+}
+
+/// A list of names, in lowercase without separators, that a parameter's
+/// name is read against as [`ends_with_word`] says: the names sorted, and
+/// the pairs of letters that end them.
+struct WordList<const N: usize> {
+    sorted: [&'static [u8]; N],
+    last: LastPairs,
+}
+
+impl<const N: usize> WordList<N> {
+    /// The list of `names` (`N` of them).
+    const fn of(names: &[&'static [u8]]) -> Self {
+        WordList {
+            sorted: sorted(names),
+            last: LastPairs::of(&[names]),
+        }
+    }
+
+    /// Whether `name` is one of the list's, as [`ends_with_word`] reads it.
+    fn has_word(&self, name: &[u8]) -> bool {
+        ends_with_word(name, &self.sorted, &self.last)
     }
 }
 
