@@ -72,6 +72,14 @@ impl Found<'_> {
         }
     }
 
+    /// Each of `words` as a password: a command's input when it reads a
+    /// password from it.
+    fn secrets(&mut self, words: &[Word]) {
+        for w in words {
+            self.secret((w.start, w.end));
+        }
+    }
+
     fn id(&mut self, r: (usize, usize)) {
         if let Some(out) = self.ids.as_deref_mut() {
             if r.0 < r.1 {
@@ -511,9 +519,7 @@ fn read_command(
                     .iter()
                     .any(|w| matches!(text(w), b"-S" | b"--stdin"))
             {
-                for w in echoed {
-                    found.secret((w.start, w.end));
-                }
+                found.secrets(echoed);
             }
             continue;
         }
@@ -597,9 +603,7 @@ fn read_command(
                 }
             } else if has(b'i') {
                 // Reads the password that is piped into it.
-                for w in echoed {
-                    found.secret((w.start, w.end));
-                }
+                found.secrets(echoed);
             }
         }
         b"rabbitmqctl" => {
@@ -653,33 +657,22 @@ fn read_command(
             let from = k + 1 + flags;
             return (from < words.len()).then_some(from..words.len());
         }
-        b"passwd" | b"docker" | b"podman" | b"smbpasswd" => {
-            let stdin = args
-                .iter()
-                .any(|w| matches!(text(w), b"--stdin" | b"--password-stdin" | b"-s"));
+        b"passwd" | b"docker" | b"podman" | b"smbpasswd" | b"cryptsetup" | b"openssl" => {
+            // Whether the command reads a password from its input.
+            let stdin = match name {
+                // When its input is not a terminal.
+                b"cryptsetup" => true,
+                // `-passin stdin`, `-passout stdin`, `-pass stdin`.
+                b"openssl" => args.windows(2).any(|p| {
+                    matches!(text(&p[0]), b"-passin" | b"-passout" | b"-pass")
+                        && text(&p[1]) == b"stdin"
+                }),
+                _ => args
+                    .iter()
+                    .any(|w| matches!(text(w), b"--stdin" | b"--password-stdin" | b"-s")),
+            };
             if stdin {
-                for w in echoed {
-                    found.secret((w.start, w.end));
-                }
-            }
-        }
-        b"cryptsetup" => {
-            // Reads a passphrase from its input when that is not a
-            // terminal.
-            for w in echoed {
-                found.secret((w.start, w.end));
-            }
-        }
-        b"openssl" => {
-            // `-passin stdin`, `-passout stdin`, `-pass stdin`.
-            let stdin = args.windows(2).any(|p| {
-                matches!(text(&p[0]), b"-passin" | b"-passout" | b"-pass")
-                    && text(&p[1]) == b"stdin"
-            });
-            if stdin {
-                for w in echoed {
-                    found.secret((w.start, w.end));
-                }
+                found.secrets(echoed);
             }
         }
         b"chpasswd" => {
